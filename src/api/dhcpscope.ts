@@ -1,0 +1,154 @@
+// DhcpScope: a DHCPv4 scope (RFC 2131/2132) with option 108, IPv6-Only Preferred (RFC 8925).
+import { z } from "zod";
+import { duration } from "./duration.ts";
+import { interfaceName, ipv4Address, localRef, nodeSelector, prefix, range } from "./fields.ts";
+import { checkDisjoint, issue, listed } from "./rules.ts";
+import { contains, format, inRange, parseAddress, parsePrefix, parseRange, prefixRange } from "./net.ts";
+
+/** RFC 8925 §3.4: MIN_V6ONLY_WAIT. */
+export const MIN_V6ONLY_WAIT = 300;
+
+/**
+ * Options the server fills in itself from the scope's fields or the protocol; a raw `options`
+ * entry must not fight them.
+ */
+export const MANAGED_OPTIONS: Record<number, string> = {
+  1: "subnet mask (from subnet)",
+  3: "router (from router)",
+  6: "DNS servers (from dnsServers)",
+  15: "domain name (from domainName)",
+  50: "requested address (client only)",
+  51: "lease time (from leaseTime)",
+  52: "option overload (protocol)",
+  53: "message type (protocol)",
+  54: "server identifier (protocol)",
+  55: "parameter request list (client only)",
+  58: "renewal time (from leaseTime)",
+  59: "rebinding time (from leaseTime)",
+  61: "client identifier (client only)",
+  108: "IPv6-Only Preferred (from ipv6OnlyPreferred)",
+};
+
+const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
+
+export const dhcpScopeSpec = z
+  .strictObject({
+    interface: interfaceName("the interface the scope serves"),
+    subnet: prefix(4, "the IPv4 subnet of the link, e.g. 192.0.2.0/24"),
+    ranges: z
+      .array(range(4, "addresses to lease: a range a-b, a CIDR or one address"))
+      .min(1)
+      .describe("the dynamic pools"),
+    exclude: z.array(range(4, "addresses never leased: a range a-b, a CIDR or one address")).default([]),
+    router: ipv4Address("the default gateway (option 3)").optional(),
+    dnsServers: z.array(ipv4Address("a DNS server (option 6)")).default([]),
+    domainName: z.string().min(1).max(253).optional().describe("option 15"),
+    leaseTime: duration().default(3600).describe("option 51; T1 and T2 (options 58, 59) are 50% and 87.5% of it"),
+    ipv6OnlyPreferred: duration()
+      .optional()
+      .describe("option 108 V6ONLY_WAIT (RFC 8925), at least 300 s; omitted = option not sent"),
+    reservations: z
+      .array(
+        z.strictObject({
+          mac: z.string().describe("the client's hardware address, aa:bb:cc:dd:ee:ff"),
+          address: ipv4Address("the address reserved for it"),
+          hostname: z.string().optional(),
+        }),
+      )
+      .default([]),
+    options: z
+      .array(
+        z.strictObject({
+          code: z.number().int().min(1).max(254).describe("DHCP option code"),
+          hex: z.string().describe("the option's value as hex bytes, e.g. 0104c0a80101"),
+        }),
+      )
+      .default([])
+      .describe("raw options sent to every client"),
+    maxLeasesPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .default(600)
+      .describe("new leases handed out per minute at most: a starvation attack from many MACs stops there"),
+    nodeSelector: nodeSelector.default({}),
+    deviceRef: localRef("ExternalDevice").optional(),
+  })
+  .superRefine((spec, ctx) => {
+    const net = parsePrefix(spec.subnet, 4);
+    if (!net.ok) return;
+    const subnet = prefixRange(net.value);
+    const hosts = net.value.length >= 31 ? subnet : { ...subnet, first: subnet.first + 1n, last: subnet.last - 1n };
+    const where = `${spec.subnet}'s usable addresses ${format(4, hosts.first)}-${format(4, hosts.last)}`;
+    spec.ranges.forEach((t, i) => {
+      const r = parseRange(t, 4);
+      if (r.ok && !contains(hosts, r.value)) issue(ctx, ["ranges", i], `${t} is not inside ${where}`);
+    });
+    checkDisjoint(ctx, listed(["ranges"], spec.ranges), 4);
+    spec.exclude.forEach((t, i) => {
+      const r = parseRange(t, 4);
+      if (r.ok && !contains(subnet, r.value)) issue(ctx, ["exclude", i], `${t} is not inside ${spec.subnet}`);
+    });
+    const excluded = spec.exclude.map((t) => parseRange(t, 4)).flatMap((r) => (r.ok ? [r.value] : []));
+    const pools = spec.ranges.map((t) => parseRange(t, 4)).flatMap((r) => (r.ok ? [r.value] : []));
+    const single = (text: string) => {
+      const a = parseAddress(text, 4);
+      return a.ok ? a.value.value : undefined;
+    };
+    if (spec.router !== undefined) {
+      const r = single(spec.router);
+      if (r !== undefined) {
+        if (!inRange(hosts, 4, r)) issue(ctx, ["router"], `${spec.router} is not inside ${where}`);
+        else if (pools.some((p) => inRange(p, 4, r)) && !excluded.some((x) => inRange(x, 4, r))) {
+          issue(ctx, ["router"], `${spec.router} lies inside ranges and would be leased to a client: add it to exclude`);
+        }
+      }
+    }
+    const macs = new Map<string, number>();
+    const addrs = new Map<string, number>();
+    spec.reservations.forEach((res, i) => {
+      if (!MAC.test(res.mac)) {
+        issue(ctx, ["reservations", i, "mac"], `"${res.mac}" is not a MAC address (six hex pairs, aa:bb:cc:dd:ee:ff)`);
+      } else {
+        const mac = res.mac.toLowerCase().replaceAll("-", ":");
+        const before = macs.get(mac);
+        if (before !== undefined) issue(ctx, ["reservations", i, "mac"], `${res.mac} is reserved twice (reservations[${before}])`);
+        macs.set(mac, i);
+      }
+      const a = single(res.address);
+      if (a === undefined) return;
+      if (!inRange(hosts, 4, a)) issue(ctx, ["reservations", i, "address"], `${res.address} is not inside ${where}`);
+      if (spec.router !== undefined && a === single(spec.router)) {
+        issue(ctx, ["reservations", i, "address"], `${res.address} is the router's address`);
+      }
+      const key = format(4, a);
+      const before = addrs.get(key);
+      if (before !== undefined) issue(ctx, ["reservations", i, "address"], `${res.address} is reserved twice (reservations[${before}])`);
+      addrs.set(key, i);
+    });
+    // RFC 8925 §3.4: a V6ONLY_WAIT below MIN_V6ONLY_WAIT is raised to it by clients; say so instead.
+    if (spec.ipv6OnlyPreferred !== undefined && spec.ipv6OnlyPreferred < MIN_V6ONLY_WAIT) {
+      issue(
+        ctx,
+        ["ipv6OnlyPreferred"],
+        `${spec.ipv6OnlyPreferred}s is below MIN_V6ONLY_WAIT, 300 s (RFC 8925 §3.4); clients would wait 300 s anyway`,
+      );
+    }
+    if (spec.leaseTime < 60) issue(ctx, ["leaseTime"], `${spec.leaseTime}s is too short a lease; use at least 60s`);
+    const codes = new Map<number, number>();
+    spec.options.forEach((o, i) => {
+      const managed = MANAGED_OPTIONS[o.code];
+      if (managed) issue(ctx, ["options", i, "code"], `option ${o.code} is ${managed}; it cannot be set as a raw option`);
+      const before = codes.get(o.code);
+      if (before !== undefined) issue(ctx, ["options", i, "code"], `option ${o.code} is listed twice (options[${before}])`);
+      codes.set(o.code, i);
+      const hex = o.hex.replace(/[:\s.]/g, "");
+      if (!/^([0-9a-f]{2})*$/i.test(hex)) {
+        issue(ctx, ["options", i, "hex"], `"${o.hex}" is not hex bytes (pairs of 0-9 a-f, e.g. 0104c0a80101)`);
+      } else if (hex.length === 0 || hex.length / 2 > 255) {
+        issue(ctx, ["options", i, "hex"], `an option value is 1 to 255 bytes (RFC 2132 §2); this one is ${hex.length / 2}`);
+      }
+    });
+  });
+
+export type DhcpScopeSpec = z.output<typeof dhcpScopeSpec>;

@@ -1,0 +1,86 @@
+// Field schemas shared by the resources: addresses, prefixes, ranges, names and references.
+// Values stay the strings the user wrote (so round trips through the API server are exact);
+// the checks run here and the planner parses them again with ./net.ts.
+import { z } from "zod";
+import { type Family, parseAddress, parseEndpoint, parsePrefix, parseRange } from "./net.ts";
+
+type Check = (text: string) => string | undefined;
+
+function checked(description: string, check: Check) {
+  return z
+    .string()
+    .describe(description)
+    .superRefine((value, ctx) => {
+      const error = check(value);
+      if (error) ctx.addIssue({ code: "custom", message: error });
+    });
+}
+
+export const ipv4Address = (description = "an IPv4 address") =>
+  checked(description, (t) => {
+    const a = parseAddress(t, 4);
+    return a.ok ? undefined : a.error;
+  });
+
+export const ipv6Address = (description = "an IPv6 address") =>
+  checked(description, (t) => {
+    const a = parseAddress(t, 6);
+    return a.ok ? undefined : a.error;
+  });
+
+export const ipAddress = (description = "an IPv4 or IPv6 address") =>
+  checked(description, (t) => {
+    const a = parseAddress(t);
+    return a.ok ? undefined : a.error;
+  });
+
+export const prefix = (family?: Family, description?: string) =>
+  checked(description ?? `an IPv${family ?? "4 or IPv6"} prefix in CIDR notation`, (t) => {
+    const p = parsePrefix(t, family);
+    return p.ok ? undefined : p.error;
+  });
+
+export const range = (family: Family, description: string) =>
+  checked(description, (t) => {
+    const r = parseRange(t, family);
+    return r.ok ? undefined : r.error;
+  });
+
+export const endpoint = (defaultPort: number, description: string) =>
+  checked(description, (t) => {
+    const e = parseEndpoint(t, defaultPort);
+    return e.ok ? undefined : e.error;
+  });
+
+/** A Linux interface name: 1 to 15 bytes, no slash, colon or white space (IFNAMSIZ). */
+export const interfaceName = (description = "a network interface name on the node") =>
+  checked(description, (t) => {
+    if (t.length === 0 || t.length > 15) return `"${t}" is not an interface name (1 to 15 characters on Linux)`;
+    if (/[\s/:]/.test(t) || t === "." || t === "..") return `"${t}" is not an interface name (no spaces, "/" or ":")`;
+    return undefined;
+  });
+
+/** RFC 1123 subdomain, as Kubernetes object names must be. */
+export const objectName = z
+  .string()
+  .describe("a Kubernetes object name")
+  .superRefine((t, ctx) => {
+    if (t.length === 0 || t.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(t)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${t}" is not a valid name (lower-case letters, digits, "-" and ".", starting and ending with a letter or digit)`,
+      });
+    }
+  });
+
+export const localRef = (what: string) =>
+  z.strictObject({ name: objectName }).describe(`names the ${what} this refers to`);
+
+export const secretKeyRef = z
+  .strictObject({ name: objectName, key: z.string().min(1) })
+  .describe("a key of a Kubernetes Secret in the resource's namespace");
+
+/** Pod-style node selector: every label must match. */
+export const nodeSelector = z
+  .record(z.string(), z.string())
+  .describe("labels a node must carry to run this resource (cluster mode); empty = every node");

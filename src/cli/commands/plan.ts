@@ -1,0 +1,137 @@
+// `v6mostly plan -f PATH... [--nodes FILE] [-o json]`
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { parseDocuments } from "../../api/load.ts";
+import { formatProblem, validatePaths } from "../../api/validate.ts";
+import { localNode, type NodeInfo, nodesFrom } from "../../planner/nodes.ts";
+import { type Assignment, type Plan, plan } from "../../planner/plan.ts";
+import { formatDuration } from "../../api/duration.ts";
+import { table } from "../output.ts";
+
+export function register(program: Command): void {
+  program
+    .command("plan")
+    .description("show what runs on which node or device, with pool4 shares and conflicts")
+    .requiredOption("-f, --filename <path...>", "YAML/JSON files or folders")
+    .option("--nodes <file>", "cluster mode: nodes and labels (`kubectl get nodes -o yaml`, or [{name, labels}])")
+    .option("-o, --output <format>", "table or json", "table")
+    .addHelpText(
+      "after",
+      `
+Without --nodes the plan is for standalone mode: everything without a deviceRef runs on this host
+(nodeSelector is ignored), as \`v6mostly run\` would run it.
+
+With --nodes, each resource runs on the nodes its nodeSelector matches; a stateful Nat64Gateway's
+pool4 is split between them so that a node joining or leaving moves only its own share.
+
+Exit status: 0 when the plan has no conflicts, 1 on invalid resources or conflicts.
+
+Examples:
+  v6mostly plan -f examples/seed/
+  kubectl get nodes -o yaml > nodes.yaml && v6mostly plan -f home.yaml --nodes nodes.yaml -o json`,
+    )
+    .action((opts: { filename: string[]; nodes?: string; output: string }) => {
+      if (opts.output !== "table" && opts.output !== "json") {
+        throw new Error(`--output must be table or json, not "${opts.output}"`);
+      }
+      const { resources, problems } = validatePaths(opts.filename);
+      const errors = problems.filter((p) => p.severity === "error");
+      for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
+      if (errors.length > 0) {
+        process.stderr.write(`${errors.length} problem${errors.length === 1 ? "" : "s"} found; no plan made\n`);
+        process.exitCode = 1;
+        return;
+      }
+      let nodes: NodeInfo[] | undefined;
+      if (opts.nodes) {
+        nodes = readNodes(opts.nodes);
+        if (!nodes) {
+          process.exitCode = 1;
+          return;
+        }
+      }
+      const result = plan(resources, nodes ? { nodes } : { standaloneNode: localNode().name });
+      process.stdout.write(opts.output === "json" ? `${JSON.stringify(result, null, 2)}\n` : `${renderPlan(result)}\n`);
+      if (result.conflicts.length > 0) process.exitCode = 1;
+    });
+}
+
+function readNodes(file: string): NodeInfo[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    process.stderr.write(`${file}: ${(e as Error).message}\n`);
+    return undefined;
+  }
+  const docs = parseDocuments(file, text);
+  const bad = docs.find((d) => d.error);
+  if (bad) {
+    process.stderr.write(`${file}: ${bad.error}\n`);
+    return undefined;
+  }
+  // a NodeList in one document, or one Node per document
+  const value = docs.length === 1 ? docs[0]!.value : docs.map((d) => d.value);
+  const nodes = nodesFrom(Array.isArray(value) && docs.length > 1 ? value : (value ?? []));
+  if (!nodes.ok) {
+    process.stderr.write(`${file}: ${nodes.error}\n`);
+    return undefined;
+  }
+  return nodes.nodes;
+}
+
+/** One line per assignment, then conflicts and what could not be placed. */
+export function renderPlan(p: Plan): string {
+  const rows: string[][] = [];
+  for (const n of p.nodes) {
+    if (n.assignments.length === 0) rows.push([`node ${n.name}`, "-", "nothing to run"]);
+    for (const a of n.assignments) rows.push([`node ${n.name}`, `${a.kind}/${a.name}`, describe(a)]);
+  }
+  for (const d of p.devices) {
+    for (const a of d.assignments) {
+      rows.push([`device ${d.name} (${d.vendor}${d.version ? ` ${d.version}` : ""})`, `${a.kind}/${a.name}`, describe(a)]);
+    }
+  }
+  const out = [`${p.mode} plan`, "", table(["WHERE", "RESOURCE", "WHAT"], rows)];
+  if (p.conflicts.length > 0) {
+    out.push("", "Conflicts (the first resource is left out there; the second keeps its place):");
+    for (const c of p.conflicts) {
+      out.push(`  ${c.source.file}#${c.source.doc} ${c.resource}${c.where ? ` on ${c.where}` : ""}: ${c.message}`);
+    }
+  }
+  if (p.unplaced.length > 0) {
+    out.push("", "Not placed anywhere:");
+    for (const u of p.unplaced) out.push(`  ${u.source.file}#${u.source.doc} ${u.resource}: ${u.reason}`);
+  }
+  return out.join("\n");
+}
+
+function describe(a: Assignment): string {
+  switch (a.kind) {
+    case "Nat64Gateway": {
+      const s = a.spec;
+      if (s.mode === "stateless") {
+        return `SIIT ${s.prefix}${s.eamt.length ? `, ${s.eamt.length} EAMT entr${s.eamt.length === 1 ? "y" : "ies"}` : ""}, tun ${s.tunName}`;
+      }
+      const share = a.pool4Count === a.pool4Total ? `${a.pool4Count} addresses` : `${a.pool4Count} of ${a.pool4Total} addresses`;
+      return `NAT64 ${s.prefix} -> pool4 ${a.pool4.join(", ") || "(none)"} (${share}), tun ${s.tunName}${s.uplinkInterface ? `, uplink ${s.uplinkInterface}` : ""}`;
+    }
+    case "Dns64Resolver":
+      return `DNS64 ${a.prefix} on ${a.spec.listen.join(", ")} -> ${a.spec.upstreams.join(", ")}${a.spec.alwaysSynthesize ? ", always synthesize" : ""}`;
+    case "RouterAdvert": {
+      const r = a.resolved;
+      const parts = [`RA on ${a.spec.interface} every ${formatDuration(r.interval.min)}-${formatDuration(r.interval.max)}`];
+      if (a.spec.prefixes.length) parts.push(`prefix ${a.spec.prefixes.map((x) => x.prefix).join(" ")}`);
+      if (r.rdnss.length) parts.push(`RDNSS ${r.rdnss.map((x) => x.address).join(" ")}`);
+      if (r.pref64) parts.push(`PREF64 ${r.pref64.prefix} (${formatDuration(r.pref64.lifetime)})`);
+      if (r.routes.length) parts.push(`routes ${r.routes.map((x) => x.prefix).join(" ")}`);
+      parts.push(a.spec.defaultRouter.lifetime === 0 ? "not a default router" : `default router ${formatDuration(a.spec.defaultRouter.lifetime)}`);
+      return parts.join(", ");
+    }
+    case "DhcpScope": {
+      const s = a.spec;
+      const v6only = s.ipv6OnlyPreferred !== undefined ? `, option 108 ${formatDuration(s.ipv6OnlyPreferred)}` : "";
+      return `DHCPv4 on ${s.interface} ${s.subnet} ranges ${s.ranges.join(", ")}, lease ${formatDuration(s.leaseTime)}${v6only}`;
+    }
+  }
+}

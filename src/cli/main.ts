@@ -1,0 +1,36 @@
+// The v6mostly command line. One file per command under ./commands.
+import { pathToFileURL } from "node:url";
+import { Command } from "commander";
+import { register as registerPlan } from "./commands/plan.ts";
+import { register as registerValidate } from "./commands/validate.ts";
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("v6mostly")
+    .description(
+      "An IPv6-mostly network as resources: NAT64/SIIT, DNS64, Router Advertisements with PREF64, DHCPv4 with option 108.",
+    )
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      `
+Resources (group v6mostly.dev/v1alpha1): Nat64Gateway, Dns64Resolver, RouterAdvert, DhcpScope, ExternalDevice.
+Start with: v6mostly validate -f examples/single-host.yaml`,
+    );
+  registerValidate(program);
+  registerPlan(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    process.stderr.write(`v6mostly: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv);

@@ -1,0 +1,89 @@
+/**
+ * Explicit Address Mapping Table (RFC 7757 §3). Each entry maps an IPv6 prefix
+ * to an IPv4 prefix; the IPv4 suffix bits (32 - len4) are carried right after
+ * the IPv6 prefix (bits len6 .. len6 + 32 - len4), the remaining IPv6 bits are
+ * zero. Lookups are longest-prefix match (RFC 7757 §3.2).
+ */
+
+function getBit(a: Uint8Array, o: number, bit: number): number {
+  return (a[o + (bit >>> 3)]! >>> (7 - (bit & 7))) & 1;
+}
+
+function prefixMatches(a: Uint8Array, o: number, p: Uint8Array, len: number): boolean {
+  const full = len >>> 3;
+  for (let i = 0; i < full; i++) if (a[o + i] !== p[i]) return false;
+  const rem = len & 7;
+  if (rem === 0) return true;
+  const mask = (0xff << (8 - rem)) & 0xff;
+  return ((a[o + full]! ^ p[full]!) & mask) === 0;
+}
+
+export interface EamtEntryBytes {
+  v6: Uint8Array; // 16 bytes, host bits zero
+  len6: number;
+  v4: Uint8Array; // 4 bytes, host bits zero
+  len4: number;
+}
+
+export class Eamt {
+  /** Sorted by decreasing IPv6 prefix length. */
+  private readonly by6: EamtEntryBytes[];
+  /** Sorted by decreasing IPv4 prefix length. */
+  private readonly by4: EamtEntryBytes[];
+
+  constructor(entries: EamtEntryBytes[]) {
+    for (const e of entries) {
+      if (e.len4 < 0 || e.len4 > 32 || e.len6 < 0 || e.len6 > 128) throw new Error('EAMT: bad prefix length');
+      if (128 - e.len6 < 32 - e.len4) throw new Error('RFC 7757 §3.2: the IPv6 suffix must hold the IPv4 suffix');
+    }
+    this.by6 = [...entries].sort((a, b) => b.len6 - a.len6);
+    this.by4 = [...entries].sort((a, b) => b.len4 - a.len4);
+  }
+
+  get size(): number {
+    return this.by6.length;
+  }
+
+  /** True when the IPv4 address at a[o] is covered by some entry (RFC 7757 Appendix B hairpin test). */
+  has4(a: Uint8Array, o: number): boolean {
+    for (const e of this.by4) if (prefixMatches(a, o, e.v4, e.len4)) return true;
+    return false;
+  }
+
+  /** RFC 7757 §3.2 IPv6→IPv4. */
+  map6to4(a: Uint8Array, o: number, out: Uint8Array, oo: number): boolean {
+    for (const e of this.by6) {
+      if (!prefixMatches(a, o, e.v6, e.len6)) continue;
+      const n = 32 - e.len4;
+      let v = 0;
+      for (let k = 0; k < n; k++) v = (v << 1) | getBit(a, o, e.len6 + k);
+      const p = e.v4;
+      const pv = ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+      const r = n === 32 ? v >>> 0 : (pv | v) >>> 0;
+      out[oo] = r >>> 24;
+      out[oo + 1] = (r >>> 16) & 0xff;
+      out[oo + 2] = (r >>> 8) & 0xff;
+      out[oo + 3] = r & 0xff;
+      return true;
+    }
+    return false;
+  }
+
+  /** RFC 7757 §3.2 IPv4→IPv6. */
+  map4to6(a: Uint8Array, o: number, out: Uint8Array, oo: number): boolean {
+    for (const e of this.by4) {
+      if (!prefixMatches(a, o, e.v4, e.len4)) continue;
+      const p = e.v6;
+      for (let i = 0; i < 16; i++) out[oo + i] = p[i]!;
+      const n = 32 - e.len4;
+      for (let k = 0; k < n; k++) {
+        if (getBit(a, o, e.len4 + k) === 0) continue;
+        const bit = e.len6 + k;
+        const idx = oo + (bit >>> 3);
+        out[idx] = out[idx]! | (0x80 >>> (bit & 7));
+      }
+      return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * SIIT (RFC 7915) translator configuration: the user-facing shape and its
+ * compiled, byte-level form. Parsing happens once, never on the packet path.
+ */
+import { Address4, Address6 } from 'ip-address';
+import { Eamt, type EamtEntryBytes } from './addr/eamt.ts';
+import { Rfc6052Prefix } from './addr/rfc6052.ts';
+
+export interface EamtEntry {
+  /** IPv6 prefix, e.g. "2001:db8:3::/120". */
+  ipv6: string;
+  /** IPv4 prefix, e.g. "1.0.0.0/24". */
+  ipv4: string;
+}
+
+export type HairpinMode = 'intrinsic' | 'off';
+
+export interface SiitConfig {
+  /** RFC 6052 prefix (/32 /40 /48 /56 /64 /96); null/absent = EAMT only. */
+  pool6?: string | null;
+  /** RFC 7757 explicit address mappings. */
+  eamt?: EamtEntry[];
+  /** RFC 7915 §4 / §6: IPv4 packets without DF are fragmented to this size. Default 1280. */
+  lowestIpv6Mtu?: number;
+  /** RFC 7915 §4.5: compute a checksum for unfragmented IPv4 UDP with checksum 0. Default false. */
+  amendUdpChecksumZero?: boolean;
+  /** RFC 6791: sources for ICMP errors whose source cannot be translated. */
+  rfc6791Pool?: { ipv4?: string[]; ipv6?: string[] };
+  /** Link MTU on the IPv4 side (output of 6→4), for Packet Too Big. Default 1500. */
+  ipv4LinkMtu?: number;
+  /** Link MTU on the IPv6 side (output of 4→6), for Fragmentation Needed and fragmenting. Default 1500. */
+  ipv6LinkMtu?: number;
+  /** The translator's own IPv4 address: source of ICMPv4 errors it generates (and RFC 6791 fallback). */
+  ownIpv4?: string | null;
+  /** The translator's own IPv6 address: source of ICMPv6 errors it generates (and RFC 6791 fallback). */
+  ownIpv6?: string | null;
+  /** RFC 7915 §4.1 / §5.1: set traffic class / TOS to zero instead of copying. Default false. */
+  resetTrafficClass?: boolean;
+  /** RFC 7757 Appendix B hairpinning. Default 'intrinsic'. */
+  hairpinMode?: HairpinMode;
+}
+
+export interface CompiledSiitConfig {
+  pool6: Rfc6052Prefix | null;
+  eamt: Eamt;
+  lowestIpv6Mtu: number;
+  amendUdpChecksumZero: boolean;
+  /** 4 bytes per address. */
+  rfc6791v4: Uint8Array;
+  /** 16 bytes per address. */
+  rfc6791v6: Uint8Array;
+  ipv4LinkMtu: number;
+  ipv6LinkMtu: number;
+  ownIpv4: Uint8Array | null;
+  ownIpv6: Uint8Array | null;
+  resetTrafficClass: boolean;
+  hairpinMode: HairpinMode;
+}
+
+function bytes6(a: Address6): Uint8Array {
+  const arr = a.toUnsignedByteArray();
+  const out = new Uint8Array(16);
+  out.set(arr, 16 - arr.length);
+  return out;
+}
+
+export function parsePrefix6(s: string): { bytes: Uint8Array; len: number } {
+  const a = new Address6(s);
+  const len = s.includes('/') ? a.subnetMask : 128;
+  const start = new Address6(`${a.startAddress().correctForm()}`);
+  return { bytes: bytes6(start), len };
+}
+
+export function parsePrefix4(s: string): { bytes: Uint8Array; len: number } {
+  const a = new Address4(s);
+  const len = s.includes('/') ? a.subnetMask : 32;
+  const start = a.startAddress();
+  return { bytes: new Uint8Array(start.toArray()), len };
+}
+
+function mtu(v: number | undefined, def: number, min: number, name: string): number {
+  const r = v ?? def;
+  if (!Number.isInteger(r) || r < min || r > 65535) throw new Error(`${name} must be an integer in [${min}, 65535]`);
+  return r;
+}
+
+/** Validates and compiles a {@link SiitConfig}. Throws on bad configuration (never on packets). */
+export function compileSiitConfig(c: SiitConfig): CompiledSiitConfig {
+  let pool6: Rfc6052Prefix | null = null;
+  if (c.pool6) {
+    const p = parsePrefix6(c.pool6);
+    pool6 = new Rfc6052Prefix(p.bytes, p.len);
+  }
+  const entries: EamtEntryBytes[] = (c.eamt ?? []).map((e) => {
+    const p6 = parsePrefix6(e.ipv6);
+    const p4 = parsePrefix4(e.ipv4);
+    return { v6: p6.bytes, len6: p6.len, v4: p4.bytes, len4: p4.len };
+  });
+  const v4list = c.rfc6791Pool?.ipv4 ?? [];
+  const v6list = c.rfc6791Pool?.ipv6 ?? [];
+  const rfc6791v4 = new Uint8Array(4 * v4list.length);
+  v4list.forEach((s, i) => rfc6791v4.set(parsePrefix4(s).bytes, 4 * i));
+  const rfc6791v6 = new Uint8Array(16 * v6list.length);
+  v6list.forEach((s, i) => rfc6791v6.set(parsePrefix6(s).bytes, 16 * i));
+  return {
+    pool6,
+    eamt: new Eamt(entries),
+    // RFC 7915 §6: IPv6 minimum link MTU is 1280.
+    lowestIpv6Mtu: mtu(c.lowestIpv6Mtu, 1280, 1280, 'lowestIpv6Mtu'),
+    amendUdpChecksumZero: c.amendUdpChecksumZero ?? false,
+    rfc6791v4,
+    rfc6791v6,
+    ipv4LinkMtu: mtu(c.ipv4LinkMtu, 1500, 68, 'ipv4LinkMtu'),
+    ipv6LinkMtu: mtu(c.ipv6LinkMtu, 1500, 1280, 'ipv6LinkMtu'),
+    ownIpv4: c.ownIpv4 ? parsePrefix4(c.ownIpv4).bytes : null,
+    ownIpv6: c.ownIpv6 ? parsePrefix6(c.ownIpv6).bytes : null,
+    resetTrafficClass: c.resetTrafficClass ?? false,
+    hairpinMode: c.hairpinMode ?? 'intrinsic',
+  };
+}

@@ -1,0 +1,356 @@
+// The planner: pure functions from validated resources (and, in cluster mode, the nodes) to what
+// each node and each ExternalDevice must run. References are resolved and defaults derived here
+// so that the runtimes (agent, standalone `run`, device drivers) read one finished answer.
+// Conflicts are reported, never thrown: the older resource keeps its place, the newer one is left
+// out where it conflicts and says why.
+import { type Endpoint, type Range, overlaps, parseEndpoint, parsePrefix, parseRange, prefixRange } from "../api/net.ts";
+import type { AnyResource, Kind, Resource, Source, Spec } from "../api/resources.ts";
+import { PREF64_MAX_LIFETIME } from "../api/routeradvert.ts";
+import { type NodeInfo, selects } from "./nodes.ts";
+import { splitPool4 } from "./pool4.ts";
+
+export interface Nat64Assignment {
+  kind: "Nat64Gateway";
+  name: string;
+  spec: Spec<"Nat64Gateway">;
+  /** this target's share of pool4 (all of it on a device or a single node) */
+  pool4: string[];
+  pool4Count: number;
+  pool4Total: number;
+}
+
+export interface Dns64Assignment {
+  kind: "Dns64Resolver";
+  name: string;
+  spec: Spec<"Dns64Resolver">;
+  /** spec.prefix, or the referenced Nat64Gateway's prefix */
+  prefix: string;
+}
+
+/** Every optional lifetime and interval filled in from RFC defaults. */
+export interface RaConfig {
+  interval: { min: number; max: number };
+  rdnss: { address: string; lifetime: number }[];
+  dnssl: { domain: string; lifetime: number }[];
+  pref64?: { prefix: string; lifetime: number };
+  routes: { prefix: string; preference: "high" | "medium" | "low"; lifetime: number }[];
+}
+
+export interface RaAssignment {
+  kind: "RouterAdvert";
+  name: string;
+  spec: Spec<"RouterAdvert">;
+  resolved: RaConfig;
+}
+
+export interface DhcpAssignment {
+  kind: "DhcpScope";
+  name: string;
+  spec: Spec<"DhcpScope">;
+  /** RFC 2131 §4.4.5 defaults: T1 = 0.5 × lease, T2 = 0.875 × lease */
+  renewalTime: number;
+  rebindingTime: number;
+}
+
+export type Assignment = Nat64Assignment | Dns64Assignment | RaAssignment | DhcpAssignment;
+
+export interface Target {
+  name: string;
+  assignments: Assignment[];
+}
+
+export interface DeviceTarget extends Target {
+  vendor: "fortios" | "iosxe";
+  version?: string;
+}
+
+export interface Conflict {
+  /** the resource left out */
+  resource: string;
+  source: Source;
+  /** the resource that keeps its place */
+  with: string;
+  /** node or device where it happens; empty when it is about address space everywhere */
+  where: string;
+  message: string;
+}
+
+export interface Unplaced {
+  resource: string;
+  source: Source;
+  reason: string;
+}
+
+export interface Plan {
+  mode: "cluster" | "standalone";
+  nodes: Target[];
+  devices: DeviceTarget[];
+  conflicts: Conflict[];
+  unplaced: Unplaced[];
+}
+
+export interface PlanOptions {
+  /** cluster mode: the nodes and their labels; absent = standalone on `standaloneNode` */
+  nodes?: readonly NodeInfo[];
+  /** standalone mode: the name of this host (default "localhost") */
+  standaloneNode?: string;
+}
+
+const id = (r: AnyResource) => `${r.kind}/${r.name}`;
+
+/** Older first (creationTimestamp), then in the order the files list them. */
+function byAge(resources: readonly AnyResource[]): AnyResource[] {
+  return resources
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => {
+      const ta = a.r.creationTimestamp ?? "";
+      const tb = b.r.creationTimestamp ?? "";
+      return ta === tb ? a.i - b.i : ta < tb ? -1 : 1;
+    })
+    .map((x) => x.r);
+}
+
+function ranges(texts: readonly string[]): Range[] {
+  return texts.flatMap((t) => {
+    const r = parseRange(t, 4);
+    return r.ok ? [r.value] : [];
+  });
+}
+
+export function plan(resources: readonly AnyResource[], options: PlanOptions = {}): Plan {
+  const standalone = options.nodes === undefined;
+  const nodes: readonly NodeInfo[] = options.nodes ?? [{ name: options.standaloneNode ?? "localhost", labels: {} }];
+  const out: Plan = {
+    mode: standalone ? "standalone" : "cluster",
+    nodes: nodes.map((n) => ({ name: n.name, assignments: [] })),
+    devices: [],
+    conflicts: [],
+    unplaced: [],
+  };
+  const ordered = byAge(resources);
+  const gateways = new Map(ordered.filter((r) => r.kind === "Nat64Gateway").map((r) => [r.name, r as Resource<"Nat64Gateway">]));
+  const devices = new Map(ordered.filter((r) => r.kind === "ExternalDevice").map((r) => [r.name, r as Resource<"ExternalDevice">]));
+  const nodeTarget = new Map(out.nodes.map((t) => [t.name, t]));
+  const deviceTarget = (name: string): DeviceTarget | undefined => {
+    let t = out.devices.find((d) => d.name === name);
+    const dev = devices.get(name);
+    if (!t && dev) {
+      t = { name, vendor: dev.spec.vendor, version: dev.spec.version, assignments: [] };
+      out.devices.push(t);
+    }
+    return t;
+  };
+
+  // Address space is shared by every node and device: pool4 ranges must not overlap each other
+  // or any DHCP range, wherever the resources run.
+  const claimed: { r: AnyResource; what: string; ranges: Range[] }[] = [];
+  const excluded = new Set<AnyResource>();
+  for (const r of ordered) {
+    let mine: { what: string; ranges: Range[] } | undefined;
+    if (r.kind === "Nat64Gateway" && r.spec.mode === "stateful") mine = { what: "pool4", ranges: ranges(r.spec.pool4) };
+    if (r.kind === "DhcpScope") mine = { what: "DHCP ranges", ranges: ranges(r.spec.ranges) };
+    if (!mine) continue;
+    const clash = claimed.find((c) => c.ranges.some((a) => mine.ranges.some((b) => overlaps(a, b))));
+    if (clash) {
+      excluded.add(r);
+      out.conflicts.push({
+        resource: id(r),
+        source: r.source,
+        with: id(clash.r),
+        where: "",
+        message: `its ${mine.what} overlap the ${clash.what} of ${id(clash.r)}: one address cannot serve both`,
+      });
+    } else claimed.push({ r, ...mine });
+  }
+
+  for (const r of ordered) {
+    if (r.kind === "ExternalDevice" || excluded.has(r)) continue;
+    const deviceRef = (r.spec as { deviceRef?: { name: string } }).deviceRef;
+    const resolved = resolve(r, gateways);
+    if (!resolved.ok) {
+      out.unplaced.push({ resource: id(r), source: r.source, reason: resolved.error });
+      continue;
+    }
+    if (deviceRef) {
+      const t = deviceTarget(deviceRef.name);
+      if (!t) {
+        out.unplaced.push({ resource: id(r), source: r.source, reason: `no ExternalDevice named "${deviceRef.name}"` });
+        continue;
+      }
+      place(t, r, resolved.value, `device ${t.name}`, out.conflicts);
+      continue;
+    }
+    let chosen = standalone ? [...nodes] : nodes.filter((n) => selects(r.spec.nodeSelector, n));
+    if (chosen.length === 0) {
+      const sel = Object.entries(r.spec.nodeSelector).map(([k, v]) => `${k}=${v}`).join(", ");
+      out.unplaced.push({ resource: id(r), source: r.source, reason: `no node matches nodeSelector {${sel}}` });
+      continue;
+    }
+    if (r.kind === "DhcpScope" && chosen.length > 1) {
+      // Two servers handing out one range would lease one address twice: one node serves it.
+      const keep = [...chosen].sort((a, b) => a.name.localeCompare(b.name))[0]!;
+      out.conflicts.push({
+        resource: id(r),
+        source: r.source,
+        with: id(r),
+        where: chosen.filter((n) => n !== keep).map((n) => n.name).join(", "),
+        message: `nodeSelector matches ${chosen.length} nodes; one DHCP server per scope, so only ${keep.name} serves it (narrow nodeSelector to say which)`,
+      });
+      chosen = [keep];
+    }
+    if (r.kind === "Nat64Gateway") {
+      const a = resolved.value as Nat64Assignment;
+      const shares = splitPool4(ranges(a.spec.pool4), chosen.map((n) => n.name));
+      for (const node of chosen) {
+        const share = shares.find((s) => s.node === node.name);
+        const mine: Nat64Assignment = share
+          ? { ...a, pool4: share.ranges.map((x) => x.text), pool4Count: share.count }
+          : a; // stateless: every node translates with the whole mapping
+        place(nodeTarget.get(node.name)!, r, mine, `node ${node.name}`, out.conflicts);
+      }
+      continue;
+    }
+    for (const node of chosen) place(nodeTarget.get(node.name)!, r, resolved.value, `node ${node.name}`, out.conflicts);
+  }
+  return out;
+}
+
+/** The assignment with references resolved and defaults derived, before any split. */
+function resolve(
+  r: AnyResource,
+  gateways: Map<string, Resource<"Nat64Gateway">>,
+): { ok: true; value: Assignment } | { ok: false; error: string } {
+  const gatewayPrefix = (name: string) => gateways.get(name)?.spec.prefix;
+  switch (r.kind) {
+    case "Nat64Gateway": {
+      const pool = ranges(r.spec.pool4);
+      const total = pool.reduce((n, x) => n + Number(x.last - x.first + 1n), 0);
+      return { ok: true, value: { kind: r.kind, name: r.name, spec: r.spec, pool4: [...r.spec.pool4], pool4Count: total, pool4Total: total } };
+    }
+    case "Dns64Resolver": {
+      const ref = r.spec.nat64GatewayRef?.name;
+      const prefix = r.spec.prefix ?? (ref ? gatewayPrefix(ref) : undefined);
+      if (!prefix) return { ok: false, error: `nat64GatewayRef: no Nat64Gateway named "${ref}"` };
+      return { ok: true, value: { kind: r.kind, name: r.name, spec: r.spec, prefix } };
+    }
+    case "RouterAdvert": {
+      const s = r.spec;
+      const max = s.interval.max;
+      // RFC 4861 §6.2.1: MinRtrAdvInterval defaults to 0.33 × Max when Max >= 9 s, else Max (kept below 0.75 × Max).
+      const min = s.interval.min ?? (max >= 9 ? Math.floor(0.33 * max) : Math.floor(0.75 * max));
+      // RFC 8106 §5.1, RFC 4191 and radvd: option lifetimes default to 3 × MaxRtrAdvInterval.
+      const three = 3 * max;
+      let pref64: RaConfig["pref64"];
+      if (s.pref64) {
+        const ref = s.pref64.nat64GatewayRef?.name;
+        const prefix = s.pref64.prefix ?? (ref ? gatewayPrefix(ref) : undefined);
+        if (!prefix) return { ok: false, error: `pref64.nat64GatewayRef: no Nat64Gateway named "${ref}"` };
+        // RFC 8781 §4: the lesser of 3 × MaxRtrAdvInterval and 8191 × 8 s, in units of 8 s (rounded up).
+        const lifetime = Math.min(Math.ceil((s.pref64.lifetime ?? three) / 8) * 8, PREF64_MAX_LIFETIME);
+        pref64 = { prefix, lifetime };
+      }
+      return {
+        ok: true,
+        value: {
+          kind: r.kind,
+          name: r.name,
+          spec: s,
+          resolved: {
+            interval: { min, max },
+            rdnss: s.rdnss.map((x) => ({ address: x.address, lifetime: x.lifetime ?? three })),
+            dnssl: s.dnssl.map((x) => ({ domain: x.domain, lifetime: x.lifetime ?? three })),
+            pref64,
+            routes: s.routes.map((x) => ({ prefix: x.prefix, preference: x.preference, lifetime: x.lifetime ?? three })),
+          },
+        },
+      };
+    }
+    case "DhcpScope": {
+      const lease = r.spec.leaseTime;
+      return {
+        ok: true,
+        value: {
+          kind: r.kind,
+          name: r.name,
+          spec: r.spec,
+          renewalTime: Math.floor(lease * 0.5),
+          rebindingTime: Math.floor(lease * 0.875),
+        },
+      };
+    }
+    default:
+      return { ok: false, error: `${(r as { kind: Kind }).kind} does not run on nodes` };
+  }
+}
+
+/** Add an assignment to a target unless it conflicts with one placed there before. */
+function place(t: Target, r: AnyResource, a: Assignment, where: string, conflicts: Conflict[]): void {
+  for (const other of t.assignments) {
+    const message = clash(a, other);
+    if (message) {
+      conflicts.push({ resource: id(r), source: r.source, with: `${other.kind}/${other.name}`, where, message });
+      return;
+    }
+  }
+  t.assignments.push(a);
+}
+
+/** Why two assignments cannot share one node or device, or undefined. */
+function clash(a: Assignment, b: Assignment): string | undefined {
+  if (a.kind !== b.kind) return undefined;
+  switch (a.kind) {
+    case "RouterAdvert":
+      return a.spec.interface === (b as RaAssignment).spec.interface
+        ? `interface ${a.spec.interface} already has RouterAdvert/${b.name}: one RA sender per interface`
+        : undefined;
+    case "DhcpScope": {
+      const o = b as DhcpAssignment;
+      if (a.spec.interface === o.spec.interface) {
+        return `interface ${a.spec.interface} already has DhcpScope/${b.name}: one DHCP scope per interface`;
+      }
+      const x = parsePrefix(a.spec.subnet, 4);
+      const y = parsePrefix(o.spec.subnet, 4);
+      if (x.ok && y.ok && overlaps(prefixRange(x.value), prefixRange(y.value))) {
+        return `subnet ${a.spec.subnet} overlaps ${o.spec.subnet} of DhcpScope/${b.name} on another interface`;
+      }
+      return undefined;
+    }
+    case "Nat64Gateway": {
+      const o = b as Nat64Assignment;
+      if (a.spec.tunName === o.spec.tunName) return `TUN device ${a.spec.tunName} is already used by Nat64Gateway/${b.name}`;
+      const x = parsePrefix(a.spec.prefix, 6);
+      const y = parsePrefix(o.spec.prefix, 6);
+      if (x.ok && y.ok && overlaps(prefixRange(x.value), prefixRange(y.value))) {
+        return `prefix ${a.spec.prefix} overlaps ${o.spec.prefix} of Nat64Gateway/${b.name}: packets could not be told apart`;
+      }
+      return undefined;
+    }
+    case "Dns64Resolver": {
+      const mine = endpoints(a.spec.listen);
+      const theirs = endpoints((b as Dns64Assignment).spec.listen);
+      for (const e of mine) {
+        const hit = theirs.find((f) => sameSocket(e, f));
+        if (hit) return `listen ${e.host}:${e.port} is already taken by Dns64Resolver/${b.name} (${hit.host}:${hit.port})`;
+      }
+      return undefined;
+    }
+  }
+}
+
+function endpoints(list: readonly string[]): Endpoint[] {
+  return list.flatMap((t) => {
+    const e = parseEndpoint(t, 53);
+    return e.ok ? [e.value] : [];
+  });
+}
+
+/**
+ * Two listeners collide on one port when the addresses are equal or either is a wildcard that
+ * covers the other (0.0.0.0 covers IPv4; :: covers both families on Linux by default).
+ */
+function sameSocket(a: Endpoint, b: Endpoint): boolean {
+  if (a.port !== b.port) return false;
+  if (a.family === b.family && a.address === b.address) return true;
+  const wild = (e: Endpoint, other: Endpoint) => e.address === 0n && (e.family === 6 || e.family === other.family);
+  return wild(a, b) || wild(b, a);
+}
