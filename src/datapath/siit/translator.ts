@@ -1,0 +1,169 @@
+/**
+ * The SIIT translator (RFC 7915 + RFC 6052 + RFC 7757 + RFC 6791): one
+ * instance per configuration, owning preallocated output space. `translate()`
+ * works on a packet in place-free, allocation-free fashion and reports the
+ * outputs as (offset, length) pairs into `buf`.
+ */
+import { type AddressMapper, SiitAddressMapper } from './addr/mapper.ts';
+import { type CompiledSiitConfig, compileSiitConfig, type SiitConfig } from './config.ts';
+import { FAIL_DROP, FAIL_ICMP, XlatContext } from './context.ts';
+import { fragment6 } from './fragment.ts';
+import { buildIcmp4Error, buildIcmp6Error } from './icmpErrors.ts';
+import { DROP_REASON_COUNT, DropReason, Verdict } from './result.ts';
+import { translate46 } from './translate46.ts';
+import { translate64 } from './translate64.ts';
+import * as V4 from './wire/ipv4.ts';
+import * as V6 from './wire/ipv6.ts';
+
+/** Which side a packet is for. */
+export const Side = { Ipv4: 4, Ipv6: 6 } as const;
+export type Side = (typeof Side)[keyof typeof Side];
+
+const REGION = 0x11000; // > 65535 + headers
+const MAIN = 0;
+const SCRATCH = REGION;
+const FRAGS = 2 * REGION;
+const MAX_OUTPUTS = 64; // 65535 B at 1280 B per fragment needs 54
+const BUF_SIZE = 3 * REGION + MAX_OUTPUTS * 64;
+
+export interface TranslatorOptions {
+  /** Address mapping step; default: SIIT (EAMT, then pool6). A NAT64 supplies its own. */
+  mapper?: AddressMapper;
+  /** IPv4 Identification for unfragmented 6→4 packets without DF. Default: a counter. */
+  nextIpv4Id?: () => number;
+}
+
+export class SiitTranslator {
+  readonly cfg: CompiledSiitConfig;
+  readonly ctx: XlatContext;
+  /** Output space; outputs are buf[outOffset[i], outOffset[i] + outLength[i]). */
+  readonly buf = new Uint8Array(BUF_SIZE);
+  readonly outOffset = new Int32Array(MAX_OUTPUTS);
+  readonly outLength = new Int32Array(MAX_OUTPUTS);
+  outCount = 0;
+  /** Side the outputs of the last call go to. */
+  outSide: Side = Side.Ipv4;
+  /** Drop reason of the last call (also set, for information, when an ICMP error was sent). */
+  lastReason: number = DropReason.None;
+  /** Packets per drop reason (index = DropReason). */
+  readonly dropCounters = new Float64Array(DROP_REASON_COUNT);
+  translatedCount = 0;
+  icmpErrorsSent = 0;
+
+  constructor(config: SiitConfig | CompiledSiitConfig, opts: TranslatorOptions = {}) {
+    this.cfg = 'eamt' in config && config.eamt instanceof Object && 'map4to6' in (config.eamt as object)
+      ? (config as CompiledSiitConfig)
+      : compileSiitConfig(config as SiitConfig);
+    let id = 0;
+    const nextId = opts.nextIpv4Id ?? (() => (id = (id + 1) & 0xffff));
+    const mapper = opts.mapper ?? new SiitAddressMapper(this.cfg.pool6, this.cfg.eamt, this.cfg.hairpinMode === 'intrinsic');
+    this.ctx = new XlatContext(this.cfg, mapper, nextId);
+  }
+
+  /**
+   * Translates one packet (IPv4 or IPv6, told by its version nibble).
+   * Never throws; never allocates.
+   */
+  translate(pkt: Uint8Array, len: number = pkt.length): Verdict {
+    this.outCount = 0;
+    this.lastReason = DropReason.None;
+    if (len <= 0 || len > pkt.length) return this.fail(DropReason.Truncated);
+    const v = pkt[0]! >>> 4;
+    if (v === 6) return this.from6(pkt, len);
+    if (v === 4) return this.from4(pkt, len);
+    return this.fail(DropReason.BadVersion);
+  }
+
+  /** Copies of the outputs of the last call (allocates; for tests and tools). */
+  outputs(): Uint8Array[] {
+    const r: Uint8Array[] = [];
+    for (let i = 0; i < this.outCount; i++) r.push(this.buf.slice(this.outOffset[i]!, this.outOffset[i]! + this.outLength[i]!));
+    return r;
+  }
+
+  private fail(reason: number): Verdict {
+    this.lastReason = reason;
+    this.dropCounters[reason]!++;
+    return Verdict.Drop;
+  }
+
+  private emit1(side: Side, off: number, len: number): Verdict {
+    this.outSide = side;
+    this.outOffset[0] = off;
+    this.outLength[0] = len;
+    this.outCount = 1;
+    this.translatedCount++;
+    return Verdict.Translated;
+  }
+
+  private from6(pkt: Uint8Array, len: number): Verdict {
+    const ctx = this.ctx;
+    ctx.flow.reset();
+    // Translate into SCRATCH first only if hairpinning is possible; else straight to MAIN.
+    const n = translate64(ctx, pkt, 0, len, this.buf, MAIN, false);
+    if (n === FAIL_DROP) return this.fail(ctx.reason);
+    if (n === FAIL_ICMP) return this.reply6(pkt, len);
+    if (ctx.mapper.isHairpin4(this.buf, MAIN + V4.OFF_DST)) {
+      // RFC 7757 Appendix B: the IPv4 destination is one of ours: translate back.
+      this.buf.copyWithin(SCRATCH, MAIN, MAIN + n);
+      ctx.flow.reset();
+      const m = translate46(ctx, this.buf, SCRATCH, n, this.buf, MAIN, false, true);
+      if (m === FAIL_DROP) return this.fail(ctx.reason);
+      if (m === FAIL_ICMP) return this.fail(DropReason.HairpinError);
+      if (ctx.fragmentTo > 0) return this.fragmentOut(m);
+      return this.emit1(Side.Ipv6, MAIN, m);
+    }
+    return this.emit1(Side.Ipv4, MAIN, n);
+  }
+
+  private from4(pkt: Uint8Array, len: number): Verdict {
+    const ctx = this.ctx;
+    ctx.flow.reset();
+    const n = translate46(ctx, pkt, 0, len, this.buf, MAIN, false, false);
+    if (n === FAIL_DROP) return this.fail(ctx.reason);
+    if (n === FAIL_ICMP) return this.reply4(pkt, len);
+    if (ctx.fragmentTo > 0) return this.fragmentOut(n);
+    return this.emit1(Side.Ipv6, MAIN, n);
+  }
+
+  private fragmentOut(n: number): Verdict {
+    const k = fragment6(this.buf, MAIN, n, this.ctx.fragmentTo, this.buf, FRAGS, this.outOffset, this.outLength, MAX_OUTPUTS);
+    if (k < 0) return this.fail(DropReason.PacketTooBig);
+    this.outSide = Side.Ipv6;
+    this.outCount = k;
+    this.translatedCount++;
+    return Verdict.Translated;
+  }
+
+  /** Sends ctx.err* back to an IPv6 sender (RFC 4443 §2.4(e): never about an ICMP error). */
+  private reply6(pkt: Uint8Array, len: number): Verdict {
+    const ctx = this.ctx;
+    const reason = ctx.reason;
+    const own = this.cfg.ownIpv6;
+    if (ctx.flow.icmpError || own === null) return this.fail(reason);
+    const l = buildIcmp6Error(own, ctx.errType, ctx.errCode, ctx.errRest, pkt, 0, Math.min(len, V6.IPV6_HDR_LEN + ((pkt[4]! << 8) | pkt[5]!)), this.buf, MAIN);
+    return this.replied(Side.Ipv6, l, reason);
+  }
+
+  /** Sends ctx.err* back to an IPv4 sender (RFC 1812 §4.3.2.7: not about errors or non-first fragments). */
+  private reply4(pkt: Uint8Array, len: number): Verdict {
+    const ctx = this.ctx;
+    const reason = ctx.reason;
+    const own = this.cfg.ownIpv4;
+    const fragOffset = ((pkt[V4.OFF_FRAG]! << 8) | pkt[V4.OFF_FRAG + 1]!) & V4.FRAG_OFFSET_MASK;
+    if (ctx.flow.icmpError || own === null || fragOffset !== 0) return this.fail(reason);
+    const l = buildIcmp4Error(own, ctx.errType, ctx.errCode, ctx.errRest, pkt, 0, Math.min(len, (pkt[2]! << 8) | pkt[3]!), this.buf, MAIN);
+    return this.replied(Side.Ipv4, l, reason);
+  }
+
+  private replied(side: Side, l: number, reason: number): Verdict {
+    this.lastReason = reason;
+    this.dropCounters[reason]!++;
+    this.icmpErrorsSent++;
+    this.outSide = side;
+    this.outOffset[0] = MAIN;
+    this.outLength[0] = l;
+    this.outCount = 1;
+    return Verdict.IcmpReply;
+  }
+}
