@@ -58,7 +58,9 @@ export function translate46(
     end = io + totalLen; // trailing link padding is not part of the packet
   } else {
     if (totalLen < ihl) return ctx.drop(DropReason.BadInnerPacket);
-    end = io + Math.min(totalLen, ilen);
+    // A quoted packet is whatever the ICMP error carries (possibly truncated,
+    // possibly followed by RFC 4884 padding): all of it is carried over.
+    end = io + ilen;
   }
   const frag = V4.fragField(inp, io);
   const df = (frag & V4.FLAG_DF) !== 0;

@@ -51,7 +51,9 @@ export function translate64(
     }
     end = io + V6.IPV6_HDR_LEN + payloadLen;
   } else {
-    end = io + Math.min(ilen, V6.IPV6_HDR_LEN + payloadLen);
+    // A quoted packet is whatever the ICMP error carries (possibly truncated,
+    // possibly followed by RFC 4884 padding): all of it is carried over.
+    end = io + ilen;
   }
 
   // Walk the extension headers (RFC 7915 §5.1: HbH, Destination Options and
