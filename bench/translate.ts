@@ -1,0 +1,87 @@
+/**
+ * `npm run bench:translate`: packets per second of the pure SIIT translation
+ * function on one core (no TUN, no syscalls), with ns/packet and GC counts.
+ * There is no peer in this bench: a TAYGA comparison needs the TUN datapath
+ * (issue 4) and is not measured here.
+ */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { SiitTranslator, Verdict } from '../src/datapath/siit/index.ts';
+import { bytes, ipv4Packet, ipv6Packet } from '../test/datapath/siit/build.ts';
+
+const tr = new SiitTranslator(
+  {
+    pool6: '64:ff9b::/96',
+    eamt: [{ ipv6: '2001:db8:3::/120', ipv4: '1.0.0.0/24' }],
+    rfc6791Pool: { ipv4: ['203.0.113.8'], ipv6: [] },
+    ownIpv4: '198.51.100.1',
+    ownIpv6: '2001:db8::1',
+  },
+  { nextIpv4Id: () => 0 },
+);
+
+// 64-byte packets: IPv6 40 + UDP 8 + 16 payload; IPv4 20 + UDP 8 + 36 payload.
+const udp64 = ipv6Packet('2001:db8:3::8', '64:ff9b::c633:6402', { proto: 17, payload: bytes(16) });
+const udp46 = ipv4Packet('198.51.100.2', '1.0.0.8', { proto: 17, payload: bytes(36) });
+// 1500-byte TCP both ways (IPv6 1500 → IPv4 1480; IPv4 1480 → IPv6 1500).
+const tcp64 = ipv6Packet('2001:db8:3::8', '64:ff9b::c633:6402', { proto: 6, payload: bytes(1500 - 60) });
+const tcp46 = ipv4Packet('198.51.100.2', '1.0.0.8', { proto: 6, payload: bytes(1480 - 40) });
+// ICMP errors quoting a UDP packet: ICMPv4 port unreachable (4→6) and ICMPv6 1/4 (6→4).
+const quoted4 = ipv4Packet('1.0.0.8', '198.51.100.2', { proto: 17, payload: bytes(100) });
+const icmpErr46 = ipv4Packet('198.51.100.2', '1.0.0.8', { proto: 1, icmpType: 3, icmpCode: 3, icmpRest: 0, payload: quoted4 });
+const quoted6 = ipv6Packet('64:ff9b::c633:6402', '2001:db8:3::8', { proto: 17, payload: bytes(100) });
+const icmpErr64 = ipv6Packet('2001:db8:3::8', '64:ff9b::c633:6402', { proto: 58, icmpType: 1, icmpCode: 4, icmpRest: 0, payload: quoted6 });
+
+let gcCount = 0;
+const obs = new PerformanceObserver((list) => {
+  gcCount += list.getEntries().length;
+});
+obs.observe({ entryTypes: ['gc'] });
+
+const g = (globalThis as { gc?: () => void }).gc;
+
+function run(name: string, pkt: Uint8Array, seconds: number): Promise<void> {
+  if (tr.translate(pkt) !== Verdict.Translated) throw new Error(`${name}: not translated (reason ${tr.lastReason})`);
+  // Warm up (JIT).
+  for (let i = 0; i < 200_000; i++) tr.translate(pkt);
+  g?.();
+  return new Promise((resolve) => {
+    // Let the GC observer flush entries from the warm-up / forced GC.
+    setTimeout(() => {
+      const gcBefore = gcCount;
+      const heapBefore = process.memoryUsage().heapUsed;
+      let n = 0;
+      const t0 = process.hrtime.bigint();
+      const deadline = t0 + BigInt(Math.round(seconds * 1e9));
+      let now = t0;
+      while (now < deadline) {
+        for (let i = 0; i < 10_000; i++) tr.translate(pkt);
+        n += 10_000;
+        now = process.hrtime.bigint();
+      }
+      const ns = Number(now - t0);
+      const heapAfter = process.memoryUsage().heapUsed;
+      setTimeout(() => {
+        const gcs = gcCount - gcBefore;
+        const pps = (n / ns) * 1e9;
+        const heapDelta = heapAfter - heapBefore;
+        console.log(
+          `${name.padEnd(28)} ${(pps / 1e6).toFixed(2).padStart(6)} Mpps  ${(ns / n).toFixed(1).padStart(7)} ns/pkt  ` +
+            `${String(n).padStart(9)} pkts  GCs during run: ${gcs}  heap delta: ${(heapDelta / 1024).toFixed(1)} KiB ` +
+            `(${(heapDelta / n).toFixed(3)} B/pkt)`,
+        );
+        resolve();
+      }, 50);
+    }, 50);
+  });
+}
+
+const secs = Number(process.env.BENCH_SECONDS ?? 2);
+console.log(`SIIT pure-function translation bench, one core, node ${process.version}, ${secs}s per case${g ? ', --expose-gc' : ''}`);
+console.log('No peer in this bench: the TAYGA comparison needs the TUN datapath (issue 4).');
+await run(`UDP 6->4 (${udp64.length} B)`, udp64, secs);
+await run(`UDP 4->6 (${udp46.length} B)`, udp46, secs);
+await run(`TCP 6->4 (${tcp64.length} B)`, tcp64, secs);
+await run(`TCP 4->6 (${tcp46.length} B)`, tcp46, secs);
+await run(`ICMPv4 error 4->6 (${icmpErr46.length} B)`, icmpErr46, secs);
+await run(`ICMPv6 error 6->4 (${icmpErr64.length} B)`, icmpErr64, secs);
+obs.disconnect();
