@@ -2,6 +2,16 @@
 import { z } from "zod";
 import { secretKeyRef } from "./fields.ts";
 import { issue } from "./rules.ts";
+import { parsePrefix } from "./net.ts";
+
+/** An address with its prefix length as configured on an interface: 192.0.2.254/24, 2001:db8::1/64. */
+const interfaceAddress = z
+  .string()
+  .describe("an interface address with its length, as the box has it: 192.0.2.254/24 or 2001:db8::1/64")
+  .superRefine((t, ctx) => {
+    const p = parsePrefix(t, undefined, false);
+    if (!p.ok) ctx.addIssue({ code: "custom", message: `${p.error} (an interface address is written address/length, e.g. 192.0.2.254/24)` });
+  });
 
 export const externalDeviceSpec = z
   .strictObject({
@@ -22,6 +32,17 @@ export const externalDeviceSpec = z
     username: z.string().min(1).optional().describe("iosxe: the user for RESTCONF or SSH"),
     vdom: z.string().min(1).optional().describe("fortios: the VDOM, default root"),
     transport: z.enum(["rest", "restconf", "ssh"]).optional().describe("fortios: rest; iosxe: restconf (default) or ssh"),
+    interfaces: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).describe("the interface as the box names it: lan1, BDI10, GigabitEthernet0/0/1"),
+          addresses: z.array(interfaceAddress).default([]),
+        }),
+      )
+      .default([])
+      .describe(
+        "the box's own interfaces and their addresses (v6mostly does not manage them): they tell which interface serves a DNS64 listen address, where NAT64 clients and pool4 live; `device plan|apply` reads them from the box when absent",
+      ),
     tls: z
       .strictObject({
         caSecretRef: secretKeyRef.optional(),
@@ -54,6 +75,11 @@ export const externalDeviceSpec = z
       if (spec.vdom !== undefined) issue(ctx, ["vdom"], "vdom is a FortiOS setting");
       if (!spec.username) issue(ctx, ["username"], "IOS-XE needs a username for RESTCONF or SSH");
     }
+    const seen = new Set<string>();
+    spec.interfaces.forEach((i, n) => {
+      if (seen.has(i.name)) issue(ctx, ["interfaces", n, "name"], `interface ${i.name} is listed twice`);
+      seen.add(i.name);
+    });
     if (spec.tls.caSecretRef && spec.tls.caFile) issue(ctx, ["tls", "caFile"], "give caSecretRef or caFile, not both");
   });
 

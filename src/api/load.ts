@@ -71,8 +71,13 @@ export function parseDocuments(file: string, text: string): RawDocument[] {
     const source: Source = { file, doc: i + 1, line };
     if (doc.errors.length > 0) {
       const first = doc.errors[0]!;
-      const where = first.linePos?.[0] ? ` (line ${first.linePos[0].line}, column ${first.linePos[0].col})` : "";
-      out.push({ source, error: `not valid YAML${where}: ${first.message.split("\n")[0]}` });
+      const pos = first.linePos?.[0];
+      const where = pos ? ` (line ${pos.line}, column ${pos.col})` : "";
+      const badLine = pos ? (text.split("\n")[pos.line - 1] ?? "") : "";
+      // `prefix: 64:ff9b::` reads as a nested key: the commonest YAML trap with IPv6.
+      const hint = /::\s*$|::[,\]}\s]/.test(badLine) ? '; an IPv6 address ending in "::" must be quoted, e.g. "64:ff9b::"' : "";
+      const message = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      out.push({ source, error: `not valid YAML${where}: ${message}${hint}` });
       return;
     }
     let value: unknown;

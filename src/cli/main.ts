@@ -1,8 +1,8 @@
 // The v6mostly command line. One file per command under ./commands.
-import { pathToFileURL } from "node:url";
 import { Command } from "commander";
 import { register as registerPlan } from "./commands/plan.ts";
 import { register as registerValidate } from "./commands/validate.ts";
+import { isMainModule } from "../util/main.ts";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -33,4 +33,4 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv);
+if (isMainModule(import.meta.url)) await main(process.argv);

@@ -148,7 +148,7 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
   for (const r of ordered) {
     let mine: { what: string; ranges: Range[] } | undefined;
     if (r.kind === "Nat64Gateway" && r.spec.mode === "stateful") mine = { what: "pool4", ranges: ranges(r.spec.pool4) };
-    if (r.kind === "DhcpScope") mine = { what: "DHCP ranges", ranges: ranges(r.spec.ranges) };
+    if (r.kind === "DhcpScope") mine = { what: "DHCP range", ranges: ranges(r.spec.ranges) };
     if (!mine) continue;
     const clash = claimed.find((c) => c.ranges.some((a) => mine.ranges.some((b) => overlaps(a, b))));
     if (clash) {
@@ -158,7 +158,7 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
         source: r.source,
         with: id(clash.r),
         where: "",
-        message: `its ${mine.what} overlap the ${clash.what} of ${id(clash.r)}: one address cannot serve both`,
+        message: `its ${mine.what} overlaps the ${clash.what} of ${id(clash.r)}: one address cannot serve both`,
       });
     } else claimed.push({ r, ...mine });
   }
@@ -330,7 +330,7 @@ function clash(a: Assignment, b: Assignment): string | undefined {
       const theirs = endpoints((b as Dns64Assignment).spec.listen);
       for (const e of mine) {
         const hit = theirs.find((f) => sameSocket(e, f));
-        if (hit) return `listen ${e.host}:${e.port} is already taken by Dns64Resolver/${b.name} (${hit.host}:${hit.port})`;
+        if (hit) return `listen ${socketText(e)} is already taken by Dns64Resolver/${b.name} (${socketText(hit)})`;
       }
       return undefined;
     }
@@ -353,4 +353,8 @@ function sameSocket(a: Endpoint, b: Endpoint): boolean {
   if (a.family === b.family && a.address === b.address) return true;
   const wild = (e: Endpoint, other: Endpoint) => e.address === 0n && (e.family === 6 || e.family === other.family);
   return wild(a, b) || wild(b, a);
+}
+
+function socketText(e: Endpoint): string {
+  return e.family === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
 }

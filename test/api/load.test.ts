@@ -1,0 +1,64 @@
+// Reading files and folders: several documents, JSON, Lists, and the errors of each.
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { parseDocuments, readDocuments } from "../../src/api/load.ts";
+import { formatProblem, validatePaths } from "../../src/api/validate.ts";
+import { doc, NAT64_OK } from "../support/validate.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "v6m-load-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("loading", () => {
+  it("numbers documents from 1 and skips empty ones", () => {
+    const docs = parseDocuments("a.yaml", `---\n${doc("Nat64Gateway", "a", NAT64_OK)}---\n---\n# only a comment\n`);
+    assert.equal(docs.length, 1);
+    assert.equal(docs[0]!.source.doc, 1);
+    const two = parseDocuments("a.yaml", `${doc("Nat64Gateway", "a", NAT64_OK)}---\n${doc("Nat64Gateway", "b", NAT64_OK)}`);
+    assert.deepEqual(two.map((d) => [d.source.doc, d.source.line]), [[1, 1], [2, 9]]);
+  });
+
+  it("reads JSON files: one object, an array, or a List", () => {
+    const one = { apiVersion: "v6mostly.dev/v1alpha1", kind: "Nat64Gateway", metadata: { name: "j" }, spec: {} };
+    assert.equal(parseDocuments("x.json", JSON.stringify(one)).length, 1);
+    assert.equal(parseDocuments("x.json", JSON.stringify([one, one])).length, 2);
+    assert.equal(parseDocuments("x.json", JSON.stringify({ kind: "List", items: [one, one, one] })).length, 3);
+    assert.match(parseDocuments("x.json", "{nope")[0]!.error!, /^not valid JSON/);
+  });
+
+  it("expands a kubectl List inside YAML", () => {
+    const text = `apiVersion: v1\nkind: List\nitems:\n- ${doc("Nat64Gateway", "a", NAT64_OK).replace(/\n/g, "\n  ")}`;
+    const docs = parseDocuments("l.yaml", text);
+    assert.equal(docs.length, 1);
+    assert.equal((docs[0]!.value as { kind: string }).kind, "Nat64Gateway");
+  });
+
+  it("walks folders in name order, only .yaml/.yml/.json, skipping dot files", () => {
+    mkdirSync(join(dir, "tree", "sub"), { recursive: true });
+    writeFileSync(join(dir, "tree", "b.yaml"), doc("Nat64Gateway", "b", NAT64_OK.replace("198.51.100.1-198.51.100.10", "198.51.100.20")));
+    writeFileSync(join(dir, "tree", "a.yml"), doc("Nat64Gateway", "a", NAT64_OK));
+    writeFileSync(join(dir, "tree", "sub", "c.json"), "[]");
+    writeFileSync(join(dir, "tree", "notes.txt"), "not yaml: [");
+    writeFileSync(join(dir, "tree", ".hidden.yaml"), "{{{");
+    const docs = readDocuments([join(dir, "tree")], dir);
+    assert.deepEqual(docs.map((d) => d.source.file), [join("tree", "a.yml"), join("tree", "b.yaml")]);
+  });
+
+  it("says which path is missing, and which folder is empty", () => {
+    mkdirSync(join(dir, "empty"));
+    const v = validatePaths([join(dir, "nope.yaml"), join(dir, "empty")], dir);
+    assert.deepEqual(v.problems.map(formatProblem), [
+      `${join(dir, "nope.yaml")} no such file or folder`,
+      `${join(dir, "empty")} no .yaml, .yml or .json files in this folder`,
+    ]);
+  });
+
+  it("refuses YAML alias bombs instead of expanding them", () => {
+    const bomb = ["a: &a [x,x,x,x,x,x,x,x,x,x]", ...Array.from({ length: 8 }, (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(10).fill(`*${"abcdefgh"[i]}`).join(",")}]`)].join("\n");
+    const docs = parseDocuments("bomb.yaml", bomb);
+    assert.equal(docs.length, 1);
+    assert.match(docs[0]!.error ?? "", /not valid YAML/);
+  });
+});
