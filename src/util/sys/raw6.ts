@@ -15,6 +15,7 @@
 // test/ra/eventloop.test.ts measures the event-loop delay while a flood of solicitations arrives.
 import {
   AF_INET6,
+  bind,
   bindToDevice,
   check,
   close,
@@ -54,6 +55,8 @@ export interface Icmp6SocketOptions {
   hopLimit?: number;
   /** receive our own multicast packets (default false) */
   multicastLoop?: boolean;
+  /** bind to this source address (e.g. the interface's link-local), scoped to the interface */
+  source?: Uint8Array;
 }
 
 export interface Icmp6Packet {
@@ -106,6 +109,10 @@ export class Icmp6Socket {
       setIntOption(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, o.multicastLoop ? 1 : 0, "IPV6_MULTICAST_LOOP");
       setIntOption(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO");
       setIntOption(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT");
+      if (o.source) {
+        const addr = sockaddrIn6(o.source, ifindex);
+        check(bind(fd, addr, addr.length), "bind");
+      }
       for (const g of o.groups ?? []) {
         // struct ipv6_mreq { struct in6_addr ipv6mr_multiaddr; int ipv6mr_interface; }
         const mreq = new Uint8Array(20);
