@@ -38,7 +38,9 @@ export class CrdConversionError extends Error {}
 
 export function toStructural(node: JsonSchema, path = "$"): JsonSchema {
   if (node.$ref !== undefined || node.$defs !== undefined || node.definitions !== undefined) {
-    throw new CrdConversionError(`${path}: $ref/$defs cannot appear in a structural schema; inline the schema`);
+    throw new CrdConversionError(
+      `${path}: $ref/$defs cannot appear in a structural schema; inline the schema`,
+    );
   }
   // A duration: an integer or a string such as "30m". zod writes it as anyOf or as a type list.
   const types = Array.isArray(node.anyOf)
@@ -93,7 +95,11 @@ export function toStructural(node: JsonSchema, path = "$"): JsonSchema {
     if (Array.isArray(out.required) && out.required.length === 0) delete out.required;
   } else if (out.additionalProperties !== undefined) {
     const ap = out.additionalProperties;
-    if (ap === false || ap === true || (typeof ap === "object" && ap !== null && Object.keys(ap).length === 0)) {
+    if (
+      ap === false ||
+      ap === true ||
+      (typeof ap === "object" && ap !== null && Object.keys(ap).length === 0)
+    ) {
       // an open map of anything: keep it as such
       delete out.additionalProperties;
       out["x-kubernetes-preserve-unknown-fields"] = true;
@@ -136,7 +142,14 @@ export function crd(kind: Kind): JsonSchema {
     metadata: { name: `${k.plural}.${GROUP}`, labels: { "app.kubernetes.io/part-of": "v6mostly" } },
     spec: {
       group: GROUP,
-      names: { kind, listKind: `${kind}List`, plural: k.plural, singular: k.singular, shortNames: k.shortNames, categories: ["v6mostly"] },
+      names: {
+        kind,
+        listKind: `${kind}List`,
+        plural: k.plural,
+        singular: k.singular,
+        shortNames: k.shortNames,
+        categories: ["v6mostly"],
+      },
       scope: "Namespaced",
       versions: [
         {

@@ -2,8 +2,8 @@
 import { z } from "zod";
 import { duration } from "./duration.ts";
 import { interfaceName, ipv4Address, localRef, nodeSelector, prefix, range } from "./fields.ts";
-import { checkDisjoint, issue, listed } from "./rules.ts";
 import { contains, format, inRange, parseAddress, parsePrefix, parseRange, prefixRange } from "./net.ts";
+import { checkDisjoint, issue, listed } from "./rules.ts";
 
 /** RFC 8925 §3.4: MIN_V6ONLY_WAIT. */
 export const MIN_V6ONLY_WAIT = 300;
@@ -43,7 +43,9 @@ export const dhcpScopeSpec = z
     router: ipv4Address("the default gateway (option 3)").optional(),
     dnsServers: z.array(ipv4Address("a DNS server (option 6)")).default([]),
     domainName: z.string().min(1).max(253).optional().describe("option 15"),
-    leaseTime: duration().default(3600).describe("option 51; T1 and T2 (options 58, 59) are 50% and 87.5% of it"),
+    leaseTime: duration()
+      .default(3600)
+      .describe("option 51; T1 and T2 (options 58, 59) are 50% and 87.5% of it"),
     ipv6OnlyPreferred: duration()
       .optional()
       .describe("option 108 V6ONLY_WAIT (RFC 8925), at least 300 s; omitted = option not sent"),
@@ -78,7 +80,8 @@ export const dhcpScopeSpec = z
     const net = parsePrefix(spec.subnet, 4);
     if (!net.ok) return;
     const subnet = prefixRange(net.value);
-    const hosts = net.value.length >= 31 ? subnet : { ...subnet, first: subnet.first + 1n, last: subnet.last - 1n };
+    const hosts =
+      net.value.length >= 31 ? subnet : { ...subnet, first: subnet.first + 1n, last: subnet.last - 1n };
     const where = `${spec.subnet}'s usable addresses ${format(4, hosts.first)}-${format(4, hosts.last)}`;
     spec.ranges.forEach((t, i) => {
       const r = parseRange(t, 4);
@@ -100,7 +103,11 @@ export const dhcpScopeSpec = z
       if (r !== undefined) {
         if (!inRange(hosts, 4, r)) issue(ctx, ["router"], `${spec.router} is not inside ${where}`);
         else if (pools.some((p) => inRange(p, 4, r)) && !excluded.some((x) => inRange(x, 4, r))) {
-          issue(ctx, ["router"], `${spec.router} lies inside ranges and would be leased to a client: add it to exclude`);
+          issue(
+            ctx,
+            ["router"],
+            `${spec.router} lies inside ranges and would be leased to a client: add it to exclude`,
+          );
         }
       }
     }
@@ -108,22 +115,33 @@ export const dhcpScopeSpec = z
     const addrs = new Map<string, number>();
     spec.reservations.forEach((res, i) => {
       if (!MAC.test(res.mac)) {
-        issue(ctx, ["reservations", i, "mac"], `"${res.mac}" is not a MAC address (six hex pairs, aa:bb:cc:dd:ee:ff)`);
+        issue(
+          ctx,
+          ["reservations", i, "mac"],
+          `"${res.mac}" is not a MAC address (six hex pairs, aa:bb:cc:dd:ee:ff)`,
+        );
       } else {
         const mac = res.mac.toLowerCase().replaceAll("-", ":");
         const before = macs.get(mac);
-        if (before !== undefined) issue(ctx, ["reservations", i, "mac"], `${res.mac} is reserved twice (reservations[${before}])`);
+        if (before !== undefined)
+          issue(ctx, ["reservations", i, "mac"], `${res.mac} is reserved twice (reservations[${before}])`);
         macs.set(mac, i);
       }
       const a = single(res.address);
       if (a === undefined) return;
-      if (!inRange(hosts, 4, a)) issue(ctx, ["reservations", i, "address"], `${res.address} is not inside ${where}`);
+      if (!inRange(hosts, 4, a))
+        issue(ctx, ["reservations", i, "address"], `${res.address} is not inside ${where}`);
       if (spec.router !== undefined && a === single(spec.router)) {
         issue(ctx, ["reservations", i, "address"], `${res.address} is the router's address`);
       }
       const key = format(4, a);
       const before = addrs.get(key);
-      if (before !== undefined) issue(ctx, ["reservations", i, "address"], `${res.address} is reserved twice (reservations[${before}])`);
+      if (before !== undefined)
+        issue(
+          ctx,
+          ["reservations", i, "address"],
+          `${res.address} is reserved twice (reservations[${before}])`,
+        );
       addrs.set(key, i);
     });
     // RFC 8925 §3.4: a V6ONLY_WAIT below MIN_V6ONLY_WAIT is raised to it by clients; say so instead.
@@ -134,19 +152,34 @@ export const dhcpScopeSpec = z
         `${spec.ipv6OnlyPreferred}s is below MIN_V6ONLY_WAIT, 300 s (RFC 8925 §3.4); clients would wait 300 s anyway`,
       );
     }
-    if (spec.leaseTime < 60) issue(ctx, ["leaseTime"], `${spec.leaseTime}s is too short a lease; use at least 60s`);
+    if (spec.leaseTime < 60)
+      issue(ctx, ["leaseTime"], `${spec.leaseTime}s is too short a lease; use at least 60s`);
     const codes = new Map<number, number>();
     spec.options.forEach((o, i) => {
       const managed = MANAGED_OPTIONS[o.code];
-      if (managed) issue(ctx, ["options", i, "code"], `option ${o.code} is ${managed}; it cannot be set as a raw option`);
+      if (managed)
+        issue(
+          ctx,
+          ["options", i, "code"],
+          `option ${o.code} is ${managed}; it cannot be set as a raw option`,
+        );
       const before = codes.get(o.code);
-      if (before !== undefined) issue(ctx, ["options", i, "code"], `option ${o.code} is listed twice (options[${before}])`);
+      if (before !== undefined)
+        issue(ctx, ["options", i, "code"], `option ${o.code} is listed twice (options[${before}])`);
       codes.set(o.code, i);
       const hex = o.hex.replace(/[:\s.]/g, "");
       if (!/^([0-9a-f]{2})*$/i.test(hex)) {
-        issue(ctx, ["options", i, "hex"], `"${o.hex}" is not hex bytes (pairs of 0-9 a-f, e.g. 0104c0a80101)`);
+        issue(
+          ctx,
+          ["options", i, "hex"],
+          `"${o.hex}" is not hex bytes (pairs of 0-9 a-f, e.g. 0104c0a80101)`,
+        );
       } else if (hex.length === 0 || hex.length / 2 > 255) {
-        issue(ctx, ["options", i, "hex"], `an option value is 1 to 255 bytes (RFC 2132 §2); this one is ${hex.length / 2}`);
+        issue(
+          ctx,
+          ["options", i, "hex"],
+          `an option value is 1 to 255 bytes (RFC 2132 §2); this one is ${hex.length / 2}`,
+        );
       }
     });
   });

@@ -2,13 +2,18 @@
 import { z } from "zod";
 import { endpoint, localRef, nodeSelector, prefix } from "./fields.ts";
 import { pref64 } from "./nat64gateway.ts";
-import { issue } from "./rules.ts";
 import { parseEndpoint, parsePrefix } from "./net.ts";
+import { issue } from "./rules.ts";
 
 export const dns64ResolverSpec = z
   .strictObject({
     listen: z
-      .array(endpoint(53, "an address to serve on: 192.0.2.53, 192.0.2.53:5353, [2001:db8::53] or [2001:db8::53]:5353"))
+      .array(
+        endpoint(
+          53,
+          "an address to serve on: 192.0.2.53, 192.0.2.53:5353, [2001:db8::53] or [2001:db8::53]:5353",
+        ),
+      )
       .min(1)
       .describe("addresses (and ports, default 53) the resolver answers on, UDP and TCP"),
     prefix: pref64.optional().describe("the NAT64 prefix to synthesize with; or nat64GatewayRef"),
@@ -42,7 +47,11 @@ export const dns64ResolverSpec = z
     spec.allowClients.forEach((t, i) => {
       const p = parsePrefix(t);
       if (p.ok && p.value.length === 0) {
-        issue(ctx, ["allowClients", i], `${t} lets the whole internet query: v6mostly is never an open resolver; list your client networks`);
+        issue(
+          ctx,
+          ["allowClients", i],
+          `${t} lets the whole internet query: v6mostly is never an open resolver; list your client networks`,
+        );
       }
     });
     const listens = spec.listen.map((t) => parseEndpoint(t, 53));
@@ -51,16 +60,22 @@ export const dns64ResolverSpec = z
       if (!l.ok) return;
       const key = `${l.value.host}:${l.value.port}`;
       const before = seen.get(key);
-      if (before !== undefined) issue(ctx, ["listen", i], `${spec.listen[i]} is listed twice (listen[${before}])`);
+      if (before !== undefined)
+        issue(ctx, ["listen", i], `${spec.listen[i]} is listed twice (listen[${before}])`);
       else seen.set(key, i);
     });
     spec.upstreams.forEach((t, i) => {
       const u = parseEndpoint(t, 53);
       if (!u.ok) return;
       if (seen.has(`${u.value.host}:${u.value.port}`)) {
-        issue(ctx, ["upstreams", i], `${t} is this resolver's own listen address: every query would loop back to it`);
+        issue(
+          ctx,
+          ["upstreams", i],
+          `${t} is this resolver's own listen address: every query would loop back to it`,
+        );
       }
-      if (u.value.address === 0n) issue(ctx, ["upstreams", i], `${t} is the unspecified address; name a real resolver`);
+      if (u.value.address === 0n)
+        issue(ctx, ["upstreams", i], `${t} is the unspecified address; name a real resolver`);
     });
   });
 

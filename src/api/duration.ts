@@ -7,10 +7,12 @@ const DURATION = /^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 /** Seconds, or an error sentence. */
 export function parseDuration(input: unknown): { ok: true; seconds: number } | { ok: false; error: string } {
   if (typeof input === "number") {
-    if (!Number.isInteger(input) || input < 0) return { ok: false, error: `${input} is not a whole number of seconds` };
+    if (!Number.isInteger(input) || input < 0)
+      return { ok: false, error: `${input} is not a whole number of seconds` };
     return { ok: true, seconds: input };
   }
-  if (typeof input !== "string") return { ok: false, error: `expected a duration such as 300, 300s, 30m, 2h4m or 30d` };
+  if (typeof input !== "string")
+    return { ok: false, error: `expected a duration such as 300, 300s, 30m, 2h4m or 30d` };
   const t = input.trim();
   if (/^\d+$/.test(t)) return { ok: true, seconds: Number(t) };
   const m = DURATION.exec(t);

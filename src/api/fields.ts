@@ -55,8 +55,10 @@ export const endpoint = (defaultPort: number, description: string) =>
 /** A Linux interface name: 1 to 15 bytes, no slash, colon or white space (IFNAMSIZ). */
 export const interfaceName = (description = "a network interface name on the node") =>
   checked(description, (t) => {
-    if (t.length === 0 || t.length > 15) return `"${t}" is not an interface name (1 to 15 characters on Linux)`;
-    if (/[\s/:]/.test(t) || t === "." || t === "..") return `"${t}" is not an interface name (no spaces, "/" or ":")`;
+    if (t.length === 0 || t.length > 15)
+      return `"${t}" is not an interface name (1 to 15 characters on Linux)`;
+    if (/[\s/:]/.test(t) || t === "." || t === "..")
+      return `"${t}" is not an interface name (no spaces, "/" or ":")`;
     return undefined;
   });
 
@@ -65,7 +67,11 @@ export const objectName = z
   .string()
   .describe("a Kubernetes object name")
   .superRefine((t, ctx) => {
-    if (t.length === 0 || t.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(t)) {
+    if (
+      t.length === 0 ||
+      t.length > 253 ||
+      !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(t)
+    ) {
       ctx.addIssue({
         code: "custom",
         message: `"${t}" is not a valid name (lower-case letters, digits, "-" and ".", starting and ending with a letter or digit)`,

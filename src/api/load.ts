@@ -19,7 +19,9 @@ export function listFiles(paths: readonly string[]): { files: string[]; errors: 
   const files: string[] = [];
   const errors: RawDocument[] = [];
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       if (entry.name.startsWith(".")) continue;
       const full = join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
@@ -38,7 +40,10 @@ export function listFiles(paths: readonly string[]): { files: string[]; errors: 
       const before = files.length;
       walk(path);
       if (files.length === before) {
-        errors.push({ source: { file: path, doc: 0 }, error: "no .yaml, .yml or .json files in this folder" });
+        errors.push({
+          source: { file: path, doc: 0 },
+          error: "no .yaml, .yml or .json files in this folder",
+        });
       }
     } else files.push(path);
   }
@@ -53,7 +58,9 @@ export function parseDocuments(file: string, text: string): RawDocument[] {
       const value: unknown = JSON.parse(text);
       // A JSON file may hold one object, an array of them, or a Kubernetes List.
       const items = Array.isArray(value) ? value : isList(value) ? value.items : [value];
-      items.forEach((v, i) => out.push({ source: { file, doc: i + 1 }, value: v }));
+      items.forEach((v, i) => {
+        out.push({ source: { file, doc: i + 1 }, value: v });
+      });
     } catch (e) {
       out.push({ source: { file, doc: 1 }, error: `not valid JSON: ${(e as Error).message}` });
     }
@@ -75,7 +82,9 @@ export function parseDocuments(file: string, text: string): RawDocument[] {
       const where = pos ? ` (line ${pos.line}, column ${pos.col})` : "";
       const badLine = pos ? (text.split("\n")[pos.line - 1] ?? "") : "";
       // `prefix: 64:ff9b::` reads as a nested key: the commonest YAML trap with IPv6.
-      const hint = /::\s*$|::[,\]}\s]/.test(badLine) ? '; an IPv6 address ending in "::" must be quoted, e.g. "64:ff9b::"' : "";
+      const hint = /::\s*$|::[,\]}\s]/.test(badLine)
+        ? '; an IPv6 address ending in "::" must be quoted, e.g. "64:ff9b::"'
+        : "";
       const message = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
       out.push({ source, error: `not valid YAML${where}: ${message}${hint}` });
       return;
@@ -89,7 +98,7 @@ export function parseDocuments(file: string, text: string): RawDocument[] {
     }
     if (value === null || value === undefined) return; // an empty document (a trailing ---)
     if (isList(value)) {
-      value.items.forEach((item) => out.push({ source, value: item }));
+      for (const item of value.items) out.push({ source, value: item });
     } else out.push({ source, value });
   });
   return out;

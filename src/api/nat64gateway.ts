@@ -2,8 +2,8 @@
 import { z } from "zod";
 import { duration } from "./duration.ts";
 import { interfaceName, localRef, nodeSelector, prefix, range } from "./fields.ts";
-import { checkDisjoint, issue, listed } from "./rules.ts";
 import { type Prefix, parsePrefix, parseRange, prefixRange } from "./net.ts";
+import { checkDisjoint, issue, listed } from "./rules.ts";
 
 /** RFC 6052 §2.2: the prefix lengths an IPv4-embedded IPv6 address can use. */
 export const PREF64_LENGTHS = [32, 40, 48, 56, 64, 96] as const;
@@ -24,14 +24,15 @@ export function pref64Problem(p: Prefix): string | undefined {
   return undefined;
 }
 
-export const pref64 = prefix(6, "the NAT64 prefix (PREF64), RFC 6052: /32, /40, /48, /56, /64 or /96").superRefine(
-  (value, ctx) => {
-    const p = parsePrefix(value, 6);
-    if (!p.ok) return; // already reported by prefix()
-    const problem = pref64Problem(p.value);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  },
-);
+export const pref64 = prefix(
+  6,
+  "the NAT64 prefix (PREF64), RFC 6052: /32, /40, /48, /56, /64 or /96",
+).superRefine((value, ctx) => {
+  const p = parsePrefix(value, 6);
+  if (!p.ok) return; // already reported by prefix()
+  const problem = pref64Problem(p.value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 const eamtEntry = z
   .strictObject({
@@ -44,7 +45,9 @@ const timeouts = z
   .strictObject({
     udp: duration().default(300).describe("UDP session lifetime (RFC 6146 §3.5.1: at least 2 minutes)"),
     icmp: duration().default(60).describe("ICMP query session lifetime (RFC 6146 §3.5.3)"),
-    tcpEstablished: duration().default(7440).describe("established TCP session (RFC 6146 §3.5.2.2: at least 2h4m)"),
+    tcpEstablished: duration()
+      .default(7440)
+      .describe("established TCP session (RFC 6146 §3.5.2.2: at least 2h4m)"),
     tcpTransitory: duration().default(240).describe("TCP session while opening or closing (at least 4m)"),
   })
   .describe("session timers");
@@ -66,8 +69,17 @@ export const nat64GatewaySpec = z
       .default("endpointIndependent")
       .describe("RFC 4787 filtering of inbound IPv4 packets for an existing mapping"),
     eamt: z.array(eamtEntry).default([]).describe("stateless: explicit address mappings (RFC 7757)"),
-    lowestIpv6Mtu: z.number().int().min(1280).max(65535).default(1280).describe("RFC 7915 §4: MTU assumed for IPv6 paths"),
-    amendUdpChecksumZero: z.boolean().default(false).describe("RFC 7915 §4.5: compute a checksum for IPv4 UDP with 0"),
+    lowestIpv6Mtu: z
+      .number()
+      .int()
+      .min(1280)
+      .max(65535)
+      .default(1280)
+      .describe("RFC 7915 §4: MTU assumed for IPv6 paths"),
+    amendUdpChecksumZero: z
+      .boolean()
+      .default(false)
+      .describe("RFC 7915 §4.5: compute a checksum for IPv4 UDP with 0"),
     rfc6791Pool: z
       .strictObject({
         ipv4: z.array(range(4, "IPv4 addresses: a range a-b, a CIDR or one address")).default([]),
@@ -75,7 +87,9 @@ export const nat64GatewaySpec = z
       })
       .default({ ipv4: [], ipv6: [] })
       .describe("sources for ICMP errors whose real source cannot be translated (RFC 6791)"),
-    uplinkInterface: interfaceName("the interface where pool4 lives (ARP for pool4 is answered there)").optional(),
+    uplinkInterface: interfaceName(
+      "the interface where pool4 lives (ARP for pool4 is answered there)",
+    ).optional(),
     tunName: interfaceName("the TUN device's name").default("nat64"),
     mtu: z.number().int().min(1280).max(65535).default(1500).describe("the TUN device's MTU"),
     timeouts: timeouts.default({ udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240 }),
@@ -94,12 +108,18 @@ export const nat64GatewaySpec = z
           "list the IPv6 client prefixes that may use this NAT64 (for example your LAN's /64); v6mostly never translates for everyone",
         );
       }
-      if (spec.eamt.length > 0) issue(ctx, ["eamt"], "eamt is for stateless mode (SIIT, RFC 7757); remove it or set mode: stateless");
+      if (spec.eamt.length > 0)
+        issue(ctx, ["eamt"], "eamt is for stateless mode (SIIT, RFC 7757); remove it or set mode: stateless");
     } else {
       if (spec.pool4.length > 0) {
-        issue(ctx, ["pool4"], "pool4 is for stateful mode (NAPT); stateless SIIT maps addresses 1:1 through prefix and eamt");
+        issue(
+          ctx,
+          ["pool4"],
+          "pool4 is for stateful mode (NAPT); stateless SIIT maps addresses 1:1 through prefix and eamt",
+        );
       }
-      if (spec.allowedSources.length > 0) issue(ctx, ["allowedSources"], "allowedSources applies to stateful mode only");
+      if (spec.allowedSources.length > 0)
+        issue(ctx, ["allowedSources"], "allowedSources applies to stateful mode only");
     }
     checkDisjoint(ctx, listed(["pool4"], spec.pool4), 4);
     checkDisjoint(ctx, listed(["rfc6791Pool", "ipv4"], spec.rfc6791Pool.ipv4), 4);
@@ -109,9 +129,12 @@ export const nat64GatewaySpec = z
       if (!r.ok) return;
       const first = r.value.first;
       const last = r.value.last;
-      if (first <= 0xffffffn) issue(ctx, ["pool4", i], `${t} includes 0.0.0.0/8, which cannot be a source address`);
-      else if (first <= 0x7fffffffn && last >= 0x7f000000n) issue(ctx, ["pool4", i], `${t} includes loopback 127.0.0.0/8`);
-      else if (last >= 0xe0000000n) issue(ctx, ["pool4", i], `${t} includes multicast or reserved space (224.0.0.0 and up)`);
+      if (first <= 0xffffffn)
+        issue(ctx, ["pool4", i], `${t} includes 0.0.0.0/8, which cannot be a source address`);
+      else if (first <= 0x7fffffffn && last >= 0x7f000000n)
+        issue(ctx, ["pool4", i], `${t} includes loopback 127.0.0.0/8`);
+      else if (last >= 0xe0000000n)
+        issue(ctx, ["pool4", i], `${t} includes multicast or reserved space (224.0.0.0 and up)`);
     });
     // RFC 7757 §3.2: an EAMT entry maps a block to a block of the same size (same suffix length).
     spec.eamt.forEach((e, i) => {
@@ -127,8 +150,16 @@ export const nat64GatewaySpec = z
         }
       }
     });
-    checkDisjoint(ctx, spec.eamt.map((e, i) => ({ path: ["eamt", i, "ipv6"], text: e.ipv6 })), 6);
-    checkDisjoint(ctx, spec.eamt.map((e, i) => ({ path: ["eamt", i, "ipv4"], text: e.ipv4 })), 4);
+    checkDisjoint(
+      ctx,
+      spec.eamt.map((e, i) => ({ path: ["eamt", i, "ipv6"], text: e.ipv6 })),
+      6,
+    );
+    checkDisjoint(
+      ctx,
+      spec.eamt.map((e, i) => ({ path: ["eamt", i, "ipv4"], text: e.ipv4 })),
+      4,
+    );
     // A source inside the NAT64 prefix cannot be told apart from a translated IPv4 address: RFC 6052 §5.1
     // leaves such packets to be dropped, and the seed's ISR did exactly that to a CLAT's source.
     const pref = parsePrefix(spec.prefix, 6);
@@ -145,12 +176,21 @@ export const nat64GatewaySpec = z
       });
     }
     const t = spec.timeouts;
-    if (t.udp < 120) issue(ctx, ["timeouts", "udp"], `${t.udp}s is below the 2 minutes RFC 6146 §3.5.1 requires for UDP`);
+    if (t.udp < 120)
+      issue(ctx, ["timeouts", "udp"], `${t.udp}s is below the 2 minutes RFC 6146 §3.5.1 requires for UDP`);
     if (t.tcpEstablished < 7440) {
-      issue(ctx, ["timeouts", "tcpEstablished"], `${t.tcpEstablished}s is below 2h4m (RFC 6146 §3.5.2.2, TCP_EST)`);
+      issue(
+        ctx,
+        ["timeouts", "tcpEstablished"],
+        `${t.tcpEstablished}s is below 2h4m (RFC 6146 §3.5.2.2, TCP_EST)`,
+      );
     }
     if (t.tcpTransitory < 240) {
-      issue(ctx, ["timeouts", "tcpTransitory"], `${t.tcpTransitory}s is below 4m (RFC 6146 §3.5.2.2, TCP_TRANS)`);
+      issue(
+        ctx,
+        ["timeouts", "tcpTransitory"],
+        `${t.tcpTransitory}s is below 4m (RFC 6146 §3.5.2.2, TCP_TRANS)`,
+      );
     }
     if (t.icmp < 1) issue(ctx, ["timeouts", "icmp"], "must be at least 1 second");
   });

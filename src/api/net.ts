@@ -60,7 +60,8 @@ export function parseAddress(text: string, want?: Family): Parsed<{ family: Fami
 export function parsePrefix(text: string, want?: Family, strict = true): Parsed<Prefix> {
   const t = text.trim();
   const slash = t.indexOf("/");
-  if (slash < 0) return fail(`"${text}" has no prefix length (write it as address/length, e.g. 2001:db8::/64)`);
+  if (slash < 0)
+    return fail(`"${text}" has no prefix length (write it as address/length, e.g. 2001:db8::/64)`);
   const addr = parseAddress(t.slice(0, slash), want);
   if (!addr.ok) return fail(addr.error.replace(/^"[^"]*"/, `"${text}"`));
   const lenText = t.slice(slash + 1);
@@ -71,7 +72,9 @@ export function parsePrefix(text: string, want?: Family, strict = true): Parsed<
   const length = Number(lenText);
   const network = addr.value.value & maskOf(family, length);
   if (strict && network !== addr.value.value) {
-    return fail(`"${text}" has host bits set below /${length}; did you mean ${format(family, network)}/${length}?`);
+    return fail(
+      `"${text}" has host bits set below /${length}; did you mean ${format(family, network)}/${length}?`,
+    );
   }
   return ok({ family, network, length, text: t });
 }
@@ -134,7 +137,9 @@ export function format(family: Family, value: bigint): string {
 }
 
 export function formatRange(r: Range): string {
-  return r.first === r.last ? format(r.family, r.first) : `${format(r.family, r.first)}-${format(r.family, r.last)}`;
+  return r.first === r.last
+    ? format(r.family, r.first)
+    : `${format(r.family, r.first)}-${format(r.family, r.last)}`;
 }
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port`, with the host an IP literal. */
@@ -162,7 +167,10 @@ export function parseEndpoint(text: string, defaultPort: number): Parsed<Endpoin
   }
   const a = parseAddress(host);
   if (!a.ok) {
-    const hint = /^[a-z]/i.test(host) && !host.includes(":") ? " (host names are not resolved here: give an IP address)" : "";
+    const hint =
+      /^[a-z]/i.test(host) && !host.includes(":")
+        ? " (host names are not resolved here: give an IP address)"
+        : "";
     return fail(`"${text}": ${a.error}${hint}`);
   }
   if (bracket && a.value.family === 4) return fail(`"${text}": brackets are for IPv6 addresses only`);
@@ -173,7 +181,12 @@ export function parseEndpoint(text: string, defaultPort: number): Parsed<Endpoin
     }
     port = Number(portText);
   }
-  return ok({ family: a.value.family, address: a.value.value, host: format(a.value.family, a.value.value), port });
+  return ok({
+    family: a.value.family,
+    address: a.value.value,
+    host: format(a.value.family, a.value.value),
+    port,
+  });
 }
 
 export function isMulticast(family: Family, value: bigint): boolean {

@@ -33,10 +33,20 @@ interface KindInfo<S extends z.ZodType> {
   shortNames: string[];
   spec: S;
   /** `kubectl get` columns: JSONPath into the object */
-  columns: { name: string; type: "string" | "integer" | "boolean" | "date"; jsonPath: string; description: string }[];
+  columns: {
+    name: string;
+    type: "string" | "integer" | "boolean" | "date";
+    jsonPath: string;
+    description: string;
+  }[];
 }
 
-const ready = { name: "Ready", type: "string", jsonPath: `.status.conditions[?(@.type=="Ready")].status`, description: "whether it is in force" } as const;
+const ready = {
+  name: "Ready",
+  type: "string",
+  jsonPath: `.status.conditions[?(@.type=="Ready")].status`,
+  description: "whether it is in force",
+} as const;
 const age = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "" } as const;
 
 export const KINDS = {
@@ -76,7 +86,12 @@ export const KINDS = {
     columns: [
       { name: "Interface", type: "string", jsonPath: ".spec.interface", description: "link advertised on" },
       { name: "Prefix", type: "string", jsonPath: ".spec.prefixes[*].prefix", description: "prefixes" },
-      { name: "PREF64", type: "string", jsonPath: ".spec.pref64.prefix", description: "announced NAT64 prefix" },
+      {
+        name: "PREF64",
+        type: "string",
+        jsonPath: ".spec.pref64.prefix",
+        description: "announced NAT64 prefix",
+      },
       ready,
       age,
     ],

@@ -4,8 +4,8 @@ import { z } from "zod";
 import { duration, formatDuration } from "./duration.ts";
 import { interfaceName, ipv6Address, localRef, nodeSelector, prefix } from "./fields.ts";
 import { pref64 } from "./nat64gateway.ts";
-import { issue, type PathKey } from "./rules.ts";
 import { isLinkLocal6, isMulticast, parseAddress, parsePrefix } from "./net.ts";
+import { issue, type PathKey } from "./rules.ts";
 
 /** RFC 8781 §4: the PREF64 option's lifetime is 13 bits in units of 8 s. */
 export const PREF64_MAX_LIFETIME = 8191 * 8;
@@ -31,8 +31,15 @@ const domainName = z
   .superRefine((t, ctx) => {
     const name = t.endsWith(".") ? t.slice(0, -1) : t;
     const labels = name.split(".");
-    if (name.length === 0 || name.length > 253 || labels.some((l) => !/^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l))) {
-      ctx.addIssue({ code: "custom", message: `"${t}" is not a domain name (labels of 1 to 63 letters, digits or "-", dot-separated)` });
+    if (
+      name.length === 0 ||
+      name.length > 253 ||
+      labels.some((l) => !/^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l))
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${t}" is not a domain name (labels of 1 to 63 letters, digits or "-", dot-separated)`,
+      });
     }
   });
 
@@ -44,7 +51,9 @@ export const routerAdvertSpec = z
       .array(
         z.strictObject({
           address: ipv6Address("a recursive DNS server's IPv6 address"),
-          lifetime: duration({ infinity: true }).optional().describe("default 3 × interval.max (RFC 8106 §5.1)"),
+          lifetime: duration({ infinity: true })
+            .optional()
+            .describe("default 3 × interval.max (RFC 8106 §5.1)"),
         }),
       )
       .default([])
@@ -53,7 +62,9 @@ export const routerAdvertSpec = z
       .array(
         z.strictObject({
           domain: domainName,
-          lifetime: duration({ infinity: true }).optional().describe("default 3 × interval.max (RFC 8106 §5.2)"),
+          lifetime: duration({ infinity: true })
+            .optional()
+            .describe("default 3 × interval.max (RFC 8106 §5.2)"),
         }),
       )
       .default([])
@@ -75,7 +86,9 @@ export const routerAdvertSpec = z
         }),
       )
       .default([])
-      .describe("Route Information options (RFC 4191), e.g. the PREF64 route while another router stays default"),
+      .describe(
+        "Route Information options (RFC 4191), e.g. the PREF64 route while another router stays default",
+      ),
     defaultRouter: z
       .strictObject({
         lifetime: duration().default(1800).describe("router lifetime; 0 = not a default router"),
@@ -83,7 +96,13 @@ export const routerAdvertSpec = z
       })
       .default({ lifetime: 1800, preference: "medium" }),
     mtu: z.number().int().min(1280).max(65535).optional().describe("MTU option; omitted = not sent"),
-    hopLimit: z.number().int().min(0).max(255).default(64).describe("Cur Hop Limit for hosts; 0 = unspecified"),
+    hopLimit: z
+      .number()
+      .int()
+      .min(0)
+      .max(255)
+      .default(64)
+      .describe("Cur Hop Limit for hosts; 0 = unspecified"),
     managed: z.boolean().default(false).describe("M flag: addresses from DHCPv6"),
     otherConfig: z.boolean().default(false).describe("O flag: other configuration from DHCPv6"),
     interval: z
@@ -130,8 +149,10 @@ export const routerAdvertSpec = z
             `hosts ignore a /${parsed.value.length} for SLAAC: prefix plus the 64-bit interface identifier must make 128 bits (RFC 4862 §5.5.3); use a /64 or set autonomous: false`,
           );
         }
-        if (isLinkLocal6(parsed.value.network)) issue(ctx, ["prefixes", i, "prefix"], "a link-local prefix is never advertised (RFC 4861 §6.2.3)");
-        if (isMulticast(6, parsed.value.network)) issue(ctx, ["prefixes", i, "prefix"], "a multicast prefix cannot be on-link");
+        if (isLinkLocal6(parsed.value.network))
+          issue(ctx, ["prefixes", i, "prefix"], "a link-local prefix is never advertised (RFC 4861 §6.2.3)");
+        if (isMulticast(6, parsed.value.network))
+          issue(ctx, ["prefixes", i, "prefix"], "a multicast prefix cannot be on-link");
       }
       if (p.preferredLifetime > p.validLifetime) {
         issue(
@@ -148,7 +169,9 @@ export const routerAdvertSpec = z
       }
       lifetimeVersusInterval(ctx, ["rdnss", i, "lifetime"], r.lifetime, max, "RFC 8106 §5.1");
     });
-    spec.dnssl.forEach((d, i) => lifetimeVersusInterval(ctx, ["dnssl", i, "lifetime"], d.lifetime, max, "RFC 8106 §5.2"));
+    spec.dnssl.forEach((d, i) => {
+      lifetimeVersusInterval(ctx, ["dnssl", i, "lifetime"], d.lifetime, max, "RFC 8106 §5.2");
+    });
     if (spec.pref64) {
       const p = spec.pref64;
       if (p.prefix === undefined && p.nat64GatewayRef === undefined) {
@@ -166,14 +189,22 @@ export const routerAdvertSpec = z
       }
       lifetimeVersusInterval(ctx, ["pref64", "lifetime"], p.lifetime, max, "RFC 8781 §4");
     }
-    spec.routes.forEach((r, i) => lifetimeVersusInterval(ctx, ["routes", i, "lifetime"], r.lifetime, max, "RFC 4191 §2.3"));
+    spec.routes.forEach((r, i) => {
+      lifetimeVersusInterval(ctx, ["routes", i, "lifetime"], r.lifetime, max, "RFC 4191 §2.3");
+    });
   });
 
 /**
  * An option whose lifetime is shorter than the time between two RAs expires on the hosts before
  * it is refreshed: clients lose their DNS server or PREF64 between advertisements.
  */
-function lifetimeVersusInterval(ctx: z.RefinementCtx, path: PathKey[], lifetime: number | undefined, max: number, rfc: string) {
+function lifetimeVersusInterval(
+  ctx: z.RefinementCtx,
+  path: PathKey[],
+  lifetime: number | undefined,
+  max: number,
+  rfc: string,
+) {
   if (lifetime === undefined || lifetime === 0) return;
   if (lifetime < max) {
     issue(

@@ -15,7 +15,10 @@ const target = z.strictObject({
   name: z.string().describe("node or ExternalDevice name"),
   ready: z.boolean(),
   message: z.string().default(""),
-  detail: z.record(z.string(), z.string()).default({}).describe("for example pool4 share, tun device, version"),
+  detail: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe("for example pool4 share, tun device, version"),
 });
 
 export const status = z.strictObject({

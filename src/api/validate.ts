@@ -4,12 +4,11 @@ import type { z } from "zod";
 import type { RawDocument } from "./load.ts";
 import { readDocuments } from "./load.ts";
 import {
-  API_VERSION,
   type AnyResource,
+  API_VERSION,
   GROUP,
-  KIND_NAMES,
-  KINDS,
   isKind,
+  KIND_NAMES,
   type Kind,
   resourceSchema,
   type Source,
@@ -51,7 +50,12 @@ export function validateDocuments(docs: readonly RawDocument[]): Validated {
     try {
       validateOne(doc, resources, problems);
     } catch (e) {
-      problems.push({ source: doc.source, severity: "error", path: "", message: `internal error: ${(e as Error).message}` });
+      problems.push({
+        source: doc.source,
+        severity: "error",
+        path: "",
+        message: `internal error: ${(e as Error).message}`,
+      });
     }
   }
   crossCheck(resources, problems);
@@ -67,8 +71,12 @@ function validateOne(doc: RawDocument, resources: AnyResource[], problems: Probl
     return err("expected a resource (a mapping with apiVersion, kind, metadata and spec)");
   }
   const o = v as Record<string, unknown>;
-  const name = typeof (o.metadata as { name?: unknown } | undefined)?.name === "string" ? (o.metadata as { name: string }).name : "?";
-  if (typeof o.apiVersion !== "string") return err(`apiVersion is missing; v6mostly resources use ${API_VERSION}`, "apiVersion");
+  const name =
+    typeof (o.metadata as { name?: unknown } | undefined)?.name === "string"
+      ? (o.metadata as { name: string }).name
+      : "?";
+  if (typeof o.apiVersion !== "string")
+    return err(`apiVersion is missing; v6mostly resources use ${API_VERSION}`, "apiVersion");
   if (!o.apiVersion.startsWith(`${GROUP}/`)) {
     // Kubernetes objects of other kinds may share the folder (a Secret, a Namespace): not ours.
     problems.push({
@@ -95,7 +103,13 @@ function validateOne(doc: RawDocument, resources: AnyResource[], problems: Probl
   const parsed = resourceSchema(kind).safeParse(o);
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
-      problems.push({ source: doc.source, severity: "error", object, path: formatPath(i.path), message: describeIssue(i, o) });
+      problems.push({
+        source: doc.source,
+        severity: "error",
+        object,
+        path: formatPath(i.path),
+        message: describeIssue(i, o),
+      });
     }
     return;
   }
@@ -119,26 +133,36 @@ function crossCheck(resources: AnyResource[], problems: Problem[]) {
   for (const r of resources) {
     const key = `${r.kind}/${r.namespace ?? ""}/${r.name}`;
     const first = byKey.get(key);
-    if (first) err(r, "metadata.name", `${r.kind}/${r.name} is defined twice (first in ${first.source.file}#${first.source.doc})`);
+    if (first)
+      err(
+        r,
+        "metadata.name",
+        `${r.kind}/${r.name} is defined twice (first in ${first.source.file}#${first.source.doc})`,
+      );
     else byKey.set(key, r);
   }
-  const find = (kind: Kind, r: AnyResource, name: string) => byKey.get(`${kind}/${r.namespace ?? ""}/${name}`);
+  const find = (kind: Kind, r: AnyResource, name: string) =>
+    byKey.get(`${kind}/${r.namespace ?? ""}/${name}`);
   const names = (kind: Kind) => resources.filter((x) => x.kind === kind).map((x) => x.name);
-  const missing = (kind: Kind, r: AnyResource, name: string) => {
+  const missing = (kind: Kind, name: string) => {
     const known = names(kind);
     const hint = suggest(name, known);
     return `no ${kind} named "${name}" in these files${known.length ? ` (there is ${known.join(", ")})` : ""}${hint ? `; did you mean ${hint}?` : ""}`;
   };
   for (const r of resources) {
-    const spec = r.spec as { deviceRef?: { name: string }; nat64GatewayRef?: { name: string }; pref64?: { nat64GatewayRef?: { name: string } } };
+    const spec = r.spec as {
+      deviceRef?: { name: string };
+      nat64GatewayRef?: { name: string };
+      pref64?: { nat64GatewayRef?: { name: string } };
+    };
     if (spec.deviceRef && !find("ExternalDevice", r, spec.deviceRef.name)) {
-      err(r, "spec.deviceRef.name", missing("ExternalDevice", r, spec.deviceRef.name));
+      err(r, "spec.deviceRef.name", missing("ExternalDevice", spec.deviceRef.name));
     }
     if (spec.nat64GatewayRef && !find("Nat64Gateway", r, spec.nat64GatewayRef.name)) {
-      err(r, "spec.nat64GatewayRef.name", missing("Nat64Gateway", r, spec.nat64GatewayRef.name));
+      err(r, "spec.nat64GatewayRef.name", missing("Nat64Gateway", spec.nat64GatewayRef.name));
     }
     if (spec.pref64?.nat64GatewayRef && !find("Nat64Gateway", r, spec.pref64.nat64GatewayRef.name)) {
-      err(r, "spec.pref64.nat64GatewayRef.name", missing("Nat64Gateway", r, spec.pref64.nat64GatewayRef.name));
+      err(r, "spec.pref64.nat64GatewayRef.name", missing("Nat64Gateway", spec.pref64.nat64GatewayRef.name));
     }
   }
 }
@@ -191,8 +215,10 @@ export function describeIssue(i: z.core.$ZodIssue, root: unknown): string {
         .join("; ");
     }
     case "too_small":
-      if (i.origin === "array") return i.minimum === 1 ? "needs at least one entry" : `needs at least ${i.minimum} entries`;
-      if (i.origin === "string") return i.minimum === 1 ? "must not be empty" : `must be at least ${i.minimum} characters`;
+      if (i.origin === "array")
+        return i.minimum === 1 ? "needs at least one entry" : `needs at least ${i.minimum} entries`;
+      if (i.origin === "string")
+        return i.minimum === 1 ? "must not be empty" : `must be at least ${i.minimum} characters`;
       return `${JSON.stringify(value)} is below the minimum, ${i.minimum}`;
     case "too_big":
       if (i.origin === "array") return `has more than ${i.maximum} entries`;
@@ -214,12 +240,15 @@ function knownKeys(path: readonly PropertyKey[], root: unknown): string[] {
   let schema: unknown = resourceSchema(kind);
   for (const key of path) {
     schema = unwrap(schema);
-    const def = (schema as { _zod?: { def?: { type?: string; shape?: Record<string, unknown>; element?: unknown } } })._zod?.def;
+    const def = (
+      schema as { _zod?: { def?: { type?: string; shape?: Record<string, unknown>; element?: unknown } } }
+    )._zod?.def;
     if (def?.type === "object" && def.shape && typeof key === "string") schema = def.shape[key];
     else if (def?.type === "array" && typeof key === "number") schema = def.element;
     else return [];
   }
-  const def = (unwrap(schema) as { _zod?: { def?: { type?: string; shape?: Record<string, unknown> } } })._zod?.def;
+  const def = (unwrap(schema) as { _zod?: { def?: { type?: string; shape?: Record<string, unknown> } } })._zod
+    ?.def;
   return def?.type === "object" && def.shape ? Object.keys(def.shape) : [];
 }
 
@@ -228,7 +257,12 @@ function unwrap(schema: unknown): unknown {
   for (let n = 0; n < 10; n++) {
     const def = s?._zod?.def;
     if (!def) return s;
-    if (def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "prefault") {
+    if (
+      def.type === "optional" ||
+      def.type === "default" ||
+      def.type === "nullable" ||
+      def.type === "prefault"
+    ) {
       s = def.innerType as typeof s;
     } else if (def.type === "pipe") s = def.in as typeof s;
     else return s;
@@ -263,4 +297,3 @@ function editDistance(a: string, b: string): number {
   }
   return row[b.length]!;
 }
-

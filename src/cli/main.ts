@@ -1,8 +1,10 @@
 // The v6mostly command line. One file per command under ./commands.
 import { Command } from "commander";
-import { register as registerPlan } from "./commands/plan.ts";
-import { register as registerValidate } from "./commands/validate.ts";
 import { isMainModule } from "../util/main.ts";
+import { register as registerDevice } from "./commands/device.ts";
+import { register as registerPlan } from "./commands/plan.ts";
+import { register as registerRender } from "./commands/render.ts";
+import { register as registerValidate } from "./commands/validate.ts";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -21,6 +23,8 @@ Start with: v6mostly validate -f examples/single-host.yaml`,
     );
   registerValidate(program);
   registerPlan(program);
+  registerRender(program);
+  registerDevice(program);
   return program;
 }
 

@@ -20,16 +20,27 @@ export function nodesFrom(value: unknown): { ok: true; nodes: NodeInfo[] } | { o
     items = o.items ?? o.nodes;
   }
   if (!Array.isArray(items)) {
-    return { ok: false, error: "expected a list of nodes: `kubectl get nodes -o yaml` output, or [{ name, labels }]" };
+    return {
+      ok: false,
+      error: "expected a list of nodes: `kubectl get nodes -o yaml` output, or [{ name, labels }]",
+    };
   }
   const nodes: NodeInfo[] = [];
   const seen = new Set<string>();
   for (const [i, item] of items.entries()) {
-    const o = (item ?? {}) as { name?: unknown; labels?: unknown; metadata?: { name?: unknown; labels?: unknown } };
+    const o = (item ?? {}) as {
+      name?: unknown;
+      labels?: unknown;
+      metadata?: { name?: unknown; labels?: unknown };
+    };
     const name = o.metadata?.name ?? o.name;
     const labels = o.metadata?.labels ?? o.labels ?? {};
     if (typeof name !== "string" || name === "") return { ok: false, error: `node ${i + 1} has no name` };
-    if (typeof labels !== "object" || labels === null || Object.values(labels).some((v) => typeof v !== "string")) {
+    if (
+      typeof labels !== "object" ||
+      labels === null ||
+      Object.values(labels).some((v) => typeof v !== "string")
+    ) {
       return { ok: false, error: `node ${name}: labels must map names to text values` };
     }
     if (seen.has(name)) return { ok: false, error: `node ${name} is listed twice` };

@@ -3,7 +3,15 @@
 // so that the runtimes (agent, standalone `run`, device drivers) read one finished answer.
 // Conflicts are reported, never thrown: the older resource keeps its place, the newer one is left
 // out where it conflicts and says why.
-import { type Endpoint, type Range, overlaps, parseEndpoint, parsePrefix, parseRange, prefixRange } from "../api/net.ts";
+import {
+  type Endpoint,
+  overlaps,
+  parseEndpoint,
+  parsePrefix,
+  parseRange,
+  prefixRange,
+  type Range,
+} from "../api/net.ts";
 import type { AnyResource, Kind, Resource, Source, Spec } from "../api/resources.ts";
 import { PREF64_MAX_LIFETIME } from "../api/routeradvert.ts";
 import { type NodeInfo, selects } from "./nodes.ts";
@@ -119,7 +127,9 @@ function ranges(texts: readonly string[]): Range[] {
 
 export function plan(resources: readonly AnyResource[], options: PlanOptions = {}): Plan {
   const standalone = options.nodes === undefined;
-  const nodes: readonly NodeInfo[] = options.nodes ?? [{ name: options.standaloneNode ?? "localhost", labels: {} }];
+  const nodes: readonly NodeInfo[] = options.nodes ?? [
+    { name: options.standaloneNode ?? "localhost", labels: {} },
+  ];
   const out: Plan = {
     mode: standalone ? "standalone" : "cluster",
     nodes: nodes.map((n) => ({ name: n.name, assignments: [] })),
@@ -128,8 +138,12 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
     unplaced: [],
   };
   const ordered = byAge(resources);
-  const gateways = new Map(ordered.filter((r) => r.kind === "Nat64Gateway").map((r) => [r.name, r as Resource<"Nat64Gateway">]));
-  const devices = new Map(ordered.filter((r) => r.kind === "ExternalDevice").map((r) => [r.name, r as Resource<"ExternalDevice">]));
+  const gateways = new Map(
+    ordered.filter((r) => r.kind === "Nat64Gateway").map((r) => [r.name, r as Resource<"Nat64Gateway">]),
+  );
+  const devices = new Map(
+    ordered.filter((r) => r.kind === "ExternalDevice").map((r) => [r.name, r as Resource<"ExternalDevice">]),
+  );
   const nodeTarget = new Map(out.nodes.map((t) => [t.name, t]));
   const deviceTarget = (name: string): DeviceTarget | undefined => {
     let t = out.devices.find((d) => d.name === name);
@@ -147,7 +161,8 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
   const excluded = new Set<AnyResource>();
   for (const r of ordered) {
     let mine: { what: string; ranges: Range[] } | undefined;
-    if (r.kind === "Nat64Gateway" && r.spec.mode === "stateful") mine = { what: "pool4", ranges: ranges(r.spec.pool4) };
+    if (r.kind === "Nat64Gateway" && r.spec.mode === "stateful")
+      mine = { what: "pool4", ranges: ranges(r.spec.pool4) };
     if (r.kind === "DhcpScope") mine = { what: "DHCP range", ranges: ranges(r.spec.ranges) };
     if (!mine) continue;
     const clash = claimed.find((c) => c.ranges.some((a) => mine.ranges.some((b) => overlaps(a, b))));
@@ -174,7 +189,11 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
     if (deviceRef) {
       const t = deviceTarget(deviceRef.name);
       if (!t) {
-        out.unplaced.push({ resource: id(r), source: r.source, reason: `no ExternalDevice named "${deviceRef.name}"` });
+        out.unplaced.push({
+          resource: id(r),
+          source: r.source,
+          reason: `no ExternalDevice named "${deviceRef.name}"`,
+        });
         continue;
       }
       place(t, r, resolved.value, `device ${t.name}`, out.conflicts);
@@ -182,8 +201,14 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
     }
     let chosen = standalone ? [...nodes] : nodes.filter((n) => selects(r.spec.nodeSelector, n));
     if (chosen.length === 0) {
-      const sel = Object.entries(r.spec.nodeSelector).map(([k, v]) => `${k}=${v}`).join(", ");
-      out.unplaced.push({ resource: id(r), source: r.source, reason: `no node matches nodeSelector {${sel}}` });
+      const sel = Object.entries(r.spec.nodeSelector)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ");
+      out.unplaced.push({
+        resource: id(r),
+        source: r.source,
+        reason: `no node matches nodeSelector {${sel}}`,
+      });
       continue;
     }
     if (r.kind === "DhcpScope" && chosen.length > 1) {
@@ -193,14 +218,20 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
         resource: id(r),
         source: r.source,
         with: id(r),
-        where: chosen.filter((n) => n !== keep).map((n) => n.name).join(", "),
+        where: chosen
+          .filter((n) => n !== keep)
+          .map((n) => n.name)
+          .join(", "),
         message: `nodeSelector matches ${chosen.length} nodes; one DHCP server per scope, so only ${keep.name} serves it (narrow nodeSelector to say which)`,
       });
       chosen = [keep];
     }
     if (r.kind === "Nat64Gateway") {
       const a = resolved.value as Nat64Assignment;
-      const shares = splitPool4(ranges(a.spec.pool4), chosen.map((n) => n.name));
+      const shares = splitPool4(
+        ranges(a.spec.pool4),
+        chosen.map((n) => n.name),
+      );
       for (const node of chosen) {
         const share = shares.find((s) => s.node === node.name);
         const mine: Nat64Assignment = share
@@ -210,7 +241,8 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
       }
       continue;
     }
-    for (const node of chosen) place(nodeTarget.get(node.name)!, r, resolved.value, `node ${node.name}`, out.conflicts);
+    for (const node of chosen)
+      place(nodeTarget.get(node.name)!, r, resolved.value, `node ${node.name}`, out.conflicts);
   }
   return out;
 }
@@ -225,7 +257,17 @@ function resolve(
     case "Nat64Gateway": {
       const pool = ranges(r.spec.pool4);
       const total = pool.reduce((n, x) => n + Number(x.last - x.first + 1n), 0);
-      return { ok: true, value: { kind: r.kind, name: r.name, spec: r.spec, pool4: [...r.spec.pool4], pool4Count: total, pool4Total: total } };
+      return {
+        ok: true,
+        value: {
+          kind: r.kind,
+          name: r.name,
+          spec: r.spec,
+          pool4: [...r.spec.pool4],
+          pool4Count: total,
+          pool4Total: total,
+        },
+      };
     }
     case "Dns64Resolver": {
       const ref = r.spec.nat64GatewayRef?.name;
@@ -260,7 +302,11 @@ function resolve(
             rdnss: s.rdnss.map((x) => ({ address: x.address, lifetime: x.lifetime ?? three })),
             dnssl: s.dnssl.map((x) => ({ domain: x.domain, lifetime: x.lifetime ?? three })),
             pref64,
-            routes: s.routes.map((x) => ({ prefix: x.prefix, preference: x.preference, lifetime: x.lifetime ?? three })),
+            routes: s.routes.map((x) => ({
+              prefix: x.prefix,
+              preference: x.preference,
+              lifetime: x.lifetime ?? three,
+            })),
           },
         },
       };
@@ -288,7 +334,13 @@ function place(t: Target, r: AnyResource, a: Assignment, where: string, conflict
   for (const other of t.assignments) {
     const message = clash(a, other);
     if (message) {
-      conflicts.push({ resource: id(r), source: r.source, with: `${other.kind}/${other.name}`, where, message });
+      conflicts.push({
+        resource: id(r),
+        source: r.source,
+        with: `${other.kind}/${other.name}`,
+        where,
+        message,
+      });
       return;
     }
   }
@@ -317,7 +369,8 @@ function clash(a: Assignment, b: Assignment): string | undefined {
     }
     case "Nat64Gateway": {
       const o = b as Nat64Assignment;
-      if (a.spec.tunName === o.spec.tunName) return `TUN device ${a.spec.tunName} is already used by Nat64Gateway/${b.name}`;
+      if (a.spec.tunName === o.spec.tunName)
+        return `TUN device ${a.spec.tunName} is already used by Nat64Gateway/${b.name}`;
       const x = parsePrefix(a.spec.prefix, 6);
       const y = parsePrefix(o.spec.prefix, 6);
       if (x.ok && y.ok && overlaps(prefixRange(x.value), prefixRange(y.value))) {
@@ -330,7 +383,8 @@ function clash(a: Assignment, b: Assignment): string | undefined {
       const theirs = endpoints((b as Dns64Assignment).spec.listen);
       for (const e of mine) {
         const hit = theirs.find((f) => sameSocket(e, f));
-        if (hit) return `listen ${socketText(e)} is already taken by Dns64Resolver/${b.name} (${socketText(hit)})`;
+        if (hit)
+          return `listen ${socketText(e)} is already taken by Dns64Resolver/${b.name} (${socketText(hit)})`;
       }
       return undefined;
     }
@@ -351,7 +405,8 @@ function endpoints(list: readonly string[]): Endpoint[] {
 function sameSocket(a: Endpoint, b: Endpoint): boolean {
   if (a.port !== b.port) return false;
   if (a.family === b.family && a.address === b.address) return true;
-  const wild = (e: Endpoint, other: Endpoint) => e.address === 0n && (e.family === 6 || e.family === other.family);
+  const wild = (e: Endpoint, other: Endpoint) =>
+    e.address === 0n && (e.family === 6 || e.family === other.family);
   return wild(a, b) || wild(b, a);
 }
 

@@ -1,5 +1,5 @@
 // One logger for every part: pino, JSON lines, secrets redacted wherever they appear.
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 /** Field paths that may carry a secret; their values are never written. */
 export const REDACT_PATHS = [

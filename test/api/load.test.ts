@@ -13,18 +13,38 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("loading", () => {
   it("numbers documents from 1 and skips empty ones", () => {
-    const docs = parseDocuments("a.yaml", `---\n${doc("Nat64Gateway", "a", NAT64_OK)}---\n---\n# only a comment\n`);
+    const docs = parseDocuments(
+      "a.yaml",
+      `---\n${doc("Nat64Gateway", "a", NAT64_OK)}---\n---\n# only a comment\n`,
+    );
     assert.equal(docs.length, 1);
     assert.equal(docs[0]!.source.doc, 1);
-    const two = parseDocuments("a.yaml", `${doc("Nat64Gateway", "a", NAT64_OK)}---\n${doc("Nat64Gateway", "b", NAT64_OK)}`);
-    assert.deepEqual(two.map((d) => [d.source.doc, d.source.line]), [[1, 1], [2, 9]]);
+    const two = parseDocuments(
+      "a.yaml",
+      `${doc("Nat64Gateway", "a", NAT64_OK)}---\n${doc("Nat64Gateway", "b", NAT64_OK)}`,
+    );
+    assert.deepEqual(
+      two.map((d) => [d.source.doc, d.source.line]),
+      [
+        [1, 1],
+        [2, 9],
+      ],
+    );
   });
 
   it("reads JSON files: one object, an array, or a List", () => {
-    const one = { apiVersion: "v6mostly.dev/v1alpha1", kind: "Nat64Gateway", metadata: { name: "j" }, spec: {} };
+    const one = {
+      apiVersion: "v6mostly.dev/v1alpha1",
+      kind: "Nat64Gateway",
+      metadata: { name: "j" },
+      spec: {},
+    };
     assert.equal(parseDocuments("x.json", JSON.stringify(one)).length, 1);
     assert.equal(parseDocuments("x.json", JSON.stringify([one, one])).length, 2);
-    assert.equal(parseDocuments("x.json", JSON.stringify({ kind: "List", items: [one, one, one] })).length, 3);
+    assert.equal(
+      parseDocuments("x.json", JSON.stringify({ kind: "List", items: [one, one, one] })).length,
+      3,
+    );
     assert.match(parseDocuments("x.json", "{nope")[0]!.error!, /^not valid JSON/);
   });
 
@@ -37,13 +57,19 @@ describe("loading", () => {
 
   it("walks folders in name order, only .yaml/.yml/.json, skipping dot files", () => {
     mkdirSync(join(dir, "tree", "sub"), { recursive: true });
-    writeFileSync(join(dir, "tree", "b.yaml"), doc("Nat64Gateway", "b", NAT64_OK.replace("198.51.100.1-198.51.100.10", "198.51.100.20")));
+    writeFileSync(
+      join(dir, "tree", "b.yaml"),
+      doc("Nat64Gateway", "b", NAT64_OK.replace("198.51.100.1-198.51.100.10", "198.51.100.20")),
+    );
     writeFileSync(join(dir, "tree", "a.yml"), doc("Nat64Gateway", "a", NAT64_OK));
     writeFileSync(join(dir, "tree", "sub", "c.json"), "[]");
     writeFileSync(join(dir, "tree", "notes.txt"), "not yaml: [");
     writeFileSync(join(dir, "tree", ".hidden.yaml"), "{{{");
     const docs = readDocuments([join(dir, "tree")], dir);
-    assert.deepEqual(docs.map((d) => d.source.file), [join("tree", "a.yml"), join("tree", "b.yaml")]);
+    assert.deepEqual(
+      docs.map((d) => d.source.file),
+      [join("tree", "a.yml"), join("tree", "b.yaml")],
+    );
   });
 
   it("says which path is missing, and which folder is empty", () => {
@@ -56,7 +82,13 @@ describe("loading", () => {
   });
 
   it("refuses YAML alias bombs instead of expanding them", () => {
-    const bomb = ["a: &a [x,x,x,x,x,x,x,x,x,x]", ...Array.from({ length: 8 }, (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(10).fill(`*${"abcdefgh"[i]}`).join(",")}]`)].join("\n");
+    const bomb = [
+      "a: &a [x,x,x,x,x,x,x,x,x,x]",
+      ...Array.from(
+        { length: 8 },
+        (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(10).fill(`*${"abcdefgh"[i]}`).join(",")}]`,
+      ),
+    ].join("\n");
     const docs = parseDocuments("bomb.yaml", bomb);
     assert.equal(docs.length, 1);
     assert.match(docs[0]!.error ?? "", /not valid YAML/);

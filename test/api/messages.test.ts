@@ -80,7 +80,13 @@ const CASES: Case[] = [
   // --- pool4
   {
     what: "overlapping pool4 entries",
-    text: nat("", NAT64_OK.replace(`pool4: ["198.51.100.1-198.51.100.10"]`, `pool4: ["198.51.100.1-198.51.100.10", "198.51.100.8/29"]`)),
+    text: nat(
+      "",
+      NAT64_OK.replace(
+        `pool4: ["198.51.100.1-198.51.100.10"]`,
+        `pool4: ["198.51.100.1-198.51.100.10", "198.51.100.8/29"]`,
+      ),
+    ),
     at: "home.yaml#1 Nat64Gateway/home spec.pool4[1]",
     says: "198.51.100.8/29 overlaps 198.51.100.1-198.51.100.10 (pool4[0])",
   },
@@ -290,7 +296,7 @@ const CASES: Case[] = [
   },
   {
     what: "a nat64GatewayRef that names nothing",
-    text: dns(DNS_OK.replace("prefix: 64:ff9b::/96", "nat64GatewayRef: { name: hoem }")) + "---\n" + nat(""),
+    text: `${dns(DNS_OK.replace("prefix: 64:ff9b::/96", "nat64GatewayRef: { name: hoem }"))}---\n${nat("")}`,
     at: "home.yaml#1 Dns64Resolver/lan spec.nat64GatewayRef.name",
     says: 'no Nat64Gateway named "hoem" in these files (there is home); did you mean home?',
   },
@@ -388,7 +394,13 @@ const CASES: Case[] = [
   },
   {
     what: "overlapping ranges",
-    text: dhcp("", DHCP_OK.replace(`["192.0.2.100-192.0.2.199"]`, `["192.0.2.100-192.0.2.199", "192.0.2.150-192.0.2.160"]`)),
+    text: dhcp(
+      "",
+      DHCP_OK.replace(
+        `["192.0.2.100-192.0.2.199"]`,
+        `["192.0.2.100-192.0.2.199", "192.0.2.150-192.0.2.160"]`,
+      ),
+    ),
     at: "home.yaml#1 DhcpScope/lan spec.ranges[1]",
     says: "overlaps 192.0.2.100-192.0.2.199 (ranges[0])",
   },
@@ -588,14 +600,18 @@ describe("validate: every rejection names file#document, kind/name and field", (
   for (const c of CASES) {
     it(c.what, () => {
       const { errors } = validateText(c.text);
-      const hit = errors.find((l) => l.startsWith(`${c.at}: `) || (c.at.endsWith("#1") && l.startsWith(`${c.at} `)));
+      const hit = errors.find(
+        (l) => l.startsWith(`${c.at}: `) || (c.at.endsWith("#1") && l.startsWith(`${c.at} `)),
+      );
       assert.ok(hit, `no line at "${c.at}"; got:\n${errors.join("\n")}`);
       assert.ok(hit.includes(c.says), `line does not say "${c.says}":\n${hit}`);
     });
   }
 
   it("prints the issue's example line exactly", () => {
-    const { errors } = validateText(`${nat("")}---\n${nat("", NAT64_OK.replace("64:ff9b::/96", "fd00:ff9b::/72")).replace("name: home", "name: home2")}`);
+    const { errors } = validateText(
+      `${nat("")}---\n${nat("", NAT64_OK.replace("64:ff9b::/96", "fd00:ff9b::/72")).replace("name: home", "name: home2")}`,
+    );
     assert.deepEqual(errors, [
       "home.yaml#2 Nat64Gateway/home2 spec.prefix: /72 is not a NAT64 prefix length (RFC 6052 allows /32, /40, /48, /56, /64, /96)",
     ]);
@@ -618,7 +634,9 @@ describe("validate: every rejection names file#document, kind/name and field", (
     const v = validateText(`apiVersion: v1\nkind: Secret\nmetadata: { name: fgt-token }\n---\n${nat("")}`);
     assert.equal(v.errors.length, 0);
     assert.equal(v.resources.length, 1);
-    assert.deepEqual(v.lines, ["home.yaml#1 Secret/fgt-token warning: skipped: v1 is not a v6mostly resource"]);
+    assert.deepEqual(v.lines, [
+      "home.yaml#1 Secret/fgt-token warning: skipped: v1 is not a v6mostly resource",
+    ]);
   });
 
   it("accepts durations in every documented form", () => {
@@ -638,7 +656,9 @@ describe("validate: every rejection names file#document, kind/name and field", (
   });
 
   it('accepts "infinity" for prefix lifetimes and nowhere else', () => {
-    const ok = validateText(ra(`prefixes: [{ prefix: "2001:db8::/64", validLifetime: infinity, preferredLifetime: infinity }]`));
+    const ok = validateText(
+      ra(`prefixes: [{ prefix: "2001:db8::/64", validLifetime: infinity, preferredLifetime: infinity }]`),
+    );
     assert.deepEqual(ok.errors, []);
     const bad = validateText(ra(`pref64: { prefix: "64:ff9b::/96", lifetime: infinity }`));
     assert.equal(bad.errors.length, 1);

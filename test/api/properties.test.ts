@@ -8,7 +8,15 @@ import { openApiSchema } from "../../src/api/crd.ts";
 import { parseDocuments } from "../../src/api/load.ts";
 import { isKind, KIND_NAMES } from "../../src/api/resources.ts";
 import { validateDocuments } from "../../src/api/validate.ts";
-import { anyValidResource, dhcpScope, dns64, externalDevice, nat64Stateful, nat64Stateless, routerAdvert } from "../support/arbitraries.ts";
+import {
+  anyValidResource,
+  dhcpScope,
+  dns64,
+  externalDevice,
+  nat64Stateful,
+  nat64Stateless,
+  routerAdvert,
+} from "../support/arbitraries.ts";
 import { pruneAndValidate } from "../support/structural.ts";
 
 const RUNS = Number(process.env.V6MOSTLY_FC_RUNS ?? 300);
@@ -71,22 +79,31 @@ describe("validate never throws", () => {
         ? Object.entries(o).flatMap(([k, v]) => [[...prefix, k], ...paths(v, [...prefix, k])])
         : [];
     fc.assert(
-      fc.property(anyValidResource, fc.nat(), fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 2 })), (res, pick, value) => {
-        const obj = structuredClone(res) as Record<string, unknown>;
-        const all = paths(obj.spec).map((p) => ["spec", ...p]);
-        if (all.length === 0) return;
-        const path = all[pick % all.length]!;
-        let parent = obj as Record<string, unknown>;
-        for (const k of path.slice(0, -1)) parent = parent[k] as Record<string, unknown>;
-        if (value === undefined) delete parent[path[path.length - 1]!];
-        else parent[path[path.length - 1]!] = value;
-        const v = validateYaml(stringify(obj));
-        if (v.problems.every((p) => p.severity !== "error")) {
-          const rt = roundTrip(obj);
-          assert.deepEqual(rt.errors, [], `API server would refuse what validate accepts: ${JSON.stringify(obj)}`);
-          assert.deepEqual(rt.value, rt.plain, `API server would prune fields of: ${JSON.stringify(obj)}`);
-        }
-      }),
+      fc.property(
+        anyValidResource,
+        fc.nat(),
+        fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 2 })),
+        (res, pick, value) => {
+          const obj = structuredClone(res) as Record<string, unknown>;
+          const all = paths(obj.spec).map((p) => ["spec", ...p]);
+          if (all.length === 0) return;
+          const path = all[pick % all.length]!;
+          let parent = obj as Record<string, unknown>;
+          for (const k of path.slice(0, -1)) parent = parent[k] as Record<string, unknown>;
+          if (value === undefined) delete parent[path[path.length - 1]!];
+          else parent[path[path.length - 1]!] = value;
+          const v = validateYaml(stringify(obj));
+          if (v.problems.every((p) => p.severity !== "error")) {
+            const rt = roundTrip(obj);
+            assert.deepEqual(
+              rt.errors,
+              [],
+              `API server would refuse what validate accepts: ${JSON.stringify(obj)}`,
+            );
+            assert.deepEqual(rt.value, rt.plain, `API server would prune fields of: ${JSON.stringify(obj)}`);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });

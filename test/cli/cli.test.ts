@@ -12,7 +12,11 @@ const dir = mkdtempSync(join(tmpdir(), "v6m-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function v6mostly(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(repoRoot, "bin", "v6mostly.js"), ...args], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(repoRoot, "bin", "v6mostly.js"), ...args], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -20,7 +24,10 @@ describe("v6mostly CLI", () => {
   it("validate -f examples/ passes", () => {
     const r = v6mostly("validate", "-f", join(repoRoot, "examples"));
     assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /^valid: 2 ExternalDevice, 2 DhcpScope, 2 Dns64Resolver, 2 Nat64Gateway, 2 RouterAdvert\n$/);
+    assert.match(
+      r.out,
+      /^valid: 2 ExternalDevice, 2 DhcpScope, 2 Dns64Resolver, 2 Nat64Gateway, 2 RouterAdvert\n$/,
+    );
   });
 
   it("validate prints one line per problem and exits 1", () => {
@@ -42,20 +49,36 @@ describe("v6mostly CLI", () => {
     const t = v6mostly("plan", "-f", join(repoRoot, "examples", "seed"));
     assert.equal(t.code, 0, t.err);
     assert.match(t.out, /^standalone plan\n\nWHERE +RESOURCE +WHAT\n/);
-    assert.match(t.out, /device isr \(iosxe 17\.12\.3\) +Nat64Gateway\/home +NAT64 fd00:ff9b::\/96 -> pool4 192\.168\.1\.201-192\.168\.1\.250 \(50 addresses\)/);
-    assert.match(t.out, /device fortigate \(fortios 6\.2\.16\) +Dns64Resolver\/lan +DNS64 fd00:ff9b::\/96 on \[fc00::1\]:53, 172\.16\.1\.254:53/);
+    assert.match(
+      t.out,
+      /device isr \(iosxe 17\.12\.3\) +Nat64Gateway\/home +NAT64 fd00:ff9b::\/96 -> pool4 192\.168\.1\.201-192\.168\.1\.250 \(50 addresses\)/,
+    );
+    assert.match(
+      t.out,
+      /device fortigate \(fortios 6\.2\.16\) +Dns64Resolver\/lan +DNS64 fd00:ff9b::\/96 on \[fc00::1\]:53, 172\.16\.1\.254:53/,
+    );
     const j = v6mostly("plan", "-f", join(repoRoot, "examples", "seed"), "-o", "json");
     assert.equal(j.code, 0);
     const p = JSON.parse(j.out) as { mode: string; devices: { name: string; assignments: unknown[] }[] };
     assert.equal(p.mode, "standalone");
-    assert.deepEqual(p.devices.map((d) => [d.name, d.assignments.length]).sort(), [["fortigate", 1], ["isr", 3]]);
+    assert.deepEqual(p.devices.map((d) => [d.name, d.assignments.length]).sort(), [
+      ["fortigate", 1],
+      ["isr", 3],
+    ]);
   });
 
   it("plan --nodes splits pool4 and exits 1 on conflicts", () => {
-    writeFileSync(join(dir, "nodes.yaml"), "- { name: a, labels: { role: edge } }\n- { name: b, labels: { role: edge } }\n");
+    writeFileSync(
+      join(dir, "nodes.yaml"),
+      "- { name: a, labels: { role: edge } }\n- { name: b, labels: { role: edge } }\n",
+    );
     writeFileSync(
       join(dir, "two.yaml"),
-      [doc("RouterAdvert", "x", "interface: lan0"), doc("RouterAdvert", "y", "interface: lan0"), doc("Nat64Gateway", "gw", NAT64_OK)].join("---\n"),
+      [
+        doc("RouterAdvert", "x", "interface: lan0"),
+        doc("RouterAdvert", "y", "interface: lan0"),
+        doc("Nat64Gateway", "gw", NAT64_OK),
+      ].join("---\n"),
     );
     const r = v6mostly("plan", "-f", "two.yaml", "--nodes", "nodes.yaml");
     assert.equal(r.code, 1);

@@ -15,10 +15,11 @@ const range = (t: string): Range => {
 function owners(pool: Range[], nodes: string[]): Map<bigint, string> {
   const m = new Map<bigint, string>();
   for (const s of splitPool4(pool, nodes)) {
-    for (const r of s.ranges) for (let a = r.first; a <= r.last; a++) {
-      assert.ok(!m.has(a), `address ${a} given twice`);
-      m.set(a, s.node);
-    }
+    for (const r of s.ranges)
+      for (let a = r.first; a <= r.last; a++) {
+        assert.ok(!m.has(a), `address ${a} given twice`);
+        m.set(a, s.node);
+      }
   }
   return m;
 }
@@ -33,8 +34,14 @@ describe("pool4 split", () => {
         const shares = splitPool4(POOL, nodes);
         const m = owners(POOL, nodes);
         assert.equal(m.size, 256 + 51);
-        assert.equal(shares.reduce((n, s) => n + s.count, 0), 256 + 51);
-        assert.deepEqual(shares.map((s) => s.node), nodes);
+        assert.equal(
+          shares.reduce((n, s) => n + s.count, 0),
+          256 + 51,
+        );
+        assert.deepEqual(
+          shares.map((s) => s.node),
+          nodes,
+        );
       }),
       { numRuns: 100 },
     );
@@ -42,12 +49,19 @@ describe("pool4 split", () => {
 
   it("moves only the leaving node's addresses when a node leaves", () => {
     fc.assert(
-      fc.property(nodeNames.filter((n) => n.length >= 2), fc.nat(), (nodes, k) => {
-        const gone = nodes[k % nodes.length]!;
-        const before = owners(POOL, nodes);
-        const after = owners(POOL, nodes.filter((n) => n !== gone));
-        for (const [addr, owner] of before) if (owner !== gone) assert.equal(after.get(addr), owner);
-      }),
+      fc.property(
+        nodeNames.filter((n) => n.length >= 2),
+        fc.nat(),
+        (nodes, k) => {
+          const gone = nodes[k % nodes.length]!;
+          const before = owners(POOL, nodes);
+          const after = owners(
+            POOL,
+            nodes.filter((n) => n !== gone),
+          );
+          for (const [addr, owner] of before) if (owner !== gone) assert.equal(after.get(addr), owner);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -72,7 +86,8 @@ describe("pool4 split", () => {
 
   it("spreads a large pool roughly evenly", () => {
     const shares = splitPool4([range("198.18.0.0/20")], ["a", "b", "c", "d"]);
-    for (const s of shares) assert.ok(s.count > 4096 * 0.15 && s.count < 4096 * 0.35, `${s.node}: ${s.count}`);
+    for (const s of shares)
+      assert.ok(s.count > 4096 * 0.15 && s.count < 4096 * 0.35, `${s.node}: ${s.count}`);
   });
 
   it("plans a /15 in blocks, at most 4096 of them", () => {
@@ -84,6 +99,9 @@ describe("pool4 split", () => {
 
   it("merges adjacent addresses into ranges", () => {
     const [only] = splitPool4([range("198.51.100.1-198.51.100.50")], ["solo"]);
-    assert.deepEqual(only!.ranges.map((r) => r.text), ["198.51.100.1-198.51.100.50"]);
+    assert.deepEqual(
+      only!.ranges.map((r) => r.text),
+      ["198.51.100.1-198.51.100.50"],
+    );
   });
 });

@@ -10,10 +10,22 @@ export function structuralViolations(s: JsonSchema, path = "$"): string[] {
   const preserve = s["x-kubernetes-preserve-unknown-fields"] === true;
   if (s.type === undefined && !intOrString && !preserve) out.push(`${path}: no type`);
   if (Array.isArray(s.type)) out.push(`${path}: a list of types`);
-  for (const k of ["$ref", "$schema", "const", "anyOf", "oneOf", "allOf", "not", "propertyNames", "default", "$defs"]) {
+  for (const k of [
+    "$ref",
+    "$schema",
+    "const",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "not",
+    "propertyNames",
+    "default",
+    "$defs",
+  ]) {
     if (k in s) out.push(`${path}: has ${k}`);
   }
-  if (s.properties && s.additionalProperties !== undefined) out.push(`${path}: properties with additionalProperties`);
+  if (s.properties && s.additionalProperties !== undefined)
+    out.push(`${path}: properties with additionalProperties`);
   if (typeof s.exclusiveMinimum === "number" || typeof s.exclusiveMaximum === "number") {
     out.push(`${path}: numeric exclusive bound (OpenAPI v3.0 wants a boolean)`);
   }
@@ -29,7 +41,11 @@ export function structuralViolations(s: JsonSchema, path = "$"): string[] {
 }
 
 /** The object as the API server would store it: unknown fields pruned. Errors for values it refuses. */
-export function pruneAndValidate(s: JsonSchema, value: unknown, path = ""): { value: unknown; errors: string[] } {
+export function pruneAndValidate(
+  s: JsonSchema,
+  value: unknown,
+  path = "",
+): { value: unknown; errors: string[] } {
   const errors: string[] = [];
   const here = path || "<root>";
   if (s["x-kubernetes-int-or-string"] === true) {
@@ -55,35 +71,46 @@ export function pruneAndValidate(s: JsonSchema, value: unknown, path = ""): { va
           const r = pruneAndValidate(s.additionalProperties as JsonSchema, v, `${path}.${k}`);
           out[k] = r.value;
           errors.push(...r.errors);
-        } else if (s["x-kubernetes-preserve-unknown-fields"] === true || (!props && s.additionalProperties === undefined && path === "metadata")) {
+        } else if (
+          s["x-kubernetes-preserve-unknown-fields"] === true ||
+          (!props && s.additionalProperties === undefined && path === "metadata")
+        ) {
           out[k] = v;
         }
         // anything else is pruned
       }
-      for (const r of (s.required as string[] | undefined) ?? []) if (!(r in out)) errors.push(`${path}.${r}: required`);
+      for (const r of (s.required as string[] | undefined) ?? [])
+        if (!(r in out)) errors.push(`${path}.${r}: required`);
       return { value: out, errors };
     }
     case "array": {
       if (!Array.isArray(value)) return { value, errors: [`${here}: must be an array`] };
       const items = value.map((v, i) => pruneAndValidate(s.items as JsonSchema, v, `${path}[${i}]`));
       for (const r of items) errors.push(...r.errors);
-      if (typeof s.minItems === "number" && value.length < s.minItems) errors.push(`${here}: fewer than ${s.minItems} items`);
-      if (typeof s.maxItems === "number" && value.length > s.maxItems) errors.push(`${here}: more than ${s.maxItems} items`);
+      if (typeof s.minItems === "number" && value.length < s.minItems)
+        errors.push(`${here}: fewer than ${s.minItems} items`);
+      if (typeof s.maxItems === "number" && value.length > s.maxItems)
+        errors.push(`${here}: more than ${s.maxItems} items`);
       return { value: items.map((r) => r.value), errors };
     }
     case "string":
       if (typeof value !== "string") errors.push(`${here}: must be a string`);
       else {
-        if (typeof s.minLength === "number" && value.length < s.minLength) errors.push(`${here}: shorter than ${s.minLength}`);
-        if (typeof s.maxLength === "number" && value.length > s.maxLength) errors.push(`${here}: longer than ${s.maxLength}`);
+        if (typeof s.minLength === "number" && value.length < s.minLength)
+          errors.push(`${here}: shorter than ${s.minLength}`);
+        if (typeof s.maxLength === "number" && value.length > s.maxLength)
+          errors.push(`${here}: longer than ${s.maxLength}`);
       }
       break;
     case "integer":
     case "number":
-      if (typeof value !== "number" || (s.type === "integer" && !Number.isInteger(value))) errors.push(`${here}: must be ${s.type}`);
+      if (typeof value !== "number" || (s.type === "integer" && !Number.isInteger(value)))
+        errors.push(`${here}: must be ${s.type}`);
       else {
-        if (typeof s.minimum === "number" && (s.exclusiveMinimum ? value <= s.minimum : value < s.minimum)) errors.push(`${here}: below minimum`);
-        if (typeof s.maximum === "number" && (s.exclusiveMaximum ? value >= s.maximum : value > s.maximum)) errors.push(`${here}: above maximum`);
+        if (typeof s.minimum === "number" && (s.exclusiveMinimum ? value <= s.minimum : value < s.minimum))
+          errors.push(`${here}: below minimum`);
+        if (typeof s.maximum === "number" && (s.exclusiveMaximum ? value >= s.maximum : value > s.maximum))
+          errors.push(`${here}: above maximum`);
       }
       break;
     case "boolean":
@@ -92,6 +119,7 @@ export function pruneAndValidate(s: JsonSchema, value: unknown, path = ""): { va
     default:
       errors.push(`${here}: schema has unknown type ${String(s.type)}`);
   }
-  if (Array.isArray(s.enum) && !s.enum.includes(value)) errors.push(`${here}: not one of ${JSON.stringify(s.enum)}`);
+  if (Array.isArray(s.enum) && !s.enum.includes(value))
+    errors.push(`${here}: not one of ${JSON.stringify(s.enum)}`);
   return { value, errors };
 }

@@ -2,7 +2,10 @@
 import { parseDocuments } from "../../src/api/load.ts";
 import { formatProblem, type Validated, validateDocuments } from "../../src/api/validate.ts";
 
-export function validateText(text: string, file = "home.yaml"): Validated & { lines: string[]; errors: string[] } {
+export function validateText(
+  text: string,
+  file = "home.yaml",
+): Validated & { lines: string[]; errors: string[] } {
   const v = validateDocuments(parseDocuments(file, text));
   const lines = v.problems.map(formatProblem);
   return { ...v, lines, errors: v.problems.filter((p) => p.severity === "error").map(formatProblem) };

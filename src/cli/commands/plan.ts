@@ -1,11 +1,11 @@
 // `v6mostly plan -f PATH... [--nodes FILE] [-o json]`
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { formatDuration } from "../../api/duration.ts";
 import { parseDocuments } from "../../api/load.ts";
 import { formatProblem, validatePaths } from "../../api/validate.ts";
 import { localNode, type NodeInfo, nodesFrom } from "../../planner/nodes.ts";
 import { type Assignment, type Plan, plan } from "../../planner/plan.ts";
-import { formatDuration } from "../../api/duration.ts";
 import { table } from "../output.ts";
 
 export function register(program: Command): void {
@@ -13,7 +13,10 @@ export function register(program: Command): void {
     .command("plan")
     .description("show what runs on which node or device, with pool4 shares and conflicts")
     .requiredOption("-f, --filename <path...>", "YAML/JSON files or folders")
-    .option("--nodes <file>", "cluster mode: nodes and labels (`kubectl get nodes -o yaml`, or [{name, labels}])")
+    .option(
+      "--nodes <file>",
+      "cluster mode: nodes and labels (`kubectl get nodes -o yaml`, or [{name, labels}])",
+    )
     .option("-o, --output <format>", "table or json", "table")
     .addHelpText(
       "after",
@@ -38,7 +41,9 @@ Examples:
       const errors = problems.filter((p) => p.severity === "error");
       for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
       if (errors.length > 0) {
-        process.stderr.write(`${errors.length} problem${errors.length === 1 ? "" : "s"} found; no plan made\n`);
+        process.stderr.write(
+          `${errors.length} problem${errors.length === 1 ? "" : "s"} found; no plan made\n`,
+        );
         process.exitCode = 1;
         return;
       }
@@ -51,7 +56,9 @@ Examples:
         }
       }
       const result = plan(resources, nodes ? { nodes } : { standaloneNode: localNode().name });
-      process.stdout.write(opts.output === "json" ? `${JSON.stringify(result, null, 2)}\n` : `${renderPlan(result)}\n`);
+      process.stdout.write(
+        opts.output === "json" ? `${JSON.stringify(result, null, 2)}\n` : `${renderPlan(result)}\n`,
+      );
       if (result.conflicts.length > 0) process.exitCode = 1;
     });
 }
@@ -89,14 +96,20 @@ export function renderPlan(p: Plan): string {
   }
   for (const d of p.devices) {
     for (const a of d.assignments) {
-      rows.push([`device ${d.name} (${d.vendor}${d.version ? ` ${d.version}` : ""})`, `${a.kind}/${a.name}`, describe(a)]);
+      rows.push([
+        `device ${d.name} (${d.vendor}${d.version ? ` ${d.version}` : ""})`,
+        `${a.kind}/${a.name}`,
+        describe(a),
+      ]);
     }
   }
   const out = [`${p.mode} plan`, "", table(["WHERE", "RESOURCE", "WHAT"], rows)];
   if (p.conflicts.length > 0) {
     out.push("", "Conflicts (the first resource is left out there; the second keeps its place):");
     for (const c of p.conflicts) {
-      out.push(`  ${c.source.file}#${c.source.doc} ${c.resource}${c.where ? ` on ${c.where}` : ""}: ${c.message}`);
+      out.push(
+        `  ${c.source.file}#${c.source.doc} ${c.resource}${c.where ? ` on ${c.where}` : ""}: ${c.message}`,
+      );
     }
   }
   if (p.unplaced.length > 0) {
@@ -113,24 +126,34 @@ function describe(a: Assignment): string {
       if (s.mode === "stateless") {
         return `SIIT ${s.prefix}${s.eamt.length ? `, ${s.eamt.length} EAMT entr${s.eamt.length === 1 ? "y" : "ies"}` : ""}, tun ${s.tunName}`;
       }
-      const share = a.pool4Count === a.pool4Total ? `${a.pool4Count} addresses` : `${a.pool4Count} of ${a.pool4Total} addresses`;
+      const share =
+        a.pool4Count === a.pool4Total
+          ? `${a.pool4Count} addresses`
+          : `${a.pool4Count} of ${a.pool4Total} addresses`;
       return `NAT64 ${s.prefix} -> pool4 ${a.pool4.join(", ") || "(none)"} (${share}), tun ${s.tunName}${s.uplinkInterface ? `, uplink ${s.uplinkInterface}` : ""}`;
     }
     case "Dns64Resolver":
       return `DNS64 ${a.prefix} on ${a.spec.listen.join(", ")} -> ${a.spec.upstreams.join(", ")}${a.spec.alwaysSynthesize ? ", always synthesize" : ""}`;
     case "RouterAdvert": {
       const r = a.resolved;
-      const parts = [`RA on ${a.spec.interface} every ${formatDuration(r.interval.min)}-${formatDuration(r.interval.max)}`];
+      const parts = [
+        `RA on ${a.spec.interface} every ${formatDuration(r.interval.min)}-${formatDuration(r.interval.max)}`,
+      ];
       if (a.spec.prefixes.length) parts.push(`prefix ${a.spec.prefixes.map((x) => x.prefix).join(" ")}`);
       if (r.rdnss.length) parts.push(`RDNSS ${r.rdnss.map((x) => x.address).join(" ")}`);
       if (r.pref64) parts.push(`PREF64 ${r.pref64.prefix} (${formatDuration(r.pref64.lifetime)})`);
       if (r.routes.length) parts.push(`routes ${r.routes.map((x) => x.prefix).join(" ")}`);
-      parts.push(a.spec.defaultRouter.lifetime === 0 ? "not a default router" : `default router ${formatDuration(a.spec.defaultRouter.lifetime)}`);
+      parts.push(
+        a.spec.defaultRouter.lifetime === 0
+          ? "not a default router"
+          : `default router ${formatDuration(a.spec.defaultRouter.lifetime)}`,
+      );
       return parts.join(", ");
     }
     case "DhcpScope": {
       const s = a.spec;
-      const v6only = s.ipv6OnlyPreferred !== undefined ? `, option 108 ${formatDuration(s.ipv6OnlyPreferred)}` : "";
+      const v6only =
+        s.ipv6OnlyPreferred !== undefined ? `, option 108 ${formatDuration(s.ipv6OnlyPreferred)}` : "";
       return `DHCPv4 on ${s.interface} ${s.subnet} ranges ${s.ranges.join(", ")}, lease ${formatDuration(s.leaseTime)}${v6only}`;
     }
   }

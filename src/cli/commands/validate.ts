@@ -5,8 +5,13 @@ import { formatProblem, validatePaths } from "../../api/validate.ts";
 export function register(program: Command): void {
   program
     .command("validate")
-    .description("check resource files: every problem, one line each, naming file#document, kind/name and field")
-    .requiredOption("-f, --filename <path...>", "YAML/JSON files or folders (several documents per file allowed)")
+    .description(
+      "check resource files: every problem, one line each, naming file#document, kind/name and field",
+    )
+    .requiredOption(
+      "-f, --filename <path...>",
+      "YAML/JSON files or folders (several documents per file allowed)",
+    )
     .option("-q, --quiet", "print nothing when valid")
     .addHelpText(
       "after",
@@ -22,7 +27,8 @@ Output names the file, the document number inside it, the resource and the field
     )
     .action((opts: { filename: string[]; quiet?: boolean }) => {
       const { resources, problems } = validatePaths(opts.filename);
-      for (const p of problems) (p.severity === "error" ? process.stdout : process.stderr).write(`${formatProblem(p)}\n`);
+      for (const p of problems)
+        (p.severity === "error" ? process.stdout : process.stderr).write(`${formatProblem(p)}\n`);
       const errors = problems.filter((p) => p.severity === "error").length;
       if (errors > 0) {
         process.stderr.write(`${errors} problem${errors === 1 ? "" : "s"} found\n`);
