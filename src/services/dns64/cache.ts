@@ -1,0 +1,97 @@
+// The answer cache: Replies keyed by question (case-folded) and the DNSSEC bits that change the
+// answer, each kept for its TTL (RFC 1035 §7.4) or its negative TTL (RFC 2308 §5), bounded in entries
+// and bytes with least-recently-used eviction (a Map keeps insertion order; a hit moves to the end).
+import type { Reply } from "./reply.ts";
+
+export interface CacheEntry {
+  reply: Reply;
+  /** monotonic seconds when stored */
+  stored: number;
+  expires: number;
+}
+
+export interface CacheLimits {
+  maxEntries: number;
+  maxBytes: number;
+}
+
+export const DEFAULT_CACHE_LIMITS: CacheLimits = { maxEntries: 100_000, maxBytes: 64 * 1024 * 1024 };
+
+/** Overhead counted per entry besides the wire bytes (key, offsets, objects). */
+const ENTRY_OVERHEAD = 160;
+
+export class AnswerCache {
+  private readonly map = new Map<string, CacheEntry>();
+  private bytes = 0;
+  hits = 0;
+  misses = 0;
+  evictions = 0;
+
+  constructor(private readonly limits: CacheLimits = DEFAULT_CACHE_LIMITS) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get usedBytes(): number {
+    return this.bytes;
+  }
+
+  /** The live entry for `key` at time `now` (seconds), or undefined (expired entries are dropped). */
+  get(key: string, now: number): CacheEntry | undefined {
+    const e = this.map.get(key);
+    if (!e) {
+      this.misses++;
+      return undefined;
+    }
+    if (now >= e.expires) {
+      this.delete(key, e);
+      this.misses++;
+      return undefined;
+    }
+    // move to the most recently used end
+    this.map.delete(key);
+    this.map.set(key, e);
+    this.hits++;
+    return e;
+  }
+
+  set(key: string, reply: Reply, now: number): void {
+    if (reply.ttl <= 0) return;
+    const old = this.map.get(key);
+    if (old) this.delete(key, old);
+    const cost = reply.wire.length + ENTRY_OVERHEAD + key.length * 2;
+    if (cost > this.limits.maxBytes) return;
+    this.map.set(key, { reply, stored: now, expires: now + reply.ttl });
+    this.bytes += cost;
+    while (this.map.size > this.limits.maxEntries || this.bytes > this.limits.maxBytes) {
+      const oldest = this.map.keys().next();
+      if (oldest.done) break;
+      this.delete(oldest.value, this.map.get(oldest.value)!);
+      this.evictions++;
+    }
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+
+  private delete(key: string, e: CacheEntry): void {
+    this.map.delete(key);
+    this.bytes -= e.reply.wire.length + ENTRY_OVERHEAD + key.length * 2;
+  }
+}
+
+/** Cache key: lower-cased wire name + type + class + DO + CD (the bits that change an answer). */
+export function cacheKey(
+  lowerName: Uint8Array,
+  qtype: number,
+  qclass: number,
+  dnssecOk: boolean,
+  cd: boolean,
+): string {
+  let s = "";
+  for (let i = 0; i < lowerName.length; i++) s += String.fromCharCode(lowerName[i]!);
+  return `${s}|${qtype}|${qclass}|${dnssecOk ? 1 : 0}${cd ? 1 : 0}`;
+}

@@ -1,0 +1,324 @@
+// The DNS server: UDP and TCP listeners (RFC 1035 §4.2, RFC 7766), the client checks, and the step
+// from a query's bytes to the answer's bytes. Malformed input is answered with FORMERR when there
+// is a header to answer to, or dropped and counted; nothing a client sends ends the process.
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
+import { createServer, type Server as TcpServer, type Socket as TcpSocket } from "node:net";
+import type { Logger } from "../../util/log.ts";
+import type { ClientAcl, RateLimiter } from "./access.ts";
+import { type ClientQuery, errorReply, MIN_UDP, render, udpLimit } from "./reply.ts";
+import type { Resolver } from "./resolver.ts";
+import {
+  BADVERS_EXT,
+  EDNS_UDP_SIZE,
+  FLAG,
+  HEADER_LEN,
+  lowerName,
+  parseMessage,
+  RCODE,
+  readU16,
+  TYPE,
+  Writer,
+  writeHeader,
+  writeOpt,
+} from "./wire.ts";
+
+export interface ServerStats {
+  udpQueries: number;
+  tcpQueries: number;
+  refused: number;
+  rateLimited: number;
+  formerr: number;
+  notimp: number;
+  dropped: number;
+  truncated: number;
+  cacheHits: number;
+  errors: number;
+  tcpConnections: number;
+}
+
+export const newServerStats = (): ServerStats => ({
+  udpQueries: 0,
+  tcpQueries: 0,
+  refused: 0,
+  rateLimited: 0,
+  formerr: 0,
+  notimp: 0,
+  dropped: 0,
+  truncated: 0,
+  cacheHits: 0,
+  errors: 0,
+  tcpConnections: 0,
+});
+
+/** A header-only answer (QDCOUNT 0) for a query whose question could not be read. */
+function headerOnly(id: number, flags: number, rcode: number): Uint8Array {
+  const w = new Writer(HEADER_LEN);
+  writeHeader(w, id, FLAG.QR | FLAG.RA | (flags & (FLAG.RD | 0x7800)) | rcode, 0, 0, 0, 0);
+  return w.finish();
+}
+
+/** From query bytes to answer bytes (or undefined: send nothing). Independent of the transport. */
+export class QueryHandler {
+  constructor(
+    private readonly resolver: Resolver,
+    private readonly acl: ClientAcl,
+    readonly stats: ServerStats = newServerStats(),
+  ) {}
+
+  /**
+   * `client` is the source address; `tcp` lifts the UDP size limit (RFC 7766: 65535). The promise
+   * never rejects.
+   */
+  async handle(query: Uint8Array, client: string, tcp: boolean): Promise<Uint8Array | undefined> {
+    try {
+      return await this.handleUnsafe(query, client, tcp);
+    } catch {
+      this.stats.errors++;
+      return undefined;
+    }
+  }
+
+  /** Synchronous part: returns bytes, undefined (drop) or a promise when upstream work is needed. */
+  handleSync(
+    query: Uint8Array,
+    client: string,
+    tcp: boolean,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    try {
+      return this.handleUnsafe(query, client, tcp);
+    } catch {
+      this.stats.errors++;
+      return undefined;
+    }
+  }
+
+  private handleUnsafe(
+    query: Uint8Array,
+    client: string,
+    tcp: boolean,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    if (query.length < HEADER_LEN) {
+      this.stats.dropped++;
+      return undefined;
+    }
+    const id = readU16(query, 0);
+    const flags = readU16(query, 2);
+    // RFC 1035 §4.1.1: a message with QR set is a response; answering it could start a loop
+    if (flags & FLAG.QR) {
+      this.stats.dropped++;
+      return undefined;
+    }
+    if (!this.acl.allows(client)) {
+      this.stats.refused++;
+      return this.refuse(query, id, flags, tcp);
+    }
+    const m = parseMessage(query);
+    if (
+      !m ||
+      m.qdcount !== 1 ||
+      !m.question ||
+      m.optCount > 1 ||
+      m.question.end !== HEADER_LEN + m.question.name.length + 4
+    ) {
+      this.stats.formerr++;
+      return headerOnly(id, flags, RCODE.FORMERR);
+    }
+    const q = m.question;
+    const cq: ClientQuery = {
+      id,
+      flags,
+      question: query.subarray(HEADER_LEN, q.end),
+      edns: m.edns ? { udpSize: m.edns.udpSize, do: m.edns.do } : undefined,
+    };
+    const limit = tcp ? 65535 : udpLimit(cq);
+    const name = lowerName(q.name);
+    const opcode = (flags >>> 11) & 0xf;
+    if (opcode !== 0) {
+      this.stats.notimp++;
+      return render(
+        errorReply(name, q.type, q.class, RCODE.NOTIMP),
+        { ...cq, flags: flags & ~0x7800 },
+        0,
+        limit,
+      );
+    }
+    // RFC 6891 §6.1.3: only EDNS version 0 is spoken here
+    if (m.edns && m.edns.version > 0) {
+      const w = new Writer(HEADER_LEN + cq.question.length + 11);
+      writeHeader(w, id, FLAG.QR | FLAG.RA | (flags & (FLAG.RD | FLAG.CD)), 1, 0, 0, 1);
+      w.bytes(cq.question);
+      writeOpt(w, EDNS_UDP_SIZE, BADVERS_EXT, m.edns.do);
+      return w.finish();
+    }
+    if (q.type === TYPE.OPT) {
+      this.stats.formerr++;
+      return render(errorReply(name, q.type, q.class, RCODE.FORMERR), cq, 0, limit);
+    }
+    // zone transfers are an authoritative server's business (RFC 5936), not a forwarder's
+    if (q.type === TYPE.AXFR || q.type === TYPE.IXFR) {
+      this.stats.notimp++;
+      return render(errorReply(name, q.type, q.class, RCODE.NOTIMP), cq, 0, limit);
+    }
+    const dnssecOk = m.edns?.do ?? false;
+    const cd = (flags & FLAG.CD) !== 0;
+    const hit = this.resolver.cached(name, q.type, q.class, dnssecOk, cd);
+    if (hit) {
+      this.stats.cacheHits++;
+      return this.out(render(hit.reply, cq, hit.age, limit));
+    }
+    return this.resolver
+      .answer(name, q.type, q.class, dnssecOk, cd)
+      .then((a) => this.out(render(a.reply, cq, a.age, limit)));
+  }
+
+  private out(bytes: Uint8Array): Uint8Array {
+    if (readU16(bytes, 2) & FLAG.TC) this.stats.truncated++;
+    return bytes;
+  }
+
+  private refuse(query: Uint8Array, id: number, flags: number, tcp: boolean): Uint8Array {
+    const m = parseMessage(query);
+    const q = m?.question;
+    if (!m || !q || m.qdcount !== 1 || q.end !== HEADER_LEN + q.name.length + 4)
+      return headerOnly(id, flags, RCODE.REFUSED);
+    const cq: ClientQuery = { id, flags, question: query.subarray(HEADER_LEN, q.end), edns: undefined };
+    return render(
+      errorReply(lowerName(q.name), q.type, q.class, RCODE.REFUSED),
+      cq,
+      0,
+      tcp ? 65535 : MIN_UDP,
+    );
+  }
+}
+
+export interface ListenAddress {
+  family: 4 | 6;
+  host: string;
+  port: number;
+}
+
+export interface ServerOptions {
+  /** at most this many TCP connections at once (RFC 7766 §6.2.2: bound the resources) */
+  maxTcpConnections: number;
+  /** RFC 7766 §6.2.3: close idle TCP connections after this long */
+  tcpIdleMs: number;
+}
+
+export const DEFAULT_SERVER_OPTIONS: ServerOptions = { maxTcpConnections: 256, tcpIdleMs: 10_000 };
+
+/** The listening sockets of one resolver. */
+export class Dns64Server {
+  private readonly udp: UdpSocket[] = [];
+  private readonly tcp: TcpServer[] = [];
+  private readonly conns = new Set<TcpSocket>();
+
+  constructor(
+    private readonly handler: QueryHandler,
+    private readonly limiter: RateLimiter,
+    private readonly log: Logger,
+    private readonly opts: ServerOptions = DEFAULT_SERVER_OPTIONS,
+  ) {}
+
+  get stats(): ServerStats {
+    return this.handler.stats;
+  }
+
+  async listen(addrs: readonly ListenAddress[]): Promise<void> {
+    for (const a of addrs) {
+      await this.listenUdp(a);
+      await this.listenTcp(a);
+    }
+  }
+
+  private listenUdp(a: ListenAddress): Promise<void> {
+    const s = createSocket({ type: a.family === 4 ? "udp4" : "udp6", ipv6Only: a.family === 6 });
+    s.on("message", (msg, rinfo) => this.onUdp(s, msg, rinfo));
+    s.on("error", (err) =>
+      this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "udp socket error"),
+    );
+    this.udp.push(s);
+    return new Promise((resolve, reject) => {
+      s.once("error", reject);
+      s.bind(a.port, a.host, () => {
+        s.off("error", reject);
+        resolve();
+      });
+    });
+  }
+
+  private onUdp(s: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {
+    this.handler.stats.udpQueries++;
+    if (!this.limiter.take(rinfo.address, Date.now())) {
+      this.handler.stats.rateLimited++;
+      return;
+    }
+    const q = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+    const r = this.handler.handleSync(q, rinfo.address, false);
+    if (r === undefined) return;
+    if (r instanceof Uint8Array) {
+      s.send(r, rinfo.port, rinfo.address);
+      return;
+    }
+    r.then(
+      (bytes) => {
+        if (bytes) s.send(bytes, rinfo.port, rinfo.address);
+      },
+      () => {
+        this.handler.stats.errors++;
+      },
+    );
+  }
+
+  private listenTcp(a: ListenAddress): Promise<void> {
+    const srv = createServer({ pauseOnConnect: false }, (c) => this.onTcp(c));
+    srv.maxConnections = this.opts.maxTcpConnections;
+    srv.on("error", (err) =>
+      this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "tcp listener error"),
+    );
+    this.tcp.push(srv);
+    return new Promise((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen({ host: a.host, port: a.port, ipv6Only: a.family === 6 }, () => {
+        srv.off("error", reject);
+        resolve();
+      });
+    });
+  }
+
+  /** RFC 7766 §8: two-byte length framing; pipelined queries are answered as they complete (§6.2.1.1). */
+  private onTcp(c: TcpSocket): void {
+    this.handler.stats.tcpConnections++;
+    this.conns.add(c);
+    const client = c.remoteAddress ?? "";
+    let buf: Buffer = Buffer.alloc(0);
+    c.setTimeout(this.opts.tcpIdleMs, () => c.destroy());
+    c.on("error", () => c.destroy());
+    c.on("close", () => this.conns.delete(c));
+    c.on("data", (d: Buffer) => {
+      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const query = new Uint8Array(buf.subarray(2, 2 + len));
+        buf = buf.subarray(2 + len);
+        this.handler.stats.tcpQueries++;
+        void this.handler.handle(query, client, true).then((bytes) => {
+          if (!bytes || c.destroyed) return;
+          const frame = Buffer.allocUnsafe(2 + bytes.length);
+          frame.writeUInt16BE(bytes.length, 0);
+          frame.set(bytes, 2);
+          c.write(frame);
+        });
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.udp) s.close();
+    this.udp.length = 0;
+    for (const c of this.conns) c.destroy();
+    this.conns.clear();
+    await Promise.all(this.tcp.map((t) => new Promise<void>((r) => t.close(() => r()))));
+    this.tcp.length = 0;
+  }
+}

@@ -1,0 +1,257 @@
+// RFC 6147 §5: the DNS64 decisions, as pure functions from the query and the upstream replies to
+// the reply a client gets. No I/O here: the resolver fetches what these functions ask for.
+import {
+  addressOfIp6Arpa,
+  inAddrArpaName,
+  inPrefix6,
+  type Prefix6,
+  type Rfc6052Prefix,
+  reverseZone,
+  synthesizeAddress,
+} from "./addressing.ts";
+import { buildReply, copyRecord, type OutRecord, parseReply, type Reply } from "./reply.ts";
+import {
+  CLASS_IN,
+  FLAG,
+  isSubdomain,
+  type Message,
+  nameEquals,
+  negativeTtl,
+  RCODE,
+  readU16,
+  TYPE,
+  textToName,
+} from "./wire.ts";
+
+export interface Dns64Config {
+  prefix: Rfc6052Prefix;
+  /** RFC 6147 §5.1.4: AAAA records inside these count as absent */
+  exclude: Prefix6[];
+  /** synthesize even when usable AAAA records exist */
+  alwaysSynthesize: boolean;
+}
+
+/** RFC 6147 §5.1.7: TTL bound for synthesized records when the AAAA answer carried no SOA. */
+export const NO_SOA_TTL = 600;
+
+/** What to do with a query, decided from the question and the DNSSEC bits alone. */
+export type Plan =
+  | { kind: "forward" } // pass through (A, MX, ..., and DNS64 switched off by DO+CD)
+  | { kind: "aaaa" } // RFC 6147 §5.1: AAAA, maybe synthesized
+  | { kind: "ptr"; target: Uint8Array } // RFC 6147 §5.3.1: ip6.arpa under the PREF64
+  | { kind: "ipv4only" }; // RFC 8880 §7.2: answered locally
+
+export const IPV4ONLY_ARPA = textToName("ipv4only.arpa");
+
+/**
+ * RFC 6147 §5.5 (DNSSEC): a client that sets both DO and CD validates by itself and wants the real
+ * data, so the DNS64 "MUST NOT perform synthesis" for it. CD alone (DO clear) still synthesizes: a
+ * client that cannot receive signatures cannot validate either. BIND 9.18 does the same; Unbound
+ * 1.17 skips synthesis whenever CD is set, which the RFC does not ask for.
+ */
+export function planQuery(
+  cfg: Dns64Config,
+  qname: Uint8Array,
+  qtype: number,
+  qclass: number,
+  dnssecOk: boolean,
+  cd: boolean,
+): Plan {
+  if (qclass !== CLASS_IN) return { kind: "forward" };
+  if (isSubdomain(qname, IPV4ONLY_ARPA)) return { kind: "ipv4only" };
+  if (dnssecOk && cd) return { kind: "forward" };
+  if (qtype === TYPE.AAAA) return { kind: "aaaa" };
+  if (qtype === TYPE.PTR) {
+    const target = ptrTarget(cfg, qname);
+    if (target) return { kind: "ptr", target };
+  }
+  return { kind: "forward" };
+}
+
+/**
+ * RFC 6147 §5.3.1: the in-addr.arpa name an ip6.arpa name under the PREF64's reverse zone stands
+ * for, or undefined when the name is outside that zone or not a whole address.
+ */
+export function ptrTarget(cfg: Dns64Config, qname: Uint8Array): Uint8Array | undefined {
+  if (!isSubdomain(qname, reverseZone(cfg.prefix))) return undefined;
+  const addr = addressOfIp6Arpa(qname);
+  if (!addr) return undefined;
+  const v4 = new Uint8Array(4);
+  if (!cfg.prefix.extract(addr, 0, v4, 0)) return undefined;
+  return inAddrArpaName(v4);
+}
+
+export type AaaaVerdict =
+  | { kind: "answer"; reply: Reply } // return this (real AAAA, or NXDOMAIN)
+  | { kind: "synthesize" }; // fetch the A records and synthesize
+
+/** Records of the answer section that are AAAA data (class IN, 16 bytes). */
+function aaaaRecords(m: Message) {
+  return m.records.filter(
+    (r) => r.section === 0 && r.type === TYPE.AAAA && r.class === CLASS_IN && r.rdlength === 16,
+  );
+}
+
+/**
+ * RFC 6147 §5.1.1-§5.1.4: is the upstream AAAA answer usable as it is?
+ * - NXDOMAIN: returned as is (§5.1.2: no synthesis for a name that does not exist).
+ * - any other RCODE but NOERROR: treated as NODATA (§5.1.2), so synthesis is tried.
+ * - NOERROR with AAAA records: usable unless every one lies in an excluded prefix (§5.1.4); the
+ *   excluded ones are removed from a mixed answer (BIND does the same; Unbound has no default
+ *   exclusion and returns ::ffff:0:0/96 records unchanged).
+ * - NOERROR without AAAA (NODATA, or a CNAME chain ending without AAAA, §5.1.3): synthesize.
+ */
+export function judgeAaaa(cfg: Dns64Config, reply: Reply): AaaaVerdict {
+  if (reply.rcode === RCODE.NXDOMAIN) return { kind: "answer", reply };
+  if (reply.rcode !== RCODE.NOERROR) return { kind: "synthesize" };
+  const m = parseReply(reply);
+  const aaaa = aaaaRecords(m);
+  if (aaaa.length === 0) return { kind: "synthesize" };
+  if (cfg.alwaysSynthesize) return { kind: "synthesize" };
+  const excluded = aaaa.filter((r) => cfg.exclude.some((p) => inPrefix6(p, reply.wire, r.rdataOffset)));
+  if (excluded.length === aaaa.length) return { kind: "synthesize" };
+  if (excluded.length === 0) return { kind: "answer", reply };
+  const keep = (sec: 0 | 1 | 2) =>
+    m.records
+      .filter((r) => r.section === sec && !excluded.includes(r) && r.type !== TYPE.OPT)
+      .map((r) => copyRecord(reply.wire, r));
+  const sections = [keep(0), keep(1), keep(2)];
+  if (sections.some((s) => s.some((r) => r === undefined))) return { kind: "answer", reply };
+  const q = m.question!;
+  const filtered = buildReply(
+    q.name,
+    q.type,
+    q.class,
+    m.flags,
+    sections as [OutRecord[], OutRecord[], OutRecord[]],
+    reply.ttl,
+  );
+  return { kind: "answer", reply: filtered };
+}
+
+/**
+ * RFC 6147 §5.1.6-§5.1.8: the synthesized answer to an AAAA query, from the upstream A answer.
+ * Returns undefined when there is nothing to synthesize from (no A records, or an error): the caller
+ * then returns the original AAAA answer (§5.1.6).
+ *
+ * - The CNAME/DNAME chain of the A answer is kept as is (§5.1.3), with its signatures when the
+ *   client asked for DNSSEC records; signatures over A records are dropped (they cover the A data).
+ * - Every A record becomes an AAAA record with the RFC 6052 address under the PREF64 (§5.1.6).
+ * - TTL (§5.1.7): the smaller of the A record's TTL and the negative-caching TTL of the AAAA answer
+ *   (its SOA, RFC 2308 §5); 600 s when the AAAA answer had no SOA. BIND does this; Unbound 1.17
+ *   keeps the A record's TTL.
+ * - AD (§5.5): the synthesized data is as trustworthy as its inputs: AD only when the upstream set
+ *   it on both the AAAA and the A answers. Unbound does this too; BIND (break-dnssec no) does not
+ *   synthesize at all for a DO query whose negative AAAA answer is signed.
+ * - Authority and additional sections are left empty.
+ */
+export function synthesize(
+  cfg: Dns64Config,
+  qname: Uint8Array,
+  aaaaReply: Reply,
+  aReply: Reply,
+  dnssecOk: boolean,
+): Reply | undefined {
+  if (aReply.rcode !== RCODE.NOERROR) return undefined;
+  const a = parseReply(aReply);
+  const aaaaMsg = parseReply(aaaaReply);
+  // the SOA of a NODATA answer, also after a CNAME chain (RFC 2308 §2.2)
+  const neg = aaaaReply.rcode === RCODE.NOERROR ? negativeTtl(aaaaReply.wire, aaaaMsg) : undefined;
+  const ttlCap = neg ?? NO_SOA_TTL;
+  const answer: OutRecord[] = [];
+  let synthesized = 0;
+  for (const r of a.records) {
+    if (r.section !== 0) continue;
+    if (r.type === TYPE.CNAME || r.type === TYPE.DNAME) {
+      const c = copyRecord(aReply.wire, r);
+      if (!c) return undefined;
+      answer.push(c);
+    } else if (r.type === TYPE.A && r.class === CLASS_IN && r.rdlength === 4) {
+      const v6 = synthesizeAddress(cfg.prefix, aReply.wire.subarray(r.rdataOffset, r.end));
+      answer.push({
+        name: r.name,
+        type: TYPE.AAAA,
+        class: CLASS_IN,
+        ttl: Math.min(r.ttl, ttlCap),
+        rdata: v6,
+      });
+      synthesized++;
+    } else if (r.type === TYPE.RRSIG && dnssecOk && r.rdlength >= 2) {
+      const covered = readU16(aReply.wire, r.rdataOffset);
+      if (covered === TYPE.CNAME || covered === TYPE.DNAME)
+        answer.push({
+          name: r.name,
+          type: r.type,
+          class: r.class,
+          ttl: r.ttl,
+          rdata: aReply.wire.slice(r.rdataOffset, r.end),
+        });
+    }
+  }
+  if (synthesized === 0) return undefined;
+  const ad = a.flags & aaaaMsg.flags & FLAG.AD;
+  let ttl = Math.min(aReply.ttl, ttlCap);
+  for (const r of answer) ttl = Math.min(ttl, r.ttl);
+  return buildReply(qname, TYPE.AAAA, CLASS_IN, ad | RCODE.NOERROR, [answer, [], []], ttl);
+}
+
+/**
+ * RFC 6147 §5.3.1, second method: the answer to the in-addr.arpa PTR query, re-owned by the ip6.arpa
+ * name that was asked (PTR records of the target become PTR records of the query name; the rest of
+ * the answer and the authority section are kept for negative caching). Unbound 1.17 answers this
+ * way; BIND 9.18 uses the first method (a CNAME from the ip6.arpa name to the in-addr.arpa name).
+ */
+export function ptrAnswer(qname: Uint8Array, target: Uint8Array, inAddr: Reply): Reply {
+  const m = parseReply(inAddr);
+  const sections: [OutRecord[], OutRecord[], OutRecord[]] = [[], [], []];
+  for (const r of m.records) {
+    if (r.type === TYPE.OPT || r.section === 2) continue;
+    if (r.section === 0 && !(r.type === TYPE.PTR && nameEquals(r.name, target))) continue;
+    const c = copyRecord(inAddr.wire, r, r.section === 0 ? qname : r.name);
+    if (c) sections[r.section].push(c);
+  }
+  let ttl = inAddr.ttl;
+  for (const r of sections[0]) ttl = Math.min(ttl, r.ttl);
+  // an in-addr.arpa answer that was only a CNAME chain has nothing to re-own: NODATA
+  const rcode = inAddr.rcode;
+  return buildReply(
+    qname,
+    TYPE.PTR,
+    CLASS_IN,
+    rcode,
+    sections,
+    sections[0].length === 0 && rcode === RCODE.NOERROR && sections[1].length === 0 ? 0 : ttl,
+  );
+}
+
+/** RFC 8880 §2: the well-known IPv4 addresses of ipv4only.arpa. */
+export const IPV4ONLY_ADDRESSES = [Uint8Array.of(192, 0, 0, 170), Uint8Array.of(192, 0, 0, 171)];
+/** TTL of the locally answered ipv4only.arpa records (the RFC 6147 §5.1.7 bound without an SOA). */
+export const IPV4ONLY_TTL = NO_SOA_TTL;
+
+/**
+ * RFC 8880 §7.2 (and RFC 7050 §3 for the prefix discovery it serves): a DNS64 answers ipv4only.arpa
+ * itself, never sending it upstream: A → 192.0.0.170 and 192.0.0.171; AAAA → both synthesized
+ * with the PREF64; any other type → NODATA; names below ipv4only.arpa → NXDOMAIN.
+ */
+export function ipv4onlyAnswer(cfg: Dns64Config, qname: Uint8Array, qtype: number, qclass: number): Reply {
+  if (!nameEquals(qname, IPV4ONLY_ARPA))
+    return buildReply(qname, qtype, qclass, RCODE.NXDOMAIN, [[], [], []], 0);
+  const answer: OutRecord[] = [];
+  if (qtype === TYPE.A || qtype === TYPE.ANY) {
+    for (const v4 of IPV4ONLY_ADDRESSES)
+      answer.push({ name: qname, type: TYPE.A, class: CLASS_IN, ttl: IPV4ONLY_TTL, rdata: v4 });
+  }
+  if (qtype === TYPE.AAAA || qtype === TYPE.ANY) {
+    for (const v4 of IPV4ONLY_ADDRESSES) {
+      answer.push({
+        name: qname,
+        type: TYPE.AAAA,
+        class: CLASS_IN,
+        ttl: IPV4ONLY_TTL,
+        rdata: synthesizeAddress(cfg.prefix, v4),
+      });
+    }
+  }
+  return buildReply(qname, qtype, qclass, RCODE.NOERROR, [answer, [], []], IPV4ONLY_TTL);
+}
