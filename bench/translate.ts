@@ -6,7 +6,7 @@
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { SiitTranslator, Verdict } from '../src/datapath/siit/index.ts';
-import { bytes, ipv4Packet, ipv6Packet } from '../test/datapath/siit/build.ts';
+import { bytes, ipv4Packet, ipv6Packet, offHeap } from '../test/datapath/siit/build.ts';
 
 const tr = new SiitTranslator(
   {
@@ -39,10 +39,15 @@ obs.observe({ entryTypes: ['gc'] });
 
 const g = (globalThis as { gc?: () => void }).gc;
 
-function run(name: string, pkt: Uint8Array, seconds: number): Promise<void> {
-  if (tr.translate(pkt) !== Verdict.Translated) throw new Error(`${name}: not translated (reason ${tr.lastReason})`);
+function run(name: string, built: Uint8Array, seconds: number, zeroCopy = false): Promise<void> {
+  // Packets arrive in device-sized (off-heap) buffers, not in 64-byte on-heap arrays.
+  // zeroCopy: the packet sits in tr.inputBuffer (a TUN read would put it there).
+  const pkt = zeroCopy ? tr.inputBuffer : offHeap(built);
+  if (zeroCopy) tr.inputBuffer.set(built);
+  const len = built.length;
+  if (tr.translate(pkt, len) !== Verdict.Translated) throw new Error(`${name}: not translated (reason ${tr.lastReason})`);
   // Warm up (JIT).
-  for (let i = 0; i < 200_000; i++) tr.translate(pkt);
+  for (let i = 0; i < 200_000; i++) tr.translate(pkt, len);
   g?.();
   return new Promise((resolve) => {
     // Let the GC observer flush entries from the warm-up / forced GC.
@@ -50,24 +55,28 @@ function run(name: string, pkt: Uint8Array, seconds: number): Promise<void> {
       const gcBefore = gcCount;
       const heapBefore = process.memoryUsage().heapUsed;
       let n = 0;
+      const cpu0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       const deadline = t0 + BigInt(Math.round(seconds * 1e9));
       let now = t0;
       while (now < deadline) {
-        for (let i = 0; i < 10_000; i++) tr.translate(pkt);
+        for (let i = 0; i < 10_000; i++) tr.translate(pkt, len);
         n += 10_000;
         now = process.hrtime.bigint();
       }
       const ns = Number(now - t0);
+      const cpu = process.cpuUsage(cpu0);
+      const cpuNs = (cpu.user + cpu.system) * 1000;
       const heapAfter = process.memoryUsage().heapUsed;
       setTimeout(() => {
         const gcs = gcCount - gcBefore;
         const pps = (n / ns) * 1e9;
+        const cpuPps = (n / cpuNs) * 1e9;
         const heapDelta = heapAfter - heapBefore;
         console.log(
-          `${name.padEnd(28)} ${(pps / 1e6).toFixed(2).padStart(6)} Mpps  ${(ns / n).toFixed(1).padStart(7)} ns/pkt  ` +
-            `${String(n).padStart(9)} pkts  GCs during run: ${gcs}  heap delta: ${(heapDelta / 1024).toFixed(1)} KiB ` +
-            `(${(heapDelta / n).toFixed(3)} B/pkt)`,
+          `${name.padEnd(30)} ${(pps / 1e6).toFixed(2).padStart(5)} Mpps wall ${(ns / n).toFixed(0).padStart(5)} ns/pkt | ` +
+            `${(cpuPps / 1e6).toFixed(2).padStart(5)} Mpps cpu ${(cpuNs / n).toFixed(0).padStart(5)} ns/pkt | ` +
+            `${String(n).padStart(8)} pkts, GCs ${gcs}, heap delta ${(heapDelta / 1024).toFixed(1)} KiB (${(heapDelta / n).toFixed(3)} B/pkt)`,
         );
         resolve();
       }, 50);
@@ -78,10 +87,13 @@ function run(name: string, pkt: Uint8Array, seconds: number): Promise<void> {
 const secs = Number(process.env.BENCH_SECONDS ?? 2);
 console.log(`SIIT pure-function translation bench, one core, node ${process.version}, ${secs}s per case${g ? ', --expose-gc' : ''}`);
 console.log('No peer in this bench: the TAYGA comparison needs the TUN datapath (issue 4).');
+console.log(`Load average at start: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs (wall figures suffer from other load; cpu figures count this process only)`);
 await run(`UDP 6->4 (${udp64.length} B)`, udp64, secs);
 await run(`UDP 4->6 (${udp46.length} B)`, udp46, secs);
 await run(`TCP 6->4 (${tcp64.length} B)`, tcp64, secs);
 await run(`TCP 4->6 (${tcp46.length} B)`, tcp46, secs);
 await run(`ICMPv4 error 4->6 (${icmpErr46.length} B)`, icmpErr46, secs);
 await run(`ICMPv6 error 6->4 (${icmpErr64.length} B)`, icmpErr64, secs);
+await run(`UDP 6->4 (${udp64.length} B), zero-copy`, udp64, secs, true);
+await run(`UDP 4->6 (${udp46.length} B), zero-copy`, udp46, secs, true);
 obs.disconnect();

@@ -1,5 +1,19 @@
-/** Allocation-free byte copy (no subarray views on the packet path). */
+/**
+ * Allocation-free byte copy (no subarray views on the packet path). Inside one
+ * buffer it is a native memmove (copyWithin); across buffers a JS loop.
+ */
 export function copyBytes(src: Uint8Array, so: number, dst: Uint8Array, d: number, n: number): void {
+  if (n >= 128) {
+    // memmove inside one buffer: no allocation, native speed.
+    if (src === dst) {
+      dst.copyWithin(d, so, so + n);
+      return;
+    }
+    if (so === 0 && n === src.length) {
+      dst.set(src, d);
+      return;
+    }
+  }
   if (src === dst && d > so && d < so + n) {
     for (let i = n - 1; i >= 0; i--) dst[d + i] = src[so + i]!;
     return;

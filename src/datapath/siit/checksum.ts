@@ -5,11 +5,51 @@
  * only when needed; a 64 KiB buffer sums to < 2^32, far below 2^53.
  */
 
+// Word-at-a-time summing (RFC 1071 §2(B), byte-order independence): the
+// native (little-endian) 32-bit words of a 4-aligned region are summed as
+// 16-bit halves, folded, and byte-swapped once at the end. The Uint32Array
+// view is cached per buffer, so steady-state use on one buffer allocates nothing.
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+let viewOf: Uint8Array | null = null;
+let view32: Uint32Array | null = null;
+
+function words(b: Uint8Array): Uint32Array | null {
+  if (b === viewOf) return view32;
+  viewOf = b;
+  view32 = (b.byteOffset & 3) === 0 && b.byteLength >= 256 ? new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2) : null;
+  return view32;
+}
+
 /** Adds the 16-bit big-endian words of b[off, off+len) to acc (RFC 1071 §4.1). */
 export function sum16(b: Uint8Array, off: number, len: number, acc: number): number {
+  if (LITTLE_ENDIAN && (off & 3) === 0 && len >= 8) {
+    const w = words(b);
+    if (w !== null) {
+      const n = len >>> 2;
+      const k0 = off >>> 2;
+      let lo = 0;
+      let hi = 0;
+      for (let k = k0; k < k0 + n; k++) {
+        const x = w[k]!;
+        lo += x & 0xffff;
+        hi += x >>> 16;
+      }
+      let f = lo + hi;
+      f = (f & 0xffff) + (f >>> 16);
+      f = (f & 0xffff) + (f >>> 16);
+      const swapped = ((f & 0xff) << 8) | (f >>> 8);
+      const rest = len & 3;
+      return rest === 0 ? acc + swapped : sumBytes(b, off + (n << 2), rest, acc + swapped);
+    }
+  }
+  return sumBytes(b, off, len, acc);
+}
+
+function sumBytes(b: Uint8Array, off: number, len: number, acc: number): number {
   let s = acc;
   const end = off + len;
   let i = off;
+  for (; i + 3 < end; i += 4) s += ((b[i]! << 8) | b[i + 1]!) + ((b[i + 2]! << 8) | b[i + 3]!);
   for (; i + 1 < end; i += 2) s += (b[i]! << 8) | b[i + 1]!;
   if (i < end) s += b[i]! << 8; // odd trailing byte padded with zero
   return s;
@@ -17,7 +57,9 @@ export function sum16(b: Uint8Array, off: number, len: number, acc: number): num
 
 /** Folds a sum to 16 bits with end-around carry. */
 export function fold16(s: number): number {
-  while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
+  // Sums stay below 2^32 (a 64 KiB buffer sums to < 2^31), so 32-bit ops are exact.
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
   return s;
 }
 

@@ -7,6 +7,7 @@
 import { type AddressMapper, SiitAddressMapper } from './addr/mapper.ts';
 import { type CompiledSiitConfig, compileSiitConfig, type SiitConfig } from './config.ts';
 import { FAIL_DROP, FAIL_ICMP, XlatContext } from './context.ts';
+import { copyBytes } from './bytes.ts';
 import { fragment6 } from './fragment.ts';
 import { buildIcmp4Error, buildIcmp6Error } from './icmpErrors.ts';
 import { DROP_REASON_COUNT, DropReason, Verdict } from './result.ts';
@@ -20,11 +21,15 @@ export const Side = { Ipv4: 4, Ipv6: 6 } as const;
 export type Side = (typeof Side)[keyof typeof Side];
 
 const REGION = 0x11000; // > 65535 + headers
-const MAIN = 0;
-const SCRATCH = REGION;
-const FRAGS = 2 * REGION;
+/** The input is copied here (or read here directly through `inputBuffer`), so copies are memmoves. */
+const IN = 0;
+const MAIN = REGION;
+const SCRATCH = 2 * REGION;
+const FRAGS = 3 * REGION;
 const MAX_OUTPUTS = 64; // 65535 B at 1280 B per fragment needs 54
-const BUF_SIZE = 3 * REGION + MAX_OUTPUTS * 64;
+const BUF_SIZE = 4 * REGION + MAX_OUTPUTS * 64;
+/** Largest packet accepted (IPv4 total length / IPv6 without jumbograms). */
+const MAX_PACKET = 65535 + 40;
 
 export interface TranslatorOptions {
   /** Address mapping step; default: SIIT (EAMT, then pool6). A NAT64 supplies its own. */
@@ -38,6 +43,11 @@ export class SiitTranslator {
   readonly ctx: XlatContext;
   /** Output space; outputs are buf[outOffset[i], outOffset[i] + outLength[i]). */
   readonly buf = new Uint8Array(BUF_SIZE);
+  /**
+   * Where a caller may read a packet directly (e.g. from a TUN device) before
+   * calling {@link translateInput}: saves the one copy `translate()` makes.
+   */
+  readonly inputBuffer: Uint8Array = this.buf.subarray(IN, IN + MAX_PACKET);
   readonly outOffset = new Int32Array(MAX_OUTPUTS);
   readonly outLength = new Int32Array(MAX_OUTPUTS);
   outCount = 0;
@@ -68,9 +78,19 @@ export class SiitTranslator {
     this.outCount = 0;
     this.lastReason = DropReason.None;
     if (len <= 0 || len > pkt.length) return this.fail(DropReason.Truncated);
-    const v = pkt[0]! >>> 4;
-    if (v === 6) return this.from6(pkt, len);
-    if (v === 4) return this.from4(pkt, len);
+    if (len > MAX_PACKET) return this.fail(DropReason.BadTotalLength);
+    if (pkt !== this.inputBuffer) copyBytes(pkt, 0, this.buf, IN, len);
+    return this.translateInput(len);
+  }
+
+  /** Translates the `len` bytes a caller wrote into {@link inputBuffer}. */
+  translateInput(len: number): Verdict {
+    this.outCount = 0;
+    this.lastReason = DropReason.None;
+    if (len <= 0 || len > MAX_PACKET) return this.fail(DropReason.Truncated);
+    const v = this.buf[IN]! >>> 4;
+    if (v === 6) return this.from6(this.buf, len);
+    if (v === 4) return this.from4(this.buf, len);
     return this.fail(DropReason.BadVersion);
   }
 
@@ -100,7 +120,7 @@ export class SiitTranslator {
     const ctx = this.ctx;
     ctx.flow.reset();
     // Translate into SCRATCH first only if hairpinning is possible; else straight to MAIN.
-    const n = translate64(ctx, pkt, 0, len, this.buf, MAIN, false);
+    const n = translate64(ctx, pkt, IN, len, this.buf, MAIN, false);
     if (n === FAIL_DROP) return this.fail(ctx.reason);
     if (n === FAIL_ICMP) return this.reply6(pkt, len);
     if (ctx.mapper.isHairpin4(this.buf, MAIN + V4.OFF_DST)) {
@@ -119,7 +139,7 @@ export class SiitTranslator {
   private from4(pkt: Uint8Array, len: number): Verdict {
     const ctx = this.ctx;
     ctx.flow.reset();
-    const n = translate46(ctx, pkt, 0, len, this.buf, MAIN, false, false);
+    const n = translate46(ctx, pkt, IN, len, this.buf, MAIN, false, false);
     if (n === FAIL_DROP) return this.fail(ctx.reason);
     if (n === FAIL_ICMP) return this.reply4(pkt, len);
     if (ctx.fragmentTo > 0) return this.fragmentOut(n);
@@ -141,7 +161,8 @@ export class SiitTranslator {
     const reason = ctx.reason;
     const own = this.cfg.ownIpv6;
     if (ctx.flow.icmpError || own === null) return this.fail(reason);
-    const l = buildIcmp6Error(own, ctx.errType, ctx.errCode, ctx.errRest, pkt, 0, Math.min(len, V6.IPV6_HDR_LEN + ((pkt[4]! << 8) | pkt[5]!)), this.buf, MAIN);
+    const ilen = Math.min(len, V6.IPV6_HDR_LEN + ((pkt[IN + 4]! << 8) | pkt[IN + 5]!));
+    const l = buildIcmp6Error(own, ctx.errType, ctx.errCode, ctx.errRest, pkt, IN, ilen, this.buf, MAIN);
     return this.replied(Side.Ipv6, l, reason);
   }
 
@@ -150,9 +171,10 @@ export class SiitTranslator {
     const ctx = this.ctx;
     const reason = ctx.reason;
     const own = this.cfg.ownIpv4;
-    const fragOffset = ((pkt[V4.OFF_FRAG]! << 8) | pkt[V4.OFF_FRAG + 1]!) & V4.FRAG_OFFSET_MASK;
+    const fragOffset = ((pkt[IN + V4.OFF_FRAG]! << 8) | pkt[IN + V4.OFF_FRAG + 1]!) & V4.FRAG_OFFSET_MASK;
     if (ctx.flow.icmpError || own === null || fragOffset !== 0) return this.fail(reason);
-    const l = buildIcmp4Error(own, ctx.errType, ctx.errCode, ctx.errRest, pkt, 0, Math.min(len, (pkt[2]! << 8) | pkt[3]!), this.buf, MAIN);
+    const ilen = Math.min(len, (pkt[IN + 2]! << 8) | pkt[IN + 3]!);
+    const l = buildIcmp4Error(own, ctx.errType, ctx.errCode, ctx.errRest, pkt, IN, ilen, this.buf, MAIN);
     return this.replied(Side.Ipv4, l, reason);
   }
 

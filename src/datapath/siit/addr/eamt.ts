@@ -25,19 +25,25 @@ export interface EamtEntryBytes {
   len4: number;
 }
 
+interface Entry extends EamtEntryBytes {
+  /** Both prefix lengths are multiples of 8: suffixes move as whole bytes. */
+  aligned: boolean;
+}
+
 export class Eamt {
   /** Sorted by decreasing IPv6 prefix length. */
-  private readonly by6: EamtEntryBytes[];
+  private readonly by6: Entry[];
   /** Sorted by decreasing IPv4 prefix length. */
-  private readonly by4: EamtEntryBytes[];
+  private readonly by4: Entry[];
 
   constructor(entries: EamtEntryBytes[]) {
     for (const e of entries) {
       if (e.len4 < 0 || e.len4 > 32 || e.len6 < 0 || e.len6 > 128) throw new Error('EAMT: bad prefix length');
       if (128 - e.len6 < 32 - e.len4) throw new Error('RFC 7757 §3.2: the IPv6 suffix must hold the IPv4 suffix');
     }
-    this.by6 = [...entries].sort((a, b) => b.len6 - a.len6);
-    this.by4 = [...entries].sort((a, b) => b.len4 - a.len4);
+    const all: Entry[] = entries.map((e) => ({ ...e, aligned: e.len6 % 8 === 0 && e.len4 % 8 === 0 }));
+    this.by6 = [...all].sort((a, b) => b.len6 - a.len6);
+    this.by4 = [...all].sort((a, b) => b.len4 - a.len4);
   }
 
   get size(): number {
@@ -46,14 +52,27 @@ export class Eamt {
 
   /** True when the IPv4 address at a[o] is covered by some entry (RFC 7757 Appendix B hairpin test). */
   has4(a: Uint8Array, o: number): boolean {
-    for (const e of this.by4) if (prefixMatches(a, o, e.v4, e.len4)) return true;
+    const t = this.by4;
+    for (let i = 0; i < t.length; i++) {
+      const e = t[i]!;
+      if (prefixMatches(a, o, e.v4, e.len4)) return true;
+    }
     return false;
   }
 
   /** RFC 7757 §3.2 IPv6→IPv4. */
   map6to4(a: Uint8Array, o: number, out: Uint8Array, oo: number): boolean {
-    for (const e of this.by6) {
+    const t = this.by6;
+    for (let i = 0; i < t.length; i++) {
+      const e = t[i]!;
       if (!prefixMatches(a, o, e.v6, e.len6)) continue;
+      if (e.aligned) {
+        const k4 = e.len4 >>> 3;
+        const k6 = e.len6 >>> 3;
+        for (let j = 0; j < k4; j++) out[oo + j] = e.v4[j]!;
+        for (let j = k4; j < 4; j++) out[oo + j] = a[o + k6 + j - k4]!;
+        return true;
+      }
       const n = 32 - e.len4;
       let v = 0;
       for (let k = 0; k < n; k++) v = (v << 1) | getBit(a, o, e.len6 + k);
@@ -71,10 +90,18 @@ export class Eamt {
 
   /** RFC 7757 §3.2 IPv4→IPv6. */
   map4to6(a: Uint8Array, o: number, out: Uint8Array, oo: number): boolean {
-    for (const e of this.by4) {
+    const t = this.by4;
+    for (let ti = 0; ti < t.length; ti++) {
+      const e = t[ti]!;
       if (!prefixMatches(a, o, e.v4, e.len4)) continue;
       const p = e.v6;
       for (let i = 0; i < 16; i++) out[oo + i] = p[i]!;
+      if (e.aligned) {
+        const k4 = e.len4 >>> 3;
+        const k6 = e.len6 >>> 3;
+        for (let j = k4; j < 4; j++) out[oo + k6 + j - k4] = a[o + j]!;
+        return true;
+      }
       const n = 32 - e.len4;
       for (let k = 0; k < n; k++) {
         if (getBit(a, o, e.len4 + k) === 0) continue;
