@@ -1,0 +1,106 @@
+// The mistakes the seed's author spent weeks on, said up front.
+//  - The NAT64 ACL (allowedSources) must cover the clients' prefix, or their traffic to the PREF64
+//    is not translated (IOS-XE dynamic NAT64 translates only sources the ACL permits).
+//  - A source inside the NAT64 prefix is dropped (IOS-XE stateful NAT64 restriction; RFC 6052 §5.1
+//    leaves such addresses untranslatable), so clients must not number from it and the ACL must not
+//    reach into it (a CLAT that sources from the prefix would be caught and then dropped).
+//  - FortiOS before 7.0.8 (and 7.2.0-7.2.3) has no vip6 `ndp-reply`: it does not answer Neighbor
+//    Solicitations for VIP6 addresses (shared/devices/fortios-notes.md, "VIP6 and Neighbor Solicitation").
+import { parsePrefix, prefixRange } from "../api/net.ts";
+import type { DeviceTarget, Nat64Assignment, RaAssignment } from "../planner/plan.ts";
+import { capabilities } from "./fortios/capabilities.ts";
+import type { Diagnostic } from "./model.ts";
+
+function range6(text: string) {
+  const p = parsePrefix(text, 6);
+  return p.ok ? prefixRange(p.value) : undefined;
+}
+
+const coversRange = (outer: string, inner: string) => {
+  const a = range6(outer);
+  const b = range6(inner);
+  return !!a && !!b && a.first <= b.first && b.last <= a.last;
+};
+const overlapsRange = (x: string, y: string) => {
+  const a = range6(x);
+  const b = range6(y);
+  return !!a && !!b && a.first <= b.last && b.first <= a.last;
+};
+
+export function diagnose(target: DeviceTarget, vendor: "fortios" | "iosxe", _version: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const gateways = target.assignments.filter(
+    (a): a is Nat64Assignment => a.kind === "Nat64Gateway" && a.spec.mode === "stateful",
+  );
+  const ras = target.assignments.filter((a): a is RaAssignment => a.kind === "RouterAdvert");
+  for (const g of gateways) {
+    const subject = `Nat64Gateway/${g.name}`;
+    const acl = vendor === "iosxe" ? "the NAT64 ACL" : "the NAT64 policy's sources";
+    for (const ra of ras) {
+      for (const p of ra.spec.prefixes) {
+        if (!p.autonomous) continue;
+        if (!g.spec.allowedSources.some((src) => coversRange(src, p.prefix))) {
+          out.push({
+            severity: "warning",
+            subject,
+            message: `clients on ${ra.spec.interface} number themselves from ${p.prefix} (RouterAdvert/${ra.name}) but ${acl} (allowedSources ${g.spec.allowedSources.join(", ")}) does not cover it: their traffic to ${g.spec.prefix} would not be translated; add ${p.prefix} to allowedSources`,
+          });
+        }
+        if (overlapsRange(p.prefix, g.spec.prefix)) {
+          out.push({
+            severity: "error",
+            subject,
+            message: `RouterAdvert/${ra.name} hands out ${p.prefix}, which overlaps the NAT64 prefix ${g.spec.prefix}: a source inside the NAT64 prefix is dropped, not translated; number clients from a prefix outside it`,
+          });
+        }
+      }
+      if (ra.resolved.pref64 && range6(ra.resolved.pref64.prefix)?.first !== range6(g.spec.prefix)?.first) {
+        out.push({
+          severity: "warning",
+          subject: `RouterAdvert/${ra.name}`,
+          message: `announces PREF64 ${ra.resolved.pref64.prefix} but Nat64Gateway/${g.name} on this device translates ${g.spec.prefix}: a CLAT would send to a prefix nobody translates`,
+        });
+      }
+    }
+    for (const src of g.spec.allowedSources) {
+      if (overlapsRange(src, g.spec.prefix)) {
+        out.push({
+          severity: "error",
+          subject,
+          message: `${acl} permits ${src}, which reaches into the NAT64 prefix ${g.spec.prefix}: it would catch a CLAT's source taken from the prefix, and such a source is dropped, not translated; give the CLAT an address outside ${g.spec.prefix} and narrow allowedSources to the clients' prefix`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** A vip6 on the box, as `device plan` reads it. */
+export interface Vip6 {
+  name: string;
+  extip: string;
+  "ndp-reply"?: string;
+}
+
+/** FortiOS VIP6 and Neighbor Discovery: what the box will not do, and what to do instead. */
+export function diagnoseVip6(version: string, vips: readonly Vip6[], uplinkAddress?: string): Diagnostic[] {
+  const caps = capabilities(version);
+  const out: Diagnostic[] = [];
+  for (const v of vips) {
+    const subject = `vip6 ${v.name}`;
+    if (!caps.vip6NdpReply) {
+      out.push({
+        severity: "warning",
+        subject,
+        message: `FortiOS ${version} has no ndp-reply on vip6 (it arrives in 7.0.8, and in 7.2.4 on 7.2): the FortiGate does not answer Neighbor Solicitations for ${v.extip}, so the upstream cannot reach it. Instead: route ${v.extip} on the upstream router to the FortiGate's own address${uplinkAddress ? ` (${uplinkAddress})` : ""} so no ND is needed, or add static neighbour entries on the upstream, or upgrade to 7.2.4+ and set ndp-reply enable`,
+      });
+    } else if (v["ndp-reply"] === "disable") {
+      out.push({
+        severity: "warning",
+        subject,
+        message: `ndp-reply is disable: the FortiGate does not answer Neighbor Solicitations for ${v.extip}; set ndp-reply enable`,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,255 @@
+// FortiOS REST (CMDB) transport: /api/v2/cmdb/<path>[/<mkey>]?vdom=<vdom>, Authorization: Bearer.
+// Upsert as Fortinet's own Ansible FortiOSHandler.set() does it (GET; absent → POST; present → PUT),
+// and a POST that meets error -5 ("object already exists", a retry after a lost reply) becomes a PUT.
+import type { Logger } from "../../util/log.ts";
+import type { Vip6 } from "../diagnose.ts";
+import {
+  DeviceApiError,
+  type Driver,
+  type Ledger,
+  orphanFromLedger,
+  type Probe,
+  type ReadResult,
+} from "../driver.ts";
+import {
+  createHttpClient,
+  DeviceHttpError,
+  type HttpClient,
+  type HttpResponse,
+  type TlsOptions,
+} from "../http.ts";
+import type { Current } from "../model.ts";
+import { type DesiredObject, MARKER } from "../model.ts";
+import { keyField, markerComment } from "./render.ts";
+
+export const CMDB = "/api/v2/cmdb/";
+
+/** Endpoints where our objects carry a marker comment and can be found by listing. */
+const MARKED_PATHS = ["firewall/ippool", "firewall/policy64", "firewall/policy"] as const;
+
+/** FortiOS internal error codes (shared/devices/fortios-notes.md, "Errors"). */
+export const FORTI_ERRORS: Record<number, string> = {
+  [-3]: "object not found",
+  [-5]: "object already exists",
+  [-23]: "object in use",
+  [-61]: "command error",
+  [-651]: "invalid value or reference",
+};
+
+export interface FortiDriverOptions {
+  endpoint: string;
+  token: string;
+  vdom: string;
+  tls: TlsOptions;
+  log: Logger;
+  retries?: number;
+  backoffMs?: number;
+  timeoutMs?: number;
+}
+
+const isPolicy = (path: string) => path === "firewall/policy" || path === "firewall/policy64";
+const isSingleton = (o: { path: string; key?: string }) => o.key === undefined && !isPolicy(o.path);
+
+/** "172.16.1.254 255.255.255.0" → "172.16.1.254/24" */
+function v4WithLength(ipMask: string): string | undefined {
+  const [ip, mask] = ipMask.trim().split(/\s+/);
+  if (!ip || !mask || ip === "0.0.0.0") return undefined;
+  const bits = mask.split(".").reduce((n, o) => n + Number(o).toString(2).replace(/0/g, "").length, 0);
+  return `${ip}/${bits}`;
+}
+
+export function fortiErrorMessage(method: string, path: string, r: HttpResponse): string {
+  const b = (r.body ?? {}) as { error?: number; cli_error?: string };
+  const code =
+    typeof b.error === "number"
+      ? ` error ${b.error}${FORTI_ERRORS[b.error] ? ` (${FORTI_ERRORS[b.error]})` : ""}`
+      : "";
+  const cli = b.cli_error ? `: ${b.cli_error}` : "";
+  return `${method} ${path}: HTTP ${r.status}${code}${cli}`;
+}
+
+export function createFortiDriver(o: FortiDriverOptions): Driver & { vip6(): Promise<Vip6[]> } {
+  const http: HttpClient = createHttpClient({
+    endpoint: o.endpoint,
+    headers: { Authorization: `Bearer ${o.token}` },
+    secret: o.token,
+    tls: o.tls,
+    log: o.log,
+    retries: o.retries,
+    backoffMs: o.backoffMs,
+    timeoutMs: o.timeoutMs,
+  });
+  const query = { vdom: o.vdom };
+  /** policy object id → the policyid the box gave it */
+  const policyIds = new Map<string, number>();
+  // 500 without an internal code, and the gateway errors, are transient; -5/-651/... are answers.
+  const retryable = (r: HttpResponse) =>
+    [502, 503, 504].includes(r.status) ||
+    (r.status === 500 && typeof (r.body as { error?: unknown } | undefined)?.error !== "number");
+
+  async function call(method: string, path: string, body?: unknown, retry = true): Promise<HttpResponse> {
+    const r = await http.request(method, path, { query, body, retry, retryable });
+    if (r.status >= 400 && !(method === "GET" && r.status === 404)) {
+      const code = (r.body as { error?: number } | undefined)?.error;
+      throw new DeviceApiError(
+        fortiErrorMessage(method, path, r),
+        r.status,
+        typeof code === "number" ? code : undefined,
+      );
+    }
+    return r;
+  }
+  const url = (path: string, key?: string | number) =>
+    `${CMDB}${path}${key === undefined ? "" : `/${encodeURIComponent(String(key))}`}`;
+  const results = (r: HttpResponse): Record<string, unknown>[] => {
+    const x = (r.body as { results?: unknown } | undefined)?.results;
+    if (Array.isArray(x)) return x as Record<string, unknown>[];
+    return x && typeof x === "object" ? [x as Record<string, unknown>] : [];
+  };
+  const lists = new Map<string, Record<string, unknown>[] | undefined>();
+  async function list(path: string, fresh = false): Promise<Record<string, unknown>[] | undefined> {
+    if (!fresh && lists.has(path)) return lists.get(path);
+    const r = await call("GET", url(path));
+    const v = r.status === 404 ? undefined : results(r);
+    lists.set(path, v);
+    return v;
+  }
+  async function findPolicy(o: DesiredObject, fresh: boolean): Promise<Record<string, unknown> | undefined> {
+    const all = (await list(o.path, fresh)) ?? [];
+    const mine = all.find((p) => p.comments === markerComment(o.id));
+    if (mine) policyIds.set(o.id, Number(mine.policyid));
+    return mine;
+  }
+
+  return {
+    vendor: "fortios",
+    get requests() {
+      return http.attempts;
+    },
+    close: () => http.close(),
+
+    async probe(): Promise<Probe> {
+      const r = await call("GET", "/api/v2/monitor/system/status");
+      const b = r.body as { version?: string; results?: { version?: string } };
+      const version = (b.version ?? b.results?.version ?? "").replace(/^v/, "");
+      const ifs = (await list("system/interface", true)) ?? [];
+      const interfaces = ifs.map((i) => {
+        const addresses: string[] = [];
+        const v4 = typeof i.ip === "string" ? v4WithLength(i.ip) : undefined;
+        if (v4) addresses.push(v4);
+        const v6 = (i.ipv6 as { "ip6-address"?: string } | undefined)?.["ip6-address"];
+        if (v6 && !v6.startsWith("::/")) addresses.push(v6);
+        return { name: String(i.name), addresses };
+      });
+      return { version, interfaces };
+    },
+
+    async read(desired, ledger): Promise<ReadResult> {
+      lists.clear();
+      const current: Current = new Map();
+      for (const d of desired) {
+        if (isPolicy(d.path)) current.set(d.id, await findPolicy(d, false));
+        else if (isSingleton(d)) {
+          const r = await call("GET", url(d.path));
+          current.set(d.id, r.status === 404 ? undefined : results(r)[0]);
+        } else {
+          const r = await call("GET", url(d.path, d.key));
+          current.set(d.id, r.status === 404 ? undefined : results(r)[0]);
+        }
+      }
+      const wanted = new Set(desired.map((d) => d.id));
+      const orphans: DesiredObject[] = Object.values(ledger.entries)
+        .filter((e) => !wanted.has(e.id) && !MARKED_PATHS.includes(e.path as (typeof MARKED_PATHS)[number]))
+        .map(orphanFromLedger);
+      for (const path of MARKED_PATHS) {
+        const all = await list(path);
+        for (const x of all ?? []) {
+          const c = typeof x.comments === "string" ? x.comments : "";
+          if (!c.startsWith(`${MARKER}: `)) continue;
+          const id = c.slice(MARKER.length + 2);
+          if (wanted.has(id)) continue;
+          const key = String(x[keyField(path)]);
+          orphans.push({
+            id,
+            owners: [],
+            path,
+            key,
+            body: {},
+            dependsOn: [],
+            ownership: "marked",
+            removal: { kind: "delete" },
+          });
+        }
+      }
+      return { current, orphans };
+    },
+
+    async apply(change, _ledger: Ledger) {
+      const obj = change.object;
+      if (change.op === "delete") {
+        if (obj.removal.kind === "reset") await call("PUT", url(obj.path, obj.key), obj.removal.body);
+        else if (obj.removal.kind === "delete") {
+          const r = await call("DELETE", url(obj.path, obj.key)).catch((e: unknown) => {
+            if (e instanceof DeviceApiError && e.status === 404) return undefined; // already gone
+            throw e;
+          });
+          void r;
+        }
+        return;
+      }
+      if (isSingleton(obj)) {
+        await call("PUT", url(obj.path), obj.body);
+        return;
+      }
+      if (isPolicy(obj.path)) {
+        if (change.op === "update" && policyIds.has(obj.id)) {
+          await call("PUT", url(obj.path, policyIds.get(obj.id)), obj.body);
+          return;
+        }
+        // A retried POST would append a second policy: one attempt at a time, and before each
+        // new attempt look for the comment in case the last one landed and only the reply was lost.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const r = await call("POST", url(obj.path), obj.body, false);
+            const mkey = (r.body as { mkey?: number } | undefined)?.mkey;
+            if (typeof mkey === "number") policyIds.set(obj.id, mkey);
+            return;
+          } catch (e) {
+            const transient =
+              e instanceof DeviceHttpError ||
+              (e instanceof DeviceApiError &&
+                (e.status >= 502 || (e.status === 500 && e.code === undefined)));
+            if (!transient || attempt >= 4) throw e;
+            await new Promise((res) => setTimeout(res, Math.min(200 * 2 ** attempt, 5000)));
+            if (await findPolicy(obj, true)) return;
+          }
+        }
+      }
+      if (change.op === "update") {
+        await call("PUT", url(obj.path, obj.key), obj.body);
+        return;
+      }
+      try {
+        await call("POST", url(obj.path), obj.body);
+      } catch (e) {
+        // -5: it exists (a POST whose reply was lost, or someone made it meanwhile): update it.
+        if (e instanceof DeviceApiError && e.code === -5) await call("PUT", url(obj.path, obj.key), obj.body);
+        else throw e;
+      }
+    },
+
+    async finish() {},
+
+    /** the box's vip6 objects, for the NDP diagnosis */
+    async vip6() {
+      const all = (await list("firewall/vip6", true)) ?? [];
+      return all.map((v) => ({
+        name: String(v.name),
+        extip: String(v.extip ?? ""),
+        "ndp-reply": v["ndp-reply"] as string | undefined,
+      }));
+    },
+  };
+}
+
+export { DeviceHttpError };

@@ -1,0 +1,27 @@
+// What an IOS-XE release models in YANG and what it can take over RESTCONF
+// (shared/devices/iosxe-notes.md and iosxe-yang/README.md, checked against the 17.9.1, 17.12.1 and
+// 17.15.1 module sets).
+import { compareVersions, parseVersion, type Version } from "../fortios/capabilities.ts";
+
+export interface IosxeCapabilities {
+  version: Version;
+  /** Cisco-IOS-XE-cli-rpc (config-ios-cli-rpc) first appears in 17.9.1 */
+  cliRpc: boolean;
+  /** `ipv6 nd ra dns server` as the ra/dns/server-list leaf-list (17.9+); 17.7 has one `server` leaf */
+  raDnsServerList: boolean;
+}
+
+export function iosxeCapabilities(versionText: string): IosxeCapabilities {
+  const v = parseVersion(versionText) ?? [17, 12, 1];
+  const ge = (x: string) => compareVersions(v, parseVersion(x)!) >= 0;
+  return { version: v, cliRpc: ge("17.9.1"), raDnsServerList: ge("17.9.1") };
+}
+
+/** Interface types whose nat64 the Cisco-IOS-XE-nat model augments (never BDI, in any 17.x). */
+export const NAT64_MODELLED = new Set([
+  "GigabitEthernet",
+  "TenGigabitEthernet",
+  "Port-channel",
+  "Loopback",
+  "Tunnel",
+]);

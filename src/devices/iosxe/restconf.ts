@@ -1,0 +1,179 @@
+// IOS-XE RESTCONF transport (RFC 8040): GET/PUT/DELETE under /restconf/data/, the
+// Cisco-IOS-XE-cli-rpc RPC for what YANG does not model, and cisco-ia:save-config at the end
+// (RESTCONF writes running-config only).
+import type { Logger } from "../../util/log.ts";
+import {
+  DeviceApiError,
+  type Driver,
+  type Ledger,
+  orphanFromLedger,
+  type Probe,
+  type ReadResult,
+} from "../driver.ts";
+import { createHttpClient, type HttpClient, type HttpResponse, type TlsOptions } from "../http.ts";
+import type { Current, DesiredObject } from "../model.ts";
+import { cliRpcBody, NATIVE } from "./render.ts";
+
+export const DATA = "/restconf/data/";
+export const CLI_RPC = "/restconf/operations/Cisco-IOS-XE-cli-rpc:config-ios-cli-rpc";
+export const SAVE_CONFIG = "/restconf/operations/cisco-ia:save-config";
+const MEDIA = "application/yang-data+json";
+
+export interface IosxeDriverOptions {
+  endpoint: string;
+  username: string;
+  password: string;
+  tls: TlsOptions;
+  log: Logger;
+  retries?: number;
+  backoffMs?: number;
+  timeoutMs?: number;
+}
+
+/** RFC 8040 §7.1 errors body → one line. */
+export function restconfErrorMessage(method: string, path: string, r: HttpResponse): string {
+  const errs = (
+    r.body as
+      | { "ietf-restconf:errors"?: { error?: { "error-tag"?: string; "error-message"?: string }[] } }
+      | undefined
+  )?.["ietf-restconf:errors"]?.error;
+  const first = errs?.[0];
+  return `${method} ${path}: HTTP ${r.status}${first ? ` ${first["error-tag"] ?? ""}${first["error-message"] ? `: ${first["error-message"]}` : ""}` : ""}`;
+}
+
+/**
+ * Values as IOS-XE gives them back differ in form from what we send (shared/devices/iosxe-notes.md,
+ * pitfalls 2 and 6): upper-case IPv6, dotted hex. Compare normalised.
+ */
+export function iosxeSame(_field: string, want: unknown, have: unknown): boolean {
+  if (want === have) return true;
+  if (Array.isArray(want)) {
+    if (!Array.isArray(have) || have.length !== want.length) return false;
+    return want.every((w, i) => iosxeSame(_field, w, have[i]));
+  }
+  if (want !== null && typeof want === "object") {
+    if (have === null || typeof have !== "object" || Array.isArray(have)) return false;
+    return Object.entries(want as Record<string, unknown>).every(([k, v]) => {
+      // a member may come back qualified or not
+      const h =
+        (have as Record<string, unknown>)[k] ??
+        (have as Record<string, unknown>)[k.slice(k.indexOf(":") + 1)];
+      return iosxeSame(k, v, h);
+    });
+  }
+  if (typeof want === "string" && typeof have === "string") {
+    if (_field === "hex-line")
+      return want.replace(/\./g, "").toLowerCase() === have.replace(/\./g, "").toLowerCase();
+    return want.toLowerCase() === have.toLowerCase();
+  }
+  if (
+    (typeof want === "number" || typeof want === "string") &&
+    (typeof have === "number" || typeof have === "string")
+  )
+    return String(want) === String(have);
+  return false;
+}
+
+/** 255.255.255.0 → 24 */
+function maskLength(mask: string): number {
+  return mask.split(".").reduce((n, o) => n + Number(o).toString(2).replace(/0/g, "").length, 0);
+}
+
+export function createIosxeDriver(o: IosxeDriverOptions): Driver {
+  const basic = Buffer.from(`${o.username}:${o.password}`).toString("base64");
+  const http: HttpClient = createHttpClient({
+    endpoint: o.endpoint,
+    headers: { Authorization: `Basic ${basic}` },
+    secret: o.password,
+    tls: o.tls,
+    log: o.log,
+    retries: o.retries,
+    backoffMs: o.backoffMs,
+    timeoutMs: o.timeoutMs,
+  });
+  const retryable = (r: HttpResponse) => {
+    if ([502, 503, 504].includes(r.status)) return true;
+    // RFC 8040 §7: lock-denied / in-use (409) clear once the other session's change is done.
+    return r.status === 409 && /lock-denied|in-use/.test(JSON.stringify(r.body ?? ""));
+  };
+  async function call(method: string, path: string, body?: unknown): Promise<HttpResponse> {
+    const r = await http.request(method, path, { body, contentType: MEDIA, retryable });
+    if (r.status >= 400 && !(r.status === 404 && (method === "GET" || method === "DELETE"))) {
+      throw new DeviceApiError(restconfErrorMessage(method, path, r), r.status);
+    }
+    return r;
+  }
+  const cli = (text: string) => call("POST", CLI_RPC, cliRpcBody(text));
+
+  return {
+    vendor: "iosxe",
+    get requests() {
+      return http.attempts;
+    },
+    close: () => http.close(),
+
+    async probe(): Promise<Probe> {
+      const v = await call("GET", `${DATA}${NATIVE}/version`);
+      const version = String(
+        (v.body as Record<string, unknown> | undefined)?.["Cisco-IOS-XE-native:version"] ?? "",
+      );
+      const r = await call("GET", `${DATA}${NATIVE}/interface`);
+      const tree = ((r.body as Record<string, unknown> | undefined)?.["Cisco-IOS-XE-native:interface"] ??
+        {}) as Record<string, unknown>;
+      const interfaces = Object.entries(tree).flatMap(([type, entries]) =>
+        (Array.isArray(entries) ? entries : []).map((e: Record<string, unknown>) => {
+          const addresses: string[] = [];
+          const p = (e.ip as { address?: { primary?: { address?: string; mask?: string } } } | undefined)
+            ?.address?.primary;
+          if (p?.address && p.mask) addresses.push(`${p.address}/${maskLength(p.mask)}`);
+          const v6 =
+            (e.ipv6 as { address?: { "prefix-list"?: { prefix: string }[] } } | undefined)?.address?.[
+              "prefix-list"
+            ] ?? [];
+          for (const x of v6) addresses.push(x.prefix.toLowerCase());
+          return { name: `${type}${e.name}`, addresses };
+        }),
+      );
+      return { version, interfaces };
+    },
+
+    async read(desired, ledger): Promise<ReadResult> {
+      const current: Current = new Map();
+      for (const d of desired) {
+        if (d.path === "cli-rpc") {
+          // Not readable over RESTCONF: what we last sent is the state we know.
+          current.set(d.id, ledger.entries[d.id]?.body);
+          continue;
+        }
+        const r = await call("GET", `${DATA}${d.path}`);
+        current.set(d.id, r.status === 404 ? undefined : (r.body as Record<string, unknown>));
+      }
+      const wanted = new Set(desired.map((d) => d.id));
+      const orphans: DesiredObject[] = Object.values(ledger.entries)
+        .filter((e) => !wanted.has(e.id))
+        .map(orphanFromLedger);
+      return { current, orphans };
+    },
+
+    async apply(change, ledger: Ledger) {
+      const obj = change.object;
+      if (change.op === "delete") {
+        if (obj.removal.kind === "cli") await cli(obj.removal.text);
+        else if (obj.removal.kind === "delete") await call("DELETE", `${DATA}${obj.path}`);
+        return;
+      }
+      if (obj.path === "cli-rpc") {
+        // A changed CLI object: undo what we sent last time, then send the new lines.
+        const before = ledger.entries[obj.id];
+        if (change.op === "update" && before?.removal.kind === "cli") await cli(before.removal.text);
+        await cli(String(obj.body["config-clis"]));
+        return;
+      }
+      await call("PUT", `${DATA}${obj.path}`, obj.body);
+    },
+
+    async finish(changed) {
+      if (changed) await call("POST", SAVE_CONFIG);
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// From validated resources to what each ExternalDevice must hold: the planner's DeviceTargets,
+// paired with their ExternalDevice spec and rendered with the vendor's renderer.
+import type { ExternalDeviceSpec } from "../api/externaldevice.ts";
+import type { AnyResource, Resource } from "../api/resources.ts";
+import { type DeviceTarget, plan } from "../planner/plan.ts";
+import { diagnose } from "./diagnose.ts";
+import { renderFortios } from "./fortios/render.ts";
+import { renderIosxe } from "./iosxe/render.ts";
+import type { DesiredObject, Diagnostic, InterfaceFacts } from "./model.ts";
+
+export interface Device {
+  name: string;
+  spec: ExternalDeviceSpec;
+  target: DeviceTarget;
+}
+
+export interface Rendered {
+  device: Device;
+  vendor: "fortios" | "iosxe";
+  version: string;
+  objects: DesiredObject[];
+  diagnostics: Diagnostic[];
+}
+
+/** Default versions when neither the resource nor --version names one: the seed's boxes. */
+export const DEFAULT_VERSION = { fortios: "7.2.4", iosxe: "17.12.1" } as const;
+
+/** Every ExternalDevice with what the planner placed on it (devices with nothing placed too). */
+export function devicesOf(resources: readonly AnyResource[]): { devices: Device[]; problems: string[] } {
+  const p = plan(resources);
+  const problems = [
+    ...p.conflicts
+      .filter((c) => c.where.startsWith("device"))
+      .map((c) => `${c.resource} on ${c.where}: ${c.message}`),
+    ...p.unplaced.map((u) => `${u.resource}: ${u.reason}`),
+  ];
+  const devices = resources
+    .filter((r): r is Resource<"ExternalDevice"> => r.kind === "ExternalDevice")
+    .map((r) => ({
+      name: r.name,
+      spec: r.spec,
+      target: p.devices.find((d) => d.name === r.name) ?? {
+        name: r.name,
+        vendor: r.spec.vendor,
+        version: r.spec.version,
+        assignments: [],
+      },
+    }));
+  return { devices, problems };
+}
+
+/** Render one device for `version` (default: its spec's, else DEFAULT_VERSION) with the interfaces known. */
+export function renderDevice(
+  device: Device,
+  version?: string,
+  interfaces?: readonly InterfaceFacts[],
+): Rendered {
+  const vendor = device.spec.vendor;
+  const v = version ?? device.spec.version ?? DEFAULT_VERSION[vendor];
+  const facts = interfaces ?? device.spec.interfaces;
+  const r =
+    vendor === "fortios"
+      ? renderFortios({ target: device.target, version: v, interfaces: facts })
+      : renderIosxe({ target: device.target, version: v, interfaces: facts });
+  return {
+    device,
+    vendor,
+    version: v,
+    objects: r.objects,
+    diagnostics: [...r.diagnostics, ...diagnose(device.target, vendor, v)],
+  };
+}
