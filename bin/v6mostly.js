@@ -6,7 +6,9 @@ import { dirname, join } from "node:path";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const built = join(root, "dist", "cli", "main.js");
-if (existsSync(built)) {
+// A checkout (src/ present) runs its sources, so that a stale build never runs by surprise;
+// an installed package (no src/) runs the build.
+if (!existsSync(join(root, "src")) && existsSync(built)) {
   await (await import(pathToFileURL(built).href)).main(process.argv);
 } else {
   const { register } = await import("tsx/esm/api");

@@ -1,0 +1,34 @@
+// What the node runtime (standalone `v6mostly run`, and the agent in cluster mode) hosts: one
+// running service per assignment of the plan. Each service module exports a start function of
+// this shape; the registry below maps a resource kind to it.
+
+import type { Assignment } from "../planner/plan.ts";
+import type { Logger } from "../util/log.ts";
+
+export interface ServiceContext {
+  log: Logger;
+  /** where the service keeps state that must survive a restart (leases, ...) */
+  stateDir: string;
+}
+
+export interface RunningService {
+  stop(): Promise<void>;
+  /** apply a changed assignment without a restart, where the service can */
+  update?(assignment: never): Promise<void>;
+  stats(): Record<string, number>;
+}
+
+export type Starter = (assignment: Assignment, ctx: ServiceContext) => Promise<RunningService>;
+
+/**
+ * The services this build can run on a node, by kind. A kind that is missing here is not
+ * implemented on nodes yet; `run` says so instead of pretending.
+ */
+export async function starters(): Promise<Partial<Record<Assignment["kind"], Starter>>> {
+  const out: Partial<Record<Assignment["kind"], Starter>> = {};
+  const dns64 = await import("../services/dns64/index.ts");
+  out.Dns64Resolver = (a, ctx) => dns64.startDns64(a as Parameters<typeof dns64.startDns64>[0], ctx);
+  const ra = await import("../services/ra/index.ts");
+  out.RouterAdvert = (a, ctx) => ra.startRouterAdvert(a as Parameters<typeof ra.startRouterAdvert>[0], ctx);
+  return out;
+}

@@ -1,0 +1,135 @@
+// `v6mostly run` as a user runs it: a real process serving DNS64 on loopback, reloaded with
+// SIGHUP and stopped with SIGTERM.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import dnsPacket from "dns-packet";
+import { repoRoot } from "../../src/api/gen.ts";
+import { doc } from "../support/validate.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "v6m-run-"));
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A free-ish port per run: loopback 127.0.0.x with x from the pid, ports above 20000. */
+const host = `127.0.${(process.pid >> 8) & 0xff}.${process.pid & 0xff || 1}`;
+const port = 20000 + (process.pid % 20000);
+
+const resolver = (listen: string) =>
+  doc(
+    "Dns64Resolver",
+    "lo",
+    `listen: ["${listen}"]\nprefix: "2001:db8:64::/96"\nupstreams: ["127.0.0.1:9"]\nallowClients: ["127.0.0.0/8"]`,
+  );
+
+/** Ask ipv4only.arpa AAAA (RFC 8880: answered from the prefix, no upstream needed). */
+function ask(p: number, timeoutMs = 1000): Promise<string[] | undefined> {
+  return new Promise((resolve) => {
+    const s = createSocket("udp4");
+    const timer = setTimeout(() => {
+      s.close();
+      resolve(undefined);
+    }, timeoutMs);
+    s.on("message", (m) => {
+      clearTimeout(timer);
+      s.close();
+      const r = dnsPacket.decode(m);
+      resolve((r.answers ?? []).map((a) => String((a as { data: unknown }).data)).sort());
+    });
+    s.send(
+      dnsPacket.encode({
+        type: "query",
+        id: 7,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: "AAAA", name: "ipv4only.arpa" }],
+      }),
+      p,
+      host,
+    );
+  });
+}
+
+async function until<T>(f: () => Promise<T | undefined>, ms: number): Promise<T | undefined> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
+}
+
+describe("v6mostly run (standalone)", () => {
+  it("serves, reloads on SIGHUP, and stops cleanly on SIGTERM", async () => {
+    const file = join(dir, "home.yaml");
+    writeFileSync(file, resolver(`${host}:${port}`));
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, "bin", "v6mostly.js"), "run", "-f", file, "--state-dir", join(dir, "state")],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    children.push(child);
+    let log = "";
+    child.stderr!.on("data", (d) => {
+      log += String(d);
+    });
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+
+    const first = await until(() => ask(port), 30_000);
+    assert.deepEqual(first, ["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"], log);
+
+    // move the listener to another port; the old one must stop answering
+    writeFileSync(file, resolver(`${host}:${port + 1}`));
+    child.kill("SIGHUP");
+    const moved = await until(() => ask(port + 1), 15_000);
+    assert.deepEqual(moved, ["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"], log);
+    assert.equal(await ask(port, 500), undefined);
+
+    // a broken file on reload changes nothing
+    writeFileSync(file, resolver(`${host}:${port + 1}`).replace("2001:db8:64::/96", "2001:db8:64::/72"));
+    child.kill("SIGHUP");
+    await until(async () => (log.includes("reload refused") ? true : undefined), 10_000);
+    assert.match(log, /home\.yaml#1 Dns64Resolver\/lo spec\.prefix: \/72 is not a NAT64 prefix length/);
+    assert.deepEqual(await ask(port + 1), ["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"]);
+
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, log);
+    assert.match(log, /"msg":"stopped"/);
+  });
+
+  it("refuses to start on invalid files, naming the problem", async () => {
+    const file = join(dir, "bad.yaml");
+    writeFileSync(
+      file,
+      resolver(`${host}:${port + 2}`).replace('allowClients: ["127.0.0.0/8"]', 'allowClients: ["::/0"]'),
+    );
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, "bin", "v6mostly.js"), "run", "-f", file, "--state-dir", join(dir, "state")],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    children.push(child);
+    let err = "";
+    child.stderr!.on("data", (d) => {
+      err += String(d);
+    });
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    assert.equal(code, 1);
+    assert.match(
+      err,
+      /bad\.yaml#1 Dns64Resolver\/lo spec\.allowClients\[0\]: ::\/0 lets the whole internet query/,
+    );
+    assert.match(err, /nothing started/);
+  });
+});
