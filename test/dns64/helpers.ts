@@ -95,8 +95,30 @@ export const cname = (name: string, target: string, ttl = 300): Answer => ({
   data: target,
 });
 
-export function decode(wire: Uint8Array): Packet {
-  return dnsPacket.decode(Buffer.from(wire));
+/** A decoded record, loosely typed for assertions. */
+export interface Rec {
+  type: string;
+  name: string;
+  ttl: number;
+  class: string;
+  // biome-ignore lint/suspicious/noExplicitAny: record data differs per type
+  data: any;
+}
+
+export interface Decoded {
+  id: number;
+  flags: number;
+  rcode: string;
+  flag_tc: boolean;
+  flag_ad: boolean;
+  questions: { name: string; type: string }[];
+  answers: Rec[];
+  authorities: Rec[];
+  additionals: Rec[];
+}
+
+export function decode(wire: Uint8Array): Decoded {
+  return dnsPacket.decode(Buffer.from(wire)) as unknown as Decoded;
 }
 
 export function rcodeOf(wire: Uint8Array): number {
