@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { isMainModule } from "../util/main.ts";
 import { register as registerDevice } from "./commands/device.ts";
 import { register as registerPlan } from "./commands/plan.ts";
+import { register as registerRa } from "./commands/ra.ts";
 import { register as registerRender } from "./commands/render.ts";
 import { register as registerValidate } from "./commands/validate.ts";
 
@@ -23,6 +24,7 @@ Start with: v6mostly validate -f examples/single-host.yaml`,
     );
   registerValidate(program);
   registerPlan(program);
+  registerRa(program);
   registerRender(program);
   registerDevice(program);
   return program;

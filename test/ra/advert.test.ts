@@ -27,8 +27,6 @@ test("every configured option is advertised, RDNSS and DNSSL grouped by lifetime
   assert.equal(ra.preference, "low");
   assert.equal(ra.curHopLimit, 64);
   assert.deepEqual(ra.options, [
-    { type: "sourceLinkAddress", address: "02:00:5e:10:00:01" },
-    { type: "mtu", mtu: 1400 },
     {
       type: "prefixInformation",
       prefix: "2001:db8:1::",
@@ -48,6 +46,8 @@ test("every configured option is advertised, RDNSS and DNSSL grouped by lifetime
     },
     { type: "rdnss", lifetime: 1800, servers: ["2001:db8:1::53", "2001:db8:1::54"] },
     { type: "dnssl", lifetime: 1800, domains: ["home.arpa", "example.net"] },
+    { type: "mtu", mtu: 1400 },
+    { type: "sourceLinkAddress", address: "02:00:5e:10:00:01" },
     { type: "pref64", prefix: "2001:db8:64::", prefixLength: 96, lifetime: 1800 },
   ]);
   assert.deepEqual(configProblems(a), []);

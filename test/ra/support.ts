@@ -10,8 +10,7 @@ export function assignmentFrom(yaml: string): RaAssignment {
   if (errors.length) throw new Error(errors.map(formatProblem).join("\n"));
   const p = plan(resources, { standaloneNode: "test" });
   const a = p.nodes[0]?.assignments.find((x) => x.kind === "RouterAdvert");
-  if (!a || a.kind !== "RouterAdvert")
-    throw new Error(`no RouterAdvert planned: ${JSON.stringify(p.unplaced)}`);
+  if (a?.kind !== "RouterAdvert") throw new Error(`no RouterAdvert planned: ${JSON.stringify(p.unplaced)}`);
   return a;
 }
 

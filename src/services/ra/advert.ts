@@ -135,9 +135,10 @@ export function buildAdvertisement(a: RaAssignment, link: Link, o: BuildOptions 
   // PREF64 that point at this router are withdrawn with it; prefixes stay (addresses in them
   // remain valid on the link).
   const final = o.final === true;
+  // Options in radvd's order (prefixes, routes, RDNSS, DNSSL, MTU, source link-layer address), so
+  // that an advertisement is byte for byte what radvd sends for the same configuration; PREF64,
+  // which radvd 2.19 lacks, comes last.
   const options: NdOption[] = [];
-  if (link.mac) options.push({ type: "sourceLinkAddress", address: link.mac });
-  if (s.mtu !== undefined) options.push({ type: "mtu", mtu: s.mtu });
   for (const p of s.prefixes) {
     const pp = parsePrefix(p.prefix, 6);
     options.push({
@@ -167,6 +168,8 @@ export function buildAdvertisement(a: RaAssignment, link: Link, o: BuildOptions 
   for (const g of groupByLifetime(r.dnssl)) {
     options.push({ type: "dnssl", lifetime: final ? 0 : g.lifetime, domains: g.items.map((x) => x.domain) });
   }
+  if (s.mtu !== undefined) options.push({ type: "mtu", mtu: s.mtu });
+  if (link.mac) options.push({ type: "sourceLinkAddress", address: link.mac });
   if (r.pref64) {
     const [prefix, len] = r.pref64.prefix.split("/");
     options.push({
