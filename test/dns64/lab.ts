@@ -12,6 +12,7 @@ import dnsPacket from "dns-packet";
 export const ZONE = "v6m.example";
 export const SIGNED = "signed.example";
 export const REVERSE = "2.0.192.in-addr.arpa";
+export const BROKEN = "broken.example";
 
 /** What the zones hold; the tests derive their expectations from this, not from constants. */
 export const names = {
@@ -29,6 +30,7 @@ export const names = {
   big: `big.${ZONE}`, // 90 A records: too large for 1232 bytes as AAAA; needs TCP
   signedA: `www.${SIGNED}`, // A 203.0.113.1 in a DNSSEC-signed zone
   signedDual: `dual.${SIGNED}`, // A 203.0.113.2 AAAA 2001:db8::202
+  broken: `www.${BROKEN}`, // in a zone that fails to load: the authoritative answers SERVFAIL
 };
 
 export const MANY = 24;
@@ -194,6 +196,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   writeFileSync(join(dir, "zone.db"), zoneText());
   writeFileSync(join(dir, "reverse.db"), reverseText());
   writeFileSync(join(dir, "signed.db"), signedText());
+  writeFileSync(join(dir, "broken.db"), "$TTL 300\n@ IN SOA this is not a zone\n");
 
   // DNSSEC: a KSK and a ZSK (ECDSA P-256, algorithm 13), zone signed with NSEC.
   const keygen = (extra: string[]) =>
@@ -241,6 +244,7 @@ controls { };
 zone "${ZONE}" { type primary; file "${dir}/zone.db"; };
 zone "${REVERSE}" { type primary; file "${dir}/reverse.db"; };
 zone "${SIGNED}" { type primary; file "${dir}/signed.db.signed"; };
+zone "${BROKEN}" { type primary; file "${dir}/broken.db"; };
 `;
   writeFileSync(join(dir, "auth.conf"), authConf);
   const started: Daemon[] = [];
@@ -324,6 +328,8 @@ server:
   minimal-responses: no
   local-zone: "${REVERSE}." nodefault
   local-zone: "example." nodefault
+  # Unbound's built-in RFC 6303 zone for 2001:db8::/32 would answer the PTR tests itself
+  local-zone: "8.b.d.0.1.0.0.2.ip6.arpa." nodefault
   ratelimit: 0
   ip-ratelimit: 0
 forward-zone:
