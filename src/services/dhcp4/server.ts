@@ -1,0 +1,202 @@
+// The DHCPv4 server's I/O: a UDP socket on port 67 bound to the scope's interface
+// (SO_BINDTODEVICE, so it hears and answers that link only), a packet socket for replies to
+// clients that have no address yet (RFC 2131 §4.1), the lease table, the store, and counters.
+import * as dgram from "node:dgram";
+import * as os from "node:os";
+import type { Logger } from "../../util/log.ts";
+import { interfaceIndex } from "../../util/sys/libc.ts";
+import { ipv4UdpDatagram, LinkSender, udp4SocketOnDevice } from "../../util/sys/udp4.ts";
+import { type Lease, LeaseTable } from "./leases.ts";
+import { type Decision, decide, type Reply } from "./policy.ts";
+import type { Scope } from "./scope.ts";
+import type { LeaseStore } from "./store.ts";
+import { decode, encode, formatAddr, MESSAGE_TYPE_NAMES, parseAddr } from "./wire.ts";
+
+export const SERVER_PORT = 67;
+export const CLIENT_PORT = 68;
+
+/** The first IPv4 address of `ifname` inside the scope's subnet, or undefined. */
+export function interfaceAddress(ifname: string, network: number, mask: number): number | undefined {
+  for (const a of os.networkInterfaces()[ifname] ?? []) {
+    if (a.family !== "IPv4") continue;
+    const n = parseAddr(a.address);
+    if ((n & mask) >>> 0 === network) return n;
+  }
+  return undefined;
+}
+
+export class Dhcp4Server {
+  readonly table: LeaseTable;
+  private socket?: dgram.Socket;
+  private link?: LinkSender;
+  private timer?: NodeJS.Timeout;
+  private readonly counters: Record<string, number> = {
+    received: 0,
+    replies: 0,
+    dropped: 0,
+    malformed: 0,
+    v6onlyReplies: 0,
+    storeErrors: 0,
+    sendErrors: 0,
+    internalErrors: 0,
+  };
+
+  constructor(
+    private scope: Scope,
+    private readonly store: LeaseStore,
+    private readonly log: Logger,
+  ) {
+    this.table = new LeaseTable(scope);
+  }
+
+  load(leases: Lease[]): void {
+    for (const l of leases) this.table.put(l);
+  }
+
+  async start(): Promise<void> {
+    const fd = udp4SocketOnDevice(this.scope.interface, SERVER_PORT);
+    const s = dgram.createSocket({ type: "udp4", recvBufferSize: 1 << 20 });
+    s.on("message", (msg, rinfo) => this.receive(msg, rinfo.address));
+    s.on("error", (e) => this.log.error({ err: e.message }, "dhcp4 socket error"));
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.bind({ fd }, () => {
+        s.off("error", reject);
+        resolve();
+      });
+    });
+    this.socket = s;
+    this.link = new LinkSender(interfaceIndex(this.scope.interface));
+    this.timer = setInterval(() => this.table.expireOffers(nowSeconds()), 10_000);
+    this.timer.unref();
+  }
+
+  setScope(scope: Scope): void {
+    this.scope = scope;
+    this.table.setScope(scope);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    const s = this.socket;
+    this.socket = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+    this.link?.close();
+    this.link = undefined;
+  }
+
+  private count(key: string, n = 1): void {
+    this.counters[key] = (this.counters[key] ?? 0) + n;
+  }
+
+  /** One datagram from the link. Never throws: every failure is a counted drop. */
+  receive(bytes: Uint8Array, _from: string): void {
+    this.count("received");
+    try {
+      const d = decode(bytes);
+      if (!d.ok) {
+        this.count("malformed");
+        this.count(`drop_${key(d.reason)}`);
+        return;
+      }
+      const t = d.msg.options.get(53)?.[0];
+      this.count(`rx_${MESSAGE_TYPE_NAMES[t ?? 0] ?? "unknown"}`);
+      const decision = decide(this.scope, this.table, d.msg, nowSeconds());
+      this.apply(decision);
+    } catch (e) {
+      this.count("internalErrors");
+      this.log.error({ err: (e as Error).message }, "dhcp4: message dropped on an internal error");
+    }
+  }
+
+  private apply(d: Decision): void {
+    if (d.clearOffer) this.table.clearOffer(d.clearOffer);
+    if (d.offer) this.table.setOffer(d.offer.client, d.offer.address, d.offer.until);
+    if (d.drop) {
+      this.count("dropped");
+      this.count(`drop_${key(d.drop)}`);
+    }
+    if (d.lease) {
+      const lease = d.lease;
+      this.table.put(lease);
+      this.count(`lease_${lease.state}`);
+      // The reply leaves only once the record is durable (store.ts).
+      this.store.save([lease]).then(
+        () => {
+          if (d.reply) this.send(d.reply, d.v6only === true);
+        },
+        (e: Error) => {
+          this.count("storeErrors");
+          this.log.error({ err: e.message }, "dhcp4: lease not stored, reply withheld");
+        },
+      );
+      if (lease.state === "bound")
+        this.log.debug({ address: formatAddr(lease.address), client: lease.hwaddr }, "lease bound");
+      return;
+    }
+    if (d.reply) this.send(d.reply, d.v6only === true);
+  }
+
+  private send(r: Reply, v6only: boolean): void {
+    const s = this.socket;
+    if (!s) return;
+    const bytes = encode(r.fields, r.options, r.maxSize);
+    if (!bytes) {
+      this.count("sendErrors");
+      this.log.warn("dhcp4: options do not fit the client's message size");
+      return;
+    }
+    this.count("replies");
+    this.count(`tx_${MESSAGE_TYPE_NAMES[r.type] ?? r.type}`);
+    if (v6only) this.count("v6onlyReplies");
+    const onSent = (e: Error | null) => {
+      if (e) this.count("sendErrors");
+    };
+    switch (r.to.kind) {
+      case "relay":
+        s.send(bytes, SERVER_PORT, formatAddr(r.to.address), onSent);
+        return;
+      case "unicast":
+        s.send(bytes, CLIENT_PORT, formatAddr(r.to.address), onSent);
+        return;
+      case "broadcast":
+        s.send(bytes, CLIENT_PORT, "255.255.255.255", onSent);
+        return;
+      case "link":
+        try {
+          // §4.1: unicast to the client's hardware address and yiaddr; it cannot answer ARP yet.
+          this.link!.send(
+            ipv4UdpDatagram(this.scope.serverId, r.to.address, SERVER_PORT, CLIENT_PORT, bytes),
+            r.to.hwaddr,
+          );
+          this.count("linkUnicast");
+        } catch {
+          this.count("linkUnicastFallbacks");
+          s.send(bytes, CLIENT_PORT, "255.255.255.255", onSent);
+        }
+        return;
+    }
+  }
+
+  stats(): Record<string, number> {
+    const now = nowSeconds();
+    return {
+      ...this.counters,
+      leasesBound: this.table.boundCount(now),
+      offersHeld: this.table.offerCount(),
+      ...Object.fromEntries(Object.entries(this.store.stats()).map(([k, v]) => [`store_${k}`, v])),
+    };
+  }
+}
+
+function key(reason: string): string {
+  return reason
+    .replace(/\(.*?\)/g, "")
+    .trim()
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .toLowerCase();
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
