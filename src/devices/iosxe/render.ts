@@ -596,6 +596,15 @@ export interface PathSegment {
   keys?: string[];
 }
 
+/** A malformed escape ("%" alone) stays as written instead of throwing. */
+function safeDecode(t: string): string {
+  try {
+    return decodeURIComponent(t);
+  } catch {
+    return t;
+  }
+}
+
 /** `a/b:c=k1,k2/d` → segments with decoded keys (RFC 8040 §3.5.3). */
 export function splitPath(path: string): PathSegment[] {
   return path.split("/").map((part) => {
@@ -606,7 +615,7 @@ export function splitPath(path: string): PathSegment[] {
       keys: part
         .slice(eq + 1)
         .split(",")
-        .map(decodeURIComponent),
+        .map(safeDecode),
     };
   });
 }
