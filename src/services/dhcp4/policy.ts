@@ -225,14 +225,7 @@ function bind(scope: Scope, m: DhcpMessage, client: string, address: number, now
   };
 }
 
-function ack(
-  scope: Scope,
-  view: LeaseView,
-  m: DhcpMessage,
-  client: string,
-  address: number,
-  now: number,
-): Decision {
+function ack(scope: Scope, m: DhcpMessage, client: string, address: number, now: number): Decision {
   const { options, v6only } = configuration(scope, m, true);
   const r = reply(scope, m, DHCPACK, address, options, destination(m, address), m.ciaddr);
   return { reply: r, lease: bind(scope, m, client, address, now), v6only };
@@ -283,12 +276,12 @@ export function decide(scope: Scope, view: LeaseView, m: DhcpMessage, now: numbe
         if (requested === undefined || m.ciaddr !== 0) return { drop: "SELECTING without requested address" };
         const offer = view.offerFor(client);
         if (offer && offer.address === requested && view.available(requested, client, now)) {
-          return ack(scope, view, m, client, requested, now);
+          return ack(scope, m, client, requested, now);
         }
         if (acceptable(scope, view, m, client, requested, now)) {
           const known = view.byClient(client) !== undefined || reservationOf(scope, m) !== undefined;
           if (!known && !view.admitNewClient(now)) return { drop: "rate limited (maxLeasesPerMinute)" };
-          return ack(scope, view, m, client, requested, now);
+          return ack(scope, m, client, requested, now);
         }
         return nak(scope, m, "requested address not available");
       }
@@ -302,7 +295,7 @@ export function decide(scope: Scope, view: LeaseView, m: DhcpMessage, now: numbe
           mine.state !== "declined" &&
           acceptable(scope, view, m, client, requested, now)
         ) {
-          return ack(scope, view, m, client, requested, now);
+          return ack(scope, m, client, requested, now);
         }
         // This server is the only one for the scope (the planner guarantees it), so it answers
         // authoritatively instead of staying silent on an unknown client (§4.3.2 leaves that to
@@ -311,7 +304,7 @@ export function decide(scope: Scope, view: LeaseView, m: DhcpMessage, now: numbe
           if (!mine && reservationOf(scope, m) === undefined && !view.admitNewClient(now)) {
             return { drop: "rate limited (maxLeasesPerMinute)" };
           }
-          return ack(scope, view, m, client, requested, now);
+          return ack(scope, m, client, requested, now);
         }
         return nak(scope, m, "requested address not available");
       }
@@ -325,13 +318,13 @@ export function decide(scope: Scope, view: LeaseView, m: DhcpMessage, now: numbe
           liveBinding(mine, now) &&
           acceptable(scope, view, m, client, m.ciaddr, now)
         ) {
-          return ack(scope, view, m, client, m.ciaddr, now);
+          return ack(scope, m, client, m.ciaddr, now);
         }
         if (acceptable(scope, view, m, client, m.ciaddr, now)) {
           if (!mine && reservationOf(scope, m) === undefined && !view.admitNewClient(now)) {
             return { drop: "rate limited (maxLeasesPerMinute)" };
           }
-          return ack(scope, view, m, client, m.ciaddr, now);
+          return ack(scope, m, client, m.ciaddr, now);
         }
         return nak(scope, m, "address not yours");
       }

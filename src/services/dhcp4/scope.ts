@@ -84,7 +84,9 @@ export function compileScope(
   if (s.router !== undefined) configOptions.push([OPT.router, addrBytes(addr(s.router))]);
   if (s.dnsServers.length) {
     const b = new Uint8Array(4 * s.dnsServers.length);
-    s.dnsServers.forEach((d, i) => b.set(addrBytes(addr(d)), 4 * i));
+    s.dnsServers.forEach((d, i) => {
+      b.set(addrBytes(addr(d)), 4 * i);
+    });
     configOptions.push([OPT.dnsServers, b]);
   }
   if (s.domainName !== undefined)

@@ -103,14 +103,14 @@ export function messageType(m: DhcpMessage): number | undefined {
 
 export function optionAddress(m: DhcpMessage, code: number): number | undefined {
   const v = m.options.get(code);
-  if (!v || v.length !== 4) return undefined;
+  if (v?.length !== 4) return undefined;
   return ((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0;
 }
 
 /** Whether the parameter request list (option 55) asks for `code`. */
 export function requests(m: DhcpMessage, code: number): boolean {
   const prl = m.options.get(OPT.parameterRequestList);
-  return prl !== undefined && prl.includes(code);
+  return prl?.includes(code) === true;
 }
 
 function u32(b: Uint8Array, o: number): number {
@@ -333,7 +333,9 @@ export function addrBytes(a: number): Uint8Array {
 }
 export function addrListBytes(list: number[]): Uint8Array {
   const b = new Uint8Array(list.length * 4);
-  list.forEach((a, i) => b.set(addrBytes(a), i * 4));
+  list.forEach((a, i) => {
+    b.set(addrBytes(a), i * 4);
+  });
   return b;
 }
 export function u32Bytes(n: number): Uint8Array {
