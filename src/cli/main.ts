@@ -15,6 +15,8 @@ export function buildProgram(): Command {
       "An IPv6-mostly network as resources: NAT64/SIIT, DNS64, Router Advertisements with PREF64, DHCPv4 with option 108.",
     )
     .version("0.1.0")
+    // `render --version 7.2.4` is the device software version: root options only before the subcommand
+    .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText(
       "after",
