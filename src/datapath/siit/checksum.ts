@@ -5,21 +5,11 @@
  * only when needed; a 64 KiB buffer sums to < 2^32, far below 2^53.
  */
 
+import { LITTLE_ENDIAN, words } from './words.ts';
+
 // Word-at-a-time summing (RFC 1071 §2(B), byte-order independence): the
 // native (little-endian) 32-bit words of a 4-aligned region are summed as
-// 16-bit halves, folded, and byte-swapped once at the end. The Uint32Array
-// view is cached per buffer, so steady-state use on one buffer allocates nothing.
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-let viewOf: Uint8Array | null = null;
-let view32: Uint32Array | null = null;
-
-function words(b: Uint8Array): Uint32Array | null {
-  if (b === viewOf) return view32;
-  viewOf = b;
-  view32 = (b.byteOffset & 3) === 0 && b.byteLength >= 256 ? new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2) : null;
-  return view32;
-}
-
+// 16-bit halves, folded, and byte-swapped once at the end.
 /** Adds the 16-bit big-endian words of b[off, off+len) to acc (RFC 1071 §4.1). */
 export function sum16(b: Uint8Array, off: number, len: number, acc: number): number {
   if (LITTLE_ENDIAN && (off & 3) === 0 && len >= 8) {

@@ -8,6 +8,7 @@ import { type AddressMapper, SiitAddressMapper } from './addr/mapper.ts';
 import { type CompiledSiitConfig, compileSiitConfig, type SiitConfig } from './config.ts';
 import { FAIL_DROP, FAIL_ICMP, XlatContext } from './context.ts';
 import { copyBytes } from './bytes.ts';
+import { fast46, fast64, NOT_FAST } from './fastpath.ts';
 import { fragment6 } from './fragment.ts';
 import { buildIcmp4Error, buildIcmp6Error } from './icmpErrors.ts';
 import { DROP_REASON_COUNT, DropReason, Verdict } from './result.ts';
@@ -15,6 +16,7 @@ import { translate46 } from './translate46.ts';
 import { translate64 } from './translate64.ts';
 import * as V4 from './wire/ipv4.ts';
 import * as V6 from './wire/ipv6.ts';
+import { LITTLE_ENDIAN } from './words.ts';
 
 /** Which side a packet is for. */
 export const Side = { Ipv4: 4, Ipv6: 6 } as const;
@@ -43,6 +45,8 @@ export class SiitTranslator {
   readonly ctx: XlatContext;
   /** Output space; outputs are buf[outOffset[i], outOffset[i] + outLength[i]). */
   readonly buf = new Uint8Array(BUF_SIZE);
+  /** Native 32-bit words over buf (every header the translator handles sits 4-aligned in it). */
+  private readonly w = new Uint32Array(this.buf.buffer);
   /**
    * Where a caller may read a packet directly (e.g. from a TUN device) before
    * calling {@link translateInput}: saves the one copy `translate()` makes.
@@ -118,9 +122,11 @@ export class SiitTranslator {
 
   private from6(pkt: Uint8Array, len: number): Verdict {
     const ctx = this.ctx;
-    ctx.flow.reset();
-    // Translate into SCRATCH first only if hairpinning is possible; else straight to MAIN.
-    const n = translate64(ctx, pkt, IN, len, this.buf, MAIN, false);
+    let n = LITTLE_ENDIAN ? fast64(ctx, pkt, this.w, IN, len, MAIN) : NOT_FAST;
+    if (n === NOT_FAST) {
+      ctx.flow.reset();
+      n = translate64(ctx, pkt, IN, len, this.buf, MAIN, false);
+    }
     if (n === FAIL_DROP) return this.fail(ctx.reason);
     if (n === FAIL_ICMP) return this.reply6(pkt, len);
     if (ctx.mapper.isHairpin4(this.buf, MAIN + V4.OFF_DST)) {
@@ -138,8 +144,11 @@ export class SiitTranslator {
 
   private from4(pkt: Uint8Array, len: number): Verdict {
     const ctx = this.ctx;
-    ctx.flow.reset();
-    const n = translate46(ctx, pkt, IN, len, this.buf, MAIN, false, false);
+    let n = LITTLE_ENDIAN ? fast46(ctx, pkt, this.w, IN, len, MAIN) : NOT_FAST;
+    if (n === NOT_FAST) {
+      ctx.flow.reset();
+      n = translate46(ctx, pkt, IN, len, this.buf, MAIN, false, false);
+    }
     if (n === FAIL_DROP) return this.fail(ctx.reason);
     if (n === FAIL_ICMP) return this.reply4(pkt, len);
     if (ctx.fragmentTo > 0) return this.fragmentOut(n);

@@ -151,7 +151,8 @@ test('mutation fuzzer seeded with the Jool suite packets', (t) => {
       }
     }
     if (rnd() % 2 === 0) fixLengths(b); // get past the outer length/checksum checks half of the time
-    const tr = trs[rnd() % trs.length]!;
+    const ti = rnd() % trs.length;
+    const tr = trs[ti]!;
     let v: number;
     try {
       v = tr.translate(b);
@@ -160,7 +161,7 @@ test('mutation fuzzer seeded with the Jool suite packets', (t) => {
     }
     verdicts[v]!++;
     const why = outputsOk(tr, v) ?? mtuProblem(tr, v);
-    if (why) assert.fail(`seed ${seed} iteration ${it}: ${why}; input ${Buffer.from(b).toString('hex')}`);
+    if (why) assert.fail(`seed ${seed} iteration ${it}: ${why} (translator ${ti}, verdict ${v}, reason ${tr.lastReason}); input ${Buffer.from(b).toString('hex')}`);
   }
   // The fuzzer must get past the parsers often enough to exercise the translation code.
   t.diagnostic(`verdicts: translated ${verdicts[0]}, icmp reply ${verdicts[1]}, dropped ${verdicts[2]}`);

@@ -1,3 +1,5 @@
+import { constWords, prefixMask, words } from '../words.ts';
+
 /**
  * Explicit Address Mapping Table (RFC 7757 §3). Each entry maps an IPv6 prefix
  * to an IPv4 prefix; the IPv4 suffix bits (32 - len4) are carried right after
@@ -28,6 +30,18 @@ export interface EamtEntryBytes {
 interface Entry extends EamtEntryBytes {
   /** Both prefix lengths are multiples of 8: suffixes move as whole bytes. */
   aligned: boolean;
+  /** Prefixes and masks as native words for word-at-a-time matching. */
+  v6w: Uint32Array;
+  m6w: Uint32Array;
+  n6w: number;
+  v4w: number;
+  m4w: number;
+}
+
+/** Word-at-a-time prefix test on a 4-aligned address (see words.ts). */
+function matchWords(aw: Uint32Array, k: number, pw: Uint32Array, mw: Uint32Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (((aw[k + i]! ^ pw[i]!) & mw[i]!) !== 0) return false;
+  return true;
 }
 
 export class Eamt {
@@ -41,7 +55,15 @@ export class Eamt {
       if (e.len4 < 0 || e.len4 > 32 || e.len6 < 0 || e.len6 > 128) throw new Error('EAMT: bad prefix length');
       if (128 - e.len6 < 32 - e.len4) throw new Error('RFC 7757 §3.2: the IPv6 suffix must hold the IPv4 suffix');
     }
-    const all: Entry[] = entries.map((e) => ({ ...e, aligned: e.len6 % 8 === 0 && e.len4 % 8 === 0 }));
+    const all: Entry[] = entries.map((e) => ({
+      ...e,
+      aligned: e.len6 % 8 === 0 && e.len4 % 8 === 0,
+      v6w: constWords(e.v6),
+      m6w: constWords(prefixMask(e.len6, 16)),
+      n6w: (e.len6 + 31) >>> 5,
+      v4w: constWords(e.v4)[0]!,
+      m4w: constWords(prefixMask(e.len4, 4))[0]!,
+    }));
     this.by6 = [...all].sort((a, b) => b.len6 - a.len6);
     this.by4 = [...all].sort((a, b) => b.len4 - a.len4);
   }
@@ -53,9 +75,10 @@ export class Eamt {
   /** True when the IPv4 address at a[o] is covered by some entry (RFC 7757 Appendix B hairpin test). */
   has4(a: Uint8Array, o: number): boolean {
     const t = this.by4;
+    const aw = (o & 3) === 0 ? words(a) : null;
     for (let i = 0; i < t.length; i++) {
       const e = t[i]!;
-      if (prefixMatches(a, o, e.v4, e.len4)) return true;
+      if (aw !== null ? ((aw[o >>> 2]! ^ e.v4w) & e.m4w) === 0 : prefixMatches(a, o, e.v4, e.len4)) return true;
     }
     return false;
   }
@@ -63,9 +86,10 @@ export class Eamt {
   /** RFC 7757 §3.2 IPv6→IPv4. */
   map6to4(a: Uint8Array, o: number, out: Uint8Array, oo: number): boolean {
     const t = this.by6;
+    const aw = (o & 3) === 0 ? words(a) : null;
     for (let i = 0; i < t.length; i++) {
       const e = t[i]!;
-      if (!prefixMatches(a, o, e.v6, e.len6)) continue;
+      if (aw !== null ? !matchWords(aw, o >>> 2, e.v6w, e.m6w, e.n6w) : !prefixMatches(a, o, e.v6, e.len6)) continue;
       if (e.aligned) {
         const k4 = e.len4 >>> 3;
         const k6 = e.len6 >>> 3;
@@ -91,9 +115,10 @@ export class Eamt {
   /** RFC 7757 §3.2 IPv4→IPv6. */
   map4to6(a: Uint8Array, o: number, out: Uint8Array, oo: number): boolean {
     const t = this.by4;
+    const aw = (o & 3) === 0 ? words(a) : null;
     for (let ti = 0; ti < t.length; ti++) {
       const e = t[ti]!;
-      if (!prefixMatches(a, o, e.v4, e.len4)) continue;
+      if (aw !== null ? ((aw[o >>> 2]! ^ e.v4w) & e.m4w) !== 0 : !prefixMatches(a, o, e.v4, e.len4)) continue;
       const p = e.v6;
       for (let i = 0; i < 16; i++) out[oo + i] = p[i]!;
       if (e.aligned) {

@@ -1,0 +1,191 @@
+/**
+ * Fast path for the common case: an unfragmented TCP or UDP packet without
+ * IPv4 options / IPv6 extension headers, inside the translator's own 4-aligned
+ * buffer. It applies exactly the rules of translate64/translate46 (RFC 7915
+ * §4.1, §4.5, §5.1, §5.5) with word-at-a-time copies and checksums and no
+ * helper calls (V8 stops inlining in the big general functions). Anything
+ * else, or any doubt, returns NOT_FAST and the general path handles it.
+ */
+import { MAP_OK } from './addr/mapper.ts';
+import type { XlatContext } from './context.ts';
+
+export const NOT_FAST = -3;
+
+/** Folded 16-bit ones' complement sum of n native words at w[k]... (byte-swapped on LE; see checksum.ts). */
+function sumW(w: Uint32Array, k: number, n: number): number {
+  let lo = 0;
+  let hi = 0;
+  for (let i = k; i < k + n; i++) {
+    const x = w[i]!;
+    lo += x & 0xffff;
+    hi += x >>> 16;
+  }
+  let f = lo + hi;
+  f = (f & 0xffff) + (f >>> 16);
+  return (f & 0xffff) + (f >>> 16);
+}
+
+function swap16(x: number): number {
+  return ((x & 0xff) << 8) | (x >>> 8);
+}
+
+/** RFC 1624 eqn. 3 on folded 16-bit values in network order. */
+function adjust16(hc: number, m: number, m2: number): number {
+  let s = (~hc & 0xffff) + (~m & 0xffff) + m2;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/** IPv6 → IPv4 for plain TCP/UDP (RFC 7915 §5.1, §5.5). b is the translator buffer, w its word view. */
+export function fast64(ctx: XlatContext, b: Uint8Array, w: Uint32Array, io: number, ilen: number, oo: number): number {
+  const nh = b[io + 6]!;
+  if (nh !== 6 && nh !== 17) return NOT_FAST;
+  const plen = (b[io + 4]! << 8) | b[io + 5]!;
+  const hl = b[io + 7]!;
+  if (plen + 40 > ilen || hl <= 1) return NOT_FAST;
+  const csumOff = nh === 6 ? 16 : 6;
+  if (plen < (nh === 6 ? 20 : 8)) return NOT_FAST;
+  const cfg = ctx.cfg;
+  const total = plen + 20;
+  if (total > cfg.ipv4LinkMtu) return NOT_FAST;
+  const l4 = io + 40;
+  const oldCs = (b[l4 + csumOff]! << 8) | b[l4 + csumOff + 1]!;
+  if (nh === 17 && oldCs === 0) return NOT_FAST;
+
+  const flow = ctx.flow;
+  flow.proto = nh;
+  flow.hasPorts = true;
+  const sp = (b[l4]! << 8) | b[l4 + 1]!;
+  const dp = (b[l4 + 2]! << 8) | b[l4 + 3]!;
+  flow.srcPort = sp;
+  flow.dstPort = dp;
+  flow.inner = false;
+  flow.icmpError = false;
+  flow.hairpin = false;
+  if (ctx.mapper.map6to4(b, io + 8, io + 24, b, oo + 12, oo + 16, flow) !== MAP_OK) return NOT_FAST;
+
+  // IPv4 header (RFC 7915 §5.1)
+  b[oo] = 0x45;
+  b[oo + 1] = cfg.resetTrafficClass ? 0 : ((b[io]! & 0x0f) << 4) | (b[io + 1]! >>> 4);
+  b[oo + 2] = total >>> 8;
+  b[oo + 3] = total & 0xff;
+  const df = total > 1260;
+  const id = df ? 0 : ctx.nextIpv4Id() & 0xffff;
+  b[oo + 4] = id >>> 8;
+  b[oo + 5] = id & 0xff;
+  b[oo + 6] = df ? 0x40 : 0;
+  b[oo + 7] = 0;
+  b[oo + 8] = hl - 1;
+  b[oo + 9] = nh;
+  b[oo + 10] = 0;
+  b[oo + 11] = 0;
+  const ko = oo >>> 2;
+  const hc = ~swap16(sumW(w, ko, 5)) & 0xffff;
+  b[oo + 10] = hc >>> 8;
+  b[oo + 11] = hc & 0xff;
+
+  // Payload
+  const ol4 = oo + 20;
+  if (plen >= 128) b.copyWithin(ol4, l4, l4 + plen);
+  else {
+    const ks = l4 >>> 2;
+    const kd = ol4 >>> 2;
+    const nw = plen >>> 2;
+    for (let k = 0; k < nw; k++) w[kd + k] = w[ks + k]!;
+    for (let i = nw << 2; i < plen; i++) b[ol4 + i] = b[l4 + i]!;
+  }
+
+  // Transport checksum: pseudo-header addresses (and ports, if the mapper changed them) (RFC 7915 §5.5).
+  let m = swap16(sumW(w, (io + 8) >>> 2, 8));
+  let m2 = swap16(sumW(w, (oo + 12) >>> 2, 2));
+  if (flow.srcPort !== sp || flow.dstPort !== dp) {
+    m += sp + dp;
+    m2 += flow.srcPort + flow.dstPort;
+    m = (m & 0xffff) + (m >>> 16);
+    m2 = (m2 & 0xffff) + (m2 >>> 16);
+    b[ol4] = flow.srcPort >>> 8;
+    b[ol4 + 1] = flow.srcPort & 0xff;
+    b[ol4 + 2] = flow.dstPort >>> 8;
+    b[ol4 + 3] = flow.dstPort & 0xff;
+  }
+  let c = adjust16(oldCs, m, m2);
+  if (nh === 17 && c === 0) c = 0xffff;
+  b[ol4 + csumOff] = c >>> 8;
+  b[ol4 + csumOff + 1] = c & 0xff;
+  return total;
+}
+
+/** IPv4 → IPv6 for plain TCP/UDP (RFC 7915 §4.1, §4.5). */
+export function fast46(ctx: XlatContext, b: Uint8Array, w: Uint32Array, io: number, ilen: number, oo: number): number {
+  if (b[io] !== 0x45) return NOT_FAST; // no options
+  const proto = b[io + 9]!;
+  if (proto !== 6 && proto !== 17) return NOT_FAST;
+  const total = (b[io + 2]! << 8) | b[io + 3]!;
+  const ttl = b[io + 8]!;
+  const frag = (b[io + 6]! << 8) | b[io + 7]!;
+  if (total > ilen || total < 20 || ttl <= 1 || (frag & 0x3fff) !== 0) return NOT_FAST; // fragments: general path
+  if (sumW(w, io >>> 2, 5) !== 0xffff) return NOT_FAST; // header checksum must verify
+  const plen = total - 20;
+  const csumOff = proto === 6 ? 16 : 6;
+  if (plen < (proto === 6 ? 20 : 8)) return NOT_FAST;
+  const cfg = ctx.cfg;
+  const outLen = 40 + plen;
+  if (outLen > cfg.ipv6LinkMtu || ((frag & 0x4000) === 0 && outLen > cfg.lowestIpv6Mtu)) return NOT_FAST;
+  const l4 = io + 20;
+  const oldCs = (b[l4 + csumOff]! << 8) | b[l4 + csumOff + 1]!;
+  if (proto === 17 && oldCs === 0) return NOT_FAST;
+
+  const flow = ctx.flow;
+  flow.proto = proto;
+  flow.hasPorts = true;
+  const sp = (b[l4]! << 8) | b[l4 + 1]!;
+  const dp = (b[l4 + 2]! << 8) | b[l4 + 3]!;
+  flow.srcPort = sp;
+  flow.dstPort = dp;
+  flow.inner = false;
+  flow.icmpError = false;
+  flow.hairpin = false;
+  if (ctx.mapper.map4to6(b, io + 12, io + 16, b, oo + 8, oo + 24, flow) !== MAP_OK) return NOT_FAST;
+  ctx.fragmentTo = 0; // fits: no fragmentation (state shared with translate46)
+  ctx.wroteFragHeader = false;
+
+  // IPv6 header (RFC 7915 §4.1)
+  const tc = cfg.resetTrafficClass ? 0 : b[io + 1]!;
+  b[oo] = 0x60 | (tc >>> 4);
+  b[oo + 1] = (tc & 0x0f) << 4;
+  b[oo + 2] = 0;
+  b[oo + 3] = 0;
+  b[oo + 4] = plen >>> 8;
+  b[oo + 5] = plen & 0xff;
+  b[oo + 6] = proto;
+  b[oo + 7] = ttl - 1;
+
+  const ol4 = oo + 40;
+  if (plen >= 128) b.copyWithin(ol4, l4, l4 + plen);
+  else {
+    const ks = l4 >>> 2;
+    const kd = ol4 >>> 2;
+    const nw = plen >>> 2;
+    for (let k = 0; k < nw; k++) w[kd + k] = w[ks + k]!;
+    for (let i = nw << 2; i < plen; i++) b[ol4 + i] = b[l4 + i]!;
+  }
+
+  let m = swap16(sumW(w, (io + 12) >>> 2, 2));
+  let m2 = swap16(sumW(w, (oo + 8) >>> 2, 8));
+  if (flow.srcPort !== sp || flow.dstPort !== dp) {
+    m += sp + dp;
+    m2 += flow.srcPort + flow.dstPort;
+    m = (m & 0xffff) + (m >>> 16);
+    m2 = (m2 & 0xffff) + (m2 >>> 16);
+    b[ol4] = flow.srcPort >>> 8;
+    b[ol4 + 1] = flow.srcPort & 0xff;
+    b[ol4 + 2] = flow.dstPort >>> 8;
+    b[ol4 + 3] = flow.dstPort & 0xff;
+  }
+  let c = adjust16(oldCs, m, m2);
+  if (proto === 17 && c === 0) c = 0xffff;
+  b[ol4 + csumOff] = c >>> 8;
+  b[ol4 + csumOff + 1] = c & 0xff;
+  return outLen;
+}
