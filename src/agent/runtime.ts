@@ -5,6 +5,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Assignment } from "../planner/plan.ts";
 import type { Logger } from "../util/log.ts";
 import type { RunningService, ServiceContext, Starter } from "./service.ts";
+import type { StatusServer } from "./status.ts";
 
 export const keyOf = (a: Assignment) => `${a.kind}/${a.name}`;
 
@@ -32,6 +33,8 @@ interface Entry {
   assignment: Assignment;
   service?: RunningService;
   error?: string;
+  /** topics the service published on the status server, withdrawn when it stops */
+  unpublish: (() => void)[];
 }
 
 export class NodeRuntime {
@@ -39,7 +42,8 @@ export class NodeRuntime {
 
   constructor(
     private readonly starters: Partial<Record<Assignment["kind"], Starter>>,
-    private readonly ctx: Omit<ServiceContext, "log"> & { log: Logger },
+    private readonly ctx: { log: Logger; stateDir: string },
+    private readonly server?: StatusServer,
   ) {}
 
   /** Bring the running services in line with `next`. Never throws: failures are logged and kept. */
@@ -53,10 +57,10 @@ export class NodeRuntime {
       const key = keyOf(to);
       const entry = this.entries.get(key);
       const svc = entry?.service;
-      if (svc?.update) {
+      if (entry && svc?.update) {
         try {
           await (svc.update as (a: Assignment) => Promise<void>)(to);
-          this.entries.set(key, { assignment: to, service: svc });
+          entry.assignment = to;
           this.ctx.log.info({ resource: key }, "updated in place");
           continue;
         } catch (e) {
@@ -78,23 +82,38 @@ export class NodeRuntime {
     if (!start) {
       const error = `${a.kind} does not run on nodes in this version of v6mostly yet`;
       this.ctx.log.warn({ resource: key }, error);
-      this.entries.set(key, { assignment: a, error });
+      this.entries.set(key, { assignment: a, error, unpublish: [] });
       return;
     }
+    const entry: Entry = { assignment: a, unpublish: [] };
+    const server = this.server;
+    const ctx: ServiceContext = {
+      log: this.ctx.log.child({ resource: key }),
+      stateDir: this.ctx.stateDir,
+      metrics: server?.metrics,
+      publish: server
+        ? (topic, provider) => {
+            const undo = server.publish(key, topic, provider);
+            entry.unpublish.push(undo);
+            return undo;
+          }
+        : undefined,
+    };
     try {
-      const service = await start(a, { ...this.ctx, log: this.ctx.log.child({ resource: key }) });
-      this.entries.set(key, { assignment: a, service });
+      entry.service = await start(a, ctx);
       this.ctx.log.info({ resource: key }, "started");
     } catch (e) {
-      const error = (e as Error).message;
-      this.entries.set(key, { assignment: a, error });
-      this.ctx.log.error({ resource: key, err: error }, "could not start");
+      entry.error = (e as Error).message;
+      for (const undo of entry.unpublish) undo();
+      this.ctx.log.error({ resource: key, err: entry.error }, "could not start");
     }
+    this.entries.set(key, entry);
   }
 
   private async stopOne(key: string, why: string): Promise<void> {
     const entry = this.entries.get(key);
     this.entries.delete(key);
+    for (const undo of entry?.unpublish ?? []) undo();
     if (!entry?.service) return;
     try {
       await entry.service.stop();

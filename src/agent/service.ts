@@ -2,6 +2,7 @@
 // running service per assignment of the plan. Each service module exports a start function of
 // this shape; the registry below maps a resource kind to it.
 
+import type { Registry } from "prom-client";
 import type { Assignment } from "../planner/plan.ts";
 import type { Logger } from "../util/log.ts";
 
@@ -9,6 +10,17 @@ export interface ServiceContext {
   log: Logger;
   /** where the service keeps state that must survive a restart (leases, ...) */
   stateDir: string;
+  /**
+   * This process's Prometheus registry, served at /metrics by the status server. Services add
+   * their metrics here with a `resource` label ("Kind/name"). Optional: absent in unit tests.
+   */
+  metrics?: Registry;
+  /**
+   * Serve JSON at GET /<topic> of the status server (e.g. "translations"); several services may
+   * publish one topic: the answer is { "Kind/name": provider(), ... }. Returns an unpublish
+   * function. Optional: absent in unit tests.
+   */
+  publish?(topic: string, provider: () => unknown): () => void;
 }
 
 export interface RunningService {

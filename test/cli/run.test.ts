@@ -72,7 +72,16 @@ describe("v6mostly run (standalone)", () => {
     writeFileSync(file, resolver(`${host}:${port}`));
     const child = spawn(
       process.execPath,
-      [join(repoRoot, "bin", "v6mostly.js"), "run", "-f", file, "--state-dir", join(dir, "state")],
+      [
+        join(repoRoot, "bin", "v6mostly.js"),
+        "run",
+        "-f",
+        file,
+        "--state-dir",
+        join(dir, "state"),
+        "--status-address",
+        `${host}:0`,
+      ],
       {
         stdio: ["ignore", "ignore", "pipe"],
       },
@@ -84,8 +93,23 @@ describe("v6mostly run (standalone)", () => {
     });
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
 
-    const first = await until(() => ask(port), 30_000);
+    const first = await until(
+      () => (child.exitCode === null ? ask(port) : Promise.resolve([`exited ${child.exitCode}`])),
+      30_000,
+    );
     assert.deepEqual(first, ["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"], log);
+
+    // the status server: readiness with what runs, Prometheus metrics, and a 404 that lists topics
+    const address = /"address":"([^"]+)","msg":"status server/.exec(log)?.[1];
+    assert.ok(address, log);
+    const ready = await fetch(`http://${address}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(((await ready.json()) as { detail: unknown }).detail, [
+      { resource: "Dns64Resolver/lo", running: true },
+    ]);
+    const metrics = await (await fetch(`http://${address}/metrics`)).text();
+    assert.match(metrics, /^v6mostly_process_cpu_seconds_total /m);
+    assert.equal((await fetch(`http://${address}/nothing`)).status, 404);
 
     // move the listener to another port; the old one must stop answering
     writeFileSync(file, resolver(`${host}:${port + 1}`));
@@ -114,7 +138,16 @@ describe("v6mostly run (standalone)", () => {
     );
     const child = spawn(
       process.execPath,
-      [join(repoRoot, "bin", "v6mostly.js"), "run", "-f", file, "--state-dir", join(dir, "state")],
+      [
+        join(repoRoot, "bin", "v6mostly.js"),
+        "run",
+        "-f",
+        file,
+        "--state-dir",
+        join(dir, "state"),
+        "--status-address",
+        `${host}:0`,
+      ],
       {
         stdio: ["ignore", "ignore", "pipe"],
       },
