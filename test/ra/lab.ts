@@ -32,7 +32,7 @@ export class Proc {
   private waiters: (() => void)[] = [];
 
   constructor(ns: string, cmd: string[]) {
-    this.child = spawn("ip", ["netns", "exec", ns, ...cmd], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn("ip", ["netns", "exec", ns, ...cmd], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
     let partial = "";
     this.child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       partial += d;
@@ -90,6 +90,11 @@ export class Proc {
         });
       });
     }
+  }
+
+  /** Write one line to its standard input. */
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
   }
 
   signal(sig: NodeJS.Signals): void {

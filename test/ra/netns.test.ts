@@ -116,7 +116,7 @@ test("the Linux kernel as host: SLAAC, default route, MTU, RIO route, ND_USEROPT
   assert.match(rdisc, /MTU\s*:\s*1400/);
   assert.match(rdisc, /Route\s*:\s*2001:db8:64::\/96/);
   assert.match(rdisc, /Prefix\s*:\s*2001:db8:1::\/64/);
-  sender.signal("SIGUSR1");
+  sender.send("stats");
   const stats = await sender.until(
     () => sender.json<{ event: string; stats: Record<string, number> }>().find((e) => e.event === "stats"),
     5000,

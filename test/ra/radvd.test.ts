@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { encodeOption } from "../../src/services/ra/wire.ts";
-import { toHex } from "../../src/services/ra/wire.ts";
+import { encodeOption, toHex } from "../../src/services/ra/wire.ts";
 import { Lab, missing, type Proc } from "./lab.ts";
 import { fullSpecYaml } from "./support.ts";
 
@@ -26,7 +25,19 @@ interface Heard {
 const noChecksum = (hex: string) => `${hex.slice(0, 4)}0000${hex.slice(8)}`;
 
 async function listen(lab: Lab, count: number): Promise<Proc> {
-  const p = lab.node(lab.h, CLI, ["ra", "listen", "-i", lab.hif, "--solicit", "--count", String(count), "--timeout", "30", "-o", "json"]);
+  const p = lab.node(lab.h, CLI, [
+    "ra",
+    "listen",
+    "-i",
+    lab.hif,
+    "--solicit",
+    "--count",
+    String(count),
+    "--timeout",
+    "30",
+    "-o",
+    "json",
+  ]);
   await p.until(() => p.lines.length >= 1, 20_000, "the first advertisement");
   return p;
 }
@@ -74,10 +85,25 @@ test("radvd and v6mostly send the same bytes for the same configuration (PREF64 
   const yaml = join(dir, "ra.yaml");
   writeFileSync(yaml, fullSpecYaml(lab.rif));
   const sender = lab.node(lab.r, "test/ra/fixtures/sender.ts", [yaml]);
-  await sender.until(() => sender.json<{ event: string }>().find((e) => e.event === "started"), 30_000, "our sender");
+  await sender.until(
+    () => sender.json<{ event: string }>().find((e) => e.event === "started"),
+    30_000,
+    "our sender",
+  );
   const heardOurs = await listen(lab, 1);
   await heardOurs.exited(15_000);
-  const finalListener = lab.node(lab.h, CLI, ["ra", "listen", "-i", lab.hif, "--count", "1", "--timeout", "30", "-o", "json"]);
+  const finalListener = lab.node(lab.h, CLI, [
+    "ra",
+    "listen",
+    "-i",
+    lab.hif,
+    "--count",
+    "1",
+    "--timeout",
+    "30",
+    "-o",
+    "json",
+  ]);
   await new Promise((r) => setTimeout(r, 2500)); // let the listener open its socket
   // skip any periodic advertisement that raced the listener: wait for the final one explicitly
   sender.signal("SIGTERM");
@@ -105,6 +131,7 @@ test("radvd and v6mostly send the same bytes for the same configuration (PREF64 
   const flags = (hex: string) => Number.parseInt(hex.slice(10, 12), 16);
   assert.equal(flags(radvdFinal.hex) & 0x18, 0x18, "radvd 2.19: Prf still 'low' with lifetime 0");
   assert.equal(flags(oursFinal.hex) & 0x18, 0, "ours: Prf 00 with lifetime 0 (RFC 4191 §2.2)");
-  const prfCleared = (hex: string) => `${hex.slice(0, 10)}${(flags(hex) & ~0x18).toString(16).padStart(2, "0")}${hex.slice(12)}`;
+  const prfCleared = (hex: string) =>
+    `${hex.slice(0, 10)}${(flags(hex) & ~0x18).toString(16).padStart(2, "0")}${hex.slice(12)}`;
   assert.equal(noChecksum(oursFinal.hex), prfCleared(noChecksum(radvdFinal.hex)) + pref64(0));
 });

@@ -219,7 +219,8 @@ class Sender {
     const m = validateMessage(p);
     if (!m.ok) {
       this.counters.dropped++;
-      this.log.debug({ source: ipv6Text(p.source), reason: m.error }, "dropped");
+      if (this.log.isLevelEnabled("debug"))
+        this.log.debug({ source: ipv6Text(p.source), reason: m.error }, "dropped");
       return;
     }
     if (m.value.kind === "rs") {
