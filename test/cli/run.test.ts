@@ -66,42 +66,47 @@ async function until<T>(f: () => Promise<T | undefined>, ms: number): Promise<T 
   return undefined;
 }
 
+/** `v6mostly run -f file` as a child process, its standard error collected. */
+function startRun(file: string) {
+  const child = spawn(
+    process.execPath,
+    [
+      join(repoRoot, "bin", "v6mostly.js"),
+      "run",
+      "-f",
+      file,
+      "--state-dir",
+      join(dir, "state"),
+      "--status-address",
+      `${host}:0`,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  children.push(child);
+  let log = "";
+  child.stderr!.on("data", (d) => {
+    log += String(d);
+  });
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  return { child, exited, log: () => log };
+}
+
 describe("v6mostly run (standalone)", () => {
   it("serves, reloads on SIGHUP, and stops cleanly on SIGTERM", async () => {
     const file = join(dir, "home.yaml");
     writeFileSync(file, resolver(`${host}:${port}`));
-    const child = spawn(
-      process.execPath,
-      [
-        join(repoRoot, "bin", "v6mostly.js"),
-        "run",
-        "-f",
-        file,
-        "--state-dir",
-        join(dir, "state"),
-        "--status-address",
-        `${host}:0`,
-      ],
-      {
-        stdio: ["ignore", "ignore", "pipe"],
-      },
-    );
-    children.push(child);
-    let log = "";
-    child.stderr!.on("data", (d) => {
-      log += String(d);
-    });
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const run = startRun(file);
+    const child = run.child;
 
     const first = await until(
       () => (child.exitCode === null ? ask(port) : Promise.resolve([`exited ${child.exitCode}`])),
       30_000,
     );
-    assert.deepEqual(first, ["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"], log);
+    assert.deepEqual(first, ["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"], run.log());
 
     // the status server: readiness with what runs, Prometheus metrics, and a 404 that lists topics
-    const address = /"address":"([^"]+)","msg":"status server/.exec(log)?.[1];
-    assert.ok(address, log);
+    const address = /"address":"([^"]+)","msg":"status server/.exec(run.log())?.[1];
+    assert.ok(address, run.log());
     const ready = await fetch(`http://${address}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(((await ready.json()) as { detail: unknown }).detail, [
@@ -115,19 +120,19 @@ describe("v6mostly run (standalone)", () => {
     writeFileSync(file, resolver(`${host}:${port + 1}`));
     child.kill("SIGHUP");
     const moved = await until(() => ask(port + 1), 15_000);
-    assert.deepEqual(moved, ["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"], log);
+    assert.deepEqual(moved, ["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"], run.log());
     assert.equal(await ask(port, 500), undefined);
 
     // a broken file on reload changes nothing
     writeFileSync(file, resolver(`${host}:${port + 1}`).replace("2001:db8:64::/96", "2001:db8:64::/72"));
     child.kill("SIGHUP");
-    await until(async () => (log.includes("reload refused") ? true : undefined), 10_000);
-    assert.match(log, /home\.yaml#1 Dns64Resolver\/lo spec\.prefix: \/72 is not a NAT64 prefix length/);
+    await until(async () => (run.log().includes("reload refused") ? true : undefined), 10_000);
+    assert.match(run.log(), /home\.yaml#1 Dns64Resolver\/lo spec\.prefix: \/72 is not a NAT64 prefix length/);
     assert.deepEqual(await ask(port + 1), ["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"]);
 
     child.kill("SIGTERM");
-    assert.equal(await exited, 0, log);
-    assert.match(log, /"msg":"stopped"/);
+    assert.equal(await run.exited, 0, run.log());
+    assert.match(run.log(), /"msg":"stopped"/);
   });
 
   it("refuses to start on invalid files, naming the problem", async () => {
@@ -136,28 +141,9 @@ describe("v6mostly run (standalone)", () => {
       file,
       resolver(`${host}:${port + 2}`).replace('allowClients: ["127.0.0.0/8"]', 'allowClients: ["::/0"]'),
     );
-    const child = spawn(
-      process.execPath,
-      [
-        join(repoRoot, "bin", "v6mostly.js"),
-        "run",
-        "-f",
-        file,
-        "--state-dir",
-        join(dir, "state"),
-        "--status-address",
-        `${host}:0`,
-      ],
-      {
-        stdio: ["ignore", "ignore", "pipe"],
-      },
-    );
-    children.push(child);
-    let err = "";
-    child.stderr!.on("data", (d) => {
-      err += String(d);
-    });
-    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    const run = startRun(file);
+    const code = await run.exited;
+    const err = run.log();
     assert.equal(code, 1);
     assert.match(
       err,
