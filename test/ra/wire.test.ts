@@ -2,6 +2,10 @@
 // RFC 4861 §4.6 discard rules, and fast-check fuzzing (the decoder never throws; encode → decode
 // gives back what was encoded).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
 import { format, maskOf } from "../../src/api/net.ts";
@@ -13,6 +17,7 @@ import {
   encodeRouterAdvertisement,
   encodeRouterSolicitation,
   fromHex,
+  ipv6Bytes,
   type NdOption,
   PREF64_PLC_LENGTHS,
   type RouterAdvertisement,
@@ -284,4 +289,115 @@ test("fuzz: mutated valid advertisements never throw, and decoded ones encode ag
 test("RS round trip with a source link-layer address", () => {
   const rs = { options: [{ type: "sourceLinkAddress" as const, address: "02:00:00:00:00:01" }] };
   assert.deepEqual(decodeRouterSolicitation(encodeRouterSolicitation(rs)), { ok: true, value: rs });
+});
+
+// ---- tshark as an independent decoder of our encoder's bytes (no namespace needed)
+
+function checksum16(parts: Uint8Array[]): number {
+  let sum = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.length; i += 2) sum += ((p[i] ?? 0) << 8) | (p[i + 1] ?? 0);
+  }
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** A pcap (Ethernet) of RAs from fe80::1 to ff02::1, ICMPv6 checksum computed as the kernel would. */
+function pcapOf(messages: Uint8Array[]): Uint8Array {
+  const src = ipv6Bytes("fe80::1");
+  const dst = ipv6Bytes("ff02::1");
+  const chunks: Uint8Array[] = [];
+  const header = new Uint8Array(24);
+  const hv = new DataView(header.buffer);
+  hv.setUint32(0, 0xa1b2c3d4, true);
+  hv.setUint16(4, 2, true);
+  hv.setUint16(6, 4, true);
+  hv.setUint32(16, 65535, true);
+  hv.setUint32(20, 1, true); // LINKTYPE_ETHERNET
+  chunks.push(header);
+  for (const m of messages) {
+    const icmp = m.slice();
+    const pseudo = new Uint8Array(40);
+    pseudo.set(src, 0);
+    pseudo.set(dst, 16);
+    new DataView(pseudo.buffer).setUint32(32, icmp.length);
+    pseudo[39] = 58;
+    new DataView(icmp.buffer).setUint16(2, checksum16([pseudo, icmp]));
+    const frame = new Uint8Array(14 + 40 + icmp.length);
+    frame.set([0x33, 0x33, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 1, 0x86, 0xdd], 0);
+    const ip = new DataView(frame.buffer, 14, 40);
+    ip.setUint32(0, 0x60000000);
+    ip.setUint16(4, icmp.length);
+    ip.setUint8(6, 58);
+    ip.setUint8(7, 255);
+    frame.set(src, 14 + 8);
+    frame.set(dst, 14 + 24);
+    frame.set(icmp, 54);
+    const rec = new Uint8Array(16);
+    const rv = new DataView(rec.buffer);
+    rv.setUint32(8, frame.length, true);
+    rv.setUint32(12, frame.length, true);
+    chunks.push(rec, frame);
+  }
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+test("tshark decodes our PREF64 option for all six prefix lengths (RFC 8781 §4)", (t) => {
+  if (spawnSync("sh", ["-c", "command -v tshark"]).status !== 0) return t.skip("tshark is not installed");
+  const cases = PREF64_PLC_LENGTHS.map((len, i) => {
+    const prefix = format(
+      6,
+      ((0x20010db8n << 96n) | (0x1122334455667788n << 24n)) & maskOf(6, len) & ~(0xffn << 56n),
+    );
+    return { len, prefix, lifetime: 8 * (100 + i), plc: i };
+  });
+  const messages = cases.map((c) =>
+    encodeRouterAdvertisement({
+      curHopLimit: 64,
+      managed: false,
+      otherConfig: false,
+      homeAgent: false,
+      preference: "medium",
+      proxy: false,
+      routerLifetime: 0,
+      reachableTime: 0,
+      retransTimer: 0,
+      options: [{ type: "pref64", prefix: c.prefix, prefixLength: c.len, lifetime: c.lifetime }],
+    }),
+  );
+  const dir = mkdtempSync(join(tmpdir(), "v6m-ra-pcap-"));
+  try {
+    const file = join(dir, "pref64.pcap");
+    writeFileSync(file, pcapOf(messages));
+    const fields = [
+      "icmpv6.checksum.status",
+      "icmpv6.opt.pref64.scaled_lifetime",
+      "icmpv6.opt.pref64.plc",
+      "icmpv6.opt.pref64.prefix",
+    ];
+    const r = spawnSync("tshark", ["-n", "-r", file, "-T", "fields", ...fields.flatMap((f) => ["-e", f])], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split("\t"));
+    assert.equal(rows.length, 6);
+    cases.forEach((c, i) => {
+      assert.deepEqual(
+        rows[i],
+        ["1", String(c.lifetime / 8), `0x${c.plc.toString(16).padStart(4, "0")}`, c.prefix],
+        `/${c.len}`,
+      );
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
