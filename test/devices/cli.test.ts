@@ -19,9 +19,14 @@ after(async () => {
 
 function v6mostly(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(repoRoot, "bin", "v6mostly.js"), ...args], { cwd: dir, encoding: "utf8", timeout: 60_000 }, (e, out, err) => {
-      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err });
-    });
+    execFile(
+      process.execPath,
+      [join(repoRoot, "bin", "v6mostly.js"), ...args],
+      { cwd: dir, encoding: "utf8", timeout: 60_000 },
+      (e, out, err) => {
+        resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err });
+      },
+    );
   });
 }
 
@@ -40,13 +45,24 @@ test("render iosxe -f examples/seed/ prints the ISR's config", async () => {
 test("render iosxe --format requests names the credential's source and never shows it", async () => {
   const r = await v6mostly("render", "iosxe", "-f", seedDir, "--version", "17.9.1", "--format", "requests");
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /^PUT https:\/\/172\.16\.1\.253\/restconf\/data\/Cisco-IOS-XE-native:native\/ip\/dhcp\/Cisco-IOS-XE-dhcp:pool=v6m-lan$/m);
+  assert.match(
+    r.out,
+    /^PUT https:\/\/172\.16\.1\.253\/restconf\/data\/Cisco-IOS-XE-native:native\/ip\/dhcp\/Cisco-IOS-XE-dhcp:pool=v6m-lan$/m,
+  );
   assert.match(r.out, /Authorization: Basic <admin:password from \/etc\/v6mostly\/isr\.password>/);
-  assert.match(r.out, /POST https:\/\/172\.16\.1\.253\/restconf\/operations\/Cisco-IOS-XE-cli-rpc:config-ios-cli-rpc/);
-  assert.match(r.out, /POST https:\/\/172\.16\.1\.253\/restconf\/operations\/cisco-ia:save-config\n[^\n]*\n# write memory\n$/);
+  assert.match(
+    r.out,
+    /POST https:\/\/172\.16\.1\.253\/restconf\/operations\/Cisco-IOS-XE-cli-rpc:config-ios-cli-rpc/,
+  );
+  assert.match(
+    r.out,
+    /POST https:\/\/172\.16\.1\.253\/restconf\/operations\/cisco-ia:save-config\n[^\n]*\n# write memory\n$/,
+  );
 });
 
-test("render fortios: the seed's stanzas once the FortiGate's interfaces are known", { skip: !haveShared() && "../shared is absent" }, async () => {
+test("render fortios: the seed's stanzas once the FortiGate's interfaces are known", {
+  skip: !haveShared() && "../shared is absent",
+}, async () => {
   const bare = await v6mostly("render", "fortios", "-f", seedDir);
   assert.equal(bare.code, 1, "an error: the DNS interface is unknown");
   assert.match(bare.err, /no interface of the FortiGate holds 172\.16\.1\.254/);
@@ -54,12 +70,15 @@ test("render fortios: the seed's stanzas once the FortiGate's interfaces are kno
   cpSync(seedDir, copy, { recursive: true });
   const devices = readFileSync(join(copy, "devices.yaml"), "utf8").replace(
     "  vdom: root\n",
-    "  vdom: root\n  interfaces:\n    - { name: wan1, addresses: [\"192.168.1.100/24\"] }\n    - { name: lan1, addresses: [\"172.16.1.254/24\", \"fc00::1/64\"] }\n",
+    '  vdom: root\n  interfaces:\n    - { name: wan1, addresses: ["192.168.1.100/24"] }\n    - { name: lan1, addresses: ["172.16.1.254/24", "fc00::1/64"] }\n',
   );
   writeFileSync(join(copy, "devices.yaml"), devices);
   const r = await v6mostly("render", "fortios", "-f", copy);
   assert.equal(r.code, 0, r.err);
-  const lines = r.out.trim().split("\n").map((l) => l.trim());
+  const lines = r.out
+    .trim()
+    .split("\n")
+    .map((l) => l.trim());
   const seed = seedConfig("fortigate");
   const at = seed.indexOf("config system nat64");
   assert.deepEqual(lines.slice(0, 5), seed.slice(at, at + 5));
@@ -67,17 +86,34 @@ test("render fortios: the seed's stanzas once the FortiGate's interfaces are kno
   assert.deepEqual(lines.slice(5), seed.slice(dns, dns + 5));
 });
 
-test("device apply then plan against a fake FortiGate: credentials from a file, never printed", { skip: (!hasOpenssl() && "openssl is not installed") || (!haveShared() && "../shared is absent") }, async () => {
+test("device apply then plan against a fake FortiGate: credentials from a file, never printed", {
+  skip: (!hasOpenssl() && "openssl is not installed") || (!haveShared() && "../shared is absent"),
+}, async () => {
   const pki = makePki();
   cleanups.push(() => pki.cleanup());
   const token = "cli-token-9b8a7c6d5e4f";
-  const fake = new FakeFortiGate({ version: "7.4.7", token, checker: new FortiSchemaChecker(fortiSchema()), key: pki.key, cert: pki.cert, interfaces: FGT_INTERFACES });
+  const fake = new FakeFortiGate({
+    version: "7.4.7",
+    token,
+    checker: new FortiSchemaChecker(fortiSchema()),
+    key: pki.key,
+    cert: pki.cert,
+    interfaces: FGT_INTERFACES,
+  });
   const endpoint = await fake.start();
   cleanups.push(() => fake.stop());
   const tokenFile = join(dir, "fgt.token");
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   const res = join(dir, "fgt.yaml");
-  writeFileSync(res, fortigateYaml({ version: "7.4.7", endpoint, tls: `tls: { caFile: "${pki.caFile}" }`, credentials: `credentialsFile: "${tokenFile}"` }));
+  writeFileSync(
+    res,
+    fortigateYaml({
+      version: "7.4.7",
+      endpoint,
+      tls: `tls: { caFile: "${pki.caFile}" }`,
+      credentials: `credentialsFile: "${tokenFile}"`,
+    }),
+  );
   const state = join(dir, "state");
   const apply = await v6mostly("device", "apply", "-f", res, "--state-dir", state);
   assert.equal(apply.code, 0, apply.out + apply.err);
@@ -86,6 +122,7 @@ test("device apply then plan against a fake FortiGate: credentials from a file, 
   const plan = await v6mostly("device", "plan", "-f", res, "--state-dir", state, "-o", "json");
   assert.equal(plan.code, 0, plan.out + plan.err);
   assert.equal(JSON.parse(plan.out)[0].condition.reason, "InSync");
-  for (const t of [apply.out, apply.err, plan.out, plan.err]) assert.ok(!t.includes(token), "the token is never printed");
+  for (const t of [apply.out, apply.err, plan.out, plan.err])
+    assert.ok(!t.includes(token), "the token is never printed");
   assert.equal(fake.table("firewall/policy").size, 1);
 });

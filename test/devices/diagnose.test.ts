@@ -1,10 +1,10 @@
 // The seed author's traps, said before they cost two weeks.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { DeviceTarget, Nat64Assignment, RaAssignment } from "../../src/planner/plan.ts";
 import { diagnose, diagnoseVip6 } from "../../src/devices/diagnose.ts";
-import { device, seedResources } from "./support/seed.ts";
 import { renderDevice } from "../../src/devices/targets.ts";
+import type { DeviceTarget, Nat64Assignment, RaAssignment } from "../../src/planner/plan.ts";
+import { device, seedResources } from "./support/seed.ts";
 
 /** The seed ISR's assignments, with the NAT64 and RA specs changed as a test needs. */
 function isr(nat: Partial<Nat64Assignment["spec"]>, raPrefix?: string): DeviceTarget {
@@ -30,25 +30,44 @@ test("an ACL that does not cover the clients' prefix is a warning that names the
   const d = diagnose(isr({ allowedSources: ["fc00:0:0:1::/64"] }), "iosxe", "17.12.3");
   assert.equal(d.length, 1);
   assert.equal(d[0]!.severity, "warning");
-  assert.match(d[0]!.message, /fc00::\/64 .* does not cover it: their traffic to fd00:ff9b::\/96 would not be translated; add fc00::\/64 to allowedSources/);
+  assert.match(
+    d[0]!.message,
+    /fc00::\/64 .* does not cover it: their traffic to fd00:ff9b::\/96 would not be translated; add fc00::\/64 to allowedSources/,
+  );
 });
 
 test("an ACL that reaches into the NAT64 prefix would catch a CLAT's source, which is dropped", () => {
   const d = diagnose(isr({ allowedSources: ["fc00::/64", "fd00::/8"] }), "iosxe", "17.12.3");
   const e = d.find((x) => x.severity === "error");
   assert.ok(e, JSON.stringify(d));
-  assert.match(e.message, /fd00::\/8, which reaches into the NAT64 prefix fd00:ff9b::\/96: it would catch a CLAT's source/);
+  assert.match(
+    e.message,
+    /fd00::\/8, which reaches into the NAT64 prefix fd00:ff9b::\/96: it would catch a CLAT's source/,
+  );
 });
 
 test("clients numbered from inside the NAT64 prefix: their sources would be dropped", () => {
   const d = diagnose(isr({ allowedSources: ["fd00:ff9b::/64"] }, "fd00:ff9b::/64"), "iosxe", "17.12.3");
-  assert.ok(d.some((x) => x.severity === "error" && /overlaps the NAT64 prefix .* a source inside the NAT64 prefix is dropped/.test(x.message)), JSON.stringify(d));
+  assert.ok(
+    d.some(
+      (x) =>
+        x.severity === "error" &&
+        /overlaps the NAT64 prefix .* a source inside the NAT64 prefix is dropped/.test(x.message),
+    ),
+    JSON.stringify(d),
+  );
 });
 
 test("PREF64 announced that nobody translates", () => {
   const t = isr({ prefix: "64:ff9b::/96" });
   const d = diagnose(t, "iosxe", "17.12.3");
-  assert.ok(d.some((x) => x.subject === "RouterAdvert/lan" && /announces PREF64 fd00:ff9b::\/96 but Nat64Gateway\/home .* translates 64:ff9b::\/96/.test(x.message)));
+  assert.ok(
+    d.some(
+      (x) =>
+        x.subject === "RouterAdvert/lan" &&
+        /announces PREF64 fd00:ff9b::\/96 but Nat64Gateway\/home .* translates 64:ff9b::\/96/.test(x.message),
+    ),
+  );
 });
 
 test("render carries the diagnosis", () => {
@@ -68,6 +87,10 @@ test("FortiOS VIP6 and NDP: which versions answer, and what to do on the others"
     assert.match(d[0]!.message, /static neighbour entries/);
     assert.match(d[0]!.message, /upgrade to 7\.2\.4\+ and set ndp-reply enable/);
   }
-  for (const v of ["7.0.8", "7.0.12", "7.2.4", "7.4.7", "7.6.3"]) assert.deepEqual(diagnoseVip6(v, vip), [], v);
-  assert.match(diagnoseVip6("7.4.7", [{ ...vip[0]!, "ndp-reply": "disable" }])[0]!.message, /set ndp-reply enable/);
+  for (const v of ["7.0.8", "7.0.12", "7.2.4", "7.4.7", "7.6.3"])
+    assert.deepEqual(diagnoseVip6(v, vip), [], v);
+  assert.match(
+    diagnoseVip6("7.4.7", [{ ...vip[0]!, "ndp-reply": "disable" }])[0]!.message,
+    /set ndp-reply enable/,
+  );
 });

@@ -2,7 +2,7 @@
 // without duplicates, drift, removal of what we created, unreachable and untrusted boxes, and the
 // token kept out of every log line.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -15,7 +15,11 @@ import { device, FGT_INTERFACES, fortigateYaml, fromYaml } from "./support/seed.
 import { hasOpenssl, makePki, type TestPki } from "./support/tls.ts";
 
 const TOKEN = "fgt-test-token-5f3c9a7e1b2d4c6e8f0a";
-const skip = !hasOpenssl() ? "openssl is not installed (needed for the fake's certificate)" : !haveShared() ? "../shared/devices is absent" : false;
+const skip = !hasOpenssl()
+  ? "openssl is not installed (needed for the fake's certificate)"
+  : !haveShared()
+    ? "../shared/devices is absent"
+    : false;
 let pki: TestPki;
 const fakes: FakeFortiGate[] = [];
 const dirs: string[] = [];
@@ -29,21 +33,43 @@ after(async () => {
   pki?.cleanup();
 });
 
-async function setup(version: string, o: { tls?: string; vip6?: Record<string, unknown>[]; yaml?: (endpoint: string) => string } = {}) {
-  const fake = new FakeFortiGate({ version, token: TOKEN, checker: new FortiSchemaChecker(fortiSchema()), key: pki.key, cert: pki.cert, interfaces: FGT_INTERFACES, vip6: o.vip6 });
+async function setup(
+  version: string,
+  o: { tls?: string; vip6?: Record<string, unknown>[]; yaml?: (endpoint: string) => string } = {},
+) {
+  const fake = new FakeFortiGate({
+    version,
+    token: TOKEN,
+    checker: new FortiSchemaChecker(fortiSchema()),
+    key: pki.key,
+    cert: pki.cert,
+    interfaces: FGT_INTERFACES,
+    vip6: o.vip6,
+  });
   fakes.push(fake);
   const endpoint = await fake.start();
   const stateDir = mkdtempSync(join(tmpdir(), "v6m-fgt-state-"));
   dirs.push(stateDir);
   const logs = capturedLogger();
-  const yaml = o.yaml ? o.yaml(endpoint) : fortigateYaml({ version, endpoint, tls: o.tls ?? `tls: { caFile: "${pki.caFile}" }` });
+  const yaml = o.yaml
+    ? o.yaml(endpoint)
+    : fortigateYaml({ version, endpoint, tls: o.tls ?? `tls: { caFile: "${pki.caFile}" }` });
   const dev = device(fromYaml(yaml), "fgt");
-  const opts = { log: logs.log, stateDir, env: { V6M_TEST_FGT_TOKEN: TOKEN }, backoffMs: 5, retries: 3, timeoutMs: 3000 };
+  const opts = {
+    log: logs.log,
+    stateDir,
+    env: { V6M_TEST_FGT_TOKEN: TOKEN },
+    backoffMs: 5,
+    retries: 3,
+    timeoutMs: 3000,
+  };
   return { fake, endpoint, dev, opts, logs, stateDir };
 }
 
 for (const version of ["6.2.16", "7.2.4"]) {
-  test(`FortiOS ${version}: apply creates what the resources need, verifies, and a second apply sends nothing`, { skip }, async () => {
+  test(`FortiOS ${version}: apply creates what the resources need, verifies, and a second apply sends nothing`, {
+    skip,
+  }, async () => {
     const { fake, dev, opts, logs } = await setup(version);
     const plan = await planDevice(dev, opts);
     assert.equal(plan.condition.reason, "Pending", plan.condition.message);
@@ -57,7 +83,10 @@ for (const version of ["6.2.16", "7.2.4"]) {
     assert.equal(fake.table("system/dns-server").get("lan1")?.mode, "forward-only");
     assert.equal(fake.table("firewall/ippool").size, 1);
     assert.equal(fake.table(old ? "firewall/policy64" : "firewall/policy").size, 1);
-    assert.equal((fake.table("system/interface").get("lan1")?.ipv6 as Record<string, unknown>)["ip6-send-adv"], "enable");
+    assert.equal(
+      (fake.table("system/interface").get("lan1")!.ipv6 as Record<string, unknown>)["ip6-send-adv"],
+      "enable",
+    );
     // Every CMDB request carried the vdom and the Bearer token.
     for (const s of fake.seen) {
       assert.equal(s.auth, `Bearer ${TOKEN}`);
@@ -75,7 +104,9 @@ for (const version of ["6.2.16", "7.2.4"]) {
   });
 }
 
-test("a transient 503 and a lost reply mid-apply: retries with backoff, resumes, no duplicates", { skip }, async () => {
+test("a transient 503 and a lost reply mid-apply: retries with backoff, resumes, no duplicates", {
+  skip,
+}, async () => {
   const { fake, dev, opts, logs } = await setup("7.2.4");
   fake.faults.push({ method: "POST", path: "firewall/ippool", kind: "503", times: 2 });
   fake.faults.push({ method: "POST", path: "firewall/policy", kind: "lost", times: 1 });
@@ -84,22 +115,32 @@ test("a transient 503 and a lost reply mid-apply: retries with backoff, resumes,
   assert.equal(r.condition.status, "True", r.condition.message);
   assert.equal(fake.table("firewall/ippool").size, 1);
   assert.equal(fake.table("firewall/policy").size, 1, "the lost POST reply did not make a second policy");
-  assert.equal(fake.writes().filter((s) => s.method === "POST" && s.path.endsWith("firewall/ippool")).length, 3, "two 503s, then the POST that worked");
+  assert.equal(
+    fake.writes().filter((s) => s.method === "POST" && s.path.endsWith("firewall/ippool")).length,
+    3,
+    "two 503s, then the POST that worked",
+  );
   assert.match(logs.text(), /retrying/);
   assert.ok(!logs.text().includes(TOKEN));
 });
 
-test("a reply lost after the box made the pool: the retried POST meets -5 and becomes a PUT", { skip }, async () => {
+test("a reply lost after the box made the pool: the retried POST meets -5 and becomes a PUT", {
+  skip,
+}, async () => {
   const { fake, dev, opts } = await setup("6.2.16");
   fake.faults.push({ method: "POST", path: "firewall/ippool", kind: "lost", times: 1 });
   const r = await applyDevice(dev, opts);
   assert.equal(r.condition.status, "True", r.condition.message);
-  const posts = fake.seen.filter((s) => s.path.includes("firewall/ippool") && s.method !== "GET").map((s) => s.method);
+  const posts = fake.seen
+    .filter((s) => s.path.includes("firewall/ippool") && s.method !== "GET")
+    .map((s) => s.method);
   assert.deepEqual(posts, ["POST", "POST", "PUT"]);
   assert.equal(fake.table("firewall/ippool").size, 1);
 });
 
-test("a failure that outlasts the retries stops the run; the next apply resumes where it stopped", { skip }, async () => {
+test("a failure that outlasts the retries stops the run; the next apply resumes where it stopped", {
+  skip,
+}, async () => {
   const { fake, dev, opts, stateDir } = await setup("7.2.4");
   fake.faults.push({ method: "POST", path: "firewall/policy", kind: "503", times: 100 });
   const failed = await applyDevice(dev, opts);
@@ -109,15 +150,27 @@ test("a failure that outlasts the retries stops the run; the next apply resumes 
   assert.ok(failed.applied > 0 && failed.applied < failed.changes.length);
   assert.ok(existsSync(ledgerPath(stateDir, "fgt")));
   fake.faults.length = 0;
-  const poolPosts = () => fake.seen.filter((s) => s.method === "POST" && s.path.endsWith("firewall/ippool")).length;
+  const poolPosts = () =>
+    fake.seen.filter((s) => s.method === "POST" && s.path.endsWith("firewall/ippool")).length;
   const postsBefore = poolPosts();
   const resumed = await applyDevice(dev, opts);
   assert.equal(resumed.condition.status, "True", resumed.condition.message);
   assert.equal(poolPosts(), postsBefore, "the pool made in the first run is not posted again");
   const done = failed.changes.slice(0, failed.applied).map((c) => c.object.id);
   const again = resumed.changes.map((c) => c.object.id);
-  assert.deepEqual(again.filter((id) => done.includes(id)), [], "nothing applied in the first run is sent again");
-  assert.deepEqual(again.sort(), failed.changes.slice(failed.applied).map((c) => c.object.id).sort(), "exactly the rest is sent");
+  assert.deepEqual(
+    again.filter((id) => done.includes(id)),
+    [],
+    "nothing applied in the first run is sent again",
+  );
+  assert.deepEqual(
+    again.sort(),
+    failed.changes
+      .slice(failed.applied)
+      .map((c) => c.object.id)
+      .sort(),
+    "exactly the rest is sent",
+  );
   assert.equal(fake.table("firewall/policy").size, 1);
 });
 
@@ -139,10 +192,17 @@ test("drift: someone edits the box; plan reports the fields, apply corrects them
   assert.equal((await planDevice(dev, opts)).condition.reason, "InSync");
 });
 
-test("removing a resource removes what we created for it (policy before pool) and nothing else", { skip }, async () => {
+test("removing a resource removes what we created for it (policy before pool) and nothing else", {
+  skip,
+}, async () => {
   const { fake, dev, opts, endpoint } = await setup("7.2.4");
   // An ippool of the box's own, without our mark, must survive.
-  fake.table("firewall/ippool").set("SNAT44", { name: "SNAT44", type: "one-to-one", startip: "198.51.100.151", endip: "198.51.100.200" });
+  fake.table("firewall/ippool").set("SNAT44", {
+    name: "SNAT44",
+    type: "one-to-one",
+    startip: "198.51.100.151",
+    endip: "198.51.100.200",
+  });
   assert.equal((await applyDevice(dev, opts)).condition.status, "True");
   // Now without the Nat64Gateway and the RouterAdvert: DNS64 names its prefix itself.
   const only = fortigateYaml({ version: "7.2.4", endpoint, tls: `tls: { caFile: "${pki.caFile}" }` })
@@ -155,11 +215,18 @@ test("removing a resource removes what we created for it (policy before pool) an
   assert.equal(r.condition.status, "True", r.condition.message);
   assert.deepEqual(
     r.changes.map((c) => `${c.op} ${c.object.id}`),
-    ["delete firewall/policy/v6m-nat64-home-lan1", "delete firewall/ippool/v6m-home", "delete system/interface/lan1"],
+    [
+      "delete firewall/policy/v6m-nat64-home-lan1",
+      "delete firewall/ippool/v6m-home",
+      "delete system/interface/lan1",
+    ],
   );
   assert.equal(fake.table("firewall/policy").size, 0);
   assert.deepEqual([...fake.table("firewall/ippool").keys()], ["SNAT44"]);
-  assert.equal((fake.table("system/interface").get("lan1")!.ipv6 as Record<string, unknown>)["ip6-send-adv"], "disable");
+  assert.equal(
+    (fake.table("system/interface").get("lan1")!.ipv6 as Record<string, unknown>)["ip6-send-adv"],
+    "disable",
+  );
   assert.equal(fake.singletons.get("system/dns64")?.status, "enable", "DNS64 stays");
   assert.deepEqual((await applyDevice(smaller, opts)).changes, []);
 });
@@ -176,7 +243,9 @@ test("unreachable: a condition with the reason, after bounded retries", { skip }
   assert.equal(r.requests, 4, "one try and three retries");
 });
 
-test("TLS: verified by default, trusted with tls.caFile, off only with insecureSkipVerify", { skip }, async () => {
+test("TLS: verified by default, trusted with tls.caFile, off only with insecureSkipVerify", {
+  skip,
+}, async () => {
   const noCa = await setup("7.2.4", { tls: "" });
   const r = await planDevice(noCa.dev, noCa.opts);
   assert.equal(r.condition.reason, "TLSVerificationFailed", r.condition.message);
@@ -196,8 +265,12 @@ test("a wrong token: Unauthorized, and neither token is logged", { skip }, async
   assert.ok(!s.logs.text().includes(TOKEN));
 });
 
-test("VIP6 on FortiOS 6.2.16: plan says the box will not answer NDP and what to do instead", { skip }, async () => {
-  const vip6 = [{ name: "DNAT66", extip: "2001:db8:ffff::-2001:db8:ffff::ffff", mappedip: "fc00::-fc00::ffff" }];
+test("VIP6 on FortiOS 6.2.16: plan says the box will not answer NDP and what to do instead", {
+  skip,
+}, async () => {
+  const vip6 = [
+    { name: "DNAT66", extip: "2001:db8:ffff::-2001:db8:ffff::ffff", mappedip: "fc00::-fc00::ffff" },
+  ];
   const old = await setup("6.2.16", { vip6 });
   const r = await planDevice(old.dev, old.opts);
   const w = r.diagnostics.find((d) => d.subject === "vip6 DNAT66");
@@ -208,5 +281,8 @@ test("VIP6 on FortiOS 6.2.16: plan says the box will not answer NDP and what to 
   const r2 = await planDevice(fresh.dev, fresh.opts);
   assert.match(r2.diagnostics.find((d) => d.subject === "vip6 DNAT66")!.message, /set ndp-reply enable/);
   const on = await setup("7.2.4", { vip6: [{ ...vip6[0], "ndp-reply": "enable" }] });
-  assert.equal((await planDevice(on.dev, on.opts)).diagnostics.filter((d) => d.subject === "vip6 DNAT66").length, 0);
+  assert.equal(
+    (await planDevice(on.dev, on.opts)).diagnostics.filter((d) => d.subject === "vip6 DNAT66").length,
+    0,
+  );
 });

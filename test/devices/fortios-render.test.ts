@@ -10,7 +10,20 @@ import { FortiSchemaChecker } from "./support/fortios-schema.ts";
 import { fortiSchema, haveShared } from "./support/paths.ts";
 import { device, fortigateYaml, fromYaml, seedConfig, seedResources } from "./support/seed.ts";
 
-const VERSIONS = ["6.2.16", "6.4.9", "7.0.0", "7.0.1", "7.0.8", "7.0.12", "7.2.3", "7.2.4", "7.4.7", "7.6.0", "7.6.1", "7.6.3"];
+const VERSIONS = [
+  "6.2.16",
+  "6.4.9",
+  "7.0.0",
+  "7.0.1",
+  "7.0.8",
+  "7.0.12",
+  "7.2.3",
+  "7.2.4",
+  "7.4.7",
+  "7.6.0",
+  "7.6.1",
+  "7.6.3",
+];
 const withInterfaces = (text: string) =>
   text.replace(
     "  vdom: root",
@@ -20,21 +33,45 @@ const withInterfaces = (text: string) =>
     - { name: lan1, addresses: ["192.0.2.1/24", "2001:db8:1::1/64"] }`,
   );
 
-test("the checker itself rejects what the schema forbids (so a pass means something)", { skip: !haveShared() && "../shared/devices is absent" }, () => {
+test("the checker itself rejects what the schema forbids (so a pass means something)", {
+  skip: !haveShared() && "../shared/devices is absent",
+}, () => {
   const c = new FortiSchemaChecker(fortiSchema());
-  assert.deepEqual(c.check("firewall/ippool", { name: "p", type: "overload", startip: "198.51.100.1", endip: "198.51.100.2" }, "6.2.16"), []);
-  assert.match(c.check("firewall/ippool", { name: "p", nat64: "enable" }, "6.2.16").join(), /nat64: not on 6.2.16/);
+  assert.deepEqual(
+    c.check(
+      "firewall/ippool",
+      { name: "p", type: "overload", startip: "198.51.100.1", endip: "198.51.100.2" },
+      "6.2.16",
+    ),
+    [],
+  );
+  assert.match(
+    c.check("firewall/ippool", { name: "p", nat64: "enable" }, "6.2.16").join(),
+    /nat64: not on 6.2.16/,
+  );
   assert.match(c.check("firewall/ippool", { name: "p", type: "nat64" }, "7.2.4").join(), /not one of/);
   assert.match(c.check("system/dns64", { status: "enable" }, "7.0.0").join(), /endpoint absent/);
   assert.match(c.check("system/nat64", { status: "enable" }, "7.0.1").join(), /endpoint absent/);
-  assert.deepEqual(c.check("firewall/policy6", { name: "x" }, "6.2.16"), [], "6.2.16 is judged as 6.2.7, the last 6.2 Fortinet tested");
-  assert.match(c.check("firewall/vip6", { name: "v", "ndp-reply": "enable" }, "7.2.3").join(), /not on 7.2.3/);
+  assert.deepEqual(
+    c.check("firewall/policy6", { name: "x" }, "6.2.16"),
+    [],
+    "6.2.16 is judged as 6.2.7, the last 6.2 Fortinet tested",
+  );
+  assert.match(
+    c.check("firewall/vip6", { name: "v", "ndp-reply": "enable" }, "7.2.3").join(),
+    /not on 7.2.3/,
+  );
   assert.deepEqual(c.check("firewall/vip6", { name: "v", "ndp-reply": "enable" }, "7.0.8"), []);
-  assert.match(c.check("system/interface", { name: "lan1", allowaccess: "ping bogus" }, "7.2.4").join(), /bogus not allowed/);
+  assert.match(
+    c.check("system/interface", { name: "lan1", allowaccess: "ping bogus" }, "7.2.4").join(),
+    /bogus not allowed/,
+  );
 });
 
 for (const version of VERSIONS) {
-  test(`FortiOS ${version}: every body's fields and enums are in the schema for that version`, { skip: !haveShared() && "../shared/devices is absent" }, () => {
+  test(`FortiOS ${version}: every body's fields and enums are in the schema for that version`, {
+    skip: !haveShared() && "../shared/devices is absent",
+  }, () => {
     const c = new FortiSchemaChecker(fortiSchema());
     const r = renderDevice(device(fromYaml(withInterfaces(fortigateYaml({ version }))), "fgt"));
     assert.equal(r.version, version);
@@ -62,7 +99,8 @@ for (const version of VERSIONS) {
     const ipv6 = iface.body.ipv6 as Record<string, unknown>;
     assert.equal(ipv6["ip6-send-adv"], "enable");
     assert.equal(ipv6["ip6-max-interval"], 200);
-    if (version === "7.6.1" || version === "7.6.3") assert.deepEqual(ipv6["ip6-rdnss-list"], [{ rdnss: "2001:db8:1::1", "rdnss-life-time": 600 }]);
+    if (version === "7.6.1" || version === "7.6.3")
+      assert.deepEqual(ipv6["ip6-rdnss-list"], [{ rdnss: "2001:db8:1::1", "rdnss-life-time": 600 }]);
     else assert.equal((ipv6["ip6-prefix-list"] as Record<string, unknown>[])[0]!.rdnss, "2001:db8:1::1");
     // The policy needs its pool first; requests and CLI keep that order.
     const reqs = fortiRequests(r.objects, "root").map((x) => x.path);
@@ -81,7 +119,11 @@ test("FortiOS 6.2.16 NAT64 is a policy64 with string interfaces and no name fiel
   assert.equal(p.body.name, undefined);
   assert.deepEqual(p.body.poolname, [{ name: "v6m-home" }]);
   const nat64 = r.objects.find((o) => o.id === "system/nat64")!;
-  assert.deepEqual(nat64.owners.sort(), ["Dns64Resolver/lan", "Nat64Gateway/home"], "DNS64 and NAT64 share the singleton");
+  assert.deepEqual(
+    nat64.owners.sort(),
+    ["Dns64Resolver/lan", "Nat64Gateway/home"],
+    "DNS64 and NAT64 share the singleton",
+  );
   assert.equal(nat64.body["nat64-prefix"], "64:ff9b::/96");
 });
 
@@ -93,8 +135,14 @@ test("FortiOS 7.2.4 NAT64 is a firewall policy with nat64 enable and tables of n
   assert.deepEqual(p.body.dstintf, [{ name: "wan1" }]);
   assert.equal(p.body.ippool, "enable");
   const cli = renderFortiCli(cliOrder(order(r.objects)));
-  assert.match(cli, /config firewall policy\n {4}edit 0\n {8}set name "v6m-nat64-home-lan1"\n {8}set srcintf "lan1"\n/);
-  assert.match(cli, /config system dns64\n {4}set status enable\n {4}set dns64-prefix 64:ff9b::\/96\n {4}set always-synthesize-aaaa-record disable\nend/);
+  assert.match(
+    cli,
+    /config firewall policy\n {4}edit 0\n {8}set name "v6m-nat64-home-lan1"\n {8}set srcintf "lan1"\n/,
+  );
+  assert.match(
+    cli,
+    /config system dns64\n {4}set status enable\n {4}set dns64-prefix 64:ff9b::\/96\n {4}set always-synthesize-aaaa-record disable\nend/,
+  );
   assert.match(cli, /config ip6-prefix-list\n {16}edit "2001:db8:1::\/64"\n {20}set autonomous-flag enable/);
 });
 
@@ -109,18 +157,30 @@ spec:
   upstreams: ["198.51.100.53"]
   allowClients: ["192.0.2.0/24"]
   deviceRef: { name: fgt }`;
-  const r = renderDevice(device(fromYaml(withInterfaces(fortigateYaml({ version: "6.2.16", extra }))), "fgt"));
-  assert.ok(r.diagnostics.some((d) => d.severity === "error" && /nat64-prefix is "64:ff9b::\/96"/.test(d.message)), JSON.stringify(r.diagnostics));
+  const r = renderDevice(
+    device(fromYaml(withInterfaces(fortigateYaml({ version: "6.2.16", extra }))), "fgt"),
+  );
+  assert.ok(
+    r.diagnostics.some((d) => d.severity === "error" && /nat64-prefix is "64:ff9b::\/96"/.test(d.message)),
+    JSON.stringify(r.diagnostics),
+  );
 });
 
-test("the seed's FortiGate: render reproduces its config system nat64 and dns-server stanzas line for line", { skip: !haveShared() && "../shared is absent" }, () => {
+test("the seed's FortiGate: render reproduces its config system nat64 and dns-server stanzas line for line", {
+  skip: !haveShared() && "../shared is absent",
+}, () => {
   const seed = seedConfig("fortigate");
   const r = renderDevice(device(seedResources(), "fortigate"));
   assert.equal(r.version, "6.2.16");
-  assert.deepEqual(r.diagnostics.filter((d) => d.severity === "error"), []);
+  assert.deepEqual(
+    r.diagnostics.filter((d) => d.severity === "error"),
+    [],
+  );
   // Top-level stanzas start unindented with "config"; compare them trimmed (the seed has no indentation).
   const stanzas: string[][] = [];
-  for (const line of renderFortiCli(cliOrder(order(r.objects))).split("\n").filter(Boolean)) {
+  for (const line of renderFortiCli(cliOrder(order(r.objects)))
+    .split("\n")
+    .filter(Boolean)) {
     if (line.startsWith("config ")) stanzas.push([line]);
     else stanzas[stanzas.length - 1]!.push(line.trim());
   }
@@ -137,7 +197,11 @@ test("the seed's FortiGate: render reproduces its config system nat64 and dns-se
 
 test("the seed's FortiGate without known interfaces: render says which interface is missing", () => {
   const r = renderDevice(device(seedResources(false), "fortigate"));
-  assert.ok(r.diagnostics.some((d) => d.severity === "error" && /no interface of the FortiGate holds 172\.16\.1\.254/.test(d.message)));
+  assert.ok(
+    r.diagnostics.some(
+      (d) => d.severity === "error" && /no interface of the FortiGate holds 172\.16\.1\.254/.test(d.message),
+    ),
+  );
 });
 
 test("DhcpScope and PREF64 on FortiOS are reported, not dropped silently", () => {
@@ -150,7 +214,10 @@ spec:
   subnet: 192.0.2.0/24
   ranges: ["192.0.2.100-192.0.2.200"]
   deviceRef: { name: fgt }`;
-  const text = withInterfaces(fortigateYaml({ version: "7.4.7", extra })).replace("interval: { max: 200s }", "interval: { max: 200s }\n  pref64: { nat64GatewayRef: { name: home } }");
+  const text = withInterfaces(fortigateYaml({ version: "7.4.7", extra })).replace(
+    "interval: { max: 200s }",
+    "interval: { max: 200s }\n  pref64: { nat64GatewayRef: { name: home } }",
+  );
   const r = renderDevice(device(fromYaml(text), "fgt"));
   assert.ok(r.diagnostics.some((d) => d.subject === "DhcpScope/lan" && d.severity === "error"));
   assert.ok(r.diagnostics.some((d) => d.subject === "RouterAdvert/lan" && /PREF64/.test(d.message)));

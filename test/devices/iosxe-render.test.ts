@@ -1,17 +1,27 @@
 // IOS-XE rendering: the seed's ISR config line for line, and every RESTCONF body (and the cli-rpc
 // inputs) validated by yanglint against the 17.9.1, 17.12.1 and 17.15.1 module sets.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
-import { cliRpcForYanglint, nativeTree, option108Hex, renderIosxeCli, wrapInNative } from "../../src/devices/iosxe/render.ts";
+import {
+  cliRpcForYanglint,
+  nativeTree,
+  option108Hex,
+  renderIosxeCli,
+  wrapInNative,
+} from "../../src/devices/iosxe/render.ts";
 import { iosxeRequests } from "../../src/devices/requests.ts";
 import { renderDevice } from "../../src/devices/targets.ts";
 import { haveShared, sharedDevices } from "./support/paths.ts";
 import { device, fromYaml, seedConfig, seedResources } from "./support/seed.ts";
 import { hasYanglint, RELEASES, yangValidate } from "./support/yang.ts";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 
-const skipYang = !haveShared() ? "../shared/devices is absent" : !hasYanglint() ? "yanglint (libyang2-tools) is not installed" : false;
+const skipYang = !haveShared()
+  ? "../shared/devices is absent"
+  : !hasYanglint()
+    ? "yanglint (libyang2-tools) is not installed"
+    : false;
 
 /** The names v6mostly gives what the seed's author named by hand. */
 const RENAMES: [RegExp, string][] = [
@@ -85,15 +95,25 @@ test("option 108 is V6ONLY_WAIT as 8 hex digits (RFC 8925 §3.1)", () => {
   assert.equal(option108Hex(0xffffffff), "ffffffff");
 });
 
-test("the seed's ISR: render reproduces its config line for line where the resources cover it", { skip: !haveShared() && "../shared is absent" }, () => {
+test("the seed's ISR: render reproduces its config line for line where the resources cover it", {
+  skip: !haveShared() && "../shared is absent",
+}, () => {
   const seed = seedConfig("isr").map(norm);
   const r = renderDevice(device(seedResources(), "isr"));
-  assert.deepEqual(r.diagnostics.filter((d) => d.severity !== "info"), []);
+  assert.deepEqual(
+    r.diagnostics.filter((d) => d.severity !== "info"),
+    [],
+  );
   const text = renderIosxeCli(r.objects);
-  const lines = text.split("\n").filter((l) => l && l !== "!" && l !== "end").map(norm);
+  const lines = text
+    .split("\n")
+    .filter((l) => l && l !== "!" && l !== "end")
+    .map(norm);
   // What the seed has that the resources describe (its interfaces, bridge domains and routes are the box's own).
   const covered = seed.filter((l) =>
-    /^(ipv6 unicast-routing|ip dhcp pool|network |default-router|dns-server|option 108|ip dhcp excluded|nat64 |ipv6 nd ra|ipv6 access-list|sequence )/.test(l),
+    /^(ipv6 unicast-routing|ip dhcp pool|network |default-router|dns-server|option 108|ip dhcp excluded|nat64 |ipv6 nd ra|ipv6 access-list|sequence )/.test(
+      l,
+    ),
   );
   const mine = lines.filter((l) => !l.startsWith("interface "));
   assert.deepEqual(mine.sort(), [...covered].sort());
@@ -114,17 +134,37 @@ test("the seed's ISR: render reproduces its config line for line where the resou
     );
   }
   assert.match(text, /^interface BDI1\n nat64 enable$/m);
-  assert.match(text, /^interface BDI10\n nat64 enable\n ipv6 nd ra dns server fc00::1\n ipv6 nd ra nat64-prefix FD00:FF9B::\/96$/m);
+  assert.match(
+    text,
+    /^interface BDI10\n nat64 enable\n ipv6 nd ra dns server fc00::1\n ipv6 nd ra nat64-prefix FD00:FF9B::\/96$/m,
+  );
   // Blocks keep the seed's order: DHCP before interfaces before the ACL and NAT64.
-  const order = ["ipv6 unicast-routing", "ip dhcp pool", "ip dhcp excluded-address", "interface BDI1", "ipv6 access-list", "nat64 v4 pool", "nat64 prefix stateful"].map((x) => text.indexOf(x));
-  assert.deepEqual([...order].sort((a, b) => a - b), order);
+  const order = [
+    "ipv6 unicast-routing",
+    "ip dhcp pool",
+    "ip dhcp excluded-address",
+    "interface BDI1",
+    "ipv6 access-list",
+    "nat64 v4 pool",
+    "nat64 prefix stateful",
+  ].map((x) => text.indexOf(x));
+  assert.deepEqual(
+    [...order].sort((a, b) => a - b),
+    order,
+  );
 });
 
 test("a variant: routed uplink through YANG, lease, raw options, RA flags by CLI", () => {
   const r = renderDevice(device(fromYaml(VARIANT), "c8k"));
-  assert.deepEqual(r.diagnostics.filter((d) => d.severity === "error"), []);
+  assert.deepEqual(
+    r.diagnostics.filter((d) => d.severity === "error"),
+    [],
+  );
   const text = renderIosxeCli(r.objects);
-  assert.match(text, /^ip dhcp pool v6m-lan\n network 192.0.2.0 255.255.255.0\n default-router 192.0.2.1\n dns-server 192.0.2.53 192.0.2.54\n domain-name home.example\n lease 0 2 30\n option 108 hex 00000e10\n option 42 hex c0000201$/m);
+  assert.match(
+    text,
+    /^ip dhcp pool v6m-lan\n network 192.0.2.0 255.255.255.0\n default-router 192.0.2.1\n dns-server 192.0.2.53 192.0.2.54\n domain-name home.example\n lease 0 2 30\n option 108 hex 00000e10\n option 42 hex c0000201$/m,
+  );
   assert.match(text, /^ip dhcp excluded-address 192.0.2.1 192.0.2.49$/m);
   assert.match(text, /^ip dhcp excluded-address 192.0.2.60$/m);
   assert.match(text, /^ip dhcp excluded-address 192.0.2.100 192.0.2.149$/m);
@@ -141,13 +181,19 @@ test("a variant: routed uplink through YANG, lease, raw options, RA flags by CLI
     gi.map((o) => o.path),
     ["Cisco-IOS-XE-native:native/interface/GigabitEthernet=0%2F0%2F0/Cisco-IOS-XE-nat:nat64"],
   );
-  assert.ok(r.objects.some((o) => o.path === "cli-rpc" && /^interface BDI20\n nat64 enable\n$/.test(String(o.body["config-clis"]))));
+  assert.ok(
+    r.objects.some(
+      (o) => o.path === "cli-rpc" && /^interface BDI20\n nat64 enable\n$/.test(String(o.body["config-clis"])),
+    ),
+  );
   const reqs = iosxeRequests(r.objects);
   assert.equal(reqs[reqs.length - 1]!.path, "/restconf/operations/cisco-ia:save-config");
 });
 
 for (const release of RELEASES) {
-  test(`IOS-XE ${release}: every RESTCONF body and cli-rpc input validates with yanglint`, { skip: skipYang }, async () => {
+  test(`IOS-XE ${release}: every RESTCONF body and cli-rpc input validates with yanglint`, {
+    skip: skipYang,
+  }, async () => {
     const configs: Record<string, unknown>[] = [];
     const rpcs: Record<string, unknown>[] = [];
     for (const d of [device(seedResources(), "isr"), device(fromYaml(VARIANT), "c8k")]) {
@@ -168,12 +214,18 @@ for (const release of RELEASES) {
   });
 }
 
-test("yanglint does reject what IOS-XE does not model (nat64 under BDI), so the passes above mean something", { skip: skipYang }, async () => {
-  const bad = JSON.parse(readFileSync(join(sharedDevices, "iosxe-samples", "nat64-on-bdi.invalid.json"), "utf8")) as Record<string, unknown>;
+test("yanglint does reject what IOS-XE does not model (nat64 under BDI), so the passes above mean something", {
+  skip: skipYang,
+}, async () => {
+  const bad = JSON.parse(
+    readFileSync(join(sharedDevices, "iosxe-samples", "nat64-on-bdi.invalid.json"), "utf8"),
+  ) as Record<string, unknown>;
   const r = await yangValidate("17.12.1", "config", [bad]);
   assert.equal(r.ok, false);
   assert.match(r.output, /nat64/);
   // and a body of ours, put where the model does not allow it, fails too
-  const wrong = wrapInNative("Cisco-IOS-XE-native:native/interface/BDI=10/Cisco-IOS-XE-nat:nat64", { "Cisco-IOS-XE-nat:nat64": { enable: [null] } });
+  const wrong = wrapInNative("Cisco-IOS-XE-native:native/interface/BDI=10/Cisco-IOS-XE-nat:nat64", {
+    "Cisco-IOS-XE-nat:nat64": { enable: [null] },
+  });
   assert.equal((await yangValidate("17.12.1", "config", [wrong])).ok, false);
 });

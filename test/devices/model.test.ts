@@ -5,7 +5,14 @@ import fc from "fast-check";
 import { compareVersions, inVersionRange, parseVersion } from "../../src/devices/fortios/capabilities.ts";
 import { splitPath, wrapInNative } from "../../src/devices/iosxe/render.ts";
 import { iosxeSame } from "../../src/devices/iosxe/restconf.ts";
-import { complement, type DesiredObject, diff, interfaceHolding, interfacesIn, order } from "../../src/devices/model.ts";
+import {
+  complement,
+  type DesiredObject,
+  diff,
+  interfaceHolding,
+  interfacesIn,
+  order,
+} from "../../src/devices/model.ts";
 
 const obj = (id: string, body: Record<string, unknown>, dependsOn: string[] = []): DesiredObject => ({
   id,
@@ -37,13 +44,27 @@ test("diff: dependencies first for creates, dependants first for deletes", () =>
   const pool = obj("pool", {});
   const policy = obj("policy", {}, ["pool"]);
   const d = diff([policy, pool], new Map());
-  assert.deepEqual(d.map((c) => c.object.id), ["pool", "policy"]);
+  assert.deepEqual(
+    d.map((c) => c.object.id),
+    ["pool", "policy"],
+  );
   const gone = diff([], new Map(), [pool, policy]);
-  assert.deepEqual(gone.map((c) => `${c.op} ${c.object.id}`), ["delete policy", "delete pool"]);
+  assert.deepEqual(
+    gone.map((c) => `${c.op} ${c.object.id}`),
+    ["delete policy", "delete pool"],
+  );
 });
 
 test("property: a box that holds exactly the desired bodies needs no change", () => {
-  const body = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.record({ name: fc.string() }), { maxLength: 3 })));
+  const body = fc.dictionary(
+    fc.string({ minLength: 1, maxLength: 8 }),
+    fc.oneof(
+      fc.string(),
+      fc.integer(),
+      fc.constant(null),
+      fc.array(fc.record({ name: fc.string() }), { maxLength: 3 }),
+    ),
+  );
   fc.assert(
     fc.property(fc.array(body, { maxLength: 6 }), (bodies) => {
       const objs = bodies.map((b, i) => obj(`o${i}`, b, i > 0 ? [`o${i - 1}`] : []));
@@ -57,27 +78,44 @@ test("property: order puts every dependency before its dependant", () => {
   fc.assert(
     fc.property(fc.array(fc.array(fc.nat(9), { maxLength: 3 }), { minLength: 1, maxLength: 10 }), (deps) => {
       // only edges to lower indexes: a DAG
-      const objs = deps.map((d, i) => obj(`o${i}`, {}, d.filter((j) => j < i).map((j) => `o${j}`)));
+      const objs = deps.map((d, i) =>
+        obj(
+          `o${i}`,
+          {},
+          d.filter((j) => j < i).map((j) => `o${j}`),
+        ),
+      );
       const shuffled = [...objs].reverse();
       const out = order(shuffled).map((o) => o.id);
-      return objs.every((o) => o.dependsOn.every((d) => out.indexOf(d) < out.indexOf(o.id))) && out.length === objs.length;
+      return (
+        objs.every((o) => o.dependsOn.every((d) => out.indexOf(d) < out.indexOf(o.id))) &&
+        out.length === objs.length
+      );
     }),
   );
 });
 
 test("property: complement and the ranges together cover the subnet after its network address, without overlap", () => {
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: 40 })), { maxLength: 5 }), (spans) => {
-      const outer = { family: 4 as const, first: 0xc0000200n, last: 0xc00002ffn, text: "" };
-      const inner = spans.map(([a, len]) => ({ family: 4 as const, first: 0xc0000200n + BigInt(a), last: 0xc0000200n + BigInt(Math.min(255, a + len)), text: "" }));
-      const holes = complement(outer, inner);
-      for (let x = outer.first + 1n; x <= outer.last; x++) {
-        const inHole = holes.some((h) => h.first <= x && x <= h.last);
-        const inRange = inner.some((r) => r.first <= x && x <= r.last);
-        if (inHole === inRange) return false;
-      }
-      return holes.every((h) => h.first <= h.last);
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: 40 })), { maxLength: 5 }),
+      (spans) => {
+        const outer = { family: 4 as const, first: 0xc0000200n, last: 0xc00002ffn, text: "" };
+        const inner = spans.map(([a, len]) => ({
+          family: 4 as const,
+          first: 0xc0000200n + BigInt(a),
+          last: 0xc0000200n + BigInt(Math.min(255, a + len)),
+          text: "",
+        }));
+        const holes = complement(outer, inner);
+        for (let x = outer.first + 1n; x <= outer.last; x++) {
+          const inHole = holes.some((h) => h.first <= x && x <= h.last);
+          const inRange = inner.some((r) => r.first <= x && x <= r.last);
+          if (inHole === inRange) return false;
+        }
+        return holes.every((h) => h.first <= h.last);
+      },
+    ),
   );
 });
 
@@ -106,19 +144,32 @@ test("FortiOS versions: trains Fortinet tested up to a patch cover later builds 
 
 test("property: RESTCONF paths never throw and wrap under native", () => {
   fc.assert(
-    fc.property(fc.array(fc.stringMatching(/^[a-zA-Z-]{1,8}(=[a-z0-9%]{1,5})?$/), { maxLength: 5 }), fc.string({ minLength: 1, maxLength: 6 }), (segs, leaf) => {
-      const path = ["Cisco-IOS-XE-native:native", ...segs, leaf.replace(/[/=]/g, "x")].join("/");
-      assert.equal(splitPath(path).length, segs.length + 2);
-      const w = wrapInNative(path, { [leaf.replace(/[/=:]/g, "x")]: 1 });
-      return Object.keys(w)[0] === "Cisco-IOS-XE-native:native";
-    }),
+    fc.property(
+      fc.array(fc.stringMatching(/^[a-zA-Z-]{1,8}(=[a-z0-9%]{1,5})?$/), { maxLength: 5 }),
+      fc.string({ minLength: 1, maxLength: 6 }),
+      (segs, leaf) => {
+        const path = ["Cisco-IOS-XE-native:native", ...segs, leaf.replace(/[/=]/g, "x")].join("/");
+        assert.equal(splitPath(path).length, segs.length + 2);
+        const w = wrapInNative(path, { [leaf.replace(/[/=:]/g, "x")]: 1 });
+        return Object.keys(w)[0] === "Cisco-IOS-XE-native:native";
+      },
+    ),
   );
 });
 
 test("IOS-XE read-back normalisation: dotted hex and case are the same value; other values are not", () => {
   assert.ok(iosxeSame("hex-line", "00000708", "0000.0708"));
-  assert.ok(iosxeSame("x", { "Cisco-IOS-XE-nat:stateful": { "ipv6-prefix": "fd00:ff9b::/96" } }, { "Cisco-IOS-XE-nat:stateful": { "ipv6-prefix": "FD00:FF9B::/96" } }));
-  assert.ok(iosxeSame("x", { "Cisco-IOS-XE-nd:dns": { a: 1 } }, { dns: { a: 1 } }), "a member may come back unqualified");
+  assert.ok(
+    iosxeSame(
+      "x",
+      { "Cisco-IOS-XE-nat:stateful": { "ipv6-prefix": "fd00:ff9b::/96" } },
+      { "Cisco-IOS-XE-nat:stateful": { "ipv6-prefix": "FD00:FF9B::/96" } },
+    ),
+  );
+  assert.ok(
+    iosxeSame("x", { "Cisco-IOS-XE-nd:dns": { a: 1 } }, { dns: { a: 1 } }),
+    "a member may come back unqualified",
+  );
   assert.ok(!iosxeSame("hex-line", "00000708", "0000.0709"));
   assert.ok(!iosxeSame("x", ["a"], ["a", "b"]));
 });

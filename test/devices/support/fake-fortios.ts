@@ -46,12 +46,21 @@ export class FakeFortiGate {
   private nextPolicy = new Map<string, number>();
 
   constructor(readonly o: FakeFortiOptions) {
-    for (const i of o.interfaces ?? []) this.table("system/interface").set(String(i.name), structuredClone(i));
+    for (const i of o.interfaces ?? [])
+      this.table("system/interface").set(String(i.name), structuredClone(i));
     for (const v of o.vip6 ?? []) this.table("firewall/vip6").set(String(v.name), structuredClone(v));
     this.server = createServer({ key: o.key, cert: o.cert }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => this.handle(req.method ?? "GET", req.url ?? "/", req.headers.authorization, Buffer.concat(chunks).toString("utf8"), res));
+      req.on("end", () =>
+        this.handle(
+          req.method ?? "GET",
+          req.url ?? "/",
+          req.headers.authorization,
+          Buffer.concat(chunks).toString("utf8"),
+          res,
+        ),
+      );
     });
   }
 
@@ -80,17 +89,44 @@ export class FakeFortiGate {
   }
 
   private reply(res: import("node:http").ServerResponse, status: number, body: Record<string, unknown>) {
-    const text = JSON.stringify({ http_status: status, vdom: "root", version: `v${this.o.version}`, build: 1234, serial: "FGT50E0000000000", ...body });
+    const text = JSON.stringify({
+      http_status: status,
+      vdom: "root",
+      version: `v${this.o.version}`,
+      build: 1234,
+      serial: "FGT50E0000000000",
+      ...body,
+    });
     res.writeHead(status, { "Content-Type": "application/json" });
     res.end(text);
   }
 
-  private error(res: import("node:http").ServerResponse, method: string, path: string, status: number, code: number | undefined, cli?: string) {
+  private error(
+    res: import("node:http").ServerResponse,
+    method: string,
+    path: string,
+    status: number,
+    code: number | undefined,
+    cli?: string,
+  ) {
     const [a, b] = path.split("/");
-    this.reply(res, status, { http_method: method, status: "error", path: a, name: b, ...(code !== undefined ? { error: code } : {}), ...(cli ? { cli_error: cli } : {}) });
+    this.reply(res, status, {
+      http_method: method,
+      status: "error",
+      path: a,
+      name: b,
+      ...(code !== undefined ? { error: code } : {}),
+      ...(cli ? { cli_error: cli } : {}),
+    });
   }
 
-  private handle(method: string, rawUrl: string, auth: string | undefined, text: string, res: import("node:http").ServerResponse) {
+  private handle(
+    method: string,
+    rawUrl: string,
+    auth: string | undefined,
+    text: string,
+    res: import("node:http").ServerResponse,
+  ) {
     const url = new URL(rawUrl, "https://fgt");
     let body: Record<string, unknown> | undefined;
     try {
@@ -100,14 +136,19 @@ export class FakeFortiGate {
     }
     this.seen.push({ method, path: url.pathname, vdom: url.searchParams.get("vdom"), body, auth });
     if (auth !== `Bearer ${this.o.token}`) return this.reply(res, 401, { status: "error" });
-    const fault = this.faults.find((f) => f.times > 0 && f.method === method && url.pathname.includes(f.path));
+    const fault = this.faults.find(
+      (f) => f.times > 0 && f.method === method && url.pathname.includes(f.path),
+    );
     if (fault?.kind === "503") {
       fault.times--;
       res.writeHead(503, { "Content-Type": "text/html" });
       return res.end("<html>Service Unavailable</html>");
     }
     if (url.pathname === "/api/v2/monitor/system/status") {
-      return this.reply(res, 200, { status: "success", results: { model_name: "FortiGate", model: "FGT50E" } });
+      return this.reply(res, 200, {
+        status: "success",
+        results: { model_name: "FortiGate", model: "FGT50E" },
+      });
     }
     if (!url.pathname.startsWith("/api/v2/cmdb/")) return this.error(res, method, "", 404, -3);
     const rest = url.pathname.slice("/api/v2/cmdb/".length).split("/").map(decodeURIComponent);
@@ -122,7 +163,13 @@ export class FakeFortiGate {
         res.socket?.destroy();
         return;
       }
-      this.reply(res, status, { http_method: method, status: "success", path: rest[0], name: rest[1], ...extra });
+      this.reply(res, status, {
+        http_method: method,
+        status: "success",
+        path: rest[0],
+        name: rest[1],
+        ...extra,
+      });
     };
     const check = (b: Record<string, unknown>): boolean => {
       const problems = this.o.checker.check(path, b, this.o.version);
@@ -140,7 +187,8 @@ export class FakeFortiGate {
     };
     if (ep.singleton) {
       const cur = this.singletons.get(path) ?? {};
-      if (method === "GET") return this.reply(res, 200, { http_method: "GET", status: "success", results: cur });
+      if (method === "GET")
+        return this.reply(res, 200, { http_method: "GET", status: "success", results: cur });
       if (method === "PUT" && body) {
         if (!check(body)) return;
         this.singletons.set(path, deepMerge(cur, body));
@@ -150,9 +198,12 @@ export class FakeFortiGate {
     }
     const table = this.table(path);
     if (method === "GET") {
-      if (mkey === undefined) return this.reply(res, 200, { http_method: "GET", status: "success", results: [...table.values()] });
+      if (mkey === undefined)
+        return this.reply(res, 200, { http_method: "GET", status: "success", results: [...table.values()] });
       const x = table.get(mkey);
-      return x ? this.reply(res, 200, { http_method: "GET", status: "success", results: [x], mkey }) : this.error(res, method, path, 404, -3);
+      return x
+        ? this.reply(res, 200, { http_method: "GET", status: "success", results: [x], mkey })
+        : this.error(res, method, path, 404, -3);
     }
     if (method === "POST" && body) {
       if (!check(body)) return;
@@ -191,7 +242,8 @@ export class FakeFortiGate {
     const ifs = this.table("system/interface");
     for (const f of ["srcintf", "dstintf"]) {
       const v = b[f];
-      const names = typeof v === "string" ? [v] : Array.isArray(v) ? (v as { name: string }[]).map((x) => x.name) : [];
+      const names =
+        typeof v === "string" ? [v] : Array.isArray(v) ? (v as { name: string }[]).map((x) => x.name) : [];
       for (const n of names) if (!ifs.has(n)) return `${f} ${n}`;
     }
     return undefined;
@@ -200,7 +252,8 @@ export class FakeFortiGate {
   private referenced(path: string, key: string): boolean {
     if (path !== "firewall/ippool") return false;
     for (const p of ["firewall/policy", "firewall/policy64"]) {
-      for (const pol of this.table(p).values()) if ((pol.poolname as { name: string }[] | undefined)?.some((x) => x.name === key)) return true;
+      for (const pol of this.table(p).values())
+        if ((pol.poolname as { name: string }[] | undefined)?.some((x) => x.name === key)) return true;
     }
     return false;
   }
@@ -210,7 +263,14 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   const out = structuredClone(a);
   for (const [k, v] of Object.entries(b)) {
     const have = out[k];
-    if (v && typeof v === "object" && !Array.isArray(v) && have && typeof have === "object" && !Array.isArray(have)) {
+    if (
+      v &&
+      typeof v === "object" &&
+      !Array.isArray(v) &&
+      have &&
+      typeof have === "object" &&
+      !Array.isArray(have)
+    ) {
       out[k] = deepMerge(have as Record<string, unknown>, v as Record<string, unknown>);
     } else out[k] = structuredClone(v);
   }

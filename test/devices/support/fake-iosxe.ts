@@ -3,8 +3,9 @@
 // ietf-restconf:errors body), the Cisco-IOS-XE-cli-rpc RPC applied to a per-interface line set,
 // and cisco-ia:save-config. Like the box, it hands back option hex dotted ("0000.0708") and IPv6
 // in upper case, so the driver must compare normalised values.
-import { createServer, type Server } from "node:https";
+
 import type { ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export interface SeenRc {
@@ -32,16 +33,21 @@ function keysOf(parent: string, list: string): string[] {
 
 const local = (n: string) => n.slice(n.indexOf(":") + 1);
 const restconfError = (tag: string, message: string) => ({
-  "ietf-restconf:errors": { error: [{ "error-type": "application", "error-tag": tag, "error-message": message }] },
+  "ietf-restconf:errors": {
+    error: [{ "error-type": "application", "error-tag": tag, "error-message": message }],
+  },
 });
 
 /** IOS's way of writing values back. */
 function asTheBoxWritesIt(v: unknown, field = ""): unknown {
   if (Array.isArray(v)) return v.map((x) => asTheBoxWritesIt(x, field));
   if (v && typeof v === "object") {
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [local(k), asTheBoxWritesIt(x, local(k))]));
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [local(k), asTheBoxWritesIt(x, local(k))]),
+    );
   }
-  if (typeof v === "string" && field === "hex-line" && /^[0-9a-f]{8}$/i.test(v)) return `${v.slice(0, 4)}.${v.slice(4)}`.toUpperCase();
+  if (typeof v === "string" && field === "hex-line" && /^[0-9a-f]{8}$/i.test(v))
+    return `${v.slice(0, 4)}.${v.slice(4)}`.toUpperCase();
   if (typeof v === "string" && v.includes(":") && /^[0-9a-f:/.]+$/i.test(v)) return v.toUpperCase();
   return v;
 }
@@ -55,12 +61,29 @@ export class FakeIosxe {
   saves = 0;
   readonly faults: { method: string; path: string; kind: "409" | "lost"; times: number }[] = [];
 
-  constructor(readonly o: { user: string; password: string; version: string; key: string; cert: string; interfaces: Record<string, unknown> }) {
+  constructor(
+    readonly o: {
+      user: string;
+      password: string;
+      version: string;
+      key: string;
+      cert: string;
+      interfaces: Record<string, unknown>;
+    },
+  ) {
     this.tree.native = { version: o.version, interface: structuredClone(o.interfaces) };
     this.server = createServer({ key: o.key, cert: o.cert }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => this.handle(req.method ?? "GET", req.url ?? "/", req.headers.authorization, Buffer.concat(chunks).toString("utf8"), res));
+      req.on("end", () =>
+        this.handle(
+          req.method ?? "GET",
+          req.url ?? "/",
+          req.headers.authorization,
+          Buffer.concat(chunks).toString("utf8"),
+          res,
+        ),
+      );
     });
   }
 
@@ -91,7 +114,13 @@ export class FakeIosxe {
     res.end(JSON.stringify(body));
   }
 
-  private handle(method: string, rawUrl: string, auth: string | undefined, text: string, res: ServerResponse) {
+  private handle(
+    method: string,
+    rawUrl: string,
+    auth: string | undefined,
+    text: string,
+    res: ServerResponse,
+  ) {
     const url = new URL(rawUrl, "https://router");
     let body: Record<string, unknown> | undefined;
     try {
@@ -102,10 +131,16 @@ export class FakeIosxe {
     this.seen.push({ method, path: url.pathname, body, auth });
     const expected = `Basic ${Buffer.from(`${this.o.user}:${this.o.password}`).toString("base64")}`;
     if (auth !== expected) return this.send(res, 401, restconfError("access-denied", "access denied"));
-    const fault = this.faults.find((f) => f.times > 0 && f.method === method && url.pathname.includes(f.path));
+    const fault = this.faults.find(
+      (f) => f.times > 0 && f.method === method && url.pathname.includes(f.path),
+    );
     if (fault?.kind === "409") {
       fault.times--;
-      return this.send(res, 409, restconfError("lock-denied", "the configuration database is locked by session 42"));
+      return this.send(
+        res,
+        409,
+        restconfError("lock-denied", "the configuration database is locked by session 42"),
+      );
     }
     const done = (status: number, b?: unknown) => {
       if (fault?.kind === "lost") {
@@ -119,19 +154,32 @@ export class FakeIosxe {
       this.saves++;
       return done(200, { "cisco-ia:output": { result: "Save running config successful" } });
     }
-    if (url.pathname === "/restconf/operations/Cisco-IOS-XE-cli-rpc:config-ios-cli-rpc" && method === "POST") {
+    if (
+      url.pathname === "/restconf/operations/Cisco-IOS-XE-cli-rpc:config-ios-cli-rpc" &&
+      method === "POST"
+    ) {
       const input = body?.["Cisco-IOS-XE-cli-rpc:input"] as { "config-clis"?: string } | undefined;
-      if (!input?.["config-clis"]) return this.send(res, 400, restconfError("missing-element", "config-clis"));
+      if (!input?.["config-clis"])
+        return this.send(res, 400, restconfError("missing-element", "config-clis"));
       this.runCli(input["config-clis"]);
       return done(200, { "Cisco-IOS-XE-cli-rpc:output": { result: "" } });
     }
-    if (!url.pathname.startsWith("/restconf/data/Cisco-IOS-XE-native:native")) return this.send(res, 404, restconfError("invalid-value", "uri keypath not found"));
+    if (!url.pathname.startsWith("/restconf/data/Cisco-IOS-XE-native:native"))
+      return this.send(res, 404, restconfError("invalid-value", "uri keypath not found"));
     const segs = url.pathname
       .slice("/restconf/data/".length)
       .split("/")
       .map((p) => {
         const eq = p.indexOf("=");
-        return eq < 0 ? { name: p } : { name: p.slice(0, eq), keys: p.slice(eq + 1).split(",").map(decodeURIComponent) };
+        return eq < 0
+          ? { name: p }
+          : {
+              name: p.slice(0, eq),
+              keys: p
+                .slice(eq + 1)
+                .split(",")
+                .map(decodeURIComponent),
+            };
       });
     // the module of the target, for the reply's member name
     let module = "Cisco-IOS-XE-native";
@@ -149,19 +197,22 @@ export class FakeIosxe {
         const ks = keysOf(parentName, n);
         let list = next as Record<string, unknown>[] | undefined;
         if (!list) {
-          if (method !== "PUT") return this.send(res, 404, restconfError("invalid-value", "uri keypath not found"));
+          if (method !== "PUT")
+            return this.send(res, 404, restconfError("invalid-value", "uri keypath not found"));
           list = [];
           node[n] = list;
         }
         let entry = list.find((e) => ks.every((k, j) => String(e[k]) === s.keys![j]));
         if (!entry) {
-          if (method !== "PUT") return this.send(res, 404, restconfError("invalid-value", "uri keypath not found"));
+          if (method !== "PUT")
+            return this.send(res, 404, restconfError("invalid-value", "uri keypath not found"));
           entry = Object.fromEntries(ks.map((k, j) => [k, s.keys![j]]));
           list.push(entry);
         }
         next = entry;
       } else if (next === undefined) {
-        if (method !== "PUT") return this.send(res, 404, restconfError("invalid-value", "uri keypath not found"));
+        if (method !== "PUT")
+          return this.send(res, 404, restconfError("invalid-value", "uri keypath not found"));
         next = {};
         node[n] = next;
       }
@@ -188,13 +239,22 @@ export class FakeIosxe {
     }
     if (method === "PUT" && body) {
       const entries = Object.entries(body);
-      if (entries.length !== 1 || local(entries[0]![0]) !== n) return this.send(res, 400, restconfError("malformed-message", `body must hold ${n} alone`));
+      if (entries.length !== 1 || local(entries[0]![0]) !== n)
+        return this.send(res, 400, restconfError("malformed-message", `body must hold ${n} alone`));
       let value = asTheBoxWritesIt(entries[0]![1]);
       if (last.keys) {
         const arr = value as Record<string, unknown>[];
         const ks = keysOf(parentName, n);
-        if (!Array.isArray(arr) || arr.length !== 1 || !ks.every((k, j) => String(arr[0]![k]).toLowerCase() === last.keys![j]!.toLowerCase())) {
-          return this.send(res, 400, restconfError("invalid-value", "key leaf values do not match the URI (RFC 8040 §4.5)"));
+        if (
+          !Array.isArray(arr) ||
+          arr.length !== 1 ||
+          !ks.every((k, j) => String(arr[0]![k]).toLowerCase() === last.keys![j]!.toLowerCase())
+        ) {
+          return this.send(
+            res,
+            400,
+            restconfError("invalid-value", "key leaf values do not match the URI (RFC 8040 §4.5)"),
+          );
         }
         value = arr[0];
         const list = (node[n] as Record<string, unknown>[] | undefined) ?? [];
@@ -225,7 +285,8 @@ export class FakeIosxe {
       const line = raw.trim();
       if (line.startsWith("no ")) {
         const what = line.slice(3);
-        for (const l of [...current!]) if (l === what || l.startsWith(`${what} `) || what.startsWith(l)) current!.delete(l);
+        for (const l of [...current!])
+          if (l === what || l.startsWith(`${what} `) || what.startsWith(l)) current!.delete(l);
       } else current!.add(line);
     }
   }

@@ -11,7 +11,7 @@ const parse = (t: string): V => {
   if (!m) throw new Error(`bad version ${t}`);
   return [Number(m[1]), Number(m[2]), Number(m[3])];
 };
-const cmp = (a: V, b: V) => (a[0] - b[0]) || (a[1] - b[1]) || (a[2] - b[2]);
+const cmp = (a: V, b: V) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 
 function trainEnds(schema: FortiSchema): Map<string, number> {
   const ends = new Map<string, number>();
@@ -38,7 +38,8 @@ export class FortiSchemaChecker {
 
   covers(span: VersionSpan, version: string): boolean {
     const v = this.effective(version);
-    if (span.ranges) return span.ranges.some(([a, b]) => cmp(v, parse(a)) >= 0 && (b === "latest" || cmp(v, parse(b)) <= 0));
+    if (span.ranges)
+      return span.ranges.some(([a, b]) => cmp(v, parse(a)) >= 0 && (b === "latest" || cmp(v, parse(b)) <= 0));
     if (span.since && cmp(v, parse(span.since)) < 0) return false;
     if (span.until && span.until !== "latest" && cmp(v, parse(span.until)) > 0) return false;
     return true;
@@ -56,7 +57,12 @@ export class FortiSchemaChecker {
     return this.fields(path, ep.fields, body, version);
   }
 
-  private fields(where: string, fields: Record<string, FieldSchema>, body: Record<string, unknown>, version: string): string[] {
+  private fields(
+    where: string,
+    fields: Record<string, FieldSchema>,
+    body: Record<string, unknown>,
+    version: string,
+  ): string[] {
     const out: string[] = [];
     for (const [name, value] of Object.entries(body)) {
       const f = fields[name];
@@ -87,7 +93,9 @@ export class FortiSchemaChecker {
       case "integer":
         return Number.isInteger(value) ? [] : [`${at}: integer expected, got ${JSON.stringify(value)}`];
       case "enum":
-        return typeof value === "string" && enumOk(value) ? [] : [`${at}: ${JSON.stringify(value)} is not one of ${f.enum?.join("|")} on ${version}`];
+        return typeof value === "string" && enumOk(value)
+          ? []
+          : [`${at}: ${JSON.stringify(value)} is not one of ${f.enum?.join("|")} on ${version}`];
       case "option-list": {
         if (typeof value !== "string") return [`${at}: option list is a space-separated string`];
         const bad = value.split(" ").filter((x) => x === "" || !enumOk(x));
@@ -96,7 +104,9 @@ export class FortiSchemaChecker {
       case "table": {
         if (!Array.isArray(value)) return [`${at}: table (array) expected`];
         return value.flatMap((row, i) =>
-          row && typeof row === "object" ? this.fields(`${at}[${i}]`, f.children ?? {}, row as Record<string, unknown>, version) : [`${at}[${i}]: object expected`],
+          row && typeof row === "object"
+            ? this.fields(`${at}[${i}]`, f.children ?? {}, row as Record<string, unknown>, version)
+            : [`${at}[${i}]: object expected`],
         );
       }
       case "object":

@@ -10,5 +10,8 @@ export function capturedLogger(): { log: Logger; text: () => string } {
       cb();
     },
   });
-  return { log: createLogger("devices-test", { level: "debug", destination: sink }), text: () => chunks.join("") };
+  return {
+    log: createLogger("devices-test", { level: "debug", destination: sink }),
+    text: () => chunks.join(""),
+  };
 }

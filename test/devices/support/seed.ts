@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parseDocuments } from "../../../src/api/load.ts";
 import type { AnyResource } from "../../../src/api/resources.ts";
 import { validateDocuments, validatePaths } from "../../../src/api/validate.ts";
-import { devicesOf, type Device } from "../../../src/devices/targets.ts";
+import { type Device, devicesOf } from "../../../src/devices/targets.ts";
 import { repoRoot, seedWriteup } from "./paths.ts";
 
 /** The seed's boxes as the write-up describes them (addresses from its config). */
@@ -27,7 +27,10 @@ export function seedResources(withInterfaces = true): AnyResource[] {
   if (!withInterfaces) return resources;
   return resources.map((r) =>
     r.kind === "ExternalDevice" && r.spec.interfaces.length === 0
-      ? { ...r, spec: { ...r.spec, interfaces: SEED_INTERFACES[r.name as keyof typeof SEED_INTERFACES] ?? [] } }
+      ? {
+          ...r,
+          spec: { ...r.spec, interfaces: SEED_INTERFACES[r.name as keyof typeof SEED_INTERFACES] ?? [] },
+        }
       : r,
   ) as AnyResource[];
 }
@@ -46,7 +49,13 @@ export function device(resources: AnyResource[], name: string): Device {
 }
 
 /** A FortiGate that runs NAT64, DNS64 and RA itself (the objects a 7.x box needs). */
-export function fortigateYaml(o: { version: string; endpoint?: string; extra?: string; tls?: string; credentials?: string }): string {
+export function fortigateYaml(o: {
+  version: string;
+  endpoint?: string;
+  extra?: string;
+  tls?: string;
+  credentials?: string;
+}): string {
   return `apiVersion: v6mostly.dev/v1alpha1
 kind: ExternalDevice
 metadata: { name: fgt }

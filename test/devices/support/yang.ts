@@ -24,7 +24,11 @@ export interface YangResult {
 }
 
 /** Validate each document (config trees or rpc inputs) with one yanglint run. */
-export async function yangValidate(release: string, kind: "config" | "rpc", docs: Record<string, unknown>[]): Promise<YangResult> {
+export async function yangValidate(
+  release: string,
+  kind: "config" | "rpc",
+  docs: Record<string, unknown>[],
+): Promise<YangResult> {
   const dir = mkdtempSync(join(tmpdir(), "v6m-yang-"));
   try {
     const files = docs.map((d, i) => {
