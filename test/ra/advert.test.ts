@@ -173,3 +173,37 @@ test("§6.2.7: inconsistencies with another router are named", () => {
     ["managed (M flag)", "mtu", "prefix 2001:db8:1::/64 validLifetime", "pref64"],
   );
 });
+
+test("startRouterAdvert refuses invalid configuration before it touches the interface", async () => {
+  const { startRouterAdvert, RaConfigError } = await import("../../src/services/ra/index.ts");
+  const { createLogger } = await import("../../src/util/log.ts");
+  const bad = assignmentFrom(fullSpecYaml("v6mnosuch0"));
+  bad.resolved.pref64 = { prefix: "2001:db8:64::/80", lifetime: 1800 };
+  const log = createLogger("test", { level: "silent" });
+  await assert.rejects(startRouterAdvert(bad, { log, stateDir: "/tmp" }), (e: unknown) => {
+    assert.ok(e instanceof RaConfigError);
+    assert.match(
+      (e as Error).message,
+      /RouterAdvert\/lan: pref64\.prefix: \/80 has no PREF64 prefix length code/,
+    );
+    return true;
+  });
+});
+
+test("ra listen's text shows every option, PREF64 included", async () => {
+  const { describeAdvertisement } = await import("../../src/services/ra/describe.ts");
+  const { decodeRouterAdvertisement } = await import("../../src/services/ra/wire.ts");
+  const bytes = encodeRouterAdvertisement(buildAdvertisement(assignmentFrom(fullSpecYaml("eth0")), link));
+  const d = decodeRouterAdvertisement(bytes);
+  assert.ok(d.ok);
+  assert.deepEqual(describeAdvertisement(d.value), [
+    "hop limit 64, flags none, router lifetime 1800s (30m), preference low, reachable 0 ms, retransmit 0 ms",
+    "prefix 2001:db8:1::/64 on-link autonomous, valid 86400s (1d), preferred 14400s (4h)",
+    "route 2001:db8:64::/96 preference high, lifetime 1800s (30m)",
+    "RDNSS 2001:db8:1::53 2001:db8:1::54, lifetime 1800s (30m)",
+    "DNSSL home.arpa example.net, lifetime 1800s (30m)",
+    "MTU 1400",
+    "source link-layer address 02:00:5e:10:00:01",
+    "PREF64 2001:db8:64::/96, lifetime 1800s (30m)",
+  ]);
+});
