@@ -36,7 +36,10 @@ export const names = {
 export const MANY = 24;
 export const BIG = 90; // BIND 9.18 caps an RRset at 100 records
 
-function zoneText(): string {
+/** Bench names: h0..h{n-1} with one A record each, and a wildcard so that every label is new. */
+export const BENCH_WILDCARD = `wild.${ZONE}`;
+
+function zoneText(benchNames = 0): string {
   const lines = [
     "$TTL 300",
     `@ IN SOA ns.${ZONE}. hostmaster.${ZONE}. 1 3600 600 86400 120`,
@@ -58,6 +61,8 @@ function zoneText(): string {
   ];
   for (let i = 1; i <= MANY; i++) lines.push(`many IN A 198.51.100.${i}`);
   for (let i = 1; i <= BIG; i++) lines.push(`big IN A 198.18.${Math.floor(i / 200)}.${i % 200}`);
+  for (let i = 0; i < benchNames; i++) lines.push(`h${i} IN A 198.19.${i >> 8}.${i & 0xff}`);
+  if (benchNames > 0) lines.push("*.wild IN A 192.0.2.9");
   return `${lines.join("\n")}\n`;
 }
 
@@ -181,6 +186,10 @@ export interface LabOptions {
   peers?: boolean;
   /** Unbound threads (bench) */
   unboundThreads?: number;
+  /** start BIND dns64 (default: when peers) */
+  bind?: boolean;
+  /** bench: how many h<i> names to add (and the wildcard) */
+  benchNames?: number;
 }
 
 /**
@@ -193,7 +202,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   const auth = { host: "127.0.0.1", port: base };
   const b64 = { host: "127.0.0.1", port: base + 1 };
   const u64 = { host: "127.0.0.1", port: base + 2 };
-  writeFileSync(join(dir, "zone.db"), zoneText());
+  writeFileSync(join(dir, "zone.db"), zoneText(opts.benchNames));
   writeFileSync(join(dir, "reverse.db"), reverseText());
   writeFileSync(join(dir, "signed.db"), signedText());
   writeFileSync(join(dir, "broken.db"), "$TTL 300\n@ IN SOA this is not a zone\n");
@@ -297,14 +306,10 @@ controls { };
 trust-anchors { ${SIGNED}. static-key ${flags} ${proto} ${alg} "${key.join("")}"; };
 `;
       writeFileSync(join(dir, "bind64.conf"), bindConf);
-      lab.bind64 = startDaemon(
-        "bind-dns64",
-        "named",
-        ["-g", "-n", "1", "-c", join(dir, "bind64.conf")],
-        b64.host,
-        b64.port,
-        dir,
-      );
+      if (opts.bind !== false) {
+        const args = ["-g", "-n", "1", "-c", join(dir, "bind64.conf")];
+        lab.bind64 = startDaemon("bind-dns64", "named", args, b64.host, b64.port, dir);
+      }
       writeFileSync(join(dir, "anchor.key"), `${trustAnchor}\n`);
       const unboundConf = `
 server:
@@ -346,10 +351,10 @@ forward-zone:
         dir,
       );
       const [bOk, uOk] = await Promise.all([
-        waitForAnswer(b64.host, b64.port, 8000),
+        lab.bind64 ? waitForAnswer(b64.host, b64.port, 8000) : true,
         waitForAnswer(u64.host, u64.port, 8000),
       ]);
-      if (!bOk) throw new Error(`BIND dns64 did not start:\n${lab.bind64.log()}`);
+      if (!bOk) throw new Error(`BIND dns64 did not start:\n${lab.bind64?.log()}`);
       if (!uOk) throw new Error(`Unbound dns64 did not start:\n${lab.unbound64.log()}`);
     }
   } catch (e) {

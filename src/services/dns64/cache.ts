@@ -83,7 +83,12 @@ export class AnswerCache {
   }
 }
 
-/** Cache key: lower-cased wire name + type + class + DO + CD (the bits that change an answer). */
+const keyScratch = Buffer.allocUnsafe(256 + 5);
+
+/**
+ * Cache key: the lower-cased wire name, type, class and a byte for DO and CD (the bits that change
+ * an answer), as a latin1 string (one character per byte).
+ */
 export function cacheKey(
   lowerName: Uint8Array,
   qtype: number,
@@ -91,7 +96,25 @@ export function cacheKey(
   dnssecOk: boolean,
   cd: boolean,
 ): string {
-  let s = "";
-  for (let i = 0; i < lowerName.length; i++) s += String.fromCharCode(lowerName[i]!);
-  return `${s}|${qtype}|${qclass}|${dnssecOk ? 1 : 0}${cd ? 1 : 0}`;
+  keyScratch.set(lowerName, 0);
+  let n = lowerName.length;
+  n = keyTail(keyScratch, n, qtype, qclass, dnssecOk, cd);
+  return keyScratch.toString("latin1", 0, n);
+}
+
+/** Writes the type/class/bits part of a key after the name; returns the key's length. */
+export function keyTail(
+  buf: Uint8Array,
+  n: number,
+  qtype: number,
+  qclass: number,
+  dnssecOk: boolean,
+  cd: boolean,
+): number {
+  buf[n++] = qtype >>> 8;
+  buf[n++] = qtype & 0xff;
+  buf[n++] = qclass >>> 8;
+  buf[n++] = qclass & 0xff;
+  buf[n++] = (dnssecOk ? 2 : 0) | (cd ? 1 : 0);
+  return n;
 }

@@ -59,16 +59,10 @@ export class Resolver {
     private readonly now: () => number = monotonicSeconds,
   ) {}
 
-  /** A cached answer for the question, if there is one (the fast path: no promise, no allocation). */
-  cached(
-    lowerName: Uint8Array,
-    qtype: number,
-    qclass: number,
-    dnssecOk: boolean,
-    cd: boolean,
-  ): Answer | undefined {
+  /** The cached answer for a key made by cacheKey(), if there is one (the fast path: no promise). */
+  cached(key: string): Answer | undefined {
     const now = this.now();
-    const e = this.cache.get(cacheKey(lowerName, qtype, qclass, dnssecOk, cd), now);
+    const e = this.cache.get(key, now);
     return e ? { reply: e.reply, age: now - e.stored } : undefined;
   }
 

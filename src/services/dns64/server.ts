@@ -5,6 +5,7 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dg
 import { createServer, type Server as TcpServer, type Socket as TcpSocket } from "node:net";
 import type { Logger } from "../../util/log.ts";
 import type { ClientAcl, RateLimiter } from "./access.ts";
+import { keyTail } from "./cache.ts";
 import { type ClientQuery, errorReply, MIN_UDP, render, udpLimit } from "./reply.ts";
 import type { Resolver } from "./resolver.ts";
 import {
@@ -49,6 +50,8 @@ export const newServerStats = (): ServerStats => ({
   errors: 0,
   tcpConnections: 0,
 });
+
+const keyScratch = Buffer.allocUnsafe(256 + 5);
 
 /** A header-only answer (QDCOUNT 0) for a query whose question could not be read. */
 function headerOnly(id: number, flags: number, rcode: number): Uint8Array {
@@ -112,6 +115,8 @@ export class QueryHandler {
       this.stats.refused++;
       return this.refuse(query, id, flags, tcp);
     }
+    const fast = this.fromCache(query, id, flags, tcp);
+    if (fast) return fast;
     const m = parseMessage(query);
     if (
       !m ||
@@ -161,14 +166,56 @@ export class QueryHandler {
     }
     const dnssecOk = m.edns?.do ?? false;
     const cd = (flags & FLAG.CD) !== 0;
-    const hit = this.resolver.cached(name, q.type, q.class, dnssecOk, cd);
-    if (hit) {
-      this.stats.cacheHits++;
-      return this.out(render(hit.reply, cq, hit.age, limit));
-    }
     return this.resolver
       .answer(name, q.type, q.class, dnssecOk, cd)
       .then((a) => this.out(render(a.reply, cq, a.age, limit)));
+  }
+
+  /**
+   * The fast path for the common query (one uncompressed question, at most an EDNS(0) OPT, opcode
+   * QUERY) whose answer is cached: the cache key is built straight from the query bytes. Anything
+   * else returns undefined and takes the full path, which handles every error case.
+   */
+  private fromCache(query: Uint8Array, id: number, flags: number, tcp: boolean): Uint8Array | undefined {
+    const len = query.length;
+    if (flags & 0x7800 || readU16(query, 4) !== 1 || readU16(query, 6) !== 0 || readU16(query, 8) !== 0)
+      return undefined;
+    const arcount = readU16(query, 10);
+    if (arcount > 1) return undefined;
+    const key = keyScratch;
+    let pos = HEADER_LEN;
+    for (;;) {
+      if (pos >= len) return undefined;
+      const l = query[pos]!;
+      if (l > 63 || pos - HEADER_LEN + l + 1 > 255) return undefined;
+      key[pos - HEADER_LEN] = l;
+      pos++;
+      if (l === 0) break;
+      if (pos + l > len) return undefined;
+      for (let i = 0; i < l; i++) {
+        const c = query[pos + i]!;
+        key[pos - HEADER_LEN + i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+      }
+      pos += l;
+    }
+    if (pos + 4 > len) return undefined;
+    const qend = pos + 4;
+    const qtype = readU16(query, pos);
+    const qclass = readU16(query, pos + 2);
+    let edns: ClientQuery["edns"];
+    if (arcount === 1) {
+      // OPT: root owner, type 41, class = UDP size, TTL = ext-RCODE/version/flags, RDLENGTH
+      if (qend + 11 > len || query[qend] !== 0 || readU16(query, qend + 1) !== TYPE.OPT) return undefined;
+      if (query[qend + 6] !== 0) return undefined; // EDNS version > 0: BADVERS on the full path
+      if (qend + 11 + readU16(query, qend + 9) > len) return undefined;
+      edns = { udpSize: readU16(query, qend + 3), do: (query[qend + 7]! & 0x80) !== 0 };
+    }
+    const n = keyTail(key, qend - 4 - HEADER_LEN, qtype, qclass, edns?.do ?? false, (flags & FLAG.CD) !== 0);
+    const hit = this.resolver.cached(key.toString("latin1", 0, n));
+    if (!hit) return undefined;
+    this.stats.cacheHits++;
+    const cq: ClientQuery = { id, flags, question: query.subarray(HEADER_LEN, qend), edns };
+    return this.out(render(hit.reply, cq, hit.age, tcp ? 65535 : udpLimit(cq)));
   }
 
   private out(bytes: Uint8Array): Uint8Array {

@@ -124,7 +124,9 @@ export class UpstreamClient {
       s.on("error", () => {
         // a send error on one query is handled by its timeout; the socket stays usable
       });
-      s.bind(0);
+      // exclusive: in a Node cluster a port-0 bind is otherwise shared by every worker, and
+      // answers would reach the worker that did not ask
+      s.bind({ port: 0, exclusive: true });
       s.unref();
       this.sockets.set(family, s);
     }
