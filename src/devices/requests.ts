@@ -76,3 +76,28 @@ export function formatRequests(reqs: readonly RequestText[], spec: ExternalDevic
     )
     .join("\n\n");
 }
+
+/**
+ * IOS-XE over SSH (transport: ssh, or a release without the CLI RPC): the session to type, with a
+ * revert timer so that a change that cuts the session off rolls back by itself
+ * (`configure terminal revert timer` needs `archive` / `path bootflash:archive` configured).
+ * v6mostly does not drive SSH itself yet; this is the documented plan.
+ */
+export function iosxeSshSession(cliText: string, revertMinutes = 5): string {
+  const body = cliText
+    .split("\n")
+    .filter((l) => l !== "end" && l !== "")
+    .join("\n");
+  return [
+    "! Prerequisite once: archive / path bootflash:archive (for the revert timer)",
+    "terminal length 0",
+    `configure terminal revert timer ${revertMinutes}`,
+    body,
+    "end",
+    "! Stop here and let the timer roll back if any line answered % Invalid, % Incomplete or % Ambiguous.",
+    "show running-config | section ^ip dhcp|^ipv6 access-list|^nat64|^interface BDI",
+    "configure confirm",
+    "write memory",
+    "",
+  ].join("\n");
+}

@@ -126,3 +126,18 @@ test("device apply then plan against a fake FortiGate: credentials from a file, 
     assert.ok(!t.includes(token), "the token is never printed");
   assert.equal(fake.table("firewall/policy").size, 1);
 });
+
+test("render iosxe --format ssh: the session with a revert timer, confirmed only after the check", async () => {
+  const r = await v6mostly("render", "iosxe", "-f", seedDir, "--format", "ssh");
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.split("\n");
+  const at = (l: string) => lines.indexOf(l);
+  assert.ok(at("configure terminal revert timer 5") > at("terminal length 0"));
+  assert.ok(at(" option 108 hex 00000708") > at("configure terminal revert timer 5"));
+  assert.ok(at("configure confirm") > at("end"));
+  assert.equal(lines.filter((l) => l === "end").length, 1);
+  assert.equal(lines[lines.length - 2], "write memory");
+  const bad = await v6mostly("render", "fortios", "-f", seedDir, "--format", "ssh");
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /--format ssh is for iosxe/);
+});

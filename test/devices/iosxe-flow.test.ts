@@ -145,10 +145,9 @@ test("every body the ISR received validates with yanglint (17.12.1)", {
   assert.ok(configs.length >= 8, `${configs.length} PUT bodies`);
   const c = await yangValidate("17.12.1", "config", configs);
   assert.ok(c.ok, c.output);
-  for (const rpc of rpcs) {
-    const x = await yangValidate("17.12.1", "rpc", [rpc]);
-    assert.ok(x.ok, x.output);
-  }
+  assert.ok(rpcs.length > 0);
+  const x = await yangValidate("17.12.1", "rpc", rpcs);
+  assert.ok(x.ok, x.output);
 });
 
 test("drift on the ISR: an edited ACL is reported and put back", { skip }, async () => {

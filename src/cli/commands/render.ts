@@ -5,7 +5,7 @@ import { cliOrder, renderFortiCli } from "../../devices/fortios/render.ts";
 import { renderIosxeCli } from "../../devices/iosxe/render.ts";
 import type { Diagnostic } from "../../devices/model.ts";
 import { order } from "../../devices/model.ts";
-import { formatRequests, fortiRequests, iosxeRequests } from "../../devices/requests.ts";
+import { formatRequests, fortiRequests, iosxeRequests, iosxeSshSession } from "../../devices/requests.ts";
 import { devicesOf, renderDevice } from "../../devices/targets.ts";
 
 export function formatDiagnostic(d: Diagnostic): string {
@@ -26,7 +26,7 @@ export function register(program: Command): void {
     )
     .option(
       "--format <format>",
-      "cli (what an engineer types) or requests (the REST/RESTCONF requests apply sends)",
+      "cli (what an engineer types), requests (the REST/RESTCONF requests apply sends) or ssh (iosxe: an SSH session with a revert timer)",
       "cli",
     )
     .option("--device <name>", "only this ExternalDevice")
@@ -44,8 +44,9 @@ Examples:
       (vendor: string, opts: { filename: string[]; version?: string; format: string; device?: string }) => {
         if (vendor !== "fortios" && vendor !== "iosxe")
           throw new Error(`vendor must be fortios or iosxe, not "${vendor}"`);
-        if (opts.format !== "cli" && opts.format !== "requests")
-          throw new Error(`--format must be cli or requests, not "${opts.format}"`);
+        if (opts.format !== "cli" && opts.format !== "requests" && opts.format !== "ssh")
+          throw new Error(`--format must be cli, requests or ssh, not "${opts.format}"`);
+        if (opts.format === "ssh" && vendor !== "iosxe") throw new Error("--format ssh is for iosxe");
         const { resources, problems } = validatePaths(opts.filename);
         for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
         if (problems.some((p) => p.severity === "error")) {
@@ -76,6 +77,7 @@ Examples:
           if (opts.format === "cli")
             text =
               vendor === "fortios" ? renderFortiCli(cliOrder(order(r.objects))) : renderIosxeCli(r.objects);
+          else if (opts.format === "ssh") text = iosxeSshSession(renderIosxeCli(r.objects));
           else
             text = `${formatRequests(vendor === "fortios" ? fortiRequests(r.objects, d.spec.vdom ?? "root") : iosxeRequests(r.objects), d.spec)}\n`;
           process.stdout.write(text);
