@@ -1,0 +1,680 @@
+/**
+ * Stateful NAT64 (RFC 6146) on top of the SIIT core (RFC 7915).
+ *
+ * For each packet: determine the incoming tuple (§3.4), filter and update the
+ * BIB and session tables (§3.5), compute the outgoing tuple (§3.6), then let
+ * the SIIT translator rewrite the headers (§3.7) through {@link Nat64Mapper}.
+ * Hairpinning (§3.8) feeds a packet whose IPv4 destination is ours back in as
+ * an incoming IPv4 packet. ICMP errors find their session through the packet
+ * they quote (§3.5, §3.6).
+ *
+ * Never throws on packet input; every refusal is a counted reason.
+ */
+import { buildIcmp4Error, buildIcmp6Error } from "../siit/icmpErrors.ts";
+import {
+  compileSiitConfig,
+  DropReason,
+  dropReasonName,
+  type Rfc6052Prefix,
+  type SiitConfig,
+  SiitTranslator,
+  Verdict,
+} from "../siit/index.ts";
+import { Nat64Mapper } from "./mapper.ts";
+import type { Pool4Range } from "./pool4.ts";
+import { type BibEntry, Nat64State, type Nat64Timeouts, type StaticBib, sessionKey } from "./state.ts";
+import { TCP_RST, TCP_SYN } from "./tcp.ts";
+
+export { Verdict };
+
+/** NAT64-specific reasons (SIIT's own reasons are counted by the SIIT core). */
+export const Nat64Drop = {
+  /** IPv6 source outside allowedSources (ICMPv6 1/1 sent). */
+  SourceNotAllowed: 0,
+  /** IPv6 destination outside pool6 / IPv4 destination outside pool4. */
+  NotOurs: 1,
+  /** No BIB entry / session for an incoming packet. */
+  NoState: 2,
+  /** Address-dependent filtering refused an incoming packet. */
+  Filtered: 3,
+  /** pool4 has no port left for a new BIB entry (ICMPv6 1/3 sent). */
+  PoolExhausted: 4,
+  /** The session limit is reached (ICMP error sent). */
+  SessionLimit: 5,
+  /** A non-first fragment: reassembly is not done. */
+  Fragment: 6,
+  /** Neither TCP, UDP nor ICMP. */
+  UnsupportedProtocol: 7,
+  /** Shorter than the headers the NAT64 needs to read. */
+  Truncated: 8,
+  /** The SIIT core refused the packet (see its counters). */
+  Translation: 9,
+  /** The unsolicited-SYN hold table is full. */
+  SynHoldFull: 10,
+  /** An IPv4 SYN held for simultaneous open (not a loss unless it times out). */
+  SynHeld: 11,
+} as const;
+export const nat64DropNames = [
+  "sourceNotAllowed",
+  "notOurs",
+  "noState",
+  "filtered",
+  "poolExhausted",
+  "sessionLimit",
+  "fragment",
+  "unsupportedProtocol",
+  "truncated",
+  "translation",
+  "synHoldFull",
+  "synHeld",
+];
+
+export interface Nat64Config {
+  /** RFC 6052 prefix (pool6). */
+  pool6: string;
+  pool4: Pool4Range[];
+  staticBib?: StaticBib[];
+  /** IPv6 prefixes allowed to use the NAT64 (bytes + length). Empty = everyone (tests only). */
+  allowedSources?: { bytes: Uint8Array; len: number }[];
+  /** RFC 4787: 'endpointIndependent' (default) or 'addressDependent'. */
+  filtering?: "endpointIndependent" | "addressDependent";
+  timeouts: Nat64Timeouts;
+  maxSessions?: number;
+  /** Jool's source-icmpv6-errors-better: source translated ICMPv6 errors from the IPv4 router that sent them. Default true. */
+  sourceIcmpv6ErrorsBetter?: boolean;
+  /**
+   * 'translator' (RFC 7915: the translator decrements TTL / hop limit once) or
+   * 'tun' (the translator sits between two kernel forwards that each decrement;
+   * it writes input + 1, capped at 255, so the host nets one decrement).
+   */
+  hopLimitMode?: "translator" | "tun";
+  /** Header-translation settings handed to the SIIT core (pool6 and eamt are set here). */
+  siit?: Omit<SiitConfig, "pool6" | "eamt" | "hairpinMode">;
+  /** IPv4 Identification generator (tests pin it to 0). */
+  nextIpv4Id?: () => number;
+}
+
+function prefixMatch(a: Uint8Array, o: number, p: { bytes: Uint8Array; len: number }): boolean {
+  const full = p.len >>> 3;
+  for (let i = 0; i < full; i++) if (a[o + i] !== p.bytes[i]) return false;
+  const rem = p.len & 7;
+  if (rem === 0) return true;
+  const mask = (0xff << (8 - rem)) & 0xff;
+  return ((a[o + full]! ^ p.bytes[full]!) & mask) === 0;
+}
+
+function read16(b: Uint8Array, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+function read32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+const NH_HOP = 0;
+const NH_ROUTING = 43;
+const NH_FRAGMENT = 44;
+const NH_DSTOPTS = 60;
+
+/** Output side of a packet. */
+export const Side = { Ipv4: 4, Ipv6: 6 } as const;
+
+export class Nat64Translator {
+  readonly state: Nat64State;
+  readonly mapper = new Nat64Mapper();
+  siit: SiitTranslator;
+  readonly pool6: Rfc6052Prefix;
+  readonly drops = new Float64Array(nat64DropNames.length);
+  /** Outputs of the last call: outBuf[outOffset[i], +outLength[i]), all for outSide. */
+  outBuf: Uint8Array;
+  outOffset: Int32Array;
+  outLength: Int32Array;
+  outCount = 0;
+  outSide = 4;
+  packets6to4 = 0;
+  packets4to6 = 0;
+  bytes6to4 = 0;
+  bytes4to6 = 0;
+  icmpErrorsSent = 0;
+  /** The packet was refused by the SIIT core for this reason (if lastDrop = Translation). */
+  lastDrop = -1;
+
+  private readonly cfg: Nat64Config;
+  private readonly allowed: { bytes: Uint8Array; len: number }[];
+  private readonly adf: boolean;
+  private better: boolean;
+  private readonly tunTtl: boolean;
+  private readonly errBuf = new Uint8Array(2048);
+  private readonly errOffset = new Int32Array([0]);
+  private readonly errLength = new Int32Array([0]);
+  private readonly hairBuf = new Uint8Array(65536 + 64);
+  private readonly tmp4 = new Uint8Array(4);
+  private own4: Uint8Array | null;
+  private own6: Uint8Array | null;
+  private now = 0;
+
+  constructor(cfg: Nat64Config) {
+    this.cfg = cfg;
+    this.state = new Nat64State(cfg.pool4, cfg.timeouts, cfg.maxSessions);
+    for (const s of cfg.staticBib ?? []) this.state.addStatic(s);
+    this.allowed = cfg.allowedSources ?? [];
+    this.adf = cfg.filtering === "addressDependent";
+    this.better = cfg.sourceIcmpv6ErrorsBetter ?? true;
+    this.tunTtl = cfg.hopLimitMode === "tun";
+    this.siit = this.buildSiit(cfg.siit ?? {});
+    this.pool6 = this.siit.cfg.pool6!;
+    this.own4 = this.siit.cfg.ownIpv4;
+    this.own6 = this.siit.cfg.ownIpv6;
+    this.outBuf = this.siit.buf;
+    this.outOffset = this.siit.outOffset;
+    this.outLength = this.siit.outLength;
+  }
+
+  private buildSiit(s: Omit<SiitConfig, "pool6" | "eamt" | "hairpinMode">): SiitTranslator {
+    const full: SiitConfig = { ...s, pool6: this.cfg.pool6, eamt: [], hairpinMode: "off" };
+    if (!compileSiitConfig(full).pool6) throw new Error("NAT64 needs pool6");
+    return new SiitTranslator(full, { mapper: this.mapper, nextIpv4Id: this.cfg.nextIpv4Id });
+  }
+
+  /** Changes header-translation settings (MTUs, traffic class...) keeping all state. */
+  reconfigureSiit(s: Omit<SiitConfig, "pool6" | "eamt" | "hairpinMode">): void {
+    this.siit = this.buildSiit(s);
+    this.own4 = this.siit.cfg.ownIpv4;
+    this.own6 = this.siit.cfg.ownIpv6;
+  }
+
+  setSourceIcmpv6ErrorsBetter(on: boolean): void {
+    this.better = on;
+  }
+
+  /** Copies of the outputs of the last call (for tests and tools). */
+  outputs(): Uint8Array[] {
+    const r: Uint8Array[] = [];
+    for (let i = 0; i < this.outCount; i++)
+      r.push(this.outBuf.slice(this.outOffset[i]!, this.outOffset[i]! + this.outLength[i]!));
+    return r;
+  }
+
+  /** Translates one packet at clock time `now` (milliseconds). Never throws. */
+  translate(pkt: Uint8Array, len: number = pkt.length, now: number = Date.now()): Verdict {
+    this.now = now;
+    this.outCount = 0;
+    this.lastDrop = -1;
+    if (len < 20 || len > pkt.length) return this.drop(Nat64Drop.Truncated);
+    const v = pkt[0]! >>> 4;
+    try {
+      if (v === 6) return this.from6(pkt, len);
+      if (v === 4) return this.from4(pkt, len, null, 0);
+    } catch {
+      // A bug must not take the datapath down: count it as a refusal.
+      return this.drop(Nat64Drop.Translation);
+    }
+    return this.drop(Nat64Drop.Truncated);
+  }
+
+  private drop(reason: number): Verdict {
+    this.drops[reason]!++;
+    this.lastDrop = reason;
+    this.outCount = 0;
+    return Verdict.Drop;
+  }
+
+  /** An ICMP error the NAT64 itself generates, back to the sender. */
+  private replyErr(side: number, len: number): Verdict {
+    this.errOffset[0] = 0;
+    this.errLength[0] = len;
+    this.outBuf = this.errBuf;
+    this.outOffset = this.errOffset;
+    this.outLength = this.errLength;
+    this.outCount = 1;
+    this.outSide = side;
+    this.icmpErrorsSent++;
+    return Verdict.IcmpReply;
+  }
+
+  private error6(pkt: Uint8Array, len: number, type: number, code: number, reason: number): Verdict {
+    this.drops[reason]!++;
+    this.lastDrop = reason;
+    // RFC 4443 §2.4(e): never an error about an ICMPv6 error.
+    if (this.own6 === null || (pkt[6] === 58 && len > 40 && pkt[40]! < 128)) return Verdict.Drop;
+    const plen = Math.min(len, 40 + read16(pkt, 4));
+    return this.replyErr(Side.Ipv6, buildIcmp6Error(this.own6, type, code, 0, pkt, 0, plen, this.errBuf, 0));
+  }
+
+  private error4(pkt: Uint8Array, len: number, src4: Uint8Array, type: number, code: number): Verdict {
+    const tl = Math.min(len, read16(pkt, 2));
+    return this.replyErr(Side.Ipv4, buildIcmp4Error(src4, type, code, 0, pkt, 0, tl, this.errBuf, 0));
+  }
+
+  /** Runs the SIIT core on the prepared tuple and adopts its outputs. */
+  private runSiit(pkt: Uint8Array, len: number): Verdict {
+    const s = this.siit;
+    const v = s.translate(pkt, len);
+    this.outBuf = s.buf;
+    this.outOffset = s.outOffset;
+    this.outLength = s.outLength;
+    this.outCount = s.outCount;
+    this.outSide = s.outSide;
+    if (v === Verdict.Drop) {
+      this.drops[Nat64Drop.Translation]!++;
+      this.lastDrop = Nat64Drop.Translation;
+    } else if (v === Verdict.IcmpReply) this.icmpErrorsSent++;
+    return v;
+  }
+
+  /** The SIIT core's reason for its last refusal. */
+  siitReason(): string {
+    return dropReasonName[this.siit.lastReason] ?? String(this.siit.lastReason);
+  }
+
+  // ---------------------------------------------------------------- IPv6 → IPv4
+
+  private from6(pkt: Uint8Array, len: number): Verdict {
+    if (len < 40) return this.drop(Nat64Drop.Truncated);
+    if (this.allowed.length > 0) {
+      let ok = false;
+      for (const p of this.allowed) if (prefixMatch(pkt, 8, p)) ok = true;
+      // Not an open relay: others get ICMPv6 1/1 (administratively prohibited).
+      if (!ok) return this.error6(pkt, len, 1, 1, Nat64Drop.SourceNotAllowed);
+    }
+    if (!this.pool6.matches(pkt, 24)) return this.drop(Nat64Drop.NotOurs);
+    // Walk extension headers (HbH, Routing, Destination Options, Fragment).
+    let nh = pkt[6]!;
+    let p = 40;
+    while (nh === NH_HOP || nh === NH_ROUTING || nh === NH_DSTOPTS || nh === NH_FRAGMENT) {
+      if (p + 8 > len) return this.drop(Nat64Drop.Truncated);
+      if (nh === NH_FRAGMENT) {
+        // No reassembly: only the first fragment carries the ports.
+        if ((read16(pkt, p + 2) & 0xfff8) !== 0) return this.drop(Nat64Drop.Fragment);
+        nh = pkt[p]!;
+        p += 8;
+      } else {
+        nh = pkt[p]!;
+        p += (pkt[p + 1]! + 1) << 3;
+      }
+    }
+    const l4 = p;
+    const dst4 = this.extract(pkt, 24);
+    if (nh === 6 || nh === 17) {
+      if (l4 + (nh === 6 ? 14 : 8) > len) return this.drop(Nat64Drop.Truncated);
+      const sport = read16(pkt, l4);
+      const dport = read16(pkt, l4 + 2);
+      const flags = nh === 6 ? pkt[l4 + 13]! : 0;
+      return this.outbound(pkt, len, nh, sport, dport, dst4, flags);
+    }
+    if (nh === 58) {
+      if (l4 + 8 > len) return this.drop(Nat64Drop.Truncated);
+      const type = pkt[l4]!;
+      if (type === 128 || type === 129)
+        return this.outbound(pkt, len, 1, read16(pkt, l4 + 4), read16(pkt, l4 + 4), dst4, type);
+      if (type < 128) return this.error6to4(pkt, len, l4, dst4);
+      // Other informational messages (ND, MLD...) are single-hop: let the SIIT rules drop them.
+      return this.drop(Nat64Drop.UnsupportedProtocol);
+    }
+    return this.drop(Nat64Drop.UnsupportedProtocol);
+  }
+
+  private extract(a: Uint8Array, o: number): number {
+    this.pool6.extract(a, o, this.tmp4, 0);
+    return read32(this.tmp4, 0);
+  }
+
+  /**
+   * RFC 6146 §3.5.1 (UDP), §3.5.2 (TCP), §3.5.3 (ICMP query): an outbound
+   * packet. `proto` is 6, 17 or 1 (ICMP, sport = dport = identifier);
+   * `flags` is the TCP flags byte (or the ICMPv6 type).
+   */
+  private outbound(
+    pkt: Uint8Array,
+    len: number,
+    proto: number,
+    sport: number,
+    dport: number,
+    dst4: number,
+    flags: number,
+  ): Verdict {
+    const st = this.state;
+    const now = this.now;
+    const isTcp = proto === 6;
+    const syn = isTcp && (flags & (TCP_SYN | TCP_RST)) === TCP_SYN;
+    let bib = st.bib6.get(keyOf6(proto, pkt, sport));
+    if (!bib) {
+      // Only a SYN (TCP) or a request (ICMP) opens a mapping from the IPv6 side.
+      if ((isTcp && !syn) || (proto === 1 && flags !== 128)) return this.drop(Nat64Drop.NoState);
+      if (st.sessions.size >= st.maxSessions) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
+      const b = st.createBib(proto, pkt, 8, sport);
+      // RFC 6146 §3.5.1.1: no transport address left → ICMPv6 1/3 (address unreachable).
+      if (!b) return this.error6(pkt, len, 1, 3, Nat64Drop.PoolExhausted);
+      bib = b;
+    }
+    const rport = proto === 1 ? 0 : dport;
+    let s = st.findSession(bib, dst4, rport);
+    if (!s) {
+      if (isTcp && !syn) return this.drop(Nat64Drop.NoState);
+      const ns = st.createSession(bib, dst4, rport, now);
+      if (!ns) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
+      s = ns;
+      // A held IPv4 SYN for this very connection: simultaneous open (RFC 6146
+      // §3.5.2.2): the IPv6 SYN is translated, the held one silently dropped.
+      if (isTcp && st.stored.size > 0) st.stored.delete(s.key);
+    }
+    if (isTcp) st.tcpPacket(s, true, flags, now);
+    else st.touch(s, now);
+
+    const m = this.mapper.outer4;
+    m.setSrc(bib.v4);
+    m.setDst(dst4);
+    m.sport = bib.port4;
+    m.dport = proto === 1 ? bib.port4 : dport;
+    return this.finish64(pkt, len, dst4);
+  }
+
+  /** ICMPv6 error: the session is the one of the quoted (reversed) packet. */
+  private error6to4(pkt: Uint8Array, len: number, l4: number, dst4: number): Verdict {
+    const q = l4 + 8;
+    if (q + 40 > len) return this.drop(Nat64Drop.Truncated);
+    let nh = pkt[q + 6]!;
+    let p = q + 40;
+    while (nh === NH_HOP || nh === NH_ROUTING || nh === NH_DSTOPTS || nh === NH_FRAGMENT) {
+      if (p + 8 > len) return this.drop(Nat64Drop.Truncated);
+      const next = pkt[p]!;
+      p += nh === NH_FRAGMENT ? 8 : (pkt[p + 1]! + 1) << 3;
+      nh = next;
+    }
+    if (p + 8 > len) return this.drop(Nat64Drop.Truncated);
+    let proto: number;
+    let innerSport: number;
+    let innerDport: number;
+    if (nh === 6 || nh === 17) {
+      proto = nh;
+      innerSport = read16(pkt, p);
+      innerDport = read16(pkt, p + 2);
+    } else if (nh === 58 && (pkt[p] === 128 || pkt[p] === 129)) {
+      proto = 1;
+      innerSport = innerDport = read16(pkt, p + 4);
+    } else return this.drop(Nat64Drop.UnsupportedProtocol);
+    if (!this.pool6.matches(pkt, q + 8)) return this.drop(Nat64Drop.NotOurs);
+    // The quoted packet went IPv4 → IPv6: its destination is our IPv6 host.
+    const bib = this.state.bib6.get(keyOfAt6(proto, pkt, q + 24, innerDport));
+    if (!bib) return this.drop(Nat64Drop.NoState);
+    const remote4 = this.extract(pkt, q + 8);
+    const o = this.mapper.outer4;
+    o.setSrc(bib.v4);
+    o.setDst(dst4);
+    const i = this.mapper.inner4;
+    i.setSrc(remote4);
+    i.setDst(bib.v4);
+    i.sport = proto === 1 ? bib.port4 : innerSport;
+    i.dport = bib.port4;
+    return this.finish64(pkt, len, dst4);
+  }
+
+  private finish64(pkt: Uint8Array, len: number, dst4: number): Verdict {
+    if (this.tunTtl) bumpHopLimit6(pkt);
+    const v = this.runSiit(pkt, len);
+    if (v === Verdict.Translated) {
+      this.packets6to4++;
+      this.bytes6to4 += len;
+      if (this.outSide === Side.Ipv4 && this.state.pool.has(dst4)) return this.hairpin(pkt, len);
+      if (this.tunTtl) for (let k = 0; k < this.outCount; k++) bumpTtl4(this.outBuf, this.outOffset[k]!);
+    }
+    return v;
+  }
+
+  /** RFC 6146 §3.8: the IPv4 destination is one of our pool4 addresses: back in, as incoming IPv4. */
+  private hairpin(orig: Uint8Array, origLen: number): Verdict {
+    const n = this.outLength[0]!;
+    const hb = this.hairBuf;
+    hb.set(this.outBuf.subarray(this.outOffset[0]!, this.outOffset[0]! + n), 0);
+    // The box counts as one hop: undo the decrement of the first leg.
+    if (!this.tunTtl) bumpTtl4(hb, 0);
+    const origCopy = orig.subarray(0, origLen);
+    const v = this.from4(hb, n, origCopy, origLen);
+    if (v === Verdict.IcmpReply && this.outSide === Side.Ipv4) return this.drop(Nat64Drop.Translation);
+    return v;
+  }
+
+  // ---------------------------------------------------------------- IPv4 → IPv6
+
+  /** `orig` is the IPv6 packet when this is the second leg of a hairpin. */
+  private from4(pkt: Uint8Array, len: number, orig: Uint8Array | null, origLen: number): Verdict {
+    const ihl = (pkt[0]! & 0x0f) << 2;
+    if (ihl < 20 || len < ihl) return this.drop(Nat64Drop.Truncated);
+    const dst4 = read32(pkt, 16);
+    if (!this.state.pool.has(dst4)) return this.drop(Nat64Drop.NotOurs);
+    // No reassembly: only the first fragment carries the ports.
+    if ((read16(pkt, 6) & 0x1fff) !== 0) return this.drop(Nat64Drop.Fragment);
+    const proto = pkt[9]!;
+    const l4 = ihl;
+    const src4 = read32(pkt, 12);
+    if (proto === 6 || proto === 17) {
+      if (l4 + (proto === 6 ? 14 : 8) > len) return this.drop(Nat64Drop.Truncated);
+      const flags = proto === 6 ? pkt[l4 + 13]! : 0;
+      return this.inbound(
+        pkt,
+        len,
+        proto,
+        read16(pkt, l4),
+        read16(pkt, l4 + 2),
+        src4,
+        dst4,
+        flags,
+        orig,
+        origLen,
+      );
+    }
+    if (proto === 1) {
+      if (l4 + 8 > len) return this.drop(Nat64Drop.Truncated);
+      const type = pkt[l4]!;
+      if (type === 8 || type === 0) {
+        const id = read16(pkt, l4 + 4);
+        return this.inbound(pkt, len, 1, id, id, src4, dst4, type, orig, origLen);
+      }
+      if (type === 3 || type === 11 || type === 12) return this.error4to6(pkt, len, l4, src4);
+      return this.drop(Nat64Drop.UnsupportedProtocol);
+    }
+    return this.drop(Nat64Drop.UnsupportedProtocol);
+  }
+
+  private inbound(
+    pkt: Uint8Array,
+    len: number,
+    proto: number,
+    sport: number,
+    dport: number,
+    src4: number,
+    dst4: number,
+    flags: number,
+    orig: Uint8Array | null,
+    origLen: number,
+  ): Verdict {
+    const st = this.state;
+    const now = this.now;
+    const isTcp = proto === 6;
+    const syn = isTcp && (flags & (TCP_SYN | TCP_RST)) === TCP_SYN;
+    const bib = st.bib4.get(keyOf4(proto, dst4, dport));
+    if (!bib) {
+      if (isTcp && syn) {
+        // RFC 6146 §3.5.2.2: an unsolicited IPv4 SYN is held TCP_INCOMING_SYN
+        // seconds, waiting for the IPv6 SYN of a simultaneous open; then ICMP 3/3.
+        const ok = st.storeSyn(sessionKey(6, dst4, dport, src4, sport), {
+          pkt: orig ? orig.slice(0, origLen) : pkt.slice(0, len),
+          fromV6: orig !== null,
+          dst4,
+          expires: now + st.timeouts.tcpIncomingSyn * 1000,
+        });
+        return this.drop(ok ? Nat64Drop.SynHeld : Nat64Drop.SynHoldFull);
+      }
+      if (proto === 17) {
+        // No mapping: port unreachable (from the address it was sent to).
+        this.drops[Nat64Drop.NoState]!++;
+        this.lastDrop = Nat64Drop.NoState;
+        if (orig) return this.error6(orig, origLen, 1, 4, Nat64Drop.NoState);
+        return this.error4(pkt, len, pkt.subarray(16, 20), 3, 3);
+      }
+      return this.drop(Nat64Drop.NoState);
+    }
+    const rport = proto === 1 ? 0 : sport;
+    let s = st.findSession(bib, src4, rport);
+    if (!s) {
+      if (isTcp && !syn) return this.drop(Nat64Drop.NoState);
+      if (proto === 1 && flags !== 8) return this.drop(Nat64Drop.NoState);
+      // RFC 4787 §5 address-dependent filtering: only hosts the mapping has talked to.
+      if (this.adf && !st.hasSessionWith(bib, src4)) return this.drop(Nat64Drop.Filtered);
+      const ns = st.createSession(bib, src4, rport, now);
+      if (!ns) return this.drop(Nat64Drop.SessionLimit);
+      s = ns;
+    }
+    if (isTcp) st.tcpPacket(s, false, flags, now);
+    else st.touch(s, now);
+
+    const m = this.mapper.outer6;
+    this.pool6.embed(pkt, 12, m.src, 0);
+    m.dst.set(bib.v6);
+    m.sport = proto === 1 ? bib.port6 : sport;
+    m.dport = bib.port6;
+    return this.finish46(pkt, len);
+  }
+
+  /** ICMPv4 error: the session is the one of the quoted packet (which went IPv6 → IPv4). */
+  private error4to6(pkt: Uint8Array, len: number, l4: number, src4: number): Verdict {
+    const q = l4 + 8;
+    if (q + 20 > len) return this.drop(Nat64Drop.Truncated);
+    const ihl = (pkt[q]! & 0x0f) << 2;
+    if (ihl < 20 || q + ihl + 8 > len) return this.drop(Nat64Drop.Truncated);
+    const ip = pkt[q + 9]!;
+    const il4 = q + ihl;
+    let proto: number;
+    let sport: number;
+    let dport: number;
+    if (ip === 6 || ip === 17) {
+      proto = ip;
+      sport = read16(pkt, il4);
+      dport = read16(pkt, il4 + 2);
+    } else if (ip === 1 && (pkt[il4] === 8 || pkt[il4] === 0)) {
+      proto = 1;
+      sport = dport = read16(pkt, il4 + 4);
+    } else return this.drop(Nat64Drop.UnsupportedProtocol);
+    const inSrc4 = read32(pkt, q + 12);
+    const bib = this.state.bib4.get(keyOf4(proto, inSrc4, sport));
+    if (!bib) return this.drop(Nat64Drop.NoState);
+    const m = this.mapper.outer6;
+    m.dst.set(bib.v6);
+    // Jool's source-icmpv6-errors-better: the router that sent the error, not the inner destination.
+    if (this.better) this.pool6.embed(pkt, 12, m.src, 0);
+    else this.pool6.embed(pkt, q + 16, m.src, 0);
+    void src4;
+    const i = this.mapper.inner6;
+    i.src.set(bib.v6);
+    i.sport = bib.port6;
+    this.pool6.embed(pkt, q + 16, i.dst, 0);
+    i.dport = proto === 1 ? bib.port6 : dport;
+    return this.finish46(pkt, len);
+  }
+
+  private finish46(pkt: Uint8Array, len: number): Verdict {
+    if (this.tunTtl) bumpTtl4(pkt, 0);
+    const v = this.runSiit(pkt, len);
+    if (v === Verdict.Translated) {
+      this.packets4to6++;
+      this.bytes4to6 += len;
+      if (this.tunTtl)
+        for (let k = 0; k < this.outCount; k++) bumpHopLimit6(this.outBuf.subarray(this.outOffset[k]!));
+    }
+    return v;
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /**
+   * Expires sessions and BIB entries (RFC 6146 §3.5) and answers the IPv4
+   * SYNs held longer than TCP_INCOMING_SYN with ICMP port unreachable.
+   * Returns the packets to send, with their side.
+   */
+  tick(now: number): { side: number; pkt: Uint8Array }[] {
+    const out: { side: number; pkt: Uint8Array }[] = [];
+    for (const syn of this.state.expire(now)) {
+      const p = syn.pkt;
+      if (syn.fromV6) {
+        if (this.own6 === null) continue;
+        const n = buildIcmp6Error(
+          this.own6,
+          1,
+          4,
+          0,
+          p,
+          0,
+          Math.min(p.length, 40 + read16(p, 4)),
+          this.errBuf,
+          0,
+        );
+        out.push({ side: Side.Ipv6, pkt: this.errBuf.slice(0, n) });
+      } else {
+        const a = new Uint8Array([
+          syn.dst4 >>> 24,
+          (syn.dst4 >>> 16) & 0xff,
+          (syn.dst4 >>> 8) & 0xff,
+          syn.dst4 & 0xff,
+        ]);
+        const n = buildIcmp4Error(a, 3, 3, 0, p, 0, Math.min(p.length, read16(p, 2)), this.errBuf, 0);
+        out.push({ side: Side.Ipv4, pkt: this.errBuf.slice(0, n) });
+      }
+      this.icmpErrorsSent++;
+    }
+    return out;
+  }
+
+  /** The SIIT core's drop counters by name plus the NAT64's own. */
+  dropCounts(): Record<string, number> {
+    const r: Record<string, number> = {};
+    nat64DropNames.forEach((n, i) => {
+      if (this.drops[i]! > 0) r[n] = this.drops[i]!;
+    });
+    this.siit.dropCounters.forEach((c, i) => {
+      if (c > 0 && i !== DropReason.None) r[`siit.${dropReasonName[i]}`] = c;
+    });
+    return r;
+  }
+}
+
+function keyOf6(proto: number, pkt: Uint8Array, port: number): string {
+  return keyOfAt6(proto, pkt, 8, port);
+}
+
+function keyOfAt6(proto: number, pkt: Uint8Array, o: number, port: number): string {
+  return String.fromCharCode(
+    proto,
+    (pkt[o]! << 8) | pkt[o + 1]!,
+    (pkt[o + 2]! << 8) | pkt[o + 3]!,
+    (pkt[o + 4]! << 8) | pkt[o + 5]!,
+    (pkt[o + 6]! << 8) | pkt[o + 7]!,
+    (pkt[o + 8]! << 8) | pkt[o + 9]!,
+    (pkt[o + 10]! << 8) | pkt[o + 11]!,
+    (pkt[o + 12]! << 8) | pkt[o + 13]!,
+    (pkt[o + 14]! << 8) | pkt[o + 15]!,
+    port,
+  );
+}
+
+function keyOf4(proto: number, addr: number, port: number): string {
+  return String.fromCharCode(proto, addr >>> 16, addr & 0xffff, port);
+}
+
+/** TTL + 1 (capped at 255) with the RFC 1624 header checksum update. */
+export function bumpTtl4(b: Uint8Array, o: number): void {
+  const ttl = b[o + 8]!;
+  if (ttl >= 255) return;
+  b[o + 8] = ttl + 1;
+  // The TTL is the high byte of the 16-bit word at offset 8: the sum grows by 0x0100.
+  let c = (~((b[o + 10]! << 8) | b[o + 11]!) & 0xffff) + 0x0100;
+  c = (c & 0xffff) + (c >>> 16);
+  c = ~c & 0xffff;
+  b[o + 10] = c >>> 8;
+  b[o + 11] = c & 0xff;
+}
+
+/** Hop limit + 1 (capped at 255); IPv6 has no header checksum. */
+export function bumpHopLimit6(b: Uint8Array): void {
+  if (b[7]! < 255) b[7] = b[7]! + 1;
+}
+
+export type { BibEntry, Nat64Timeouts, Pool4Range, StaticBib };
