@@ -3,14 +3,14 @@
  * against the SIIT translator. Reads the third-party packets at run time; no
  * packet data is copied into this repository.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { SiitConfig } from '../../src/datapath/siit/config.ts';
-import { dropReasonName, SiitTranslator, Verdict } from '../../src/datapath/siit/index.ts';
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { SiitConfig } from "../../src/datapath/siit/config.ts";
+import { dropReasonName, SiitTranslator, Verdict } from "../../src/datapath/siit/index.ts";
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const suiteDir = path.resolve(repoRoot, '../shared/peer/jool');
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const suiteDir = path.resolve(repoRoot, "../shared/peer/jool");
 
 export interface ExpectedDetail {
   file: string;
@@ -21,7 +21,7 @@ export interface ExpectedDetail {
 
 export interface JoolCase {
   name: string;
-  suite: 'siit' | 'nat64';
+  suite: "siit" | "nat64";
   group: string;
   input: string[];
   expected: string[];
@@ -35,29 +35,29 @@ export interface JoolCase {
 }
 
 export function suitePresent(): boolean {
-  return existsSync(path.join(suiteDir, 'cases.json'));
+  return existsSync(path.join(suiteDir, "cases.json"));
 }
 
 export function loadCases(): JoolCase[] {
-  return JSON.parse(readFileSync(path.join(suiteDir, 'cases.json'), 'utf8')) as JoolCase[];
+  return JSON.parse(readFileSync(path.join(suiteDir, "cases.json"), "utf8")) as JoolCase[];
 }
 
 /** MANIFEST §3, SIIT suite table. */
 export function baseSiitConfig(): SiitConfig {
   return {
-    pool6: '2001:db8:100::/40',
+    pool6: "2001:db8:100::/40",
     eamt: [
-      { ipv6: '2001:db8:3::/120', ipv4: '1.0.0.0/24' },
-      { ipv6: '2001:db8:2::/120', ipv4: '10.0.0.0/24' },
+      { ipv6: "2001:db8:3::/120", ipv4: "1.0.0.0/24" },
+      { ipv6: "2001:db8:2::/120", ipv4: "10.0.0.0/24" },
     ],
-    rfc6791Pool: { ipv4: ['203.0.113.8'], ipv6: [] },
+    rfc6791Pool: { ipv4: ["203.0.113.8"], ipv6: [] },
     lowestIpv6Mtu: 1280,
     amendUdpChecksumZero: false,
     ipv4LinkMtu: 1500,
     ipv6LinkMtu: 1500,
-    ownIpv4: '198.51.100.1',
-    ownIpv6: '2001:db8:1c0:2:1::',
-    hairpinMode: 'intrinsic',
+    ownIpv4: "198.51.100.1",
+    ownIpv6: "2001:db8:1c0:2:1::",
+    hairpinMode: "intrinsic",
   };
 }
 
@@ -66,31 +66,31 @@ export function siitConfigFor(c: JoolCase): SiitConfig {
   const cfg = baseSiitConfig();
   for (const [k, v] of Object.entries(c.config)) {
     switch (k) {
-      case 'lowest_ipv6_mtu':
+      case "lowest_ipv6_mtu":
         cfg.lowestIpv6Mtu = v as number;
         break;
-      case 'mtu4':
+      case "mtu4":
         cfg.ipv4LinkMtu = v as number;
         break;
-      case 'mtu6':
+      case "mtu6":
         cfg.ipv6LinkMtu = v as number;
         break;
-      case 'amend_udp_checksum_zero':
+      case "amend_udp_checksum_zero":
         cfg.amendUdpChecksumZero = v as boolean;
         break;
-      case 'pool6':
+      case "pool6":
         cfg.pool6 = v as string | null;
         break;
-      case 'eamt_add':
+      case "eamt_add":
         for (const [v4, v6] of v as [string, string][]) cfg.eamt!.push({ ipv4: v4, ipv6: v6 });
         break;
-      case 'rfc6791v4_prefix':
+      case "rfc6791v4_prefix":
         cfg.rfc6791Pool = { ipv4: v === null ? [] : [v as string], ipv6: cfg.rfc6791Pool?.ipv6 ?? [] };
         break;
-      case 'rfc6791v6_prefix':
+      case "rfc6791v6_prefix":
         cfg.rfc6791Pool = { ipv4: cfg.rfc6791Pool?.ipv4 ?? [], ipv6: v === null ? [] : [v as string] };
         break;
-      case 'note':
+      case "note":
         break;
       default:
         throw new Error(`case ${c.name}: unsupported config key ${k}`);
@@ -118,11 +118,13 @@ export function compare(act: Uint8Array, exp: Uint8Array, d: ExpectedDetail): st
   const diffs: string[] = [];
   for (let i = 0; i < exp.length; i++) {
     if (!free.has(i) && act[i] !== exp[i]) {
-      diffs.push(`@${i}: ${act[i]!.toString(16).padStart(2, '0')} != ${exp[i]!.toString(16).padStart(2, '0')}`);
+      diffs.push(
+        `@${i}: ${act[i]!.toString(16).padStart(2, "0")} != ${exp[i]!.toString(16).padStart(2, "0")}`,
+      );
       if (diffs.length >= 8) break;
     }
   }
-  if (diffs.length) return `bytes differ ${diffs.join(', ')}`;
+  if (diffs.length) return `bytes differ ${diffs.join(", ")}`;
   for (const h of d.ipv4_header_checksum_must_validate_at) {
     if (!ipv4HeaderSumOk(act, h)) return `IPv4 header checksum at ${h} does not verify`;
   }
@@ -139,8 +141,14 @@ export interface CaseResult {
 
 /** Runs one SIIT case on a fresh translator (MANIFEST §5: stateless). */
 export function runSiitCase(c: JoolCase): CaseResult {
-  const res = (pass: boolean, detail: string): CaseResult => ({ name: c.name, group: c.group, upstream: c.upstream, pass, detail });
-  if (c.kind !== 'translate') return res(false, `unsupported kind ${c.kind}`);
+  const res = (pass: boolean, detail: string): CaseResult => ({
+    name: c.name,
+    group: c.group,
+    upstream: c.upstream,
+    pass,
+    detail,
+  });
+  if (c.kind !== "translate") return res(false, `unsupported kind ${c.kind}`);
   let tr: SiitTranslator;
   try {
     tr = new SiitTranslator(siitConfigFor(c), { nextIpv4Id: () => 0 });
@@ -155,11 +163,14 @@ export function runSiitCase(c: JoolCase): CaseResult {
   }
   const expected = c.expected.map(readPkt);
   if (outs.length !== expected.length) {
-    return res(false, `${outs.length} output(s), expected ${expected.length} (verdict ${verdict}, reason ${dropReasonName[tr.lastReason]})`);
+    return res(
+      false,
+      `${outs.length} output(s), expected ${expected.length} (verdict ${verdict}, reason ${dropReasonName[tr.lastReason]})`,
+    );
   }
   for (let k = 0; k < expected.length; k++) {
     const why = compare(outs[k]!, expected[k]!, c.expected_detail[k]!);
     if (why) return res(false, `output ${k}: ${why}`);
   }
-  return res(true, 'ok');
+  return res(true, "ok");
 }

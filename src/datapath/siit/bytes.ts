@@ -1,22 +1,24 @@
-import { words } from './words.ts';
+import { words } from "./words.ts";
 
 /**
- * Allocation-free byte copy (no subarray views on the packet path). Inside one
- * buffer it is a native memmove (copyWithin); across buffers a JS loop.
+ * Allocation-free byte copy (no subarray views on the packet path): native
+ * set/copyWithin where possible, word or byte loops otherwise.
  */
 export function copyBytes(src: Uint8Array, so: number, dst: Uint8Array, d: number, n: number): void {
-  if (n >= 128) {
-    // memmove inside one buffer: no allocation, native speed.
-    if (src === dst) {
-      dst.copyWithin(d, so, so + n);
-      return;
-    }
+  if (n <= 0) return;
+  if (src !== dst) {
     if (so === 0 && n === src.length) {
-      dst.set(src, d);
+      dst.set(src, d); // whole source array: native copy, no view needed
       return;
     }
+    for (let i = 0; i < n; i++) dst[d + i] = src[so + i]!;
+    return;
   }
-  if (src === dst && ((so | d) & 3) === 0 && (d <= so || d >= so + n)) {
+  if (n >= 128) {
+    dst.copyWithin(d, so, so + n); // memmove inside one buffer
+    return;
+  }
+  if (((so | d) & 3) === 0 && (d <= so || d >= so + n)) {
     const w = words(src);
     if (w !== null) {
       // 4-aligned inside one buffer, forward-safe: a word loop beats the native call for small sizes.
@@ -28,16 +30,9 @@ export function copyBytes(src: Uint8Array, so: number, dst: Uint8Array, d: numbe
       return;
     }
   }
-  if (src === dst && d > so && d < so + n) {
+  if (d > so && d < so + n) {
     for (let i = n - 1; i >= 0; i--) dst[d + i] = src[so + i]!;
     return;
   }
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    dst[d + i] = src[so + i]!;
-    dst[d + i + 1] = src[so + i + 1]!;
-    dst[d + i + 2] = src[so + i + 2]!;
-    dst[d + i + 3] = src[so + i + 3]!;
-  }
-  for (; i < n; i++) dst[d + i] = src[so + i]!;
+  for (let i = 0; i < n; i++) dst[d + i] = src[so + i]!;
 }

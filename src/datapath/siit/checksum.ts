@@ -5,7 +5,7 @@
  * only when needed; a 64 KiB buffer sums to < 2^32, far below 2^53.
  */
 
-import { LITTLE_ENDIAN, words } from './words.ts';
+import { LITTLE_ENDIAN, words } from "./words.ts";
 
 // Word-at-a-time summing (RFC 1071 §2(B), byte-order independence): the
 // native (little-endian) 32-bit words of a 4-aligned region are summed as

@@ -2,9 +2,9 @@
  * SIIT (RFC 7915) translator configuration: the user-facing shape and its
  * compiled, byte-level form. Parsing happens once, never on the packet path.
  */
-import { Address4, Address6 } from 'ip-address';
-import { Eamt, type EamtEntryBytes } from './addr/eamt.ts';
-import { Rfc6052Prefix } from './addr/rfc6052.ts';
+import { Address4, Address6 } from "ip-address";
+import { Eamt, type EamtEntryBytes } from "./addr/eamt.ts";
+import { Rfc6052Prefix } from "./addr/rfc6052.ts";
 
 export interface EamtEntry {
   /** IPv6 prefix, e.g. "2001:db8:3::/120". */
@@ -13,7 +13,7 @@ export interface EamtEntry {
   ipv4: string;
 }
 
-export type HairpinMode = 'intrinsic' | 'off';
+export type HairpinMode = "intrinsic" | "off";
 
 export interface SiitConfig {
   /** RFC 6052 prefix (/32 /40 /48 /56 /64 /96); null/absent = EAMT only. */
@@ -66,21 +66,22 @@ function bytes6(a: Address6): Uint8Array {
 
 export function parsePrefix6(s: string): { bytes: Uint8Array; len: number } {
   const a = new Address6(s);
-  const len = s.includes('/') ? a.subnetMask : 128;
+  const len = s.includes("/") ? a.subnetMask : 128;
   const start = new Address6(`${a.startAddress().correctForm()}`);
   return { bytes: bytes6(start), len };
 }
 
 export function parsePrefix4(s: string): { bytes: Uint8Array; len: number } {
   const a = new Address4(s);
-  const len = s.includes('/') ? a.subnetMask : 32;
+  const len = s.includes("/") ? a.subnetMask : 32;
   const start = a.startAddress();
   return { bytes: new Uint8Array(start.toArray()), len };
 }
 
 function mtu(v: number | undefined, def: number, min: number, name: string): number {
   const r = v ?? def;
-  if (!Number.isInteger(r) || r < min || r > 65535) throw new Error(`${name} must be an integer in [${min}, 65535]`);
+  if (!Number.isInteger(r) || r < min || r > 65535)
+    throw new Error(`${name} must be an integer in [${min}, 65535]`);
   return r;
 }
 
@@ -99,22 +100,26 @@ export function compileSiitConfig(c: SiitConfig): CompiledSiitConfig {
   const v4list = c.rfc6791Pool?.ipv4 ?? [];
   const v6list = c.rfc6791Pool?.ipv6 ?? [];
   const rfc6791v4 = new Uint8Array(4 * v4list.length);
-  v4list.forEach((s, i) => rfc6791v4.set(parsePrefix4(s).bytes, 4 * i));
+  v4list.forEach((s, i) => {
+    rfc6791v4.set(parsePrefix4(s).bytes, 4 * i);
+  });
   const rfc6791v6 = new Uint8Array(16 * v6list.length);
-  v6list.forEach((s, i) => rfc6791v6.set(parsePrefix6(s).bytes, 16 * i));
+  v6list.forEach((s, i) => {
+    rfc6791v6.set(parsePrefix6(s).bytes, 16 * i);
+  });
   return {
     pool6,
     eamt: new Eamt(entries),
     // RFC 7915 §6: IPv6 minimum link MTU is 1280.
-    lowestIpv6Mtu: mtu(c.lowestIpv6Mtu, 1280, 1280, 'lowestIpv6Mtu'),
+    lowestIpv6Mtu: mtu(c.lowestIpv6Mtu, 1280, 1280, "lowestIpv6Mtu"),
     amendUdpChecksumZero: c.amendUdpChecksumZero ?? false,
     rfc6791v4,
     rfc6791v6,
-    ipv4LinkMtu: mtu(c.ipv4LinkMtu, 1500, 68, 'ipv4LinkMtu'),
-    ipv6LinkMtu: mtu(c.ipv6LinkMtu, 1500, 1280, 'ipv6LinkMtu'),
+    ipv4LinkMtu: mtu(c.ipv4LinkMtu, 1500, 68, "ipv4LinkMtu"),
+    ipv6LinkMtu: mtu(c.ipv6LinkMtu, 1500, 1280, "ipv6LinkMtu"),
     ownIpv4: c.ownIpv4 ? parsePrefix4(c.ownIpv4).bytes : null,
     ownIpv6: c.ownIpv6 ? parsePrefix6(c.ownIpv6).bytes : null,
     resetTrafficClass: c.resetTrafficClass ?? false,
-    hairpinMode: c.hairpinMode ?? 'intrinsic',
+    hairpinMode: c.hairpinMode ?? "intrinsic",
   };
 }

@@ -4,9 +4,9 @@
  * scratch fields through which the pure functions report what happened.
  * Nothing here is allocated per packet.
  */
-import { Flow, type AddressMapper } from './addr/mapper.ts';
-import type { CompiledSiitConfig } from './config.ts';
-import { DropReason } from './result.ts';
+import { type AddressMapper, Flow } from "./addr/mapper.ts";
+import type { CompiledSiitConfig } from "./config.ts";
+import { DropReason } from "./result.ts";
 
 /** Return code of a translation function: drop, reason in ctx.reason. */
 export const FAIL_DROP = -1;

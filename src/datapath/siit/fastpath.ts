@@ -4,10 +4,12 @@
  * buffer. It applies exactly the rules of translate64/translate46 (RFC 7915
  * §4.1, §4.5, §5.1, §5.5) with word-at-a-time copies and checksums and no
  * helper calls (V8 stops inlining in the big general functions). Anything
- * else, or any doubt, returns NOT_FAST and the general path handles it.
+ * else, or any doubt, returns NOT_FAST before the address mapper is called,
+ * and the general path handles the packet.
  */
-import { MAP_OK } from './addr/mapper.ts';
-import type { XlatContext } from './context.ts';
+import { MAP_OK, MAP_PROHIBITED } from "./addr/mapper.ts";
+import type { XlatContext } from "./context.ts";
+import { DropReason } from "./result.ts";
 
 export const NOT_FAST = -3;
 
@@ -38,7 +40,14 @@ function adjust16(hc: number, m: number, m2: number): number {
 }
 
 /** IPv6 → IPv4 for plain TCP/UDP (RFC 7915 §5.1, §5.5). b is the translator buffer, w its word view. */
-export function fast64(ctx: XlatContext, b: Uint8Array, w: Uint32Array, io: number, ilen: number, oo: number): number {
+export function fast64(
+  ctx: XlatContext,
+  b: Uint8Array,
+  w: Uint32Array,
+  io: number,
+  ilen: number,
+  oo: number,
+): number {
   const nh = b[io + 6]!;
   if (nh !== 6 && nh !== 17) return NOT_FAST;
   const plen = (b[io + 4]! << 8) | b[io + 5]!;
@@ -63,7 +72,10 @@ export function fast64(ctx: XlatContext, b: Uint8Array, w: Uint32Array, io: numb
   flow.inner = false;
   flow.icmpError = false;
   flow.hairpin = false;
-  if (ctx.mapper.map6to4(b, io + 8, io + 24, b, oo + 12, oo + 16, flow) !== MAP_OK) return NOT_FAST;
+  // From here on the packet is ours: the mapper (which may have side effects,
+  // e.g. NAT64 session creation) is called exactly once.
+  const r = ctx.mapper.map6to4(b, io + 8, io + 24, b, oo + 12, oo + 16, flow);
+  if (r !== MAP_OK) return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : DropReason.Untranslatable);
 
   // IPv4 header (RFC 7915 §5.1)
   b[oo] = 0x45;
@@ -117,7 +129,14 @@ export function fast64(ctx: XlatContext, b: Uint8Array, w: Uint32Array, io: numb
 }
 
 /** IPv4 → IPv6 for plain TCP/UDP (RFC 7915 §4.1, §4.5). */
-export function fast46(ctx: XlatContext, b: Uint8Array, w: Uint32Array, io: number, ilen: number, oo: number): number {
+export function fast46(
+  ctx: XlatContext,
+  b: Uint8Array,
+  w: Uint32Array,
+  io: number,
+  ilen: number,
+  oo: number,
+): number {
   if (b[io] !== 0x45) return NOT_FAST; // no options
   const proto = b[io + 9]!;
   if (proto !== 6 && proto !== 17) return NOT_FAST;
@@ -146,7 +165,8 @@ export function fast46(ctx: XlatContext, b: Uint8Array, w: Uint32Array, io: numb
   flow.inner = false;
   flow.icmpError = false;
   flow.hairpin = false;
-  if (ctx.mapper.map4to6(b, io + 12, io + 16, b, oo + 8, oo + 24, flow) !== MAP_OK) return NOT_FAST;
+  const r = ctx.mapper.map4to6(b, io + 12, io + 16, b, oo + 8, oo + 24, flow);
+  if (r !== MAP_OK) return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : DropReason.Untranslatable);
   ctx.fragmentTo = 0; // fits: no fragmentation (state shared with translate46)
   ctx.wroteFragHeader = false;
 

@@ -3,9 +3,9 @@
  * (RFC 7915 §4 and §4.1: packets larger than lowest-ipv6-mtu / the IPv6 link
  * MTU are fragmented by the translator, keeping the IPv4 Identification).
  */
-import { copyBytes } from './bytes.ts';
-import { read16, write16 } from './checksum.ts';
-import * as V6 from './wire/ipv6.ts';
+import { copyBytes } from "./bytes.ts";
+import { read16, write16 } from "./checksum.ts";
+import * as V6 from "./wire/ipv6.ts";
 
 const HDRS = V6.IPV6_HDR_LEN + V6.FRAG_HDR_LEN;
 
@@ -37,12 +37,16 @@ export function fragment6(
   let o = d;
   while (left > 0) {
     if (n >= maxPieces) return -1;
-    const chunk = left > per ? per : left;
+    const chunk = Math.min(left, per);
     copyBytes(src, so, dst, o, HDRS);
     copyBytes(src, so + HDRS + consumed, dst, o + HDRS, chunk);
     write16(dst, o + V6.OFF_PAYLOAD_LEN, V6.FRAG_HDR_LEN + chunk);
     left -= chunk;
-    write16(dst, o + V6.IPV6_HDR_LEN + 2, ((baseOffset + consumed) & V6.FRAG_OFFSET_MASK) | (left > 0 ? V6.FRAG_M : lastMore));
+    write16(
+      dst,
+      o + V6.IPV6_HDR_LEN + 2,
+      ((baseOffset + consumed) & V6.FRAG_OFFSET_MASK) | (left > 0 ? V6.FRAG_M : lastMore),
+    );
     offs[n] = o;
     lens[n] = HDRS + chunk;
     n++;

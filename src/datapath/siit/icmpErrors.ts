@@ -8,12 +8,12 @@
  * offending packet as fits in 576 (ICMPv4, RFC 1812 §4.3.2.3) or 1280 bytes
  * (ICMPv6, RFC 4443 §2.4(c)).
  */
-import { copyBytes } from './bytes.ts';
-import { finish, sum16, write16, write32 } from './checksum.ts';
-import * as I from './wire/icmp.ts';
-import * as V4 from './wire/ipv4.ts';
-import * as V6 from './wire/ipv6.ts';
-import { pseudoSum6 } from './translate46.ts';
+import { copyBytes } from "./bytes.ts";
+import { finish, sum16, write16, write32 } from "./checksum.ts";
+import { pseudoSum6 } from "./translate46.ts";
+import * as I from "./wire/icmp.ts";
+import * as V4 from "./wire/ipv4.ts";
+import * as V6 from "./wire/ipv6.ts";
 
 const ERROR_TTL = 64;
 

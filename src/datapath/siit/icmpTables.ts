@@ -2,7 +2,7 @@
  * ICMP type/code and Parameter Problem pointer mappings of RFC 7915.
  * Results are encoded as (type << 8) | code, or -1 for "silently drop".
  */
-import * as I from './wire/icmp.ts';
+import * as I from "./wire/icmp.ts";
 
 /** RFC 7915 §4.2: ICMPv4 error → ICMPv6 error (informational messages are handled apart). */
 export function icmp4ErrorTo6(type: number, code: number): number {

@@ -12,7 +12,7 @@
  * implementation; this is the one Jool's graybox suite expects).
  */
 
-import { copyBytes } from './bytes.ts';
+import { copyBytes } from "./bytes.ts";
 
 /** Output of {@link layoutIcmpExtension}, reused. */
 export class ExtensionLayout {

@@ -5,16 +5,16 @@
  * Pure function of (context config, input bytes) writing into a caller-owned
  * output buffer; no allocation, no exceptions.
  */
-import { MAP_OK, MAP_PROHIBITED, MAP_SRC_FAIL } from './addr/mapper.ts';
-import { copyBytes } from './bytes.ts';
-import { adjust, finish, read16, sum16, write16, write32 } from './checksum.ts';
-import { FAIL_DROP, type XlatContext } from './context.ts';
-import { icmp4ErrorTo6, plateauBelow, pointer4to6 } from './icmpTables.ts';
-import { DropReason } from './result.ts';
-import { ExtensionLayout, layoutIcmpExtension } from './rfc4884.ts';
-import * as I from './wire/icmp.ts';
-import * as V4 from './wire/ipv4.ts';
-import * as V6 from './wire/ipv6.ts';
+import { MAP_OK, MAP_PROHIBITED, MAP_SRC_FAIL } from "./addr/mapper.ts";
+import { copyBytes } from "./bytes.ts";
+import { adjust, finish, read16, sum16, write16, write32 } from "./checksum.ts";
+import { FAIL_DROP, type XlatContext } from "./context.ts";
+import { icmp4ErrorTo6, plateauBelow, pointer4to6 } from "./icmpTables.ts";
+import { DropReason } from "./result.ts";
+import { ExtensionLayout, layoutIcmpExtension } from "./rfc4884.ts";
+import * as I from "./wire/icmp.ts";
+import * as V4 from "./wire/ipv4.ts";
+import * as V6 from "./wire/ipv6.ts";
 
 const extLayout = new ExtensionLayout();
 
@@ -49,7 +49,8 @@ export function translate46(
   if (ilen < V4.IPV4_HDR_LEN) return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.Truncated);
   if (inp[io]! >>> 4 !== 4) return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.BadVersion);
   const ihl = V4.ihlBytes(inp, io);
-  if (ihl < V4.IPV4_HDR_LEN || ihl > ilen) return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.BadHeaderLength);
+  if (ihl < V4.IPV4_HDR_LEN || ihl > ilen)
+    return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.BadHeaderLength);
   const totalLen = read16(inp, io + V4.OFF_TOTAL_LEN);
   let end: number;
   if (!inner) {
@@ -105,7 +106,12 @@ export function translate46(
   if (!inner) {
     // RFC 7915 §4.1: options are ignored, but an unexpired source route forbids translation.
     if (ihl > V4.IPV4_HDR_LEN && V4.hasUnexpiredSourceRoute(inp, io, ihl)) {
-      return ctx.icmp(DropReason.UnexpiredSourceRoute, I.ICMP4_DEST_UNREACH, I.ICMP4_CODE_SOURCE_ROUTE_FAILED, 0);
+      return ctx.icmp(
+        DropReason.UnexpiredSourceRoute,
+        I.ICMP4_DEST_UNREACH,
+        I.ICMP4_CODE_SOURCE_ROUTE_FAILED,
+        0,
+      );
     }
     // RFC 7915 §4.1 Hop Limit: TTL - 1; a packet that would leave with 0 gets Time Exceeded.
     if (!hairpin && ttl <= 1) return ctx.icmp(DropReason.HopLimitExceeded, I.ICMP4_TIME_EXCEEDED, 0, 0);
@@ -122,7 +128,12 @@ export function translate46(
     if (df) {
       if (outLen > cfg.ipv6LinkMtu) {
         // RFC 7915 §6 (PMTUD): tell the IPv4 sender how much fits, the IPv6 header taken into account.
-        return ctx.icmp(DropReason.PacketTooBig, I.ICMP4_DEST_UNREACH, I.ICMP4_CODE_FRAG_NEEDED, Math.max(576, cfg.ipv6LinkMtu - 20));
+        return ctx.icmp(
+          DropReason.PacketTooBig,
+          I.ICMP4_DEST_UNREACH,
+          I.ICMP4_CODE_FRAG_NEEDED,
+          Math.max(576, cfg.ipv6LinkMtu - 20),
+        );
       }
     } else {
       const mpl = Math.min(cfg.ipv6LinkMtu, cfg.lowestIpv6Mtu);
@@ -138,14 +149,28 @@ export function translate46(
   V6.writeVersionTcFlow(out, oo, cfg.resetTrafficClass ? 0 : inp[io + V4.OFF_TOS]!);
   out[oo + V6.OFF_HOP_LIMIT] = inner || hairpin ? ttl : ttl - 1;
   const proto6 = proto === V6.NH_ICMP4 ? V6.NH_ICMP6 : proto;
-  const r = ctx.mapper.map4to6(inp, io + V4.OFF_SRC, io + V4.OFF_DST, out, oo + V6.OFF_SRC, oo + V6.OFF_DST, flow);
+  const r = ctx.mapper.map4to6(
+    inp,
+    io + V4.OFF_SRC,
+    io + V4.OFF_DST,
+    out,
+    oo + V6.OFF_SRC,
+    oo + V6.OFF_DST,
+    flow,
+  );
   if (r !== MAP_OK) {
     if (r === MAP_SRC_FAIL && flow.icmpError) {
       // RFC 6791 §3 / RFC 7915 §4.2: an ICMPv4 error from an untranslatable source
       // gets its IPv6 source from the RFC 6791 pool (else the translator's own address).
       if (!rfc6791Source6(ctx, inp, io, out, oo + V6.OFF_SRC)) return ctx.drop(DropReason.Untranslatable);
     } else {
-      return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : inner ? DropReason.BadInnerPacket : DropReason.Untranslatable);
+      return ctx.drop(
+        r & MAP_PROHIBITED
+          ? DropReason.Prohibited
+          : inner
+            ? DropReason.BadInnerPacket
+            : DropReason.Untranslatable,
+      );
     }
   }
   let ol4 = oo + V6.IPV6_HDR_LEN;
@@ -166,7 +191,7 @@ export function translate46(
   }
 
   if (icmpError) {
-    const n = translateIcmp4Error(ctx, inp, io, l4, l4len, out, oo, ol4, hairpin);
+    const n = translateIcmp4Error(ctx, inp, l4, l4len, out, oo, ol4, hairpin);
     if (n < 0) return n;
     write16(out, oo + V6.OFF_PAYLOAD_LEN, n - V6.IPV6_HDR_LEN);
     return n;
@@ -215,7 +240,8 @@ export function translate46(
   }
   if (proto === V6.NH_ICMP4) {
     if (icmpType === I.ICMP4_ECHO_REQUEST || icmpType === I.ICMP4_ECHO_REPLY) {
-      if (l4len < 4 || inp[l4 + 1] !== 0) return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.IcmpUntranslatable);
+      if (l4len < 4 || inp[l4 + 1] !== 0)
+        return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.IcmpUntranslatable);
       // RFC 7915 §4.2: echo 8/0 → 128/129, checksum now covers the IPv6 pseudo-header.
       const type6 = icmpType === I.ICMP4_ECHO_REQUEST ? I.ICMP6_ECHO_REQUEST : I.ICMP6_ECHO_REPLY;
       out[ol4] = type6;
@@ -262,7 +288,6 @@ function rfc6791Source6(ctx: XlatContext, inp: Uint8Array, io: number, out: Uint
 function translateIcmp4Error(
   ctx: XlatContext,
   inp: Uint8Array,
-  io: number,
   l4: number,
   l4len: number,
   out: Uint8Array,
@@ -319,7 +344,20 @@ function translateIcmp4Error(
   const hdrs = ol4 + I.ICMP_HDR_LEN - oo;
   // PTB and Parameter Problem have no length field in ICMPv6 (RFC 4884 §4.1): drop the extension.
   const forceRemove = type6 === I.ICMP6_PACKET_TOO_BIG || type6 === I.ICMP6_PARAM_PROBLEM;
-  layoutIcmpExtension(extLayout, out, ol4 + I.ICMP_HDR_LEN, n, inp, op + ipl, payloadLen - ipl, hdrs, I.ICMP6_ERROR_MAX, 3, hasExt, forceRemove);
+  layoutIcmpExtension(
+    extLayout,
+    out,
+    ol4 + I.ICMP_HDR_LEN,
+    n,
+    inp,
+    op + ipl,
+    payloadLen - ipl,
+    hdrs,
+    I.ICMP6_ERROR_MAX,
+    3,
+    hasExt,
+    forceRemove,
+  );
   if (type6 === I.ICMP6_DEST_UNREACH || type6 === I.ICMP6_TIME_EXCEEDED) out[ol4 + 4] = extLayout.lengthField; // RFC 4884 §4.5
   const icmpLen = I.ICMP_HDR_LEN + extLayout.bodyLen;
   const c = finish(pseudoSum6(out, oo, icmpLen, V6.NH_ICMP6) + sum16(out, ol4, icmpLen, 0));

@@ -5,17 +5,17 @@
  * Pure function of (context config, input bytes) writing into a caller-owned
  * output buffer; no allocation, no exceptions.
  */
-import { MAP_OK, MAP_PROHIBITED, MAP_SRC_FAIL } from './addr/mapper.ts';
-import { copyBytes } from './bytes.ts';
-import { adjust, finish, read16, read32, sum16, write16, write32 } from './checksum.ts';
-import { FAIL_DROP, type XlatContext } from './context.ts';
-import { icmp6ErrorTo4, pointer6to4 } from './icmpTables.ts';
-import { DropReason } from './result.ts';
-import { ExtensionLayout, layoutIcmpExtension } from './rfc4884.ts';
-import { pseudoSum6 } from './translate46.ts';
-import * as I from './wire/icmp.ts';
-import * as V4 from './wire/ipv4.ts';
-import * as V6 from './wire/ipv6.ts';
+import { MAP_OK, MAP_PROHIBITED, MAP_SRC_FAIL } from "./addr/mapper.ts";
+import { copyBytes } from "./bytes.ts";
+import { adjust, finish, read16, read32, sum16, write16, write32 } from "./checksum.ts";
+import { FAIL_DROP, type XlatContext } from "./context.ts";
+import { icmp6ErrorTo4, pointer6to4 } from "./icmpTables.ts";
+import { DropReason } from "./result.ts";
+import { ExtensionLayout, layoutIcmpExtension } from "./rfc4884.ts";
+import { pseudoSum6 } from "./translate46.ts";
+import * as I from "./wire/icmp.ts";
+import * as V4 from "./wire/ipv4.ts";
+import * as V6 from "./wire/ipv6.ts";
 
 const extLayout = new ExtensionLayout();
 
@@ -46,7 +46,10 @@ export function translate64(
   let end: number;
   if (!inner) {
     // Payload length 0 would be a jumbogram (RFC 2675): not translatable to IPv4.
-    if (V6.IPV6_HDR_LEN + payloadLen > ilen || payloadLen === 0 && inp[io + V6.OFF_NEXT_HDR] === V6.NH_HOP_BY_HOP) {
+    if (
+      V6.IPV6_HDR_LEN + payloadLen > ilen ||
+      (payloadLen === 0 && inp[io + V6.OFF_NEXT_HDR] === V6.NH_HOP_BY_HOP)
+    ) {
       return ctx.drop(DropReason.BadTotalLength);
     }
     end = io + V6.IPV6_HDR_LEN + payloadLen;
@@ -66,7 +69,12 @@ export function translate64(
       // An extension header after the Fragment header cannot be translated into
       // IPv4 fields; like Jool, refuse it with ICMPv6 1/1 (administratively prohibited).
       if (inner) return ctx.drop(DropReason.BadInnerPacket);
-      return ctx.icmp(DropReason.ExtensionAfterFragment, I.ICMP6_DEST_UNREACH, I.ICMP6_CODE_ADMIN_PROHIBITED, 0);
+      return ctx.icmp(
+        DropReason.ExtensionAfterFragment,
+        I.ICMP6_DEST_UNREACH,
+        I.ICMP6_CODE_ADMIN_PROHIBITED,
+        0,
+      );
     }
     if (p + 8 > end) return ctx.drop(bad);
     if (nh === V6.NH_FRAGMENT) {
@@ -78,7 +86,12 @@ export function translate64(
     if (nh === V6.NH_ROUTING && inp[p + 3] !== 0 && !inner) {
       // RFC 7915 §5.1: Routing header with Segments Left != 0 → Parameter
       // Problem 4/0 pointing at the Segments Left field.
-      return ctx.icmp(DropReason.UnexpiredRoutingHeader, I.ICMP6_PARAM_PROBLEM, I.ICMP6_CODE_HDR_FIELD, p - io + 3);
+      return ctx.icmp(
+        DropReason.UnexpiredRoutingHeader,
+        I.ICMP6_PARAM_PROBLEM,
+        I.ICMP6_CODE_HDR_FIELD,
+        p - io + 3,
+      );
     }
     const hl = (inp[p + 1]! + 1) << 3;
     nh = inp[p]!;
@@ -131,12 +144,23 @@ export function translate64(
     if (!icmpError && V4.IPV4_HDR_LEN + l4len > cfg.ipv4LinkMtu) {
       // RFC 7915 §5.1 / §6: too big for the IPv4 link → Packet Too Big, MTU
       // expressed for IPv6 (IPv4 MTU + 20), never below the IPv6 minimum 1280.
-      return ctx.icmp(DropReason.PacketTooBig, I.ICMP6_PACKET_TOO_BIG, 0, Math.max(1280, cfg.ipv4LinkMtu + 20));
+      return ctx.icmp(
+        DropReason.PacketTooBig,
+        I.ICMP6_PACKET_TOO_BIG,
+        0,
+        Math.max(1280, cfg.ipv4LinkMtu + 20),
+      );
     }
   } else if (icmpError) {
     return ctx.drop(DropReason.BadInnerPacket); // RFC 7915 §5.3: no error inside an error
   }
-  if (proto === V6.NH_ICMP6 && firstFrag && !icmpError && icmpType !== I.ICMP6_ECHO_REQUEST && icmpType !== I.ICMP6_ECHO_REPLY) {
+  if (
+    proto === V6.NH_ICMP6 &&
+    firstFrag &&
+    !icmpError &&
+    icmpType !== I.ICMP6_ECHO_REQUEST &&
+    icmpType !== I.ICMP6_ECHO_REPLY
+  ) {
     // RFC 7915 §5.2: MLD, ND and other informational messages are single-hop: silently drop.
     return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.IcmpUntranslatable);
   }
@@ -146,13 +170,27 @@ export function translate64(
   out[oo + V4.OFF_TOS] = cfg.resetTrafficClass ? 0 : V6.trafficClass(inp, io);
   out[oo + V4.OFF_TTL] = inner ? hopLimit : hopLimit - 1;
   out[oo + V4.OFF_PROTO] = proto === V6.NH_ICMP6 ? V6.NH_ICMP4 : proto;
-  const r = ctx.mapper.map6to4(inp, io + V6.OFF_SRC, io + V6.OFF_DST, out, oo + V4.OFF_SRC, oo + V4.OFF_DST, flow);
+  const r = ctx.mapper.map6to4(
+    inp,
+    io + V6.OFF_SRC,
+    io + V6.OFF_DST,
+    out,
+    oo + V4.OFF_SRC,
+    oo + V4.OFF_DST,
+    flow,
+  );
   if (r !== MAP_OK) {
     if (r === MAP_SRC_FAIL && flow.icmpError) {
       // RFC 6791 §3 / RFC 7915 §5.2: source of an ICMPv6 error without a mapping.
       if (!rfc6791Source4(ctx, inp, io, out, oo + V4.OFF_SRC)) return ctx.drop(DropReason.Untranslatable);
     } else {
-      return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : inner ? DropReason.BadInnerPacket : DropReason.Untranslatable);
+      return ctx.drop(
+        r & MAP_PROHIBITED
+          ? DropReason.Prohibited
+          : inner
+            ? DropReason.BadInnerPacket
+            : DropReason.Untranslatable,
+      );
     }
   }
   const ol4 = oo + V4.IPV4_HDR_LEN;
@@ -209,7 +247,8 @@ export function translate64(
     return total;
   }
   if (proto === V6.NH_ICMP6 && (icmpType === I.ICMP6_ECHO_REQUEST || icmpType === I.ICMP6_ECHO_REPLY)) {
-    if (l4len < 4 || inp[l4 + 1] !== 0) return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.IcmpUntranslatable);
+    if (l4len < 4 || inp[l4 + 1] !== 0)
+      return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.IcmpUntranslatable);
     // RFC 7915 §5.2: 128/129 → 8/0; the ICMPv4 checksum has no pseudo-header.
     const type4 = icmpType === I.ICMP6_ECHO_REQUEST ? I.ICMP4_ECHO_REQUEST : I.ICMP4_ECHO_REPLY;
     out[ol4] = type4;
@@ -302,7 +341,20 @@ function translateIcmp6Error(
     return FAIL_DROP;
   }
   const hdrs = ol4 + I.ICMP_HDR_LEN - oo;
-  layoutIcmpExtension(extLayout, out, ol4 + I.ICMP_HDR_LEN, n, inp, op + ipl, payloadLen - ipl, hdrs, I.ICMP4_ERROR_MAX, 2, hasExt, false);
+  layoutIcmpExtension(
+    extLayout,
+    out,
+    ol4 + I.ICMP_HDR_LEN,
+    n,
+    inp,
+    op + ipl,
+    payloadLen - ipl,
+    hdrs,
+    I.ICMP4_ERROR_MAX,
+    2,
+    hasExt,
+    false,
+  );
   if (type4 === I.ICMP4_DEST_UNREACH || type4 === I.ICMP4_TIME_EXCEEDED) out[ol4 + 5] = extLayout.lengthField; // RFC 4884 §4.1
   const icmpLen = I.ICMP_HDR_LEN + extLayout.bodyLen;
   write16(out, ol4 + 2, finish(sum16(out, ol4, icmpLen, 0)));

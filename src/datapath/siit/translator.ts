@@ -4,19 +4,19 @@
  * works on a packet in place-free, allocation-free fashion and reports the
  * outputs as (offset, length) pairs into `buf`.
  */
-import { type AddressMapper, SiitAddressMapper } from './addr/mapper.ts';
-import { type CompiledSiitConfig, compileSiitConfig, type SiitConfig } from './config.ts';
-import { FAIL_DROP, FAIL_ICMP, XlatContext } from './context.ts';
-import { copyBytes } from './bytes.ts';
-import { fast46, fast64, NOT_FAST } from './fastpath.ts';
-import { fragment6 } from './fragment.ts';
-import { buildIcmp4Error, buildIcmp6Error } from './icmpErrors.ts';
-import { DROP_REASON_COUNT, DropReason, Verdict } from './result.ts';
-import { translate46 } from './translate46.ts';
-import { translate64 } from './translate64.ts';
-import * as V4 from './wire/ipv4.ts';
-import * as V6 from './wire/ipv6.ts';
-import { LITTLE_ENDIAN } from './words.ts';
+import { type AddressMapper, SiitAddressMapper } from "./addr/mapper.ts";
+import { copyBytes } from "./bytes.ts";
+import { type CompiledSiitConfig, compileSiitConfig, type SiitConfig } from "./config.ts";
+import { FAIL_DROP, FAIL_ICMP, XlatContext } from "./context.ts";
+import { fast46, fast64, NOT_FAST } from "./fastpath.ts";
+import { fragment6 } from "./fragment.ts";
+import { buildIcmp4Error, buildIcmp6Error } from "./icmpErrors.ts";
+import { DROP_REASON_COUNT, DropReason, Verdict } from "./result.ts";
+import { translate46 } from "./translate46.ts";
+import { translate64 } from "./translate64.ts";
+import * as V4 from "./wire/ipv4.ts";
+import * as V6 from "./wire/ipv6.ts";
+import { LITTLE_ENDIAN } from "./words.ts";
 
 /** Which side a packet is for. */
 export const Side = { Ipv4: 4, Ipv6: 6 } as const;
@@ -64,13 +64,14 @@ export class SiitTranslator {
   translatedCount = 0;
   icmpErrorsSent = 0;
 
-  constructor(config: SiitConfig | CompiledSiitConfig, opts: TranslatorOptions = {}) {
-    this.cfg = 'eamt' in config && config.eamt instanceof Object && 'map4to6' in (config.eamt as object)
-      ? (config as CompiledSiitConfig)
-      : compileSiitConfig(config as SiitConfig);
+  /** @param config user configuration (validated here: throws on bad configuration, never on packets) */
+  constructor(config: SiitConfig, opts: TranslatorOptions = {}) {
+    this.cfg = compileSiitConfig(config);
     let id = 0;
     const nextId = opts.nextIpv4Id ?? (() => (id = (id + 1) & 0xffff));
-    const mapper = opts.mapper ?? new SiitAddressMapper(this.cfg.pool6, this.cfg.eamt, this.cfg.hairpinMode === 'intrinsic');
+    const mapper =
+      opts.mapper ??
+      new SiitAddressMapper(this.cfg.pool6, this.cfg.eamt, this.cfg.hairpinMode === "intrinsic");
     this.ctx = new XlatContext(this.cfg, mapper, nextId);
   }
 
@@ -101,7 +102,8 @@ export class SiitTranslator {
   /** Copies of the outputs of the last call (allocates; for tests and tools). */
   outputs(): Uint8Array[] {
     const r: Uint8Array[] = [];
-    for (let i = 0; i < this.outCount; i++) r.push(this.buf.slice(this.outOffset[i]!, this.outOffset[i]! + this.outLength[i]!));
+    for (let i = 0; i < this.outCount; i++)
+      r.push(this.buf.slice(this.outOffset[i]!, this.outOffset[i]! + this.outLength[i]!));
     return r;
   }
 
@@ -156,7 +158,17 @@ export class SiitTranslator {
   }
 
   private fragmentOut(n: number): Verdict {
-    const k = fragment6(this.buf, MAIN, n, this.ctx.fragmentTo, this.buf, FRAGS, this.outOffset, this.outLength, MAX_OUTPUTS);
+    const k = fragment6(
+      this.buf,
+      MAIN,
+      n,
+      this.ctx.fragmentTo,
+      this.buf,
+      FRAGS,
+      this.outOffset,
+      this.outLength,
+      MAX_OUTPUTS,
+    );
     if (k < 0) return this.fail(DropReason.PacketTooBig);
     this.outSide = Side.Ipv6;
     this.outCount = k;

@@ -13,7 +13,10 @@ let view32: Uint32Array | null = null;
 export function words(b: Uint8Array): Uint32Array | null {
   if (b === viewOf) return view32;
   viewOf = b;
-  view32 = (b.byteOffset & 3) === 0 && b.byteLength >= 256 ? new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2) : null;
+  view32 =
+    (b.byteOffset & 3) === 0 && b.byteLength >= 256
+      ? new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2)
+      : null;
   return view32;
 }
 

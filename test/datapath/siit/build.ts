@@ -1,5 +1,5 @@
 /** Small builders for well-formed test packets (with valid checksums). */
-import { parsePrefix4, parsePrefix6 } from '../../../src/datapath/siit/config.ts';
+import { parsePrefix4, parsePrefix6 } from "../../../src/datapath/siit/config.ts";
 
 // Own copies of the checksum helpers, so building test packets does not feed
 // the translator's functions with other kinds of arrays (keeps the bench honest).
@@ -84,13 +84,26 @@ export function ipv6Packet(src: string, dst: string, spec: L4Spec, hopLimit = 64
   b.set(l4, 40);
   const co = CSUM_OFF[spec.proto];
   if (co !== undefined) {
-    const s = sum16(b, 8, 32, 0) + (l4.length >>> 16) + (l4.length & 0xffff) + spec.proto + sum16(b, 40, l4.length, 0);
+    const s =
+      sum16(b, 8, 32, 0) +
+      (l4.length >>> 16) +
+      (l4.length & 0xffff) +
+      spec.proto +
+      sum16(b, 40, l4.length, 0);
     write16(b, 40 + co, finish(s));
   }
   return b;
 }
 
-export function ipv4Packet(src: string, dst: string, spec: L4Spec, ttl = 64, df = true, tos = 0, id = 0x1234): Uint8Array {
+export function ipv4Packet(
+  src: string,
+  dst: string,
+  spec: L4Spec,
+  ttl = 64,
+  df = true,
+  tos = 0,
+  id = 0x1234,
+): Uint8Array {
   const l4 = l4Bytes(spec);
   const b = new Uint8Array(20 + l4.length);
   b[0] = 0x45;
@@ -106,7 +119,8 @@ export function ipv4Packet(src: string, dst: string, spec: L4Spec, ttl = 64, df 
   b.set(l4, 20);
   const co = CSUM_OFF[spec.proto];
   if (co !== undefined) {
-    const s = (spec.proto === 1 ? 0 : sum16(b, 12, 8, 0) + l4.length + spec.proto) + sum16(b, 20, l4.length, 0);
+    const s =
+      (spec.proto === 1 ? 0 : sum16(b, 12, 8, 0) + l4.length + spec.proto) + sum16(b, 20, l4.length, 0);
     write16(b, 20 + co, finish(s));
   }
   return b;

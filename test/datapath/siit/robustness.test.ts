@@ -6,26 +6,26 @@
  *  - no output exceeds the MTU of the link it goes to (ICMP errors: 576 / 1280);
  *  - 6→4→6 gives back the original addresses and transport bytes.
  */
-import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { test } from 'node:test';
-import fc from 'fast-check';
-import { Rfc6052Prefix } from '../../../src/datapath/siit/addr/rfc6052.ts';
-import { finish, read16, sum16, write16 } from '../../../src/datapath/siit/checksum.ts';
-import { type SiitConfig, Side, SiitTranslator, Verdict } from '../../../src/datapath/siit/index.ts';
-import { baseSiitConfig, suiteDir, suitePresent } from '../../conformance/jool-suite.ts';
-import { addr6, ipv4Packet, ipv6Packet, type L4Spec } from './build.ts';
-import { l4ChecksumProblem, type Parsed, parseOutput } from './verify.ts';
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import fc from "fast-check";
+import { Rfc6052Prefix } from "../../../src/datapath/siit/addr/rfc6052.ts";
+import { finish, read16, sum16, write16 } from "../../../src/datapath/siit/checksum.ts";
+import { Side, type SiitConfig, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
+import { baseSiitConfig, suiteDir, suitePresent } from "../../conformance/jool-suite.ts";
+import { addr6, ipv4Packet, ipv6Packet, type L4Spec } from "./build.ts";
+import { l4ChecksumProblem, type Parsed, parseOutput } from "./verify.ts";
 
 const RUNS = Number(process.env.SIIT_FUZZ_RUNS ?? 1);
 
 function outputsOk(tr: SiitTranslator, verdict: number): string | null {
-  if (verdict === Verdict.Drop) return tr.outCount === 0 ? null : 'drop with outputs';
-  if (tr.outCount === 0) return 'no outputs';
+  if (verdict === Verdict.Drop) return tr.outCount === 0 ? null : "drop with outputs";
+  if (tr.outCount === 0) return "no outputs";
   for (const o of tr.outputs()) {
     const p = parseOutput(o);
-    if (typeof p === 'string') return p;
+    if (typeof p === "string") return p;
     if (verdict === Verdict.IcmpReply) {
       if (p.version === 4 && o.length > 576) return `ICMPv4 error of ${o.length} B`;
       if (p.version === 6 && o.length > 1280) return `ICMPv6 error of ${o.length} B`;
@@ -37,7 +37,8 @@ function outputsOk(tr: SiitTranslator, verdict: number): string | null {
 function mtuProblem(tr: SiitTranslator, verdict: number): string | null {
   if (verdict !== Verdict.Translated) return null;
   const mtu = tr.outSide === Side.Ipv4 ? tr.cfg.ipv4LinkMtu : tr.cfg.ipv6LinkMtu;
-  for (let i = 0; i < tr.outCount; i++) if (tr.outLength[i]! > mtu) return `output ${tr.outLength[i]} B > MTU ${mtu}`;
+  for (let i = 0; i < tr.outCount; i++)
+    if (tr.outLength[i]! > mtu) return `output ${tr.outLength[i]} B > MTU ${mtu}`;
   return null;
 }
 
@@ -60,15 +61,19 @@ function reassemble(outs: Uint8Array[]): Uint8Array {
 
 // ---------------------------------------------------------------------------
 
-test('translate() never throws on arbitrary bytes', () => {
+test("translate() never throws on arbitrary bytes", () => {
   const tr = new SiitTranslator(baseSiitConfig());
   fc.assert(
-    fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.constantFrom(0x45, 0x46, 0x4f, 0x60, 0x6f, -1), (bytes, first) => {
-      if (first >= 0 && bytes.length > 0) bytes[0] = first;
-      const v = tr.translate(bytes);
-      const why = outputsOk(tr, v);
-      assert.equal(why, null, why ?? '');
-    }),
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 300 }),
+      fc.constantFrom(0x45, 0x46, 0x4f, 0x60, 0x6f, -1),
+      (bytes, first) => {
+        if (first >= 0 && bytes.length > 0) bytes[0] = first;
+        const v = tr.translate(bytes);
+        const why = outputsOk(tr, v);
+        assert.equal(why, null, why ?? "");
+      },
+    ),
     { numRuns: 20000 * RUNS },
   );
 });
@@ -80,7 +85,7 @@ function listPkts(dir: string): string[] {
   for (const e of readdirSync(dir)) {
     const p = path.join(dir, e);
     if (statSync(p).isDirectory()) out.push(...listPkts(p));
-    else if (e.endsWith('.pkt')) out.push(p);
+    else if (e.endsWith(".pkt")) out.push(p);
   }
   return out;
 }
@@ -111,7 +116,7 @@ function fixLengths(b: Uint8Array): void {
   }
 }
 
-test('mutation fuzzer seeded with the Jool suite packets', (t) => {
+test("mutation fuzzer seeded with the Jool suite packets", (t) => {
   if (!suitePresent()) {
     t.skip(`Jool suite absent at ${suiteDir}`);
     return;
@@ -120,8 +125,14 @@ test('mutation fuzzer seeded with the Jool suite packets', (t) => {
   assert.ok(seeds.length > 100);
   const configs: SiitConfig[] = [
     baseSiitConfig(),
-    { ...baseSiitConfig(), lowestIpv6Mtu: 1500, ipv6LinkMtu: 1280, ipv4LinkMtu: 1400, amendUdpChecksumZero: true },
-    { ...baseSiitConfig(), pool6: null, rfc6791Pool: { ipv4: [], ipv6: ['2::2'] } },
+    {
+      ...baseSiitConfig(),
+      lowestIpv6Mtu: 1500,
+      ipv6LinkMtu: 1280,
+      ipv4LinkMtu: 1400,
+      amendUdpChecksumZero: true,
+    },
+    { ...baseSiitConfig(), pool6: null, rfc6791Pool: { ipv4: [], ipv6: ["2::2"] } },
   ];
   const trs = configs.map((c) => new SiitTranslator(c));
   const seed = Number(process.env.SIIT_FUZZ_SEED ?? 0x5eed);
@@ -161,12 +172,15 @@ test('mutation fuzzer seeded with the Jool suite packets', (t) => {
     }
     verdicts[v]!++;
     const why = outputsOk(tr, v) ?? mtuProblem(tr, v);
-    if (why) assert.fail(`seed ${seed} iteration ${it}: ${why} (translator ${ti}, verdict ${v}, reason ${tr.lastReason}); input ${Buffer.from(b).toString('hex')}`);
+    if (why)
+      assert.fail(
+        `seed ${seed} iteration ${it}: ${why} (translator ${ti}, verdict ${v}, reason ${tr.lastReason}); input ${Buffer.from(b).toString("hex")}`,
+      );
   }
   // The fuzzer must get past the parsers often enough to exercise the translation code.
   t.diagnostic(`verdicts: translated ${verdicts[0]}, icmp reply ${verdicts[1]}, dropped ${verdicts[2]}`);
-  assert.ok(verdicts[0]! > iterations / 10, 'at least 10% of mutants are translated');
-  assert.ok(verdicts[1]! > 0, 'some mutants draw translator ICMP errors');
+  assert.ok(verdicts[0]! > iterations / 10, "at least 10% of mutants are translated");
+  assert.ok(verdicts[1]! > 0, "some mutants draw translator ICMP errors");
 });
 
 // --- valid packets -------------------------------------------------------------
@@ -180,7 +194,9 @@ const arbL4 = (v6: boolean): fc.Arbitrary<L4Spec> =>
     payload: fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 1200, maxLength: 1600 })),
   });
 
-const arbV4Host = fc.tuple(fc.integer({ min: 11, max: 223 }), fc.nat(255), fc.nat(255), fc.nat(255)).map((a) => a.join('.'));
+const arbV4Host = fc
+  .tuple(fc.integer({ min: 11, max: 223 }), fc.nat(255), fc.nat(255), fc.nat(255))
+  .map((a) => a.join("."));
 const arbMtus = fc.record({
   ipv4LinkMtu: fc.integer({ min: 576, max: 9000 }),
   ipv6LinkMtu: fc.integer({ min: 1280, max: 9000 }),
@@ -193,22 +209,26 @@ function checkValidOutputs(tr: SiitTranslator, v: number): void {
   tally.total++;
   if (v === Verdict.Translated) tally.translated++;
   const why = outputsOk(tr, v) ?? mtuProblem(tr, v);
-  assert.equal(why, null, why ?? '');
+  assert.equal(why, null, why ?? "");
   if (v === Verdict.Drop) return;
   const outs = tr.outputs();
   const whole = tr.outSide === Side.Ipv6 && outs.length > 1 ? reassemble(outs) : outs[0]!;
   const p = parseOutput(whole) as Parsed;
   const fixed = { ...p, fragment: outs.length > 1 ? false : p.fragment };
   const bad = l4ChecksumProblem(whole, fixed);
-  assert.equal(bad, null, bad ?? '');
+  assert.equal(bad, null, bad ?? "");
 }
 
-test('valid IPv6 packets: outputs parse, checksums verify, MTUs hold', () => {
+test("valid IPv6 packets: outputs parse, checksums verify, MTUs hold", () => {
   fc.assert(
     fc.property(arbL4(true), arbV4Host, fc.integer({ min: 1, max: 255 }), arbMtus, (l4, dst4, hl, mtus) => {
       const tr = new SiitTranslator({ ...baseSiitConfig(), ...mtus });
-      const dst = `2001:db8:1${dst4.split('.').map((x) => Number(x).toString(16).padStart(2, '0')).join('').replace(/^(..)(....)(..)$/, '$1:$2:00$3')}::`;
-      const pkt = ipv6Packet('2001:db8:3::8', dst, l4, hl);
+      const dst = `2001:db8:1${dst4
+        .split(".")
+        .map((x) => Number(x).toString(16).padStart(2, "0"))
+        .join("")
+        .replace(/^(..)(....)(..)$/, "$1:$2:00$3")}::`;
+      const pkt = ipv6Packet("2001:db8:3::8", dst, l4, hl);
       checkValidOutputs(tr, tr.translate(pkt));
     }),
     { numRuns: 1500 * RUNS },
@@ -216,26 +236,45 @@ test('valid IPv6 packets: outputs parse, checksums verify, MTUs hold', () => {
   assert.ok(tally.translated > tally.total / 2, `translated ${tally.translated} of ${tally.total}`);
 });
 
-test('valid IPv4 packets: outputs parse, checksums verify, MTUs hold', () => {
+test("valid IPv4 packets: outputs parse, checksums verify, MTUs hold", () => {
   fc.assert(
-    fc.property(arbL4(false), arbV4Host, fc.integer({ min: 1, max: 255 }), fc.boolean(), arbMtus, (l4, src4, ttl, df, mtus) => {
-      const tr = new SiitTranslator({ ...baseSiitConfig(), ...mtus });
-      const pkt = ipv4Packet(src4, '1.0.0.8', l4, ttl, df);
-      checkValidOutputs(tr, tr.translate(pkt));
-    }),
+    fc.property(
+      arbL4(false),
+      arbV4Host,
+      fc.integer({ min: 1, max: 255 }),
+      fc.boolean(),
+      arbMtus,
+      (l4, src4, ttl, df, mtus) => {
+        const tr = new SiitTranslator({ ...baseSiitConfig(), ...mtus });
+        const pkt = ipv4Packet(src4, "1.0.0.8", l4, ttl, df);
+        checkValidOutputs(tr, tr.translate(pkt));
+      },
+    ),
     { numRuns: 1500 * RUNS },
   );
 });
 
-test('valid ICMP errors both ways: outputs parse, checksums verify, sizes capped', () => {
+test("valid ICMP errors both ways: outputs parse, checksums verify, sizes capped", () => {
   fc.assert(
     fc.property(arbL4(false), arbL4(true), fc.constantFrom(0, 1, 3, 4), arbMtus, (l4a, l4b, code, mtus) => {
       const tr = new SiitTranslator({ ...baseSiitConfig(), ...mtus });
-      const q4 = ipv4Packet('1.0.0.8', '198.51.100.2', l4a);
-      const e4 = ipv4Packet('198.51.100.2', '1.0.0.8', { proto: 1, icmpType: 3, icmpCode: code, icmpRest: 1400, payload: q4 });
+      const q4 = ipv4Packet("1.0.0.8", "198.51.100.2", l4a);
+      const e4 = ipv4Packet("198.51.100.2", "1.0.0.8", {
+        proto: 1,
+        icmpType: 3,
+        icmpCode: code,
+        icmpRest: 1400,
+        payload: q4,
+      });
       checkValidOutputs(tr, tr.translate(e4));
-      const q6 = ipv6Packet('2001:db8:1c6:3364:2::', '2001:db8:3::8', l4b);
-      const e6 = ipv6Packet('2001:db8:3::8', '2001:db8:1c6:3364:2::', { proto: 58, icmpType: 1, icmpCode: code, icmpRest: 0, payload: q6 });
+      const q6 = ipv6Packet("2001:db8:1c6:3364:2::", "2001:db8:3::8", l4b);
+      const e6 = ipv6Packet("2001:db8:3::8", "2001:db8:1c6:3364:2::", {
+        proto: 58,
+        icmpType: 1,
+        icmpCode: code,
+        icmpRest: 0,
+        payload: q6,
+      });
       checkValidOutputs(tr, tr.translate(e6));
     }),
     { numRuns: 1000 * RUNS },
@@ -244,7 +283,7 @@ test('valid ICMP errors both ways: outputs parse, checksums verify, sizes capped
 
 // --- round trip -----------------------------------------------------------------
 
-test('6→4→6 gives back the addresses and the transport bytes (all RFC 6052 lengths)', () => {
+test("6→4→6 gives back the addresses and the transport bytes (all RFC 6052 lengths)", () => {
   fc.assert(
     fc.property(
       arbL4(true).filter((l) => l.payload.length < 1400),
@@ -252,12 +291,12 @@ test('6→4→6 gives back the addresses and the transport bytes (all RFC 6052 l
       fc.tuple(fc.integer({ min: 11, max: 223 }), fc.nat(255), fc.nat(255), fc.nat(255)),
       fc.integer({ min: 3, max: 255 }),
       (l4, plen, v4, hl) => {
-        const pool6 = `2001:db8:${'1'.padStart(4, '0')}:${'2'.padStart(4, '0')}::/${plen}`;
+        const pool6 = `2001:db8:${"1".padStart(4, "0")}:${"2".padStart(4, "0")}::/${plen}`;
         const tr = new SiitTranslator({ ...baseSiitConfig(), pool6 });
-        const prefix = new Rfc6052Prefix(addr6(pool6.split('/')[0]!), plen);
+        const prefix = new Rfc6052Prefix(addr6(pool6.split("/")[0]!), plen);
         const dst = new Uint8Array(16);
         prefix.embed(Uint8Array.from(v4), 0, dst, 0);
-        const pkt = ipv6Packet('2001:db8:3::8', '::', l4, hl);
+        const pkt = ipv6Packet("2001:db8:3::8", "::", l4, hl);
         pkt.set(dst, 24);
         // fix the transport checksum for the new destination
         const co = l4.proto === 6 ? 16 : l4.proto === 17 ? 6 : l4.proto === 58 ? 2 : -1;
@@ -273,10 +312,10 @@ test('6→4→6 gives back the addresses and the transport bytes (all RFC 6052 l
         assert.equal(back.translate(v4pkt), Verdict.Translated, `reason ${back.lastReason}`);
         const outs = back.outputs();
         const r = reassemble(outs);
-        assert.deepEqual(r.subarray(8, 40), pkt.subarray(8, 40), 'addresses');
-        assert.equal(r[6], pkt[6], 'next header');
-        assert.equal(r[7], hl - 2, 'hop limit decremented once per translation');
-        assert.deepEqual(r.subarray(40), pkt.subarray(40), 'transport bytes (checksum included)');
+        assert.deepEqual(r.subarray(8, 40), pkt.subarray(8, 40), "addresses");
+        assert.equal(r[6], pkt[6], "next header");
+        assert.equal(r[7], hl - 2, "hop limit decremented once per translation");
+        assert.deepEqual(r.subarray(40), pkt.subarray(40), "transport bytes (checksum included)");
         assert.equal(read16(r, 4), read16(pkt, 4));
       },
     ),

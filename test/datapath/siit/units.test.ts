@@ -1,126 +1,152 @@
 /** Unit tests of the SIIT building blocks and of rules the Jool suite does not exercise. */
-import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import fc from 'fast-check';
-import { Eamt } from '../../../src/datapath/siit/addr/eamt.ts';
-import { type AddressMapper, type Flow, MAP_OK, SiitAddressMapper } from '../../../src/datapath/siit/addr/mapper.ts';
-import { Rfc6052Prefix } from '../../../src/datapath/siit/addr/rfc6052.ts';
-import { adjust, finish, fold16, read16, sum16, write16 } from '../../../src/datapath/siit/checksum.ts';
-import { compileSiitConfig, parsePrefix4, parsePrefix6 } from '../../../src/datapath/siit/config.ts';
-import { icmp4ErrorTo6, icmp6ErrorTo4, pointer4to6, pointer6to4 } from '../../../src/datapath/siit/icmpTables.ts';
-import { DropReason, Side, SiitTranslator, Verdict } from '../../../src/datapath/siit/index.ts';
-import { baseSiitConfig } from '../../conformance/jool-suite.ts';
-import { addr4, addr6, bytes, ipv4Packet, ipv6Packet } from './build.ts';
-import { l4ChecksumProblem, type Parsed, parseOutput } from './verify.ts';
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { Eamt } from "../../../src/datapath/siit/addr/eamt.ts";
+import {
+  type AddressMapper,
+  type Flow,
+  MAP_OK,
+  SiitAddressMapper,
+} from "../../../src/datapath/siit/addr/mapper.ts";
+import { Rfc6052Prefix } from "../../../src/datapath/siit/addr/rfc6052.ts";
+import { adjust, finish, fold16, read16, sum16, write16 } from "../../../src/datapath/siit/checksum.ts";
+import { compileSiitConfig, parsePrefix4, parsePrefix6 } from "../../../src/datapath/siit/config.ts";
+import {
+  icmp4ErrorTo6,
+  icmp6ErrorTo4,
+  pointer4to6,
+  pointer6to4,
+} from "../../../src/datapath/siit/icmpTables.ts";
+import { DropReason, Side, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
+import { baseSiitConfig } from "../../conformance/jool-suite.ts";
+import { addr4, addr6, bytes, ipv4Packet, ipv6Packet } from "./build.ts";
+import { l4ChecksumProblem, type Parsed, parseOutput } from "./verify.ts";
 
 const hex6 = (b: Uint8Array) => parsePrefix6(fmt6(b)).bytes;
 function fmt6(b: Uint8Array): string {
   const g: string[] = [];
   for (let i = 0; i < 16; i += 2) g.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-  return g.join(':');
+  return g.join(":");
 }
 
-describe('RFC 6052 §2.4 examples (192.0.2.33 under each prefix length)', () => {
+describe("RFC 6052 §2.4 examples (192.0.2.33 under each prefix length)", () => {
   const cases: [string, number, string][] = [
-    ['2001:db8::', 32, '2001:db8:c000:221::'],
-    ['2001:db8:100::', 40, '2001:db8:1c0:2:21::'],
-    ['2001:db8:122::', 48, '2001:db8:122:c000:2:2100::'],
-    ['2001:db8:122:300::', 56, '2001:db8:122:3c0:0:221::'],
-    ['2001:db8:122:344::', 64, '2001:db8:122:344:c0:2:2100:0'],
-    ['2001:db8:122:344::', 96, '2001:db8:122:344::c000:221'],
+    ["2001:db8::", 32, "2001:db8:c000:221::"],
+    ["2001:db8:100::", 40, "2001:db8:1c0:2:21::"],
+    ["2001:db8:122::", 48, "2001:db8:122:c000:2:2100::"],
+    ["2001:db8:122:300::", 56, "2001:db8:122:3c0:0:221::"],
+    ["2001:db8:122:344::", 64, "2001:db8:122:344:c0:2:2100:0"],
+    ["2001:db8:122:344::", 96, "2001:db8:122:344::c000:221"],
   ];
   for (const [prefix, len, expected] of cases) {
     test(`/${len}`, () => {
       const p = new Rfc6052Prefix(addr6(prefix), len);
       const out = new Uint8Array(16);
-      p.embed(addr4('192.0.2.33'), 0, out, 0);
+      p.embed(addr4("192.0.2.33"), 0, out, 0);
       assert.deepEqual(out, addr6(expected));
       const back = new Uint8Array(4);
       assert.equal(p.extract(out, 0, back, 0), true);
-      assert.deepEqual(back, addr4('192.0.2.33'));
-      assert.equal(p.extract(addr6('2001:db9::1'), 0, back, 0), false, 'other prefix does not match');
+      assert.deepEqual(back, addr4("192.0.2.33"));
+      assert.equal(p.extract(addr6("2001:db9::1"), 0, back, 0), false, "other prefix does not match");
     });
   }
-  test('rejects other lengths and a non-zero u octet', () => {
-    assert.throws(() => new Rfc6052Prefix(addr6('2001:db8::'), 33));
-    assert.throws(() => new Rfc6052Prefix(addr6('2001:db8:0:0:ff00::'), 64));
+  test("rejects other lengths and a non-zero u octet", () => {
+    assert.throws(() => new Rfc6052Prefix(addr6("2001:db8::"), 33));
+    assert.throws(() => new Rfc6052Prefix(addr6("2001:db8:0:0:ff00::"), 64));
   });
-  test('embed/extract round trip for every length (property)', () => {
+  test("embed/extract round trip for every length (property)", () => {
     fc.assert(
-      fc.property(fc.constantFrom(32, 40, 48, 56, 64, 96), fc.uint8Array({ minLength: 4, maxLength: 4 }), (len, v4) => {
-        const p = new Rfc6052Prefix(addr6('2001:db8:aa55::'), len);
-        const a = new Uint8Array(16);
-        p.embed(v4, 0, a, 0);
-        assert.equal(a[8], len === 96 ? a[8] : 0, 'u octet zero');
-        const b = new Uint8Array(4);
-        assert.ok(p.extract(a, 0, b, 0));
-        assert.deepEqual(b, v4);
-      }),
+      fc.property(
+        fc.constantFrom(32, 40, 48, 56, 64, 96),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        (len, v4) => {
+          const p = new Rfc6052Prefix(addr6("2001:db8:aa55::"), len);
+          const a = new Uint8Array(16);
+          p.embed(v4, 0, a, 0);
+          assert.equal(a[8], len === 96 ? a[8] : 0, "u octet zero");
+          const b = new Uint8Array(4);
+          assert.ok(p.extract(a, 0, b, 0));
+          assert.deepEqual(b, v4);
+        },
+      ),
     );
   });
 });
 
-describe('EAMT (RFC 7757)', () => {
+describe("EAMT (RFC 7757)", () => {
   const mk = (entries: [string, string][]) =>
-    new Eamt(entries.map(([v6, v4]) => ({ v6: parsePrefix6(v6).bytes, len6: parsePrefix6(v6).len, v4: parsePrefix4(v4).bytes, len4: parsePrefix4(v4).len })));
-  test('RFC 7757 §3.2 example and longest prefix match', () => {
+    new Eamt(
+      entries.map(([v6, v4]) => ({
+        v6: parsePrefix6(v6).bytes,
+        len6: parsePrefix6(v6).len,
+        v4: parsePrefix4(v4).bytes,
+        len4: parsePrefix4(v4).len,
+      })),
+    );
+  test("RFC 7757 §3.2 example and longest prefix match", () => {
     const t = mk([
-      ['2001:db8:aaaa::/120', '192.0.2.0/24'],
-      ['2001:db8:bbbb::1/128', '192.0.2.1/32'],
+      ["2001:db8:aaaa::/120", "192.0.2.0/24"],
+      ["2001:db8:bbbb::1/128", "192.0.2.1/32"],
     ]);
     const o6 = new Uint8Array(16);
-    assert.ok(t.map4to6(addr4('192.0.2.1'), 0, o6, 0));
-    assert.equal(fmt6(o6), fmt6(addr6('2001:db8:bbbb::1')));
-    assert.ok(t.map4to6(addr4('192.0.2.2'), 0, o6, 0));
-    assert.equal(fmt6(o6), fmt6(addr6('2001:db8:aaaa::2')));
+    assert.ok(t.map4to6(addr4("192.0.2.1"), 0, o6, 0));
+    assert.equal(fmt6(o6), fmt6(addr6("2001:db8:bbbb::1")));
+    assert.ok(t.map4to6(addr4("192.0.2.2"), 0, o6, 0));
+    assert.equal(fmt6(o6), fmt6(addr6("2001:db8:aaaa::2")));
     const o4 = new Uint8Array(4);
-    assert.ok(t.map6to4(addr6('2001:db8:aaaa::5'), 0, o4, 0));
-    assert.deepEqual(o4, addr4('192.0.2.5'));
-    assert.equal(t.map6to4(addr6('2001:db8:cccc::5'), 0, o4, 0), false);
-    assert.ok(t.has4(addr4('192.0.2.200'), 0));
-    assert.equal(t.has4(addr4('192.0.3.1'), 0), false);
+    assert.ok(t.map6to4(addr6("2001:db8:aaaa::5"), 0, o4, 0));
+    assert.deepEqual(o4, addr4("192.0.2.5"));
+    assert.equal(t.map6to4(addr6("2001:db8:cccc::5"), 0, o4, 0), false);
+    assert.ok(t.has4(addr4("192.0.2.200"), 0));
+    assert.equal(t.has4(addr4("192.0.3.1"), 0), false);
   });
-  test('suffix carried right after a longer IPv6 prefix (/72 ↔ /24) and unaligned prefixes', () => {
+  test("suffix carried right after a longer IPv6 prefix (/72 ↔ /24) and unaligned prefixes", () => {
     const t = mk([
-      ['2001:db8:1c6:3364::/72', '198.51.100.0/24'],
-      ['2001:db8:5::/125', '203.0.113.8/29'],
+      ["2001:db8:1c6:3364::/72", "198.51.100.0/24"],
+      ["2001:db8:5::/125", "203.0.113.8/29"],
     ]);
     const o6 = new Uint8Array(16);
-    assert.ok(t.map4to6(addr4('198.51.100.2'), 0, o6, 0));
-    assert.equal(fmt6(o6), fmt6(addr6('2001:db8:1c6:3364:2::')));
-    assert.ok(t.map4to6(addr4('203.0.113.13'), 0, o6, 0));
-    assert.equal(fmt6(o6), fmt6(addr6('2001:db8:5::5')));
+    assert.ok(t.map4to6(addr4("198.51.100.2"), 0, o6, 0));
+    assert.equal(fmt6(o6), fmt6(addr6("2001:db8:1c6:3364:2::")));
+    assert.ok(t.map4to6(addr4("203.0.113.13"), 0, o6, 0));
+    assert.equal(fmt6(o6), fmt6(addr6("2001:db8:5::5")));
     const o4 = new Uint8Array(4);
-    assert.ok(t.map6to4(addr6('2001:db8:5::7'), 0, o4, 0));
-    assert.deepEqual(o4, addr4('203.0.113.15'));
-    assert.ok(t.map6to4(hex6(addr6('2001:db8:1c6:3364:2::')), 0, o4, 0));
-    assert.deepEqual(o4, addr4('198.51.100.2'));
+    assert.ok(t.map6to4(addr6("2001:db8:5::7"), 0, o4, 0));
+    assert.deepEqual(o4, addr4("203.0.113.15"));
+    assert.ok(t.map6to4(hex6(addr6("2001:db8:1c6:3364:2::")), 0, o4, 0));
+    assert.deepEqual(o4, addr4("198.51.100.2"));
   });
-  test('rejects an IPv6 prefix too long for the IPv4 suffix', () => {
-    assert.throws(() => mk([['2001:db8::/124', '10.0.0.0/24']]));
+  test("rejects an IPv6 prefix too long for the IPv4 suffix", () => {
+    assert.throws(() => mk([["2001:db8::/124", "10.0.0.0/24"]]));
   });
 });
 
-describe('checksums (RFC 1071 / RFC 1624)', () => {
-  test('incremental update keeps the receiver-side residual (right stays right, wrong stays as wrong)', () => {
+describe("checksums (RFC 1071 / RFC 1624)", () => {
+  test("incremental update keeps the receiver-side residual (right stays right, wrong stays as wrong)", () => {
     const residual = (b: Uint8Array) => {
       const r = fold16(sum16(b, 0, b.length, 0));
       return r === 0 ? 0xffff : r; // +0 and -0 are the same in ones' complement
     };
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 8, maxLength: 200 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 3 }), (data, repl, wrong) => {
-        const b = Uint8Array.from(data);
-        write16(b, 0, 0);
-        write16(b, 0, (finish(sum16(b, 0, b.length, 0)) + wrong) & 0xffff);
-        const before = residual(b);
-        const oldSum = sum16(b, 4, 4, 0);
-        b.set(repl, 4);
-        write16(b, 0, adjust(read16(b, 0), oldSum, sum16(b, 4, 4, 0)));
-        assert.equal(residual(b), before);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 8, maxLength: 200 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.integer({ min: 0, max: 3 }),
+        (data, repl, wrong) => {
+          const b = Uint8Array.from(data);
+          write16(b, 0, 0);
+          write16(b, 0, (finish(sum16(b, 0, b.length, 0)) + wrong) & 0xffff);
+          const before = residual(b);
+          const oldSum = sum16(b, 4, 4, 0);
+          b.set(repl, 4);
+          write16(b, 0, adjust(read16(b, 0), oldSum, sum16(b, 4, 4, 0)));
+          assert.equal(residual(b), before);
+        },
+      ),
     );
   });
-  test('word-at-a-time and byte sums agree on a large aligned buffer', () => {
+  test("word-at-a-time and byte sums agree on a large aligned buffer", () => {
     const big = new Uint8Array(4096);
     for (let i = 0; i < big.length; i++) big[i] = (i * 131 + 7) & 0xff;
     const small = big.slice(0, 100); // < 256 bytes: byte path
@@ -131,50 +157,57 @@ describe('checksums (RFC 1071 / RFC 1624)', () => {
       [12, 8],
       [2, 50],
     ] as const) {
-      assert.equal(finish(sum16(big, off, len, 0)), finish(sum16(small, off, len, 0)), `off ${off} len ${len}`);
+      assert.equal(
+        finish(sum16(big, off, len, 0)),
+        finish(sum16(small, off, len, 0)),
+        `off ${off} len ${len}`,
+      );
     }
   });
 });
 
-describe('ICMP tables (RFC 7915 §4.2, §5.2)', () => {
-  test('type/code', () => {
+describe("ICMP tables (RFC 7915 §4.2, §5.2)", () => {
+  test("type/code", () => {
     assert.equal(icmp4ErrorTo6(3, 3), (1 << 8) | 4);
     assert.equal(icmp4ErrorTo6(3, 2), (4 << 8) | 1);
     assert.equal(icmp4ErrorTo6(3, 4), 2 << 8);
     assert.equal(icmp4ErrorTo6(3, 13), (1 << 8) | 1);
     assert.equal(icmp4ErrorTo6(3, 14), -1);
-    assert.equal(icmp4ErrorTo6(4, 0), -1, 'source quench: drop');
-    assert.equal(icmp4ErrorTo6(12, 1), -1, 'missing option: drop');
+    assert.equal(icmp4ErrorTo6(4, 0), -1, "source quench: drop");
+    assert.equal(icmp4ErrorTo6(12, 1), -1, "missing option: drop");
     assert.equal(icmp6ErrorTo4(1, 4), (3 << 8) | 3);
     assert.equal(icmp6ErrorTo4(1, 1), (3 << 8) | 10);
     assert.equal(icmp6ErrorTo4(4, 1), (3 << 8) | 2);
     assert.equal(icmp6ErrorTo4(4, 2), -1);
   });
-  test('parameter problem pointers', () => {
+  test("parameter problem pointers", () => {
     assert.deepEqual([0, 1, 2, 3, 8, 9, 12, 16, 19, 20].map(pointer4to6), [0, 1, 4, 4, 7, 6, 8, 24, 24, -1]);
-    assert.deepEqual([0, 1, 2, 4, 6, 7, 8, 23, 24, 39, 40].map(pointer6to4), [0, 1, -1, 2, 9, 8, 12, 12, 16, 16, -1]);
+    assert.deepEqual(
+      [0, 1, 2, 4, 6, 7, 8, 23, 24, 39, 40].map(pointer6to4),
+      [0, 1, -1, 2, 9, 8, 12, 12, 16, 16, -1],
+    );
   });
 });
 
-describe('translator rules not exercised by the Jool suite', () => {
+describe("translator rules not exercised by the Jool suite", () => {
   const cfg = baseSiitConfig();
-  const v6host = '2001:db8:1c0:2:21::'; // 192.0.2.33
-  const v4peer6 = '2001:db8:1c6:3364:2::'; // 198.51.100.2
+  const v6host = "2001:db8:1c0:2:21::"; // 192.0.2.33
+  const v4peer6 = "2001:db8:1c6:3364:2::"; // 198.51.100.2
 
-  test('IPv4 TTL 1 → ICMPv4 Time Exceeded to the sender (RFC 7915 §4.1)', () => {
+  test("IPv4 TTL 1 → ICMPv4 Time Exceeded to the sender (RFC 7915 §4.1)", () => {
     const tr = new SiitTranslator(cfg, { nextIpv4Id: () => 0 });
-    const p = ipv4Packet('198.51.100.2', '192.0.2.33', { proto: 17, payload: bytes(10) }, 1);
+    const p = ipv4Packet("198.51.100.2", "192.0.2.33", { proto: 17, payload: bytes(10) }, 1);
     assert.equal(tr.translate(p), Verdict.IcmpReply);
     const o = tr.outputs()[0]!;
     assert.equal(tr.outSide, Side.Ipv4);
     assert.equal(o[20], 11);
     assert.equal(o[21], 0);
-    assert.deepEqual(o.subarray(16, 20), addr4('198.51.100.2'));
+    assert.deepEqual(o.subarray(16, 20), addr4("198.51.100.2"));
     assert.equal(tr.lastReason, DropReason.HopLimitExceeded);
     assert.equal(l4ChecksumProblem(o, parseOutput(o) as Parsed), null);
   });
 
-  test('IPv6 hop limit 1 → ICMPv6 Time Exceeded (RFC 7915 §5.1)', () => {
+  test("IPv6 hop limit 1 → ICMPv6 Time Exceeded (RFC 7915 §5.1)", () => {
     const tr = new SiitTranslator(cfg);
     const p = ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(10) }, 1);
     assert.equal(tr.translate(p), Verdict.IcmpReply);
@@ -184,15 +217,20 @@ describe('translator rules not exercised by the Jool suite', () => {
     assert.equal(l4ChecksumProblem(o, parseOutput(o) as Parsed), null);
   });
 
-  test('no ICMP error about an ICMP error', () => {
+  test("no ICMP error about an ICMP error", () => {
     const tr = new SiitTranslator(cfg);
-    const q = ipv4Packet('192.0.2.33', '198.51.100.2', { proto: 17, payload: bytes(10) });
-    const p = ipv4Packet('198.51.100.2', '192.0.2.33', { proto: 1, icmpType: 3, icmpCode: 3, icmpRest: 0, payload: q }, 1);
+    const q = ipv4Packet("192.0.2.33", "198.51.100.2", { proto: 17, payload: bytes(10) });
+    const p = ipv4Packet(
+      "198.51.100.2",
+      "192.0.2.33",
+      { proto: 1, icmpType: 3, icmpCode: 3, icmpRest: 0, payload: q },
+      1,
+    );
     assert.equal(tr.translate(p), Verdict.Drop);
     assert.equal(tr.lastReason, DropReason.HopLimitExceeded);
   });
 
-  test('Routing header with Segments Left ≠ 0 → Parameter Problem pointing at it (RFC 7915 §5.1)', () => {
+  test("Routing header with Segments Left ≠ 0 → Parameter Problem pointing at it (RFC 7915 §5.1)", () => {
     const tr = new SiitTranslator(cfg);
     const base = ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(8) });
     const p = new Uint8Array(base.length + 24);
@@ -205,12 +243,12 @@ describe('translator rules not exercised by the Jool suite', () => {
     const o = tr.outputs()[0]!;
     assert.equal(o[40], 4);
     assert.equal(o[41], 0);
-    assert.equal(read16(o, 46), 43, 'pointer to Segments Left');
+    assert.equal(read16(o, 46), 43, "pointer to Segments Left");
   });
 
-  test('unexpired LSRR → ICMPv4 3/5 (RFC 7915 §4.1)', () => {
+  test("unexpired LSRR → ICMPv4 3/5 (RFC 7915 §4.1)", () => {
     const tr = new SiitTranslator(cfg);
-    const base = ipv4Packet('198.51.100.2', '192.0.2.33', { proto: 17, payload: bytes(8) });
+    const base = ipv4Packet("198.51.100.2", "192.0.2.33", { proto: 17, payload: bytes(8) });
     const p = new Uint8Array(base.length + 8);
     p.set(base.subarray(0, 20));
     p[0] = 0x47;
@@ -226,9 +264,9 @@ describe('translator rules not exercised by the Jool suite', () => {
     assert.equal(o[21], 5);
   });
 
-  test('bad IPv4 header checksum and ND messages are dropped and counted', () => {
+  test("bad IPv4 header checksum and ND messages are dropped and counted", () => {
     const tr = new SiitTranslator(cfg);
-    const p = ipv4Packet('198.51.100.2', '192.0.2.33', { proto: 17, payload: bytes(8) });
+    const p = ipv4Packet("198.51.100.2", "192.0.2.33", { proto: 17, payload: bytes(8) });
     p[10]! ^= 0xff;
     assert.equal(tr.translate(p), Verdict.Drop);
     assert.equal(tr.lastReason, DropReason.BadIpv4HeaderChecksum);
@@ -238,21 +276,24 @@ describe('translator rules not exercised by the Jool suite', () => {
     assert.equal(tr.dropCounters[DropReason.IcmpUntranslatable], 1);
   });
 
-  test('untranslatable addresses are dropped (no pool6, no EAM)', () => {
+  test("untranslatable addresses are dropped (no pool6, no EAM)", () => {
     const tr = new SiitTranslator({ ...cfg, pool6: null });
     const p = ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(8) });
     assert.equal(tr.translate(p), Verdict.Drop);
     assert.equal(tr.lastReason, DropReason.Untranslatable);
   });
 
-  test('6→4 without DF takes its Identification from the generator', () => {
+  test("6→4 without DF takes its Identification from the generator", () => {
     let n = 0x1230;
     const tr = new SiitTranslator(cfg, { nextIpv4Id: () => ++n });
-    assert.equal(tr.translate(ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(8) })), Verdict.Translated);
+    assert.equal(
+      tr.translate(ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(8) })),
+      Verdict.Translated,
+    );
     assert.equal(read16(tr.outputs()[0]!, 4), 0x1231);
   });
 
-  test('a mapper that also rewrites ports (the NAT64 plug-in point) keeps checksums valid', () => {
+  test("a mapper that also rewrites ports (the NAT64 plug-in point) keeps checksums valid", () => {
     const siit = new SiitAddressMapper(compileSiitConfig(cfg).pool6, compileSiitConfig(cfg).eamt, false);
     const napt: AddressMapper = {
       map6to4(inp, s6, d6, out, s4, d4, flow: Flow) {
@@ -265,7 +306,10 @@ describe('translator rules not exercised by the Jool suite', () => {
     };
     const tr = new SiitTranslator(cfg, { mapper: napt });
     for (const proto of [6, 17, 58]) {
-      assert.equal(tr.translate(ipv6Packet(v6host, v4peer6, { proto, payload: bytes(30) })), Verdict.Translated);
+      assert.equal(
+        tr.translate(ipv6Packet(v6host, v4peer6, { proto, payload: bytes(30) })),
+        Verdict.Translated,
+      );
       const o = tr.outputs()[0]!;
       assert.equal(read16(o, proto === 58 ? 24 : 20), 61000, `proto ${proto}: port/identifier rewritten`);
       assert.equal(l4ChecksumProblem(o, parseOutput(o) as Parsed), null, `proto ${proto}`);

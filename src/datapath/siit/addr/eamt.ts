@@ -1,4 +1,4 @@
-import { constWords, prefixMask, words } from '../words.ts';
+import { constWords, prefixMask, words } from "../words.ts";
 
 /**
  * Explicit Address Mapping Table (RFC 7757 §3). Each entry maps an IPv6 prefix
@@ -52,8 +52,9 @@ export class Eamt {
 
   constructor(entries: EamtEntryBytes[]) {
     for (const e of entries) {
-      if (e.len4 < 0 || e.len4 > 32 || e.len6 < 0 || e.len6 > 128) throw new Error('EAMT: bad prefix length');
-      if (128 - e.len6 < 32 - e.len4) throw new Error('RFC 7757 §3.2: the IPv6 suffix must hold the IPv4 suffix');
+      if (e.len4 < 0 || e.len4 > 32 || e.len6 < 0 || e.len6 > 128) throw new Error("EAMT: bad prefix length");
+      if (128 - e.len6 < 32 - e.len4)
+        throw new Error("RFC 7757 §3.2: the IPv6 suffix must hold the IPv4 suffix");
     }
     const all: Entry[] = entries.map((e) => ({
       ...e,
@@ -78,7 +79,8 @@ export class Eamt {
     const aw = (o & 3) === 0 ? words(a) : null;
     for (let i = 0; i < t.length; i++) {
       const e = t[i]!;
-      if (aw !== null ? ((aw[o >>> 2]! ^ e.v4w) & e.m4w) === 0 : prefixMatches(a, o, e.v4, e.len4)) return true;
+      if (aw !== null ? ((aw[o >>> 2]! ^ e.v4w) & e.m4w) === 0 : prefixMatches(a, o, e.v4, e.len4))
+        return true;
     }
     return false;
   }
@@ -89,7 +91,8 @@ export class Eamt {
     const aw = (o & 3) === 0 ? words(a) : null;
     for (let i = 0; i < t.length; i++) {
       const e = t[i]!;
-      if (aw !== null ? !matchWords(aw, o >>> 2, e.v6w, e.m6w, e.n6w) : !prefixMatches(a, o, e.v6, e.len6)) continue;
+      if (aw !== null ? !matchWords(aw, o >>> 2, e.v6w, e.m6w, e.n6w) : !prefixMatches(a, o, e.v6, e.len6))
+        continue;
       if (e.aligned) {
         const k4 = e.len4 >>> 3;
         const k6 = e.len6 >>> 3;

@@ -7,8 +7,8 @@
  * the mapper, then writes the addresses the mapper produced, writes back the
  * ports if the mapper changed them, and adjusts the checksums for both.
  */
-import type { Eamt } from './eamt.ts';
-import type { Rfc6052Prefix } from './rfc6052.ts';
+import type { Eamt } from "./eamt.ts";
+import type { Rfc6052Prefix } from "./rfc6052.ts";
 
 /** Result bits of a mapping call. */
 export const MAP_OK = 0;
@@ -51,41 +51,77 @@ export interface AddressMapper {
    * writes IPv4 addresses at out[src4], out[dst4] (4 bytes each).
    * May change flow.srcPort / flow.dstPort. Returns MAP_OK or MAP_* bits.
    */
-  map6to4(inp: Uint8Array, src6: number, dst6: number, out: Uint8Array, src4: number, dst4: number, flow: Flow): number;
+  map6to4(
+    inp: Uint8Array,
+    src6: number,
+    dst6: number,
+    out: Uint8Array,
+    src4: number,
+    dst4: number,
+    flow: Flow,
+  ): number;
   /** IPv4→IPv6, the mirror of {@link map6to4}. */
-  map4to6(inp: Uint8Array, src4: number, dst4: number, out: Uint8Array, src6: number, dst6: number, flow: Flow): number;
+  map4to6(
+    inp: Uint8Array,
+    src4: number,
+    dst4: number,
+    out: Uint8Array,
+    src6: number,
+    dst6: number,
+    flow: Flow,
+  ): number;
   /** RFC 7757 Appendix B: does an IPv4 destination produced by map6to4 come straight back (hairpin)? */
   isHairpin4(a: Uint8Array, o: number): boolean;
 }
 
 /** The SIIT mapper: EAMT first (RFC 7757 §4), then the RFC 6052 pool6 prefix. */
 export class SiitAddressMapper implements AddressMapper {
+  private readonly hasEamt: boolean;
+
   constructor(
     readonly pool6: Rfc6052Prefix | null,
     readonly eamt: Eamt,
     readonly hairpinIntrinsic: boolean,
-  ) {}
+  ) {
+    this.hasEamt = eamt.size > 0;
+  }
 
   private one6to4(a: Uint8Array, o: number, out: Uint8Array, oo: number): boolean {
-    if (this.eamt.size > 0 && this.eamt.map6to4(a, o, out, oo)) return true;
-    return this.pool6 !== null && this.pool6.extract(a, o, out, oo);
+    if (this.hasEamt && this.eamt.map6to4(a, o, out, oo)) return true;
+    return this.pool6?.extract(a, o, out, oo) ?? false;
   }
 
   private one4to6(a: Uint8Array, o: number, out: Uint8Array, oo: number, pool6Only: boolean): boolean {
-    if (!pool6Only && this.eamt.size > 0 && this.eamt.map4to6(a, o, out, oo)) return true;
+    if (!pool6Only && this.hasEamt && this.eamt.map4to6(a, o, out, oo)) return true;
     if (this.pool6 === null) return false;
     this.pool6.embed(a, o, out, oo);
     return true;
   }
 
-  map6to4(inp: Uint8Array, src6: number, dst6: number, out: Uint8Array, src4: number, dst4: number, _flow: Flow): number {
+  map6to4(
+    inp: Uint8Array,
+    src6: number,
+    dst6: number,
+    out: Uint8Array,
+    src4: number,
+    dst4: number,
+    _flow: Flow,
+  ): number {
     let r = MAP_OK;
     if (!this.one6to4(inp, src6, out, src4)) r |= MAP_SRC_FAIL;
     if (!this.one6to4(inp, dst6, out, dst4)) r |= MAP_DST_FAIL;
     return r;
   }
 
-  map4to6(inp: Uint8Array, src4: number, dst4: number, out: Uint8Array, src6: number, dst6: number, flow: Flow): number {
+  map4to6(
+    inp: Uint8Array,
+    src4: number,
+    dst4: number,
+    out: Uint8Array,
+    src6: number,
+    dst6: number,
+    flow: Flow,
+  ): number {
     // RFC 7757 Appendix B (intrinsic hairpinning): on the way back, the address
     // that stands for the original IPv6 source is translated with pool6 only,
     // so the destination host sees the sender through the RFC 6052 prefix.
@@ -99,6 +135,6 @@ export class SiitAddressMapper implements AddressMapper {
   }
 
   isHairpin4(a: Uint8Array, o: number): boolean {
-    return this.hairpinIntrinsic && this.eamt.size > 0 && this.eamt.has4(a, o);
+    return this.hairpinIntrinsic && this.hasEamt && this.eamt.has4(a, o);
   }
 }

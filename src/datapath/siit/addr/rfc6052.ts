@@ -3,7 +3,7 @@
  * 32, 40, 48, 56, 64 and 96. Bits 64-71 (the "u" octet, byte 8) are skipped
  * and written as zero; the suffix after the IPv4 bytes is zero.
  */
-import { constWords, words } from '../words.ts';
+import { constWords, words } from "../words.ts";
 
 export const RFC6052_LENGTHS: readonly number[] = [32, 40, 48, 56, 64, 96];
 
@@ -20,8 +20,9 @@ export class Rfc6052Prefix {
   private readonly w: Uint32Array;
 
   constructor(bytes: Uint8Array, len: number) {
-    if (!isValidRfc6052Length(len)) throw new Error(`RFC 6052 prefix length must be one of ${RFC6052_LENGTHS.join(', ')}, got /${len}`);
-    if (len < 96 && bytes[8] !== 0) throw new Error('RFC 6052 §2.2: bits 64-71 of the prefix must be zero');
+    if (!isValidRfc6052Length(len))
+      throw new Error(`RFC 6052 prefix length must be one of ${RFC6052_LENGTHS.join(", ")}, got /${len}`);
+    if (len < 96 && bytes[8] !== 0) throw new Error("RFC 6052 §2.2: bits 64-71 of the prefix must be zero");
     this.bytes = new Uint8Array(16);
     this.bytes.set(bytes.subarray(0, len >>> 3));
     this.len = len;

@@ -6,7 +6,7 @@
  *  8      TTL           9 protocol   10-11 header checksum
  *  12-15  source        16-19 destination   20.. options
  */
-import { finish, read16, sum16, write16 } from '../checksum.ts';
+import { finish, read16, sum16, write16 } from "../checksum.ts";
 
 export const IPV4_HDR_LEN = 20;
 export const OFF_TOS = 1;
