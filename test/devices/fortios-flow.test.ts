@@ -286,3 +286,26 @@ test("VIP6 on FortiOS 6.2.16: plan says the box will not answer NDP and what to 
     0,
   );
 });
+
+test("the sync service applies at start, then corrects drift at the next interval", { skip }, async () => {
+  const { startDeviceSync } = await import("../../src/devices/index.ts");
+  const { fake, dev, opts } = await setup("7.2.4");
+  const sync = await startDeviceSync(dev, opts, { intervalSeconds: 0.05 });
+  try {
+    assert.equal(sync.last()?.condition.reason, "Applied");
+    assert.equal(sync.stats().inSync, 1);
+    fake.table("firewall/ippool").get("v6m-home")!.endip = "198.51.100.99";
+    const deadline = Date.now() + 10_000;
+    while (sync.stats().driftDetected === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(sync.stats().driftDetected, 1);
+    while (fake.table("firewall/ippool").get("v6m-home")!.endip !== "198.51.100.20" && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fake.table("firewall/ippool").get("v6m-home")!.endip, "198.51.100.20");
+  } finally {
+    await sync.stop();
+  }
+  const runs = sync.stats().runs;
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(sync.stats().runs, runs, "no run after stop");
+});
