@@ -5,6 +5,7 @@ import { register as registerDevice } from "./commands/device.ts";
 import { register as registerPlan } from "./commands/plan.ts";
 import { register as registerRa } from "./commands/ra.ts";
 import { register as registerRender } from "./commands/render.ts";
+import { register as registerRun } from "./commands/run.ts";
 import { register as registerValidate } from "./commands/validate.ts";
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ Start with: v6mostly validate -f examples/single-host.yaml`,
     );
   registerValidate(program);
   registerPlan(program);
+  registerRun(program);
   registerRa(program);
   registerRender(program);
   registerDevice(program);
