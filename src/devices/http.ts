@@ -87,6 +87,7 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
   const base = new URL(o.endpoint);
   const agent = new Agent({
     keepAlive: true,
+    noDelay: true,
     // Verification is on unless the resource turns it off by name.
     rejectUnauthorized: !o.tls.insecureSkipVerify,
     ca: o.tls.ca,
