@@ -92,23 +92,27 @@ test("radvd and v6mostly send the same bytes for the same configuration (PREF64 
   );
   const heardOurs = await listen(lab, 1);
   await heardOurs.exited(15_000);
+  // until the final advertisement (a periodic one may come first), at most 8 s
   const finalListener = lab.node(lab.h, CLI, [
     "ra",
     "listen",
     "-i",
     lab.hif,
     "--count",
-    "1",
+    "2",
     "--timeout",
-    "30",
+    "8",
     "-o",
     "json",
   ]);
-  await new Promise((r) => setTimeout(r, 2500)); // let the listener open its socket
-  // skip any periodic advertisement that raced the listener: wait for the final one explicitly
+  await finalListener.until(() => finalListener.stderr.includes("listening on"), 20_000, "the listener");
   sender.signal("SIGTERM");
   await sender.exited(10_000);
-  await finalListener.exited(15_000);
+  await finalListener.until(
+    () => finalListener.json<Heard>().some((h) => h.advertisement?.routerLifetime === 0),
+    10_000,
+    "the final advertisement",
+  );
   const [ours] = heardOurs.json<Heard>();
   const oursFinal = finalListener.json<Heard>().find((h) => h.advertisement?.routerLifetime === 0);
   assert.ok(ours, heardOurs.stderr);

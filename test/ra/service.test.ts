@@ -129,10 +129,11 @@ test("invalid configuration is refused before anything is sent", async (t) => {
     "-i",
     lab.hif,
     "--timeout",
-    "12",
+    "10",
     "-o",
     "json",
   ]);
+  await listener.until(() => listener.stderr.includes("listening on"), 20_000, "the listener");
   // 1. refused by the service's own checks (the assignment as JSON, past validation)
   const bad = assignmentFrom(fullSpecYaml(lab.rif));
   bad.resolved.interval = { min: 1, max: 4 };
@@ -144,12 +145,14 @@ test("invalid configuration is refused before anything is sent", async (t) => {
   // 3. an interface that does not exist
   const noIf = join(dir, "noif.yaml");
   writeFileSync(noIf, fullSpecYaml("v6mnosuch0"));
-  for (const [file, message] of [
-    [badJson, /MinRtrAdvInterval/],
-    [bigMtu, /spec\.mtu 9000 is more than the MTU/],
-    [noIf, /v6mnosuch0: No such device/],
-  ] as const) {
-    const p = lab.node(lab.r, SENDER, [file]);
+  const runs = (
+    [
+      [badJson, /MinRtrAdvInterval/],
+      [bigMtu, /spec\.mtu 9000 is more than the MTU/],
+      [noIf, /v6mnosuch0: No such device/],
+    ] as const
+  ).map(([file, message]) => ({ p: lab.node(lab.r, SENDER, [file]), message }));
+  for (const { p, message } of runs) {
     assert.equal(await p.exited(30_000), 3, p.stderr);
     const e = p.json<Event>().find((x) => x.event === "error");
     assert.match(e?.message ?? "", message);
@@ -226,7 +229,7 @@ test("hostile traffic: solicitation floods rate-limited, off-link and malformed 
   );
   const sender = lab.node(lab.r, SENDER, [config]);
   await sender.until(() => sender.json<Event>().find((e) => e.event === "started"), 30_000, "sender");
-  const seconds = 4;
+  const seconds = 3;
   // baseline: the same window with no traffic (the machine's own noise)
   sender.send("reset-loop");
   await new Promise((r) => setTimeout(r, seconds * 1000));

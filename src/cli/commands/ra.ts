@@ -80,6 +80,7 @@ async function listen(opts: ListenOptions): Promise<number> {
     }
   }
   let seen = 0;
+  process.stderr.write(`listening on ${opts.interface} for Router Advertisements\n`);
   return await new Promise<number>((resolve) => {
     const finish = (code: number) => {
       poller.stop();
