@@ -223,3 +223,44 @@ test("fuzz: any bytes from an allowed client → nothing or a well-formed answer
   );
   assert.equal(handler.stats.errors, 0, "no exception reached the handler's boundary");
 });
+
+test("fuzz: hostile upstream answers (mutated after the question) never break the resolver", async () => {
+  const AAAA_ANSWERS = {
+    "x.example AAAA": {
+      answers: [{ type: "CNAME", name: "x.example", ttl: 60, class: "IN", data: "y.example" } as Answer],
+      authorities: [soa("example")],
+    },
+    "x.example A": {
+      answers: [
+        { type: "CNAME", name: "x.example", ttl: 60, class: "IN", data: "y.example" } as Answer,
+        a("y.example", "192.0.2.7"),
+      ],
+      authorities: [soa("example")],
+    },
+  };
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.nat(200), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+      fc.constantFrom<dnsPacket.RecordType>("AAAA", "A", "PTR"),
+      async (edits, qtype) => {
+        const inner = new TableUpstream(AAAA_ANSWERS);
+        const hostile: Fetcher = {
+          async query(q) {
+            const good = await inner.query(q);
+            if (!good) return undefined;
+            const b = good.wire.slice();
+            const qend = good.msg.question!.end;
+            for (const [i, v] of edits) if (qend + i < b.length) b[qend + i] = v;
+            const msg = parseMessage(b);
+            return msg?.question ? { wire: b, msg } : undefined;
+          },
+        };
+        const handler = new QueryHandler(new Resolver(config(), hostile), new ClientAcl(["127.0.0.0/8"]));
+        const r = await handler.handle(queryWire("x.example", qtype, { do: true }), "127.0.0.1", false);
+        if (r) assert.ok(parseMessage(r), "our answer parses");
+        assert.equal(handler.stats.errors, 0, "no exception reached the boundary");
+      },
+    ),
+    { numRuns: 1500 },
+  );
+});

@@ -71,6 +71,22 @@ export function cacheTtl(wire: Uint8Array, m: Message, policy: CachePolicy): num
  */
 export function replyFromUpstream(wire: Uint8Array, m: Message, policy: CachePolicy = DEFAULT_POLICY): Reply {
   const opt = m.records.find((r) => r.type === TYPE.OPT);
+  const ttl = cacheTtl(wire, m, policy);
+  if (opt && opt !== m.records[m.records.length - 1] && m.question) {
+    // records after the OPT may point at each other: cutting bytes out would move their targets,
+    // so the message is rewritten with every name expanded instead
+    const sections: [OutRecord[], OutRecord[], OutRecord[]] = [[], [], []];
+    for (const r of m.records) {
+      if (r === opt) continue;
+      const c = copyRecord(wire, r);
+      if (!c) return errorReply(m.question.name, m.question.type, m.question.class, RCODE.SERVFAIL);
+      sections[r.section].push(c);
+    }
+    return buildReply(m.question.name, m.question.type, m.question.class, m.flags, sections, ttl);
+  }
+  // bytes after the last record are dropped: our OPT goes right after the records
+  const last = m.records[m.records.length - 1];
+  wire = wire.subarray(0, last ? last.end : (m.question?.end ?? HEADER_LEN));
   let out: Uint8Array;
   let ttlOffsets: number[];
   if (opt) {
@@ -90,7 +106,7 @@ export function replyFromUpstream(wire: Uint8Array, m: Message, policy: CachePol
   const flags = FLAG.QR | FLAG.RA | (m.flags & KEPT_FLAGS);
   writeU16(out, 0, 0);
   writeU16(out, 2, flags);
-  return { wire: out, ttlOffsets, rcode: m.rcode, ttl: cacheTtl(wire, m, policy) };
+  return { wire: out, ttlOffsets, rcode: m.rcode, ttl };
 }
 
 /** A record to write into a rebuilt message. */

@@ -66,6 +66,7 @@ export function matchesQuestion(msg: Message, id: number, q: UpstreamQuestion): 
     msg.id === id &&
     (msg.flags & FLAG.QR) !== 0 &&
     msg.qdcount === 1 &&
+    msg.optCount <= 1 &&
     msg.question !== undefined &&
     msg.question.type === q.type &&
     msg.question.class === q.class &&
