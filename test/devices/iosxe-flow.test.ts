@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { AnyResource } from "../../src/api/resources.ts";
-import { applyDevice, planDevice } from "../../src/devices/apply.ts";
+import { applyDevice, ledgerPath, planDevice } from "../../src/devices/apply.ts";
 import { cliRpcForYanglint, wrapInNative } from "../../src/devices/iosxe/render.ts";
 import { FakeIosxe, ISR_INTERFACES } from "./support/fake-iosxe.ts";
 import { capturedLogger } from "./support/logs.ts";
@@ -233,4 +233,27 @@ test("IOS-XE before 17.9 has no CLI RPC: apply refuses with the lines to type in
   assert.equal(r.condition.reason, "InvalidForDevice");
   assert.match(r.condition.message, /no CLI RPC.*nat64 enable/);
   assert.equal(fake.writes().length, 0);
+});
+
+test("with the ledger lost, objects named v6m- are still found and removed when their resource goes", {
+  skip,
+}, async () => {
+  const { fake, dev, opts, endpoint } = await setup();
+  assert.equal((await applyDevice(dev, opts)).condition.status, "True");
+  rmSync(ledgerPath(opts.stateDir, "isr"));
+  // The box's own pool, not ours, must stay.
+  (
+    (fake.native().ip as Record<string, Record<string, unknown>>).dhcp!.pool as Record<string, unknown>[]
+  ).push({ id: "ipv4-dhcp-pool" });
+  const r = await applyDevice(device(seedAt(endpoint, ["DhcpScope/lan"]), "isr"), opts);
+  assert.equal(r.condition.status, "True", r.condition.message);
+  assert.ok(r.changes.some((c) => c.op === "delete" && c.object.id === "dhcp/pool/v6m-lan"));
+  const pools = (fake.native().ip as Record<string, Record<string, unknown>>).dhcp!.pool as Record<
+    string,
+    unknown
+  >[];
+  assert.deepEqual(
+    pools.map((p) => p.id),
+    ["ipv4-dhcp-pool"],
+  );
 });

@@ -11,10 +11,18 @@ import {
   type ReadResult,
 } from "../driver.ts";
 import { createHttpClient, type HttpClient, type HttpResponse, type TlsOptions } from "../http.ts";
-import type { Current, DesiredObject } from "../model.ts";
-import { cliRpcBody, NATIVE } from "./render.ts";
+import { type Current, type DesiredObject, order } from "../model.ts";
+import { cliRpcBody, encodeKey, NAME_PREFIX, NATIVE } from "./render.ts";
 
 export const DATA = "/restconf/data/";
+
+/** Lists whose entries we name with NAME_PREFIX, in the order they may be created. */
+const MARKED_LISTS = [
+  { id: "dhcp/pool", path: `${NATIVE}/ip/dhcp/Cisco-IOS-XE-dhcp:pool`, key: "id" },
+  { id: "acl", path: `${NATIVE}/ipv6/access-list/Cisco-IOS-XE-acl:named-acl`, key: "name" },
+  { id: "nat64/pool", path: `${NATIVE}/Cisco-IOS-XE-nat:nat64/v4/pool`, key: "pool-name" },
+  { id: "nat64/list", path: `${NATIVE}/Cisco-IOS-XE-nat:nat64/v6v4/list/list`, key: "id" },
+];
 export const CLI_RPC = "/restconf/operations/Cisco-IOS-XE-cli-rpc:config-ios-cli-rpc";
 export const SAVE_CONFIG = "/restconf/operations/cisco-ia:save-config";
 const MEDIA = "application/yang-data+json";
@@ -152,7 +160,30 @@ export function createIosxeDriver(o: IosxeDriverOptions): Driver {
       const orphans: DesiredObject[] = Object.values(ledger.entries)
         .filter((e) => !wanted.has(e.id))
         .map(orphanFromLedger);
-      return { current, orphans };
+      // Named objects carry our prefix: found even when the ledger is lost. The list (it names
+      // the ACL and the pool) goes before them.
+      const known = new Set([...wanted, ...orphans.map((o) => o.id)]);
+      for (const m of MARKED_LISTS) {
+        const r = await call("GET", `${DATA}${m.path}`);
+        if (r.status === 404) continue;
+        const entries = Object.values((r.body as Record<string, unknown>) ?? {})[0];
+        for (const e of Array.isArray(entries) ? (entries as Record<string, unknown>[]) : []) {
+          const name = String(e[m.key] ?? "");
+          const id = `${m.id}/${name}`;
+          if (!name.startsWith(NAME_PREFIX) || known.has(id)) continue;
+          known.add(id);
+          orphans.push({
+            id,
+            owners: [],
+            path: `${m.path}=${encodeKey(name)}`,
+            body: {},
+            dependsOn: [],
+            ownership: "marked",
+            removal: { kind: "delete" },
+          });
+        }
+      }
+      return { current, orphans: order(orphans) };
     },
 
     async apply(change, ledger: Ledger) {
