@@ -38,6 +38,12 @@ export interface SiitConfig {
   resetTrafficClass?: boolean;
   /** RFC 7757 Appendix B hairpinning. Default 'intrinsic'. */
   hairpinMode?: HairpinMode;
+  /**
+   * Answer packets with an untranslatable address with ICMP (destination:
+   * unreachable / no route; source: administratively prohibited) instead of
+   * dropping them silently. Default false (Jool hands them to the kernel).
+   */
+  icmpOnUntranslatable?: boolean;
 }
 
 export interface CompiledSiitConfig {
@@ -55,6 +61,7 @@ export interface CompiledSiitConfig {
   ownIpv6: Uint8Array | null;
   resetTrafficClass: boolean;
   hairpinMode: HairpinMode;
+  icmpOnUntranslatable: boolean;
 }
 
 function bytes6(a: Address6): Uint8Array {
@@ -115,11 +122,13 @@ export function compileSiitConfig(c: SiitConfig): CompiledSiitConfig {
     amendUdpChecksumZero: c.amendUdpChecksumZero ?? false,
     rfc6791v4,
     rfc6791v6,
+    // RFC 791: every IPv4 link carries 68 bytes (one 20-byte header + 48 bytes of fragment).
     ipv4LinkMtu: mtu(c.ipv4LinkMtu, 1500, 68, "ipv4LinkMtu"),
     ipv6LinkMtu: mtu(c.ipv6LinkMtu, 1500, 1280, "ipv6LinkMtu"),
     ownIpv4: c.ownIpv4 ? parsePrefix4(c.ownIpv4).bytes : null,
     ownIpv6: c.ownIpv6 ? parsePrefix6(c.ownIpv6).bytes : null,
     resetTrafficClass: c.resetTrafficClass ?? false,
     hairpinMode: c.hairpinMode ?? "intrinsic",
+    icmpOnUntranslatable: c.icmpOnUntranslatable ?? false,
   };
 }

@@ -4,7 +4,7 @@
  * scratch fields through which the pure functions report what happened.
  * Nothing here is allocated per packet.
  */
-import { type AddressMapper, Flow } from "./addr/mapper.ts";
+import { type AddressMapper, Flow, MAP_DST_FAIL, MAP_PROHIBITED } from "./addr/mapper.ts";
 import type { CompiledSiitConfig } from "./config.ts";
 import { DropReason } from "./result.ts";
 
@@ -23,6 +23,8 @@ export class XlatContext {
   errRest = 0;
   /** Set by the 4→6 path when the translated datagram must be fragmented to this size. */
   fragmentTo = 0;
+  /** Set by the 6→4 path when the (DF-clear) IPv4 packet must be fragmented to this size. */
+  fragmentTo4 = 0;
   /** Set by the 4→6 path when it wrote a Fragment header. */
   wroteFragHeader = false;
 
@@ -36,6 +38,22 @@ export class XlatContext {
   drop(reason: number): number {
     this.reason = reason;
     return FAIL_DROP;
+  }
+
+  /**
+   * The mapper refused the outer packet's addresses. MAP_PROHIBITED is the
+   * mapper's call (a NAT64 answers with its own errors). An untranslatable
+   * address is dropped (as Jool does) or, with `icmpOnUntranslatable`, answered:
+   * destination → ICMPv6 1/0 (no route) / ICMPv4 3/1 (host unreachable);
+   * source → ICMPv6 1/1 / ICMPv4 3/13 (administratively prohibited).
+   */
+  unmapped(r: number, fromV6: boolean): number {
+    if (r & MAP_PROHIBITED) return this.drop(DropReason.Prohibited);
+    if (!this.cfg.icmpOnUntranslatable || this.flow.icmpError) return this.drop(DropReason.Untranslatable);
+    const dst = (r & MAP_DST_FAIL) !== 0;
+    return fromV6
+      ? this.icmp(DropReason.Untranslatable, 1, dst ? 0 : 1, 0)
+      : this.icmp(DropReason.Untranslatable, 3, dst ? 1 : 13, 0);
   }
 
   icmp(reason: number, type: number, code: number, rest: number): number {

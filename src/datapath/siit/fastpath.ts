@@ -7,9 +7,8 @@
  * else, or any doubt, returns NOT_FAST before the address mapper is called,
  * and the general path handles the packet.
  */
-import { MAP_OK, MAP_PROHIBITED } from "./addr/mapper.ts";
+import { MAP_OK } from "./addr/mapper.ts";
 import type { XlatContext } from "./context.ts";
-import { DropReason } from "./result.ts";
 
 export const NOT_FAST = -3;
 
@@ -75,7 +74,8 @@ export function fast64(
   // From here on the packet is ours: the mapper (which may have side effects,
   // e.g. NAT64 session creation) is called exactly once.
   const r = ctx.mapper.map6to4(b, io + 8, io + 24, b, oo + 12, oo + 16, flow);
-  if (r !== MAP_OK) return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : DropReason.Untranslatable);
+  if (r !== MAP_OK) return ctx.unmapped(r, true);
+  ctx.fragmentTo4 = 0; // fits the IPv4 link (checked above)
 
   // IPv4 header (RFC 7915 §5.1)
   b[oo] = 0x45;
@@ -166,7 +166,7 @@ export function fast46(
   flow.icmpError = false;
   flow.hairpin = false;
   const r = ctx.mapper.map4to6(b, io + 12, io + 16, b, oo + 8, oo + 24, flow);
-  if (r !== MAP_OK) return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : DropReason.Untranslatable);
+  if (r !== MAP_OK) return ctx.unmapped(r, false);
   ctx.fragmentTo = 0; // fits: no fragmentation (state shared with translate46)
   ctx.wroteFragHeader = false;
 

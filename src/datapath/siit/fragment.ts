@@ -5,6 +5,7 @@
  */
 import { copyBytes } from "./bytes.ts";
 import { read16, write16 } from "./checksum.ts";
+import * as V4 from "./wire/ipv4.ts";
 import * as V6 from "./wire/ipv6.ts";
 
 const HDRS = V6.IPV6_HDR_LEN + V6.FRAG_HDR_LEN;
@@ -51,6 +52,47 @@ export function fragment6(
     lens[n] = HDRS + chunk;
     n++;
     o += HDRS + chunk;
+    consumed += chunk;
+  }
+  return n;
+}
+
+/**
+ * RFC 791 §3.2 fragmentation of a translated, DF-clear, unfragmented IPv4
+ * datagram at src[so, so+len) (20-byte header, as the translator writes it)
+ * into pieces of at most `mtu` bytes. Same conventions as {@link fragment6}.
+ */
+export function fragment4(
+  src: Uint8Array,
+  so: number,
+  len: number,
+  mtu: number,
+  dst: Uint8Array,
+  d: number,
+  offs: Int32Array,
+  lens: Int32Array,
+  maxPieces: number,
+): number {
+  const H = V4.IPV4_HDR_LEN;
+  const per = (mtu - H) & ~7;
+  if (per <= 0) return -1;
+  let left = len - H;
+  let consumed = 0;
+  let n = 0;
+  let o = d;
+  while (left > 0) {
+    if (n >= maxPieces) return -1;
+    const chunk = Math.min(left, per);
+    copyBytes(src, so, dst, o, H);
+    copyBytes(src, so + H + consumed, dst, o + H, chunk);
+    left -= chunk;
+    write16(dst, o + V4.OFF_TOTAL_LEN, H + chunk);
+    write16(dst, o + V4.OFF_FRAG, (left > 0 ? V4.FLAG_MF : 0) | (consumed >>> 3));
+    V4.writeHeaderChecksum(dst, o, H);
+    offs[n] = o;
+    lens[n] = H + chunk;
+    n++;
+    o += H + chunk;
     consumed += chunk;
   }
   return n;

@@ -164,13 +164,8 @@ export function translate46(
       // gets its IPv6 source from the RFC 6791 pool (else the translator's own address).
       if (!rfc6791Source6(ctx, inp, io, out, oo + V6.OFF_SRC)) return ctx.drop(DropReason.Untranslatable);
     } else {
-      return ctx.drop(
-        r & MAP_PROHIBITED
-          ? DropReason.Prohibited
-          : inner
-            ? DropReason.BadInnerPacket
-            : DropReason.Untranslatable,
-      );
+      if (inner) return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : DropReason.BadInnerPacket);
+      return ctx.unmapped(r, false);
     }
   }
   let ol4 = oo + V6.IPV6_HDR_LEN;

@@ -39,6 +39,7 @@ export function translate64(
   inner: boolean,
 ): number {
   const cfg = ctx.cfg;
+  if (!inner) ctx.fragmentTo4 = 0;
   const bad = inner ? DropReason.BadInnerPacket : DropReason.Truncated;
   if (ilen < V6.IPV6_HDR_LEN) return ctx.drop(bad);
   if (inp[io]! >>> 4 !== 6) return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.BadVersion);
@@ -141,7 +142,12 @@ export function translate64(
     // RFC 7915 §5.1 TTL: hop limit - 1; 0 → ICMPv6 Time Exceeded to the sender.
     if (hopLimit <= 1) return ctx.icmp(DropReason.HopLimitExceeded, I.ICMP6_TIME_EXCEEDED, 0, 0);
     if (icmpError && isFrag && !(fragOffset === 0 && !more)) return ctx.drop(DropReason.FragmentNotAllowed);
-    if (!icmpError && V4.IPV4_HDR_LEN + l4len > cfg.ipv4LinkMtu) {
+    const total4 = V4.IPV4_HDR_LEN + l4len;
+    if (!icmpError && total4 > cfg.ipv4LinkMtu && !isFrag && total4 <= DF_THRESHOLD) {
+      // DF will be clear (RFC 7915 §5.1): the IPv6 sender cannot go below 1280,
+      // so an IPv4 link smaller than that gets IPv4 fragments from us (RFC 791 §3.2).
+      ctx.fragmentTo4 = cfg.ipv4LinkMtu;
+    } else if (!icmpError && total4 > cfg.ipv4LinkMtu) {
       // RFC 7915 §5.1 / §6: too big for the IPv4 link → Packet Too Big, MTU
       // expressed for IPv6 (IPv4 MTU + 20), never below the IPv6 minimum 1280.
       return ctx.icmp(
@@ -184,13 +190,8 @@ export function translate64(
       // RFC 6791 §3 / RFC 7915 §5.2: source of an ICMPv6 error without a mapping.
       if (!rfc6791Source4(ctx, inp, io, out, oo + V4.OFF_SRC)) return ctx.drop(DropReason.Untranslatable);
     } else {
-      return ctx.drop(
-        r & MAP_PROHIBITED
-          ? DropReason.Prohibited
-          : inner
-            ? DropReason.BadInnerPacket
-            : DropReason.Untranslatable,
-      );
+      if (inner) return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : DropReason.BadInnerPacket);
+      return ctx.unmapped(r, true);
     }
   }
   const ol4 = oo + V4.IPV4_HDR_LEN;

@@ -9,7 +9,7 @@ import { copyBytes } from "./bytes.ts";
 import { type CompiledSiitConfig, compileSiitConfig, type SiitConfig } from "./config.ts";
 import { FAIL_DROP, FAIL_ICMP, XlatContext } from "./context.ts";
 import { fast46, fast64, NOT_FAST } from "./fastpath.ts";
-import { fragment6 } from "./fragment.ts";
+import { fragment4, fragment6 } from "./fragment.ts";
 import { buildIcmp4Error, buildIcmp6Error } from "./icmpErrors.ts";
 import { DROP_REASON_COUNT, DropReason, Verdict } from "./result.ts";
 import { translate46 } from "./translate46.ts";
@@ -140,6 +140,24 @@ export class SiitTranslator {
       if (m === FAIL_ICMP) return this.fail(DropReason.HairpinError);
       if (ctx.fragmentTo > 0) return this.fragmentOut(m);
       return this.emit1(Side.Ipv6, MAIN, m);
+    }
+    if (ctx.fragmentTo4 > 0) {
+      const k = fragment4(
+        this.buf,
+        MAIN,
+        n,
+        ctx.fragmentTo4,
+        this.buf,
+        FRAGS,
+        this.outOffset,
+        this.outLength,
+        MAX_OUTPUTS,
+      );
+      if (k < 0) return this.fail(DropReason.PacketTooBig);
+      this.outSide = Side.Ipv4;
+      this.outCount = k;
+      this.translatedCount++;
+      return Verdict.Translated;
     }
     return this.emit1(Side.Ipv4, MAIN, n);
   }

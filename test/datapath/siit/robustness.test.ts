@@ -42,6 +42,24 @@ function mtuProblem(tr: SiitTranslator, verdict: number): string | null {
   return null;
 }
 
+/** Reassembles our (in-order, contiguous) IPv4 fragments into one datagram for checksum checks. */
+function reassemble4(outs: Uint8Array[]): Uint8Array {
+  const parts = outs.map((o) => o.subarray(20));
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  const r = new Uint8Array(20 + total);
+  r.set(outs[0]!.subarray(0, 20));
+  write16(r, 2, 20 + total);
+  write16(r, 6, 0);
+  write16(r, 10, 0);
+  write16(r, 10, finish(sum16(r, 0, 20, 0)));
+  let o = 20;
+  for (const p of parts) {
+    r.set(p, o);
+    o += p.length;
+  }
+  return r;
+}
+
 /** Reassembles our (in-order, contiguous) IPv6 fragments into one datagram for checksum checks. */
 function reassemble(outs: Uint8Array[]): Uint8Array {
   if (outs.length === 1) return outs[0]!;
@@ -212,7 +230,8 @@ function checkValidOutputs(tr: SiitTranslator, v: number): void {
   assert.equal(why, null, why ?? "");
   if (v === Verdict.Drop) return;
   const outs = tr.outputs();
-  const whole = tr.outSide === Side.Ipv6 && outs.length > 1 ? reassemble(outs) : outs[0]!;
+  const whole =
+    outs.length === 1 ? outs[0]! : tr.outSide === Side.Ipv6 ? reassemble(outs) : reassemble4(outs);
   const p = parseOutput(whole) as Parsed;
   const fixed = { ...p, fragment: outs.length > 1 ? false : p.fragment };
   const bad = l4ChecksumProblem(whole, fixed);

@@ -283,6 +283,49 @@ describe("translator rules not exercised by the Jool suite", () => {
     assert.equal(tr.lastReason, DropReason.Untranslatable);
   });
 
+  test("icmpOnUntranslatable answers instead of dropping silently", () => {
+    const tr = new SiitTranslator({ ...cfg, pool6: null, icmpOnUntranslatable: true });
+    // destination untranslatable → ICMPv6 1/0; source untranslatable → 1/1
+    assert.equal(
+      tr.translate(ipv6Packet("2001:db8:3::8", v4peer6, { proto: 17, payload: bytes(8) })),
+      Verdict.IcmpReply,
+    );
+    assert.deepEqual([...tr.outputs()[0]!.subarray(40, 42)], [1, 0]);
+    assert.equal(
+      tr.translate(ipv6Packet(v6host, "2001:db8:3::9", { proto: 17, payload: bytes(8) })),
+      Verdict.IcmpReply,
+    );
+    assert.deepEqual([...tr.outputs()[0]!.subarray(40, 42)], [1, 1]);
+    // IPv4 side: destination without mapping → 3/1
+    assert.equal(
+      tr.translate(ipv4Packet("1.0.0.8", "192.0.2.33", { proto: 17, payload: bytes(8) })),
+      Verdict.IcmpReply,
+    );
+    assert.deepEqual([...tr.outputs()[0]!.subarray(20, 22)], [3, 1]);
+  });
+
+  test("6→4 packets that leave DF clear are fragmented for a small IPv4 link (RFC 791 §3.2)", () => {
+    const tr = new SiitTranslator({ ...cfg, ipv4LinkMtu: 576 }, { nextIpv4Id: () => 0x4242 });
+    const p = ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(1000) });
+    assert.equal(tr.translate(p), Verdict.Translated);
+    const outs = tr.outputs();
+    assert.equal(outs.length, 2);
+    assert.deepEqual(
+      outs.map((o) => [o.length, read16(o, 4), read16(o, 6)]),
+      [
+        [572, 0x4242, 0x2000],
+        [20 + 1008 - 552, 0x4242, 552 / 8],
+      ],
+    );
+    for (const o of outs) assert.equal(typeof parseOutput(o), "object");
+    // bigger than 1260 → DF would be set: Packet Too Big with MTU 1280 instead
+    assert.equal(
+      tr.translate(ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(1300) })),
+      Verdict.IcmpReply,
+    );
+    assert.equal(read16(tr.outputs()[0]!, 46), 1280);
+  });
+
   test("6→4 without DF takes its Identification from the generator", () => {
     let n = 0x1230;
     const tr = new SiitTranslator(cfg, { nextIpv4Id: () => ++n });
