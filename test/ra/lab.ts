@@ -147,36 +147,41 @@ export class Lab {
   setup(opts: { hostAcceptsRa?: boolean } = {}): void {
     sh(undefined, ["ip", "netns", "add", this.r]);
     sh(undefined, ["ip", "netns", "add", this.h]);
+    sh(this.h, ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"]);
+    sh(this.r, ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    sh(this.r, ["ip", "link", "set", "lo", "up"]);
+    sh(this.h, ["ip", "link", "set", "lo", "up"]);
+    this.link(this.rif, this.hif, opts);
+  }
+
+  /** A veth pair between the namespaces; the host end configured as a Linux host taking RAs. */
+  link(rif: string, hif: string, opts: { hostAcceptsRa?: boolean } = {}): void {
     sh(undefined, [
       "ip",
       "link",
       "add",
-      this.rif,
+      rif,
       "netns",
       this.r,
       "type",
       "veth",
       "peer",
       "name",
-      this.hif,
+      hif,
       "netns",
       this.h,
     ]);
     // The host: a Linux node taking its configuration from RAs (RFC 4861 host, RFC 4191 type C).
     const hs = (k: string, v: string | number) =>
-      sh(this.h, ["sysctl", "-qw", `net.ipv6.conf.${this.hif}.${k}=${v}`]);
-    sh(this.h, ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"]);
+      sh(this.h, ["sysctl", "-qw", `net.ipv6.conf.${hif}.${k}=${v}`]);
     if (opts.hostAcceptsRa !== false) {
       hs("accept_ra", 2);
       hs("accept_ra_rt_info_max_plen", 128);
       hs("accept_ra_rtr_pref", 1);
       hs("accept_ra_mtu", 1);
     } else hs("accept_ra", 0);
-    sh(this.r, ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
-    sh(this.r, ["ip", "link", "set", "lo", "up"]);
-    sh(this.h, ["ip", "link", "set", "lo", "up"]);
-    sh(this.r, ["ip", "link", "set", this.rif, "up"]);
-    sh(this.h, ["ip", "link", "set", this.hif, "up"]);
+    sh(this.r, ["ip", "link", "set", rif, "up"]);
+    sh(this.h, ["ip", "link", "set", hif, "up"]);
   }
 
   start(ns: string, cmd: string[]): Proc {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { NdOption } from "../../src/services/ra/wire.ts";
-import { Lab, missing, sh, waitUntil } from "./lab.ts";
+import { Lab, linkLocalOf, missing, sh, waitUntil } from "./lab.ts";
 import { assignmentFrom, fullSpecYaml } from "./support.ts";
 
 const SENDER = "test/ra/fixtures/sender.ts";
@@ -44,7 +44,7 @@ async function stats(p: ReturnType<Lab["node"]>): Promise<Event> {
   return p.until(() => p.json<Event>().filter((e) => e.event === "stats")[before], 5000, "stats");
 }
 
-test("configuration changes apply without a restart; removed options are withdrawn; a bad change is refused", async (t) => {
+test("configuration changes apply without a restart: removed options withdrawn, a bad change refused, a move to another interface", async (t) => {
   const why = missing();
   if (why) return t.skip(why);
   const { lab, dir } = withLab("c", t);
@@ -117,6 +117,31 @@ test("configuration changes apply without a restart; removed options are withdra
   assert.equal(s.stats!.configUpdates, 1);
   await new Promise((r) => setTimeout(r, 4500)); // at least one more advertisement
   assert.equal(mtu(), 1300);
+
+  // another interface: a final advertisement on the old one, advertising on the new one
+  const rif2 = `${lab.rif.slice(0, 13)}2`;
+  const hif2 = `${lab.hif.slice(0, 13)}2`;
+  lab.link(rif2, hif2);
+  await waitUntil(() => linkLocalOf(lab.r, rif2), 10_000, "the new interface's link-local");
+  writeFileSync(config, fullSpecYaml(rif2));
+  sender.send("update");
+  await sender.until(
+    () => sender.json<Event>().filter((e) => e.event === "updated").length >= 2,
+    15_000,
+    "the move",
+  );
+  const defaultOn = (hif: string) =>
+    (
+      JSON.parse(sh(lab.h, ["ip", "-6", "-j", "route", "show", "default", "dev", hif])) as {
+        gateway: string;
+      }[]
+    )[0]?.gateway;
+  await waitUntil(
+    () => defaultOn(hif2) === linkLocalOf(lab.r, rif2) && defaultOn(lab.hif) === undefined,
+    15_000,
+    "default route moved",
+  );
+  assert.equal(sender.exitCode, undefined, "same process: no restart");
 });
 
 test("invalid configuration is refused before anything is sent", async (t) => {
