@@ -42,5 +42,7 @@ export async function starters(): Promise<Partial<Record<Assignment["kind"], Sta
   out.Dns64Resolver = (a, ctx) => dns64.startDns64(a as Parameters<typeof dns64.startDns64>[0], ctx);
   const ra = await import("../services/ra/index.ts");
   out.RouterAdvert = (a, ctx) => ra.startRouterAdvert(a as Parameters<typeof ra.startRouterAdvert>[0], ctx);
+  const nat64 = await import("../datapath/nat64/service.ts");
+  out.Nat64Gateway = (a, ctx) => nat64.startNat64Gateway(a as Parameters<typeof nat64.startNat64Gateway>[0], ctx);
   return out;
 }

@@ -270,13 +270,13 @@ export class Nat64Translator {
 
   private from6(pkt: Uint8Array, len: number): Verdict {
     if (len < 40) return this.drop(Nat64Drop.Truncated);
+    if (!this.pool6.matches(pkt, 24)) return this.drop(Nat64Drop.NotOurs);
     if (this.allowed.length > 0) {
       let ok = false;
       for (const p of this.allowed) if (prefixMatch(pkt, 8, p)) ok = true;
       // Not an open relay: others get ICMPv6 1/1 (administratively prohibited).
       if (!ok) return this.error6(pkt, len, 1, 1, Nat64Drop.SourceNotAllowed);
     }
-    if (!this.pool6.matches(pkt, 24)) return this.drop(Nat64Drop.NotOurs);
     // Walk extension headers (HbH, Routing, Destination Options, Fragment).
     let nh = pkt[6]!;
     let p = 40;

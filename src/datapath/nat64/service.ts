@@ -1,0 +1,488 @@
+/**
+ * The Nat64Gateway service on a node: a TUN device, the host plumbing around
+ * it, and the packet loop in a worker thread running the stateful NAT64
+ * (RFC 6146) or, with `mode: stateless`, SIIT (RFC 7915) with EAMT (RFC 7757).
+ *
+ * Publishes "translations" (the live table, for `v6mostly translations`) and
+ * Prometheus metrics with a `resource` label.
+ */
+import { Worker } from "node:worker_threads";
+import { Address6 } from "ip-address";
+import { Counter, Gauge } from "prom-client";
+import type { RunningService, ServiceContext } from "../../agent/service.ts";
+import { parsePrefix, parseRange } from "../../api/net.ts";
+import type { Nat64Assignment } from "../../planner/plan.ts";
+import { parsePrefix6 } from "../siit/config.ts";
+import { Rfc6052Prefix, type SiitConfig } from "../siit/index.ts";
+import { format6 } from "../tun/format.ts";
+import { type HostPlan, HostPlumbing, ip, preflight, rangeToCidrs } from "../tun/host.ts";
+import { dropsByName, S, STATS_LEN } from "../tun/stats.ts";
+import { closeTun, openTun } from "../tun/tun.ts";
+import type { SessionRow, WorkerInput } from "../tun/worker.ts";
+import type { Pool4Range } from "./pool4.ts";
+import type { Nat64Config } from "./translator.ts";
+
+export interface Nat64ServiceOptions {
+  /**
+   * Session timers in seconds, overriding spec.timeouts (tests only: the
+   * resource schema enforces the RFC 6146 minimums).
+   */
+  timeouts?: Partial<Nat64Config["timeouts"]>;
+  /** Session limit (default 1,000,000). */
+  maxSessions?: number;
+  /** Ports handed out per pool4 address (default 1024-65535; ICMP identifiers too). */
+  portMin?: number;
+  portMax?: number;
+  /** Largest number of sessions published in /translations (default 2000). */
+  snapshotLimit?: number;
+  /** Skip the preflight (tests that fake a missing piece on purpose). */
+  skipPreflight?: boolean;
+}
+
+export interface TranslationsTopic {
+  mode: "stateful" | "stateless";
+  tun: string;
+  prefix: string;
+  pool4: string[];
+  counters: Record<string, number>;
+  drops: Record<string, number>;
+  sessions: SessionRow[];
+  totalSessions: number;
+  truncated: boolean;
+}
+
+function v4num(b: bigint): number {
+  return Number(b) >>> 0;
+}
+
+function v6bytes(s: string): Uint8Array {
+  const arr = new Address6(s).toUnsignedByteArray();
+  const out = new Uint8Array(16);
+  out.set(arr, 16 - arr.length);
+  return out;
+}
+
+/** The RFC 6052 image of an IPv4 address under `prefix`. */
+function embedText(prefix: string, a: number): string {
+  const p = parsePrefix6(prefix);
+  const out = new Uint8Array(16);
+  new Rfc6052Prefix(p.bytes, p.len).embed(
+    new Uint8Array([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff]),
+    0,
+    out,
+    0,
+  );
+  return format6(out);
+}
+
+function fmt4(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
+}
+
+/** pool4 addresses on one of the uplink's IPv4 subnets: those need proxy ARP. */
+async function onLinkPool4(uplink: string, pool: Pool4Range[], cap: number): Promise<string[]> {
+  const out = await ip(["-j", "-4", "addr", "show", "dev", uplink]);
+  const links = JSON.parse(out || "[]") as {
+    addr_info?: { family: string; local: string; prefixlen: number }[];
+  }[];
+  const subnets = links
+    .flatMap((l) => l.addr_info ?? [])
+    .filter((a) => a.family === "inet")
+    .map((a) => {
+      const n = a.local.split(".").reduce((x, y) => x * 256 + Number(y), 0) >>> 0;
+      const size = 2 ** (32 - a.prefixlen);
+      const first = n - (n % size);
+      return { first, last: first + size - 1 };
+    });
+  const res: string[] = [];
+  for (const r of pool) {
+    for (let a = r.first; a <= r.last && res.length < cap; a++) {
+      if (subnets.some((s) => a >= s.first && a <= s.last)) res.push(fmt4(a));
+    }
+  }
+  return res;
+}
+
+export async function startNat64Gateway(
+  assignment: Nat64Assignment,
+  ctx: ServiceContext,
+  opts: Nat64ServiceOptions = {},
+): Promise<RunningService> {
+  const spec = assignment.spec;
+  const resource = `Nat64Gateway/${assignment.name}`;
+  const log = ctx.log;
+  const stateful = spec.mode === "stateful";
+
+  const pool4: Pool4Range[] = [];
+  for (const t of stateful ? assignment.pool4 : []) {
+    const r = parseRange(t, 4);
+    if (!r.ok) throw new Error(`pool4 ${t}: ${r.error}`);
+    pool4.push({
+      first: v4num(r.value.first),
+      last: v4num(r.value.last),
+      portMin: opts.portMin ?? 1024,
+      portMax: opts.portMax ?? 65535,
+    });
+  }
+  const pfx = parsePrefix(spec.prefix, 6);
+  if (!pfx.ok) throw new Error(`prefix ${spec.prefix}: ${pfx.error}`);
+
+  const expand = (texts: string[], fam: 4 | 6): string[] => {
+    const out: string[] = [];
+    for (const t of texts) {
+      const r = parseRange(t, fam);
+      if (!r.ok) continue;
+      for (let a = r.value.first; a <= r.value.last && out.length < 256; a++) {
+        out.push(fam === 4 ? fmt4(Number(a)) : Address6.fromBigInt(a).correctForm());
+      }
+    }
+    return out;
+  };
+  // The translator's own addresses (sources of the ICMP errors it makes): the first pool4 address
+  // and its IPv6 image through the prefix.
+  const own4 = pool4.length ? fmt4(pool4[0]!.first) : null;
+  const siitCommon: SiitConfig = {
+    lowestIpv6Mtu: spec.lowestIpv6Mtu,
+    amendUdpChecksumZero: spec.amendUdpChecksumZero,
+    rfc6791Pool: { ipv4: expand(spec.rfc6791Pool.ipv4, 4), ipv6: expand(spec.rfc6791Pool.ipv6, 6) },
+    ipv4LinkMtu: spec.mtu,
+    ipv6LinkMtu: spec.mtu,
+    ownIpv4: own4,
+  };
+
+  const routes4: string[] = [];
+  for (const r of pool4) routes4.push(...rangeToCidrs(r.first, r.last));
+  for (const e of stateful ? [] : spec.eamt) routes4.push(e.ipv4);
+  const routes6 = [spec.prefix, ...(stateful ? [] : spec.eamt.map((e) => e.ipv6))];
+
+  const plan: HostPlan = {
+    tunName: spec.tunName,
+    mtu: spec.mtu,
+    routes6,
+    routes4,
+    uplink: spec.uplinkInterface,
+    proxy4: [],
+  };
+  if (!opts.skipPreflight) {
+    const problems = await preflight(plan, pool4);
+    if (problems.length) {
+      for (const p of problems) log.error({ problem: p }, "preflight");
+      throw new Error(`Nat64Gateway ${assignment.name}: ${problems.join("; ")}`);
+    }
+  }
+  if (plan.uplink && stateful) plan.proxy4 = await onLinkPool4(plan.uplink, pool4, 4096);
+
+  const plumbing = new HostPlumbing(plan, ctx.stateDir, `nat64-${assignment.name}`, (msg, extra) =>
+    log.info(extra ?? {}, msg),
+  );
+  await plumbing.cleanStale();
+
+  const fd = openTun(spec.tunName, { nonBlocking: true });
+  log.info({ dev: spec.tunName }, "TUN device opened");
+  try {
+    await plumbing.apply();
+  } catch (e) {
+    closeTun(fd);
+    await plumbing.remove().catch(() => undefined);
+    throw e;
+  }
+
+  const t = spec.timeouts;
+  const nat64: Nat64Config | undefined = stateful
+    ? {
+        pool6: spec.prefix,
+        pool4,
+        allowedSources: spec.allowedSources.map((s) => {
+          const p = parsePrefix(s, 6);
+          if (!p.ok) throw new Error(p.error);
+          return { bytes: v6bytes(Address6.fromBigInt(p.value.network).correctForm()), len: p.value.length };
+        }),
+        filtering: spec.filtering,
+        timeouts: {
+          udp: opts.timeouts?.udp ?? t.udp,
+          icmp: opts.timeouts?.icmp ?? t.icmp,
+          tcpEstablished: opts.timeouts?.tcpEstablished ?? t.tcpEstablished,
+          tcpTransitory: opts.timeouts?.tcpTransitory ?? t.tcpTransitory,
+          tcpIncomingSyn: opts.timeouts?.tcpIncomingSyn ?? 6,
+        },
+        maxSessions: opts.maxSessions ?? 1_000_000,
+        hopLimitMode: "tun",
+        siit: {
+          ...siitCommon,
+          ownIpv6: own4 ? embedText(spec.prefix, pool4[0]!.first) : null,
+        },
+      }
+    : undefined;
+  const siit: SiitConfig | undefined = stateful
+    ? undefined
+    : { ...siitCommon, pool6: spec.prefix, eamt: spec.eamt, ownIpv4: null, hairpinMode: "intrinsic" };
+
+  const statsBuf = new SharedArrayBuffer(STATS_LEN * 8);
+  const stats = new Float64Array(statsBuf);
+  const control = new SharedArrayBuffer(4);
+  const input: WorkerInput = {
+    fd,
+    mode: spec.mode,
+    nat64,
+    siit,
+    stats: statsBuf,
+    control,
+    snapshotLimit: opts.snapshotLimit ?? 2000,
+    logEvents: log.isLevelEnabled("debug"),
+  };
+  const here = import.meta.url;
+  const ts = here.endsWith(".ts");
+  // Under tsx (a checkout) the worker registers the TypeScript loader first, like bin/v6mostly.js.
+  const entry = new URL(ts ? "../tun/worker.ts" : "../tun/worker.js", here);
+  const worker = ts
+    ? new Worker(
+        `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`,
+        { eval: true, workerData: input },
+      )
+    : new Worker(entry, { workerData: input });
+  let latest: { sessions: SessionRow[]; total: number } = { sessions: [], total: 0 };
+  let stopped: (() => void) | null = null;
+  let exited = false;
+  let workerError: Error | null = null;
+  worker.on("message", (m: { type: string } & Record<string, unknown>) => {
+    if (m.type === "snapshot") latest = m as unknown as typeof latest;
+    else if (m.type === "log") {
+      const { type: _t, msg, ...rest } = m;
+      log.debug(rest, String(msg));
+    } else if (m.type === "stopped") stopped?.();
+  });
+  worker.on("error", (e) => {
+    workerError = e;
+    log.error({ error: e.message }, "packet worker failed");
+  });
+  worker.on("exit", () => {
+    exited = true;
+    stopped?.();
+  });
+  // Translating starts when the worker has loaded (tens of ms built, about a second under tsx).
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, 10_000);
+    worker.once("message", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    worker.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+  if (exited) {
+    closeTun(fd);
+    await plumbing.remove();
+    throw new Error(
+      `Nat64Gateway ${assignment.name}: the packet worker did not start${workerError ? `: ${(workerError as Error).message}` : ""}`,
+    );
+  }
+  log.info(
+    { mode: spec.mode, prefix: spec.prefix, pool4: assignment.pool4, tun: spec.tunName },
+    "translating",
+  );
+
+  const counters = (): Record<string, number> => ({
+    packets6to4: stats[S.packets6to4]!,
+    packets4to6: stats[S.packets4to6]!,
+    bytes6to4: stats[S.bytes6to4]!,
+    bytes4to6: stats[S.bytes4to6]!,
+    icmpErrorsSent: stats[S.icmpErrors]!,
+    sessionsTcp: stats[S.sessionsTcp]!,
+    sessionsUdp: stats[S.sessionsUdp]!,
+    sessionsIcmp: stats[S.sessionsIcmp]!,
+    bibTcp: stats[S.bibTcp]!,
+    bibUdp: stats[S.bibUdp]!,
+    bibIcmp: stats[S.bibIcmp]!,
+    poolUsedTcp: stats[S.poolUsedTcp]!,
+    poolUsedUdp: stats[S.poolUsedUdp]!,
+    poolUsedIcmp: stats[S.poolUsedIcmp]!,
+    poolCapacity: stats[S.poolCapacity]!,
+    tableBytes: stats[S.tableBytes]!,
+    workerHeapBytes: stats[S.workerHeapBytes]!,
+    heldSyns: stats[S.heldSyns]!,
+    readErrors: stats[S.readErrors]!,
+    writeErrors: stats[S.writeErrors]!,
+  });
+
+  const unpublish = ctx.publish?.(
+    "translations",
+    (): TranslationsTopic => ({
+      mode: spec.mode,
+      tun: spec.tunName,
+      prefix: spec.prefix,
+      pool4: assignment.pool4,
+      counters: counters(),
+      drops: Object.fromEntries(Object.entries(dropsByName(stats)).filter(([, v]) => v > 0)),
+      sessions: latest.sessions,
+      totalSessions: latest.total,
+      truncated: latest.total > latest.sessions.length,
+    }),
+  );
+
+  const metrics: { remove(): void }[] = [];
+  if (ctx.metrics) {
+    const reg = ctx.metrics;
+    const labels = { resource };
+    const get = <T>(name: string, make: () => T): T => (reg.getSingleMetric(name) as T | undefined) ?? make();
+    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void) => {
+      const g = get(
+        name,
+        () =>
+          new Gauge({
+            name,
+            help,
+            labelNames,
+            registers: [reg],
+            collect() {
+              for (const f of fills.get(name) ?? []) f(this);
+            },
+          }),
+      );
+      const list = fills.get(name) ?? [];
+      list.push(fill);
+      fills.set(name, list);
+      metrics.push({
+        remove: () => {
+          fills.set(
+            name,
+            (fills.get(name) ?? []).filter((x) => x !== fill),
+          );
+          g.remove(labels);
+        },
+      });
+    };
+    const fills = gaugeFills;
+    gauge(
+      "v6mostly_nat64_sessions",
+      "NAT64 sessions (RFC 6146 §3.2) by protocol",
+      ["resource", "proto"],
+      (g) => {
+        g.set({ ...labels, proto: "tcp" }, stats[S.sessionsTcp]!);
+        g.set({ ...labels, proto: "udp" }, stats[S.sessionsUdp]!);
+        g.set({ ...labels, proto: "icmp" }, stats[S.sessionsIcmp]!);
+      },
+    );
+    gauge("v6mostly_nat64_bib_entries", "NAT64 BIB entries by protocol", ["resource", "proto"], (g) => {
+      g.set({ ...labels, proto: "tcp" }, stats[S.bibTcp]!);
+      g.set({ ...labels, proto: "udp" }, stats[S.bibUdp]!);
+      g.set({ ...labels, proto: "icmp" }, stats[S.bibIcmp]!);
+    });
+    gauge(
+      "v6mostly_nat64_pool4_ports_used",
+      "pool4 ports (identifiers) in use by protocol",
+      ["resource", "proto"],
+      (g) => {
+        g.set({ ...labels, proto: "tcp" }, stats[S.poolUsedTcp]!);
+        g.set({ ...labels, proto: "udp" }, stats[S.poolUsedUdp]!);
+        g.set({ ...labels, proto: "icmp" }, stats[S.poolUsedIcmp]!);
+      },
+    );
+    gauge("v6mostly_nat64_pool4_ports", "pool4 ports per protocol (capacity)", ["resource"], (g) => {
+      g.set(labels, stats[S.poolCapacity]!);
+    });
+    gauge(
+      "v6mostly_nat64_table_bytes",
+      "estimated memory of the BIB and session tables",
+      ["resource"],
+      (g) => {
+        g.set(labels, stats[S.tableBytes]!);
+      },
+    );
+    gauge("v6mostly_nat64_worker_heap_bytes", "heap used by the packet worker", ["resource"], (g) => {
+      g.set(labels, stats[S.workerHeapBytes]!);
+    });
+    // Monotonic totals from the worker, exposed as counters.
+    const counter = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      values: () => [Record<string, string>, number][],
+    ) => {
+      const last = new Map<string, number>();
+      const c = get(
+        name,
+        () =>
+          new Counter({
+            name,
+            help,
+            labelNames,
+            registers: [reg],
+            collect() {
+              for (const f of counterFills.get(name) ?? []) f(this);
+            },
+          }),
+      );
+      const fill = (cc: Counter) => {
+        for (const [l, v] of values()) {
+          const k = JSON.stringify(l);
+          const d = v - (last.get(k) ?? 0);
+          if (d > 0) cc.inc({ ...labels, ...l }, d);
+          last.set(k, v);
+        }
+      };
+      const list = counterFills.get(name) ?? [];
+      list.push(fill);
+      counterFills.set(name, list);
+      metrics.push({
+        remove: () => {
+          counterFills.set(
+            name,
+            (counterFills.get(name) ?? []).filter((x) => x !== fill),
+          );
+          c.remove(labels);
+        },
+      });
+    };
+    counter(
+      "v6mostly_nat64_packets_total",
+      "packets translated by direction",
+      ["resource", "direction"],
+      () => [
+        [{ direction: "6to4" }, stats[S.packets6to4]!],
+        [{ direction: "4to6" }, stats[S.packets4to6]!],
+      ],
+    );
+    counter(
+      "v6mostly_nat64_bytes_total",
+      "bytes translated (input size) by direction",
+      ["resource", "direction"],
+      () => [
+        [{ direction: "6to4" }, stats[S.bytes6to4]!],
+        [{ direction: "4to6" }, stats[S.bytes4to6]!],
+      ],
+    );
+    counter("v6mostly_nat64_drops_total", "packets not translated, by reason", ["resource", "reason"], () =>
+      Object.entries(dropsByName(stats)).map(([reason, v]) => [{ reason }, v]),
+    );
+    counter("v6mostly_nat64_icmp_errors_total", "ICMP errors the translator generated", ["resource"], () => [
+      [{}, stats[S.icmpErrors]!],
+    ]);
+  }
+
+  return {
+    async stop() {
+      unpublish?.();
+      for (const m of metrics) m.remove();
+      const done = new Promise<void>((resolve) => {
+        stopped = resolve;
+        if (exited) resolve();
+      });
+      Atomics.store(new Int32Array(control), 0, 1);
+      await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
+      await worker.terminate();
+      closeTun(fd);
+      await plumbing.remove();
+      log.info({ dev: spec.tunName }, "stopped");
+    },
+    stats() {
+      const c = counters();
+      if (workerError) c.workerFailed = 1;
+      return c;
+    },
+  };
+}
+
+const gaugeFills = new Map<string, ((g: Gauge) => void)[]>();
+const counterFills = new Map<string, ((c: Counter) => void)[]>();

@@ -1,0 +1,238 @@
+/**
+ * Host plumbing around the TUN translator, through iproute2 (`ip`, run with
+ * argument arrays, never a shell) and /proc/sys:
+ * - the device's MTU and link state (the device itself is opened by tun.ts);
+ * - routes: the NAT64 prefix (or SIIT IPv6 side) and pool4 into the device;
+ * - kernel proxy-ARP entries for pool4 on the uplink (`ip neigh ... proxy`), so
+ *   pool4 addresses on the uplink's own subnet are answered for;
+ * - forwarding sysctls (the previous values are restored on stop).
+ *
+ * Everything is idempotent (`replace`), recorded in a ledger file under the
+ * state directory before it is done, and undone on stop; a ledger left by a
+ * crash is undone at the next start. Routes vanish with the device (it is not
+ * persistent), so a crash leaves at most proxy entries and sysctls behind.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { TUN_PATH } from "./tun.ts";
+
+const exec = promisify(execFile);
+
+export async function ip(args: string[]): Promise<string> {
+  const { stdout } = await exec("ip", args, { maxBuffer: 16 << 20 });
+  return stdout;
+}
+
+async function ipJson<T>(args: string[]): Promise<T> {
+  const out = await ip(["-j", ...args]);
+  return (out.trim() ? JSON.parse(out) : []) as T;
+}
+
+export interface HostPlan {
+  tunName: string;
+  mtu: number;
+  /** IPv6 prefixes routed into the device. */
+  routes6: string[];
+  /** IPv4 CIDRs routed into the device. */
+  routes4: string[];
+  uplink?: string;
+  /** pool4 addresses answered for on the uplink (proxy ARP). */
+  proxy4: string[];
+}
+
+interface Ledger {
+  proxy: { address: string; dev: string }[];
+  sysctl: { path: string; previous: string }[];
+}
+
+const SYSCTLS = ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"];
+
+/** CAP_NET_ADMIN (bit 12) in the effective set. */
+export function hasNetAdmin(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return m !== null && (BigInt(`0x${m[1]}`) & (1n << 12n)) !== 0n;
+  } catch {
+    return false;
+  }
+}
+
+function ipv4ToNum(s: string): number {
+  return s.split(".").reduce((a, b) => a * 256 + Number(b), 0) >>> 0;
+}
+
+/**
+ * Checks what the datapath needs before touching anything; each problem is a
+ * sentence saying what is missing. Empty = ready.
+ */
+export async function preflight(plan: HostPlan, pool4: { first: number; last: number }[]): Promise<string[]> {
+  const problems: string[] = [];
+  if (!existsSync(TUN_PATH)) problems.push(`${TUN_PATH} is missing: load the tun module (modprobe tun)`);
+  if (!hasNetAdmin()) problems.push("CAP_NET_ADMIN is missing: run as root or grant cap_net_admin");
+  const inPool = (a: string) => {
+    const n = ipv4ToNum(a);
+    return pool4.some((r) => n >= r.first && n <= r.last);
+  };
+  if (plan.uplink) {
+    if (!existsSync(`/sys/class/net/${plan.uplink}`))
+      problems.push(`uplink interface ${plan.uplink} does not exist`);
+    else {
+      try {
+        const addrs = await ipJson<{ addr_info?: { family: string; local: string }[] }[]>([
+          "-4",
+          "addr",
+          "show",
+          "dev",
+          plan.uplink,
+        ]);
+        const v4 = addrs.flatMap((l) => l.addr_info ?? []).filter((a) => a.family === "inet");
+        if (v4.length === 0) problems.push(`uplink ${plan.uplink} has no IPv4 address`);
+        // pool4 already in use on the segment: a neighbour that answered for a pool4 address.
+        const neigh = await ipJson<{ dst: string; lladdr?: string; state?: string[] }[]>([
+          "-4",
+          "neigh",
+          "show",
+          "dev",
+          plan.uplink,
+        ]);
+        for (const n of neigh) {
+          if (
+            n.lladdr &&
+            inPool(n.dst) &&
+            !(n.state ?? []).includes("FAILED") &&
+            !(n.state ?? []).includes("INCOMPLETE")
+          ) {
+            problems.push(
+              `pool4 address ${n.dst} is already in use on ${plan.uplink} (neighbour ${n.lladdr})`,
+            );
+          }
+        }
+      } catch (e) {
+        problems.push(`cannot read ${plan.uplink}: ${(e as Error).message}`);
+      }
+    }
+  }
+  try {
+    const all = await ipJson<{ ifname: string; addr_info?: { family: string; local: string }[] }[]>([
+      "-4",
+      "addr",
+      "show",
+    ]);
+    for (const l of all) {
+      for (const a of l.addr_info ?? []) {
+        if (a.family === "inet" && inPool(a.local))
+          problems.push(`pool4 address ${a.local} is assigned to ${l.ifname} on this host`);
+      }
+    }
+  } catch {
+    // `ip` missing is reported below by setup; not a preflight blocker on its own
+  }
+  return problems;
+}
+
+export class HostPlumbing {
+  private readonly ledgerPath: string;
+  private ledger: Ledger = { proxy: [], sysctl: [] };
+
+  constructor(
+    readonly plan: HostPlan,
+    stateDir: string,
+    ledgerName: string,
+    private readonly log: (msg: string, extra?: Record<string, unknown>) => void,
+  ) {
+    mkdirSync(stateDir, { recursive: true });
+    this.ledgerPath = join(stateDir, `${ledgerName}.plumbing.json`);
+  }
+
+  private save(): void {
+    const tmp = `${this.ledgerPath}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.ledger));
+    renameSync(tmp, this.ledgerPath);
+  }
+
+  /** Undoes what a previous (crashed) run recorded. */
+  async cleanStale(): Promise<void> {
+    if (!existsSync(this.ledgerPath)) return;
+    try {
+      const old = JSON.parse(readFileSync(this.ledgerPath, "utf8")) as Ledger;
+      this.log("cleaning state left by a previous run", {
+        proxy: old.proxy.length,
+        sysctl: old.sysctl.length,
+      });
+      await this.undo(old);
+    } catch (e) {
+      this.log("could not read the previous plumbing ledger", { error: (e as Error).message });
+    }
+    rmSync(this.ledgerPath, { force: true });
+  }
+
+  /** After the device exists: MTU, up, routes, proxy ARP, forwarding. */
+  async apply(): Promise<void> {
+    const p = this.plan;
+    await ip(["link", "set", "dev", p.tunName, "mtu", String(p.mtu), "up"]);
+    for (const r of p.routes6) await ip(["-6", "route", "replace", r, "dev", p.tunName]);
+    for (const r of p.routes4) await ip(["-4", "route", "replace", r, "dev", p.tunName]);
+    this.log("device up with routes", { dev: p.tunName, mtu: p.mtu, routes: [...p.routes6, ...p.routes4] });
+    for (const path of SYSCTLS) {
+      const previous = readFileSync(path, "utf8").trim();
+      if (previous !== "1") {
+        this.ledger.sysctl.push({ path, previous });
+        this.save();
+        writeFileSync(path, "1");
+        this.log("forwarding enabled", { sysctl: path });
+      }
+    }
+    if (p.uplink) {
+      for (const a of p.proxy4) {
+        this.ledger.proxy.push({ address: a, dev: p.uplink });
+        if (this.ledger.proxy.length % 64 === 1) this.save();
+        await ip(["-4", "neigh", "replace", "proxy", a, "dev", p.uplink]);
+      }
+      this.save();
+      if (p.proxy4.length) this.log("proxy ARP for pool4", { dev: p.uplink, addresses: p.proxy4.length });
+    }
+  }
+
+  private async undo(l: Ledger): Promise<void> {
+    for (const e of l.proxy) {
+      await ip(["-4", "neigh", "del", "proxy", e.address, "dev", e.dev]).catch(() => undefined);
+    }
+    for (const s of l.sysctl) {
+      try {
+        writeFileSync(s.path, s.previous);
+      } catch {
+        // best effort
+      }
+    }
+  }
+
+  /** Undoes everything (routes go with the device when its fd closes). */
+  async remove(): Promise<void> {
+    const p = this.plan;
+    for (const r of p.routes6) await ip(["-6", "route", "del", r, "dev", p.tunName]).catch(() => undefined);
+    for (const r of p.routes4) await ip(["-4", "route", "del", r, "dev", p.tunName]).catch(() => undefined);
+    await this.undo(this.ledger);
+    this.ledger = { proxy: [], sysctl: [] };
+    rmSync(this.ledgerPath, { force: true });
+    this.log("host plumbing removed", { dev: p.tunName });
+  }
+}
+
+/** Splits an inclusive IPv4 range into CIDR blocks. */
+export function rangeToCidrs(first: number, last: number): string[] {
+  const out: string[] = [];
+  let a = first;
+  while (a <= last) {
+    let size = 32;
+    while (size > 0) {
+      const block = 2 ** (32 - (size - 1));
+      if (a % block !== 0 || a + block - 1 > last) break;
+      size--;
+    }
+    out.push(`${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}/${size}`);
+    a += 2 ** (32 - size);
+  }
+  return out;
+}
