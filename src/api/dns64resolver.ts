@@ -34,6 +34,15 @@ export const dns64ResolverSpec = z
       .array(prefix())
       .min(1)
       .describe("client networks that may query; everyone else gets REFUSED (never an open resolver)"),
+    rateLimit: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(1000)
+      .describe(
+        "UDP queries per second each client address may send (bursts up to twice that); more are dropped and counted, so a spoofed source cannot use the resolver as a reflector; 0 = no limit",
+      ),
     nodeSelector: nodeSelector.default({}),
     deviceRef: localRef("ExternalDevice").optional(),
   })

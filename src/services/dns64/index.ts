@@ -56,8 +56,7 @@ function endpoints(texts: readonly string[]): ListenAddress[] {
 
 function rateOf(a: Dns64Assignment, opts: Dns64Options): number {
   if (opts.rateLimit !== undefined) return opts.rateLimit;
-  const r = (a.spec as { rateLimit?: number }).rateLimit;
-  return r ?? DEFAULT_RATE_LIMIT;
+  return a.spec.rateLimit ?? DEFAULT_RATE_LIMIT;
 }
 
 interface Running {
