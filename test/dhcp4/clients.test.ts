@@ -1,0 +1,293 @@
+// Real clients against the v6mostly DHCPv4 server in network namespaces: udhcpc, dhclient (which
+// asks for option 108), dhcpcd; tshark on the link checks what went over the wire.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Lab, missing, type Proc, sh, waitFor } from "./netns.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const fixture = path.join(root, "test/dhcp4/fixture-server.ts");
+const why = missing(["udhcpc", "dhclient", "dhcpcd", "tshark"]);
+
+let lab: Lab;
+let server: Proc | undefined;
+let capture: Proc | undefined;
+
+const SCOPE = {
+  interface: "br0",
+  subnet: "192.0.2.0/24",
+  ranges: ["192.0.2.100-192.0.2.149"],
+  router: "192.0.2.1",
+  dnsServers: ["192.0.2.53"],
+  domainName: "lab.example",
+  leaseTime: "1h",
+  ipv6OnlyPreferred: "30m",
+  reservations: [{ mac: "02:00:5e:10:00:0a", address: "192.0.2.10" }],
+};
+
+async function startServer(spec: object, stateDir = path.join(lab.dir, "state")): Promise<Proc> {
+  const cfg = path.join(lab.dir, `scope-${Date.now()}.json`);
+  fs.writeFileSync(cfg, JSON.stringify({ name: "lab", spec, stateDir }));
+  const p = lab.start(lab.server, [process.execPath, "--import", "tsx", fixture, cfg], root);
+  await waitFor(
+    "server READY",
+    () =>
+      p.out.join("").includes("READY") ||
+      (p.child.exitCode !== null && p.child.exitCode !== undefined
+        ? (() => {
+            throw new Error(`server exited: ${p.err.join("")}`);
+          })()
+        : false),
+    20000,
+  );
+  return p;
+}
+
+/** A udhcpc script that logs each event with the variables it got, and configures the address. */
+function udhcpcScript(): string {
+  const f = path.join(lab.dir, "udhcpc.sh");
+  fs.writeFileSync(
+    f,
+    `#!/bin/sh
+echo "$1 ip=$ip mask=$mask router=$router dns=$dns domain=$domain lease=$lease serverid=$serverid opt108=$opt108" >> "$LOGFILE"
+case "$1" in
+  bound|renew) ip addr replace "$ip/$mask" dev "$interface" ;;
+  deconfig) ip -4 addr flush dev "$interface" ;;
+esac
+exit 0
+`,
+    { mode: 0o755 },
+  );
+  return f;
+}
+
+function udhcpc(ns: string, ifname: string, log: string, extra: string[] = []): Proc {
+  return lab.start(ns, [
+    "env",
+    `LOGFILE=${log}`,
+    "udhcpc",
+    "-f",
+    "-i",
+    ifname,
+    "-s",
+    udhcpcScript(),
+    "-t",
+    "5",
+    "-T",
+    "2",
+    ...extra,
+  ]);
+}
+
+function lines(file: string): string[] {
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").filter(Boolean) : [];
+}
+
+function ipv4Of(ns: string, ifname: string): string[] {
+  return [...sh(ns, ["ip", "-4", "-o", "addr", "show", "dev", ifname]).matchAll(/inet (\S+)\//g)].map(
+    (m) => m[1]!,
+  );
+}
+
+/** DHCP messages seen on the link so far (tshark decoding live): type, client MAC, yiaddr, option codes. */
+function captured(): { type: number; mac: string; yiaddr: string; options: number[] }[] {
+  return capture!.out
+    .join("")
+    .split("\n")
+    .filter((l) => l.includes("|"))
+    .map((l) => {
+      const [type, mac, yiaddr, options] = l.split("|");
+      return {
+        type: Number(type),
+        mac: (mac ?? "").split(",")[0]!,
+        yiaddr: yiaddr ?? "",
+        options: (options ?? "").split(",").map(Number),
+      };
+    });
+}
+
+before(async () => {
+  if (why) return;
+  lab = new Lab();
+  capture = lab.start(lab.server, [
+    "tshark",
+    "-i",
+    "br0",
+    "-l",
+    "-n",
+    "-f",
+    "udp port 67 or udp port 68",
+    "-Y",
+    "dhcp",
+    "-T",
+    "fields",
+    "-E",
+    "separator=|",
+    "-e",
+    "dhcp.option.dhcp",
+    "-e",
+    "dhcp.hw.mac_addr",
+    "-e",
+    "dhcp.ip.your",
+    "-e",
+    "dhcp.option.type",
+  ]);
+  await waitFor("tshark capturing", () => capture!.err.join("").includes("Capturing on"), 20000);
+  server = await startServer(SCOPE);
+});
+
+after(async () => {
+  if (why) return;
+  await lab.cleanup();
+});
+
+test("udhcpc, which does not ask for option 108, gets a lease and no option 108 on the wire", {
+  skip: why,
+}, async () => {
+  const c = lab.addClient("02:00:5e:10:00:01");
+  const log = path.join(lab.dir, "udhcpc-1.log");
+  const p = udhcpc(c.ns, c.ifname, log, ["-q", "-n"]);
+  assert.equal(await p.exited, 0, p.err.join(""));
+  const bound = lines(log).find((l) => l.startsWith("bound"));
+  assert.ok(bound, lines(log).join("\n"));
+  assert.match(bound, /ip=192\.0\.2\.1[0-4]\d /);
+  assert.match(
+    bound,
+    /router=192\.0\.2\.1 dns=192\.0\.2\.53 domain=lab\.example lease=3600 serverid=192\.0\.2\.1 opt108= *$/,
+  );
+  assert.deepEqual(ipv4Of(c.ns, c.ifname), [/ip=(\S+)/.exec(bound)![1]]);
+  await waitFor("the ACK on the wire", () =>
+    captured().some((m) => m.mac === "02:00:5e:10:00:01" && m.type === 5),
+  );
+  const mine = captured().filter((m) => m.mac === "02:00:5e:10:00:01");
+  const replies = mine.filter((m) => m.type === 2 || m.type === 5);
+  assert.ok(
+    replies.length >= 2,
+    JSON.stringify({ mine, out: capture!.out.join(""), err: capture!.err.join("") }),
+  );
+  for (const r of replies) assert.equal(r.options.includes(108), false);
+});
+
+/** A dhclient-script that logs the reason and every new_* variable, and configures on BOUND. */
+function dhclientScript(log: string): string {
+  const f = `${log}.sh`;
+  fs.writeFileSync(
+    f,
+    `#!/bin/sh
+echo "reason=$reason new_ip_address=$new_ip_address new_v6_only_preferred=$new_v6_only_preferred" >> "${log}"
+case "$reason" in
+  BOUND|RENEW|REBIND|REBOOT) ip addr replace "$new_ip_address/24" dev "$interface" ;;
+esac
+exit 0
+`,
+    { mode: 0o755 },
+  );
+  return f;
+}
+
+function dhclient(
+  ns: string,
+  ifname: string,
+  name: string,
+  conf: string,
+  leases = "",
+): { p: Proc; log: string } {
+  const cf = path.join(lab.dir, `${name}.conf`);
+  const lf = path.join(lab.dir, `${name}.leases`);
+  const log = path.join(lab.dir, `${name}.log`);
+  fs.writeFileSync(cf, conf);
+  fs.writeFileSync(lf, leases);
+  const p = lab.start(ns, [
+    "dhclient",
+    "-4",
+    "-d",
+    "-v",
+    "-cf",
+    cf,
+    "-lf",
+    lf,
+    "-pf",
+    path.join(lab.dir, `${name}.pid`),
+    "-sf",
+    dhclientScript(log),
+    ifname,
+  ]);
+  return { p, log };
+}
+
+test("dhclient asking for v6-only-preferred gets option 108 = 1800 and stays without IPv4 (reason V6ONLY)", {
+  skip: why,
+}, async () => {
+  const c = lab.addClient("02:00:5e:10:00:02");
+  // isc-dhcp-client 4.4.3 knows option 108 as v6-only-preferred; requesting it is all it takes.
+  const { p, log } = dhclient(
+    c.ns,
+    c.ifname,
+    "dhclient-v6only",
+    "request subnet-mask, routers, domain-name-servers, v6-only-preferred;\n",
+  );
+  const line = await waitFor(
+    "reason V6ONLY",
+    () => lines(log).find((l) => l.startsWith("reason=V6ONLY")),
+    20000,
+  ).catch((e) => {
+    throw new Error(`${e.message}\n${p.err.join("")}\n${lines(log).join("\n")}`);
+  });
+  assert.match(line, /new_ip_address= /);
+  // dhclient reports the V6ONLY_WAIT it got (it passes no variable to the script for it)
+  assert.match(p.err.join(""), /v6 only preferred for 1800/);
+  await waitFor("the OFFER on the wire", () =>
+    captured().some((m) => m.mac === "02:00:5e:10:00:02" && m.type === 2),
+  );
+  const offers = captured().filter((m) => m.mac === "02:00:5e:10:00:02" && m.type === 2);
+  assert.ok(offers.every((o) => o.options.includes(108)));
+  // it sends no REQUEST, gets no ACK, and has no IPv4 address
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(
+    captured().filter((m) => m.mac === "02:00:5e:10:00:02" && (m.type === 3 || m.type === 5)).length,
+    0,
+  );
+  assert.deepEqual(ipv4Of(c.ns, c.ifname), []);
+  assert.ok(!lines(log).some((l) => l.startsWith("reason=BOUND")));
+  await lab.kill(p);
+});
+
+test("dhclient in INIT-REBOOT with an address of another network gets a NAK, then a lease (§4.3.2)", {
+  skip: why,
+}, async () => {
+  const c = lab.addClient("02:00:5e:10:00:03");
+  const old = `lease {
+  interface "${c.ifname}";
+  fixed-address 203.0.113.50;
+  option subnet-mask 255.255.255.0;
+  option dhcp-server-identifier 203.0.113.1;
+  option dhcp-lease-time 86400;
+  renew 4 2037/12/31 00:00:00;
+  rebind 4 2037/12/31 00:00:00;
+  expire 4 2037/12/31 00:00:00;
+}
+`;
+  const { p, log } = dhclient(
+    c.ns,
+    c.ifname,
+    "dhclient-nak",
+    "request subnet-mask, routers, domain-name-servers;\n",
+    old,
+  );
+  const bound = await waitFor(
+    "BOUND after the NAK",
+    () => lines(log).find((l) => l.startsWith("reason=BOUND")),
+    30000,
+  );
+  await waitFor("the ACK on the wire", () =>
+    captured().some((m) => m.mac === "02:00:5e:10:00:03" && m.type === 5),
+  );
+  const mine = captured().filter((m) => m.mac === "02:00:5e:10:00:03");
+  const nakAt = mine.findIndex((m) => m.type === 6);
+  assert.ok(nakAt > 0, JSON.stringify(mine));
+  assert.equal(mine[nakAt - 1]!.type, 3); // the INIT-REBOOT REQUEST for 203.0.113.50 it answers
+  assert.match(bound, /new_ip_address=192\.0\.2\.1[0-4]\d /);
+  await lab.kill(p);
+});
