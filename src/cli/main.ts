@@ -6,6 +6,7 @@ import { register as registerPlan } from "./commands/plan.ts";
 import { register as registerRa } from "./commands/ra.ts";
 import { register as registerRender } from "./commands/render.ts";
 import { register as registerRun } from "./commands/run.ts";
+import { register as registerTranslations } from "./commands/translations.ts";
 import { register as registerValidate } from "./commands/validate.ts";
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ Start with: v6mostly validate -f examples/single-host.yaml`,
   registerValidate(program);
   registerPlan(program);
   registerRun(program);
+  registerTranslations(program);
   registerRa(program);
   registerRender(program);
   registerDevice(program);
