@@ -291,3 +291,87 @@ test("dhclient in INIT-REBOOT with an address of another network gets a NAK, the
   assert.match(bound, /new_ip_address=192\.0\.2\.1[0-4]\d /);
   await lab.kill(p);
 });
+
+test("dhcpcd gets a lease", { skip: why }, async () => {
+  const c = lab.addClient("02:00:5e:10:00:04");
+  const conf = path.join(lab.dir, "dhcpcd.conf");
+  // clientid: identify by MAC (no DUID file); noarp: no 5-second probe; our own script, so that
+  // no hook touches this machine's resolv.conf.
+  fs.writeFileSync(conf, "clientid\nnoarp\noption domain_name_servers, domain_name, routers\n");
+  const script = path.join(lab.dir, "dhcpcd.sh");
+  const log = path.join(lab.dir, "dhcpcd.log");
+  fs.writeFileSync(script, `#!/bin/sh\necho "reason=$reason new_ip_address=$new_ip_address" >> "${log}"\n`, { mode: 0o755 });
+  const p = lab.start(c.ns, ["dhcpcd", "-4", "-1", "-B", "-t", "20", "-f", conf, "-c", script, c.ifname]);
+  const code = await p.exited;
+  assert.equal(code, 0, p.err.join(""));
+  const bound = lines(log).find((l) => l.startsWith("reason=BOUND"));
+  assert.ok(bound, lines(log).join("\n"));
+  const ip = /new_ip_address=(\S+)/.exec(bound)![1]!;
+  assert.match(ip, /^192\.0\.2\.1[0-4]\d$/);
+  assert.deepEqual(ipv4Of(c.ns, c.ifname), [ip]);
+});
+
+test("reservations, and two clients get two addresses", { skip: why }, async () => {
+  const a = lab.addClient("02:00:5e:10:00:0a"); // reserved: 192.0.2.10
+  const b = lab.addClient("02:00:5e:10:00:0b");
+  const la = path.join(lab.dir, "udhcpc-a.log");
+  const lb = path.join(lab.dir, "udhcpc-b.log");
+  const pa = udhcpc(a.ns, a.ifname, la, ["-q", "-n"]);
+  const pb = udhcpc(b.ns, b.ifname, lb, ["-q", "-n"]);
+  assert.equal(await pa.exited, 0);
+  assert.equal(await pb.exited, 0);
+  assert.deepEqual(ipv4Of(a.ns, a.ifname), ["192.0.2.10"]);
+  const [ipb] = ipv4Of(b.ns, b.ifname);
+  assert.match(ipb!, /^192\.0\.2\.1[0-4]\d$/);
+  // and no one else holds b's address: the first udhcpc client's is different too
+  const first = lines(path.join(lab.dir, "udhcpc-1.log")).find((l) => l.startsWith("bound"));
+  assert.ok(first && !first.includes(`ip=${ipb} `));
+});
+
+test("renew keeps the address; release frees it for the next client (a pool of one)", { skip: why }, async () => {
+  await lab.kill(server!);
+  server = await startServer({ ...SCOPE, ranges: ["192.0.2.200"], reservations: [] }, path.join(lab.dir, "state-one"));
+  const a = lab.addClient("02:00:5e:10:00:21");
+  const la = path.join(lab.dir, "udhcpc-renew.log");
+  // -R: send a RELEASE when it exits
+  const pa = udhcpc(a.ns, a.ifname, la, ["-R"]);
+  await waitFor("bound", () => lines(la).find((l) => l.startsWith("bound")));
+  assert.match(lines(la).find((l) => l.startsWith("bound"))!, /ip=192\.0\.2\.200 /);
+  process.kill(pa.child.pid!, "SIGUSR1"); // renew now
+  const renew = await waitFor("renew", () => lines(la).find((l) => l.startsWith("renew")));
+  assert.match(renew, /ip=192\.0\.2\.200 /);
+  await waitFor("a RENEWING REQUEST and its ACK", () => {
+    const m = captured().filter((x) => x.mac === "02:00:5e:10:00:21");
+    return m.filter((x) => x.type === 5).length >= 2;
+  });
+  // a second client gets nothing while the one address is bound
+  const b = lab.addClient("02:00:5e:10:00:22");
+  const lb = path.join(lab.dir, "udhcpc-second.log");
+  const pb = udhcpc(b.ns, b.ifname, lb, ["-q", "-n", "-t", "2", "-T", "1"]);
+  assert.notEqual(await pb.exited, 0);
+  // the first client releases (udhcpc -R on SIGTERM); now the second gets 192.0.2.200
+  await lab.kill(pa);
+  await waitFor("the RELEASE on the wire", () => captured().some((x) => x.mac === "02:00:5e:10:00:21" && x.type === 7));
+  const pc = udhcpc(b.ns, b.ifname, lb, ["-q", "-n"]);
+  assert.equal(await pc.exited, 0, lines(lb).join("\n"));
+  assert.deepEqual(ipv4Of(b.ns, b.ifname), ["192.0.2.200"]);
+});
+
+test("kill -9 and a restart: the bound address is not handed out again, its owner keeps it", { skip: why }, async () => {
+  // 192.0.2.200 is bound to 02:00:5e:10:00:22 (previous test). Kill the server hard.
+  const stateDir = path.join(lab.dir, "state-one");
+  await lab.kill(server!, "SIGKILL");
+  server = await startServer({ ...SCOPE, ranges: ["192.0.2.200"], reservations: [] }, stateDir);
+  const c = lab.addClient("02:00:5e:10:00:23");
+  const lc = path.join(lab.dir, "udhcpc-third.log");
+  const pc = udhcpc(c.ns, c.ifname, lc, ["-q", "-n", "-t", "2", "-T", "1"]);
+  assert.notEqual(await pc.exited, 0, "a new client must not get the address bound before the crash");
+  assert.deepEqual(ipv4Of(c.ns, c.ifname), []);
+  // the owner asks again (INIT-REBOOT-like: DISCOVER with its address) and keeps it
+  const b = lab.byMac.get("02:00:5e:10:00:22")!;
+  sh(b.ns, ["ip", "-4", "addr", "flush", "dev", b.ifname]);
+  const lb = path.join(lab.dir, "udhcpc-owner.log");
+  const pb = udhcpc(b.ns, b.ifname, lb, ["-q", "-n", "-r", "192.0.2.200"]);
+  assert.equal(await pb.exited, 0, lines(lb).join("\n"));
+  assert.deepEqual(ipv4Of(b.ns, b.ifname), ["192.0.2.200"]);
+});

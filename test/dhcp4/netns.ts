@@ -35,6 +35,8 @@ export class Lab {
   private readonly namespaces: string[] = [];
   private readonly procs: Proc[] = [];
   private clients = 0;
+  /** client namespaces by the MAC they were given */
+  readonly byMac = new Map<string, { ns: string; ifname: string }>();
 
   constructor(readonly serverAddress = "192.0.2.1/24") {
     execFileSync("ip", ["netns", "add", this.server]);
@@ -57,6 +59,7 @@ export class Lab {
     if (mac) sh(ns, ["ip", "link", "set", ifname, "address", mac]);
     sh(ns, ["ip", "link", "set", "lo", "up"]);
     sh(ns, ["ip", "link", "set", ifname, "up"]);
+    if (mac) this.byMac.set(mac, { ns, ifname });
     return { ns, ifname };
   }
 
