@@ -62,6 +62,9 @@ export interface HttpClient {
   close(): void;
 }
 
+/** The largest reply body we read (a FortiGate's whole policy table is far smaller). */
+export const MAX_REPLY_BYTES = 32 * 1024 * 1024;
+
 const TLS_CODES = new Set([
   "SELF_SIGNED_CERT_IN_CHAIN",
   "DEPTH_ZERO_SELF_SIGNED_CERT",
@@ -117,7 +120,16 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
     return new Promise((resolve, reject) => {
       const req = httpsRequest(url, { method, headers, agent, timeout: timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          // A reply larger than any configuration we read is a broken or hostile box.
+          if (size > MAX_REPLY_BYTES) {
+            req.destroy(new DeviceHttpError(`reply larger than ${MAX_REPLY_BYTES} bytes`, "http"));
+            return;
+          }
+          chunks.push(c);
+        });
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           let body: unknown = text;
@@ -173,7 +185,7 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
           if (res.status < 400 || !retryable(res) || attempt >= max) return res;
           o.log.warn({ ...logged, status: res.status }, "device answered with a transient error; retrying");
         } else {
-          if (failure!.kind === "tls" || attempt >= max) throw failure;
+          if (failure!.kind === "tls" || failure!.kind === "http" || attempt >= max) throw failure;
           o.log.warn({ ...logged, error: failure!.message }, "device request failed; retrying");
         }
         const delay = Math.min(backoffMs * 2 ** attempt, 10000) * (0.75 + Math.random() * 0.5);
