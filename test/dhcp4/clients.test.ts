@@ -300,7 +300,9 @@ test("dhcpcd gets a lease", { skip: why }, async () => {
   fs.writeFileSync(conf, "clientid\nnoarp\noption domain_name_servers, domain_name, routers\n");
   const script = path.join(lab.dir, "dhcpcd.sh");
   const log = path.join(lab.dir, "dhcpcd.log");
-  fs.writeFileSync(script, `#!/bin/sh\necho "reason=$reason new_ip_address=$new_ip_address" >> "${log}"\n`, { mode: 0o755 });
+  fs.writeFileSync(script, `#!/bin/sh\necho "reason=$reason new_ip_address=$new_ip_address" >> "${log}"\n`, {
+    mode: 0o755,
+  });
   const p = lab.start(c.ns, ["dhcpcd", "-4", "-1", "-B", "-t", "20", "-f", conf, "-c", script, c.ifname]);
   const code = await p.exited;
   assert.equal(code, 0, p.err.join(""));
@@ -328,9 +330,14 @@ test("reservations, and two clients get two addresses", { skip: why }, async () 
   assert.ok(first && !first.includes(`ip=${ipb} `));
 });
 
-test("renew keeps the address; release frees it for the next client (a pool of one)", { skip: why }, async () => {
+test("renew keeps the address; release frees it for the next client (a pool of one)", {
+  skip: why,
+}, async () => {
   await lab.kill(server!);
-  server = await startServer({ ...SCOPE, ranges: ["192.0.2.200"], reservations: [] }, path.join(lab.dir, "state-one"));
+  server = await startServer(
+    { ...SCOPE, ranges: ["192.0.2.200"], reservations: [] },
+    path.join(lab.dir, "state-one"),
+  );
   const a = lab.addClient("02:00:5e:10:00:21");
   const la = path.join(lab.dir, "udhcpc-renew.log");
   // -R: send a RELEASE when it exits
@@ -351,13 +358,17 @@ test("renew keeps the address; release frees it for the next client (a pool of o
   assert.notEqual(await pb.exited, 0);
   // the first client releases (udhcpc -R on SIGTERM); now the second gets 192.0.2.200
   await lab.kill(pa);
-  await waitFor("the RELEASE on the wire", () => captured().some((x) => x.mac === "02:00:5e:10:00:21" && x.type === 7));
+  await waitFor("the RELEASE on the wire", () =>
+    captured().some((x) => x.mac === "02:00:5e:10:00:21" && x.type === 7),
+  );
   const pc = udhcpc(b.ns, b.ifname, lb, ["-q", "-n"]);
   assert.equal(await pc.exited, 0, lines(lb).join("\n"));
   assert.deepEqual(ipv4Of(b.ns, b.ifname), ["192.0.2.200"]);
 });
 
-test("kill -9 and a restart: the bound address is not handed out again, its owner keeps it", { skip: why }, async () => {
+test("kill -9 and a restart: the bound address is not handed out again, its owner keeps it", {
+  skip: why,
+}, async () => {
   // 192.0.2.200 is bound to 02:00:5e:10:00:22 (previous test). Kill the server hard.
   const stateDir = path.join(lab.dir, "state-one");
   await lab.kill(server!, "SIGKILL");
@@ -374,4 +385,53 @@ test("kill -9 and a restart: the bound address is not handed out again, its owne
   const pb = udhcpc(b.ns, b.ifname, lb, ["-q", "-n", "-r", "192.0.2.200"]);
   assert.equal(await pb.exited, 0, lines(lb).join("\n"));
   assert.deepEqual(ipv4Of(b.ns, b.ifname), ["192.0.2.200"]);
+});
+
+async function stats(p: Proc): Promise<Record<string, number>> {
+  const before = p.out.join("").split("STATS ").length;
+  process.kill(p.child.pid!, "SIGUSR1");
+  await waitFor("STATS", () => p.out.join("").split("STATS ").length > before);
+  const all = p.out.join("").split("STATS ");
+  return JSON.parse(all[all.length - 1]!.split("\n")[0]!) as Record<string, number>;
+}
+
+test("hostile input and a starvation run from many MACs: counted drops, the server keeps serving", {
+  skip: why,
+}, async () => {
+  await lab.kill(server!);
+  server = await startServer({ ...SCOPE, maxLeasesPerMinute: 30 }, path.join(lab.dir, "state-hostile"));
+  const h = lab.addClient("02:00:5e:10:00:31");
+  sh(h.ns, ["ip", "addr", "add", "192.0.2.250/24", "dev", h.ifname]);
+  const sender = lab.start(
+    h.ns,
+    [
+      process.execPath,
+      "--import",
+      "tsx",
+      path.join(root, "test/dhcp4/hostile-sender.ts"),
+      "192.0.2.255",
+      "300",
+    ],
+    root,
+  );
+  assert.equal(await sender.exited, 0, sender.err.join(""));
+  assert.match(sender.out.join(""), /"starvation":300/);
+  let st = await stats(server!);
+  for (let i = 0; i < 50 && st.received! < 1800; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    st = await stats(server!);
+  }
+  assert.equal(server!.child.exitCode, null, "the server is still running");
+  assert.ok(st.malformed! >= 900, JSON.stringify(st));
+  assert.ok(st.drop_oversized! >= 1, JSON.stringify(st));
+  assert.ok(st.drop_rate_limited! >= 250, JSON.stringify(st));
+  assert.ok(st.tx_OFFER! <= 30, JSON.stringify(st));
+  assert.equal(st.internalErrors, 0);
+  // a reserved client is still served (reservations are not new clients)
+  const r = lab.byMac.get("02:00:5e:10:00:0a")!;
+  sh(r.ns, ["ip", "-4", "addr", "flush", "dev", r.ifname]);
+  const lr = path.join(lab.dir, "udhcpc-after-flood.log");
+  const pr = udhcpc(r.ns, r.ifname, lr, ["-q", "-n"]);
+  assert.equal(await pr.exited, 0, lines(lr).join("\n"));
+  assert.deepEqual(ipv4Of(r.ns, r.ifname), ["192.0.2.10"]);
 });
