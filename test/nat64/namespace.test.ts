@@ -1,0 +1,386 @@
+/**
+ * The NAT64 datapath end to end in network namespaces: an IPv6-only client,
+ * the translator (`v6mostly run -f`, or the service with test-only timers),
+ * an IPv4-only server (test/nat64/peer.py). See lab.ts for the addresses.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { CLIENT6, canRun, Lab, PREFIX, REPO, SERVER4, SERVER6, sh, waitFor } from "./lab.ts";
+
+const skip = canRun();
+const POOL = /^203\.0\.113\.13[0-5]$|^203\.0\.113\.12[89]$/;
+
+function translations(
+  lab: Lab,
+  status: string,
+): Record<
+  string,
+  {
+    counters: Record<string, number>;
+    drops: Record<string, number>;
+    totalSessions: number;
+    sessions: { proto: string; ipv6: string; ipv4: string }[];
+  }
+> {
+  return JSON.parse(lab.ns(lab.t, ["curl", "-s", "--max-time", "3", `http://${status}/translations`]));
+}
+
+function udp(
+  lab: Lab,
+  n: number,
+  timeout = 4,
+): { sent: number; answered: number; errors: Record<string, number>; sources: string[] } {
+  return JSON.parse(
+    lab.ns(lab.c, [
+      "python3",
+      join(REPO, "test/nat64/udpclient.py"),
+      SERVER6,
+      "9000",
+      String(n),
+      String(timeout),
+    ]),
+  );
+}
+
+async function peerReady(lab: Lab): Promise<void> {
+  await waitFor("peer HTTP server", () =>
+    lab.ns(lab.s, ["curl", "-s", "--max-time", "1", `http://${SERVER4}:8080/`]).startsWith("ok"),
+  );
+}
+
+test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, async (t) => {
+  if (skip) {
+    t.skip(skip);
+    return;
+  }
+  const lab = new Lab("a");
+  t.after(() => lab.cleanup());
+  lab.setup();
+  lab.startPeer();
+  await peerReady(lab);
+  const status = "127.0.0.1:9464";
+  const resource = lab.writeResource();
+  let run = lab.startRun(resource, status);
+  await waitFor("translations endpoint", () => translations(lab, status)["Nat64Gateway/lab"]);
+
+  await t.test("ping through the translator; the box nets one hop-limit decrement on the wire", () => {
+    const out = lab.ns(lab.c, ["ping", "-c", "3", "-i", "0.2", "-W", "2", SERVER6]);
+    assert.match(out, /3 received/);
+    // The server answers with TTL 64: one decrement for the whole box, not three.
+    assert.match(out, /ttl=63/);
+  });
+
+  await t.test("hop limit 2 reaches the server (one router), hop limit 1 expires at the translator", () => {
+    assert.match(lab.ns(lab.c, ["ping", "-c", "1", "-t", "2", "-W", "2", SERVER6]), /1 received/);
+    let out = "";
+    try {
+      out = lab.ns(lab.c, ["ping", "-c", "1", "-t", "1", "-W", "2", SERVER6]);
+    } catch (e) {
+      out = String((e as { stdout?: string }).stdout ?? "");
+    }
+    assert.match(out, /Time exceeded/i);
+  });
+
+  await t.test("TCP: HTTP request; the server sees a pool4 address", () => {
+    const out = lab.ns(lab.c, ["curl", "-s", "--max-time", "5", `http://[${SERVER6}]:8080/`]).trim();
+    const m = /^ok (\S+)$/.exec(out);
+    assert.ok(m, out);
+    assert.match(m[1]!, POOL);
+  });
+
+  await t.test("TCP: 50 MB download verified by SHA-256", () => {
+    const n = 50 * 1024 * 1024;
+    const want = lab.ns(lab.s, ["curl", "-s", `http://${SERVER4}:8080/sum?n=${n}`]).trim();
+    const got = lab
+      .ns(lab.c, ["sh", "-c", `curl -s --max-time 60 'http://[${SERVER6}]:8080/blob?n=${n}' | sha256sum`])
+      .split(" ")[0];
+    assert.equal(got, want);
+  });
+
+  await t.test("TCP: 8 MB upload verified by SHA-256", () => {
+    const f = join(lab.dir, "up.bin");
+    const data = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32BE((i * 2654435761) >>> 0, i);
+    writeFileSync(f, data);
+    const got = lab
+      .ns(lab.c, ["curl", "-s", "--max-time", "30", "--data-binary", `@${f}`, `http://[${SERVER6}]:8080/sum`])
+      .trim();
+    assert.equal(got, createHash("sha256").update(data).digest("hex"));
+  });
+
+  await t.test("UDP echo; the answer comes back from the server", () => {
+    const r = udp(lab, 1);
+    assert.equal(r.answered, 1, JSON.stringify(r));
+    assert.equal(r.sources.length, 1);
+    assert.match(r.sources[0]!, POOL);
+  });
+
+  await t.test(
+    "300 concurrent UDP flows, one pool4 address for the host (RFC 4787 REQ-2 paired pooling)",
+    async () => {
+      const r = udp(lab, 300, 6);
+      assert.equal(r.answered, 300, JSON.stringify(r));
+      assert.equal(r.sources.length, 1, `one IPv4 address for one IPv6 host: ${r.sources}`);
+      const tr = await waitFor("sessions in /translations", () => {
+        const x = translations(lab, status)["Nat64Gateway/lab"]!;
+        return x.counters.sessionsUdp! >= 301 && x.totalSessions >= 301 ? x : undefined;
+      });
+      assert.ok(tr.sessions.filter((s) => s.proto === "udp").length >= 301);
+    },
+  );
+
+  await t.test("v6mostly translations prints the table and counters", () => {
+    const out = lab.ns(lab.t, [
+      process.execPath,
+      join(REPO, "bin/v6mostly.js"),
+      "translations",
+      "--status-address",
+      status,
+    ]);
+    assert.match(out, /Proto\s+Original IPv4 \/ Translated IPv4\s+Translated IPv6 \/ Original IPv6/);
+    assert.match(out, new RegExp(`udp\\s+${SERVER4.replace(/\./g, "\\.")}:9000\\s+\\[${SERVER6}\\]:9000`));
+    assert.match(out, new RegExp(`\\[${CLIENT6}\\]:\\d+`));
+    assert.match(out, /Total number of translations: \d+/);
+    const json = JSON.parse(
+      lab.ns(lab.t, [
+        process.execPath,
+        join(REPO, "bin/v6mostly.js"),
+        "translations",
+        "--status-address",
+        status,
+        "-o",
+        "json",
+      ]),
+    );
+    assert.equal(json["Nat64Gateway/lab"].prefix, PREFIX);
+  });
+
+  await t.test(
+    "/metrics exposes sessions, BIB, pool usage, packets, bytes and drops with a resource label",
+    () => {
+      const m = lab.ns(lab.t, ["curl", "-s", `http://${status}/metrics`]);
+      assert.match(m, /v6mostly_nat64_sessions\{resource="Nat64Gateway\/lab",proto="udp"\} \d+/);
+      assert.match(m, /v6mostly_nat64_bib_entries\{resource="Nat64Gateway\/lab",proto="icmp"\} \d+/);
+      assert.match(m, /v6mostly_nat64_pool4_ports_used\{resource="Nat64Gateway\/lab",proto="tcp"\} \d+/);
+      assert.match(
+        m,
+        /v6mostly_nat64_packets_total\{resource="Nat64Gateway\/lab",direction="6to4"\} [1-9]\d*/,
+      );
+      assert.match(m, /v6mostly_nat64_bytes_total\{resource="Nat64Gateway\/lab",direction="4to6"\} [1-9]\d*/);
+      assert.match(m, /v6mostly_nat64_table_bytes\{resource="Nat64Gateway\/lab"\} \d+/);
+    },
+  );
+
+  await t.test(
+    "a source outside allowedSources is refused with ICMPv6 administratively prohibited, and counted",
+    async () => {
+      lab.ns(lab.c, ["ip", "addr", "add", "2001:db8:99::2/128", "dev", "c0", "nodad"]);
+      lab.ns(lab.t, ["ip", "-6", "route", "add", "2001:db8:99::2/128", "via", CLIENT6]);
+      let out = "";
+      try {
+        out = lab.ns(lab.c, ["ping", "-c", "1", "-W", "2", "-I", "2001:db8:99::2", SERVER6]);
+      } catch (e) {
+        out = String((e as { stdout?: string }).stdout ?? "");
+      }
+      assert.match(out, /Administratively prohibited/i);
+      await waitFor(
+        "sourceNotAllowed counter",
+        () => (translations(lab, status)["Nat64Gateway/lab"]!.drops.sourceNotAllowed ?? 0) >= 1,
+      );
+    },
+  );
+
+  await t.test("PMTU: a 1280-byte link on the IPv6 side (PTB → FN) and on the IPv4 side (FN → PTB)", () => {
+    const n = 2 * 1024 * 1024;
+    // IPv6 side: the translator's kernel sends PTB to the translated source; we turn it into FN for the server.
+    lab.ns(lab.t, ["ip", "link", "set", "t0", "mtu", "1280"]);
+    try {
+      const want = lab.ns(lab.s, ["curl", "-s", `http://${SERVER4}:8080/sum?n=${n}`]).trim();
+      const got = lab
+        .ns(lab.c, ["sh", "-c", `curl -s --max-time 20 'http://[${SERVER6}]:8080/blob?n=${n}' | sha256sum`])
+        .split(" ")[0];
+      assert.equal(got, want, "download through a 1280-byte IPv6 link");
+    } finally {
+      lab.ns(lab.t, ["ip", "link", "set", "t0", "mtu", "1500"]);
+    }
+    // IPv4 side: FN for our 6→4 packets (DF set above 1260 bytes) comes back as PTB to the client.
+    lab.ns(lab.t, ["ip", "link", "set", "u0", "mtu", "1280"]);
+    try {
+      const f = join(lab.dir, "up2.bin");
+      const data = Buffer.alloc(n, 7);
+      writeFileSync(f, data);
+      const got = lab
+        .ns(lab.c, [
+          "curl",
+          "-s",
+          "--max-time",
+          "20",
+          "--data-binary",
+          `@${f}`,
+          `http://[${SERVER6}]:8080/sum`,
+        ])
+        .trim();
+      assert.equal(
+        got,
+        createHash("sha256").update(data).digest("hex"),
+        "upload through a 1280-byte IPv4 link",
+      );
+    } finally {
+      lab.ns(lab.t, ["ip", "link", "set", "u0", "mtu", "1500"]);
+    }
+  });
+
+  await t.test(
+    "TAYGA as a CLAT in the client namespace (464XLAT): ping and TCP to an IPv4 literal",
+    async (tt) => {
+      if (!existsSync("/usr/sbin/tayga")) {
+        tt.skip("tayga not installed");
+        return;
+      }
+      // CLAT: the client's IPv4 192.0.0.1 maps to 2001:db8:1:c1::1; our NAT64 is the PLAT.
+      const conf = join(lab.dir, "clat.conf");
+      writeFileSync(
+        conf,
+        `tun-device clat\nipv4-addr 192.0.0.2\nprefix ${PREFIX}\nmap 192.0.0.1 2001:db8:1:c1::1\n`,
+      );
+      lab.ns(lab.c, ["tayga", "-c", conf, "--mktun"]);
+      lab.ns(lab.c, ["ip", "link", "set", "clat", "up"]);
+      lab.ns(lab.c, ["ip", "addr", "add", "192.0.0.1/32", "dev", "clat"]);
+      lab.ns(lab.c, ["ip", "route", "add", "default", "dev", "clat", "src", "192.0.0.1"]);
+      lab.ns(lab.c, ["ip", "-6", "route", "add", "2001:db8:1:c1::/64", "dev", "clat"]);
+      lab.ns(lab.c, ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+      lab.ns(lab.t, ["ip", "-6", "route", "add", "2001:db8:1:c1::/64", "via", CLIENT6]);
+      lab.spawnIn(lab.c, ["tayga", "-c", conf, "-d"], "tayga-clat.log");
+      await waitFor("CLAT ping", () =>
+        /1 received/.test(lab.ns(lab.c, ["ping", "-c", "1", "-W", "1", SERVER4])),
+      );
+      const out = lab.ns(lab.c, ["ping", "-c", "3", "-i", "0.2", "-W", "2", SERVER4]);
+      assert.match(out, /3 received/);
+      const http = lab.ns(lab.c, ["curl", "-s", "--max-time", "5", `http://${SERVER4}:8080/`]).trim();
+      assert.match(http, /^ok 203\.0\.113\.(12[89]|13[0-5])$/);
+      const sessions = translations(lab, status)["Nat64Gateway/lab"]!.sessions;
+      assert.ok(
+        sessions.some((s) => s.ipv6 === "2001:db8:1:c1::1"),
+        "the CLAT's IPv6 address has a session",
+      );
+    },
+  );
+
+  await t.test(
+    "SIGTERM leaves no device, route, proxy entry or sysctl behind; a SIGKILLed run is cleaned at the next start",
+    async () => {
+      const forwardingBefore = "0";
+      await lab.stop(run);
+      assert.equal(run.exitCode, 0, "clean exit");
+      const links = lab.ns(lab.t, ["ip", "-o", "link"]);
+      assert.ok(!links.includes(lab.tun), "no TUN device left");
+      assert.ok(!lab.ns(lab.t, ["ip", "route"]).includes("203.0.113.128"), "no pool4 route left");
+      assert.ok(!lab.ns(lab.t, ["ip", "-6", "route"]).includes("2001:db8:64::"), "no prefix route left");
+      assert.equal(lab.ns(lab.t, ["ip", "neigh", "show", "proxy"]).trim(), "", "no proxy ARP entry left");
+      assert.equal(lab.ns(lab.t, ["cat", "/proc/sys/net/ipv4/ip_forward"]).trim(), forwardingBefore);
+
+      run = lab.startRun(resource, status);
+      await waitFor("restart", () => translations(lab, status)["Nat64Gateway/lab"]);
+      await lab.stop(run, "SIGKILL");
+      assert.ok(!lab.ns(lab.t, ["ip", "-o", "link"]).includes(lab.tun), "the device dies with its process");
+      assert.notEqual(
+        lab.ns(lab.t, ["ip", "neigh", "show", "proxy"]).trim(),
+        "",
+        "proxy entries survive a crash",
+      );
+      run = lab.startRun(resource, status);
+      await waitFor("start after a crash", () => translations(lab, status)["Nat64Gateway/lab"]);
+      const log = (run as unknown as { output: () => string }).output();
+      assert.match(log, /cleaning state left by a previous run/);
+      assert.match(lab.ns(lab.c, ["ping", "-c", "1", "-W", "2", SERVER6]), /1 received/);
+      await lab.stop(run);
+      assert.equal(lab.ns(lab.t, ["ip", "neigh", "show", "proxy"]).trim(), "");
+    },
+  );
+});
+
+test("NAT64 service with test-only timers and a tiny port range", { timeout: 120_000 }, async (t) => {
+  if (skip) {
+    t.skip(skip);
+    return;
+  }
+  const lab = new Lab("b");
+  t.after(() => lab.cleanup());
+  lab.setup();
+  lab.startPeer();
+  await peerReady(lab);
+  const status = "127.0.0.1:9465";
+  const arg = {
+    spec: {
+      prefix: PREFIX,
+      pool4: ["203.0.113.128"],
+      allowedSources: ["2001:db8:1::/48"],
+      uplinkInterface: "u0",
+      tunName: lab.tun,
+    },
+    pool4: ["203.0.113.128"],
+    options: { timeouts: { udp: 2, tcpIncomingSyn: 2 }, portMin: 2000, portMax: 2003 },
+    status,
+    stateDir: join(lab.dir, "state"),
+  };
+  const svc = lab.spawnIn(
+    lab.t,
+    [process.execPath, "--import", "tsx", join(REPO, "test/nat64/serve.ts"), JSON.stringify(arg)],
+    "serve.log",
+  );
+  await waitFor("service", () => translations(lab, status)["Nat64Gateway/lab"]);
+
+  await t.test(
+    "pool exhaustion: 4 ports, 6 flows → 4 answered, 2 refused with ICMPv6, counted, still serving",
+    async () => {
+      const r = udp(lab, 6, 3);
+      assert.equal(r.answered, 4, JSON.stringify(r));
+      const refused = Object.values(r.errors).reduce((a, b) => a + b, 0);
+      assert.equal(
+        refused,
+        2,
+        `ICMPv6 destination unreachable reaches the sockets: ${JSON.stringify(r.errors)}`,
+      );
+      const tr = await waitFor("poolExhausted", () => {
+        const x = translations(lab, status)["Nat64Gateway/lab"]!;
+        return (x.drops.poolExhausted ?? 0) >= 2 ? x : undefined;
+      });
+      assert.equal(tr.counters.poolUsedUdp, 4);
+      assert.match(lab.ns(lab.c, ["ping", "-c", "1", "-W", "2", SERVER6]), /1 received/);
+    },
+  );
+
+  await t.test("UDP sessions and BIB entries expire after the UDP timer, freeing the ports", async () => {
+    const tr = await waitFor(
+      "UDP sessions to expire",
+      () => {
+        const x = translations(lab, status)["Nat64Gateway/lab"]!;
+        return x.counters.sessionsUdp === 0 ? x : undefined;
+      },
+      8000,
+    );
+    assert.equal(tr.counters.bibUdp, 0);
+    assert.equal(tr.counters.poolUsedUdp, 0);
+    assert.equal(udp(lab, 4, 3).answered, 4, "the freed ports serve new flows");
+  });
+
+  await t.test(
+    "an unsolicited IPv4 SYN is held TCP_INCOMING_SYN, then refused with ICMP port unreachable",
+    () => {
+      const script =
+        "import socket,time,sys\ns=socket.socket();s.settimeout(10)\nt=time.time()\ntry:\n s.connect(('203.0.113.128',2001));print('connected')\nexcept OSError as e:\n print(type(e).__name__, round(time.time()-t,1))\n";
+      const out = lab.ns(lab.s, ["python3", "-c", script]).trim();
+      const m = /^ConnectionRefusedError ([\d.]+)$/.exec(out);
+      assert.ok(m, out);
+      assert.ok(Number(m[1]) >= 1.5, `refused after the hold (${m[1]} s), not at once`);
+    },
+  );
+
+  await lab.stop(svc);
+  assert.equal(svc.exitCode, 0);
+  assert.ok(!lab.ns(lab.t, ["ip", "-o", "link"]).includes(lab.tun));
+  void readFileSync;
+});

@@ -1,0 +1,43 @@
+"""UDP client for the NAT64 namespace tests: N sockets (N flows) at once, each
+sends one datagram to the echo server and waits for its answer.
+Prints one JSON line: {"sent": N, "answered": K, "errors": {...}, "sources": [...]}."""
+import json
+import socket
+import sys
+import time
+
+dst, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 3.0
+socks = []
+errors = {}
+for i in range(n):
+    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
+    if ":" in dst:
+        # IPV6_RECVERR: report every ICMPv6 error (address unreachable is not "hard" otherwise).
+        s.setsockopt(socket.IPPROTO_IPV6, 25, 1)
+    s.connect((dst, port))
+    s.setblocking(False)
+    socks.append(s)
+for i, s in enumerate(socks):
+    try:
+        s.send(f"flow {i}".encode())
+    except OSError as e:
+        errors[e.strerror] = errors.get(e.strerror, 0) + 1
+answered = 0
+sources = set()
+pending = set(range(n))
+end = time.time() + timeout
+while pending and time.time() < end:
+    for i in list(pending):
+        try:
+            d = socks[i].recv(2048)
+            answered += 1
+            pending.discard(i)
+            sources.add(d.decode().rsplit(" from ", 1)[1].rsplit(":", 1)[0])
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            errors[e.strerror] = errors.get(e.strerror, 0) + 1
+            pending.discard(i)
+    time.sleep(0.01)
+print(json.dumps({"sent": n, "answered": answered, "errors": errors, "sources": sorted(sources)}))
