@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Condition } from "../api/status.ts";
 import type { Logger } from "../util/log.ts";
 import { readCredential } from "./credentials.ts";
-import { diagnoseVip6, type Vip6 } from "./diagnose.ts";
+import { diagnosePolicyOrder, diagnoseVip6, type Vip6 } from "./diagnose.ts";
 import { DeviceApiError, type Driver, type Ledger } from "./driver.ts";
 import { createFortiDriver } from "./fortios/rest.ts";
 import { DeviceHttpError, readCa } from "./http.ts";
@@ -133,8 +133,25 @@ async function prepare(device: Device, driver: Driver, o: RunOptions): Promise<P
     (c) => c.op === "update" && (ledger.entries[c.object.id] || c.object.ownership === "marked"),
   );
   if (device.spec.vendor === "fortios" && driver.vendor === "fortios")
-    diagnostics.push(...(await vip6Diagnostics(driver, version ?? "")));
+    diagnostics.push(
+      ...(await vip6Diagnostics(driver, version ?? "")),
+      ...(await policyOrder(driver, rendered)),
+    );
   return { rendered, changes, drift, ledger, diagnostics };
+}
+
+/** FortiOS: deny policies of the box's own above ours. */
+async function policyOrder(driver: Driver, rendered: Rendered): Promise<Diagnostic[]> {
+  const d = driver as Driver & { policyTable?: (path: string) => Promise<Record<string, unknown>[]> };
+  if (!d.policyTable) return [];
+  const out: Diagnostic[] = [];
+  for (const path of ["firewall/policy", "firewall/policy64"]) {
+    const ours = rendered.objects
+      .filter((o) => o.path === path)
+      .map((o) => ({ comment: String(o.body.comments), srcintf: o.body.srcintf, dstintf: o.body.dstintf }));
+    if (ours.length) out.push(...diagnosePolicyOrder(path, ours, await d.policyTable(path)));
+  }
+  return out;
 }
 
 /** FortiOS: the box's vip6 objects and whether this version answers NDP for them. */

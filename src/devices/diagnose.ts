@@ -104,3 +104,40 @@ export function diagnoseVip6(version: string, vips: readonly Vip6[], uplinkAddre
   }
   return out;
 }
+
+/** Interface names of a policy field: a table of {name} (firewall/policy) or a string (policy64). */
+function intfNames(v: unknown): string[] {
+  if (typeof v === "string") return [v];
+  return Array.isArray(v) ? v.map((x) => String((x as { name?: unknown }).name)) : [];
+}
+
+/**
+ * FortiOS evaluates policies top-down and appends new ones at the end: a deny policy of the box's
+ * own above ours, on the same interfaces, would take the traffic first.
+ * `table` is the policy table in the box's order; our policies carry `comment`.
+ */
+export function diagnosePolicyOrder(
+  path: string,
+  ours: readonly { comment: string; srcintf: unknown; dstintf: unknown }[],
+  table: readonly Record<string, unknown>[],
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const p of ours) {
+    const at = table.findIndex((x) => x.comments === p.comment);
+    const above = at < 0 ? table : table.slice(0, at);
+    const src = intfNames(p.srcintf);
+    const dst = intfNames(p.dstintf);
+    const meets = (a: string[], b: string[]) => a.some((x) => x === "any" || b.includes(x));
+    for (const x of above) {
+      if (x.action !== "deny" || x.status === "disable") continue;
+      if (!meets(intfNames(x.srcintf), src) || !meets(intfNames(x.dstintf), dst)) continue;
+      const id = String(x.policyid);
+      out.push({
+        severity: "warning",
+        subject: `${path} ${id}${x.name ? ` (${String(x.name)})` : ""}`,
+        message: `denies ${src.join(",")} -> ${dst.join(",")} above v6mostly's policy (FortiOS takes the first match, and new policies go last): move ours above it, e.g. PUT /api/v2/cmdb/${path}/<our policyid>?action=move&before=${id}`,
+      });
+    }
+  }
+  return out;
+}

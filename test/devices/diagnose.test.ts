@@ -94,3 +94,26 @@ test("FortiOS VIP6 and NDP: which versions answer, and what to do on the others"
     /set ndp-reply enable/,
   );
 });
+
+test("policy order: a deny below ours, or on other interfaces, is no warning", async () => {
+  const { diagnosePolicyOrder } = await import("../../src/devices/diagnose.ts");
+  const ours = [
+    { comment: "managed by v6mostly: x", srcintf: [{ name: "lan1" }], dstintf: [{ name: "wan1" }] },
+  ];
+  const mine = { policyid: 5, comments: "managed by v6mostly: x", action: "accept" };
+  const deny = { policyid: 9, srcintf: [{ name: "lan1" }], dstintf: [{ name: "wan1" }], action: "deny" };
+  assert.equal(diagnosePolicyOrder("firewall/policy", ours, [mine, deny]).length, 0);
+  assert.equal(diagnosePolicyOrder("firewall/policy", ours, [deny, mine]).length, 1);
+  assert.equal(
+    diagnosePolicyOrder("firewall/policy", ours, [{ ...deny, srcintf: [{ name: "any" }] }, mine]).length,
+    1,
+  );
+  assert.equal(
+    diagnosePolicyOrder("firewall/policy", ours, [{ ...deny, dstintf: [{ name: "dmz" }] }, mine]).length,
+    0,
+  );
+  assert.equal(
+    diagnosePolicyOrder("firewall/policy", ours, [{ ...deny, status: "disable" }, mine]).length,
+    0,
+  );
+});

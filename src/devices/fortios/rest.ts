@@ -68,7 +68,10 @@ export function fortiErrorMessage(method: string, path: string, r: HttpResponse)
   return `${method} ${path}: HTTP ${r.status}${code}${cli}`;
 }
 
-export function createFortiDriver(o: FortiDriverOptions): Driver & { vip6(): Promise<Vip6[]> } {
+export function createFortiDriver(o: FortiDriverOptions): Driver & {
+  vip6(): Promise<Vip6[]>;
+  policyTable(path: string): Promise<Record<string, unknown>[]>;
+} {
   const http: HttpClient = createHttpClient({
     endpoint: o.endpoint,
     headers: { Authorization: `Bearer ${o.token}` },
@@ -239,6 +242,11 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & { vip6(): Pro
     },
 
     async finish() {},
+
+    /** a policy table in the box's order (as last read), for the order diagnosis */
+    async policyTable(path: string) {
+      return (await list(path)) ?? [];
+    },
 
     /** the box's vip6 objects, for the NDP diagnosis */
     async vip6() {
