@@ -117,6 +117,43 @@ describe("EAMT (RFC 7757)", () => {
     assert.ok(t.map6to4(hex6(addr6("2001:db8:1c6:3364:2::")), 0, o4, 0));
     assert.deepEqual(o4, addr4("198.51.100.2"));
   });
+  test("word paths agree with the byte paths (random prefixes, any alignment)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 32 }),
+        fc.integer({ min: 0, max: 128 }),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        (len4, len6raw, p6, p4, host) => {
+          const len6 = Math.min(len6raw, 96 + len4); // IPv6 suffix must hold the IPv4 suffix
+          const mask = (b: Uint8Array, len: number) =>
+            b.map((x, i) => x & ((0xff << (8 - Math.max(0, Math.min(8, len - 8 * i)))) & 0xff));
+          const v6 = mask(p6, len6);
+          const v4 = mask(p4, len4);
+          const t = new Eamt([{ v6, len6, v4, len4 }]);
+          const buf = new Uint8Array(1024);
+          const w = new Uint32Array(buf.buffer);
+          // an IPv6 address inside the prefix: random host bits after it
+          const m6 = mask(new Uint8Array(16).fill(0xff), len6);
+          const in6 = host.map((x, i) => (x & ~m6[i]!) | v6[i]!);
+          buf.set(in6, 0);
+          const byteOut = new Uint8Array(4);
+          assert.equal(t.map6to4(in6, 0, byteOut, 0), true);
+          assert.equal(t.map6to4W(w, 0, 8), true);
+          assert.deepEqual(buf.slice(32, 36), byteOut);
+          // and back
+          buf.set(byteOut, 64);
+          const byte6 = new Uint8Array(16);
+          assert.equal(t.map4to6(byteOut, 0, byte6, 0), true);
+          assert.equal(t.map4to6W(w, 16, 32), true);
+          assert.deepEqual(buf.slice(128, 144), byte6);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   test("rejects an IPv6 prefix too long for the IPv4 suffix", () => {
     assert.throws(() => mk([["2001:db8::/124", "10.0.0.0/24"]]));
   });

@@ -38,6 +38,15 @@ interface Entry extends EamtEntryBytes {
   m4w: number;
 }
 
+/** Byte swap of a 32-bit value (native little-endian word ⇄ big-endian value). */
+function bswap(x: number): number {
+  return ((x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+}
+
+function beWord(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
 /** Word-at-a-time prefix test on a 4-aligned address (see words.ts). */
 function matchWords(aw: Uint32Array, k: number, pw: Uint32Array, mw: Uint32Array, n: number): boolean {
   for (let i = 0; i < n; i++) if (((aw[k + i]! ^ pw[i]!) & mw[i]!) !== 0) return false;
@@ -67,6 +76,99 @@ export class Eamt {
     }));
     this.by6 = [...all].sort((a, b) => b.len6 - a.len6);
     this.by4 = [...all].sort((a, b) => b.len4 - a.len4);
+    // Flat copies for the word paths (no object loads per packet).
+    const n = all.length;
+    this.f6 = new Uint32Array(n * 8); // by6 order: 4 prefix words then 4 mask words (native order)
+    this.f6meta = new Int32Array(n * 3); // len6, len4, words to compare
+    this.f6p4 = new Uint32Array(n); // IPv4 prefix, big-endian value
+    this.by6.forEach((e, i) => {
+      this.f6.set(e.v6w, 8 * i);
+      this.f6.set(e.m6w, 8 * i + 4);
+      this.f6meta.set([e.len6, e.len4, e.n6w], 3 * i);
+      this.f6p4[i] = beWord(e.v4, 0);
+    });
+    this.f4 = new Uint32Array(n * 2); // by4 order: prefix word, mask word (native order)
+    this.f4meta = new Int32Array(n * 2); // len6, len4
+    this.f4p6 = new Uint32Array(n * 4); // IPv6 prefix, big-endian values
+    this.by4.forEach((e, i) => {
+      this.f4[2 * i] = e.v4w;
+      this.f4[2 * i + 1] = e.m4w;
+      this.f4meta.set([e.len6, e.len4], 2 * i);
+      for (let j = 0; j < 4; j++) this.f4p6[4 * i + j] = beWord(e.v6, 4 * j);
+    });
+  }
+
+  private readonly f6: Uint32Array;
+  private readonly f6meta: Int32Array;
+  private readonly f6p4: Uint32Array;
+  private readonly f4: Uint32Array;
+  private readonly f4meta: Int32Array;
+  private readonly f4p6: Uint32Array;
+  private readonly t = new Uint32Array(4);
+
+  /**
+   * Word path of {@link map6to4} (little-endian hosts): the IPv6 address is the
+   * 4 native words w[k..k+3], the IPv4 result goes to w[ko].
+   */
+  map6to4W(w: Uint32Array, k: number, ko: number): boolean {
+    const f = this.f6;
+    const meta = this.f6meta;
+    const n = this.f6p4.length;
+    for (let e = 0; e < n; e++) {
+      const nw = meta[3 * e + 2]!;
+      let i = 0;
+      for (; i < nw; i++) if (((w[k + i]! ^ f[8 * e + i]!) & f[8 * e + 4 + i]!) !== 0) break;
+      if (i < nw) continue;
+      const len6 = meta[3 * e]!;
+      const bits = 32 - meta[3 * e + 1]!;
+      let val = 0;
+      if (bits > 0) {
+        const wi = len6 >>> 5;
+        const r = len6 & 31;
+        const hi = bswap(w[k + wi]!);
+        const x = r === 0 ? hi : ((hi << r) | (r + bits > 32 ? bswap(w[k + wi + 1]!) >>> (32 - r) : 0)) >>> 0;
+        val = bits === 32 ? x : x >>> (32 - bits);
+      }
+      w[ko] = bswap((this.f6p4[e]! | val) >>> 0);
+      return true;
+    }
+    return false;
+  }
+
+  /** Word path of {@link map4to6}: IPv4 address in w[k], IPv6 result to w[ko..ko+3]. */
+  map4to6W(w: Uint32Array, k: number, ko: number): boolean {
+    const f = this.f4;
+    const meta = this.f4meta;
+    const n = meta.length >>> 1;
+    const a = w[k]!;
+    for (let e = 0; e < n; e++) {
+      if (((a ^ f[2 * e]!) & f[2 * e + 1]!) !== 0) continue;
+      const t = this.t;
+      const p = this.f4p6;
+      t[0] = p[4 * e]!;
+      t[1] = p[4 * e + 1]!;
+      t[2] = p[4 * e + 2]!;
+      t[3] = p[4 * e + 3]!;
+      const len6 = meta[2 * e]!;
+      const bits = 32 - meta[2 * e + 1]!;
+      if (bits > 0) {
+        const be = bswap(a);
+        const suffix = bits === 32 ? be : (be & ((1 << bits) - 1)) >>> 0;
+        const wi = len6 >>> 5;
+        const r = len6 & 31;
+        if (r + bits <= 32) t[wi] = t[wi]! | (suffix << (32 - r - bits));
+        else {
+          t[wi] = t[wi]! | (suffix >>> (r + bits - 32));
+          t[wi + 1] = t[wi + 1]! | (suffix << (64 - r - bits));
+        }
+      }
+      w[ko] = bswap(t[0]!);
+      w[ko + 1] = bswap(t[1]!);
+      w[ko + 2] = bswap(t[2]!);
+      w[ko + 3] = bswap(t[3]!);
+      return true;
+    }
+    return false;
   }
 
   get size(): number {

@@ -7,6 +7,8 @@
  * the mapper, then writes the addresses the mapper produced, writes back the
  * ports if the mapper changed them, and adjusts the checksums for both.
  */
+
+import { LITTLE_ENDIAN, words } from "../words.ts";
 import type { Eamt } from "./eamt.ts";
 import type { Rfc6052Prefix } from "./rfc6052.ts";
 
@@ -107,6 +109,17 @@ export class SiitAddressMapper implements AddressMapper {
     dst4: number,
     _flow: Flow,
   ): number {
+    if (LITTLE_ENDIAN && this.hasEamt && inp === out && ((src6 | dst6 | src4 | dst4) & 3) === 0) {
+      const w = words(inp);
+      if (w !== null) {
+        let r = MAP_OK;
+        if (!this.eamt.map6to4W(w, src6 >>> 2, src4 >>> 2) && !this.pool6?.extract(inp, src6, out, src4))
+          r |= MAP_SRC_FAIL;
+        if (!this.eamt.map6to4W(w, dst6 >>> 2, dst4 >>> 2) && !this.pool6?.extract(inp, dst6, out, dst4))
+          r |= MAP_DST_FAIL;
+        return r;
+      }
+    }
     let r = MAP_OK;
     if (!this.one6to4(inp, src6, out, src4)) r |= MAP_SRC_FAIL;
     if (!this.one6to4(inp, dst6, out, dst4)) r |= MAP_DST_FAIL;
@@ -128,6 +141,21 @@ export class SiitAddressMapper implements AddressMapper {
     // For a quoted packet the roles are reversed.
     const srcPool6Only = flow.hairpin && !flow.inner;
     const dstPool6Only = flow.hairpin && flow.inner;
+    if (LITTLE_ENDIAN && this.hasEamt && inp === out && ((src6 | dst6 | src4 | dst4) & 3) === 0) {
+      const w = words(inp);
+      if (w !== null) {
+        let r = MAP_OK;
+        if (!(!srcPool6Only && this.eamt.map4to6W(w, src4 >>> 2, src6 >>> 2))) {
+          if (this.pool6 === null) r |= MAP_SRC_FAIL;
+          else this.pool6.embed(inp, src4, out, src6);
+        }
+        if (!(!dstPool6Only && this.eamt.map4to6W(w, dst4 >>> 2, dst6 >>> 2))) {
+          if (this.pool6 === null) r |= MAP_DST_FAIL;
+          else this.pool6.embed(inp, dst4, out, dst6);
+        }
+        return r;
+      }
+    }
     let r = MAP_OK;
     if (!this.one4to6(inp, src4, out, src6, srcPool6Only)) r |= MAP_SRC_FAIL;
     if (!this.one4to6(inp, dst4, out, dst6, dstPool6Only)) r |= MAP_DST_FAIL;
