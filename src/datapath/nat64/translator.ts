@@ -135,6 +135,8 @@ export class Nat64Translator {
   bytes6to4 = 0;
   bytes4to6 = 0;
   icmpErrorsSent = 0;
+  /** Exceptions caught on the packet path (a bug if ever non-zero). */
+  internalErrors = 0;
   /** The packet was refused by the SIIT core for this reason (if lastDrop = Translation). */
   lastDrop = -1;
 
@@ -205,7 +207,8 @@ export class Nat64Translator {
       if (v === 6) return this.from6(pkt, len);
       if (v === 4) return this.from4(pkt, len, null, 0);
     } catch {
-      // A bug must not take the datapath down: count it as a refusal.
+      // A bug must not take the datapath down: count it (the fuzz tests require 0).
+      this.internalErrors++;
       return this.drop(Nat64Drop.Translation);
     }
     return this.drop(Nat64Drop.Truncated);

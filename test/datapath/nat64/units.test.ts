@@ -1,0 +1,326 @@
+/**
+ * Stateful NAT64 (RFC 6146) core: mapping and filtering behaviour (RFC 4787),
+ * the TCP state machine and timers (§3.5.2), hold of unsolicited SYNs,
+ * hairpinning (§3.8), limits, and a fuzz of the whole packet path.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { Pool4 } from "../../../src/datapath/nat64/pool4.ts";
+import { TcpState, TcpTimer, tcpTransition } from "../../../src/datapath/nat64/tcp.ts";
+import {
+  type Nat64Config,
+  Nat64Drop,
+  Nat64Translator,
+  Verdict,
+} from "../../../src/datapath/nat64/translator.ts";
+import { a6, checksumsOk4, checksumsOk6, n4, pkt4, pkt6, str4, str6, TCP } from "./packets.ts";
+
+const H1 = "2001:db8:1::10";
+const H2 = "2001:db8:1::20";
+const SRV = "203.0.113.10";
+const SRV6 = "2001:db8:64::cb00:710a";
+const OTHER = "203.0.113.99";
+
+function cfg(over: Partial<Nat64Config> = {}): Nat64Config {
+  return {
+    pool6: "2001:db8:64::/96",
+    pool4: [{ first: n4("198.51.100.1"), last: n4("198.51.100.8"), portMin: 1024, portMax: 65535 }],
+    allowedSources: [{ bytes: a6("2001:db8:1::"), len: 48 }],
+    timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
+    siit: { ownIpv4: "198.51.100.1", ownIpv6: "2001:db8:64::c633:6401" },
+    ...over,
+  };
+}
+
+/** Translates and returns the single output (or null), at time `now` ms. */
+function x(nat: Nat64Translator, p: Uint8Array, now = 1000): Uint8Array | null {
+  const v = nat.translate(p, p.length, now);
+  if (v === Verdict.Drop) return null;
+  assert.equal(nat.outCount, 1);
+  return nat.outputs()[0]!;
+}
+const port = (b: Uint8Array, o: number) => (b[o]! << 8) | b[o + 1]!;
+
+describe("TCP state machine (RFC 6146 §3.5.2.2)", () => {
+  const step = (s: number, v6: boolean, f: number) => {
+    const r = tcpTransition(s, v6, f);
+    return [r & 0xff, r >>> 8];
+  };
+  it("opens from either side and through simultaneous open", () => {
+    assert.deepEqual(step(TcpState.Closed, true, TCP.SYN), [TcpState.V6Init, TcpTimer.Trans]);
+    assert.deepEqual(step(TcpState.Closed, false, TCP.SYN), [TcpState.V4Init, TcpTimer.IncomingSyn]);
+    assert.deepEqual(step(TcpState.V6Init, false, TCP.SYN | TCP.ACK), [TcpState.Established, TcpTimer.Est]);
+    assert.deepEqual(step(TcpState.V4Init, true, TCP.SYN), [TcpState.Established, TcpTimer.Est]);
+    assert.deepEqual(step(TcpState.Closed, true, TCP.ACK), [TcpState.Closed, TcpTimer.Keep]);
+  });
+  it("closes through FIN from both sides, RST to TRANS, and TRANS back to ESTABLISHED on traffic", () => {
+    assert.deepEqual(step(TcpState.Established, true, TCP.FIN | TCP.ACK), [TcpState.V6FinRcv, TcpTimer.Keep]);
+    assert.deepEqual(step(TcpState.V6FinRcv, false, TCP.FIN), [TcpState.V4FinV6FinRcv, TcpTimer.Trans]);
+    assert.deepEqual(step(TcpState.V4FinRcv, true, TCP.FIN), [TcpState.V4FinV6FinRcv, TcpTimer.Trans]);
+    assert.deepEqual(step(TcpState.V4FinV6FinRcv, true, TCP.ACK), [TcpState.V4FinV6FinRcv, TcpTimer.Keep]);
+    assert.deepEqual(step(TcpState.Established, false, TCP.RST), [TcpState.Trans, TcpTimer.Trans]);
+    assert.deepEqual(step(TcpState.Trans, true, TCP.ACK), [TcpState.Established, TcpTimer.Est]);
+    assert.deepEqual(step(TcpState.Trans, true, TCP.RST), [TcpState.Trans, TcpTimer.Keep]);
+  });
+});
+
+describe("pool4 (RFC 6146 §3.5.1.1, RFC 4787)", () => {
+  it("preserves the port when free, else keeps its parity inside the range", () => {
+    const p = new Pool4([{ first: 1, last: 1, portMin: 1024, portMax: 2047 }]);
+    assert.equal(p.allocate(17, "a", 1500) % 65536, 1500);
+    const second = p.allocate(17, "b", 1500) % 65536;
+    assert.notEqual(second, 1500);
+    assert.equal(second % 2, 0);
+    assert.ok(second >= 1024 && second <= 2047);
+    const odd = p.allocate(17, "c", 1501) % 65536;
+    assert.equal(odd, 1501);
+    const odd2 = p.allocate(17, "d", 1501) % 65536;
+    assert.equal(odd2 % 2, 1);
+  });
+  it("returns -1 when the paired address is exhausted, and frees ports", () => {
+    const p = new Pool4([{ first: 1, last: 1, portMin: 5000, portMax: 5001 }]);
+    const a = p.allocate(6, "h", 5000);
+    const b = p.allocate(6, "h", 5000);
+    assert.ok(a >= 0 && b >= 0 && a !== b);
+    assert.equal(p.allocate(6, "h", 5000), -1);
+    p.release(6, "h", 1, a % 65536);
+    assert.equal(p.allocate(6, "h", 7), a);
+  });
+});
+
+describe("mapping, filtering, timers", () => {
+  it("translates 6→4 with a pool4 source and back 4→6 with valid checksums", () => {
+    const nat = new Nat64Translator(cfg());
+    const o = x(nat, pkt6("udp", H1, 40000, SRV6, 9000))!;
+    assert.equal(str4(o, 16), SRV);
+    assert.match(str4(o, 12), /^198\.51\.100\.[1-8]$/);
+    assert.equal(port(o, 20), 40000, "port preserved");
+    assert.equal(o[8], 63, "TTL decremented once");
+    assert.ok(checksumsOk4(o));
+    const back = x(nat, pkt4("udp", SRV, 9000, str4(o, 12), port(o, 20)))!;
+    assert.equal(str6(back, 24), str6(a6(H1), 0));
+    assert.equal(str6(back, 8), str6(a6(SRV6), 0));
+    assert.equal(port(back, 42), 40000);
+    assert.ok(checksumsOk6(back));
+  });
+
+  it("endpoint-independent mapping and paired address pooling (RFC 4787 REQ-1, REQ-2)", () => {
+    const nat = new Nat64Translator(cfg());
+    const a = x(nat, pkt6("udp", H1, 40000, SRV6, 9000))!;
+    const b = x(nat, pkt6("udp", H1, 40000, "2001:db8:64::cb00:7163", 53))!;
+    assert.equal(str4(a, 12), str4(b, 12));
+    assert.equal(port(a, 20), port(b, 20), "same mapping for another destination");
+    for (let p = 41000; p < 41020; p++)
+      assert.equal(str4(x(nat, pkt6("udp", H1, p, SRV6, 9000))!, 12), str4(a, 12));
+    assert.equal(nat.state.bib6.size, 21);
+  });
+
+  it("endpoint-independent filtering admits any IPv4 host to an existing mapping", () => {
+    const nat = new Nat64Translator(cfg());
+    const o = x(nat, pkt6("udp", H1, 40000, SRV6, 9000))!;
+    assert.ok(x(nat, pkt4("udp", OTHER, 1234, str4(o, 12), port(o, 20))));
+  });
+
+  it("address-dependent filtering admits only addresses the mapping has talked to", () => {
+    const nat = new Nat64Translator(cfg({ filtering: "addressDependent" }));
+    const o = x(nat, pkt6("udp", H1, 40000, SRV6, 9000))!;
+    assert.equal(x(nat, pkt4("udp", OTHER, 1234, str4(o, 12), port(o, 20))), null);
+    assert.equal(nat.lastDrop, Nat64Drop.Filtered);
+    assert.ok(x(nat, pkt4("udp", SRV, 7777, str4(o, 12), port(o, 20))), "same address, other port: allowed");
+  });
+
+  it("UDP to pool4 without a mapping: ICMPv4 port unreachable from that address", () => {
+    const nat = new Nat64Translator(cfg());
+    const v = nat.translate(pkt4("udp", SRV, 9000, "198.51.100.3", 4444), undefined, 1000);
+    assert.equal(v, Verdict.IcmpReply);
+    const e = nat.outputs()[0]!;
+    assert.equal(str4(e, 12), "198.51.100.3");
+    assert.equal(e[20], 3);
+    assert.equal(e[21], 3);
+  });
+
+  it("UDP and ICMP sessions expire on their timers, BIB entries and ports with them", () => {
+    const nat = new Nat64Translator(cfg());
+    x(nat, pkt6("udp", H1, 40000, SRV6, 9000), 0);
+    x(nat, pkt6("icmp", H1, 77, SRV6, 0), 0);
+    nat.tick(59_000);
+    assert.equal(nat.state.sessions.size, 2);
+    nat.tick(61_000);
+    assert.deepEqual(nat.state.sessionCount, [0, 1, 0], "ICMP gone after 60 s");
+    x(nat, pkt6("udp", H1, 40000, SRV6, 9000), 200_000); // refresh
+    nat.tick(450_000);
+    assert.equal(nat.state.sessions.size, 1, "refreshed by traffic");
+    nat.tick(501_000);
+    assert.equal(nat.state.sessions.size, 0);
+    assert.equal(nat.state.bib6.size, 0);
+    assert.equal(nat.state.pool.used(1), 0);
+  });
+
+  it("TCP: only a SYN opens; established sessions live TCP_EST, closing ones TCP_TRANS", () => {
+    const nat = new Nat64Translator(cfg());
+    assert.equal(x(nat, pkt6("tcp", H1, 50000, SRV6, 80, { flags: TCP.ACK })), null);
+    assert.equal(nat.lastDrop, Nat64Drop.NoState);
+    const o = x(nat, pkt6("tcp", H1, 50000, SRV6, 80, { flags: TCP.SYN }), 0)!;
+    const [v4, p4] = [str4(o, 12), port(o, 20)];
+    assert.ok(x(nat, pkt4("tcp", SRV, 80, v4, p4, { flags: TCP.SYN | TCP.ACK }), 10));
+    const s = [...nat.state.sessions.values()][0]!;
+    assert.equal(s.state, TcpState.Established);
+    nat.tick(7000 * 1000);
+    assert.equal(nat.state.sessions.size, 1, "established survives 4 minutes and more");
+    x(nat, pkt6("tcp", H1, 50000, SRV6, 80, { flags: TCP.FIN | TCP.ACK }), 7000 * 1000);
+    x(nat, pkt4("tcp", SRV, 80, v4, p4, { flags: TCP.FIN | TCP.ACK }), 7000 * 1000);
+    assert.equal(s.state, TcpState.V4FinV6FinRcv);
+    nat.tick(7000 * 1000 + 241_000);
+    assert.equal(nat.state.sessions.size, 0);
+  });
+
+  it("an unsolicited IPv4 SYN is held 6 s, then answered with ICMP port unreachable", () => {
+    const nat = new Nat64Translator(cfg());
+    assert.equal(x(nat, pkt4("tcp", SRV, 5555, "198.51.100.2", 8080, { flags: TCP.SYN }), 0), null);
+    assert.equal(nat.lastDrop, Nat64Drop.SynHeld);
+    assert.equal(nat.tick(5900).length, 0);
+    const out = nat.tick(6100);
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.side, 4);
+    assert.equal(out[0]!.pkt[20], 3);
+    assert.equal(out[0]!.pkt[21], 3);
+    assert.equal(str4(out[0]!.pkt, 16), SRV);
+  });
+
+  it("simultaneous open: the IPv6 SYN within 6 s takes the held SYN's mapping and no error follows", () => {
+    const nat = new Nat64Translator(
+      cfg({
+        pool4: [{ first: n4("198.51.100.2"), last: n4("198.51.100.2"), portMin: 1024, portMax: 65535 }],
+      }),
+    );
+    x(nat, pkt4("tcp", SRV, 5555, "198.51.100.2", 8080, { flags: TCP.SYN }), 0);
+    const o = x(nat, pkt6("tcp", H1, 8080, SRV6, 5555, { flags: TCP.SYN }), 2000)!;
+    assert.equal(str4(o, 12), "198.51.100.2");
+    assert.equal(port(o, 20), 8080);
+    assert.equal(nat.tick(7000).length, 0);
+  });
+
+  it("pool4 exhaustion and the session limit answer ICMPv6 1/3 and are counted; nothing throws", () => {
+    const nat = new Nat64Translator(
+      cfg({ pool4: [{ first: n4("198.51.100.1"), last: n4("198.51.100.1"), portMin: 2000, portMax: 2001 }] }),
+    );
+    assert.ok(x(nat, pkt6("udp", H1, 1, SRV6, 9)));
+    assert.ok(x(nat, pkt6("udp", H1, 2, SRV6, 9)));
+    assert.equal(nat.translate(pkt6("udp", H1, 3, SRV6, 9), undefined, 1000), Verdict.IcmpReply);
+    const e = nat.outputs()[0]!;
+    assert.deepEqual([e[40], e[41]], [1, 3]);
+    assert.equal(nat.drops[Nat64Drop.PoolExhausted], 1);
+    const lim = new Nat64Translator(cfg({ maxSessions: 2 }));
+    x(lim, pkt6("udp", H1, 1, SRV6, 9));
+    x(lim, pkt6("udp", H1, 2, SRV6, 9));
+    assert.equal(lim.translate(pkt6("udp", H1, 3, SRV6, 9), undefined, 1000), Verdict.IcmpReply);
+    assert.equal(lim.drops[Nat64Drop.SessionLimit], 1);
+    assert.equal(lim.state.sessions.size, 2);
+  });
+
+  it("allowedSources: others get ICMPv6 administratively prohibited", () => {
+    const nat = new Nat64Translator(cfg());
+    assert.equal(
+      nat.translate(pkt6("udp", "2001:db8:99::1", 1, SRV6, 9), undefined, 1000),
+      Verdict.IcmpReply,
+    );
+    const e = nat.outputs()[0]!;
+    assert.deepEqual([e[40], e[41]], [1, 1]);
+    assert.equal(nat.state.sessions.size, 0);
+  });
+
+  it("hairpinning (§3.8): host to host through their pool4 mappings, decremented once", () => {
+    const nat = new Nat64Translator(cfg());
+    const o = x(nat, pkt6("udp", H2, 6000, SRV6, 9000))!; // H2 gets a mapping
+    const m6 = `2001:db8:64::${str4(o, 12)}`;
+    const h = x(nat, pkt6("udp", H1, 7000, m6, port(o, 20), { hop: 64 }))!;
+    assert.equal(h[0]! >>> 4, 6);
+    assert.equal(str6(h, 24), str6(a6(H2), 0));
+    assert.equal(port(h, 42), 6000);
+    assert.equal(h[7], 63);
+    assert.ok(checksumsOk6(h));
+  });
+
+  it("ICMP errors find their session through the quoted packet", () => {
+    const nat = new Nat64Translator(cfg());
+    const o = x(nat, pkt6("udp", H1, 40000, SRV6, 9000))!;
+    // A router 203.0.113.1 says the translated datagram could not be delivered.
+    const err = new Uint8Array(28 + o.length);
+    err.set(pkt4("icmp", "203.0.113.1", 0, str4(o, 12), 0).subarray(0, 20));
+    err[2] = 0;
+    err[3] = err.length;
+    err[9] = 1;
+    err[10] = err[11] = 0;
+    let s = 0;
+    for (let i = 0; i < 20; i += 2) s += (err[i]! << 8) | err[i + 1]!;
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    err[10] = (~s >>> 8) & 0xff;
+    err[11] = ~s & 0xff;
+    err[20] = 3;
+    err[21] = 1;
+    err.set(o, 28);
+    s = 0;
+    for (let i = 20; i < err.length; i += 2) s += (err[i]! << 8) | (err[i + 1] ?? 0);
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    err[22] = (~s >>> 8) & 0xff;
+    err[23] = ~s & 0xff;
+    const e6 = x(nat, err)!;
+    assert.equal(e6[40], 1, "ICMPv6 destination unreachable");
+    assert.equal(str6(e6, 24), str6(a6(H1), 0), "to the IPv6 host of the session");
+    assert.equal(port(e6, 48 + 40), 40000, "quoted source port is the IPv6 host's");
+    assert.ok(checksumsOk6(e6));
+  });
+
+  it("tun hop-limit mode: output TTL is input + 1 so the host nets one decrement", () => {
+    const nat = new Nat64Translator(cfg({ hopLimitMode: "tun" }));
+    const o = x(nat, pkt6("udp", H1, 40000, SRV6, 9000, { hop: 63 }))!;
+    assert.equal(o[8], 64);
+    assert.ok(checksumsOk4(o));
+    const b = x(nat, pkt4("udp", SRV, 9000, str4(o, 12), port(o, 20), { ttl: 1 }))!;
+    assert.equal(b[7], 2, "TTL 1 after the kernel's decrement still goes through");
+  });
+});
+
+describe("robustness", () => {
+  it("fuzz: arbitrary and mutated packets never throw, and the tables stay consistent", () => {
+    const nat = new Nat64Translator(cfg({ maxSessions: 5000 }));
+    const seeds = [
+      pkt6("udp", H1, 40000, SRV6, 9000),
+      pkt6("tcp", H1, 50000, SRV6, 80),
+      pkt6("icmp", H1, 5, SRV6, 0),
+      pkt4("udp", SRV, 9000, "198.51.100.1", 40000),
+      pkt4("tcp", SRV, 80, "198.51.100.1", 50000),
+    ];
+    let now = 0;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ minLength: 0, maxLength: 200 }),
+          fc
+            .tuple(
+              fc.nat(seeds.length - 1),
+              fc.array(fc.tuple(fc.nat(120), fc.nat(255)), { maxLength: 6 }),
+              fc.nat(80),
+            )
+            .map(([k, muts, cut]) => {
+              const p = seeds[k]!.slice();
+              for (const [i, v] of muts) if (i < p.length) p[i] = v;
+              return p.subarray(0, Math.max(1, p.length - cut));
+            }),
+        ),
+        (p) => {
+          now += 500;
+          nat.translate(p, p.length, now);
+          if (now % 5000 === 0) nat.tick(now);
+          assert.equal(nat.internalErrors, 0);
+          let n = 0;
+          for (const b of nat.state.bib6.values()) n += b.sessions.size;
+          assert.equal(n, nat.state.sessions.size);
+          assert.equal(nat.state.bib6.size, nat.state.bib4.size);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
