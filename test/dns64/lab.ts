@@ -188,6 +188,8 @@ export interface LabOptions {
   unboundThreads?: number;
   /** start BIND dns64 (default: when peers) */
   bind?: boolean;
+  /** synthesize even when AAAA exist: BIND `exclude { ::/0; }`, Unbound `dns64-synthall: yes` */
+  synthAll?: boolean;
   /** bench: how many h<i> names to add (and the wildcard) */
   benchNames?: number;
 }
@@ -300,7 +302,7 @@ options {
   empty-zones-enable no;
   qname-minimization off;
   minimal-responses no;
-  dns64 ${opts.prefix} { clients { any; }; };
+  dns64 ${opts.prefix} { clients { any; };${opts.synthAll ? " exclude { ::/0; };" : ""} };
 };
 controls { };
 trust-anchors { ${SIGNED}. static-key ${flags} ${proto} ${alg} "${key.join("")}"; };
@@ -328,6 +330,7 @@ server:
   do-not-query-localhost: no
   module-config: "dns64 validator iterator"
   dns64-prefix: ${opts.prefix}
+  dns64-synthall: ${opts.synthAll ? "yes" : "no"}
   trust-anchor-file: "${dir}/anchor.key"
   qname-minimisation: no
   minimal-responses: no

@@ -279,3 +279,38 @@ test("upstream failures: a dead first upstream fails over; all dead → SERVFAIL
     await lab.stop();
   }
 });
+
+test("alwaysSynthesize against BIND (exclude { ::/0; }) and Unbound (dns64-synthall: yes)", async (t) => {
+  const missing = missingTools();
+  if (missing) {
+    t.skip(missing);
+    return;
+  }
+  const prefix = "64:ff9b::/96";
+  const lab = await startLab({ prefix, synthAll: true });
+  const port = portBase() + 5;
+  const a = assignment(prefix, port, [`127.0.0.1:${lab.auth.port}`]);
+  a.spec.alwaysSynthesize = true;
+  let svc: Dns64Service | undefined;
+  try {
+    svc = await startDns64(a, { log, stateDir: lab.dir }, { rateLimit: 0 });
+    for (const name of [names.dual, names.mixed, names.aOnly, names.cnameDual, names.nodata]) {
+      const [o, b, u] = await Promise.all([
+        askServer("127.0.0.1", port, name, "AAAA"),
+        askServer(lab.bind64!.host, lab.bind64!.port, name, "AAAA"),
+        askServer(lab.unbound64!.host, lab.unbound64!.port, name, "AAAA"),
+      ]);
+      assert.deepEqual(essence(o), essence(b), `${name}: v6mostly vs BIND`);
+      assert.deepEqual(essence(o), essence(u), `${name}: v6mostly vs Unbound`);
+    }
+    const dual = await askServer("127.0.0.1", port, names.dual, "AAAA");
+    assert.deepEqual(
+      dual.answers.map((r) => expand6(r.data)),
+      [expand6("64:ff9b::192.0.2.2")],
+      "the real AAAA is replaced",
+    );
+  } finally {
+    await svc?.stop();
+    await lab.stop();
+  }
+});
