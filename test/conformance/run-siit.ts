@@ -34,7 +34,9 @@ for (const c of siit) {
 console.log(`Jool graybox suite: ${suiteDir}`);
 console.log("SIIT groups:");
 for (const [name, g] of groups) console.log(`  ${name.padEnd(16)} ${g.pass}/${g.pass + g.fail}`);
-console.log(`NAT64: ${nat64.length} cases, not run by this runner (see test/conformance/run-nat64.ts, issue 4)`);
+console.log(
+  `NAT64: ${nat64.length} cases, not run by this runner (see test/conformance/run-nat64.ts, issue 4)`,
+);
 for (const f of failures) console.log(f);
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
