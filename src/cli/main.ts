@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { isMainModule } from "../util/main.ts";
 import { register as registerDevice } from "./commands/device.ts";
+import { register as registerLab } from "./commands/lab.ts";
 import { register as registerPlan } from "./commands/plan.ts";
 import { register as registerRa } from "./commands/ra.ts";
 import { register as registerRender } from "./commands/render.ts";
@@ -33,6 +34,7 @@ Start with: v6mostly validate -f examples/single-host.yaml`,
   registerRa(program);
   registerRender(program);
   registerDevice(program);
+  registerLab(program);
   return program;
 }
 
