@@ -384,3 +384,43 @@ test("NAT64 service with test-only timers and a tiny port range", { timeout: 120
   assert.ok(!lab.ns(lab.t, ["ip", "-o", "link"]).includes(lab.tun));
   void readFileSync;
 });
+
+test("mode: stateless is SIIT with EAMT on the same TUN datapath", { timeout: 60_000 }, async (t) => {
+  if (skip) {
+    t.skip(skip);
+    return;
+  }
+  const lab = new Lab("c");
+  t.after(() => lab.cleanup());
+  lab.setup();
+  lab.startPeer();
+  await peerReady(lab);
+  const f = join(lab.dir, "siit.yaml");
+  writeFileSync(
+    f,
+    `apiVersion: v6mostly.dev/v1alpha1
+kind: Nat64Gateway
+metadata:
+  name: lab
+spec:
+  mode: stateless
+  prefix: ${PREFIX}
+  eamt: [{ ipv6: "${CLIENT6}/128", ipv4: "203.0.113.140/32" }]
+  uplinkInterface: u0
+  tunName: ${lab.tun}
+`,
+  );
+  const status = "127.0.0.1:9466";
+  const run = lab.startRun(f, status);
+  await waitFor("translations endpoint", () => translations(lab, status)["Nat64Gateway/lab"]);
+  const ping = lab.ns(lab.c, ["ping", "-c", "2", "-i", "0.2", "-W", "2", SERVER6]);
+  assert.match(ping, /2 received/);
+  assert.match(ping, /ttl=63/);
+  const http = lab.ns(lab.c, ["curl", "-s", "--max-time", "5", `http://[${SERVER6}]:8080/`]).trim();
+  assert.equal(http, "ok 203.0.113.140", "the server sees the client's EAMT address");
+  const tr = translations(lab, status)["Nat64Gateway/lab"]!;
+  assert.equal(tr.totalSessions, 0, "stateless: no sessions");
+  await lab.stop(run);
+  assert.equal(run.exitCode, 0);
+  assert.equal(lab.ns(lab.t, ["ip", "neigh", "show", "proxy"]).trim(), "");
+});

@@ -153,7 +153,10 @@ export async function startNat64Gateway(
   const routes4: string[] = [];
   for (const r of pool4) routes4.push(...rangeToCidrs(r.first, r.last));
   for (const e of stateful ? [] : spec.eamt) routes4.push(e.ipv4);
-  const routes6 = [spec.prefix, ...(stateful ? [] : spec.eamt.map((e) => e.ipv6))];
+  // Only the prefix goes into the device on the IPv6 side: the IPv6 side of an EAMT entry is
+  // usually a local client, reached through its own link (an entry that stands for an IPv4
+  // host needs a route of its own).
+  const routes6 = [spec.prefix];
 
   const plan: HostPlan = {
     tunName: spec.tunName,
@@ -170,7 +173,15 @@ export async function startNat64Gateway(
       throw new Error(`Nat64Gateway ${assignment.name}: ${problems.join("; ")}`);
     }
   }
-  if (plan.uplink && stateful) plan.proxy4 = await onLinkPool4(plan.uplink, pool4, 4096);
+  // IPv4 addresses we answer for on the uplink: pool4, or the IPv4 side of the EAMT.
+  const answered: Pool4Range[] = stateful
+    ? pool4
+    : spec.eamt.map((e) => {
+        const r = parseRange(e.ipv4, 4);
+        if (!r.ok) throw new Error(`eamt ${e.ipv4}: ${r.error}`);
+        return { first: v4num(r.value.first), last: v4num(r.value.last), portMin: 0, portMax: 0 };
+      });
+  if (plan.uplink) plan.proxy4 = await onLinkPool4(plan.uplink, answered, 4096);
 
   const plumbing = new HostPlumbing(plan, ctx.stateDir, `nat64-${assignment.name}`, (msg, extra) =>
     log.info(extra ?? {}, msg),
