@@ -26,6 +26,7 @@ const service = await startDhcpScope(assignment, { log, stateDir: cfg.stateDir }
 process.on("SIGUSR1", () => process.stdout.write(`STATS ${JSON.stringify(service.stats())}\n`));
 process.on("SIGTERM", () => {
   process.stdout.write(`STATS ${JSON.stringify(service.stats())}\n`);
-  void service.stop().then(() => process.exit(0));
+  // leave by the event loop running dry (lets --cpu-prof write its profile); exit anyway after 3 s
+  void service.stop().then(() => setTimeout(() => process.exit(0), 3000).unref());
 });
 process.stdout.write("READY\n");

@@ -10,10 +10,21 @@ import { type Lease, LeaseTable } from "./leases.ts";
 import { type Decision, decide, type Reply } from "./policy.ts";
 import type { Scope } from "./scope.ts";
 import type { LeaseStore } from "./store.ts";
-import { decode, encode, formatAddr, MESSAGE_TYPE_NAMES, parseAddr } from "./wire.ts";
+import {
+  DHCPDISCOVER,
+  type DhcpMessage,
+  decode,
+  encode,
+  formatAddr,
+  MESSAGE_TYPE_NAMES,
+  messageType,
+  parseAddr,
+} from "./wire.ts";
 
 export const SERVER_PORT = 67;
 export const CLIENT_PORT = 68;
+/** DISCOVERs waiting beyond this many are shed, oldest first */
+export const MAX_DISCOVER_BACKLOG = 512;
 
 /** The first IPv4 address of `ifname` inside the scope's subnet, or undefined. */
 export function interfaceAddress(ifname: string, network: number, mask: number): number | undefined {
@@ -30,6 +41,10 @@ export class Dhcp4Server {
   private socket?: dgram.Socket;
   private link?: LinkSender;
   private timer?: NodeJS.Timeout;
+  private others: DhcpMessage[] = [];
+  private discovers: DhcpMessage[] = [];
+  private discoverHead = 0;
+  private scheduled = false;
   private readonly counters: Record<string, number> = {
     received: 0,
     replies: 0,
@@ -89,20 +104,51 @@ export class Dhcp4Server {
     this.counters[key] = (this.counters[key] ?? 0) + n;
   }
 
-  /** One datagram from the link. Never throws: every failure is a counted drop. */
+  /**
+   * One datagram from the link. Never throws: every failure is a counted drop. Messages are
+   * decided in batches (setImmediate): REQUESTs and the rest before DISCOVERs, so that under
+   * overload exchanges already begun complete, and DISCOVERs past `MAX_DISCOVER_BACKLOG` are shed
+   * oldest first (they are stale by then; the client retransmits).
+   */
   receive(bytes: Uint8Array, _from: string): void {
     this.count("received");
-    try {
-      const d = decode(bytes);
-      if (!d.ok) {
-        this.count("malformed");
-        this.count(`drop_${key(d.reason)}`);
-        return;
+    const d = decode(bytes);
+    if (!d.ok) {
+      this.count("malformed");
+      this.count(`drop_${key(d.reason)}`);
+      return;
+    }
+    const t = messageType(d.msg);
+    this.count(`rx_${MESSAGE_TYPE_NAMES[t ?? 0] ?? "unknown"}`);
+    if (t === DHCPDISCOVER) {
+      this.discovers.push(d.msg);
+      if (this.discovers.length - this.discoverHead > MAX_DISCOVER_BACKLOG) {
+        this.discoverHead++;
+        this.count("shedDiscovers");
       }
-      const t = d.msg.options.get(53)?.[0];
-      this.count(`rx_${MESSAGE_TYPE_NAMES[t ?? 0] ?? "unknown"}`);
-      const decision = decide(this.scope, this.table, d.msg, nowSeconds());
-      this.apply(decision);
+    } else this.others.push(d.msg);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    const others = this.others;
+    const discovers = this.discovers;
+    const head = this.discoverHead;
+    this.others = [];
+    this.discovers = [];
+    this.discoverHead = 0;
+    const now = nowSeconds();
+    for (const m of others) this.handle(m, now);
+    for (let i = head; i < discovers.length; i++) this.handle(discovers[i]!, now);
+  }
+
+  private handle(m: DhcpMessage, now: number): void {
+    try {
+      this.apply(decide(this.scope, this.table, m, now));
     } catch (e) {
       this.count("internalErrors");
       this.log.error({ err: (e as Error).message }, "dhcp4: message dropped on an internal error");

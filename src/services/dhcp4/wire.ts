@@ -355,6 +355,9 @@ export function parseAddr(s: string): number {
 export function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 }
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 export function macText(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
+  let t = "";
+  for (let i = 0; i < b.length; i++) t += i ? `:${HEX[b[i]!]}` : HEX[b[i]!];
+  return t;
 }
