@@ -436,3 +436,17 @@ test("hostile input and a starvation run from many MACs: counted drops, the serv
   assert.equal(await pr.exited, 0, lines(lr).join("\n"));
   assert.deepEqual(ipv4Of(r.ns, r.ifname), ["192.0.2.10"]);
 });
+
+test("the server answers on its interface only (SO_BINDTODEVICE): a client on another link gets nothing", {
+  skip: why,
+}, async () => {
+  // Same MAC as the reservation on the scope's link, so a server that answered here would hand it
+  // 192.0.2.10 at once (reservations are not rate-limited).
+  const o = lab.addOtherLinkClient("02:00:5e:10:00:0a", "198.51.100.1/24");
+  const lo = path.join(lab.dir, "udhcpc-other-link.log");
+  const before = (await stats(server!)).received!;
+  const p = udhcpc(o.ns, o.ifname, lo, ["-q", "-n", "-t", "2", "-T", "1"]);
+  assert.notEqual(await p.exited, 0, lines(lo).join("\n"));
+  assert.deepEqual(ipv4Of(o.ns, o.ifname), []);
+  assert.equal((await stats(server!)).received, before, "the server must not even see that link's DISCOVERs");
+});

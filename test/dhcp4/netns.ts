@@ -63,6 +63,22 @@ export class Lab {
     return { ns, ifname };
   }
 
+  /** A client on a second link of the server namespace, not on the bridge the scope serves. */
+  addOtherLinkClient(mac: string, serverSideAddress: string): { ns: string; ifname: string } {
+    const n = ++this.clients;
+    const ns = `v6m-d4-${this.id}-c${n}`;
+    const ifname = `v6d${this.id}c${n}`;
+    execFileSync("ip", ["netns", "add", ns]);
+    this.namespaces.push(ns);
+    sh(this.server, ["ip", "link", "add", `p${n}`, "type", "veth", "peer", "name", ifname, "netns", ns]);
+    sh(this.server, ["ip", "addr", "add", serverSideAddress, "dev", `p${n}`]);
+    sh(this.server, ["ip", "link", "set", `p${n}`, "up"]);
+    sh(ns, ["ip", "link", "set", ifname, "address", mac]);
+    sh(ns, ["ip", "link", "set", "lo", "up"]);
+    sh(ns, ["ip", "link", "set", ifname, "up"]);
+    return { ns, ifname };
+  }
+
   start(ns: string, cmd: string[], cwd?: string): Proc {
     const child = spawn("ip", ["netns", "exec", ns, ...cmd], {
       stdio: ["ignore", "pipe", "pipe"],
