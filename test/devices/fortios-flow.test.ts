@@ -314,26 +314,22 @@ test("a deny policy of the box's own above ours on the same interfaces is report
   skip,
 }, async () => {
   const { fake, dev, opts } = await setup("7.2.4");
-  fake
-    .table("firewall/policy")
-    .set("1", {
-      policyid: 1,
-      name: "block-lan",
-      srcintf: [{ name: "lan1" }],
-      dstintf: [{ name: "wan1" }],
-      action: "deny",
-      srcaddr: [{ name: "all" }],
-      dstaddr: [{ name: "all" }],
-    });
-  fake
-    .table("firewall/policy")
-    .set("2", {
-      policyid: 2,
-      name: "other",
-      srcintf: [{ name: "wan1" }],
-      dstintf: [{ name: "lan1" }],
-      action: "deny",
-    });
+  fake.table("firewall/policy").set("1", {
+    policyid: 1,
+    name: "block-lan",
+    srcintf: [{ name: "lan1" }],
+    dstintf: [{ name: "wan1" }],
+    action: "deny",
+    srcaddr: [{ name: "all" }],
+    dstaddr: [{ name: "all" }],
+  });
+  fake.table("firewall/policy").set("2", {
+    policyid: 2,
+    name: "other",
+    srcintf: [{ name: "wan1" }],
+    dstintf: [{ name: "lan1" }],
+    action: "deny",
+  });
   const r = await applyDevice(dev, opts);
   assert.equal(r.condition.status, "True", r.condition.message);
   const w = r.diagnostics.filter((d) => d.subject.startsWith("firewall/policy "));

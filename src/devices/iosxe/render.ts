@@ -61,7 +61,8 @@ export function splitInterface(name: string): { type: string; number: string } |
     "port-channel": "Port-channel",
     tunnel: "Tunnel",
   };
-  return { type: canon[m[1]!.toLowerCase()] ?? m[1]!, number: m[2]! };
+  const t = m[1]!.toLowerCase();
+  return { type: Object.hasOwn(canon, t) ? canon[t]! : m[1]!, number: m[2]! };
 }
 
 export function interfacePath(name: string): string | undefined {
@@ -562,7 +563,7 @@ export function wrapInNative(path: string, body: Record<string, unknown>): Recor
     const name = modules[i] === modules[i - 1] ? local(seg.name) : seg.name;
     const child = inner;
     if (seg.keys) {
-      const keyNames = LIST_KEYS[local(seg.name)] ?? ["name"];
+      const keyNames = listKeys(local(seg.name));
       const entry: Record<string, unknown> = {};
       keyNames.forEach((k, j) => {
         entry[k] = seg.keys![j]!;
@@ -588,6 +589,9 @@ export const LIST_KEYS: Record<string, string[]> = {
   "low-high-address-list": ["low-address", "high-address"],
   "low-address-list": ["low-address"],
 };
+
+/** Key leaves of a list; own properties only ("valueOf" is not a list of ours). */
+const listKeys = (list: string): string[] => (Object.hasOwn(LIST_KEYS, list) ? LIST_KEYS[list]! : ["name"]);
 
 const local = (name: string) => name.slice(name.indexOf(":") + 1);
 
@@ -635,7 +639,7 @@ function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>)
     const have = into[k];
     if (Array.isArray(v) && Array.isArray(have) && v.every((x) => x !== null && typeof x === "object")) {
       for (const entry of v as Record<string, unknown>[]) {
-        const keyNames = LIST_KEYS[local(k)] ?? ["name"];
+        const keyNames = listKeys(local(k));
         const same = (have as Record<string, unknown>[]).find(
           (h) => h && keyNames.every((kn) => kn in entry && h[kn] === entry[kn]),
         );
