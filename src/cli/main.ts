@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { isMainModule } from "../util/main.ts";
 import { register as registerDevice } from "./commands/device.ts";
+import { register as registerDoctor } from "./commands/doctor.ts";
 import { register as registerLab } from "./commands/lab.ts";
 import { register as registerPlan } from "./commands/plan.ts";
 import { register as registerRa } from "./commands/ra.ts";
@@ -35,6 +36,7 @@ Start with: v6mostly validate -f examples/single-host.yaml`,
   registerRender(program);
   registerDevice(program);
   registerLab(program);
+  registerDoctor(program);
   return program;
 }
 

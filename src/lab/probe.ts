@@ -2,10 +2,9 @@
 // lab's names through the client's DNS server and opens one HTTP connection per matrix column.
 // The lab's web servers answer with the source address they saw, which is how the lab tells the
 // path (routed, NAT64, CLAT) without trusting the client's view.
-import { createSocket } from "node:dgram";
 import { request } from "node:http";
 import { networkInterfaces } from "node:os";
-import dnsPacket from "dns-packet";
+import { query } from "../doctor/dns.ts";
 import { SERVERS } from "./addressing.ts";
 import type { Column, ProbeResult } from "./matrix.ts";
 
@@ -13,57 +12,6 @@ export interface ProbeInput {
   /** the DNS server the client uses (learned from RDNSS or DHCP), or null when it has none */
   dns: string | null;
   timeoutMs?: number;
-}
-
-/** One DNS query over UDP (RFC 1035 §4.2.1), with a timeout. Never throws. */
-export async function query(
-  server: string,
-  name: string,
-  type: "A" | "AAAA",
-  timeoutMs: number,
-): Promise<{ answers: string[]; rcode: string; error?: string }> {
-  return await new Promise((resolve) => {
-    const sock = createSocket(server.includes(":") ? "udp6" : "udp4");
-    const id = Math.floor(Math.random() * 65535);
-    const timer = setTimeout(() => {
-      sock.close();
-      resolve({ answers: [], rcode: "TIMEOUT", error: `no answer from ${server} in ${timeoutMs} ms` });
-    }, timeoutMs);
-    sock.on("error", (e) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve({ answers: [], rcode: "ERROR", error: `${server}: ${e.message}` });
-    });
-    sock.on("message", (buf) => {
-      try {
-        const p = dnsPacket.decode(buf);
-        if (p.id !== id) return;
-        clearTimeout(timer);
-        sock.close();
-        const answers = (p.answers ?? [])
-          .filter((a) => a.type === type)
-          .map((a) => String((a as { data: unknown }).data));
-        resolve({ answers, rcode: (p as { rcode?: string }).rcode ?? "NOERROR" });
-      } catch (e) {
-        clearTimeout(timer);
-        sock.close();
-        resolve({ answers: [], rcode: "FORMERR", error: `undecodable answer: ${(e as Error).message}` });
-      }
-    });
-    const msg = dnsPacket.encode({
-      type: "query",
-      id,
-      flags: dnsPacket.RECURSION_DESIRED,
-      questions: [{ type, name, class: "IN" }],
-    });
-    sock.send(msg, 53, server, (err) => {
-      if (err) {
-        clearTimeout(timer);
-        sock.close();
-        resolve({ answers: [], rcode: "ERROR", error: `${server}: ${err.message}` });
-      }
-    });
-  });
 }
 
 /** GET / from host:port; the lab's servers answer `{"from": "<source they saw>"}`. */
