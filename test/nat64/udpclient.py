@@ -27,7 +27,16 @@ answered = 0
 sources = set()
 pending = set(range(n))
 end = time.time() + timeout
+last = time.time()
 while pending and time.time() < end:
+    if time.time() - last > 0.5:
+        # Like any UDP application: ask again for what went unanswered (a datagram may be lost).
+        last = time.time()
+        for i in pending:
+            try:
+                socks[i].send(f"flow {i}".encode())
+            except OSError:
+                pass
     for i in list(pending):
         try:
             d = socks[i].recv(2048)

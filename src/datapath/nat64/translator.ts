@@ -22,7 +22,15 @@ import {
 } from "../siit/index.ts";
 import { Nat64Mapper } from "./mapper.ts";
 import type { Pool4Range } from "./pool4.ts";
-import { type BibEntry, Nat64State, type Nat64Timeouts, type StaticBib, sessionKey } from "./state.ts";
+import {
+  type BibEntry,
+  Nat64State,
+  type Nat64Timeouts,
+  type StaticBib,
+  sessionKey,
+  sessionKeyOf,
+  writeV6,
+} from "./state.ts";
 import { TCP_RST, TCP_SYN } from "./tcp.ts";
 
 export { Verdict };
@@ -156,7 +164,13 @@ export class Nat64Translator {
 
   constructor(cfg: Nat64Config) {
     this.cfg = cfg;
-    this.state = new Nat64State(cfg.pool4, cfg.timeouts, cfg.maxSessions);
+    this.state = new Nat64State(
+      cfg.pool4,
+      cfg.timeouts,
+      cfg.maxSessions,
+      4096,
+      cfg.filtering === "addressDependent",
+    );
     for (const s of cfg.staticBib ?? []) this.state.addStatic(s);
     this.allowed = cfg.allowedSources ?? [];
     this.adf = cfg.filtering === "addressDependent";
@@ -358,7 +372,7 @@ export class Nat64Translator {
       s = ns;
       // A held IPv4 SYN for this very connection: simultaneous open (RFC 6146
       // §3.5.2.2): the IPv6 SYN is translated, the held one silently dropped.
-      if (isTcp && st.stored.size > 0) st.stored.delete(s.key);
+      if (isTcp && st.stored.size > 0) st.stored.delete(sessionKeyOf(s));
     }
     if (isTcp) st.tcpPacket(s, true, flags, now);
     else st.touch(s, now);
@@ -532,7 +546,7 @@ export class Nat64Translator {
 
     const m = this.mapper.outer6;
     this.pool6.embed(pkt, 12, m.src, 0);
-    m.dst.set(bib.v6);
+    writeV6(bib, m.dst, 0);
     m.sport = proto === 1 ? bib.port6 : sport;
     m.dport = bib.port6;
     return this.finish46(pkt, len);
@@ -561,13 +575,13 @@ export class Nat64Translator {
     const bib = this.state.bib4.get(keyOf4(proto, inSrc4, sport));
     if (!bib) return this.drop(Nat64Drop.NoState);
     const m = this.mapper.outer6;
-    m.dst.set(bib.v6);
+    writeV6(bib, m.dst, 0);
     // Jool's source-icmpv6-errors-better: the router that sent the error, not the inner destination.
     if (this.better) this.pool6.embed(pkt, 12, m.src, 0);
     else this.pool6.embed(pkt, q + 16, m.src, 0);
     void src4;
     const i = this.mapper.inner6;
-    i.src.set(bib.v6);
+    writeV6(bib, i.src, 0);
     i.sport = bib.port6;
     this.pool6.embed(pkt, q + 16, i.dst, 0);
     i.dport = proto === 1 ? bib.port6 : dport;

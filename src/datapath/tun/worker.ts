@@ -6,6 +6,7 @@
  * even when no packet arrives. The main thread's event loop is never blocked.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { bibV6 } from "../nat64/state.ts";
 import { bumpHopLimit6, bumpTtl4, type Nat64Config, Nat64Translator } from "../nat64/translator.ts";
 import { type SiitConfig, SiitTranslator, Verdict } from "../siit/index.ts";
 import { format4, format6 } from "./format.ts";
@@ -60,7 +61,7 @@ if (input.mode === "stateful") {
           type: "log",
           msg: e.type,
           proto: b.proto,
-          ipv6: `[${format6(b.v6)}]:${b.port6}`,
+          ipv6: `[${format6(bibV6(b))}]:${b.port6}`,
           ipv4: `${format4(b.v4)}:${b.port4}`,
         });
       } else {
@@ -69,7 +70,7 @@ if (input.mode === "stateful") {
           type: "log",
           msg: e.type,
           proto: s.bib.proto,
-          ipv6: `[${format6(s.bib.v6)}]:${s.bib.port6}`,
+          ipv6: `[${format6(bibV6(s.bib))}]:${s.bib.port6}`,
           ipv4: `${format4(s.bib.v4)}:${s.bib.port4}`,
           remote: `${format4(s.remote4)}:${s.rport}`,
           state: e.state,
@@ -109,7 +110,7 @@ function snapshot(now: number): { sessions: SessionRow[]; total: number } {
     const b = s.bib;
     rows.push({
       proto: protoName(b.proto),
-      ipv6: format6(b.v6),
+      ipv6: format6(bibV6(b)),
       port6: b.port6,
       ipv4: format4(b.v4),
       port4: b.port4,
