@@ -107,6 +107,6 @@ test("random answers from a FortiGate or an ISR: every run ends with a condition
         assert.ok(r.condition.reason.length > 0);
       },
     ),
-    { numRuns: 60 },
+    { numRuns: 40 },
   );
 });
