@@ -22,7 +22,7 @@ export interface Rendered {
   diagnostics: Diagnostic[];
 }
 
-/** Default versions when neither the resource nor --version names one: the seed's boxes. */
+/** Versions rendered for when neither the resource nor --version names one (recent releases of each). */
 export const DEFAULT_VERSION = { fortios: "7.2.4", iosxe: "17.12.1" } as const;
 
 /** Every ExternalDevice with what the planner placed on it (devices with nothing placed too). */
