@@ -84,7 +84,7 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise((r) => child.once("exit", r));
   process.kill(child.pid!, "SIGTERM");
-  const t = setTimeout(() => child.pid && process.kill(child.pid, "SIGKILL"), 5000);
+  const t = setTimeout(() => child.pid && process.kill(child.pid, "SIGKILL"), process.env.BENCH_NODE_FLAGS ? 30000 : 5000);
   await done;
   clearTimeout(t);
 }
