@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Condition } from "../api/status.ts";
 import type { Logger } from "../util/log.ts";
-import { readCredential } from "./credentials.ts";
+import { CredentialError, readCredential } from "./credentials.ts";
 import { diagnosePolicyOrder, diagnoseVip6, type Vip6 } from "./diagnose.ts";
 import { DeviceApiError, type Driver, type Ledger } from "./driver.ts";
 import { createFortiDriver } from "./fortios/rest.ts";
@@ -99,6 +99,7 @@ function failureReason(e: unknown): { reason: string; message: string } {
     if (e.status === 401 || e.status === 403) return { reason: "Unauthorized", message: e.message };
     return { reason: "DeviceRejected", message: e.message };
   }
+  if (e instanceof CredentialError) return { reason: "CredentialsUnavailable", message: e.message };
   return { reason: "Error", message: (e as Error).message };
 }
 

@@ -3,6 +3,9 @@
 import { readFileSync } from "node:fs";
 import type { ExternalDeviceSpec } from "../api/externaldevice.ts";
 
+/** The credential named by the resource is not there. */
+export class CredentialError extends Error {}
+
 export function readCredential(
   name: string,
   spec: ExternalDeviceSpec,
@@ -13,21 +16,24 @@ export function readCredential(
     try {
       text = readFileSync(spec.credentialsFile, "utf8");
     } catch (e) {
-      throw new Error(
+      throw new CredentialError(
         `ExternalDevice/${name}: credentialsFile ${spec.credentialsFile}: ${(e as NodeJS.ErrnoException).code ?? "unreadable"}`,
       );
     }
     const secret = text.trim();
-    if (!secret) throw new Error(`ExternalDevice/${name}: credentialsFile ${spec.credentialsFile} is empty`);
+    if (!secret)
+      throw new CredentialError(`ExternalDevice/${name}: credentialsFile ${spec.credentialsFile} is empty`);
     return secret;
   }
   if (spec.credentialsEnv) {
     const secret = env[spec.credentialsEnv]?.trim();
     if (!secret)
-      throw new Error(`ExternalDevice/${name}: environment variable ${spec.credentialsEnv} is not set`);
+      throw new CredentialError(
+        `ExternalDevice/${name}: environment variable ${spec.credentialsEnv} is not set`,
+      );
     return secret;
   }
-  throw new Error(
+  throw new CredentialError(
     `ExternalDevice/${name}: credentialsSecretRef is read by the operator in a cluster; standalone \`device\` commands need credentialsFile or credentialsEnv`,
   );
 }

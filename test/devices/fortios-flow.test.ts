@@ -337,3 +337,11 @@ test("a deny policy of the box's own above ours on the same interfaces is report
   assert.equal(w[0]!.subject, "firewall/policy 1 (block-lan)");
   assert.match(w[0]!.message, /action=move&before=1/);
 });
+
+test("credentials missing from the environment: CredentialsUnavailable, nothing sent", { skip }, async () => {
+  const s = await setup("7.2.4");
+  const r = await planDevice(s.dev, { ...s.opts, env: {} });
+  assert.equal(r.condition.reason, "CredentialsUnavailable");
+  assert.match(r.condition.message, /environment variable V6M_TEST_FGT_TOKEN is not set/);
+  assert.equal(s.fake.seen.length, 0);
+});

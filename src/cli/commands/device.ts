@@ -28,7 +28,10 @@ export function formatRun(r: DeviceRun, verb: "plan" | "apply"): string {
     lines.push(
       `  drift: ${r.drift.length} object(s) changed on the box since v6mostly set them${verb === "apply" ? " (corrected)" : ""}`,
     );
-  if (r.changes.length === 0) lines.push("  no changes");
+  const reached = ["InSync", "Applied", "Pending", "Drifted", "InvalidForDevice", "VerifyFailed"].includes(
+    r.condition.reason,
+  );
+  if (r.changes.length === 0 && reached) lines.push("  no changes");
   else lines.push(...r.changes.map(describeChange));
   lines.push(`  ${r.requests} request(s)${verb === "apply" ? `, ${r.applied} change(s) applied` : ""}`);
   return lines.join("\n");
