@@ -24,6 +24,9 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "v6m-bench-dhcp-"));
 const rates = (process.env.BENCH_RATES ?? "2000,5000").split(",").map(Number);
 const seconds = Number(process.env.BENCH_SECONDS ?? "8");
 const children: ChildProcess[] = [];
+/** each server first gets a short uncounted run (the same for both) */
+const WARMUP_RATE = 500;
+const WARMUP_SECONDS = 2;
 
 function need(): string | undefined {
   if (process.getuid?.() !== 0) return "needs root (network namespaces)";
@@ -84,7 +87,10 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise((r) => child.once("exit", r));
   process.kill(child.pid!, "SIGTERM");
-  const t = setTimeout(() => child.pid && process.kill(child.pid, "SIGKILL"), process.env.BENCH_NODE_FLAGS ? 30000 : 5000);
+  const t = setTimeout(
+    () => child.pid && process.kill(child.pid, "SIGKILL"),
+    process.env.BENCH_NODE_FLAGS ? 30000 : 5000,
+  );
   await done;
   clearTimeout(t);
 }
@@ -179,7 +185,7 @@ interface Result {
   drops: string;
 }
 
-async function perfdhcp(rate: number, base: number): Promise<Result> {
+async function perfdhcp(rate: number, base: number, period = seconds): Promise<Result> {
   // -R: that many different clients (new MACs from -b), so every exchange allocates a lease.
   const mac = `mac=02:${(base >> 8).toString(16).padStart(2, "0")}:${(base & 255).toString(16).padStart(2, "0")}:00:00:00`;
   const p = start(C, [
@@ -219,6 +225,7 @@ async function main(): Promise<void> {
     let base = 1;
     for (const rate of rates) {
       const v = await startV6mostly(String(rate));
+      await perfdhcp(WARMUP_RATE, base++, WARMUP_SECONDS); // JIT and caches warm, not counted
       const v6m = await perfdhcp(rate, base++);
       await stop(v.child);
       if (process.env.BENCH_VERBOSE)
@@ -230,6 +237,7 @@ async function main(): Promise<void> {
             .join("\n"),
         );
       const k = await startKea(String(rate));
+      await perfdhcp(WARMUP_RATE, base++, WARMUP_SECONDS);
       const kea = await perfdhcp(rate, base++);
       await stop(k.child);
       rows.push({ rate, v6m, kea });
