@@ -7,7 +7,7 @@
 // one after the other on a fresh lease store; the figure is perfdhcp's completed exchanges/s.
 // Both persist leases: v6mostly fsyncs (group commit) before each ACK; Kea's memfile writes its
 // CSV without fsync. maxLeasesPerMinute is lifted for the bench (Kea has no such limit).
-//   env: BENCH_RATES (default "2000,5000"), BENCH_SECONDS (default 8), BENCH_VERBOSE=1 for details
+//   env: BENCH_RATES (default "2000,5000"), BENCH_SECONDS (default 6), BENCH_VERBOSE=1 for details
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -22,7 +22,7 @@ const SIF = `bd${id}s`;
 const CIF = `bd${id}c`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "v6m-bench-dhcp-"));
 const rates = (process.env.BENCH_RATES ?? "2000,5000").split(",").map(Number);
-const seconds = Number(process.env.BENCH_SECONDS ?? "8");
+const seconds = Number(process.env.BENCH_SECONDS ?? "6");
 const children: ChildProcess[] = [];
 /** each server first gets a short uncounted run (the same for both) */
 const WARMUP_RATE = 500;
@@ -196,7 +196,7 @@ async function perfdhcp(rate: number, base: number, period = seconds): Promise<R
     "-r",
     String(rate),
     "-p",
-    String(seconds),
+    String(period),
     "-R",
     "1000000",
     "-b",
