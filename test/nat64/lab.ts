@@ -113,12 +113,12 @@ ${extra}`,
   }
 
   /** `v6mostly run -f` in the translator namespace. */
-  startRun(resource: string, status: string): ChildProcess {
+  startRun(resource: string, status: string, cli = join(REPO, "bin/v6mostly.js")): ChildProcess {
     return this.spawnIn(
       this.t,
       [
         process.execPath,
-        join(REPO, "bin/v6mostly.js"),
+        cli,
         "run",
         "-f",
         resource,

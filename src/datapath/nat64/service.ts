@@ -6,6 +6,7 @@
  * Publishes "translations" (the live table, for `v6mostly translations`) and
  * Prometheus metrics with a `resource` label.
  */
+import { createSocket } from "node:dgram";
 import { Worker } from "node:worker_threads";
 import { Address6 } from "ip-address";
 import { Counter, Gauge } from "prom-client";
@@ -37,6 +38,8 @@ export interface Nat64ServiceOptions {
   snapshotLimit?: number;
   /** Skip the preflight (tests that fake a missing piece on purpose). */
   skipPreflight?: boolean;
+  /** Packet loop flavour (see WorkerInput.loop); default from V6MOSTLY_TUN_LOOP or "poll". */
+  loop?: "poll" | "blocking";
 }
 
 export interface TranslationsTopic {
@@ -188,7 +191,8 @@ export async function startNat64Gateway(
   );
   await plumbing.cleanStale();
 
-  const fd = openTun(spec.tunName, { nonBlocking: true });
+  const loop = opts.loop ?? (process.env.V6MOSTLY_TUN_LOOP === "blocking" ? "blocking" : "poll");
+  const fd = openTun(spec.tunName, { nonBlocking: loop === "poll" });
   log.info({ dev: spec.tunName }, "TUN device opened");
   try {
     await plumbing.apply();
@@ -240,6 +244,8 @@ export async function startNat64Gateway(
     control,
     snapshotLimit: opts.snapshotLimit ?? 2000,
     logEvents: log.isLevelEnabled("debug"),
+    loop,
+    wake: v6bytes(embedText(spec.prefix, 1)),
   };
   const here = import.meta.url;
   const ts = here.endsWith(".ts");
@@ -251,6 +257,19 @@ export async function startNat64Gateway(
         { eval: true, workerData: input },
       )
     : new Worker(entry, { workerData: input });
+  // Blocking loop: a datagram into the device now and then lets the worker run its timers and stop.
+  const waker =
+    loop === "blocking"
+      ? (() => {
+          const socket = createSocket("udp6");
+          socket.on("error", (e) => log.warn({ error: e.message }, "wake datagram"));
+          const to = embedText(spec.prefix, 1);
+          const poke = () => socket.send(Buffer.alloc(1), 9, to, () => undefined);
+          const timer = setInterval(poke, 250);
+          timer.unref();
+          return { socket, poke, timer };
+        })()
+      : null;
   let latest: { sessions: SessionRow[]; total: number } = { sessions: [], total: 0 };
   let stopped: (() => void) | null = null;
   let exited = false;
@@ -481,7 +500,12 @@ export async function startNat64Gateway(
         if (exited) resolve();
       });
       Atomics.store(new Int32Array(control), 0, 1);
+      if (waker) {
+        clearInterval(waker.timer);
+        waker.poke();
+      }
       await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
+      waker?.socket.close();
       await worker.terminate();
       closeTun(fd);
       await plumbing.remove();

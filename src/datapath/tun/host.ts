@@ -171,7 +171,8 @@ export class HostPlumbing {
   /** After the device exists: MTU, up, routes, proxy ARP, forwarding. */
   async apply(): Promise<void> {
     const p = this.plan;
-    await ip(["link", "set", "dev", p.tunName, "mtu", String(p.mtu), "up"]);
+    // A longer queue than the TUN default (500) absorbs bursts while the worker is scheduled out.
+    await ip(["link", "set", "dev", p.tunName, "mtu", String(p.mtu), "txqueuelen", "4096", "up"]);
     for (const r of p.routes6) await ip(["-6", "route", "replace", r, "dev", p.tunName]);
     for (const r of p.routes4) await ip(["-4", "route", "replace", r, "dev", p.tunName]);
     this.log("device up with routes", { dev: p.tunName, mtu: p.mtu, routes: [...p.routes6, ...p.routes4] });

@@ -26,6 +26,14 @@ export interface WorkerInput {
   snapshotLimit: number;
   /** Log session events (debug level). */
   logEvents: boolean;
+  /**
+   * "poll": non-blocking fd, read until EAGAIN then poll() with a timeout.
+   * "blocking": blocking read(); the main thread sends a datagram to `wake`
+   * (the prefix's image of 0.0.0.1, never a real destination) every 250 ms and
+   * on stop, so timers run and the loop ends.
+   */
+  loop: "poll" | "blocking";
+  wake: Uint8Array;
 }
 
 export interface SessionRow {
@@ -46,6 +54,7 @@ const input = workerData as WorkerInput;
 const stats = new Float64Array(input.stats);
 const control = new Int32Array(input.control);
 const fd = input.fd;
+const blocking = input.loop === "blocking";
 
 let nat: Nat64Translator | null = null;
 let siit: SiitTranslator | null = null;
@@ -177,7 +186,15 @@ function writeOut(buf: Uint8Array, off: number, len: number): void {
   if (sys.write(fd, off === 0 ? buf : buf.subarray(off), len) < 0) stats[S.writeErrors]!++;
 }
 
+const wake = input.wake;
+function isWake(n: number): boolean {
+  if (n < 40 || rbuf[0]! >>> 4 !== 6) return false;
+  for (let i = 0; i < 16; i++) if (rbuf[24 + i] !== wake[i]) return false;
+  return true;
+}
+
 function handle(n: number, now: number): void {
+  if (blocking && isWake(n)) return;
   stats[S.packetsIn]!++;
   if (nat) {
     const v = nat.translate(rbuf, n, now);
@@ -225,8 +242,9 @@ function loop(): void {
     if (n > 0) handle(n, now);
     else if (n < 0) {
       const e = sys.errno();
-      if (e === sys.EAGAIN) sys.poll(pfd, 1, 200);
-      else if (e !== sys.EINTR) {
+      if (e === sys.EAGAIN) {
+        if (!blocking) sys.poll(pfd, 1, 200);
+      } else if (e !== sys.EINTR) {
         stats[S.readErrors]!++;
         sys.poll(pfd, 1, 200);
       }
