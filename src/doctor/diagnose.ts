@@ -234,7 +234,7 @@ export function diagnose(f: Facts): Finding[] {
         "CLAT source address",
         "fail",
         `your CLAT's source ${inside.join(", ")} is inside the NAT64 prefix ${nat64} (${c.source})`,
-        `translators drop such sources (RFC 6146 §3.5: an IPv6 source inside the NAT64 prefix is not a host; Cisco NAT64 counts them in NAT64_DROP_SC_*) — the seed author's clatd problem. ${own && c.ownIpv6Implicit ? "TAYGA took its own address from ipv4-addr inside the prefix because ipv6-addr is not set: " : ""}set ${c.source.includes("clatd") ? "clat-v6-addr" : "ipv6-addr and the map line"} to an address of your LAN's /64 that the NAT64 accepts (its allowedSources / ACL)`,
+        `translators drop such sources (an address inside the NAT64 prefix stands for an IPv4 host, RFC 6052 §2, so it cannot be an IPv6 client's; Cisco counts them in NAT64_DROP_SC_*) — the seed author's clatd problem. ${own && c.ownIpv6Implicit ? "TAYGA took its own address from ipv4-addr inside the prefix because ipv6-addr is not set: " : ""}set ${c.source.includes("clatd") ? "clat-v6-addr" : "ipv6-addr and the map line"} to an address of your LAN's /64 that the NAT64 accepts (its allowedSources / ACL)`,
       );
     } else if (c.prefix && prefix && c.prefix !== prefix)
       add(

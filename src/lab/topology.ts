@@ -456,31 +456,13 @@ async function build(s: LabState, p: Progress): Promise<void> {
         clients.map((c) =>
           waitFor(
             `${c.id}'s DHCP client to finish (${file(`dhclient-${c.id}.log`)})`,
-            () => {
-              const lines = readLines(file(`dhclient-${c.id}.events`));
-              const bound = lines.find((l) => /^reason=(BOUND|REBOOT)/.test(l));
-              const v6only = lines.find((l) => l.startsWith("reason=V6ONLY"));
-              return bound ?? v6only;
-            },
-            30_000,
+            () => dhcpOutcome(s, c.id),
+            20_000,
             300,
-          ).then((line) => {
-            if (line.startsWith("reason=V6ONLY")) {
-              const m = /v6 only preferred for (\d+)/.exec(
-                readFileSync(file(`dhclient-${c.id}.log`), "utf8"),
-              );
-              s.learned.v6only![c.id] = { reason: "V6ONLY", ...(m ? { seconds: Number(m[1]) } : {}) };
-            } else {
-              const kv = Object.fromEntries(line.split(" ").map((x) => x.split("=") as [string, string]));
-              s.learned.lease4![c.id] = {
-                address: kv.ip ?? "",
-                dns: (kv.dns ?? "").split(",").filter(Boolean),
-                ...(kv.routers ? { router: kv.routers.split(",")[0] } : {}),
-              };
-            }
-          }),
+          ),
         ),
       );
+      refreshDhcp(s);
       // Not fatal for `up`: `check` reports the clients without DHCP as failures, with this reason.
       const failed = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
       s.learned.problems = [...(s.learned.problems ?? []), ...failed.map((f) => `DHCPv4: ${f}`)];
@@ -488,6 +470,52 @@ async function build(s: LabState, p: Progress): Promise<void> {
       for (const f of failed) p.note(`DHCP FAILED: ${f}`);
     },
   );
+}
+
+/**
+ * What a client's dhclient reported so far (its script logs every event): a lease, or RFC 8925's
+ * V6ONLY (option 108 received, no lease taken). The clients keep running, so a DHCP server that
+ * comes up later (a reload) still counts at the next `check`.
+ */
+export function dhcpOutcome(
+  s: LabState,
+  id: string,
+):
+  | {
+      lease?: { address: string; dns: string[]; router?: string };
+      v6only?: { reason: string; seconds?: number };
+    }
+  | undefined {
+  const lines = readLines(join(s.dir, `dhclient-${id}.events`));
+  const line = lines.find((l) => /^reason=(BOUND|REBOOT|V6ONLY)/.test(l));
+  if (!line) return undefined;
+  if (line.startsWith("reason=V6ONLY")) {
+    let log = "";
+    try {
+      log = readFileSync(join(s.dir, `dhclient-${id}.log`), "utf8");
+    } catch {}
+    const m = /v6 only preferred for (\d+)/.exec(log);
+    return { v6only: { reason: "V6ONLY", ...(m ? { seconds: Number(m[1]) } : {}) } };
+  }
+  const kv = Object.fromEntries(line.split(" ").map((x) => x.split("=") as [string, string]));
+  return {
+    lease: {
+      address: kv.ip ?? "",
+      dns: (kv.dns ?? "").split(",").filter(Boolean),
+      ...(kv.routers ? { router: kv.routers.split(",")[0] } : {}),
+    },
+  };
+}
+
+/** s.learned.lease4 and .v6only from the clients' DHCP logs, as they are now */
+export function refreshDhcp(s: LabState): void {
+  s.learned.lease4 = {};
+  s.learned.v6only = {};
+  for (const c of CLIENTS.filter((x) => x.ipv4 || x.clat)) {
+    const o = dhcpOutcome(s, c.id);
+    if (o?.lease) s.learned.lease4[c.id] = o.lease;
+    if (o?.v6only) s.learned.v6only[c.id] = o.v6only;
+  }
 }
 
 function startDhclient(s: LabState, c: ClientSpec): void {
@@ -498,7 +526,8 @@ function startDhclient(s: LabState, c: ClientSpec): void {
   // RFC 8925 §3.1: a client that can do without IPv4 asks for option 108 (v6-only-preferred).
   writeFileSync(
     f("conf"),
-    `request subnet-mask, routers, domain-name-servers${c.clat ? ", v6-only-preferred" : ""};\n`,
+    // retry soon after a failure, so that a DHCP server started later (a reload) is found
+    `timeout 15;\nretry 10;\nrequest subnet-mask, routers, domain-name-servers${c.clat ? ", v6-only-preferred" : ""};\n`,
   );
   writeFileSync(
     f("sh"),
