@@ -27,8 +27,11 @@ const SCOPE = {
   reservations: [{ mac: "02:00:5e:10:00:0a", address: "192.0.2.10" }],
 };
 
+let serverConfig = "";
+
 async function startServer(spec: object, stateDir = path.join(lab.dir, "state")): Promise<Proc> {
   const cfg = path.join(lab.dir, `scope-${Date.now()}.json`);
+  serverConfig = cfg;
   fs.writeFileSync(cfg, JSON.stringify({ name: "lab", spec, stateDir }));
   const p = lab.start(lab.server, [process.execPath, "--import", "tsx", fixture, cfg], root);
   await waitFor(
@@ -449,4 +452,33 @@ test("the server answers on its interface only (SO_BINDTODEVICE): a client on an
   assert.notEqual(await p.exited, 0, lines(lo).join("\n"));
   assert.deepEqual(ipv4Of(o.ns, o.ifname), []);
   assert.equal((await stats(server!)).received, before, "the server must not even see that link's DISCOVERs");
+});
+
+test("update() applies a changed scope without a restart: a new V6ONLY_WAIT reaches the next client", {
+  skip: why,
+}, async () => {
+  const cfg = JSON.parse(fs.readFileSync(serverConfig, "utf8")) as { spec: Record<string, unknown> };
+  cfg.spec.ipv6OnlyPreferred = "10m";
+  fs.writeFileSync(serverConfig, JSON.stringify(cfg));
+  process.kill(server!.child.pid!, "SIGHUP");
+  await waitFor(
+    "UPDATED",
+    () => server!.out.join("").includes("UPDATED") || server!.out.join("").includes("UPDATE FAILED"),
+  );
+  assert.ok(!server!.out.join("").includes("UPDATE FAILED"), server!.out.join(""));
+  // a reserved MAC: not subject to the new-client limit of the previous test's scope
+  const c = lab.addClient("02:00:5e:10:00:41");
+  cfg.spec.reservations = [{ mac: "02:00:5e:10:00:41", address: "192.0.2.41" }];
+  fs.writeFileSync(serverConfig, JSON.stringify(cfg));
+  process.kill(server!.child.pid!, "SIGHUP");
+  await waitFor("second UPDATED", () => server!.out.join("").split("UPDATED").length > 2);
+  const { p, log } = dhclient(
+    c.ns,
+    c.ifname,
+    "dhclient-updated",
+    "request subnet-mask, routers, v6-only-preferred;\n",
+  );
+  await waitFor("reason V6ONLY", () => lines(log).find((l) => l.startsWith("reason=V6ONLY")), 20000);
+  assert.match(p.err.join(""), /v6 only preferred for 600/);
+  await lab.kill(p);
 });

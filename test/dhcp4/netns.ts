@@ -42,7 +42,9 @@ export class Lab {
     execFileSync("ip", ["netns", "add", this.server]);
     this.namespaces.push(this.server);
     sh(this.server, ["ip", "link", "set", "lo", "up"]);
-    sh(this.server, ["ip", "link", "add", "br0", "type", "bridge"]);
+    // A fixed MAC: a bridge otherwise takes the lowest MAC of its ports, which changes as clients
+    // are added, and clients' ARP entries for the server would go stale.
+    sh(this.server, ["ip", "link", "add", "br0", "address", "02:00:5e:00:53:01", "type", "bridge"]);
     sh(this.server, ["ip", "addr", "add", serverAddress, "dev", "br0"]);
     sh(this.server, ["ip", "link", "set", "br0", "up"]);
   }

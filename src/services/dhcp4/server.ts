@@ -1,6 +1,7 @@
 // The DHCPv4 server's I/O: a UDP socket on port 67 bound to the scope's interface
 // (SO_BINDTODEVICE, so it hears and answers that link only), a packet socket for replies to
 // clients that have no address yet (RFC 2131 §4.1), the lease table, the store, and counters.
+import { spawnSync } from "node:child_process";
 import * as dgram from "node:dgram";
 import * as os from "node:os";
 import type { Logger } from "../../util/log.ts";
@@ -26,12 +27,35 @@ export const CLIENT_PORT = 68;
 /** DISCOVERs waiting beyond this many are shed, oldest first */
 export const MAX_DISCOVER_BACKLOG = 512;
 
-/** The first IPv4 address of `ifname` inside the scope's subnet, or undefined. */
+/**
+ * The first IPv4 address of `ifname` inside the scope's subnet, or undefined. Asks iproute2
+ * (`ip -j addr`), which lists addresses of interfaces without carrier too (Node's
+ * os.networkInterfaces() leaves out interfaces that are not running, e.g. a bridge without ports
+ * or an unplugged cable); falls back to os.networkInterfaces() without iproute2.
+ */
 export function interfaceAddress(ifname: string, network: number, mask: number): number | undefined {
+  const inSubnet = (text: string) => {
+    const n = parseAddr(text);
+    return (n & mask) >>> 0 === network ? n : undefined;
+  };
+  const r = spawnSync("ip", ["-4", "-j", "addr", "show", "dev", ifname], { encoding: "utf8" });
+  if (r.status === 0) {
+    try {
+      const links = JSON.parse(r.stdout) as { addr_info?: { family?: string; local?: string }[] }[];
+      for (const l of links) {
+        for (const a of l.addr_info ?? []) {
+          const n = a.family === "inet" && a.local ? inSubnet(a.local) : undefined;
+          if (n !== undefined) return n;
+        }
+      }
+      return undefined;
+    } catch {
+      // fall through
+    }
+  }
   for (const a of os.networkInterfaces()[ifname] ?? []) {
-    if (a.family !== "IPv4") continue;
-    const n = parseAddr(a.address);
-    if ((n & mask) >>> 0 === network) return n;
+    const n = a.family === "IPv4" ? inSubnet(a.address) : undefined;
+    if (n !== undefined) return n;
   }
   return undefined;
 }
