@@ -72,8 +72,8 @@ export function missingCapability(): string | undefined {
   if (process.getuid?.() !== 0) return "the lab needs root (network namespaces, TUN, raw sockets)";
   if (!hasCommand("ip") || run(["ip", "netns", "list"], { allowFail: true }) === undefined)
     return "no `ip netns` (iproute2)";
-  for (const t of ["tayga", "named", "dhclient", "curl"]) {
-    if (!hasCommand(t)) return `${t} is not installed (Debian: tayga, bind9, isc-dhcp-client, curl)`;
+  for (const t of ["tayga", "named", "dig", "dhclient", "curl"]) {
+    if (!hasCommand(t)) return `${t} is not installed (Debian: tayga, bind9, bind9-dnsutils, isc-dhcp-client, curl)`;
   }
   if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
   return undefined;
