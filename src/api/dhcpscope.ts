@@ -3,7 +3,7 @@ import { z } from "zod";
 import { duration } from "./duration.ts";
 import { interfaceName, ipv4Address, localRef, nodeSelector, prefix, range } from "./fields.ts";
 import { contains, format, inRange, parseAddress, parsePrefix, parseRange, prefixRange } from "./net.ts";
-import { checkDisjoint, issue, listed } from "./rules.ts";
+import { checkDisjoint, checkNodeInterface, issue, listed } from "./rules.ts";
 
 /** RFC 8925 §3.4: MIN_V6ONLY_WAIT. */
 export const MIN_V6ONLY_WAIT = 300;
@@ -77,6 +77,7 @@ export const dhcpScopeSpec = z
     deviceRef: localRef("ExternalDevice").optional(),
   })
   .superRefine((spec, ctx) => {
+    checkNodeInterface(ctx, ["interface"], spec.interface, spec.deviceRef);
     const net = parsePrefix(spec.subnet, 4);
     if (!net.ok) return;
     const subnet = prefixRange(net.value);

@@ -52,13 +52,26 @@ export const endpoint = (defaultPort: number, description: string) =>
     return e.ok ? undefined : e.error;
   });
 
-/** A Linux interface name: 1 to 15 bytes, no slash, colon or white space (IFNAMSIZ). */
-export const interfaceName = (description = "a network interface name on the node") =>
+/** Why `t` cannot be a Linux interface name (IFNAMSIZ: 1 to 15 bytes, no slash, colon or white space). */
+export function linuxInterfaceProblem(t: string): string | undefined {
+  if (t.length === 0 || t.length > 15) return `"${t}" is not an interface name (1 to 15 characters on Linux)`;
+  if (/[\s/:]/.test(t) || t === "." || t === "..")
+    return `"${t}" is not an interface name (no spaces, "/" or ":")`;
+  return undefined;
+}
+
+/** An interface that is always a Linux one (a TUN device v6mostly creates). */
+export const linuxInterfaceName = (description: string) => checked(description, linuxInterfaceProblem);
+
+/**
+ * An interface on a node or on an ExternalDevice (GigabitEthernet0/0/1.100, BDI10, lan1). The
+ * Linux rules are checked by the resource, where it knows whether a deviceRef is set
+ * (`checkNodeInterface`).
+ */
+export const interfaceName = (description = "a network interface name on the node or the device") =>
   checked(description, (t) => {
-    if (t.length === 0 || t.length > 15)
-      return `"${t}" is not an interface name (1 to 15 characters on Linux)`;
-    if (/[\s/:]/.test(t) || t === "." || t === "..")
-      return `"${t}" is not an interface name (no spaces, "/" or ":")`;
+    if (t.length === 0 || t.length > 64) return `"${t}" is not an interface name (1 to 64 characters)`;
+    if (/\s/.test(t)) return `"${t}" is not an interface name (no spaces)`;
     return undefined;
   });
 

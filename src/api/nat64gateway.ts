@@ -1,9 +1,9 @@
 // Nat64Gateway: stateful NAT64 (RFC 6146) or stateless SIIT (RFC 7915) with EAMT (RFC 7757).
 import { z } from "zod";
 import { duration } from "./duration.ts";
-import { interfaceName, localRef, nodeSelector, prefix, range } from "./fields.ts";
+import { interfaceName, linuxInterfaceName, localRef, nodeSelector, prefix, range } from "./fields.ts";
 import { type Prefix, parsePrefix, parseRange, prefixRange } from "./net.ts";
-import { checkDisjoint, issue, listed } from "./rules.ts";
+import { checkDisjoint, checkNodeInterface, issue, listed } from "./rules.ts";
 
 /** RFC 6052 §2.2: the prefix lengths an IPv4-embedded IPv6 address can use. */
 export const PREF64_LENGTHS = [32, 40, 48, 56, 64, 96] as const;
@@ -90,13 +90,14 @@ export const nat64GatewaySpec = z
     uplinkInterface: interfaceName(
       "the interface where pool4 lives (ARP for pool4 is answered there)",
     ).optional(),
-    tunName: interfaceName("the TUN device's name").default("nat64"),
+    tunName: linuxInterfaceName("the TUN device's name").default("nat64"),
     mtu: z.number().int().min(1280).max(65535).default(1500).describe("the TUN device's MTU"),
     timeouts: timeouts.default({ udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240 }),
     nodeSelector: nodeSelector.default({}),
     deviceRef: localRef("ExternalDevice").optional(),
   })
   .superRefine((spec, ctx) => {
+    checkNodeInterface(ctx, ["uplinkInterface"], spec.uplinkInterface, spec.deviceRef);
     if (spec.mode === "stateful") {
       if (spec.pool4.length === 0) {
         issue(ctx, ["pool4"], "stateful NAT64 needs at least one IPv4 address in pool4");

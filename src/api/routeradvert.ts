@@ -5,7 +5,7 @@ import { duration, formatDuration } from "./duration.ts";
 import { interfaceName, ipv6Address, localRef, nodeSelector, prefix } from "./fields.ts";
 import { pref64 } from "./nat64gateway.ts";
 import { isLinkLocal6, isMulticast, parseAddress, parsePrefix } from "./net.ts";
-import { issue, type PathKey } from "./rules.ts";
+import { checkNodeInterface, issue, type PathKey } from "./rules.ts";
 
 /** RFC 8781 §4: the PREF64 option's lifetime is 13 bits in units of 8 s. */
 export const PREF64_MAX_LIFETIME = 8191 * 8;
@@ -115,6 +115,7 @@ export const routerAdvertSpec = z
     deviceRef: localRef("ExternalDevice").optional(),
   })
   .superRefine((spec, ctx) => {
+    checkNodeInterface(ctx, ["interface"], spec.interface, spec.deviceRef);
     const max = spec.interval.max;
     // RFC 4861 §6.2.1: MaxRtrAdvInterval 4..1800 s; MinRtrAdvInterval 3 s..0.75 × Max.
     if (max < 4 || max > 1800) {

@@ -1,5 +1,6 @@
 // Helpers for the cross-field rules inside a resource's spec.
 import type { z } from "zod";
+import { linuxInterfaceProblem } from "./fields.ts";
 import { type Family, overlaps, parseRange } from "./net.ts";
 
 export type PathKey = string | number;
@@ -45,4 +46,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
     else out += out ? `.${String(key)}` : String(key);
   }
   return out;
+}
+
+/** An interface of a resource that runs on a node (no deviceRef) must be a Linux name. */
+export function checkNodeInterface(
+  ctx: z.RefinementCtx,
+  path: PathKey[],
+  name: string | undefined,
+  deviceRef: unknown,
+): void {
+  if (name === undefined || deviceRef !== undefined) return;
+  const problem = linuxInterfaceProblem(name);
+  if (problem) issue(ctx, path, `${problem}; device interface names need a deviceRef`);
 }

@@ -239,6 +239,24 @@ const CASES: Case[] = [
     at: "home.yaml#1 Nat64Gateway/Home_GW metadata.name",
     says: "is not a valid name",
   },
+  {
+    what: "a device-style interface name on a resource that runs on a node",
+    text: ra(`prefixes: []`).replace("interface: lan0", "interface: GigabitEthernet0/0/1.100"),
+    at: "home.yaml#1 RouterAdvert/lan spec.interface",
+    says: "is not an interface name (1 to 15 characters on Linux); device interface names need a deviceRef",
+  },
+  {
+    what: "a slash in a DHCP interface on a node",
+    text: dhcp("", DHCP_OK.replace("interface: lan0", "interface: eth0/1")),
+    at: "home.yaml#1 DhcpScope/lan spec.interface",
+    says: 'is not an interface name (no spaces, "/" or ":")',
+  },
+  {
+    what: "an uplink interface with a space",
+    text: nat("uplinkInterface: eth 0"),
+    at: "home.yaml#1 Nat64Gateway/home spec.uplinkInterface",
+    says: '"eth 0" is not an interface name (no spaces)',
+  },
   // --- Dns64Resolver
   {
     what: "no prefix and no nat64GatewayRef",
@@ -653,6 +671,18 @@ describe("validate: every rejection names file#document, kind/name and field", (
       const spec = v.resources[0]!.spec as { timeouts: { udp: number } };
       assert.equal(spec.timeouts.udp, seconds, text);
     }
+  });
+
+  it("accepts device interface names when the resource runs on a device", () => {
+    const device = doc(
+      "ExternalDevice",
+      "isr",
+      "vendor: iosxe\nendpoint: https://192.0.2.9\nusername: admin\ncredentialsEnv: ISR_PASSWORD",
+    );
+    const v = validateText(
+      `${device}---\n${ra("deviceRef: { name: isr }").replace("interface: lan0", "interface: GigabitEthernet0/0/1.100")}`,
+    );
+    assert.deepEqual(v.errors, []);
   });
 
   it('accepts "infinity" for prefix lifetimes and nowhere else', () => {

@@ -24,10 +24,10 @@ describe("v6mostly CLI", () => {
   it("validate -f examples/ passes", () => {
     const r = v6mostly("validate", "-f", join(repoRoot, "examples"));
     assert.equal(r.code, 0, r.out + r.err);
-    assert.match(
-      r.out,
-      /^valid: 2 ExternalDevice, 2 DhcpScope, 2 Dns64Resolver, 2 Nat64Gateway, 2 RouterAdvert\n$/,
-    );
+    assert.match(r.out, /^valid: \d+ \w+(, \d+ \w+)*\n$/);
+    for (const kind of ["ExternalDevice", "DhcpScope", "Dns64Resolver", "Nat64Gateway", "RouterAdvert"]) {
+      assert.ok(r.out.includes(kind), `${kind} missing from ${r.out}`);
+    }
   });
 
   it("validate prints one line per problem and exits 1", () => {
