@@ -8,8 +8,8 @@
 //              costs the resolver an AAAA and an A query upstream, then synthesis.
 // Throughput runs (dnsperf -q 100 outstanding, no rate limit; the two targets alternate three times
 // and the median is kept) give QPS; separate runs at a fixed rate with dnsperf -v give latency
-// percentiles. v6mostly runs in 1 and 2 Node cluster workers, Unbound
-// with num-threads 1 and 2. Every dnsperf run is bounded (-l seconds).
+// percentiles. v6mostly runs with 1 and 2 event loops (startDns64 { workers }: worker threads on
+// SO_REUSEPORT sockets), Unbound with num-threads 1 and 2. Every dnsperf run is bounded (-l seconds).
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -69,6 +69,8 @@ async function dnsperf(
     "100",
     "-t",
     "2",
+    "-c",
+    "8",
   ];
   if (opts.qps) args.push("-Q", String(opts.qps));
   if (opts.verbose) args.push("-v");
@@ -100,19 +102,19 @@ function startOurs(workers: number, port: number, upstream: string): Promise<Chi
   return new Promise((resolve, reject) => {
     const p = spawn(
       process.execPath,
-      ["--import", "tsx", join(here, "dns64-cluster.ts"), String(workers), String(port), upstream, PREFIX],
+      ["--import", "tsx", join(here, "dns64-serve.ts"), String(workers), String(port), upstream, PREFIX],
       {
         stdio: ["ignore", "pipe", "inherit"],
       },
     );
-    const t = setTimeout(() => reject(new Error("v6mostly cluster did not start")), 20000);
+    const t = setTimeout(() => reject(new Error("v6mostly did not start")), 20000);
     p.stdout!.on("data", (d: Buffer) => {
       if (d.toString().includes("ready")) {
         clearTimeout(t);
         resolve(p);
       }
     });
-    p.on("exit", (code) => reject(new Error(`v6mostly cluster exited (${code})`)));
+    p.on("exit", (code) => reject(new Error(`v6mostly exited (${code})`)));
   });
 }
 

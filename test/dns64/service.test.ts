@@ -177,3 +177,30 @@ test("service: REFUSED outside allowClients, rate limit drops the excess", async
     await up.close();
   }
 });
+
+test("service: workers: 2 adds a worker thread on SO_REUSEPORT sockets; both answer", async () => {
+  const base = portBase() + 16;
+  const up = await fakeUpstream(base);
+  const svc = await startDns64(
+    assignment("64:ff9b::/96", [`127.0.0.1:${base + 1}`], `127.0.0.1:${base}`),
+    { log, stateDir: "/tmp" },
+    { workers: 2 },
+  );
+  try {
+    // the kernel picks the socket by a hash of the source: many client sockets reach both threads
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => askServer("127.0.0.1", base + 1, `w${i}.example`, "AAAA")),
+    );
+    for (const r of answers) assert.equal(r.answers.length, 1);
+    const tcp = await askServer("127.0.0.1", base + 1, "tcp.example", "AAAA", { tcp: true });
+    assert.equal(tcp.answers.length, 1, "TCP stays on the main thread");
+    await new Promise((r) => setTimeout(r, 1200)); // worker stats arrive every second
+    const s = svc.stats();
+    assert.equal(s.workers, 2);
+    assert.equal(s.udpQueries, 40);
+    assert.ok(s.synthesized! >= 40, JSON.stringify(s));
+  } finally {
+    await svc.stop();
+    await up.close();
+  }
+});

@@ -1,20 +1,12 @@
 // The DNS64 service (RFC 6147, with RFC 8880 ipv4only.arpa) as the standalone `run` command and the
-// agent host it: startDns64(assignment, ctx) → { stop, update, stats }.
-import { parseEndpoint } from "../../api/net.ts";
+// agent host it: startDns64(assignment, ctx, opts?) → { stop, update, stats }.
+import { Worker } from "node:worker_threads";
 import type { Dns64Assignment } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
-import { ClientAcl, RateLimiter } from "./access.ts";
-import { compilePref64, compilePrefix6 } from "./addressing.ts";
-import { AnswerCache, type CacheLimits, DEFAULT_CACHE_LIMITS } from "./cache.ts";
-import { Resolver } from "./resolver.ts";
-import { DEFAULT_SERVER_OPTIONS, Dns64Server, type ListenAddress, QueryHandler } from "./server.ts";
-import type { Dns64Config } from "./synth.ts";
-import {
-  DEFAULT_UPSTREAM_OPTIONS,
-  UpstreamClient,
-  type UpstreamEndpoint,
-  type UpstreamOptions,
-} from "./upstream.ts";
+import { AnswerCache, DEFAULT_CACHE_LIMITS } from "./cache.ts";
+import { type Dns64Options, Stack } from "./stack.ts";
+
+export { configOf, DEFAULT_RATE_LIMIT, type Dns64Options } from "./stack.ts";
 
 export interface Dns64Context {
   log: Logger;
@@ -27,44 +19,45 @@ export interface Dns64Service {
   stats(): Record<string, number>;
 }
 
-/** Tuning that is not part of the resource (tests and the benchmark set it). */
-export interface Dns64Options {
-  upstream?: Partial<UpstreamOptions>;
-  cache?: Partial<CacheLimits>;
-  /** queries per second per client over UDP; 0 = unlimited. Default: the spec's rateLimit. */
-  rateLimit?: number;
+/** The worker module next to this one (.ts under tsx, .js once built). */
+const workerUrl = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+
+interface WorkerHandle {
+  worker: Worker;
+  stats: Record<string, number>;
 }
 
-/** Default per-client limit when the spec does not say (a busy host resolves far less). */
-export const DEFAULT_RATE_LIMIT = 1000;
-
-export function configOf(a: Dns64Assignment): Dns64Config {
-  return {
-    prefix: compilePref64(a.prefix),
-    exclude: a.spec.exclude.map(compilePrefix6),
-    alwaysSynthesize: a.spec.alwaysSynthesize,
-  };
+/**
+ * Under tsx (tests, benchmarks, `npm run v6mostly`) a worker thread does not inherit the TypeScript
+ * loader: a small bootstrap registers tsx in the thread, then imports the worker module.
+ */
+function newWorker(workerData: unknown): Worker {
+  if (!workerUrl.pathname.endsWith(".ts")) return new Worker(workerUrl, { workerData });
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
+  return new Worker(code, { eval: true, workerData });
 }
 
-function endpoints(texts: readonly string[]): ListenAddress[] {
-  return texts.map((t) => {
-    const e = parseEndpoint(t, 53);
-    if (!e.ok) throw new Error(e.error);
-    return { family: e.value.family, host: e.value.host, port: e.value.port };
+function startWorker(a: Dns64Assignment, opts: Dns64Options, log: Logger): Promise<WorkerHandle> {
+  const worker = newWorker({ assignment: a, opts, level: log.level });
+  const h: WorkerHandle = { worker, stats: {} };
+  return new Promise((resolve, reject) => {
+    worker.on("message", (m) => {
+      if (m === "ready") resolve(h);
+      else if (m?.error) reject(new Error(`dns64 worker: ${m.error}`));
+      else if (m?.stats) h.stats = m.stats;
+    });
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`dns64 worker exited (${code})`)));
   });
 }
 
-function rateOf(a: Dns64Assignment, opts: Dns64Options): number {
-  if (opts.rateLimit !== undefined) return opts.rateLimit;
-  return a.spec.rateLimit ?? DEFAULT_RATE_LIMIT;
-}
-
-interface Running {
-  server: Dns64Server;
-  upstream: UpstreamClient;
-  resolver: Resolver;
-  limiter: RateLimiter;
-  listen: string;
+async function stopWorker(h: WorkerHandle): Promise<void> {
+  const exited = new Promise<void>((r) => h.worker.once("exit", () => r()));
+  h.worker.postMessage("stop");
+  const t = setTimeout(() => void h.worker.terminate(), 3000);
+  await exited;
+  clearTimeout(t);
 }
 
 export async function startDns64(
@@ -74,79 +67,67 @@ export async function startDns64(
 ): Promise<Dns64Service> {
   const log = ctx.log.child({ service: "dns64", resource: assignment.name });
   const cache = new AnswerCache({ ...DEFAULT_CACHE_LIMITS, ...opts.cache });
+  const workers = Math.max(1, Math.floor(opts.workers ?? 1));
 
-  const build = async (a: Dns64Assignment, reuseCache: boolean): Promise<Running> => {
-    const upstream = new UpstreamClient(endpoints(a.spec.upstreams) as UpstreamEndpoint[], {
-      ...DEFAULT_UPSTREAM_OPTIONS,
-      ...opts.upstream,
-    });
-    if (!reuseCache) cache.clear();
-    const resolver = new Resolver(configOf(a), upstream, cache);
-    const limiter = new RateLimiter(rateOf(a, opts));
-    const handler = new QueryHandler(resolver, new ClientAcl(a.spec.allowClients));
-    const server = new Dns64Server(handler, limiter, log, DEFAULT_SERVER_OPTIONS);
+  const build = async (a: Dns64Assignment): Promise<{ main: Stack; extra: WorkerHandle[] }> => {
+    const main = await Stack.start(a, opts, { reusePort: workers > 1, tcp: true }, log, cache);
+    const extra: WorkerHandle[] = [];
     try {
-      await server.listen(endpoints(a.spec.listen));
+      for (let i = 1; i < workers; i++) extra.push(await startWorker(a, opts, log));
     } catch (e) {
-      await server.close();
-      upstream.close();
+      await Promise.all(extra.map(stopWorker));
+      await main.close();
       throw e;
     }
-    return { server, upstream, resolver, limiter, listen: JSON.stringify(a.spec.listen) };
+    return { main, extra };
+  };
+  const close = async (r: { main: Stack; extra: WorkerHandle[] }) => {
+    await Promise.all(r.extra.map(stopWorker));
+    await r.main.close();
   };
 
-  let current = await build(assignment, true);
+  let current = await build(assignment);
   let currentSpec = assignment;
   log.info(
-    { listen: assignment.spec.listen, prefix: assignment.prefix, upstreams: assignment.spec.upstreams },
+    {
+      listen: assignment.spec.listen,
+      prefix: assignment.prefix,
+      upstreams: assignment.spec.upstreams,
+      workers,
+    },
     "dns64 serving",
   );
-  const sweep = setInterval(() => current.limiter.sweep(Date.now()), 60_000);
+  const sweep = setInterval(() => current.main.limiter.sweep(Date.now()), 60_000);
   sweep.unref();
 
   return {
     async stop() {
       clearInterval(sweep);
-      await current.server.close();
-      current.upstream.close();
+      await close(current);
       log.info("dns64 stopped");
     },
     async update(a: Dns64Assignment) {
-      // answers depend on the prefix and exclusions: a changed prefix empties the cache
+      // answers depend on the prefix, the exclusions and alwaysSynthesize: a change empties the cache
       const sameAnswers =
         a.prefix === currentSpec.prefix &&
         JSON.stringify(a.spec.exclude) === JSON.stringify(currentSpec.spec.exclude) &&
         a.spec.alwaysSynthesize === currentSpec.spec.alwaysSynthesize;
-      await current.server.close();
-      current.upstream.close();
-      current = await build(a, sameAnswers);
+      await close(current);
+      if (!sameAnswers) cache.clear();
+      current = await build(a);
       currentSpec = a;
       log.info({ listen: a.spec.listen, prefix: a.prefix }, "dns64 updated");
     },
     stats() {
-      const s = current.server.stats;
-      const u = current.upstream.stats;
-      const r = current.resolver.stats;
-      return {
-        ...s,
-        cacheEntries: cache.size,
-        cacheBytes: cache.usedBytes,
-        cacheHitsTotal: cache.hits,
-        cacheMisses: cache.misses,
-        cacheEvictions: cache.evictions,
-        synthesized: r.synthesized,
-        excludedFiltered: r.excludedFiltered,
-        ptrSynthesized: r.ptrSynthesized,
-        ipv4only: r.ipv4only,
-        coalesced: r.coalesced,
-        upstreamQueries: u.queries,
-        upstreamTimeouts: u.timeouts,
-        upstreamTruncated: u.truncated,
-        upstreamTcp: u.tcpSent,
-        upstreamBadAnswers: u.badAnswers,
-        upstreamFailovers: u.failovers,
-        upstreamFailures: u.failures,
-      };
+      const total = current.main.stats();
+      for (const w of current.extra) {
+        for (const [k, v] of Object.entries(w.stats)) {
+          // cache figures are per thread; everything else adds up
+          total[k] = (total[k] ?? 0) + v;
+        }
+      }
+      total.workers = workers;
+      return total;
     },
   };
 }

@@ -8,6 +8,7 @@ import type { ClientAcl, RateLimiter } from "./access.ts";
 import { keyTail } from "./cache.ts";
 import { type ClientQuery, errorReply, MIN_UDP, render, udpLimit } from "./reply.ts";
 import type { Resolver } from "./resolver.ts";
+import { reusePortUdp } from "./reuseport.ts";
 import {
   BADVERS_EXT,
   EDNS_UDP_SIZE,
@@ -249,9 +250,18 @@ export interface ServerOptions {
   maxTcpConnections: number;
   /** RFC 7766 §6.2.3: close idle TCP connections after this long */
   tcpIdleMs: number;
+  /** UDP sockets with SO_REUSEPORT, shared with worker threads serving the same addresses */
+  reusePort: boolean;
+  /** serve TCP too (worker threads serve UDP only; the main thread has the TCP listeners) */
+  tcp: boolean;
 }
 
-export const DEFAULT_SERVER_OPTIONS: ServerOptions = { maxTcpConnections: 256, tcpIdleMs: 10_000 };
+export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
+  maxTcpConnections: 256,
+  tcpIdleMs: 10_000,
+  reusePort: false,
+  tcp: true,
+};
 
 /** The listening sockets of one resolver. */
 export class Dns64Server {
@@ -273,18 +283,21 @@ export class Dns64Server {
   async listen(addrs: readonly ListenAddress[]): Promise<void> {
     for (const a of addrs) {
       await this.listenUdp(a);
-      await this.listenTcp(a);
+      if (this.opts.tcp) await this.listenTcp(a);
     }
   }
 
-  private listenUdp(a: ListenAddress): Promise<void> {
-    const s = createSocket({ type: a.family === 4 ? "udp4" : "udp6", ipv6Only: a.family === 6 });
+  private async listenUdp(a: ListenAddress): Promise<void> {
+    const s = this.opts.reusePort
+      ? await reusePortUdp(a.family, a.host, a.port)
+      : createSocket({ type: a.family === 4 ? "udp4" : "udp6", ipv6Only: a.family === 6 });
     s.on("message", (msg, rinfo) => this.onUdp(s, msg, rinfo));
     s.on("error", (err) =>
       this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "udp socket error"),
     );
     this.udp.push(s);
-    return new Promise((resolve, reject) => {
+    if (this.opts.reusePort) return;
+    await new Promise<void>((resolve, reject) => {
       s.once("error", reject);
       s.bind(a.port, a.host, () => {
         s.off("error", reject);

@@ -1,0 +1,34 @@
+// Runs v6mostly's DNS64 for bench/dns64.ts in its own process, with N event loops
+// (startDns64 { workers: N }: the main thread plus N-1 worker threads, each with its own
+// SO_REUSEPORT UDP socket and cache). Prints "ready" once serving; ends on SIGTERM.
+//   node --import tsx bench/dns64-serve.ts <workers> <port> <upstream host:port> <prefix>
+import type { Dns64Assignment } from "../src/planner/plan.ts";
+import { startDns64 } from "../src/services/dns64/index.ts";
+import { createLogger } from "../src/util/log.ts";
+
+const [workersText, portText, upstream, prefix] = process.argv.slice(2);
+const a = {
+  kind: "Dns64Resolver",
+  name: "bench",
+  prefix,
+  spec: {
+    listen: [`127.0.0.1:${portText}`],
+    prefix,
+    upstreams: [upstream],
+    alwaysSynthesize: false,
+    exclude: ["::ffff:0:0/96"],
+    allowClients: ["127.0.0.0/8"],
+    rateLimit: 0,
+    nodeSelector: {},
+  },
+} as Dns64Assignment;
+const svc = await startDns64(
+  a,
+  { log: createLogger("dns64-bench", { level: "warn" }), stateDir: "/tmp" },
+  { workers: Number(workersText ?? 1) },
+);
+process.stdout.write("ready\n");
+process.on("SIGTERM", async () => {
+  await svc.stop();
+  process.exit(0);
+});

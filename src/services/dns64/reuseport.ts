@@ -1,0 +1,65 @@
+// UDP sockets with SO_REUSEPORT, so that several threads each own a socket on the same address and
+// the kernel spreads datagrams over them (Linux socket(7)). Node 20's dgram has no reusePort option
+// (a second bind fails with EADDRINUSE), so the socket is made through libc (koffi) and handed to
+// dgram with bind({ fd }); receiving stays on each thread's event loop.
+import { createSocket, type Socket } from "node:dgram";
+import { parseAddress } from "../../api/net.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  bind,
+  check,
+  close,
+  IPPROTO_IPV6,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOL_SOCKET,
+  setIntOption,
+  sockaddrIn,
+  sockaddrIn6,
+  socket,
+} from "../../util/sys/libc.ts";
+
+/** <asm-generic/socket.h>, <linux/in6.h> */
+export const SO_REUSEPORT = 15;
+const IPV6_V6ONLY = 26;
+
+function addressBytes(host: string, family: 4 | 6): Uint8Array {
+  const a = parseAddress(host, family);
+  if (!a.ok) throw new Error(a.error);
+  const n = family === 4 ? 4 : 16;
+  const out = new Uint8Array(n);
+  let v = a.value.value;
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/** A dgram socket bound to host:port with SO_REUSEPORT set before the bind. */
+export function reusePortUdp(family: 4 | 6, host: string, port: number): Promise<Socket> {
+  const fd = check(
+    socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+    "socket(SOCK_DGRAM)",
+  );
+  try {
+    setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+    if (family === 6) setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
+    const sa =
+      family === 4 ? sockaddrIn(addressBytes(host, 4), port) : sockaddrIn6(addressBytes(host, 6), 0, port);
+    check(bind(fd, sa, sa.length), `bind(${host}:${port})`);
+  } catch (e) {
+    close(fd);
+    throw e;
+  }
+  const s = createSocket(family === 4 ? "udp4" : "udp6");
+  return new Promise((resolve, reject) => {
+    s.once("error", reject);
+    s.bind({ fd, exclusive: true }, () => {
+      s.off("error", reject);
+      resolve(s);
+    });
+  });
+}

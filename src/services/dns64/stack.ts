@@ -1,0 +1,126 @@
+// One serving stack: upstream client, cache, resolver, client checks and listeners for one
+// assignment. The main thread runs one; each extra worker thread runs another (UDP only, on
+// SO_REUSEPORT sockets shared with the main thread).
+import { parseEndpoint } from "../../api/net.ts";
+import type { Dns64Assignment } from "../../planner/plan.ts";
+import type { Logger } from "../../util/log.ts";
+import { ClientAcl, RateLimiter } from "./access.ts";
+import { compilePref64, compilePrefix6 } from "./addressing.ts";
+import { AnswerCache, type CacheLimits, DEFAULT_CACHE_LIMITS } from "./cache.ts";
+import { Resolver } from "./resolver.ts";
+import {
+  DEFAULT_SERVER_OPTIONS,
+  Dns64Server,
+  type ListenAddress,
+  QueryHandler,
+  type ServerOptions,
+} from "./server.ts";
+import type { Dns64Config } from "./synth.ts";
+import {
+  DEFAULT_UPSTREAM_OPTIONS,
+  UpstreamClient,
+  type UpstreamEndpoint,
+  type UpstreamOptions,
+} from "./upstream.ts";
+
+/** Tuning that is not part of the resource (tests and the benchmark set it). */
+export interface Dns64Options {
+  upstream?: Partial<UpstreamOptions>;
+  cache?: Partial<CacheLimits>;
+  /** queries per second per client over UDP; 0 = unlimited. Default: the spec's rateLimit. */
+  rateLimit?: number;
+  /**
+   * event loops serving UDP: 1 (default) = this thread only; N > 1 adds N-1 worker threads, each
+   * with its own SO_REUSEPORT socket per listen address and its own cache
+   */
+  workers?: number;
+}
+
+/** Default per-client limit when the spec does not say. */
+export const DEFAULT_RATE_LIMIT = 1000;
+
+export function configOf(a: Dns64Assignment): Dns64Config {
+  return {
+    prefix: compilePref64(a.prefix),
+    exclude: a.spec.exclude.map(compilePrefix6),
+    alwaysSynthesize: a.spec.alwaysSynthesize,
+  };
+}
+
+export function endpoints(texts: readonly string[]): ListenAddress[] {
+  return texts.map((t) => {
+    const e = parseEndpoint(t, 53);
+    if (!e.ok) throw new Error(e.error);
+    return { family: e.value.family, host: e.value.host, port: e.value.port };
+  });
+}
+
+function rateOf(a: Dns64Assignment, opts: Dns64Options): number {
+  if (opts.rateLimit !== undefined) return opts.rateLimit;
+  return a.spec.rateLimit ?? DEFAULT_RATE_LIMIT;
+}
+
+export class Stack {
+  private constructor(
+    readonly server: Dns64Server,
+    readonly upstream: UpstreamClient,
+    readonly resolver: Resolver,
+    readonly limiter: RateLimiter,
+    readonly cache: AnswerCache,
+  ) {}
+
+  static async start(
+    a: Dns64Assignment,
+    opts: Dns64Options,
+    server: Partial<ServerOptions>,
+    log: Logger,
+    cache = new AnswerCache({ ...DEFAULT_CACHE_LIMITS, ...opts.cache }),
+  ): Promise<Stack> {
+    const upstream = new UpstreamClient(endpoints(a.spec.upstreams) as UpstreamEndpoint[], {
+      ...DEFAULT_UPSTREAM_OPTIONS,
+      ...opts.upstream,
+    });
+    const resolver = new Resolver(configOf(a), upstream, cache);
+    const limiter = new RateLimiter(rateOf(a, opts));
+    const handler = new QueryHandler(resolver, new ClientAcl(a.spec.allowClients));
+    const srv = new Dns64Server(handler, limiter, log, { ...DEFAULT_SERVER_OPTIONS, ...server });
+    try {
+      await srv.listen(endpoints(a.spec.listen));
+    } catch (e) {
+      await srv.close();
+      upstream.close();
+      throw e;
+    }
+    return new Stack(srv, upstream, resolver, limiter, cache);
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+    this.upstream.close();
+  }
+
+  stats(): Record<string, number> {
+    const u = this.upstream.stats;
+    const r = this.resolver.stats;
+    return {
+      ...this.server.stats,
+      cacheEntries: this.cache.size,
+      cacheBytes: this.cache.usedBytes,
+      cacheHitsTotal: this.cache.hits,
+      cacheMisses: this.cache.misses,
+      cacheEvictions: this.cache.evictions,
+      synthesized: r.synthesized,
+      excludedFiltered: r.excludedFiltered,
+      ptrSynthesized: r.ptrSynthesized,
+      ipv4only: r.ipv4only,
+      coalesced: r.coalesced,
+      upstreamQueries: u.queries,
+      upstreamTimeouts: u.timeouts,
+      upstreamTruncated: u.truncated,
+      upstreamTcp: u.tcpSent,
+      upstreamBadAnswers: u.badAnswers,
+      upstreamFailovers: u.failovers,
+      upstreamFailures: u.failures,
+    };
+  }
+}
