@@ -161,6 +161,11 @@ export class Nat64Translator {
   private own4: Uint8Array | null;
   private own6: Uint8Array | null;
   private now = 0;
+  /** The BIB entries the last outbound / inbound packet used (for the fragments that follow). */
+  private outBib: BibEntry | null = null;
+  private inBib: BibEntry | null = null;
+  /** Fragmented datagrams in flight: their mapping, keyed by fragment identity. */
+  private readonly fragments = new Map<string, { bib: BibEntry; remote4: number; expires: number }>();
 
   constructor(cfg: Nat64Config) {
     this.cfg = cfg;
@@ -297,11 +302,14 @@ export class Nat64Translator {
     // Walk extension headers (HbH, Routing, Destination Options, Fragment).
     let nh = pkt[6]!;
     let p = 40;
+    let firstFrag = -1;
     while (nh === NH_HOP || nh === NH_ROUTING || nh === NH_DSTOPTS || nh === NH_FRAGMENT) {
       if (p + 8 > len) return this.drop(Nat64Drop.Truncated);
       if (nh === NH_FRAGMENT) {
-        // No reassembly: only the first fragment carries the ports.
-        if ((read16(pkt, p + 2) & 0xfff8) !== 0) return this.drop(Nat64Drop.Fragment);
+        // No reassembly: the first fragment carries the ports and leaves its mapping for the others.
+        const f = read16(pkt, p + 2);
+        if ((f & 0xfff8) !== 0) return this.fragment6(pkt, len, p);
+        if ((f & 1) !== 0) firstFrag = p;
         nh = pkt[p]!;
         p += 8;
       } else {
@@ -316,7 +324,10 @@ export class Nat64Translator {
       const sport = read16(pkt, l4);
       const dport = read16(pkt, l4 + 2);
       const flags = nh === 6 ? pkt[l4 + 13]! : 0;
-      return this.outbound(pkt, len, nh, sport, dport, dst4, flags);
+      const v = this.outbound(pkt, len, nh, sport, dport, dst4, flags);
+      if (firstFrag >= 0 && v === Verdict.Translated)
+        this.rememberFragment(this.outBib, fragKey6(pkt, firstFrag, dst4), dst4);
+      return v;
     }
     if (nh === 58) {
       if (l4 + 8 > len) return this.drop(Nat64Drop.Truncated);
@@ -382,6 +393,7 @@ export class Nat64Translator {
     m.setDst(dst4);
     m.sport = bib.port4;
     m.dport = proto === 1 ? bib.port4 : dport;
+    this.outBib = bib;
     return this.finish64(pkt, len, dst4);
   }
 
@@ -458,11 +470,17 @@ export class Nat64Translator {
     if (ihl < 20 || len < ihl) return this.drop(Nat64Drop.Truncated);
     const dst4 = read32(pkt, 16);
     if (!this.state.pool.has(dst4)) return this.drop(Nat64Drop.NotOurs);
-    // No reassembly: only the first fragment carries the ports.
-    if ((read16(pkt, 6) & 0x1fff) !== 0) return this.drop(Nat64Drop.Fragment);
     const proto = pkt[9]!;
     const l4 = ihl;
     const src4 = read32(pkt, 12);
+    // No reassembly: the first fragment carries the ports and leaves its mapping for the others.
+    const frag = read16(pkt, 6);
+    if ((frag & 0x1fff) !== 0) return this.fragment4(pkt, len, src4, dst4);
+    if ((frag & 0x2000) !== 0 && (proto === 6 || proto === 17)) {
+      const v = this.fromFirst4(pkt, len, proto, src4, dst4, orig, origLen);
+      if (v === Verdict.Translated) this.rememberFragment(this.inBib, fragKey4(pkt, src4, dst4), src4);
+      return v;
+    }
     if (proto === 6 || proto === 17) {
       if (l4 + (proto === 6 ? 14 : 8) > len) return this.drop(Nat64Drop.Truncated);
       const flags = proto === 6 ? pkt[l4 + 13]! : 0;
@@ -549,6 +567,7 @@ export class Nat64Translator {
     writeV6(bib, m.dst, 0);
     m.sport = proto === 1 ? bib.port6 : sport;
     m.dport = bib.port6;
+    this.inBib = bib;
     return this.finish46(pkt, len);
   }
 
@@ -600,6 +619,65 @@ export class Nat64Translator {
     return v;
   }
 
+  // ---------------------------------------------------------------- fragments
+
+  /** A first IPv4 fragment (TCP/UDP): translated as usual. */
+  private fromFirst4(
+    pkt: Uint8Array,
+    len: number,
+    proto: number,
+    src4: number,
+    dst4: number,
+    orig: Uint8Array | null,
+    origLen: number,
+  ): Verdict {
+    const l4 = (pkt[0]! & 0x0f) << 2;
+    if (l4 + (proto === 6 ? 14 : 8) > len) return this.drop(Nat64Drop.Truncated);
+    const flags = proto === 6 ? pkt[l4 + 13]! : 0;
+    return this.inbound(
+      pkt,
+      len,
+      proto,
+      read16(pkt, l4),
+      read16(pkt, l4 + 2),
+      src4,
+      dst4,
+      flags,
+      orig,
+      origLen,
+    );
+  }
+
+  /** The mapping the first fragment used, for the fragments that follow it (a few seconds). */
+  private rememberFragment(bib: BibEntry | null, key: string, remote4: number): void {
+    if (!bib) return;
+    const f = this.fragments;
+    if (f.size >= MAX_FRAGMENT_FLOWS) {
+      const oldest = f.keys().next().value;
+      if (oldest !== undefined) f.delete(oldest);
+    }
+    f.set(key, { bib, remote4, expires: this.now + FRAGMENT_FLOW_MS });
+  }
+
+  private fragment6(pkt: Uint8Array, len: number, fh: number): Verdict {
+    const dst4 = this.extract(pkt, 24);
+    const e = this.fragments.get(fragKey6(pkt, fh, dst4));
+    if (!e || e.expires < this.now) return this.drop(Nat64Drop.Fragment);
+    const m = this.mapper.outer4;
+    m.setSrc(e.bib.v4);
+    m.setDst(dst4);
+    return this.finish64(pkt, len, dst4);
+  }
+
+  private fragment4(pkt: Uint8Array, len: number, src4: number, dst4: number): Verdict {
+    const e = this.fragments.get(fragKey4(pkt, src4, dst4));
+    if (!e || e.expires < this.now) return this.drop(Nat64Drop.Fragment);
+    const m = this.mapper.outer6;
+    this.pool6.embed(pkt, 12, m.src, 0);
+    writeV6(e.bib, m.dst, 0);
+    return this.finish46(pkt, len);
+  }
+
   // ---------------------------------------------------------------- timers
 
   /**
@@ -609,6 +687,7 @@ export class Nat64Translator {
    */
   tick(now: number): { side: number; pkt: Uint8Array }[] {
     const out: { side: number; pkt: Uint8Array }[] = [];
+    for (const [k, f] of this.fragments) if (f.expires < now) this.fragments.delete(k);
     for (const syn of this.state.expire(now)) {
       const p = syn.pkt;
       if (syn.fromV6) {
@@ -651,6 +730,41 @@ export class Nat64Translator {
     });
     return r;
   }
+}
+
+const MAX_FRAGMENT_FLOWS = 4096;
+const FRAGMENT_FLOW_MS = 5000;
+
+/** IPv6 fragment identity: source, destination (its IPv4 image), identification. */
+function fragKey6(pkt: Uint8Array, fh: number, dst4: number): string {
+  return String.fromCharCode(
+    6,
+    (pkt[8]! << 8) | pkt[9]!,
+    (pkt[10]! << 8) | pkt[11]!,
+    (pkt[12]! << 8) | pkt[13]!,
+    (pkt[14]! << 8) | pkt[15]!,
+    (pkt[16]! << 8) | pkt[17]!,
+    (pkt[18]! << 8) | pkt[19]!,
+    (pkt[20]! << 8) | pkt[21]!,
+    (pkt[22]! << 8) | pkt[23]!,
+    dst4 >>> 16,
+    dst4 & 0xffff,
+    (pkt[fh + 4]! << 8) | pkt[fh + 5]!,
+    (pkt[fh + 6]! << 8) | pkt[fh + 7]!,
+  );
+}
+
+/** IPv4 fragment identity (RFC 791): source, destination, protocol, identification. */
+function fragKey4(pkt: Uint8Array, src4: number, dst4: number): string {
+  return String.fromCharCode(
+    4,
+    src4 >>> 16,
+    src4 & 0xffff,
+    dst4 >>> 16,
+    dst4 & 0xffff,
+    pkt[9]!,
+    (pkt[4]! << 8) | pkt[5]!,
+  );
 }
 
 function keyOf6(proto: number, pkt: Uint8Array, port: number): string {

@@ -282,6 +282,90 @@ describe("mapping, filtering, timers", () => {
   });
 });
 
+function hdrSum4(b: Uint8Array): void {
+  b[10] = b[11] = 0;
+  let s = 0;
+  for (let i = 0; i < 20; i += 2) s += (b[i]! << 8) | b[i + 1]!;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  b[10] = (~s >>> 8) & 0xff;
+  b[11] = ~s & 0xff;
+}
+
+/** Splits an IPv4 datagram after `first` bytes of payload (a multiple of 8). */
+function split4(p: Uint8Array, first: number, id: number): [Uint8Array, Uint8Array] {
+  const a = new Uint8Array(20 + first);
+  a.set(p.subarray(0, 20 + first));
+  const b = new Uint8Array(p.length - first);
+  b.set(p.subarray(0, 20));
+  b.set(p.subarray(20 + first), 20);
+  for (const [x, frag] of [
+    [a, 0x2000],
+    [b, first >>> 3],
+  ] as const) {
+    x[2] = x.length >>> 8;
+    x[3] = x.length & 0xff;
+    x[4] = id >>> 8;
+    x[5] = id & 0xff;
+    x[6] = frag >>> 8;
+    x[7] = frag & 0xff;
+    hdrSum4(x);
+  }
+  return [a, b];
+}
+
+/** Splits an IPv6 datagram with a Fragment header after `first` bytes of payload. */
+function split6(p: Uint8Array, first: number, id: number): [Uint8Array, Uint8Array] {
+  const nh = p[6]!;
+  const mk = (off: number, len: number, more: boolean) => {
+    const x = new Uint8Array(48 + len);
+    x.set(p.subarray(0, 40));
+    x[6] = 44;
+    x[4] = (8 + len) >>> 8;
+    x[5] = (8 + len) & 0xff;
+    x[40] = nh;
+    const f = off | (more ? 1 : 0);
+    x[42] = f >>> 8;
+    x[43] = f & 0xff;
+    x[44] = id >>> 24;
+    x[45] = (id >>> 16) & 0xff;
+    x[46] = (id >>> 8) & 0xff;
+    x[47] = id & 0xff;
+    x.set(p.subarray(40 + off, 40 + off + len), 48);
+    return x;
+  };
+  return [mk(0, first, true), mk(first, p.length - 40 - first, false)];
+}
+
+describe("fragments (no reassembly: later fragments follow the first one's mapping)", () => {
+  it("IPv4 → IPv6: both fragments reach the IPv6 host; an orphan fragment is dropped and counted", () => {
+    const nat = new Nat64Translator(cfg());
+    const o = x(nat, pkt6("udp", H1, 40000, SRV6, 9000))!;
+    const [f1, f2] = split4(pkt4("udp", SRV, 9000, str4(o, 12), port(o, 20), { payload: 200 }), 48, 0x4242);
+    const a = x(nat, f1)!;
+    const b = x(nat, f2)!;
+    for (const y of [a, b]) {
+      assert.equal(y[6], 44, "IPv6 Fragment header");
+      assert.equal(str6(y, 24), str6(a6(H1), 0));
+    }
+    assert.equal(port(a, 48 + 2), 40000, "first fragment: destination port rewritten");
+    assert.equal(port(b, 44 + 2), 0x4242, "same fragment identification");
+    const [, orphan] = split4(pkt4("udp", SRV, 9000, str4(o, 12), port(o, 20), { payload: 200 }), 48, 0x4343);
+    assert.equal(x(nat, orphan), null);
+    assert.equal(nat.lastDrop, Nat64Drop.Fragment);
+  });
+
+  it("IPv6 → IPv4: both fragments leave from the same pool4 address", () => {
+    const nat = new Nat64Translator(cfg());
+    const [f1, f2] = split6(pkt6("udp", H1, 40000, SRV6, 9000, { payload: 200 }), 48, 0x01020304);
+    const a = x(nat, f1)!;
+    const b = x(nat, f2)!;
+    assert.equal(str4(a, 12), str4(b, 12));
+    assert.match(str4(b, 12), /^198\.51\.100\./);
+    assert.equal(str4(b, 16), SRV);
+    assert.equal(port(b, 4), 0x0304, "IPv4 identification from the fragment identification");
+  });
+});
+
 describe("robustness", () => {
   it("fuzz: arbitrary and mutated packets never throw, and the tables stay consistent", () => {
     const nat = new Nat64Translator(cfg({ maxSessions: 5000 }));
