@@ -171,6 +171,10 @@ test("udhcpc, which does not ask for option 108, gets a lease and no option 108 
     JSON.stringify({ mine, out: capture!.out.join(""), err: capture!.err.join("") }),
   );
   for (const r of replies) assert.equal(r.options.includes(108), false);
+  // udhcpc sets no broadcast bit: OFFER and ACK went by the packet socket to its MAC (§4.1)
+  const st = await stats(server!);
+  assert.ok(st.linkUnicast! >= 2, JSON.stringify(st));
+  assert.equal(st.linkUnicastFallbacks, undefined);
 });
 
 /** A dhclient-script that logs the reason and every new_* variable, and configures on BOUND. */
