@@ -94,7 +94,8 @@ if (input.mode === "stateful") {
   siit = new SiitTranslator(input.siit!);
 }
 
-const rbuf = new Uint8Array(65536 + 128);
+// Packets are read straight into the translator's input area: no copy before translation.
+const rbuf = nat ? nat.siit.inputBuffer : siit!.inputBuffer;
 const pfd = new Uint8Array(8);
 new DataView(pfd.buffer).setInt32(0, fd, true);
 pfd[4] = sys.POLLIN;
