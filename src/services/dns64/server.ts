@@ -120,8 +120,7 @@ export class QueryHandler {
     if (fast) return fast;
     const m = parseMessage(query);
     if (
-      !m ||
-      m.qdcount !== 1 ||
+      m?.qdcount !== 1 ||
       !m.question ||
       m.optCount > 1 ||
       m.question.end !== HEADER_LEN + m.question.name.length + 4
