@@ -1,6 +1,8 @@
 // `v6mostly lab check`: the seed's matrix, measured. For each DNS64 state and each client, the
 // probe runs inside the client's namespace; the path of each connection is told by the source
 // address the server saw and confirmed in the router's NAT64 translation table.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { CLAT, CLIENTS, LAN, PREF64, SERVERS } from "./addressing.ts";
 import { inNs, inNsAsync, selfCommand, sleep } from "./exec.ts";
 import {
@@ -57,6 +59,24 @@ function dnsFor(s: LabState, id: string, ipv6: boolean, dns64: Dns64State): stri
   return s.learned.lease4?.[id]?.dns[0] ?? null;
 }
 
+function routerErrors(s: LabState): string[] {
+  let text = "";
+  try {
+    text = readFileSync(join(s.dir, "router.log"), "utf8");
+  } catch {
+    return ["no router.log"];
+  }
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    try {
+      const j = JSON.parse(line) as { level?: number; msg?: string; resource?: string; error?: string };
+      if ((j.level ?? 0) >= 50)
+        out.push(`${j.resource ?? "v6mostly"}: ${j.msg}${j.error ? `: ${j.error}` : ""}`);
+    } catch {}
+  }
+  return out;
+}
+
 export async function check(s: LabState, progress: Progress): Promise<CheckReport> {
   const findings: Finding[] = [];
   const cells: Cell[] = [];
@@ -81,6 +101,14 @@ export async function check(s: LabState, progress: Progress): Promise<CheckRepor
         : "not in /readyz (is the router up?)",
     });
   }
+
+  // what the router's services logged as errors (pino level 50 and up), e.g. a packet worker that died
+  const errors = routerErrors(s);
+  findings.push({
+    name: "router: no errors in router.log",
+    ok: errors.length === 0,
+    detail: errors.length ? errors.slice(0, 5).join("; ") : "none",
+  });
 
   // RFC 8925: the CLAT client asked for option 108, got it, and took no IPv4 address.
   const v6only = s.learned.v6only?.c4;

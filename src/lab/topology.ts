@@ -36,24 +36,34 @@ export interface Progress {
 /** One line per step on `out` (standard error): "[lab 3] what ... ok (0.4 s)". */
 export function progressOn(out: NodeJS.WritableStream): Progress {
   let n = 0;
+  // notes made during a step are printed under its line, once it ends
+  let pending: string[] | undefined;
+  const flush = () => {
+    for (const l of pending ?? []) out.write(`         ${l}\n`);
+    pending = undefined;
+  };
   return {
     async step(what, fn) {
       const i = ++n;
       const t0 = Date.now();
       out.write(`[lab ${String(i).padStart(2)}] ${what} ...`);
+      pending = [];
       try {
         const v = await fn();
         out.write(` ok (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+        flush();
         return v;
       } catch (e) {
         out.write(
           ` FAILED (${((Date.now() - t0) / 1000).toFixed(1)} s)\n         ${(e as Error).message.split("\n").join("\n         ")}\n`,
         );
+        flush();
         throw e;
       }
     },
     note(line) {
-      out.write(`         ${line}\n`);
+      if (pending) pending.push(line);
+      else out.write(`         ${line}\n`);
     },
   };
 }
@@ -73,7 +83,8 @@ export function missingCapability(): string | undefined {
   if (!hasCommand("ip") || run(["ip", "netns", "list"], { allowFail: true }) === undefined)
     return "no `ip netns` (iproute2)";
   for (const t of ["tayga", "named", "dig", "dhclient", "curl"]) {
-    if (!hasCommand(t)) return `${t} is not installed (Debian: tayga, bind9, bind9-dnsutils, isc-dhcp-client, curl)`;
+    if (!hasCommand(t))
+      return `${t} is not installed (Debian: tayga, bind9, bind9-dnsutils, isc-dhcp-client, curl)`;
   }
   if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
   return undefined;
