@@ -46,7 +46,12 @@ export async function startDhcpScope(
   const leases = await store.load();
   let server = new Dhcp4Server(scope, store, log);
   server.load(leases);
-  await server.start();
+  try {
+    await server.start();
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   log.info(
     { serverId: formatAddr(scope.serverId), leases: leases.length, v6OnlyWait: scope.v6OnlyWait ?? null },
     "dhcp4 serving",
