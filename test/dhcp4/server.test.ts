@@ -54,3 +54,13 @@ test("under a backlog, REQUESTs are decided before DISCOVERs and stale DISCOVERs
   assert.equal(st.lease_bound, 1);
   assert.equal([...store.records.values()][0]!.address, parseAddr("192.0.2.10"));
 });
+
+test("startDhcpScope on an interface without an address in the subnet fails with a clear error", async () => {
+  const { startDhcpScope } = await import("../../src/services/dhcp4/index.ts");
+  const { assignment } = await import("./helpers.ts");
+  const os = await import("node:os");
+  await assert.rejects(
+    startDhcpScope(assignment({ interface: "v6mnope0" }), { log, stateDir: os.tmpdir() }),
+    /interface v6mnope0 has no IPv4 address in 192\.0\.2\.0\/24/,
+  );
+});
