@@ -22,6 +22,8 @@ export interface CheckReport {
   cells: Cell[];
   findings: Finding[];
   ok: boolean;
+  /** the router's NAT64 counters and drops after the probes, when it publishes them */
+  nat64?: { counters: Record<string, number>; drops: Record<string, number> };
 }
 
 interface ReadyDetail {
@@ -182,5 +184,29 @@ export async function check(s: LabState, progress: Progress): Promise<CheckRepor
     }
   }
   const ok = cells.every((c) => c.ok) && findings.every((f) => f.ok);
-  return { cells, findings, ok };
+  const t = status<Record<string, { counters?: Record<string, number>; drops?: Record<string, number> }>>(
+    s,
+    "translations",
+  );
+  const nat = t ? Object.values(t)[0] : undefined;
+  return {
+    cells,
+    findings,
+    ok,
+    ...(nat?.counters ? { nat64: { counters: nat.counters, drops: nat.drops ?? {} } } : {}),
+  };
+}
+
+/** The evidence behind each cell and the NAT64's counters, for `check -v`. */
+export function renderEvidence(r: CheckReport): string {
+  const lines = ["Evidence (what the server saw, the translation table):"];
+  for (const c of r.cells)
+    lines.push(`  DNS64 ${c.dns64} ${c.client} ${c.column}: ${c.observed.path}: ${c.observed.evidence}`);
+  if (r.nat64) {
+    const k = r.nat64.counters;
+    lines.push(
+      `NAT64 counters: ${k.packets6to4 ?? 0} packets 6->4, ${k.packets4to6 ?? 0} packets 4->6, sessions tcp ${k.sessionsTcp ?? 0} udp ${k.sessionsUdp ?? 0} icmp ${k.sessionsIcmp ?? 0}; drops ${JSON.stringify(r.nat64.drops)}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
 }

@@ -111,6 +111,8 @@ export interface ProbeResult {
   seenFrom?: string;
   /** the client's own source address for the connection */
   localAddress?: string;
+  /** the client's source port: the session in the NAT64 table has it as its IPv6 port (a CLAT keeps ports) */
+  localPort?: number;
   error?: string;
   /** DNS answers used for the FQDN columns */
   dns?: { aaaa: string[]; a: string[]; error?: string };
@@ -120,6 +122,7 @@ export interface ProbeResult {
 export interface SessionEvidence {
   proto: string;
   ipv6: string;
+  port6: number;
   ipv4: string;
   remote4: string;
   remote6: string;
@@ -159,15 +162,21 @@ export function classify(
         unavailable: "the NAT64 service publishes no /translations",
       };
     }
-    const s = sessions.find((x) => x.ipv4 === from && x.ipv6 === src6 && x.remote4 === destination4(r));
+    const s = sessions.find(
+      (x) =>
+        x.ipv4 === from &&
+        x.ipv6 === src6 &&
+        x.remote4 === destination4(r) &&
+        (r.localPort === undefined || x.port6 === r.localPort),
+    );
     if (!s) {
       return {
         path,
-        evidence: `server saw pool4 ${from}, but no session ${src6} -> ${destination4(r)} in the translation table`,
+        evidence: `server saw pool4 ${from}, but no session [${src6}]:${r.localPort ?? "?"} -> ${destination4(r)} in the translation table`,
         unavailable: "the translation table does not show this connection",
       };
     }
-    return { path, evidence: `session ${s.proto} ${s.ipv6} -> ${s.ipv4} -> ${s.remote4}` };
+    return { path, evidence: `session ${s.proto} [${s.ipv6}]:${s.port6} -> ${s.ipv4} -> ${s.remote4}` };
   }
   return { path: "x", evidence: `server saw an unexpected source ${from}` };
 }

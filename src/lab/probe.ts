@@ -19,7 +19,7 @@ export async function fetchFrom(
   host: string,
   port: number,
   timeoutMs: number,
-): Promise<{ seenFrom?: string; localAddress?: string; error?: string }> {
+): Promise<{ seenFrom?: string; localAddress?: string; localPort?: number; error?: string }> {
   return await new Promise((resolve) => {
     const req = request({ host, port, path: "/", method: "GET", timeout: timeoutMs, agent: false }, (res) => {
       let body = "";
@@ -30,7 +30,11 @@ export async function fetchFrom(
       res.on("end", () => {
         try {
           const j = JSON.parse(body) as { from?: string };
-          resolve({ seenFrom: j.from, localAddress: req.socket?.localAddress });
+          resolve({
+            seenFrom: j.from,
+            localAddress: req.socket?.localAddress,
+            localPort: req.socket?.localPort,
+          });
         } catch {
           resolve({ error: `unexpected answer: ${body.slice(0, 80)}` });
         }

@@ -93,8 +93,22 @@ test("classify: routed IPv6 and IPv4 by the source the server saw", () => {
 test("classify: NAT64 and CLAT+NAT64 need a matching session in the translation table", () => {
   const dest = "fd00:ff9b::cb00:710a";
   const sessions: SessionEvidence[] = [
-    { proto: "tcp", ipv6: client6, ipv4: "198.51.100.207", remote4: SERVERS.v4only4, remote6: dest },
-    { proto: "tcp", ipv6: CLAT.hostIpv6, ipv4: "198.51.100.226", remote4: SERVERS.v4only4, remote6: dest },
+    {
+      proto: "tcp",
+      ipv6: client6,
+      port6: 40000,
+      ipv4: "198.51.100.207",
+      remote4: SERVERS.v4only4,
+      remote6: dest,
+    },
+    {
+      proto: "tcp",
+      ipv6: CLAT.hostIpv6,
+      port6: 40001,
+      ipv4: "198.51.100.226",
+      remote4: SERVERS.v4only4,
+      remote6: dest,
+    },
   ];
   const n = classify(
     { column: "v4-fqdn", destination: dest, seenFrom: "198.51.100.207", localAddress: client6 },
@@ -104,6 +118,21 @@ test("classify: NAT64 and CLAT+NAT64 need a matching session in the translation 
   );
   assert.equal(n.path, "nat64");
   assert.equal(n.unavailable, undefined);
+  assert.match(n.evidence, /\[fd00:64:1:0:64:ff:fe00:3\]:40000/);
+  // an older session of the same client to the same server is not this connection's
+  const old = classify(
+    {
+      column: "v4-fqdn",
+      destination: dest,
+      seenFrom: "198.51.100.207",
+      localAddress: client6,
+      localPort: 40999,
+    },
+    [client6],
+    [],
+    sessions,
+  );
+  assert.match(old.unavailable ?? "", /translation table/);
   const c = classify(
     {
       column: "v4-literal",

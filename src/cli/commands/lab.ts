@@ -1,7 +1,7 @@
 // `v6mostly lab up|check|down`: the seed's network in network namespaces, checked end to end.
 import type { Command } from "commander";
 import { parseEndpoint } from "../../api/net.ts";
-import { check } from "../../lab/check.ts";
+import { check, renderEvidence } from "../../lab/check.ts";
 import { renderMatrix } from "../../lab/matrix.ts";
 import { probe } from "../../lab/probe.ts";
 import { serveHttp } from "../../lab/serve.ts";
@@ -59,7 +59,8 @@ standard error, the matrix to standard output. See docs/lab.md.`,
     .option(...dirOption)
     .option("--keep", "when check had to build the lab, leave it up afterwards")
     .option("-o, --output <format>", "text or json", "text")
-    .action(async (opts: DirOpt & { keep?: boolean; output: string }) => {
+    .option("-v, --verbose", "also print the evidence behind each cell and the NAT64 counters")
+    .action(async (opts: DirOpt & { keep?: boolean; output: string; verbose?: boolean }) => {
       const p = progressOn(process.stderr);
       let s = readState(opts.dir);
       const ours = !s;
@@ -75,7 +76,8 @@ standard error, the matrix to standard output. See docs/lab.md.`,
         process.stdout.write(
           opts.output === "json"
             ? `${JSON.stringify(report, null, 2)}\n`
-            : renderMatrix(report.cells, report.findings),
+            : renderMatrix(report.cells, report.findings) +
+                (opts.verbose ? `\n${renderEvidence(report)}` : ""),
         );
         process.stderr.write(
           report.ok ? "lab check: the matrix matches the seed's\n" : "lab check: DIFFERENCES (see above)\n",
