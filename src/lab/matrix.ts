@@ -240,7 +240,7 @@ export function renderMatrix(cells: Cell[], findings: Finding[]): string {
   const clientW = Math.max(...CLIENTS.map((c) => c.label.length)) + 2;
   for (const dns64 of ["on", "off"] as const) {
     lines.push(`DNS64 ${dns64}`);
-    lines.push(pad("client", clientW) + COLUMNS.map((c) => pad(COLUMN_TITLES[c], 24)).join(""));
+    lines.push((pad("client", clientW) + COLUMNS.map((c) => pad(COLUMN_TITLES[c], 24)).join("")).trimEnd());
     for (const c of CLIENTS) {
       let row = pad(c.label, clientW);
       for (const col of COLUMNS) {
