@@ -62,11 +62,17 @@ function show(name: string, f: Figures): void {
   );
 }
 
-async function ours(lab: Lab, loop: "poll" | "blocking"): Promise<Figures> {
+async function ours(
+  lab: Lab,
+  loop: "poll" | "blocking",
+  resource = lab.writeResource(),
+  queues = 1,
+): Promise<Figures> {
   const status = "127.0.0.1:9470";
   process.env.V6MOSTLY_TUN_LOOP = loop;
+  process.env.V6MOSTLY_TUN_QUEUES = String(queues);
   // BENCH_CLI=<built main.js> measures a build (npm run build) instead of the checkout under tsx.
-  const run = lab.startRun(lab.writeResource(), status, process.env.BENCH_CLI || undefined);
+  const run = lab.startRun(resource, status, process.env.BENCH_CLI || undefined);
   try {
     await waitFor("v6mostly", () =>
       lab
@@ -176,6 +182,22 @@ try {
     );
   }
   const a = poll.tcp1 >= blocking.tcp1 ? poll : blocking;
+  if (process.env.BENCH_MQ) {
+    // Multi-queue TUN (IFF_MULTI_QUEUE), one worker per queue: stateless SIIT + EAMT only (no
+    // shared state needed), the client as 203.0.113.140. Compared with one queue, same mode.
+    const f = join(lab.dir, "siit.yaml");
+    writeFileSync(
+      f,
+      `apiVersion: v6mostly.dev/v1alpha1\nkind: Nat64Gateway\nmetadata: { name: lab }\nspec:\n  mode: stateless\n  prefix: ${PREFIX}\n  eamt: [{ ipv6: "2001:db8:1::2/128", ipv4: "203.0.113.140/32" }]\n  uplinkInterface: u0\n  tunName: ${lab.tun}\n`,
+    );
+    const q1 = await ours(lab, "poll", f, 1);
+    show("siit/1q", q1);
+    const q2 = await ours(lab, "poll", f, 2);
+    show("siit/2q", q2);
+    console.log(
+      `multi-queue (stateless): 2 queues / 1 queue: TCP 1 stream ${r(q2.tcp1, q1.tcp1)}, TCP 4 streams ${r(q2.tcp4, q1.tcp4)}, UDP 64 B pps ${r(q2.udpPps, q1.udpPps)}`,
+    );
+  }
   console.log(
     "reference: the seed's Cisco ISR NAT64 licence tops out near 100 Mbit/s (ratio v6mostly TCP 1 stream / 100 Mbit/s: " +
       `${(a.tcp1 / 100).toFixed(1)})`,

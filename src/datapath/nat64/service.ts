@@ -40,6 +40,12 @@ export interface Nat64ServiceOptions {
   skipPreflight?: boolean;
   /** Packet loop flavour (see WorkerInput.loop); default from V6MOSTLY_TUN_LOOP or "poll". */
   loop?: "poll" | "blocking";
+  /**
+   * IFF_MULTI_QUEUE with one worker per queue (default from V6MOSTLY_TUN_QUEUES, else 1).
+   * Stateless mode only: a stateful worker owns its sessions, and the kernel may queue the two
+   * directions of one flow on different queues, so stateful mode always uses one queue.
+   */
+  queues?: number;
 }
 
 export interface TranslationsTopic {
@@ -192,12 +198,22 @@ export async function startNat64Gateway(
   await plumbing.cleanStale();
 
   const loop = opts.loop ?? (process.env.V6MOSTLY_TUN_LOOP === "blocking" ? "blocking" : "poll");
-  const fd = openTun(spec.tunName, { nonBlocking: loop === "poll" });
-  log.info({ dev: spec.tunName }, "TUN device opened");
+  const asked = opts.queues ?? Number(process.env.V6MOSTLY_TUN_QUEUES ?? 1);
+  const queues = stateful ? 1 : Math.max(1, Math.min(8, Math.floor(asked) || 1));
+  if (stateful && asked > 1)
+    log.warn({ queues: asked }, "stateful NAT64 runs one queue (sessions live in one worker)");
+  const fds: number[] = [];
+  for (let q = 0; q < queues; q++) {
+    fds.push(openTun(spec.tunName, { nonBlocking: loop === "poll", multiQueue: queues > 1 }));
+  }
+  const closeAll = () => {
+    for (const f of fds) closeTun(f);
+  };
+  log.info({ dev: spec.tunName, queues }, "TUN device opened");
   try {
     await plumbing.apply();
   } catch (e) {
-    closeTun(fd);
+    closeAll();
     await plumbing.remove().catch(() => undefined);
     throw e;
   }
@@ -232,31 +248,47 @@ export async function startNat64Gateway(
     ? undefined
     : { ...siitCommon, pool6: spec.prefix, eamt: spec.eamt, ownIpv4: null, hairpinMode: "intrinsic" };
 
-  const statsBuf = new SharedArrayBuffer(STATS_LEN * 8);
-  const stats = new Float64Array(statsBuf);
+  const statsBufs = fds.map(() => new SharedArrayBuffer(STATS_LEN * 8));
+  const perWorker = statsBufs.map((b) => new Float64Array(b));
+  // One queue: the worker's own counters; several: their sum, refreshed 4 times a second.
+  const stats = queues === 1 ? perWorker[0]! : new Float64Array(STATS_LEN);
+  const summer =
+    queues === 1
+      ? null
+      : setInterval(() => {
+          for (let i = 0; i < STATS_LEN; i++) {
+            let v = 0;
+            for (const w of perWorker) v += w[i]!;
+            stats[i] = v;
+          }
+        }, 250);
+  summer?.unref();
   const control = new SharedArrayBuffer(4);
-  const input: WorkerInput = {
-    fd,
+  const inputFor = (q: number): WorkerInput => ({
+    fd: fds[q]!,
     mode: spec.mode,
     nat64,
     siit,
-    stats: statsBuf,
+    stats: statsBufs[q]!,
     control,
     snapshotLimit: opts.snapshotLimit ?? 2000,
     logEvents: log.isLevelEnabled("debug"),
     loop,
     wake: v6bytes(embedText(spec.prefix, 1)),
-  };
+  });
   const here = import.meta.url;
   const ts = here.endsWith(".ts");
   // Under tsx (a checkout) the worker registers the TypeScript loader first, like bin/v6mostly.js.
   const entry = new URL(ts ? "../tun/worker.ts" : "../tun/worker.js", here);
-  const worker = ts
-    ? new Worker(
-        `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`,
-        { eval: true, workerData: input },
-      )
-    : new Worker(entry, { workerData: input });
+  const workers = fds.map((_, q) =>
+    ts
+      ? new Worker(
+          `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`,
+          { eval: true, workerData: inputFor(q) },
+        )
+      : new Worker(entry, { workerData: inputFor(q) }),
+  );
+  const worker = workers[0]!;
   // Blocking loop: a datagram into the device now and then lets the worker run its timers and stop.
   const waker =
     loop === "blocking"
@@ -273,36 +305,52 @@ export async function startNat64Gateway(
   let latest: { sessions: SessionRow[]; total: number } = { sessions: [], total: 0 };
   let stopped: (() => void) | null = null;
   let exited = false;
+  const done = new Set<Worker>();
+  let running = workers.length;
+  const finished = (w: Worker) => {
+    if (done.has(w)) return;
+    done.add(w);
+    if (--running === 0) stopped?.();
+  };
   let workerError: Error | null = null;
-  worker.on("message", (m: { type: string } & Record<string, unknown>) => {
-    if (m.type === "snapshot") latest = m as unknown as typeof latest;
-    else if (m.type === "log") {
-      const { type: _t, msg, ...rest } = m;
-      log.debug(rest, String(msg));
-    } else if (m.type === "stopped") stopped?.();
-  });
-  worker.on("error", (e) => {
-    workerError = e;
-    log.error({ error: e.message }, "packet worker failed");
-  });
-  worker.on("exit", () => {
-    exited = true;
-    stopped?.();
-  });
-  // Translating starts when the worker has loaded (tens of ms built, about a second under tsx).
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, 10_000);
-    worker.once("message", () => {
-      clearTimeout(t);
-      resolve();
+  for (const w of workers) {
+    w.on("message", (m: { type: string } & Record<string, unknown>) => {
+      if (m.type === "snapshot") {
+        if (w === worker) latest = m as unknown as typeof latest;
+      } else if (m.type === "log") {
+        const { type: _t, msg, ...rest } = m;
+        log.debug(rest, String(msg));
+      } else if (m.type === "stopped") finished(w);
     });
-    worker.once("exit", () => {
-      clearTimeout(t);
-      resolve();
+    w.on("error", (e) => {
+      workerError = e;
+      log.error({ error: e.message }, "packet worker failed");
     });
-  });
+    w.on("exit", () => {
+      exited = true;
+      finished(w);
+    });
+  }
+  // Translating starts when the workers have loaded (tens of ms built, about a second under tsx).
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 10_000);
+          w.once("message", () => {
+            clearTimeout(t);
+            resolve();
+          });
+          w.once("exit", () => {
+            clearTimeout(t);
+            resolve();
+          });
+        }),
+    ),
+  );
   if (exited) {
-    closeTun(fd);
+    for (const w of workers) await w.terminate();
+    closeAll();
     await plumbing.remove();
     throw new Error(
       `Nat64Gateway ${assignment.name}: the packet worker did not start${workerError ? `: ${(workerError as Error).message}` : ""}`,
@@ -497,7 +545,7 @@ export async function startNat64Gateway(
       for (const m of metrics) m.remove();
       const done = new Promise<void>((resolve) => {
         stopped = resolve;
-        if (exited) resolve();
+        if (running === 0) resolve();
       });
       Atomics.store(new Int32Array(control), 0, 1);
       if (waker) {
@@ -506,8 +554,9 @@ export async function startNat64Gateway(
       }
       await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
       waker?.socket.close();
-      await worker.terminate();
-      closeTun(fd);
+      if (summer) clearInterval(summer);
+      for (const w of workers) await w.terminate();
+      closeAll();
       await plumbing.remove();
       log.info({ dev: spec.tunName }, "stopped");
     },
