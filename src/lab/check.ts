@@ -158,29 +158,41 @@ export async function check(s: LabState, progress: Progress): Promise<CheckRepor
           }
         })
         .catch((e: Error) => e);
-      // the NAT64 publishes its table about once a second: let this client's sessions show
-      await sleep(1500);
-      const table = sessions(s);
-      for (const col of COLUMNS) {
-        if (out instanceof Error) {
+      if (out instanceof Error) {
+        for (const col of COLUMNS) {
           cells.push(
             compare(c.kind, dns64, col, { path: "x", evidence: out.message, unavailable: out.message }),
           );
-          continue;
         }
-        const r = out.results.find((x) => x.column === col) ?? { column: col, error: "not probed" };
-        const own6 = out.own.ipv6.filter((a) => a !== CLAT.hostIpv6 && a !== CLAT.taygaIpv6);
-        const own4 = out.own.ipv4.filter((a) => a !== CLAT.hostIpv4);
-        let observed = classify(r, own6, own4, table);
-        // A client that should have IPv4 and got no lease cannot be measured on IPv4.
-        if (c.ipv4 && !s.learned.lease4?.[c.id] && observed.path === "x") {
-          observed = { ...observed, unavailable: "the client has no DHCPv4 lease" };
-        }
-        if (dns64 === "on" && !dns && (col === "v6-fqdn" || col === "v4-fqdn")) {
-          observed = { ...observed, unavailable: "the client learned no DNS server" };
-        }
-        cells.push(compare(c.kind, dns64, col, observed));
+        continue;
       }
+      const own6 = out.own.ipv6.filter((a) => a !== CLAT.hostIpv6 && a !== CLAT.taygaIpv6);
+      const own4 = out.own.ipv4.filter((a) => a !== CLAT.hostIpv4);
+      const observe = (table: SessionEvidence[] | undefined) =>
+        COLUMNS.map((col) => {
+          const r = out.results.find((x) => x.column === col) ?? { column: col, error: "not probed" };
+          let observed = classify(r, own6, own4, table);
+          // A client that should have IPv4 and got no lease cannot be measured on IPv4.
+          if (c.ipv4 && !s.learned.lease4?.[c.id] && observed.path === "x") {
+            observed = { ...observed, unavailable: "the client has no DHCPv4 lease" };
+          }
+          if (dns64 === "on" && !dns && (col === "v6-fqdn" || col === "v4-fqdn")) {
+            observed = { ...observed, unavailable: "the client learned no DNS server" };
+          }
+          return compare(c.kind, dns64, col, observed);
+        });
+      // The NAT64 publishes its table about once a second (later on a busy machine): read it
+      // until this client's connections show, for at most 8 s.
+      let row = observe(sessions(s));
+      for (
+        let t = 0;
+        t < 16 && row.some((x) => /translation table/.test(x.observed.unavailable ?? ""));
+        t++
+      ) {
+        await sleep(500);
+        row = observe(sessions(s));
+      }
+      cells.push(...row);
     }
   }
   const ok = cells.every((c) => c.ok) && findings.every((f) => f.ok);
