@@ -423,4 +423,24 @@ spec:
   await lab.stop(run);
   assert.equal(run.exitCode, 0);
   assert.equal(lab.ns(lab.t, ["ip", "neigh", "show", "proxy"]).trim(), "");
+
+  // The same with a multi-queue device and two workers.
+  const saved = process.env.V6MOSTLY_TUN_QUEUES;
+  process.env.V6MOSTLY_TUN_QUEUES = "2";
+  const run2 = lab.startRun(f, status);
+  if (saved === undefined) delete process.env.V6MOSTLY_TUN_QUEUES;
+  else process.env.V6MOSTLY_TUN_QUEUES = saved;
+  await waitFor("translations endpoint (2 queues)", () => translations(lab, status)["Nat64Gateway/lab"]);
+  assert.match(lab.ns(lab.t, ["ip", "-d", "link", "show", "dev", lab.tun]), /multi_queue/);
+  for (let i = 0; i < 4; i++) {
+    const h = lab.ns(lab.c, ["curl", "-s", "--max-time", "5", `http://[${SERVER6}]:8080/`]).trim();
+    assert.equal(h, "ok 203.0.113.140");
+  }
+  await waitFor("counters summed over both workers", () => {
+    const c = translations(lab, status)["Nat64Gateway/lab"]!.counters;
+    return c.packets6to4! > 0 && c.packets4to6! > 0;
+  });
+  await lab.stop(run2);
+  assert.equal(run2.exitCode, 0);
+  assert.ok(!lab.ns(lab.t, ["ip", "-o", "link"]).includes(lab.tun));
 });
