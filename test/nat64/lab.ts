@@ -33,6 +33,13 @@ export function canRun(): string | null {
     return "`ip netns` unavailable";
   }
   if (!existsSync("/dev/net/tun")) return "/dev/net/tun missing";
+  for (const tool of ["python3", "curl", "ping"]) {
+    try {
+      sh(["sh", "-c", `command -v ${tool}`]);
+    } catch {
+      return `${tool} missing (the namespace peers and clients use it)`;
+    }
+  }
   return null;
 }
 
