@@ -32,6 +32,19 @@ function v6mostly(...args: string[]): Promise<{ code: number; out: string; err: 
 
 const seedDir = join(repoRoot, "examples", "seed");
 
+/** A copy of examples/seed whose ExternalDevices do not list their interfaces. */
+function seedWithoutInterfaces(): string {
+  const copy = mkdtempSync(join(dir, "seed-bare-"));
+  cpSync(seedDir, copy, { recursive: true });
+  const devices = readFileSync(join(copy, "devices.yaml"), "utf8").replace(
+    / {2}interfaces:\n( {4}- .*\n)+/g,
+    "",
+  );
+  assert.doesNotMatch(devices, /interfaces:/);
+  writeFileSync(join(copy, "devices.yaml"), devices);
+  return copy;
+}
+
 test("render iosxe -f examples/seed/ prints the ISR's config", async () => {
   const r = await v6mostly("render", "iosxe", "-f", seedDir);
   assert.equal(r.code, 0, r.err);
@@ -39,7 +52,11 @@ test("render iosxe -f examples/seed/ prints the ISR's config", async () => {
   assert.match(r.out, / option 108 hex 00000708\n/);
   assert.match(r.out, /^nat64 prefix stateful FD00:FF9B::\/96$/m);
   assert.match(r.out, /!\nend\n$/);
-  assert.match(r.err, /warning: Nat64Gateway\/home: cannot tell the outside interface/);
+  assert.match(r.out, /^interface BDI1\n nat64 enable\n!\ninterface BDI10\n nat64 enable\n/m);
+  assert.doesNotMatch(r.err, /warning/);
+  const bare = await v6mostly("render", "iosxe", "-f", seedWithoutInterfaces());
+  assert.equal(bare.code, 0, bare.err);
+  assert.match(bare.err, /warning: Nat64Gateway\/home: cannot tell the outside interface/);
 });
 
 test("render iosxe --format requests names the credential's source and never shows it", async () => {
@@ -63,17 +80,10 @@ test("render iosxe --format requests names the credential's source and never sho
 test("render fortios: the seed's stanzas once the FortiGate's interfaces are known", {
   skip: !haveShared() && "../shared is absent",
 }, async () => {
-  const bare = await v6mostly("render", "fortios", "-f", seedDir);
+  const bare = await v6mostly("render", "fortios", "-f", seedWithoutInterfaces());
   assert.equal(bare.code, 1, "an error: the DNS interface is unknown");
   assert.match(bare.err, /no interface of the FortiGate holds 172\.16\.1\.254/);
-  const copy = join(dir, "seed");
-  cpSync(seedDir, copy, { recursive: true });
-  const devices = readFileSync(join(copy, "devices.yaml"), "utf8").replace(
-    "  vdom: root\n",
-    '  vdom: root\n  interfaces:\n    - { name: wan1, addresses: ["192.168.1.100/24"] }\n    - { name: lan1, addresses: ["172.16.1.254/24", "fc00::1/64"] }\n',
-  );
-  writeFileSync(join(copy, "devices.yaml"), devices);
-  const r = await v6mostly("render", "fortios", "-f", copy);
+  const r = await v6mostly("render", "fortios", "-f", seedDir);
   assert.equal(r.code, 0, r.err);
   const lines = r.out
     .trim()

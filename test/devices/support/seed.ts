@@ -11,7 +11,7 @@ import { repoRoot, seedWriteup } from "./paths.ts";
 /** The seed's boxes as the write-up describes them (addresses from its config). */
 export const SEED_INTERFACES = {
   fortigate: [
-    { name: "wan1", addresses: ["192.168.1.100/24"] },
+    { name: "wan1", addresses: ["192.168.1.99/24"] },
     { name: "lan1", addresses: ["172.16.1.254/24", "fc00::1/64"] },
   ],
   isr: [
@@ -20,11 +20,16 @@ export const SEED_INTERFACES = {
   ],
 };
 
+/** examples/seed as resources; `withInterfaces: false` forgets the boxes' interfaces (as if unknown). */
 export function seedResources(withInterfaces = true): AnyResource[] {
   const { resources, problems } = validatePaths([join(repoRoot, "examples", "seed")]);
   const errors = problems.filter((p) => p.severity === "error");
   if (errors.length) throw new Error(`examples/seed does not validate: ${JSON.stringify(errors)}`);
-  if (!withInterfaces) return resources;
+  if (!withInterfaces) {
+    return resources.map((r) =>
+      r.kind === "ExternalDevice" ? { ...r, spec: { ...r.spec, interfaces: [] } } : r,
+    ) as AnyResource[];
+  }
   return resources.map((r) =>
     r.kind === "ExternalDevice" && r.spec.interfaces.length === 0
       ? {
