@@ -43,7 +43,8 @@ export async function starters(): Promise<Partial<Record<Assignment["kind"], Sta
   const ra = await import("../services/ra/index.ts");
   out.RouterAdvert = (a, ctx) => ra.startRouterAdvert(a as Parameters<typeof ra.startRouterAdvert>[0], ctx);
   const nat64 = await import("../datapath/nat64/service.ts");
-  out.Nat64Gateway = (a, ctx) => nat64.startNat64Gateway(a as Parameters<typeof nat64.startNat64Gateway>[0], ctx);
+  out.Nat64Gateway = (a, ctx) =>
+    nat64.startNat64Gateway(a as Parameters<typeof nat64.startNat64Gateway>[0], ctx);
   const dhcp4 = await import("../services/dhcp4/index.ts");
   out.DhcpScope = (a, ctx) => dhcp4.startDhcpScope(a as Parameters<typeof dhcp4.startDhcpScope>[0], ctx);
   return out;

@@ -11,8 +11,8 @@ export const DEFAULT_STATUS_ADDRESS = "127.0.0.1:9464";
 export interface StatusServer {
   metrics: Registry;
   publish(resource: string, topic: string, provider: () => unknown): () => void;
-  /** readiness: set by the runtime once every service has started (or failed for good) */
-  setReady(ready: boolean, detail?: unknown): void;
+  /** readiness, asked on every GET /readyz (so it follows reloads and failures) */
+  setReadiness(provider: () => { ready: boolean; detail: unknown }): void;
   address(): string;
   close(): Promise<void>;
 }
@@ -26,8 +26,7 @@ export async function startStatusServer(listen: string): Promise<StatusServer> {
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics, prefix: "v6mostly_" });
   const topics = new Map<string, Map<string, () => unknown>>();
-  let ready = false;
-  let readyDetail: unknown = {};
+  let readiness: () => { ready: boolean; detail: unknown } = () => ({ ready: false, detail: "starting" });
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://status");
     const json = (code: number, body: unknown) => {
@@ -46,7 +45,10 @@ export async function startStatusServer(listen: string): Promise<StatusServer> {
       return;
     }
     if (url.pathname === "/healthz") return json(200, { ok: true });
-    if (url.pathname === "/readyz") return json(ready ? 200 : 503, { ready, detail: readyDetail });
+    if (url.pathname === "/readyz") {
+      const r = readiness();
+      return json(r.ready ? 200 : 503, r);
+    }
     const topic = topics.get(url.pathname.slice(1));
     if (!topic)
       return json(404, { error: `no ${url.pathname}`, topics: [...topics.keys()].map((t) => `/${t}`) });
@@ -74,9 +76,8 @@ export async function startStatusServer(listen: string): Promise<StatusServer> {
         topics.get(topic)?.delete(resource);
       };
     },
-    setReady(r, detail) {
-      ready = r;
-      readyDetail = detail ?? {};
+    setReadiness(provider) {
+      readiness = provider;
     },
     address() {
       const a = server.address() as AddressInfo;

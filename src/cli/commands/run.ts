@@ -91,10 +91,14 @@ Example:
         const runtime = new NodeRuntime(await starters(), { log, stateDir: opts.stateDir }, server);
         await runtime.apply(first.nodes[0]!.assignments);
         const status = runtime.status();
-        server?.setReady(
-          true,
-          status.map((s) => ({ resource: s.resource, running: s.running, error: s.error })),
-        );
+        // ready while every service of the plan runs; follows reloads and services that stop
+        server?.setReadiness(() => {
+          const now = runtime.status();
+          return {
+            ready: now.every((s) => s.running),
+            detail: now.map((s) => ({ resource: s.resource, running: s.running, error: s.error })),
+          };
+        });
         if (status.length > 0 && status.every((s) => !s.running)) {
           log.error("no service could start");
           await runtime.stopAll();
