@@ -4,48 +4,114 @@
  * lifetimes, the pool4 allocator behind dynamic BIB entries, and the IPv4
  * SYNs held for simultaneous open (§3.5.2.2, TCP_INCOMING_SYN).
  *
- * Keys are short strings of 16-bit code units (cheap to build, hashed by V8):
- *   BIB by IPv6 transport address:   proto, 8 address words, port
- *   BIB by IPv4 transport address:   proto, 2 address words, port
- *   session:                         proto, local IPv4 (2), local port, remote IPv4 (2), remote port
+ * Memory per flow is a goal (< 200 bytes for a BIB entry + its session +
+ * indexes), so the tables are struct-of-arrays: one typed array per field,
+ * an entry is an index ("slot") into them, and no JS object exists per entry.
+ * The arrays double when full; freed slots go on a free list and are reused.
+ *
+ *   BIB slot b:     proto, IPv6 address (4 words), IPv6 port, IPv4 address,
+ *                   IPv4 port, static flag, session count
+ *   session slot s: BIB slot, remote IPv4 address, remote port, TCP state,
+ *                   expiry time
+ *
+ * The three lookups of §3.5 are chained hash tables over slots (bucket heads
+ * in one Int32Array, the chain link in another), keyed by numbers hashed
+ * straight from the packet bytes, so a lookup allocates nothing:
+ *   BIB by IPv6 transport address:   proto, IPv6 address, port
+ *   BIB by IPv4 transport address:   proto, IPv4 address, port
+ *   session:                         BIB slot (= proto, local IPv4 transport address), remote IPv4, remote port
+ * Sessions are also on a doubly linked list in creation order (the order the
+ * expiry sweep and the /translations listing walk).
+ *
+ * {@link BibEntry} and {@link Session} are views over a slot for tools, logs
+ * and tests (made on demand, never on the packet path); they read the slot
+ * live, so they are valid until the slot is freed and reused.
  */
 import { Pool4, type Pool4Range, protoIndex } from "./pool4.ts";
 import { TcpState, TcpTimer, tcpStateName, tcpTransition } from "./tcp.ts";
 
-/**
- * A BIB entry. Kept small (memory per flow is a goal): the IPv6 address lives
- * only in `key6` (its code units 1..8 are the address's 16-bit words; see
- * {@link writeV6}); the IPv4 key and the host key are rebuilt when needed.
- */
-export interface BibEntry {
-  proto: number;
-  port6: number;
-  v4: number;
-  port4: number;
-  isStatic: boolean;
+/** "No slot" (end of a chain or list, lookup miss). */
+const NONE = -1;
+
+/** A view of one BIB slot (RFC 6146 §3.1). */
+export class BibEntry {
+  constructor(
+    readonly table: Nat64State,
+    readonly slot: number,
+  ) {}
+  get proto(): number {
+    return this.table.bibProto(this.slot);
+  }
+  get port6(): number {
+    return this.table.bibPort6(this.slot);
+  }
+  get v4(): number {
+    return this.table.bibV4(this.slot);
+  }
+  get port4(): number {
+    return this.table.bibPort4(this.slot);
+  }
+  get isStatic(): boolean {
+    return this.table.bibIsStatic(this.slot);
+  }
   /** Sessions using this entry; the entry goes with the last one unless static. */
-  nSessions: number;
-  key6: string;
+  get nSessions(): number {
+    return this.table.bibSessions(this.slot);
+  }
 }
 
-export interface Session {
-  bib: BibEntry;
-  remote4: number;
+/** A view of one session slot (RFC 6146 §3.2). */
+export class Session {
+  constructor(
+    readonly table: Nat64State,
+    readonly slot: number,
+  ) {}
+  get bib(): BibEntry {
+    return new BibEntry(this.table, this.table.sessionBib(this.slot));
+  }
+  get remote4(): number {
+    return this.table.sessionRemote4(this.slot);
+  }
   /** Remote port; 0 for ICMP (the identifier is the BIB's). */
-  rport: number;
-  state: number;
+  get rport(): number {
+    return this.table.sessionRport(this.slot);
+  }
+  get state(): number {
+    return this.table.sessionState(this.slot);
+  }
   /** Expiry, in clock milliseconds. */
-  expires: number;
+  get expires(): number {
+    return this.table.sessionExpires(this.slot);
+  }
+}
+
+/** The session table seen as a collection (tools and tests; the shape of the Map it replaced). */
+class SessionList {
+  constructor(private readonly st: Nat64State) {}
+  get size(): number {
+    return this.st.totalSessions();
+  }
+  *values(): IterableIterator<Session> {
+    const st = this.st;
+    for (let s = st.oldestSession(); s !== NONE; s = st.newerSession(s)) yield new Session(st, s);
+  }
+}
+
+/** The BIB seen as a collection (tools and tests). */
+class BibList {
+  constructor(private readonly st: Nat64State) {}
+  get size(): number {
+    return this.st.totalBib();
+  }
+  *values(): IterableIterator<BibEntry> {
+    const st = this.st;
+    for (let b = 0; b < st.bibSlots(); b++) if (st.bibProto(b) !== 0) yield new BibEntry(st, b);
+  }
 }
 
 /** Writes a BIB entry's IPv6 address (16 bytes) at out[o]. */
 export function writeV6(b: BibEntry, out: Uint8Array, o: number): void {
-  const k = b.key6;
-  for (let i = 0; i < 8; i++) {
-    const w = k.charCodeAt(1 + i);
-    out[o + 2 * i] = w >>> 8;
-    out[o + 2 * i + 1] = w & 0xff;
-  }
+  b.table.writeV6(b.slot, out, o);
 }
 
 /** A BIB entry's IPv6 address as a new array (tables, logs). */
@@ -53,10 +119,6 @@ export function bibV6(b: BibEntry): Uint8Array {
   const out = new Uint8Array(16);
   writeV6(b, out, 0);
   return out;
-}
-
-function hostOf(b: BibEntry): string {
-  return `\0${b.key6.slice(1, 9)}\0`;
 }
 
 export interface StoredSyn {
@@ -87,25 +149,7 @@ export interface StaticBib {
 
 export const PROTO_NUM = { tcp: 6, udp: 17, icmp: 1 } as const;
 
-export function key6(proto: number, a: Uint8Array, o: number, port: number): string {
-  return String.fromCharCode(
-    proto,
-    (a[o]! << 8) | a[o + 1]!,
-    (a[o + 2]! << 8) | a[o + 3]!,
-    (a[o + 4]! << 8) | a[o + 5]!,
-    (a[o + 6]! << 8) | a[o + 7]!,
-    (a[o + 8]! << 8) | a[o + 9]!,
-    (a[o + 10]! << 8) | a[o + 11]!,
-    (a[o + 12]! << 8) | a[o + 13]!,
-    (a[o + 14]! << 8) | a[o + 15]!,
-    port,
-  );
-}
-
-export function key4(proto: number, addr: number, port: number): string {
-  return String.fromCharCode(proto, addr >>> 16, addr & 0xffff, port);
-}
-
+/** Key of the held-SYN table (few entries, so a string is fine there). */
 export function sessionKey(
   proto: number,
   local4: number,
@@ -124,27 +168,40 @@ export function sessionKey(
   );
 }
 
-function hostKey(a: Uint8Array, o: number): string {
-  return key6(0, a, o, 0);
-}
-
-function remoteKey(b: BibEntry, remote4: number): string {
-  return String.fromCharCode(b.proto, b.v4 >>> 16, b.v4 & 0xffff, b.port4, remote4 >>> 16, remote4 & 0xffff);
-}
-
-export function sessionKeyOf(s: Session): string {
-  const b = s.bib;
-  return sessionKey(b.proto, b.v4, b.port4, s.remote4, s.rport);
-}
-
 export type StateEvent =
   | { type: "bib-add" | "bib-remove"; bib: BibEntry }
   | { type: "session-add" | "session-remove" | "session-state"; session: Session; state: string };
 
+function read32(a: Uint8Array, o: number): number {
+  return ((a[o]! << 24) | (a[o + 1]! << 16) | (a[o + 2]! << 8) | a[o + 3]!) >>> 0;
+}
+
+// MurmurHash3 (32-bit) steps, seeded per table so remote hosts cannot aim at one chain.
+function mix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+type Slab = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
+function grown<T extends Slab>(a: T, n: number): T {
+  const b = new (a.constructor as new (n: number) => T)(n);
+  (b as Uint8Array).set(a as Uint8Array);
+  return b;
+}
+
+const INITIAL_SLOTS = 256;
+
 export class Nat64State {
-  readonly bib6 = new Map<string, BibEntry>();
-  readonly bib4 = new Map<string, BibEntry>();
-  readonly sessions = new Map<string, Session>();
   readonly stored = new Map<string, StoredSyn>();
   readonly pool: Pool4;
   /** Sessions per protocol index (TCP, UDP, ICMP). */
@@ -153,7 +210,53 @@ export class Nat64State {
   /** Address-dependent filtering: sessions per (mapping, remote address); kept only when asked for. */
   private readonly remotes: Map<string, number> | null;
   private readonly ms: number[];
+  private readonly seed = (Math.random() * 0x100000000) | 0;
   onEvent: ((e: StateEvent) => void) | null = null;
+
+  // ---- BIB slots (proto 0 = free slot)
+  private bCap = INITIAL_SLOTS;
+  private bProto = new Uint8Array(INITIAL_SLOTS);
+  private bStatic = new Uint8Array(INITIAL_SLOTS);
+  private bPort6 = new Uint16Array(INITIAL_SLOTS);
+  private bPort4 = new Uint16Array(INITIAL_SLOTS);
+  private bV4 = new Uint32Array(INITIAL_SLOTS);
+  /** IPv6 address, 4 big-endian 32-bit words per slot. */
+  private bV6 = new Uint32Array(INITIAL_SLOTS * 4);
+  private bRefs = new Int32Array(INITIAL_SLOTS);
+  /** Chain links of the two BIB indexes; next6 also links the free list. */
+  private bNext6 = new Int32Array(INITIAL_SLOTS);
+  private bNext4 = new Int32Array(INITIAL_SLOTS);
+  private bHead6 = new Int32Array(INITIAL_SLOTS).fill(NONE);
+  private bHead4 = new Int32Array(INITIAL_SLOTS).fill(NONE);
+  private bTop = 0;
+  private bFree = NONE;
+  private nBib = 0;
+
+  // ---- session slots (bib -1 = free slot)
+  private sCap = INITIAL_SLOTS;
+  private sBib = new Int32Array(INITIAL_SLOTS).fill(NONE);
+  private sRemote4 = new Uint32Array(INITIAL_SLOTS);
+  private sRport = new Uint16Array(INITIAL_SLOTS);
+  private sState = new Uint8Array(INITIAL_SLOTS);
+  private sExpires = new Float64Array(INITIAL_SLOTS);
+  /** Chain link of the session index; also links the free list. */
+  private sNext = new Int32Array(INITIAL_SLOTS);
+  private sHead = new Int32Array(INITIAL_SLOTS).fill(NONE);
+  /** Creation-order list. */
+  private sOlder = new Int32Array(INITIAL_SLOTS);
+  private sNewer = new Int32Array(INITIAL_SLOTS);
+  private sOldest = NONE;
+  private sNewest = NONE;
+  private sTop = 0;
+  private sFree = NONE;
+  private nSess = 0;
+
+  /** The session table as a read-only collection (size, values() oldest first). */
+  readonly sessions = new SessionList(this);
+  /** The BIB as a read-only collection (size, values()). */
+  readonly bib6 = new BibList(this);
+  /** Same entries as bib6 (every BIB entry is in both indexes). */
+  readonly bib4 = this.bib6;
 
   constructor(
     pool4: Pool4Range[],
@@ -176,11 +279,175 @@ export class Nat64State {
     ];
   }
 
-  addStatic(s: StaticBib): BibEntry {
+  // ---------------------------------------------------------------- slot readers
+
+  bibProto(b: number): number {
+    return this.bProto[b]!;
+  }
+  bibPort6(b: number): number {
+    return this.bPort6[b]!;
+  }
+  bibV4(b: number): number {
+    return this.bV4[b]!;
+  }
+  bibPort4(b: number): number {
+    return this.bPort4[b]!;
+  }
+  bibIsStatic(b: number): boolean {
+    return this.bStatic[b] === 1;
+  }
+  bibSessions(b: number): number {
+    return this.bRefs[b]!;
+  }
+  sessionBib(s: number): number {
+    return this.sBib[s]!;
+  }
+  sessionRemote4(s: number): number {
+    return this.sRemote4[s]!;
+  }
+  sessionRport(s: number): number {
+    return this.sRport[s]!;
+  }
+  sessionState(s: number): number {
+    return this.sState[s]!;
+  }
+  sessionExpires(s: number): number {
+    return this.sExpires[s]!;
+  }
+  /** Walks sessions in creation order: oldestSession(), then newerSession(s) until -1. */
+  oldestSession(): number {
+    return this.sOldest;
+  }
+  newerSession(s: number): number {
+    return this.sNewer[s]!;
+  }
+  /** BIB slots in use are below bibSlots(), those with a non-zero proto. */
+  bibSlots(): number {
+    return this.bTop;
+  }
+  totalBib(): number {
+    return this.nBib;
+  }
+
+  /** Writes BIB slot b's IPv6 address (16 bytes) at out[o]. */
+  writeV6(b: number, out: Uint8Array, o: number): void {
+    const v = this.bV6;
+    for (let i = 0; i < 4; i++) {
+      const w = v[4 * b + i]!;
+      out[o + 4 * i] = w >>> 24;
+      out[o + 4 * i + 1] = (w >>> 16) & 0xff;
+      out[o + 4 * i + 2] = (w >>> 8) & 0xff;
+      out[o + 4 * i + 3] = w & 0xff;
+    }
+  }
+
+  /** The key pool4 pairs addresses by (RFC 4787 REQ-2): the IPv6 host address (see {@link hostKey}). */
+  private hostKeyOf(b: number): string {
+    const v = this.bV6;
+    const i = 4 * b;
+    return String.fromCharCode(
+      0,
+      v[i]! >>> 16,
+      v[i]! & 0xffff,
+      v[i + 1]! >>> 16,
+      v[i + 1]! & 0xffff,
+      v[i + 2]! >>> 16,
+      v[i + 2]! & 0xffff,
+      v[i + 3]! >>> 16,
+      v[i + 3]! & 0xffff,
+      0,
+    );
+  }
+
+  // ---------------------------------------------------------------- hashing
+
+  private hash6(proto: number, w0: number, w1: number, w2: number, w3: number, port: number): number {
+    let h = mix(this.seed, w0);
+    h = mix(h, w1);
+    h = mix(h, w2);
+    h = mix(h, w3);
+    h = mix(h, (proto << 16) | port);
+    return fmix(h);
+  }
+  private hash4(proto: number, v4: number, port: number): number {
+    return fmix(mix(mix(this.seed, v4), (proto << 16) | port));
+  }
+  private hashS(b: number, remote4: number, rport: number): number {
+    return fmix(mix(mix(mix(this.seed, b), remote4), rport));
+  }
+
+  // ---------------------------------------------------------------- BIB (RFC 6146 §3.1)
+
+  /** The BIB slot for an IPv6 transport address (address at a[o..o+16)), or -1. */
+  findBib6(proto: number, a: Uint8Array, o: number, port: number): number {
+    const w0 = read32(a, o);
+    const w1 = read32(a, o + 4);
+    const w2 = read32(a, o + 8);
+    const w3 = read32(a, o + 12);
+    const v = this.bV6;
+    let b = this.bHead6[this.hash6(proto, w0, w1, w2, w3, port) & (this.bCap - 1)]!;
+    while (b !== NONE) {
+      const i = 4 * b;
+      if (
+        this.bPort6[b] === port &&
+        this.bProto[b] === proto &&
+        v[i] === w0 &&
+        v[i + 1] === w1 &&
+        v[i + 2] === w2 &&
+        v[i + 3] === w3
+      )
+        return b;
+      b = this.bNext6[b]!;
+    }
+    return NONE;
+  }
+
+  /** The BIB slot for an IPv4 transport address, or -1. */
+  findBib4(proto: number, v4: number, port: number): number {
+    v4 >>>= 0;
+    let b = this.bHead4[this.hash4(proto, v4, port) & (this.bCap - 1)]!;
+    while (b !== NONE) {
+      if (this.bPort4[b] === port && this.bV4[b] === v4 && this.bProto[b] === proto) return b;
+      b = this.bNext4[b]!;
+    }
+    return NONE;
+  }
+
+  addStatic(s: StaticBib): number {
     const proto = PROTO_NUM[s.proto];
     const b = this.newBib(proto, s.ipv6, 0, s.port6, s.ipv4 >>> 0, s.port4, true);
     this.pool.reserve(proto, s.ipv4, s.port4);
     return b;
+  }
+
+  private growBib(): void {
+    const n = this.bCap * 2;
+    this.bProto = grown(this.bProto, n);
+    this.bStatic = grown(this.bStatic, n);
+    this.bPort6 = grown(this.bPort6, n);
+    this.bPort4 = grown(this.bPort4, n);
+    this.bV4 = grown(this.bV4, n);
+    this.bV6 = grown(this.bV6, n * 4);
+    this.bRefs = grown(this.bRefs, n);
+    this.bNext6 = new Int32Array(n);
+    this.bNext4 = new Int32Array(n);
+    this.bHead6 = new Int32Array(n).fill(NONE);
+    this.bHead4 = new Int32Array(n).fill(NONE);
+    this.bCap = n;
+    // Rehash every entry (the free list is empty: the table grows only when full).
+    for (let b = 0; b < this.bTop; b++) this.linkBib(b);
+  }
+
+  private linkBib(b: number): void {
+    const m = this.bCap - 1;
+    const i = 4 * b;
+    const v = this.bV6;
+    const h6 = this.hash6(this.bProto[b]!, v[i]!, v[i + 1]!, v[i + 2]!, v[i + 3]!, this.bPort6[b]!) & m;
+    this.bNext6[b] = this.bHead6[h6]!;
+    this.bHead6[h6] = b;
+    const h4 = this.hash4(this.bProto[b]!, this.bV4[b]!, this.bPort4[b]!) & m;
+    this.bNext4[b] = this.bHead4[h4]!;
+    this.bHead4[h4] = b;
   }
 
   private newBib(
@@ -191,22 +458,69 @@ export class Nat64State {
     v4: number,
     port4: number,
     isStatic: boolean,
-  ): BibEntry {
-    const b: BibEntry = { proto, port6, v4, port4, isStatic, nSessions: 0, key6: key6(proto, a, o, port6) };
-    this.bib6.set(b.key6, b);
-    this.bib4.set(key4(proto, v4, port4), b);
+  ): number {
+    let b = this.bFree;
+    if (b !== NONE) this.bFree = this.bNext6[b]!;
+    else {
+      if (this.bTop === this.bCap) this.growBib();
+      b = this.bTop++;
+    }
+    this.bProto[b] = proto;
+    this.bStatic[b] = isStatic ? 1 : 0;
+    this.bPort6[b] = port6;
+    this.bPort4[b] = port4;
+    this.bV4[b] = v4;
+    for (let k = 0; k < 4; k++) this.bV6[4 * b + k] = read32(a, o + 4 * k);
+    this.bRefs[b] = 0;
+    this.linkBib(b);
+    this.nBib++;
     this.bibCount[protoIndex(proto)]!++;
-    this.onEvent?.({ type: "bib-add", bib: b });
+    this.onEvent?.({ type: "bib-add", bib: new BibEntry(this, b) });
     return b;
   }
 
-  /** RFC 6146 §3.5.1.1: a dynamic BIB entry, or null when pool4 is exhausted for this host. */
-  createBib(proto: number, a: Uint8Array, o: number, port6: number): BibEntry | null {
+  /** RFC 6146 §3.5.1.1: a dynamic BIB entry's slot, or -1 when pool4 is exhausted for this host. */
+  createBib(proto: number, a: Uint8Array, o: number, port6: number): number {
     const host = hostKey(a, o);
     const r = this.pool.allocate(proto, host, port6);
-    if (r < 0) return null;
+    if (r < 0) return NONE;
     return this.newBib(proto, a, o, port6, Math.floor(r / 65536) >>> 0, r % 65536, false);
   }
+
+  private unlinkBib(b: number): void {
+    const m = this.bCap - 1;
+    const i = 4 * b;
+    const v = this.bV6;
+    const h6 = this.hash6(this.bProto[b]!, v[i]!, v[i + 1]!, v[i + 2]!, v[i + 3]!, this.bPort6[b]!) & m;
+    let p = this.bHead6[h6]!;
+    if (p === b) this.bHead6[h6] = this.bNext6[b]!;
+    else {
+      while (this.bNext6[p] !== b) p = this.bNext6[p]!;
+      this.bNext6[p] = this.bNext6[b]!;
+    }
+    const h4 = this.hash4(this.bProto[b]!, this.bV4[b]!, this.bPort4[b]!) & m;
+    p = this.bHead4[h4]!;
+    if (p === b) this.bHead4[h4] = this.bNext4[b]!;
+    else {
+      while (this.bNext4[p] !== b) p = this.bNext4[p]!;
+      this.bNext4[p] = this.bNext4[b]!;
+    }
+  }
+
+  private removeBib(b: number): void {
+    const proto = this.bProto[b]!;
+    this.unlinkBib(b);
+    this.nBib--;
+    this.bibCount[protoIndex(proto)]!--;
+    this.pool.release(proto, this.hostKeyOf(b), this.bV4[b]!, this.bPort4[b]!);
+    // The event sees the slot intact; it is freed after.
+    this.onEvent?.({ type: "bib-remove", bib: new BibEntry(this, b) });
+    this.bProto[b] = 0;
+    this.bNext6[b] = this.bFree;
+    this.bFree = b;
+  }
+
+  // ---------------------------------------------------------------- sessions (RFC 6146 §3.2)
 
   lifetime(timer: number, proto: number): number {
     if (proto === 17) return this.ms[4]!;
@@ -215,81 +529,149 @@ export class Nat64State {
   }
 
   totalSessions(): number {
-    return this.sessions.size;
+    return this.nSess;
   }
 
-  findSession(bib: BibEntry, remote4: number, rport: number): Session | undefined {
-    return this.sessions.get(sessionKey(bib.proto, bib.v4, bib.port4, remote4, rport));
+  /** The session of BIB slot b with (remote4, rport), or -1. */
+  findSession(b: number, remote4: number, rport: number): number {
+    remote4 >>>= 0;
+    let s = this.sHead[this.hashS(b, remote4, rport) & (this.sCap - 1)]!;
+    while (s !== NONE) {
+      if (this.sBib[s] === b && this.sRemote4[s] === remote4 && this.sRport[s] === rport) return s;
+      s = this.sNext[s]!;
+    }
+    return NONE;
+  }
+
+  private remoteKey(b: number, remote4: number): string {
+    return String.fromCharCode(b >>> 16, b & 0xffff, remote4 >>> 16, remote4 & 0xffff);
   }
 
   /** RFC 4787 address-dependent filtering: has this mapping talked to that IPv4 address? */
-  hasSessionWith(bib: BibEntry, remote4: number): boolean {
-    return (this.remotes?.get(remoteKey(bib, remote4)) ?? 0) > 0;
+  hasSessionWith(b: number, remote4: number): boolean {
+    return (this.remotes?.get(this.remoteKey(b, remote4)) ?? 0) > 0;
   }
 
-  /** Null when the session limit is reached. */
-  createSession(bib: BibEntry, remote4: number, rport: number, now: number): Session | null {
-    if (this.sessions.size >= this.maxSessions) return null;
-    const key = sessionKey(bib.proto, bib.v4, bib.port4, remote4, rport);
-    const s: Session = {
-      bib,
-      remote4,
-      rport,
-      state: TcpState.Closed,
-      expires: now + this.lifetime(TcpTimer.Trans, bib.proto),
-    };
-    this.sessions.set(key, s);
-    bib.nSessions++;
+  private growSessions(): void {
+    const n = this.sCap * 2;
+    this.sBib = grown(this.sBib, n);
+    this.sBib.fill(NONE, this.sCap);
+    this.sRemote4 = grown(this.sRemote4, n);
+    this.sRport = grown(this.sRport, n);
+    this.sState = grown(this.sState, n);
+    this.sExpires = grown(this.sExpires, n);
+    this.sOlder = grown(this.sOlder, n);
+    this.sNewer = grown(this.sNewer, n);
+    this.sNext = new Int32Array(n);
+    this.sHead = new Int32Array(n).fill(NONE);
+    this.sCap = n;
+    for (let s = 0; s < this.sTop; s++) this.linkSession(s);
+  }
+
+  private linkSession(s: number): void {
+    const h = this.hashS(this.sBib[s]!, this.sRemote4[s]!, this.sRport[s]!) & (this.sCap - 1);
+    this.sNext[s] = this.sHead[h]!;
+    this.sHead[h] = s;
+  }
+
+  /** A new session slot of BIB slot b; -1 when the session limit is reached. */
+  createSession(b: number, remote4: number, rport: number, now: number): number {
+    if (this.nSess >= this.maxSessions) return NONE;
+    let s = this.sFree;
+    if (s !== NONE) this.sFree = this.sNext[s]!;
+    else {
+      if (this.sTop === this.sCap) this.growSessions();
+      s = this.sTop++;
+    }
+    const proto = this.bProto[b]!;
+    this.sBib[s] = b;
+    this.sRemote4[s] = remote4;
+    this.sRport[s] = rport;
+    this.sState[s] = TcpState.Closed;
+    this.sExpires[s] = now + this.lifetime(TcpTimer.Trans, proto);
+    this.linkSession(s);
+    this.sOlder[s] = this.sNewest;
+    this.sNewer[s] = NONE;
+    if (this.sNewest !== NONE) this.sNewer[this.sNewest] = s;
+    else this.sOldest = s;
+    this.sNewest = s;
+    this.nSess++;
+    this.bRefs[b]!++;
     if (this.remotes) {
-      const rk = remoteKey(bib, remote4);
+      const rk = this.remoteKey(b, remote4);
       this.remotes.set(rk, (this.remotes.get(rk) ?? 0) + 1);
     }
-    this.sessionCount[protoIndex(bib.proto)]!++;
-    this.onEvent?.({ type: "session-add", session: s, state: bib.proto === 6 ? tcpStateName[s.state]! : "" });
+    this.sessionCount[protoIndex(proto)]!++;
+    this.onEvent?.({
+      type: "session-add",
+      session: new Session(this, s),
+      state: proto === 6 ? tcpStateName[TcpState.Closed]! : "",
+    });
     return s;
   }
 
+  /** Key of the held-SYN table for session slot s (same connection, §3.5.2.2). */
+  sessionKeyOf(s: number): string {
+    const b = this.sBib[s]!;
+    return sessionKey(this.bProto[b]!, this.bV4[b]!, this.bPort4[b]!, this.sRemote4[s]!, this.sRport[s]!);
+  }
+
   /** UDP/ICMP: refresh the lifetime (RFC 6146 §3.5.1, §3.5.3). */
-  touch(s: Session, now: number): void {
-    s.expires = now + this.lifetime(0, s.bib.proto);
+  touch(s: number, now: number): void {
+    this.sExpires[s] = now + this.lifetime(0, this.bProto[this.sBib[s]!]!);
   }
 
   /** TCP: runs the §3.5.2.2 state machine for one packet. */
-  tcpPacket(s: Session, fromV6: boolean, flags: number, now: number): void {
-    const r = tcpTransition(s.state, fromV6, flags);
+  tcpPacket(s: number, fromV6: boolean, flags: number, now: number): void {
+    const state = this.sState[s]!;
+    const r = tcpTransition(state, fromV6, flags);
     const next = r & 0xff;
     const timer = r >>> 8;
-    if (timer !== TcpTimer.Keep) s.expires = now + this.ms[timer]!;
-    if (next !== s.state) {
-      s.state = next;
-      this.onEvent?.({ type: "session-state", session: s, state: tcpStateName[next]! });
+    if (timer !== TcpTimer.Keep) this.sExpires[s] = now + this.ms[timer]!;
+    if (next !== state) {
+      this.sState[s] = next;
+      this.onEvent?.({ type: "session-state", session: new Session(this, s), state: tcpStateName[next]! });
     }
   }
 
-  removeSession(s: Session): void {
-    if (!this.sessions.delete(sessionKeyOf(s))) return;
-    this.sessionCount[protoIndex(s.bib.proto)]!--;
-    s.bib.nSessions--;
+  removeSession(s: number): void {
+    const b = this.sBib[s]!;
+    if (b === NONE) return;
+    // Out of the index.
+    const h = this.hashS(b, this.sRemote4[s]!, this.sRport[s]!) & (this.sCap - 1);
+    let p = this.sHead[h]!;
+    if (p === s) this.sHead[h] = this.sNext[s]!;
+    else {
+      while (this.sNext[p] !== s) p = this.sNext[p]!;
+      this.sNext[p] = this.sNext[s]!;
+    }
+    // Out of the creation-order list.
+    const older = this.sOlder[s]!;
+    const newer = this.sNewer[s]!;
+    if (older !== NONE) this.sNewer[older] = newer;
+    else this.sOldest = newer;
+    if (newer !== NONE) this.sOlder[newer] = older;
+    else this.sNewest = older;
+    this.nSess--;
+    const proto = this.bProto[b]!;
+    this.sessionCount[protoIndex(proto)]!--;
+    this.bRefs[b]!--;
     if (this.remotes) {
-      const rk = remoteKey(s.bib, s.remote4);
+      const rk = this.remoteKey(b, this.sRemote4[s]!);
       const n = (this.remotes.get(rk) ?? 1) - 1;
       if (n > 0) this.remotes.set(rk, n);
       else this.remotes.delete(rk);
     }
+    // The event sees the slot intact; it is freed after.
     this.onEvent?.({
       type: "session-remove",
-      session: s,
-      state: s.bib.proto === 6 ? tcpStateName[s.state]! : "",
+      session: new Session(this, s),
+      state: proto === 6 ? tcpStateName[this.sState[s]!]! : "",
     });
-    if (s.bib.nSessions === 0 && !s.bib.isStatic) this.removeBib(s.bib);
-  }
-
-  private removeBib(b: BibEntry): void {
-    this.bib6.delete(b.key6);
-    this.bib4.delete(key4(b.proto, b.v4, b.port4));
-    this.bibCount[protoIndex(b.proto)]!--;
-    this.pool.release(b.proto, hostOf(b), b.v4, b.port4);
-    this.onEvent?.({ type: "bib-remove", bib: b });
+    this.sBib[s] = NONE;
+    this.sNext[s] = this.sFree;
+    this.sFree = s;
+    if (this.bRefs[b] === 0 && this.bStatic[b] === 0) this.removeBib(b);
   }
 
   /** Holds an unsolicited IPv4 SYN (RFC 6146 §3.5.2.2). False when the hold table is full. */
@@ -302,10 +684,16 @@ export class Nat64State {
 
   /**
    * Removes expired sessions (and dynamic BIB entries left without a session)
-   * and returns the held SYNs whose TCP_INCOMING_SYN time ran out.
+   * and returns the held SYNs whose TCP_INCOMING_SYN time ran out. Walks the
+   * sessions oldest first.
    */
   expire(now: number): StoredSyn[] {
-    for (const s of this.sessions.values()) if (s.expires <= now) this.removeSession(s);
+    const ex = this.sExpires;
+    for (let s = this.sOldest; s !== NONE; ) {
+      const next = this.sNewer[s]!;
+      if (ex[s]! <= now) this.removeSession(s);
+      s = next;
+    }
     const out: StoredSyn[] = [];
     for (const [k, syn] of this.stored) {
       if (syn.expires <= now) {
@@ -316,10 +704,53 @@ export class Nat64State {
     return out;
   }
 
-  /** Rough resident size of the tables, for the memory gauge (measured per entry by bench). */
+  /** Size of the tables: the slot arrays as allocated (including free slots), plus pool4's bitmaps. */
   approxBytes(): number {
-    // Measured by bench:nat64 (heap delta over 100k UDP flows, one session per BIB entry):
-    // about 400 bytes per flow, split roughly evenly.
-    return this.sessions.size * 180 + this.bib6.size * 220 + this.pool.addrs.length * 64;
+    const arrays: Slab[] = [
+      this.bProto,
+      this.bStatic,
+      this.bPort6,
+      this.bPort4,
+      this.bV4,
+      this.bV6,
+      this.bRefs,
+      this.bNext6,
+      this.bNext4,
+      this.bHead6,
+      this.bHead4,
+      this.sBib,
+      this.sRemote4,
+      this.sRport,
+      this.sState,
+      this.sExpires,
+      this.sNext,
+      this.sHead,
+      this.sOlder,
+      this.sNewer,
+    ];
+    let n = 0;
+    for (const a of arrays) n += a.byteLength;
+    for (const a of this.pool.addrs) for (const s of a.sets) if (s) n += s.bits.byteLength;
+    return n + this.pool.addrs.length * 64;
   }
+}
+
+/**
+ * pool4's pairing key for an IPv6 host (RFC 4787 REQ-2): its address as 8
+ * code units between two zeros (pool4 hashes it to pick the host's address,
+ * so the format is kept as it was).
+ */
+function hostKey(a: Uint8Array, o: number): string {
+  return String.fromCharCode(
+    0,
+    (a[o]! << 8) | a[o + 1]!,
+    (a[o + 2]! << 8) | a[o + 3]!,
+    (a[o + 4]! << 8) | a[o + 5]!,
+    (a[o + 6]! << 8) | a[o + 7]!,
+    (a[o + 8]! << 8) | a[o + 9]!,
+    (a[o + 10]! << 8) | a[o + 11]!,
+    (a[o + 12]! << 8) | a[o + 13]!,
+    (a[o + 14]! << 8) | a[o + 15]!,
+    0,
+  );
 }

@@ -22,15 +22,7 @@ import {
 } from "../siit/index.ts";
 import { Nat64Mapper } from "./mapper.ts";
 import type { Pool4Range } from "./pool4.ts";
-import {
-  type BibEntry,
-  Nat64State,
-  type Nat64Timeouts,
-  type StaticBib,
-  sessionKey,
-  sessionKeyOf,
-  writeV6,
-} from "./state.ts";
+import { type BibEntry, Nat64State, type Nat64Timeouts, type StaticBib, sessionKey } from "./state.ts";
 import { TCP_RST, TCP_SYN } from "./tcp.ts";
 
 export { Verdict };
@@ -117,6 +109,23 @@ function read16(b: Uint8Array, o: number): number {
 function read32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
+function write32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+/** The mapping a fragmented datagram's first fragment used. */
+interface FragmentFlow {
+  v4: number;
+  /** The IPv6 address, 4 big-endian words. */
+  w0: number;
+  w1: number;
+  w2: number;
+  w3: number;
+  expires: number;
+}
 
 const NH_HOP = 0;
 const NH_ROUTING = 43;
@@ -158,14 +167,19 @@ export class Nat64Translator {
   private readonly errLength = new Int32Array([0]);
   private readonly hairBuf = new Uint8Array(65536 + 64);
   private readonly tmp4 = new Uint8Array(4);
+  private readonly tmp16 = new Uint8Array(16);
   private own4: Uint8Array | null;
   private own6: Uint8Array | null;
   private now = 0;
-  /** The BIB entries the last outbound / inbound packet used (for the fragments that follow). */
-  private outBib: BibEntry | null = null;
-  private inBib: BibEntry | null = null;
-  /** Fragmented datagrams in flight: their mapping, keyed by fragment identity. */
-  private readonly fragments = new Map<string, { bib: BibEntry; remote4: number; expires: number }>();
+  /** The BIB slots the last outbound / inbound packet used (for the fragments that follow). */
+  private outBib = -1;
+  private inBib = -1;
+  /**
+   * Fragmented datagrams in flight: their mapping (IPv4 address, IPv6 address
+   * as 4 words; a copy, so it outlives the BIB entry as before), keyed by
+   * fragment identity.
+   */
+  private readonly fragments = new Map<string, FragmentFlow>();
 
   constructor(cfg: Nat64Config) {
     this.cfg = cfg;
@@ -326,7 +340,7 @@ export class Nat64Translator {
       const flags = nh === 6 ? pkt[l4 + 13]! : 0;
       const v = this.outbound(pkt, len, nh, sport, dport, dst4, flags);
       if (firstFrag >= 0 && v === Verdict.Translated)
-        this.rememberFragment(this.outBib, fragKey6(pkt, firstFrag, dst4), dst4);
+        this.rememberFragment(this.outBib, fragKey6(pkt, firstFrag, dst4));
       return v;
     }
     if (nh === 58) {
@@ -364,35 +378,35 @@ export class Nat64Translator {
     const now = this.now;
     const isTcp = proto === 6;
     const syn = isTcp && (flags & (TCP_SYN | TCP_RST)) === TCP_SYN;
-    let bib = st.bib6.get(keyOf6(proto, pkt, sport));
-    if (!bib) {
+    let bib = st.findBib6(proto, pkt, 8, sport);
+    if (bib < 0) {
       // Only a SYN (TCP) or a request (ICMP) opens a mapping from the IPv6 side.
       if ((isTcp && !syn) || (proto === 1 && flags !== 128)) return this.drop(Nat64Drop.NoState);
-      if (st.sessions.size >= st.maxSessions) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
+      if (st.totalSessions() >= st.maxSessions) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
       const b = st.createBib(proto, pkt, 8, sport);
       // RFC 6146 §3.5.1.1: no transport address left → ICMPv6 1/3 (address unreachable).
-      if (!b) return this.error6(pkt, len, 1, 3, Nat64Drop.PoolExhausted);
+      if (b < 0) return this.error6(pkt, len, 1, 3, Nat64Drop.PoolExhausted);
       bib = b;
     }
     const rport = proto === 1 ? 0 : dport;
     let s = st.findSession(bib, dst4, rport);
-    if (!s) {
+    if (s < 0) {
       if (isTcp && !syn) return this.drop(Nat64Drop.NoState);
-      const ns = st.createSession(bib, dst4, rport, now);
-      if (!ns) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
-      s = ns;
+      s = st.createSession(bib, dst4, rport, now);
+      if (s < 0) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
       // A held IPv4 SYN for this very connection: simultaneous open (RFC 6146
       // §3.5.2.2): the IPv6 SYN is translated, the held one silently dropped.
-      if (isTcp && st.stored.size > 0) st.stored.delete(sessionKeyOf(s));
+      if (isTcp && st.stored.size > 0) st.stored.delete(st.sessionKeyOf(s));
     }
     if (isTcp) st.tcpPacket(s, true, flags, now);
     else st.touch(s, now);
 
     const m = this.mapper.outer4;
-    m.setSrc(bib.v4);
+    const port4 = st.bibPort4(bib);
+    m.setSrc(st.bibV4(bib));
     m.setDst(dst4);
-    m.sport = bib.port4;
-    m.dport = proto === 1 ? bib.port4 : dport;
+    m.sport = port4;
+    m.dport = proto === 1 ? port4 : dport;
     this.outBib = bib;
     return this.finish64(pkt, len, dst4);
   }
@@ -423,17 +437,20 @@ export class Nat64Translator {
     } else return this.drop(Nat64Drop.UnsupportedProtocol);
     if (!this.pool6.matches(pkt, q + 8)) return this.drop(Nat64Drop.NotOurs);
     // The quoted packet went IPv4 → IPv6: its destination is our IPv6 host.
-    const bib = this.state.bib6.get(keyOfAt6(proto, pkt, q + 24, innerDport));
-    if (!bib) return this.drop(Nat64Drop.NoState);
+    const st = this.state;
+    const bib = st.findBib6(proto, pkt, q + 24, innerDport);
+    if (bib < 0) return this.drop(Nat64Drop.NoState);
     const remote4 = this.extract(pkt, q + 8);
+    const v4 = st.bibV4(bib);
+    const port4 = st.bibPort4(bib);
     const o = this.mapper.outer4;
-    o.setSrc(bib.v4);
+    o.setSrc(v4);
     o.setDst(dst4);
     const i = this.mapper.inner4;
     i.setSrc(remote4);
-    i.setDst(bib.v4);
-    i.sport = proto === 1 ? bib.port4 : innerSport;
-    i.dport = bib.port4;
+    i.setDst(v4);
+    i.sport = proto === 1 ? port4 : innerSport;
+    i.dport = port4;
     return this.finish64(pkt, len, dst4);
   }
 
@@ -478,7 +495,7 @@ export class Nat64Translator {
     if ((frag & 0x1fff) !== 0) return this.fragment4(pkt, len, src4, dst4);
     if ((frag & 0x2000) !== 0 && (proto === 6 || proto === 17)) {
       const v = this.fromFirst4(pkt, len, proto, src4, dst4, orig, origLen);
-      if (v === Verdict.Translated) this.rememberFragment(this.inBib, fragKey4(pkt, src4, dst4), src4);
+      if (v === Verdict.Translated) this.rememberFragment(this.inBib, fragKey4(pkt, src4, dst4));
       return v;
     }
     if (proto === 6 || proto === 17) {
@@ -526,8 +543,8 @@ export class Nat64Translator {
     const now = this.now;
     const isTcp = proto === 6;
     const syn = isTcp && (flags & (TCP_SYN | TCP_RST)) === TCP_SYN;
-    const bib = st.bib4.get(keyOf4(proto, dst4, dport));
-    if (!bib) {
+    const bib = st.findBib4(proto, dst4, dport);
+    if (bib < 0) {
       if (isTcp && syn) {
         // RFC 6146 §3.5.2.2: an unsolicited IPv4 SYN is held TCP_INCOMING_SYN
         // seconds, waiting for the IPv6 SYN of a simultaneous open; then ICMP 3/3.
@@ -550,23 +567,23 @@ export class Nat64Translator {
     }
     const rport = proto === 1 ? 0 : sport;
     let s = st.findSession(bib, src4, rport);
-    if (!s) {
+    if (s < 0) {
       if (isTcp && !syn) return this.drop(Nat64Drop.NoState);
       if (proto === 1 && flags !== 8) return this.drop(Nat64Drop.NoState);
       // RFC 4787 §5 address-dependent filtering: only hosts the mapping has talked to.
       if (this.adf && !st.hasSessionWith(bib, src4)) return this.drop(Nat64Drop.Filtered);
-      const ns = st.createSession(bib, src4, rport, now);
-      if (!ns) return this.drop(Nat64Drop.SessionLimit);
-      s = ns;
+      s = st.createSession(bib, src4, rport, now);
+      if (s < 0) return this.drop(Nat64Drop.SessionLimit);
     }
     if (isTcp) st.tcpPacket(s, false, flags, now);
     else st.touch(s, now);
 
     const m = this.mapper.outer6;
     this.pool6.embed(pkt, 12, m.src, 0);
-    writeV6(bib, m.dst, 0);
-    m.sport = proto === 1 ? bib.port6 : sport;
-    m.dport = bib.port6;
+    st.writeV6(bib, m.dst, 0);
+    const port6 = st.bibPort6(bib);
+    m.sport = proto === 1 ? port6 : sport;
+    m.dport = port6;
     this.inBib = bib;
     return this.finish46(pkt, len);
   }
@@ -591,19 +608,21 @@ export class Nat64Translator {
       sport = dport = read16(pkt, il4 + 4);
     } else return this.drop(Nat64Drop.UnsupportedProtocol);
     const inSrc4 = read32(pkt, q + 12);
-    const bib = this.state.bib4.get(keyOf4(proto, inSrc4, sport));
-    if (!bib) return this.drop(Nat64Drop.NoState);
+    const st = this.state;
+    const bib = st.findBib4(proto, inSrc4, sport);
+    if (bib < 0) return this.drop(Nat64Drop.NoState);
+    const port6 = st.bibPort6(bib);
     const m = this.mapper.outer6;
-    writeV6(bib, m.dst, 0);
+    st.writeV6(bib, m.dst, 0);
     // Jool's source-icmpv6-errors-better: the router that sent the error, not the inner destination.
     if (this.better) this.pool6.embed(pkt, 12, m.src, 0);
     else this.pool6.embed(pkt, q + 16, m.src, 0);
     void src4;
     const i = this.mapper.inner6;
-    writeV6(bib, i.src, 0);
-    i.sport = bib.port6;
+    st.writeV6(bib, i.src, 0);
+    i.sport = port6;
     this.pool6.embed(pkt, q + 16, i.dst, 0);
-    i.dport = proto === 1 ? bib.port6 : dport;
+    i.dport = proto === 1 ? port6 : dport;
     return this.finish46(pkt, len);
   }
 
@@ -649,14 +668,24 @@ export class Nat64Translator {
   }
 
   /** The mapping the first fragment used, for the fragments that follow it (a few seconds). */
-  private rememberFragment(bib: BibEntry | null, key: string, remote4: number): void {
-    if (!bib) return;
+  private rememberFragment(bib: number, key: string): void {
+    if (bib < 0) return;
     const f = this.fragments;
     if (f.size >= MAX_FRAGMENT_FLOWS) {
       const oldest = f.keys().next().value;
       if (oldest !== undefined) f.delete(oldest);
     }
-    f.set(key, { bib, remote4, expires: this.now + FRAGMENT_FLOW_MS });
+    const st = this.state;
+    const a = this.tmp16;
+    st.writeV6(bib, a, 0);
+    f.set(key, {
+      v4: st.bibV4(bib),
+      w0: read32(a, 0),
+      w1: read32(a, 4),
+      w2: read32(a, 8),
+      w3: read32(a, 12),
+      expires: this.now + FRAGMENT_FLOW_MS,
+    });
   }
 
   private fragment6(pkt: Uint8Array, len: number, fh: number): Verdict {
@@ -664,7 +693,7 @@ export class Nat64Translator {
     const e = this.fragments.get(fragKey6(pkt, fh, dst4));
     if (!e || e.expires < this.now) return this.drop(Nat64Drop.Fragment);
     const m = this.mapper.outer4;
-    m.setSrc(e.bib.v4);
+    m.setSrc(e.v4);
     m.setDst(dst4);
     return this.finish64(pkt, len, dst4);
   }
@@ -674,7 +703,10 @@ export class Nat64Translator {
     if (!e || e.expires < this.now) return this.drop(Nat64Drop.Fragment);
     const m = this.mapper.outer6;
     this.pool6.embed(pkt, 12, m.src, 0);
-    writeV6(e.bib, m.dst, 0);
+    write32(m.dst, 0, e.w0);
+    write32(m.dst, 4, e.w1);
+    write32(m.dst, 8, e.w2);
+    write32(m.dst, 12, e.w3);
     return this.finish46(pkt, len);
   }
 
@@ -765,29 +797,6 @@ function fragKey4(pkt: Uint8Array, src4: number, dst4: number): string {
     pkt[9]!,
     (pkt[4]! << 8) | pkt[5]!,
   );
-}
-
-function keyOf6(proto: number, pkt: Uint8Array, port: number): string {
-  return keyOfAt6(proto, pkt, 8, port);
-}
-
-function keyOfAt6(proto: number, pkt: Uint8Array, o: number, port: number): string {
-  return String.fromCharCode(
-    proto,
-    (pkt[o]! << 8) | pkt[o + 1]!,
-    (pkt[o + 2]! << 8) | pkt[o + 3]!,
-    (pkt[o + 4]! << 8) | pkt[o + 5]!,
-    (pkt[o + 6]! << 8) | pkt[o + 7]!,
-    (pkt[o + 8]! << 8) | pkt[o + 9]!,
-    (pkt[o + 10]! << 8) | pkt[o + 11]!,
-    (pkt[o + 12]! << 8) | pkt[o + 13]!,
-    (pkt[o + 14]! << 8) | pkt[o + 15]!,
-    port,
-  );
-}
-
-function keyOf4(proto: number, addr: number, port: number): string {
-  return String.fromCharCode(proto, addr >>> 16, addr & 0xffff, port);
 }
 
 /** TTL + 1 (capped at 255) with the RFC 1624 header checksum update. */

@@ -408,3 +408,86 @@ describe("robustness", () => {
     );
   });
 });
+
+describe("slot tables (struct-of-arrays BIB and sessions, RFC 6146 §3.1, §3.2)", () => {
+  it("grow past their first size, reuse freed slots, and agree with a reference model", () => {
+    const nat = new Nat64Translator(cfg());
+    const st = nat.state;
+    // Reference model: IPv6 transport address → IPv4 transport address seen on the way out.
+    const model = new Map<string, { v4: string; p4: number; t: number }>();
+    const hostOf = (i: number) => `2001:db8:1::${(i % 37).toString(16)}:${(i >>> 6).toString(16)}`;
+    const flow = (i: number, t: number) => {
+      const h = hostOf(i);
+      const sp = 20000 + (i % 500);
+      const o = x(nat, pkt6("udp", h, sp, SRV6, 9000 + (i % 3)), t)!;
+      const k = `${h}|${sp}`;
+      const seen = model.get(k);
+      if (seen) {
+        assert.equal(str4(o, 12), seen.v4, "one mapping per IPv6 transport address");
+        assert.equal(port(o, 20), seen.p4);
+      }
+      model.set(k, { v4: str4(o, 12), p4: port(o, 20), t });
+    };
+    // 1200 flows (several growths past the initial 256 slots); flows i and i+1200 share a BIB entry.
+    for (let i = 0; i < 2400; i++) flow(i % 1200, i < 1200 ? 0 : 1000);
+    assert.equal(st.bib6.size, model.size);
+    // Every mapping answers from the IPv4 side, to the right IPv6 host and port.
+    for (const [k, m] of model) {
+      const [h, sp] = k.split("|");
+      const back = x(nat, pkt4("udp", SRV, 9000, m.v4, m.p4), 2000)!;
+      assert.equal(str6(back, 24), str6(a6(h!), 0));
+      assert.equal(port(back, 42), Number(sp));
+    }
+    // Half of the flows expire; the others are refreshed first.
+    let kept = 0;
+    for (const [k, m] of model) {
+      const [h, sp] = k.split("|");
+      if (Number(sp) % 2 === 0) continue;
+      for (let d = 0; d < 3; d++) x(nat, pkt6("udp", h!, Number(sp), SRV6, 9000 + d), 200_000);
+      x(nat, pkt4("udp", SRV, 9000, m.v4, m.p4), 200_000);
+      kept++;
+    }
+    nat.tick(301_000 + 2000);
+    let n = 0;
+    let refs = 0;
+    for (const b of st.bib6.values()) {
+      n++;
+      refs += b.nSessions;
+      assert.equal(b.port6 % 2, 1, "only the refreshed mappings are left");
+    }
+    assert.equal(n, kept);
+    assert.equal(st.bib4.size, kept);
+    assert.equal(refs, st.sessions.size);
+    assert.equal(st.pool.used(1), kept);
+    // New flows take the freed slots: the tables do not grow.
+    const bytes = st.approxBytes();
+    for (let i = 0; i < 300; i++) flow(5000 + i, 250_000);
+    assert.equal(st.approxBytes(), bytes);
+    // Sessions are listed in creation order, and views read their slot live.
+    const list = [...st.sessions.values()];
+    assert.equal(list.length, st.sessions.size);
+    const last = list.at(-1)!;
+    assert.equal(last.bib.port6, 20000 + ((5000 + 299) % 500));
+    assert.equal(last.expires, 250_000 + 300_000);
+    x(nat, pkt6("udp", hostOf(5299), last.bib.port6, SRV6, 9000 + (5299 % 3)), 260_000);
+    assert.equal(last.expires, 260_000 + 300_000);
+  });
+
+  it("events carry views of the slot before it is freed", () => {
+    const nat = new Nat64Translator(cfg());
+    const seen: string[] = [];
+    nat.state.onEvent = (e) => {
+      if ("bib" in e) seen.push(`${e.type} ${e.bib.proto} ${e.bib.port6}->${e.bib.port4}`);
+      else seen.push(`${e.type} ${e.session.bib.port6} ${e.session.rport} ${e.state}`);
+    };
+    x(nat, pkt6("tcp", H1, 50000, SRV6, 80, { flags: TCP.SYN }), 0);
+    nat.tick(241_000);
+    assert.deepEqual(seen, [
+      "bib-add 6 50000->50000",
+      "session-add 50000 80 CLOSED",
+      "session-state 50000 80 V6_INIT",
+      "session-remove 50000 80 V6_INIT",
+      "bib-remove 6 50000->50000",
+    ]);
+  });
+});
