@@ -124,11 +124,12 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
       const r = udp(lab, 300, 6);
       assert.equal(r.answered, 300, JSON.stringify(r));
       assert.equal(r.sources.length, 1, `one IPv4 address for one IPv6 host: ${r.sources}`);
+      // at least the 300 flows (the earlier echo test's flow may share a source port with one of them)
       const tr = await waitFor("sessions in /translations", () => {
         const x = translations(lab, status)["Nat64Gateway/lab"]!;
-        return x.counters.sessionsUdp! >= 301 && x.totalSessions >= 301 ? x : undefined;
+        return x.counters.sessionsUdp! >= 300 && x.totalSessions >= 300 ? x : undefined;
       });
-      assert.ok(tr.sessions.filter((s) => s.proto === "udp").length >= 301);
+      assert.ok(tr.sessions.filter((s) => s.proto === "udp").length >= 300);
     },
   );
 
