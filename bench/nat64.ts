@@ -165,6 +165,13 @@ for (const tool of ["iperf3", "tayga"]) {
 }
 const lab = new Lab("bench");
 let iperfServer: ChildProcess | undefined;
+// Ctrl-C or a timeout's SIGTERM still removes the namespaces and ends what the bench started.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    console.log(`${signal}: cleaning up`);
+    lab.cleanup().finally(() => process.exit(130));
+  });
+}
 try {
   lab.setup();
   iperfServer = lab.spawnIn(lab.s, ["iperf3", "-s", "-B", SERVER4], "iperf3.log");
