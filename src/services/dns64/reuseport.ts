@@ -39,13 +39,26 @@ function addressBytes(host: string, family: 4 | 6): Uint8Array {
 }
 
 /** A dgram socket bound to host:port with SO_REUSEPORT set before the bind. */
-export function reusePortUdp(family: 4 | 6, host: string, port: number): Promise<Socket> {
+export async function reusePortUdp(family: 4 | 6, host: string, port: number): Promise<Socket> {
+  return (await libcUdp(family, host, port, true)).socket;
+}
+
+/**
+ * A dgram socket bound to host:port, made through libc so that its descriptor is known (the
+ * server drains it with recvmmsg/sendmmsg, see udpbatch.ts); SO_REUSEPORT when `reusePort`.
+ */
+export function libcUdp(
+  family: 4 | 6,
+  host: string,
+  port: number,
+  reusePort: boolean,
+): Promise<{ socket: Socket; fd: number }> {
   const fd = check(
     socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
     "socket(SOCK_DGRAM)",
   );
   try {
-    setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+    if (reusePort) setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
     if (family === 6) setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
     const sa =
       family === 4 ? sockaddrIn(addressBytes(host, 4), port) : sockaddrIn6(addressBytes(host, 6), 0, port);
@@ -59,7 +72,7 @@ export function reusePortUdp(family: 4 | 6, host: string, port: number): Promise
     s.once("error", reject);
     s.bind({ fd, exclusive: true }, () => {
       s.off("error", reject);
-      resolve(s);
+      resolve({ socket: s, fd });
     });
   });
 }

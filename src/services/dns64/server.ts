@@ -8,7 +8,8 @@ import type { ClientAcl, RateLimiter } from "./access.ts";
 import { keyTail } from "./cache.ts";
 import { type ClientQuery, errorReply, MIN_UDP, render, udpLimit } from "./reply.ts";
 import type { Resolver } from "./resolver.ts";
-import { reusePortUdp } from "./reuseport.ts";
+import { libcUdp } from "./reuseport.ts";
+import { UdpBatch } from "./udpbatch.ts";
 import {
   BADVERS_EXT,
   EDNS_UDP_SIZE,
@@ -36,6 +37,8 @@ export interface ServerStats {
   cacheHits: number;
   errors: number;
   tcpConnections: number;
+  /** UDP queries received by recvmmsg while draining a socket (udpbatch.ts), part of udpQueries */
+  udpBatched: number;
 }
 
 export const newServerStats = (): ServerStats => ({
@@ -50,6 +53,7 @@ export const newServerStats = (): ServerStats => ({
   cacheHits: 0,
   errors: 0,
   tcpConnections: 0,
+  udpBatched: 0,
 });
 
 const keyScratch = Buffer.allocUnsafe(256 + 5);
@@ -82,14 +86,19 @@ export class QueryHandler {
     }
   }
 
-  /** Synchronous part: returns bytes, undefined (drop) or a promise when upstream work is needed. */
+  /**
+   * Synchronous part: returns bytes, undefined (drop) or a promise when upstream work is needed.
+   * `borrowed`: the query bytes are valid during this call only (a receive buffer reused for the
+   * next datagram), so the slow path copies them before it waits.
+   */
   handleSync(
     query: Uint8Array,
     client: string,
     tcp: boolean,
+    borrowed = false,
   ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
     try {
-      return this.handleUnsafe(query, client, tcp);
+      return this.handleUnsafe(query, client, tcp, borrowed);
     } catch {
       this.stats.errors++;
       return undefined;
@@ -100,6 +109,7 @@ export class QueryHandler {
     query: Uint8Array,
     client: string,
     tcp: boolean,
+    borrowed = false,
   ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
     if (query.length < HEADER_LEN) {
       this.stats.dropped++;
@@ -118,6 +128,7 @@ export class QueryHandler {
     }
     const fast = this.fromCache(query, id, flags, tcp);
     if (fast) return fast;
+    if (borrowed) query = query.slice();
     const m = parseMessage(query);
     if (
       m?.qdcount !== 1 ||
@@ -253,6 +264,11 @@ export interface ServerOptions {
   reusePort: boolean;
   /** serve TCP too (worker threads serve UDP only; the main thread has the TCP listeners) */
   tcp: boolean;
+  /**
+   * UDP datagrams per recvmmsg/sendmmsg call when draining a socket after a wake-up (udpbatch.ts);
+   * 0 = one datagram per event through dgram only
+   */
+  udpBatch: number;
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
@@ -260,6 +276,7 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   tcpIdleMs: 10_000,
   reusePort: false,
   tcp: true,
+  udpBatch: 64,
 };
 
 /** The listening sockets of one resolver. */
@@ -267,6 +284,7 @@ export class Dns64Server {
   private readonly udp: UdpSocket[] = [];
   private readonly tcp: TcpServer[] = [];
   private readonly conns = new Set<TcpSocket>();
+  private batch: UdpBatch | undefined;
 
   constructor(
     private readonly handler: QueryHandler,
@@ -287,15 +305,28 @@ export class Dns64Server {
   }
 
   private async listenUdp(a: ListenAddress): Promise<void> {
-    const s = this.opts.reusePort
-      ? await reusePortUdp(a.family, a.host, a.port)
-      : createSocket({ type: a.family === 4 ? "udp4" : "udp6", ipv6Only: a.family === 6 });
+    if (this.opts.udpBatch > 0 || this.opts.reusePort) {
+      const { socket: s, fd } = await libcUdp(a.family, a.host, a.port, this.opts.reusePort);
+      this.udp.push(s);
+      s.on("error", (err) =>
+        this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "udp socket error"),
+      );
+      if (this.opts.udpBatch > 0) {
+        this.batch ??= new UdpBatch(this.handler, this.limiter, this.opts.udpBatch);
+        const batch = this.batch;
+        const l = batch.listener(s, fd);
+        s.on("message", (msg, rinfo) => batch.onMessage(l, msg, rinfo));
+      } else {
+        s.on("message", (msg, rinfo) => this.onUdp(s, msg, rinfo));
+      }
+      return;
+    }
+    const s = createSocket({ type: a.family === 4 ? "udp4" : "udp6", ipv6Only: a.family === 6 });
     s.on("message", (msg, rinfo) => this.onUdp(s, msg, rinfo));
     s.on("error", (err) =>
       this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "udp socket error"),
     );
     this.udp.push(s);
-    if (this.opts.reusePort) return;
     await new Promise<void>((resolve, reject) => {
       s.once("error", reject);
       s.bind(a.port, a.host, () => {
@@ -375,6 +406,8 @@ export class Dns64Server {
   async close(): Promise<void> {
     for (const s of this.udp) s.close();
     this.udp.length = 0;
+    this.batch?.close();
+    this.batch = undefined;
     for (const c of this.conns) c.destroy();
     this.conns.clear();
     await Promise.all(this.tcp.map((t) => new Promise<void>((r) => t.close(() => r()))));

@@ -1,0 +1,195 @@
+// recvmmsg(2) / sendmmsg(2) through koffi: many datagrams per system call on one UDP socket.
+// A DatagramBatch owns one block of native memory holding N slots, each an mmsghdr, its iovec, a
+// socket address and a data buffer, allocated once; JavaScript reads and writes the block through
+// an ArrayBuffer view (koffi.view), so receiving N datagrams and sending N answers costs one call
+// each and no allocation. Additive to libc.ts (same library, same errno conventions).
+//
+// Layout for LP64 Linux (x86-64, arm64):
+//   struct mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; }           64 bytes, msg_len at 56
+//   struct msghdr  { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov; size_t msg_iovlen;
+//                    void *msg_control; size_t msg_controllen; int msg_flags; } offsets 0 8 16 24 32 40 48
+//   struct iovec   { void *iov_base; size_t iov_len; }                          16 bytes
+// Block: [N mmsghdr | N iovec | N names (32 bytes: sockaddr_in6 is 28) | N data buffers]
+import koffi from "koffi";
+import { EAGAIN, EINTR, MSG_DONTWAIT, MSG_TRUNC, SysError } from "./libc.ts";
+
+const lib = koffi.load("libc.so.6");
+// pointers are passed as integers (uintptr_t) so that a call can start at any slot
+const recvmmsgRaw = lib.func(
+  "int recvmmsg(int fd, uintptr_t msgvec, unsigned int vlen, int flags, uintptr_t timeout)",
+) as (fd: number, msgvec: number, vlen: number, flags: number, timeout: number) => number;
+const sendmmsgRaw = lib.func("int sendmmsg(int fd, uintptr_t msgvec, unsigned int vlen, int flags)") as (
+  fd: number,
+  msgvec: number,
+  vlen: number,
+  flags: number,
+) => number;
+
+const HDR = 64;
+const IOV = 16;
+const NAME = 32;
+
+/** N datagram slots in native memory, for one recvmmsg or sendmmsg call at a time. */
+export class DatagramBatch {
+  private ptr: unknown;
+  private readonly view: DataView;
+  /** the whole block; slot data and names are subarrays of it */
+  readonly bytes: Uint8Array;
+  private readonly base: number;
+  private readonly iovAt: number;
+  private readonly nameAt: number;
+  private readonly dataAt: number;
+
+  constructor(
+    readonly slots = 64,
+    readonly dataSize = 4096,
+  ) {
+    this.iovAt = slots * HDR;
+    this.nameAt = this.iovAt + slots * IOV;
+    this.dataAt = this.nameAt + slots * NAME;
+    const total = this.dataAt + slots * dataSize;
+    this.ptr = koffi.alloc("uint8_t", total);
+    const ab = koffi.view(this.ptr, total);
+    this.view = new DataView(ab);
+    this.bytes = new Uint8Array(ab);
+    this.base = Number(koffi.address(this.ptr));
+    const v = this.view;
+    for (let i = 0; i < slots; i++) {
+      const h = i * HDR;
+      const iov = this.iovAt + i * IOV;
+      v.setBigUint64(h + 0, BigInt(this.base + this.nameAt + i * NAME), true);
+      v.setBigUint64(h + 16, BigInt(this.base + iov), true);
+      v.setBigUint64(h + 24, 1n, true);
+      v.setBigUint64(h + 32, 0n, true);
+      v.setBigUint64(h + 40, 0n, true);
+      v.setBigUint64(iov, BigInt(this.base + this.dataAt + i * dataSize), true);
+    }
+  }
+
+  /**
+   * One non-blocking recvmmsg into every slot: the number of datagrams received (0 when nothing is
+   * queued). Other errors throw SysError.
+   */
+  receive(fd: number): number {
+    if (this.ptr === undefined) throw new Error("DatagramBatch used after free()");
+    const v = this.view;
+    for (let i = 0; i < this.slots; i++) {
+      const h = i * HDR;
+      v.setUint32(h + 8, NAME, true);
+      v.setInt32(h + 48, 0, true);
+      v.setBigUint64(this.iovAt + i * IOV + 8, BigInt(this.dataSize), true);
+    }
+    for (;;) {
+      const n = recvmmsgRaw(fd, this.base, this.slots, MSG_DONTWAIT, 0);
+      if (n >= 0) return n;
+      const e = koffi.errno();
+      if (e === EINTR) continue;
+      if (e === EAGAIN) return 0;
+      throw new SysError("recvmmsg", e);
+    }
+  }
+
+  /** Length of the datagram in slot i (after receive). */
+  length(i: number): number {
+    return Math.min(this.view.getUint32(i * HDR + 56, true), this.dataSize);
+  }
+
+  /** True when the datagram in slot i was longer than the slot (MSG_TRUNC): its tail is lost. */
+  truncated(i: number): boolean {
+    return (this.view.getInt32(i * HDR + 48, true) & MSG_TRUNC) !== 0;
+  }
+
+  /** The datagram in slot i: a view, valid until the next receive. */
+  data(i: number): Uint8Array {
+    const at = this.dataAt + i * this.dataSize;
+    return this.bytes.subarray(at, at + this.length(i));
+  }
+
+  /** The sender's (receive) or destination's (send) socket address of slot i: a view. */
+  name(i: number): Uint8Array {
+    const at = this.nameAt + i * NAME;
+    return this.bytes.subarray(at, at + Math.min(this.view.getUint32(i * HDR + 8, true), NAME));
+  }
+
+  /**
+   * Puts `data` for `name` (a sockaddr) into slot i for the next send; false when it does not fit
+   * (the caller sends it some other way).
+   */
+  set(i: number, data: Uint8Array, name: Uint8Array): boolean {
+    if (data.length > this.dataSize || name.length > NAME) return false;
+    this.bytes.set(data, this.dataAt + i * this.dataSize);
+    this.bytes.set(name, this.nameAt + i * NAME);
+    const h = i * HDR;
+    this.view.setUint32(h + 8, name.length, true);
+    this.view.setInt32(h + 48, 0, true);
+    this.view.setBigUint64(this.iovAt + i * IOV + 8, BigInt(data.length), true);
+    return true;
+  }
+
+  /**
+   * Sends slots 0..count-1 with as few sendmmsg calls as the kernel allows; returns how many were
+   * sent. A datagram the kernel refuses (e.g. EAGAIN with a full send buffer) is skipped: UDP may
+   * lose it, the client retries.
+   */
+  send(fd: number, count: number): number {
+    if (this.ptr === undefined) throw new Error("DatagramBatch used after free()");
+    let done = 0;
+    let sent = 0;
+    while (done < count) {
+      const n = sendmmsgRaw(fd, this.base + done * HDR, count - done, MSG_DONTWAIT);
+      if (n > 0) {
+        done += n;
+        sent += n;
+        continue;
+      }
+      if (n < 0 && koffi.errno() === EINTR) continue;
+      // the first remaining datagram failed: drop it and go on with the rest
+      done++;
+    }
+    return sent;
+  }
+
+  free(): void {
+    if (this.ptr !== undefined) {
+      koffi.free(this.ptr);
+      this.ptr = undefined;
+    }
+  }
+}
+
+/** An address as Node's dgram reports it ("192.0.2.1", "2001:db8::1"), from a sockaddr_in/_in6. */
+export function sockaddrText(sa: Uint8Array): string | undefined {
+  if (sa.length < 2) return undefined;
+  const family = sa[0]! | (sa[1]! << 8);
+  if (family === 2 && sa.length >= 8) return `${sa[4]}.${sa[5]}.${sa[6]}.${sa[7]}`;
+  if (family !== 10 || sa.length < 24) return undefined;
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((sa[8 + 2 * i]! << 8) | sa[9 + 2 * i]!);
+  // RFC 4291 §2.5.5.2: IPv4-mapped addresses are written with the IPv4 part dotted
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff)
+    return `::ffff:${sa[20]}.${sa[21]}.${sa[22]}.${sa[23]}`;
+  // RFC 5952 §4.2: the longest run (first of equals) of two or more zero groups becomes "::"
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number, b: number) => g.slice(a, b).map((x) => x.toString(16));
+  if (best < 0) return hex(0, 8).join(":");
+  return `${hex(0, best).join(":")}::${hex(best + bestLen, 8).join(":")}`;
+}
+
+/** The port of a sockaddr_in/_in6 (network order at offset 2). */
+export function sockaddrPort(sa: Uint8Array): number {
+  return sa.length >= 4 ? (sa[2]! << 8) | sa[3]! : 0;
+}
