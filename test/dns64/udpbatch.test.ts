@@ -171,7 +171,8 @@ test("udp batch: a burst of cached and uncached queries, each answered with its 
     // warm the cache for ten names
     const warm = Array.from({ length: 10 }, (_, i) => queryWire(`c${i}.example`, "AAAA", { id: i }));
     assert.equal((await burst(base + 1, warm, 10)).length, 10);
-    const n = 100;
+    // more than one recvmmsg's worth (64) after the datagram that woke the server
+    const n = 150;
     const queries = Array.from({ length: n }, (_, i) =>
       queryWire(i % 2 ? mixed(`c${i % 10}.example`, i) : `fresh${i}.example`, "AAAA", {
         id: 1000 + i,
@@ -197,9 +198,20 @@ test("udp batch: a burst of cached and uncached queries, each answered with its 
         "OPT only when the query had one",
       );
     }
+    // all cached: more answers than one sendmmsg's worth are ready in one drain
+    const hits = Array.from({ length: n }, (_, i) =>
+      queryWire(mixed(`c${i % 10}.example`, i), "AAAA", { id: 3000 + i }),
+    );
+    const hitAnswers = await burst(base + 1, hits, n);
+    assert.equal(hitAnswers.length, n, "every cached query answered");
+    assert.deepEqual(
+      hitAnswers.map((a) => decode(a).id).sort((x, y) => x - y),
+      hits.map((_, i) => 3000 + i),
+    );
     const s = svc.stats();
     assert.ok(s.udpBatched! > 0, `some queries drained with recvmmsg: ${JSON.stringify(s)}`);
-    assert.equal(s.udpQueries, 10 + n);
+    assert.equal(s.udpQueries, 10 + 2 * n);
+    assert.equal(s.errors, 0);
   } finally {
     await svc.stop();
     up.close();

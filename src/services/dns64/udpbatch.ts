@@ -9,6 +9,7 @@
 // Every datagram goes through the same steps as a single one (server.ts onUdp): the rate limit
 // (dropped and counted), then QueryHandler (ACL → REFUSED, FORMERR, the cache, the resolver).
 import type { RemoteInfo, Socket } from "node:dgram";
+import { parseAddress } from "../../api/net.ts";
 import { DatagramBatch, sockaddrPort, sockaddrText } from "../../util/sys/mmsg.ts";
 import type { RateLimiter } from "./access.ts";
 import type { QueryHandler } from "./server.ts";
@@ -37,6 +38,8 @@ export class UdpBatch {
   /** client address text by sockaddr address bytes (the ACL and the rate limit key on the text) */
   private readonly v4 = new Map<number, string>();
   private readonly v6 = new Map<string, string>();
+  /** sockaddr (port to fill in) by address text, for the datagram dgram delivered */
+  private readonly addrs = new Map<string, Uint8Array>();
   private pending: Pending[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -63,8 +66,15 @@ export class UdpBatch {
     } else {
       const q = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
       const r = this.handler.handleSync(q, rinfo.address, false);
-      if (r instanceof Uint8Array) l.socket.send(r, rinfo.port, rinfo.address);
-      else if (r !== undefined)
+      if (r instanceof Uint8Array) {
+        // its answer goes out with the drained ones, in the same sendmmsg
+        const sa = this.sockaddrOf(rinfo);
+        if (sa && this.tx.set(0, r, sa)) {
+          this.safeDrain(l, 1);
+          return;
+        }
+        l.socket.send(r, rinfo.port, rinfo.address);
+      } else if (r !== undefined)
         r.then(
           (bytes) => {
             if (bytes && !this.closed) l.socket.send(bytes, rinfo.port, rinfo.address);
@@ -74,24 +84,34 @@ export class UdpBatch {
           },
         );
     }
-    this.drain(l);
+    this.safeDrain(l, 0);
   }
 
-  private drain(l: BatchListener): void {
+  /** A fault here is counted, never thrown into dgram's event (it would end the process). */
+  private safeDrain(l: BatchListener, first: number): void {
+    try {
+      this.drain(l, first);
+    } catch {
+      this.handler.stats.errors++;
+    }
+  }
+
+  /** `first`: answers already in tx slots 0..first-1, sent with the first batch. */
+  private drain(l: BatchListener, first: number): void {
     const { rx, tx } = this;
     const stats = this.handler.stats;
+    let out = first;
     for (let round = 0; round < MAX_ROUNDS && !this.closed; round++) {
       let n: number;
       try {
         n = rx.receive(l.fd);
       } catch {
         stats.errors++;
-        return;
+        n = 0;
       }
-      if (n === 0) return;
+      if (n === 0) break;
       stats.udpBatched += n;
       const now = Date.now();
-      let out = 0;
       for (let i = 0; i < n; i++) {
         stats.udpQueries++;
         const name = rx.name(i);
@@ -108,6 +128,10 @@ export class UdpBatch {
         const r = this.handler.handleSync(rx.data(i), client, false, true);
         if (r === undefined) continue;
         if (r instanceof Uint8Array) {
+          if (out === tx.slots) {
+            tx.send(l.fd, out);
+            out = 0;
+          }
           if (!tx.set(out, r, name)) l.socket.send(r, sockaddrPort(name), client);
           else out++;
           continue;
@@ -123,8 +147,34 @@ export class UdpBatch {
         );
       }
       if (out > 0) tx.send(l.fd, out);
-      if (n < rx.slots) return;
+      out = 0;
+      if (n < rx.slots) break;
     }
+    if (out > 0 && !this.closed) tx.send(l.fd, out);
+  }
+
+  /** The sockaddr for a dgram sender (memoized per address; undefined for scoped addresses). */
+  private sockaddrOf(rinfo: RemoteInfo): Uint8Array | undefined {
+    let sa = this.addrs.get(rinfo.address);
+    if (sa === undefined) {
+      if (rinfo.address.includes("%")) return undefined;
+      const family = rinfo.family === "IPv6" ? 6 : 4;
+      const a = parseAddress(rinfo.address, family);
+      if (!a.ok) return undefined;
+      sa = new Uint8Array(family === 4 ? 16 : 28);
+      sa[0] = family === 4 ? 2 : 10;
+      const at = family === 4 ? 4 : 8;
+      let v = a.value.value;
+      for (let i = (family === 4 ? 4 : 16) - 1; i >= 0; i--) {
+        sa[at + i] = Number(v & 0xffn);
+        v >>= 8n;
+      }
+      if (this.addrs.size >= MEMO_MAX) this.addrs.clear();
+      this.addrs.set(rinfo.address, sa);
+    }
+    sa[2] = rinfo.port >>> 8;
+    sa[3] = rinfo.port & 0xff;
+    return sa;
   }
 
   /** Queues an answer that needed upstream work; all of this turn's go out in one sendmmsg. */
@@ -133,7 +183,13 @@ export class UdpBatch {
     this.pending.push({ l, bytes, name });
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    setImmediate(() => {
+      try {
+        this.flush();
+      } catch {
+        this.handler.stats.errors++;
+      }
+    });
   }
 
   private flush(): void {
