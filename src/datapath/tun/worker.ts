@@ -6,10 +6,10 @@
  * even when no packet arrives. The main thread's event loop is never blocked.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { format4, format6 } from "../../util/addrtext.ts";
 import { bibV6 } from "../nat64/state.ts";
 import { bumpHopLimit6, bumpTtl4, type Nat64Config, Nat64Translator } from "../nat64/translator.ts";
 import { type SiitConfig, SiitTranslator, Verdict } from "../siit/index.ts";
-import { format4, format6 } from "./format.ts";
 import { NAT64_DROP_BASE, S, SIIT_DROP_BASE } from "./stats.ts";
 import * as sys from "./sys.ts";
 

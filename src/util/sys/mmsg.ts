@@ -11,6 +11,7 @@
 //   struct iovec   { void *iov_base; size_t iov_len; }                          16 bytes
 // Block: [N mmsghdr | N iovec | N names (32 bytes: sockaddr_in6 is 28) | N data buffers]
 import koffi from "koffi";
+import { format6 } from "../addrtext.ts";
 import { EAGAIN, EINTR, MSG_DONTWAIT, MSG_TRUNC, SysError } from "./libc.ts";
 
 const lib = koffi.load("libc.so.6");
@@ -163,30 +164,7 @@ export function sockaddrText(sa: Uint8Array): string | undefined {
   const family = sa[0]! | (sa[1]! << 8);
   if (family === 2 && sa.length >= 8) return `${sa[4]}.${sa[5]}.${sa[6]}.${sa[7]}`;
   if (family !== 10 || sa.length < 24) return undefined;
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((sa[8 + 2 * i]! << 8) | sa[9 + 2 * i]!);
-  // RFC 4291 §2.5.5.2: IPv4-mapped addresses are written with the IPv4 part dotted
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff)
-    return `::ffff:${sa[20]}.${sa[21]}.${sa[22]}.${sa[23]}`;
-  // RFC 5952 §4.2: the longest run (first of equals) of two or more zero groups becomes "::"
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number, b: number) => g.slice(a, b).map((x) => x.toString(16));
-  if (best < 0) return hex(0, 8).join(":");
-  return `${hex(0, best).join(":")}::${hex(best + bestLen, 8).join(":")}`;
+  return format6(sa, 8);
 }
 
 /** The port of a sockaddr_in/_in6 (network order at offset 2). */
