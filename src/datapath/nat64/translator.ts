@@ -494,26 +494,11 @@ export class Nat64Translator {
     const frag = read16(pkt, 6);
     if ((frag & 0x1fff) !== 0) return this.fragment4(pkt, len, src4, dst4);
     if ((frag & 0x2000) !== 0 && (proto === 6 || proto === 17)) {
-      const v = this.fromFirst4(pkt, len, proto, src4, dst4, orig, origLen);
+      const v = this.transport4(pkt, len, proto, src4, dst4, orig, origLen);
       if (v === Verdict.Translated) this.rememberFragment(this.inBib, fragKey4(pkt, src4, dst4));
       return v;
     }
-    if (proto === 6 || proto === 17) {
-      if (l4 + (proto === 6 ? 14 : 8) > len) return this.drop(Nat64Drop.Truncated);
-      const flags = proto === 6 ? pkt[l4 + 13]! : 0;
-      return this.inbound(
-        pkt,
-        len,
-        proto,
-        read16(pkt, l4),
-        read16(pkt, l4 + 2),
-        src4,
-        dst4,
-        flags,
-        orig,
-        origLen,
-      );
-    }
+    if (proto === 6 || proto === 17) return this.transport4(pkt, len, proto, src4, dst4, orig, origLen);
     if (proto === 1) {
       if (l4 + 8 > len) return this.drop(Nat64Drop.Truncated);
       const type = pkt[l4]!;
@@ -640,8 +625,8 @@ export class Nat64Translator {
 
   // ---------------------------------------------------------------- fragments
 
-  /** A first IPv4 fragment (TCP/UDP): translated as usual. */
-  private fromFirst4(
+  /** TCP or UDP from IPv4: a whole packet, or a first fragment (translated as usual). */
+  private transport4(
     pkt: Uint8Array,
     len: number,
     proto: number,
