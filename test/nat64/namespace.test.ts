@@ -262,10 +262,11 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
       assert.match(out, /3 received/);
       const http = lab.ns(lab.c, ["curl", "-s", "--max-time", "5", `http://${SERVER4}:8080/`]).trim();
       assert.match(http, /^ok 203\.0\.113\.(12[89]|13[0-5])$/);
-      const sessions = translations(lab, status)["Nat64Gateway/lab"]!.sessions;
-      assert.ok(
-        sessions.some((s) => s.ipv6 === "2001:db8:1:c1::1"),
-        "the CLAT's IPv6 address has a session",
+      // /translations is a snapshot the packet worker sends once a second
+      await waitFor("the CLAT's IPv6 address in /translations", () =>
+        translations(lab, status)["Nat64Gateway/lab"]!.sessions.some((s) => s.ipv6 === "2001:db8:1:c1::1")
+          ? true
+          : undefined,
       );
     },
   );
