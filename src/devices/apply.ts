@@ -162,44 +162,53 @@ async function vip6Diagnostics(driver: Driver, version: string): Promise<Diagnos
   return diagnoseVip6(version, await d.vip6());
 }
 
+/** What a run reports: the prepared view of the box (if reading got that far) and its outcome. */
+function report(
+  device: Device,
+  p: Prepared | undefined,
+  driver: Driver | undefined,
+  applied: number,
+  cond: DeviceRun["condition"],
+): DeviceRun {
+  return {
+    device: device.name,
+    version: p?.rendered.version,
+    changes: p?.changes ?? [],
+    drift: p?.drift ?? [],
+    diagnostics: p?.diagnostics ?? [],
+    requests: driver?.requests ?? 0,
+    applied,
+    condition: cond,
+  };
+}
+
+/** A device refuses a whole run while any diagnostic is an error. */
+function invalidForDevice(p: Prepared): DeviceRun["condition"] | undefined {
+  const errors = p.diagnostics.filter((x) => x.severity === "error");
+  if (errors.length === 0) return undefined;
+  return condition("False", "InvalidForDevice", errors.map((e) => `${e.subject}: ${e.message}`).join("; "));
+}
+
 /** Read the box and show what apply would change. Sends only GETs. */
 export async function planDevice(device: Device, o: RunOptions): Promise<DeviceRun> {
   let driver: Driver | undefined;
   try {
     driver = driverFor(device, o);
     const p = await prepare(device, driver, o);
-    const errors = p.diagnostics.filter((x) => x.severity === "error");
-    return {
-      device: device.name,
-      version: p.rendered.version,
-      changes: p.changes,
-      drift: p.drift,
-      diagnostics: p.diagnostics,
-      requests: driver.requests,
-      applied: 0,
-      condition:
-        errors.length > 0
-          ? condition("False", "InvalidForDevice", errors.map((e) => `${e.subject}: ${e.message}`).join("; "))
-          : p.changes.length === 0
-            ? condition("True", "InSync", "the box holds what the resources say")
-            : condition(
-                "False",
-                p.drift.length ? "Drifted" : "Pending",
-                `${p.changes.length} change(s) to apply`,
-              ),
-    };
+    const cond =
+      invalidForDevice(p) ??
+      (p.changes.length === 0
+        ? condition("True", "InSync", "the box holds what the resources say")
+        : condition(
+            "False",
+            p.drift.length ? "Drifted" : "Pending",
+            `${p.changes.length} change(s) to apply`,
+          ));
+    return report(device, p, driver, 0, cond);
   } catch (e) {
     const f = failureReason(e);
     o.log.error({ device: device.name, reason: f.reason, error: f.message }, "device plan failed");
-    return {
-      device: device.name,
-      changes: [],
-      drift: [],
-      diagnostics: [],
-      requests: driver?.requests ?? 0,
-      applied: 0,
-      condition: condition("False", f.reason, f.message),
-    };
+    return report(device, undefined, driver, 0, condition("False", f.reason, f.message));
   } finally {
     driver?.close();
   }
@@ -214,23 +223,8 @@ export async function applyDevice(device: Device, o: RunOptions): Promise<Device
     driver = driverFor(device, o);
     const p = await prepare(device, driver, o);
     prepared = p;
-    const errors = p.diagnostics.filter((x) => x.severity === "error");
-    if (errors.length > 0) {
-      return {
-        device: device.name,
-        version: p.rendered.version,
-        changes: p.changes,
-        drift: p.drift,
-        diagnostics: p.diagnostics,
-        requests: driver.requests,
-        applied: 0,
-        condition: condition(
-          "False",
-          "InvalidForDevice",
-          errors.map((e) => `${e.subject}: ${e.message}`).join("; "),
-        ),
-      };
-    }
+    const invalid = invalidForDevice(p);
+    if (invalid) return report(device, p, driver, 0, invalid);
     for (const c of p.changes) {
       o.log.info(
         { device: device.name, op: c.op, object: c.object.id, fields: c.fields.map((f) => f.field) },
@@ -272,29 +266,11 @@ export async function applyDevice(device: Device, o: RunOptions): Promise<Device
             "VerifyFailed",
             `after apply the box still differs: ${left.map((c) => `${c.op} ${c.object.id}`).join(", ")}`,
           );
-    return {
-      device: device.name,
-      version: p.rendered.version,
-      changes: p.changes,
-      drift: p.drift,
-      diagnostics: p.diagnostics,
-      requests: driver.requests,
-      applied,
-      condition: cond,
-    };
+    return report(device, p, driver, applied, cond);
   } catch (e) {
     const f = failureReason(e);
     o.log.error({ device: device.name, reason: f.reason, error: f.message, applied }, "device apply failed");
-    return {
-      device: device.name,
-      version: prepared?.rendered.version,
-      changes: prepared?.changes ?? [],
-      drift: prepared?.drift ?? [],
-      diagnostics: prepared?.diagnostics ?? [],
-      requests: driver?.requests ?? 0,
-      applied,
-      condition: condition("False", f.reason, f.message),
-    };
+    return report(device, prepared, driver, applied, condition("False", f.reason, f.message));
   } finally {
     driver?.close();
   }
