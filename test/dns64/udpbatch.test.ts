@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { test } from "node:test";
-import dnsPacket from "dns-packet";
 import fc from "fast-check";
 import { parseAddress } from "../../src/api/net.ts";
 import type { Dns64Assignment } from "../../src/planner/plan.ts";
@@ -13,6 +12,7 @@ import { createLogger } from "../../src/util/log.ts";
 import { sockaddrPort, sockaddrText } from "../../src/util/sys/mmsg.ts";
 import { decode, queryWire } from "./helpers.ts";
 import { portBase } from "./lab.ts";
+import { fakeUpstream } from "./upstream.ts";
 
 const log = createLogger("dns64-test", { level: "silent" });
 
@@ -65,53 +65,6 @@ test("sockaddrText: IPv4 and IPv6 (RFC 5952) text as dgram reports it; never thr
     }),
   );
 });
-
-/** Upstream: A 192.0.2.1 for every name, AAAA NODATA with an SOA. */
-async function fakeUpstream(port: number) {
-  const seen = { udp: 0 };
-  const udp = createSocket("udp4");
-  udp.on("message", (m, r) => {
-    seen.udp++;
-    const q = dnsPacket.decode(m);
-    const question = q.questions![0]!;
-    udp.send(
-      dnsPacket.encode({
-        type: "response",
-        id: q.id,
-        flags: dnsPacket.RECURSION_AVAILABLE,
-        questions: q.questions,
-        answers:
-          question.type === "A"
-            ? [{ type: "A", name: question.name, ttl: 300, class: "IN", data: "192.0.2.1" }]
-            : [],
-        authorities:
-          question.type === "A"
-            ? []
-            : [
-                {
-                  type: "SOA",
-                  name: "example",
-                  ttl: 300,
-                  class: "IN",
-                  data: {
-                    mname: "ns.example",
-                    rname: "h.example",
-                    serial: 1,
-                    refresh: 1,
-                    retry: 1,
-                    expire: 1,
-                    minimum: 60,
-                  },
-                },
-              ],
-      }),
-      r.port,
-      r.address,
-    );
-  });
-  await new Promise<void>((r) => udp.bind(port, "127.0.0.1", () => r()));
-  return { seen, close: () => udp.close() };
-}
 
 function assignment(listen: string, upstream: string, extra: Record<string, unknown> = {}): Dns64Assignment {
   return {
@@ -214,7 +167,7 @@ test("udp batch: a burst of cached and uncached queries, each answered with its 
     assert.equal(s.errors, 0);
   } finally {
     await svc.stop();
-    up.close();
+    await up.close();
   }
 });
 
@@ -224,7 +177,7 @@ test("udp batch: the ACL, the rate limit and FORMERR apply to drained datagrams 
   try {
     await aclRateFormerr(base, up);
   } finally {
-    up.close();
+    await up.close();
   }
 });
 

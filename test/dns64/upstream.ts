@@ -1,0 +1,66 @@
+// A scripted upstream for the service tests: a dns-packet server on loopback, UDP and TCP.
+import { createSocket } from "node:dgram";
+import { createServer } from "node:net";
+import dnsPacket from "dns-packet";
+
+/** A UDP+TCP upstream: A 192.0.2.1 for every name, AAAA NODATA; over UDP names starting "tc" get TC. */
+export async function fakeUpstream(port: number) {
+  const seen = { udp: 0, tcp: 0 };
+  const answer = (q: dnsPacket.Packet, tcp: boolean): Buffer => {
+    const question = q.questions![0]!;
+    const truncate = !tcp && question.name.startsWith("tc");
+    return dnsPacket.encode({
+      type: "response",
+      id: q.id,
+      flags: dnsPacket.RECURSION_AVAILABLE | (truncate ? dnsPacket.TRUNCATED_RESPONSE : 0),
+      questions: q.questions,
+      answers:
+        truncate || question.type !== "A"
+          ? []
+          : [{ type: "A", name: question.name, ttl: 300, class: "IN", data: "192.0.2.1" }],
+      authorities:
+        question.type === "A"
+          ? []
+          : [
+              {
+                type: "SOA",
+                name: "example",
+                ttl: 300,
+                class: "IN",
+                data: {
+                  mname: "ns.example",
+                  rname: "h.example",
+                  serial: 1,
+                  refresh: 1,
+                  retry: 1,
+                  expire: 1,
+                  minimum: 60,
+                },
+              },
+            ],
+    });
+  };
+  const udp = createSocket("udp4");
+  udp.on("message", (m, r) => {
+    seen.udp++;
+    udp.send(answer(dnsPacket.decode(m), false), r.port, r.address);
+  });
+  await new Promise<void>((r) => udp.bind(port, "127.0.0.1", () => r()));
+  const tcp = createServer((c) => {
+    c.on("data", (d) => {
+      seen.tcp++;
+      const out = answer(dnsPacket.decode(d.subarray(2)), true);
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(out.length);
+      c.end(Buffer.concat([len, out]));
+    });
+  });
+  await new Promise<void>((r) => tcp.listen(port, "127.0.0.1", () => r()));
+  return {
+    seen,
+    close: async () => {
+      udp.close();
+      await new Promise((r) => tcp.close(r));
+    },
+  };
+}
