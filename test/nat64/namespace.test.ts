@@ -420,7 +420,11 @@ spec:
   assert.match(ping, /ttl=63/);
   const http = lab.ns(lab.c, ["curl", "-s", "--max-time", "5", `http://[${SERVER6}]:8080/`]).trim();
   assert.equal(http, "ok 203.0.113.140", "the server sees the client's EAMT address");
+  // the session table reaches /translations in a snapshot sent once a second: wait for one taken
+  // after the traffic, so that a stateless run that kept sessions would show them
+  await new Promise((r) => setTimeout(r, 2200));
   const tr = translations(lab, status)["Nat64Gateway/lab"]!;
+  assert.ok(tr.counters.packets6to4! > 0, "the traffic went through the translator");
   assert.equal(tr.totalSessions, 0, "stateless: no sessions");
   await lab.stop(run);
   assert.equal(run.exitCode, 0);
