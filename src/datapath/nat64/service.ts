@@ -18,7 +18,7 @@ import { parsePrefix6 } from "../siit/config.ts";
 import { Rfc6052Prefix, type SiitConfig } from "../siit/index.ts";
 import { type HostPlan, HostPlumbing, ip, preflight, rangeToCidrs } from "../tun/host.ts";
 import { dropsByName, S, STATS_LEN } from "../tun/stats.ts";
-import { closeTun, openTun } from "../tun/tun.ts";
+import { closeTun, openTun, TunError } from "../tun/tun.ts";
 import type { SessionRow, WorkerInput } from "../tun/worker.ts";
 import type { Pool4Range } from "./pool4.ts";
 import type { Nat64Config } from "./translator.ts";
@@ -46,6 +46,12 @@ export interface Nat64ServiceOptions {
    * directions of one flow on different queues, so stateful mode always uses one queue.
    */
   queues?: number;
+  /**
+   * Segmentation and checksum offload on the TUN device (IFF_VNET_HDR + TUNSETOFFLOAD, see
+   * tun/offload.ts). Default on; V6MOSTLY_TUN_OFFLOAD=0 turns it off. A kernel that refuses it
+   * gets the plain device, with a warning.
+   */
+  offload?: boolean;
 }
 
 export interface TranslationsTopic {
@@ -202,14 +208,26 @@ export async function startNat64Gateway(
   const queues = stateful ? 1 : Math.max(1, Math.min(8, Math.floor(asked) || 1));
   if (stateful && asked > 1)
     log.warn({ queues: asked }, "stateful NAT64 runs one queue (sessions live in one worker)");
+  let offload = opts.offload ?? process.env.V6MOSTLY_TUN_OFFLOAD !== "0";
   const fds: number[] = [];
-  for (let q = 0; q < queues; q++) {
-    fds.push(openTun(spec.tunName, { nonBlocking: loop === "poll", multiQueue: queues > 1 }));
-  }
   const closeAll = () => {
-    for (const f of fds) closeTun(f);
+    for (const f of fds.splice(0)) closeTun(f);
   };
-  log.info({ dev: spec.tunName, queues }, "TUN device opened");
+  const open = () => {
+    for (let q = 0; q < queues; q++) {
+      fds.push(openTun(spec.tunName, { nonBlocking: loop === "poll", multiQueue: queues > 1, offload }));
+    }
+  };
+  try {
+    open();
+  } catch (e) {
+    if (!offload || !(e instanceof TunError)) throw e;
+    closeAll();
+    log.warn({ dev: spec.tunName, error: e.message }, "TUN offload refused: one packet per read");
+    offload = false;
+    open();
+  }
+  log.info({ dev: spec.tunName, queues, offload }, "TUN device opened");
   try {
     await plumbing.apply();
   } catch (e) {
@@ -275,6 +293,7 @@ export async function startNat64Gateway(
     logEvents: log.isLevelEnabled("debug"),
     loop,
     wake: v6bytes(embedText(spec.prefix, 1)),
+    offload,
   });
   const here = import.meta.url;
   const ts = here.endsWith(".ts");
@@ -380,6 +399,9 @@ export async function startNat64Gateway(
     tableBytes: stats[S.tableBytes]!,
     workerHeapBytes: stats[S.workerHeapBytes]!,
     heldSyns: stats[S.heldSyns]!,
+    gsoPackets: stats[S.gsoIn]!,
+    gsoSoftwareSegmented: stats[S.gsoSoftware]!,
+    offloadDrops: stats[S.offloadDrops]!,
     readErrors: stats[S.readErrors]!,
     writeErrors: stats[S.writeErrors]!,
   });
@@ -537,6 +559,16 @@ export async function startNat64Gateway(
     counter("v6mostly_nat64_icmp_errors_total", "ICMP errors the translator generated", ["resource"], () => [
       [{}, stats[S.icmpErrors]!],
     ]);
+    counter(
+      "v6mostly_nat64_offload_packets_total",
+      "TCP super-packets read from the TUN device (segmentation offload), by how they were translated",
+      ["resource", "path"],
+      () => [
+        [{ path: "whole" }, stats[S.gsoIn]! - stats[S.gsoSoftware]! - stats[S.offloadDrops]!],
+        [{ path: "software-segmented" }, stats[S.gsoSoftware]!],
+        [{ path: "dropped" }, stats[S.offloadDrops]!],
+      ],
+    );
   }
 
   return {

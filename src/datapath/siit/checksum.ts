@@ -87,3 +87,23 @@ export function write32(b: Uint8Array, off: number, v: number): void {
   b[off + 2] = (v >>> 8) & 0xff;
   b[off + 3] = v & 0xff;
 }
+
+/**
+ * Completes a partial checksum (the kernel's CHECKSUM_PARTIAL, what a NIC
+ * does on transmit): the ones' complement of the sum of b[pkt+start, pkt+len),
+ * the pseudo-header seed in the field included, stored at pkt+start+offset.
+ * False (nothing written) if the offsets do not fit the packet.
+ */
+export function completeChecksum(
+  b: Uint8Array,
+  pkt: number,
+  len: number,
+  start: number,
+  offset: number,
+): boolean {
+  if (start < 0 || offset < 0 || start + offset + 2 > len) return false;
+  const c = finish(sum16(b, pkt + start, len - start, 0));
+  // A computed zero goes out as 0xffff (the same value in ones' complement; 0 means "none" for UDP).
+  write16(b, pkt + start + offset, c === 0 ? 0xffff : c);
+  return true;
+}

@@ -27,6 +27,26 @@ export class XlatContext {
   fragmentTo4 = 0;
   /** Set by the 4→6 path when it wrote a Fragment header. */
   wroteFragHeader = false;
+  /**
+   * Checksum offload (set by the caller per packet, see tun/offload.ts): the
+   * input's TCP/UDP checksum field holds only the pseudo-header sum, the rest
+   * is left to the device (the kernel's CHECKSUM_PARTIAL). The fast path keeps
+   * it so, writing the output's pseudo-header sum; the general path completes
+   * the checksum first and clears the flag. After a call, still set means the
+   * output is partial too, its checksum range starting at csumStart.
+   */
+  csumPartial = false;
+  /** Offset of the transport header from the packet's start (input, then output). */
+  csumStart = 0;
+  /** Offset of the checksum field from csumStart (TCP 16, UDP 6). */
+  csumOffset = 0;
+  /**
+   * Segmentation offload: the input is a TCP super-packet to be cut into
+   * segments of this many payload bytes after translation (0: a plain packet).
+   * Size rules (link MTUs, DF) apply to a segment; only the fast path keeps
+   * super-packets whole, and the general path refuses them (DropReason.Offload).
+   */
+  gsoSize = 0;
 
   constructor(
     public cfg: CompiledSiitConfig,

@@ -7,7 +7,9 @@
  * else, or any doubt, returns NOT_FAST before the address mapper is called,
  * and the general path handles the packet.
  */
-import { MAP_OK } from "./addr/mapper.ts";
+import { type Flow, MAP_OK } from "./addr/mapper.ts";
+import { fold16 as fold, sum16 } from "./checksum.ts";
+import type { CompiledSiitConfig } from "./config.ts";
 import type { XlatContext } from "./context.ts";
 
 export const NOT_FAST = -3;
@@ -38,6 +40,76 @@ function adjust16(hc: number, m: number, m2: number): number {
   return ~s & 0xffff;
 }
 
+/** Network-layer size of one segment of a TCP super-packet: header + TCP header + gso payload. */
+function segmentSize(b: Uint8Array, l4: number, proto: number, ipHdr: number, gso: number): number {
+  return ipHdr + (proto === 6 ? (b[l4 + 12]! >>> 4) << 2 : 8) + gso;
+}
+
+/**
+ * Checksum offload (XlatContext.csumPartial): the input's field held the
+ * pseudo-header sum only, so the output's holds the output's pseudo-header sum
+ * (addresses, protocol, transport length; RFC 7915 §4.5 / §5.5 then hold once
+ * the device completes it). Ports are in the covered range: written as they are.
+ */
+function partialOut(
+  ctx: XlatContext,
+  b: Uint8Array,
+  w: Uint32Array,
+  flow: Flow,
+  sp: number,
+  dp: number,
+  ol4: number,
+  csumOff: number,
+  addrWord: number,
+  addrWords: number,
+  proto: number,
+  l4len: number,
+  ipHdr: number,
+  outLen: number,
+): number {
+  if (flow.srcPort !== sp || flow.dstPort !== dp) {
+    b[ol4] = flow.srcPort >>> 8;
+    b[ol4 + 1] = flow.srcPort & 0xff;
+    b[ol4 + 2] = flow.dstPort >>> 8;
+    b[ol4 + 3] = flow.dstPort & 0xff;
+  }
+  let s = swap16(sumW(w, addrWord, addrWords)) + proto + l4len;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  b[ol4 + csumOff] = s >>> 8;
+  b[ol4 + csumOff + 1] = s & 0xff;
+  ctx.csumStart = ipHdr;
+  ctx.csumOffset = csumOff;
+  return outLen;
+}
+
+/**
+ * Whether a TCP super-packet at b[io, io+len) (segments of `gso` payload
+ * bytes) takes the fast path whole: the fast path's own conditions, checked
+ * before any state is touched. Callers cut the others into segments first
+ * (tun/offload.ts); one that slips through is refused (DropReason.Offload).
+ */
+export function gsoKeepsWhole(
+  cfg: CompiledSiitConfig,
+  b: Uint8Array,
+  io: number,
+  len: number,
+  gso: number,
+): boolean {
+  if (b[io]! >>> 4 === 6) {
+    const plen = (b[io + 4]! << 8) | b[io + 5]!;
+    if (b[io + 6] !== 6 || b[io + 7]! <= 1 || plen + 40 > len || plen < 20) return false;
+    return segmentSize(b, io + 40, 6, 20, gso) <= cfg.ipv4LinkMtu;
+  }
+  if (b[io] !== 0x45 || b[io + 9] !== 6 || len < 40) return false;
+  const total = (b[io + 2]! << 8) | b[io + 3]!;
+  const frag = (b[io + 6]! << 8) | b[io + 7]!;
+  if (total > len || total < 40 || b[io + 8]! <= 1 || (frag & 0x3fff) !== 0) return false;
+  if (fold(sum16(b, io, 20, 0)) !== 0xffff) return false;
+  const size = segmentSize(b, io + 20, 6, 40, gso);
+  return size <= cfg.ipv6LinkMtu && ((frag & 0x4000) !== 0 || size <= cfg.lowestIpv6Mtu);
+}
+
 /** IPv6 → IPv4 for plain TCP/UDP (RFC 7915 §5.1, §5.5). b is the translator buffer, w its word view. */
 export function fast64(
   ctx: XlatContext,
@@ -56,8 +128,10 @@ export function fast64(
   if (plen < (nh === 6 ? 20 : 8)) return NOT_FAST;
   const cfg = ctx.cfg;
   const total = plen + 20;
-  if (total > cfg.ipv4LinkMtu) return NOT_FAST;
   const l4 = io + 40;
+  // A super-packet's size rules are those of its segments (see XlatContext.gsoSize).
+  const size = ctx.gsoSize > 0 ? segmentSize(b, l4, nh, 20, ctx.gsoSize) : total;
+  if (size > cfg.ipv4LinkMtu) return NOT_FAST;
   const oldCs = (b[l4 + csumOff]! << 8) | b[l4 + csumOff + 1]!;
   if (nh === 17 && oldCs === 0) return NOT_FAST;
 
@@ -82,7 +156,7 @@ export function fast64(
   b[oo + 1] = cfg.resetTrafficClass ? 0 : ((b[io]! & 0x0f) << 4) | (b[io + 1]! >>> 4);
   b[oo + 2] = total >>> 8;
   b[oo + 3] = total & 0xff;
-  const df = total > 1260;
+  const df = size > 1260;
   const id = df ? 0 : ctx.nextIpv4Id() & 0xffff;
   b[oo + 4] = id >>> 8;
   b[oo + 5] = id & 0xff;
@@ -109,6 +183,8 @@ export function fast64(
   }
 
   // Transport checksum: pseudo-header addresses (and ports, if the mapper changed them) (RFC 7915 §5.5).
+  if (ctx.csumPartial)
+    return partialOut(ctx, b, w, flow, sp, dp, ol4, csumOff, (oo + 12) >>> 2, 2, nh, plen, 20, total);
   let m = swap16(sumW(w, (io + 8) >>> 2, 8));
   let m2 = swap16(sumW(w, (oo + 12) >>> 2, 2));
   if (flow.srcPort !== sp || flow.dstPort !== dp) {
@@ -150,8 +226,9 @@ export function fast46(
   if (plen < (proto === 6 ? 20 : 8)) return NOT_FAST;
   const cfg = ctx.cfg;
   const outLen = 40 + plen;
-  if (outLen > cfg.ipv6LinkMtu || ((frag & 0x4000) === 0 && outLen > cfg.lowestIpv6Mtu)) return NOT_FAST;
   const l4 = io + 20;
+  const size = ctx.gsoSize > 0 ? segmentSize(b, l4, proto, 40, ctx.gsoSize) : outLen;
+  if (size > cfg.ipv6LinkMtu || ((frag & 0x4000) === 0 && size > cfg.lowestIpv6Mtu)) return NOT_FAST;
   const oldCs = (b[l4 + csumOff]! << 8) | b[l4 + csumOff + 1]!;
   if (proto === 17 && oldCs === 0) return NOT_FAST;
 
@@ -191,6 +268,8 @@ export function fast46(
     for (let i = nw << 2; i < plen; i++) b[ol4 + i] = b[l4 + i]!;
   }
 
+  if (ctx.csumPartial)
+    return partialOut(ctx, b, w, flow, sp, dp, ol4, csumOff, (oo + 8) >>> 2, 8, proto, plen, 40, outLen);
   let m = swap16(sumW(w, (io + 12) >>> 2, 2));
   let m2 = swap16(sumW(w, (oo + 8) >>> 2, 8));
   if (flow.srcPort !== sp || flow.dstPort !== dp) {

@@ -51,10 +51,12 @@ export const DropReason = {
   FragmentNotAllowed: 19,
   /** The translator-generated error could not be delivered (hairpin leg). */
   HairpinError: 20,
+  /** A TCP super-packet (segmentation offload) that only the general path could translate. */
+  Offload: 21,
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
-export const DROP_REASON_COUNT = 21;
+export const DROP_REASON_COUNT = 22;
 
 export const dropReasonName: readonly string[] = (() => {
   const names: string[] = [];

@@ -6,6 +6,7 @@
  */
 import { type AddressMapper, SiitAddressMapper } from "./addr/mapper.ts";
 import { copyBytes } from "./bytes.ts";
+import { completeChecksum } from "./checksum.ts";
 import { type CompiledSiitConfig, compileSiitConfig, type SiitConfig } from "./config.ts";
 import { FAIL_DROP, FAIL_ICMP, XlatContext } from "./context.ts";
 import { fast46, fast64, NOT_FAST } from "./fastpath.ts";
@@ -23,8 +24,15 @@ export const Side = { Ipv4: 4, Ipv6: 6 } as const;
 export type Side = (typeof Side)[keyof typeof Side];
 
 const REGION = 0x11000; // > 65535 + headers
-/** The input is copied here (or read here directly through `inputBuffer`), so copies are memmoves. */
-const IN = 0;
+/**
+ * The input is copied here (or read here directly through `inputBuffer`), so
+ * copies are memmoves. The HEADROOM bytes before it, and before MAIN, are
+ * never written by the translator: a caller may put a per-packet prefix
+ * there (a TUN device's virtio_net_hdr) and read or write prefix and packet
+ * in one system call.
+ */
+const HEADROOM = 16;
+const IN = HEADROOM;
 const MAIN = REGION;
 const SCRATCH = 2 * REGION;
 const FRAGS = 3 * REGION;
@@ -52,6 +60,11 @@ export class SiitTranslator {
    * calling {@link translateInput}: saves the one copy `translate()` makes.
    */
   readonly inputBuffer: Uint8Array = this.buf.subarray(IN, IN + MAX_PACKET);
+  /** HEADROOM bytes then {@link inputBuffer}: read a prefixed packet here (prefix of up to HEADROOM bytes). */
+  readonly inputWithHeadroom: Uint8Array = this.buf.subarray(0, IN + MAX_PACKET);
+  /** HEADROOM bytes then the main output (where a single output lands): write a prefixed packet from here. */
+  readonly outputWithHeadroom: Uint8Array = this.buf.subarray(MAIN - HEADROOM);
+  static readonly HEADROOM = HEADROOM;
   readonly outOffset = new Int32Array(MAX_OUTPUTS);
   readonly outLength = new Int32Array(MAX_OUTPUTS);
   outCount = 0;
@@ -99,6 +112,26 @@ export class SiitTranslator {
     return this.fail(DropReason.BadVersion);
   }
 
+  /** Whether the HEADROOM bytes before buf[off] are free to write a prefix into (the main output). */
+  hasHeadroom(off: number): boolean {
+    return off === MAIN;
+  }
+
+  /**
+   * The fast path declined the packet: a super-packet cannot take the general
+   * path (it is refused, counted, and the caller segments it), and a partial
+   * checksum is completed so that the general path sees an ordinary packet.
+   */
+  private offloadFallback(pkt: Uint8Array, len: number): boolean {
+    const ctx = this.ctx;
+    if (ctx.gsoSize > 0) return false;
+    if (ctx.csumPartial) {
+      ctx.csumPartial = false;
+      completeChecksum(pkt, IN, len, ctx.csumStart, ctx.csumOffset);
+    }
+    return true;
+  }
+
   /** Copies of the outputs of the last call (allocates; for tests and tools). */
   outputs(): Uint8Array[] {
     const r: Uint8Array[] = [];
@@ -126,6 +159,7 @@ export class SiitTranslator {
     const ctx = this.ctx;
     let n = LITTLE_ENDIAN ? fast64(ctx, pkt, this.w, IN, len, MAIN) : NOT_FAST;
     if (n === NOT_FAST) {
+      if (!this.offloadFallback(pkt, len)) return this.fail(DropReason.Offload);
       ctx.flow.reset();
       n = translate64(ctx, pkt, IN, len, this.buf, MAIN, false);
     }
@@ -133,6 +167,12 @@ export class SiitTranslator {
     if (n === FAIL_ICMP) return this.reply6(pkt, len);
     if (ctx.mapper.isHairpin4(this.buf, MAIN + V4.OFF_DST)) {
       // RFC 7757 Appendix B: the IPv4 destination is one of ours: translate back.
+      // (The general path below takes neither super-packets nor partial checksums.)
+      if (ctx.gsoSize > 0) return this.fail(DropReason.Offload);
+      if (ctx.csumPartial) {
+        ctx.csumPartial = false;
+        completeChecksum(this.buf, MAIN, n, ctx.csumStart, ctx.csumOffset);
+      }
       this.buf.copyWithin(SCRATCH, MAIN, MAIN + n);
       ctx.flow.reset();
       const m = translate46(ctx, this.buf, SCRATCH, n, this.buf, MAIN, false, true);
@@ -166,6 +206,7 @@ export class SiitTranslator {
     const ctx = this.ctx;
     let n = LITTLE_ENDIAN ? fast46(ctx, pkt, this.w, IN, len, MAIN) : NOT_FAST;
     if (n === NOT_FAST) {
+      if (!this.offloadFallback(pkt, len)) return this.fail(DropReason.Offload);
       ctx.flow.reset();
       n = translate46(ctx, pkt, IN, len, this.buf, MAIN, false, false);
     }

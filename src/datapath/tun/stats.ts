@@ -28,6 +28,12 @@ export const S = {
   writeErrors: 18,
   heldSyns: 19,
   packetsIn: 20,
+  /** TCP super-packets read (segmentation offload). */
+  gsoIn: 21,
+  /** Super-packets cut into segments in software (the fast path could not keep them whole). */
+  gsoSoftware: 22,
+  /** Offloaded packets dropped: a GSO type or layout this worker cannot handle. */
+  offloadDrops: 23,
 } as const;
 export const NAT64_DROP_BASE = 24;
 export const SIIT_DROP_BASE = NAT64_DROP_BASE + nat64DropNames.length;

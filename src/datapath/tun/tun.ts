@@ -5,6 +5,7 @@
  * descriptor, so a crashed process leaves no device (and no routes) behind.
  */
 import { existsSync } from "node:fs";
+import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 } from "./offload.ts";
 import * as sys from "./sys.ts";
 
 export const TUN_PATH = "/dev/net/tun";
@@ -12,8 +13,12 @@ export const TUN_PATH = "/dev/net/tun";
 export interface TunOptions {
   /** IFF_MULTI_QUEUE: every open with the same name adds a queue. */
   multiQueue?: boolean;
-  /** IFF_VNET_HDR: every packet is preceded by a struct virtio_net_hdr. */
-  vnetHdr?: boolean;
+  /**
+   * IFF_VNET_HDR with TUNSETOFFLOAD(CSUM | TSO4 | TSO6): every packet is
+   * preceded by a struct virtio_net_hdr, and the kernel hands over partial
+   * checksums and TCP super-packets (see offload.ts).
+   */
+  offload?: boolean;
   /** Non-blocking file descriptor (for a poll loop). */
   nonBlocking?: boolean;
 }
@@ -33,7 +38,7 @@ export function openTun(name: string, opts: TunOptions = {}): number {
   ifr.set(Buffer.from(name), 0);
   let flags = sys.IFF_TUN | sys.IFF_NO_PI;
   if (opts.multiQueue) flags |= sys.IFF_MULTI_QUEUE;
-  if (opts.vnetHdr) flags |= sys.IFF_VNET_HDR;
+  if (opts.offload) flags |= sys.IFF_VNET_HDR;
   ifr[16] = flags & 0xff;
   ifr[17] = flags >>> 8;
   if (sys.ioctlPtr(fd, sys.TUNSETIFF, ifr) < 0) {
@@ -42,6 +47,11 @@ export function openTun(name: string, opts: TunOptions = {}): number {
     throw new TunError(
       `ioctl(TUNSETIFF ${name}): ${sys.strerror(e)} (errno ${e})${e === 1 ? ": needs CAP_NET_ADMIN" : ""}`,
     );
+  }
+  if (opts.offload && sys.ioctlInt(fd, sys.TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
+    const e = sys.errno();
+    sys.close(fd);
+    throw new TunError(`ioctl(TUNSETOFFLOAD ${name}): ${sys.strerror(e)} (errno ${e})`);
   }
   return fd;
 }

@@ -4,12 +4,31 @@
  * IPv4 and IPv6 onwards). The fd is non-blocking: read until EAGAIN, then
  * poll() with a timeout, so timers, statistics and the stop flag are served
  * even when no packet arrives. The main thread's event loop is never blocked.
+ *
+ * With offload (IFF_VNET_HDR, see offload.ts) each packet carries a
+ * virtio_net_hdr: TCP super-packets of up to 64 KiB and partial checksums go
+ * through the translator whole and are written back as such, so the kernel
+ * (or the next NIC) cuts them into segments after us: one read, one
+ * translation and one write per 64 KiB instead of per 1500 bytes.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { format4, format6 } from "../../util/addrtext.ts";
 import { bibV6 } from "../nat64/state.ts";
 import { bumpHopLimit6, bumpTtl4, type Nat64Config, Nat64Translator } from "../nat64/translator.ts";
+import { gsoKeepsWhole } from "../siit/fastpath.ts";
 import { type SiitConfig, SiitTranslator, Verdict } from "../siit/index.ts";
+import {
+  hdr16,
+  segmentTcp,
+  tcpOffset,
+  VNET_F_NEEDS_CSUM,
+  VNET_GSO_ECN,
+  VNET_GSO_NONE,
+  VNET_GSO_TCPV4,
+  VNET_GSO_TCPV6,
+  VNET_HDR_LEN,
+  writeVnetHdr,
+} from "./offload.ts";
 import { NAT64_DROP_BASE, S, SIIT_DROP_BASE } from "./stats.ts";
 import * as sys from "./sys.ts";
 
@@ -34,6 +53,8 @@ export interface WorkerInput {
    */
   loop: "poll" | "blocking";
   wake: Uint8Array;
+  /** The fd was opened with offload (IFF_VNET_HDR + TUNSETOFFLOAD). */
+  offload: boolean;
 }
 
 export interface SessionRow {
@@ -95,7 +116,20 @@ if (input.mode === "stateful") {
 }
 
 // Packets are read straight into the translator's input area: no copy before translation.
-const rbuf = nat ? nat.siit.inputBuffer : siit!.inputBuffer;
+const tr: SiitTranslator = nat ? nat.siit : siit!;
+const xctx = tr.ctx;
+const rbuf = tr.inputBuffer;
+const offload = input.offload;
+// With offload, the virtio_net_hdr is read into the headroom before the packet and written from
+// the headroom before the main output (or from wbuf, for outputs elsewhere): one system call each.
+const H = offload ? VNET_HDR_LEN : 0;
+const rx = tr.inputWithHeadroom.subarray(SiitTranslator.HEADROOM - H);
+const txMain = tr.outputWithHeadroom.subarray(SiitTranslator.HEADROOM - H);
+const wbuf = new Uint8Array(H + 65536 + 64);
+// Software segmentation (rare): up to 256 segments of a 64 KiB super-packet, headers repeated.
+const segBuf = new Uint8Array(65536 + 256 * 128);
+const segOffs = new Int32Array(256);
+const segLens = new Int32Array(256);
 const pfd = new Uint8Array(8);
 new DataView(pfd.buffer).setInt32(0, fd, true);
 pfd[4] = sys.POLLIN;
@@ -183,8 +217,30 @@ let p46 = 0;
 let b64 = 0;
 let b46 = 0;
 
-function writeOut(buf: Uint8Array, off: number, len: number): void {
-  if (sys.write(fd, off === 0 ? buf : buf.subarray(off), len) < 0) stats[S.writeErrors]!++;
+/**
+ * Writes one output. With offload, a virtio_net_hdr goes in front: a partial
+ * checksum (and super-packet) stays one when the translator kept it so.
+ */
+function writeOut(buf: Uint8Array, off: number, len: number, partial = false): void {
+  if (!offload) {
+    if (sys.write(fd, off === 0 ? buf : buf.subarray(off), len) < 0) stats[S.writeErrors]!++;
+    return;
+  }
+  let view: Uint8Array;
+  if (buf === tr.buf && tr.hasHeadroom(off)) view = txMain;
+  else {
+    wbuf.set(buf.subarray(off, off + len), H);
+    view = wbuf;
+  }
+  if (partial) {
+    const cs = xctx.csumStart;
+    const gso = xctx.gsoSize;
+    const v4 = view[H]! >>> 4 === 4;
+    const hdrLen = gso > 0 ? cs + ((view[H + cs + 12]! >>> 4) << 2) : 0;
+    const type = gso === 0 ? VNET_GSO_NONE : v4 ? VNET_GSO_TCPV4 : VNET_GSO_TCPV6;
+    writeVnetHdr(view, 0, VNET_F_NEEDS_CSUM, type, hdrLen, gso, cs, xctx.csumOffset);
+  } else writeVnetHdr(view, 0, 0, VNET_GSO_NONE, 0, 0, 0, 0);
+  if (sys.write(fd, view, len + H) < 0) stats[S.writeErrors]!++;
 }
 
 const wake = input.wake;
@@ -194,21 +250,67 @@ function isWake(n: number): boolean {
   return true;
 }
 
+/**
+ * Reads the virtio_net_hdr of the packet just read into the translator's
+ * offload fields. False when the packet was handled here instead: a
+ * super-packet the fast path cannot keep whole is cut into segments, each
+ * translated as an ordinary packet (or dropped and counted if it cannot be).
+ */
+function takeOffload(len: number, now: number): boolean {
+  const flags = rx[0]!;
+  const type = rx[1]! & ~VNET_GSO_ECN;
+  xctx.csumPartial = (flags & VNET_F_NEEDS_CSUM) !== 0;
+  xctx.csumStart = hdr16(rx, 6);
+  xctx.csumOffset = hdr16(rx, 8);
+  xctx.gsoSize = 0;
+  if (type === VNET_GSO_NONE) return true;
+  stats[S.gsoIn]!++;
+  const gso = hdr16(rx, 4);
+  const tcp = type === VNET_GSO_TCPV4 || type === VNET_GSO_TCPV6;
+  if (tcp && gso > 0 && xctx.csumPartial && gsoKeepsWhole(tr.cfg, rbuf, 0, len, gso)) {
+    xctx.gsoSize = gso;
+    return true;
+  }
+  const l4 = tcp ? tcpOffset(rbuf, 0, len) : -1;
+  const k = l4 < 0 ? -1 : segmentTcp(rbuf, 0, len, l4, gso, segBuf, segOffs, segLens);
+  if (k < 0) {
+    stats[S.offloadDrops]!++;
+    return false;
+  }
+  stats[S.gsoSoftware]!++;
+  for (let i = 0; i < k; i++) {
+    xctx.csumPartial = false;
+    xctx.gsoSize = 0;
+    translateOne(segBuf.subarray(segOffs[i]!, segOffs[i]! + segLens[i]!), segLens[i]!, now);
+  }
+  return false;
+}
+
 function handle(n: number, now: number): void {
-  if (blocking && isWake(n)) return;
+  const len = n - H;
+  if (len <= 0) return;
+  if (blocking && isWake(len)) return;
   stats[S.packetsIn]!++;
+  if (offload && !takeOffload(len, now)) return;
+  translateOne(rbuf, len, now);
+}
+
+/** Translates one packet (in the input area, or a software segment) and writes the outputs. */
+function translateOne(pkt: Uint8Array, n: number, now: number): void {
   if (nat) {
-    const v = nat.translate(rbuf, n, now);
+    const v = nat.translate(pkt, n, now);
     if (v === Verdict.Drop) return;
-    for (let i = 0; i < nat.outCount; i++) writeOut(nat.outBuf, nat.outOffset[i]!, nat.outLength[i]!);
+    const partial = v === Verdict.Translated && xctx.csumPartial;
+    for (let i = 0; i < nat.outCount; i++)
+      writeOut(nat.outBuf, nat.outOffset[i]!, nat.outLength[i]!, partial);
     return;
   }
   const s = siit!;
   // Between two kernel forwards: net one decrement (see Nat64Config.hopLimitMode).
-  const v6 = rbuf[0]! >>> 4 === 6;
-  if (v6) bumpHopLimit6(rbuf);
-  else if (n >= 20) bumpTtl4(rbuf, 0);
-  const v = s.translate(rbuf, n);
+  const v6 = pkt[0]! >>> 4 === 6;
+  if (v6) bumpHopLimit6(pkt);
+  else if (n >= 20) bumpTtl4(pkt, 0);
+  const v = s.translate(pkt, n);
   if (v === Verdict.Drop) return;
   if (v === Verdict.Translated) {
     if (v6) {
@@ -219,13 +321,14 @@ function handle(n: number, now: number): void {
       b46 += n;
     }
   }
+  const partial = v === Verdict.Translated && xctx.csumPartial;
   for (let i = 0; i < s.outCount; i++) {
     const o = s.outOffset[i]!;
     if (v === Verdict.Translated) {
       if (s.outSide === 6) bumpHopLimit6(s.buf.subarray(o));
       else bumpTtl4(s.buf, o);
     }
-    writeOut(s.buf, o, s.outLength[i]!);
+    writeOut(s.buf, o, s.outLength[i]!, partial);
   }
   stats[S.packets6to4] = p64;
   stats[S.packets4to6] = p46;
@@ -238,7 +341,7 @@ function loop(): void {
   let lastTick = Date.now();
   let lastSnap = 0;
   for (;;) {
-    const n = sys.read(fd, rbuf, rbuf.length);
+    const n = sys.read(fd, rx, rx.length);
     const now = Date.now();
     if (n > 0) handle(n, now);
     else if (n < 0) {

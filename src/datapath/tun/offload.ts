@@ -1,0 +1,165 @@
+/**
+ * Segmentation and checksum offload on a TUN device (IFF_VNET_HDR +
+ * TUNSETOFFLOAD). Every packet read or written is preceded by a
+ * struct virtio_net_hdr (linux/virtio_net.h, native byte order):
+ *
+ *   u8 flags; u8 gso_type; u16 hdr_len; u16 gso_size; u16 csum_start; u16 csum_offset
+ *
+ * With TUN_F_CSUM the kernel may hand over a packet whose transport checksum
+ * is left to the "device" (VIRTIO_NET_HDR_F_NEEDS_CSUM, the kernel's
+ * CHECKSUM_PARTIAL): the checksum field holds only the pseudo-header sum, and
+ * the real checksum is the ones' complement sum of [csum_start, end) stored at
+ * csum_start + csum_offset. With TUN_F_TSO4/TSO6 a TCP "super-packet" of up
+ * to 64 KiB arrives whole (gso_type TCPV4/TCPV6, gso_size = MSS): the kernel
+ * cuts it into segments only after we write it back, or never, when the next
+ * device takes super-packets too (veth, most NICs).
+ *
+ * This module holds the pure parts: the header's layout, completing a partial
+ * checksum, and software segmentation for the rare super-packet the
+ * translator's fast path cannot keep whole (what the kernel's
+ * tcp_gso_segment does).
+ */
+import { finish, read16, read32, sum16, write16, write32 } from "../siit/checksum.ts";
+
+export { completeChecksum } from "../siit/checksum.ts";
+
+export const VNET_HDR_LEN = 10;
+
+/** virtio_net_hdr.flags */
+export const VNET_F_NEEDS_CSUM = 1;
+export const VNET_F_DATA_VALID = 2;
+
+/** virtio_net_hdr.gso_type */
+export const VNET_GSO_NONE = 0;
+export const VNET_GSO_TCPV4 = 1;
+export const VNET_GSO_UDP = 3;
+export const VNET_GSO_TCPV6 = 4;
+export const VNET_GSO_UDP_L4 = 5;
+export const VNET_GSO_ECN = 0x80;
+
+/** TUNSETOFFLOAD flags (linux/if_tun.h). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+
+const TCP_FIN = 0x01;
+const TCP_PSH = 0x08;
+const TCP_CWR = 0x80;
+
+/** Writes a virtio_net_hdr at b[o..o+10) (little-endian, as on x86-64 and arm64). */
+export function writeVnetHdr(
+  b: Uint8Array,
+  o: number,
+  flags: number,
+  gsoType: number,
+  hdrLen: number,
+  gsoSize: number,
+  csumStart: number,
+  csumOffset: number,
+): void {
+  b[o] = flags;
+  b[o + 1] = gsoType;
+  b[o + 2] = hdrLen & 0xff;
+  b[o + 3] = hdrLen >>> 8;
+  b[o + 4] = gsoSize & 0xff;
+  b[o + 5] = gsoSize >>> 8;
+  b[o + 6] = csumStart & 0xff;
+  b[o + 7] = csumStart >>> 8;
+  b[o + 8] = csumOffset & 0xff;
+  b[o + 9] = csumOffset >>> 8;
+}
+
+/** A little-endian u16 of a virtio_net_hdr. */
+export function hdr16(b: Uint8Array, o: number): number {
+  return b[o]! | (b[o + 1]! << 8);
+}
+
+/**
+ * Where the TCP header of a super-packet starts (offset from pkt), or -1:
+ * IPv4 with its options, or IPv6 with TCP right after the fixed header or
+ * after Hop-by-Hop / Routing / Destination Options headers.
+ */
+export function tcpOffset(b: Uint8Array, pkt: number, len: number): number {
+  const v = b[pkt]! >>> 4;
+  if (v === 4) {
+    const ihl = (b[pkt]! & 0x0f) << 2;
+    return ihl >= 20 && b[pkt + 9] === 6 && ihl + 20 <= len ? ihl : -1;
+  }
+  if (v !== 6 || len < 60) return -1;
+  let nh = b[pkt + 6]!;
+  let p = 40;
+  while (nh === 0 || nh === 43 || nh === 60) {
+    if (p + 8 > len) return -1;
+    nh = b[pkt + p]!;
+    p += (b[pkt + p + 1]! + 1) << 3;
+  }
+  return nh === 6 && p + 20 <= len ? p : -1;
+}
+
+/**
+ * Software segmentation of a TCP super-packet (as the kernel's tcp_gso_segment
+ * does): b[pkt, pkt+len) with its TCP header at pkt+l4 is cut into segments
+ * of at most `mss` payload bytes. Each one is a whole packet with its own IP
+ * length, IPv4 Identification (+1 each) and header checksum, sequence number,
+ * FIN/PSH on the last segment only, CWR on the first only, and a complete TCP
+ * checksum (the input's checksum field is not read: partial or not, it is
+ * recomputed). Segments are written one after another, 4-aligned, into out
+ * from offset 0; offs/lens receive their places. Returns the number of
+ * segments, or -1 if the packet is malformed or they do not fit.
+ */
+export function segmentTcp(
+  b: Uint8Array,
+  pkt: number,
+  len: number,
+  l4: number,
+  mss: number,
+  out: Uint8Array,
+  offs: Int32Array,
+  lens: Int32Array,
+): number {
+  if (mss <= 0 || l4 + 20 > len) return -1;
+  const thl = (b[pkt + l4 + 12]! >>> 4) << 2;
+  const hdr = l4 + thl;
+  if (thl < 20 || hdr > len) return -1;
+  const v4 = b[pkt]! >>> 4 === 4;
+  const payload = len - hdr;
+  const n = Math.max(1, Math.ceil(payload / mss));
+  if (n > offs.length) return -1;
+  const seq = read32(b, pkt + l4 + 4);
+  const flags = b[pkt + l4 + 13]!;
+  const id = v4 ? read16(b, pkt + 4) : 0;
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    const chunk = Math.min(mss, payload - i * mss);
+    const segLen = hdr + Math.max(0, chunk);
+    if (o + segLen > out.length) return -1;
+    out.set(b.subarray(pkt, pkt + hdr), o);
+    if (chunk > 0) out.set(b.subarray(pkt + hdr + i * mss, pkt + hdr + i * mss + chunk), o + hdr);
+    const t = o + l4;
+    write32(out, t + 4, (seq + i * mss) >>> 0);
+    let f = flags;
+    if (i < n - 1) f &= ~(TCP_FIN | TCP_PSH);
+    if (i > 0) f &= ~TCP_CWR;
+    out[t + 13] = f;
+    const tcpLen = segLen - l4;
+    let pseudo: number;
+    if (v4) {
+      const ihl = (b[pkt]! & 0x0f) << 2;
+      write16(out, o + 2, segLen);
+      write16(out, o + 4, (id + i) & 0xffff);
+      write16(out, o + 10, 0);
+      write16(out, o + 10, finish(sum16(out, o, ihl, 0)));
+      pseudo = sum16(out, o + 12, 8, 0) + 6 + tcpLen;
+    } else {
+      write16(out, o + 4, segLen - 40);
+      pseudo = sum16(out, o + 8, 32, 0) + 6 + tcpLen;
+    }
+    write16(out, t + 16, 0);
+    const c = finish(sum16(out, t, tcpLen, pseudo));
+    write16(out, t + 16, c);
+    offs[i] = o;
+    lens[i] = segLen;
+    o = (o + segLen + 3) & ~3;
+  }
+  return n;
+}
