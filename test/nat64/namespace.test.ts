@@ -45,6 +45,28 @@ function udp(
   );
 }
 
+/** A 50 MB download through the translator, checked against the server's own SHA-256. */
+function download(lab: Lab): void {
+  const n = 50 * 1024 * 1024;
+  const want = lab.ns(lab.s, ["curl", "-s", `http://${SERVER4}:8080/sum?n=${n}`]).trim();
+  const got = lab
+    .ns(lab.c, ["sh", "-c", `curl -s --max-time 60 'http://[${SERVER6}]:8080/blob?n=${n}' | sha256sum`])
+    .split(" ")[0];
+  assert.equal(got, want);
+}
+
+/** An 8 MB upload; the server answers with the SHA-256 of what it received. */
+function upload(lab: Lab): void {
+  const f = join(lab.dir, "up.bin");
+  const data = Buffer.alloc(8 * 1024 * 1024);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32BE((i * 2654435761) >>> 0, i);
+  writeFileSync(f, data);
+  const got = lab
+    .ns(lab.c, ["curl", "-s", "--max-time", "30", "--data-binary", `@${f}`, `http://[${SERVER6}]:8080/sum`])
+    .trim();
+  assert.equal(got, createHash("sha256").update(data).digest("hex"));
+}
+
 async function peerReady(lab: Lab): Promise<void> {
   await waitFor("peer HTTP server", () =>
     lab.ns(lab.s, ["curl", "-s", "--max-time", "1", `http://${SERVER4}:8080/`]).startsWith("ok"),
@@ -91,24 +113,19 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
     assert.match(m[1]!, POOL);
   });
 
-  await t.test("TCP: 50 MB download verified by SHA-256", () => {
-    const n = 50 * 1024 * 1024;
-    const want = lab.ns(lab.s, ["curl", "-s", `http://${SERVER4}:8080/sum?n=${n}`]).trim();
-    const got = lab
-      .ns(lab.c, ["sh", "-c", `curl -s --max-time 60 'http://[${SERVER6}]:8080/blob?n=${n}' | sha256sum`])
-      .split(" ")[0];
-    assert.equal(got, want);
-  });
+  await t.test("TCP: 50 MB download verified by SHA-256", () => download(lab));
 
-  await t.test("TCP: 8 MB upload verified by SHA-256", () => {
-    const f = join(lab.dir, "up.bin");
-    const data = Buffer.alloc(8 * 1024 * 1024);
-    for (let i = 0; i < data.length; i += 4) data.writeUInt32BE((i * 2654435761) >>> 0, i);
-    writeFileSync(f, data);
-    const got = lab
-      .ns(lab.c, ["curl", "-s", "--max-time", "30", "--data-binary", `@${f}`, `http://[${SERVER6}]:8080/sum`])
-      .trim();
-    assert.equal(got, createHash("sha256").update(data).digest("hex"));
+  await t.test("TCP: 8 MB upload verified by SHA-256", () => upload(lab));
+
+  await t.test("segmentation offload: TCP super-packets went through whole, none refused", async () => {
+    const c = await waitFor("offload counters", () => {
+      const x = translations(lab, status)["Nat64Gateway/lab"]!;
+      return x.counters.gsoPackets! > 0 ? x : undefined;
+    });
+    assert.equal(c.counters.offloadDrops, 0);
+    assert.equal(c.drops["siit.Offload"], undefined, JSON.stringify(c.drops));
+    // Each super-packet carries many segments: far fewer packets than 58 MB / 1500 B.
+    assert.ok(c.counters.packets6to4! + c.counters.packets4to6! < 40_000, JSON.stringify(c.counters));
   });
 
   await t.test("UDP echo; the answer comes back from the server", () => {
@@ -302,6 +319,48 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
       assert.equal(lab.ns(lab.t, ["ip", "neigh", "show", "proxy"]).trim(), "");
     },
   );
+});
+
+test("TUN offload: off (one packet per read), and super-packets cut in software when they do not fit", {
+  timeout: 120_000,
+}, async (t) => {
+  if (skip) {
+    t.skip(skip);
+    return;
+  }
+  const lab = new Lab("o");
+  t.after(() => lab.cleanup());
+  lab.setup();
+  lab.startPeer();
+  await peerReady(lab);
+  const status = "127.0.0.1:9467";
+  const saved = process.env.V6MOSTLY_TUN_OFFLOAD;
+  process.env.V6MOSTLY_TUN_OFFLOAD = "0";
+  const run = lab.startRun(lab.writeResource(), status);
+  if (saved === undefined) delete process.env.V6MOSTLY_TUN_OFFLOAD;
+  else process.env.V6MOSTLY_TUN_OFFLOAD = saved;
+  await waitFor("translations endpoint", () => translations(lab, status)["Nat64Gateway/lab"]);
+  download(lab);
+  upload(lab);
+  const c = translations(lab, status)["Nat64Gateway/lab"]!;
+  assert.equal(c.counters.gsoPackets, 0);
+  assert.ok(c.counters.packets4to6! > 30_000, "50 MB in packets of at most 1500 bytes");
+  assert.match((run as unknown as { output: () => string }).output(), /"offload":false/);
+  await lab.stop(run);
+
+  // TUN MTU 1400: the kernel hands over super-packets of 1400-byte IPv4 segments, 1420 bytes once
+  // translated: too big for the IPv6 side, so they are cut in software, the first segment is answered
+  // with ICMPv4 Fragmentation Needed (1380), and the server then sends what fits.
+  const small = lab.startRun(lab.writeResource("  mtu: 1400\n"), status);
+  await waitFor("translations endpoint (mtu 1400)", () => translations(lab, status)["Nat64Gateway/lab"]);
+  download(lab);
+  upload(lab);
+  const d = translations(lab, status)["Nat64Gateway/lab"]!;
+  assert.ok(d.counters.gsoPackets! > 0, JSON.stringify(d.counters));
+  assert.ok(d.counters.gsoSoftwareSegmented! > 0, JSON.stringify(d.counters));
+  assert.equal(d.counters.offloadDrops, 0);
+  assert.equal(d.drops["siit.Offload"], undefined, JSON.stringify(d.drops));
+  await lab.stop(small);
 });
 
 test("NAT64 service with test-only timers and a tiny port range", { timeout: 120_000 }, async (t) => {
