@@ -363,6 +363,43 @@ test("TUN offload: off (one packet per read), and super-packets cut in software 
   await lab.stop(small);
 });
 
+test("stateful NAT64 on two TUN queues: each worker owns half the ports, packets handed to their owner", {
+  timeout: 120_000,
+}, async (t) => {
+  if (skip) {
+    t.skip(skip);
+    return;
+  }
+  const lab = new Lab("q");
+  t.after(() => lab.cleanup());
+  lab.setup();
+  lab.startPeer();
+  await peerReady(lab);
+  const status = "127.0.0.1:9468";
+  const saved = process.env.V6MOSTLY_TUN_QUEUES;
+  process.env.V6MOSTLY_TUN_QUEUES = "2";
+  const run = lab.startRun(lab.writeResource(), status);
+  if (saved === undefined) delete process.env.V6MOSTLY_TUN_QUEUES;
+  else process.env.V6MOSTLY_TUN_QUEUES = saved;
+  await waitFor("translations endpoint", () => translations(lab, status)["Nat64Gateway/lab"]);
+  assert.match(lab.ns(lab.c, ["ping", "-c", "2", "-i", "0.2", "-W", "2", SERVER6]), /2 received/);
+  download(lab);
+  upload(lab);
+  // 300 flows: the kernel queues each flow's first packet by its hash, the owner is its port's.
+  const r = udp(lab, 300, 6);
+  assert.equal(r.answered, 300, JSON.stringify(r.errors));
+  assert.equal(new Set(r.sources).size, 1, "RFC 4787 REQ-2: one pool4 address for the host on both workers");
+  const c = await waitFor("both workers' sessions in /translations", () => {
+    const x = translations(lab, status)["Nat64Gateway/lab"]!;
+    return x.totalSessions >= 300 ? x : undefined;
+  });
+  assert.ok(c.counters.handoffs! > 0, JSON.stringify(c.counters));
+  assert.equal(c.counters.handoffDrops, 0);
+  assert.match((run as unknown as { output: () => string }).output(), /"queues":2/);
+  await lab.stop(run);
+  assert.equal(run.exitCode, 0, "clean exit");
+});
+
 test("NAT64 service with test-only timers and a tiny port range", { timeout: 120_000 }, async (t) => {
   if (skip) {
     t.skip(skip);

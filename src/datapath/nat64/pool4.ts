@@ -6,8 +6,10 @@
  * - port preservation when the port is free, else a port of the same parity
  *   (RFC 4787 REQ-4 / RFC 6146 §3.5.1.1), always inside the configured range.
  * Ports in use are kept in one bitmap (8 KiB) per address and protocol, made
- * on first use.
+ * on first use. With several packet workers each hands out only its share of
+ * the ports (shard.ts).
  */
+import { portOwner } from "./shard.ts";
 
 export interface Pool4Range {
   /** First and last IPv4 address, as unsigned 32-bit numbers. */
@@ -39,6 +41,8 @@ interface AddrInfo {
   addr: number;
   portMin: number;
   portMax: number;
+  /** Ports of [portMin, portMax] this worker hands out (all of them with one worker). */
+  size: number;
   /** Per protocol index (0 TCP, 1 UDP, 2 ICMP). */
   sets: (PortSet | null)[];
 }
@@ -47,19 +51,37 @@ export function protoIndex(proto: number): number {
   return proto === 6 ? 0 : proto === 17 ? 1 : 2;
 }
 
+/**
+ * A worker's share of the ports when several workers split the NAT64 (see
+ * shard.ts): the ports p with portOwner(p, count) === index, of every address.
+ */
+export interface PortShare {
+  index: number;
+  count: number;
+}
+
 export class Pool4 {
   readonly addrs: AddrInfo[] = [];
   private readonly byAddr = new Map<number, AddrInfo>();
   /** RFC 4787 REQ-2: IPv6 host → its IPv4 address, with a count of its BIB entries. */
   private readonly paired = new Map<string, { addr: number; refs: number }>();
   private seed = 0x9e3779b1;
+  private readonly share: PortShare | null;
 
-  constructor(ranges: Pool4Range[]) {
+  constructor(ranges: Pool4Range[], share?: PortShare) {
+    this.share = share && share.count > 1 ? share : null;
     for (const r of ranges) {
       for (let a = r.first; a <= r.last; a++) {
         const addr = a >>> 0;
         if (this.byAddr.has(addr)) continue;
-        const info: AddrInfo = { addr, portMin: r.portMin, portMax: r.portMax, sets: [null, null, null] };
+        const info: AddrInfo = {
+          addr,
+          portMin: r.portMin,
+          portMax: r.portMax,
+          size: 0,
+          sets: [null, null, null],
+        };
+        info.size = this.countMine(info);
         this.addrs.push(info);
         this.byAddr.set(addr, info);
       }
@@ -70,10 +92,29 @@ export class Pool4 {
     return this.byAddr.has(addr >>> 0);
   }
 
-  /** Total ports (identifiers) per protocol over all addresses. */
+  /** Total ports (identifiers) per protocol over all addresses (this worker's share of them). */
   capacity(): number {
     let n = 0;
-    for (const a of this.addrs) n += a.portMax - a.portMin + 1;
+    for (const a of this.addrs) n += this.sizeOf(a);
+    return n;
+  }
+
+  /** Whether port p is this worker's to hand out. */
+  private mine(p: number): boolean {
+    const sh = this.share;
+    return sh === null || portOwner(p, sh.count) === sh.index;
+  }
+
+  private sizeOf(a: AddrInfo): number {
+    return a.size;
+  }
+
+  /** Ports of an address this worker hands out. */
+  private countMine(a: AddrInfo): number {
+    if (a.portMax < a.portMin) return 0;
+    if (this.share === null) return a.portMax - a.portMin + 1;
+    let n = 0;
+    for (let p = a.portMin; p <= a.portMax; p++) if (this.mine(p)) n++;
     return n;
   }
 
@@ -97,7 +138,7 @@ export class Pool4 {
   reserve(proto: number, addr: number, port: number): void {
     let info = this.byAddr.get(addr >>> 0);
     if (!info) {
-      info = { addr: addr >>> 0, portMin: 1, portMax: 0, sets: [null, null, null] };
+      info = { addr: addr >>> 0, portMin: 1, portMax: 0, size: 0, sets: [null, null, null] };
       this.byAddr.set(info.addr, info);
     }
     const s = this.set(info, protoIndex(proto));
@@ -125,7 +166,7 @@ export class Pool4 {
       const start = this.hash(host) % this.addrs.length;
       for (let k = 0; k < this.addrs.length; k++) {
         const cand = this.addrs[(start + k) % this.addrs.length]!;
-        const size = cand.portMax - cand.portMin + 1;
+        const size = this.sizeOf(cand);
         if (size > 0 && (cand.sets[pi]?.used ?? 0) < size) {
           info = cand;
           break;
@@ -147,9 +188,9 @@ export class Pool4 {
     const hi = info.portMax;
     if (hi < lo) return -1;
     // Port preservation (RFC 6146 §3.5.1.1).
-    if (want >= lo && want <= hi && !s.has(want)) return want;
+    if (want >= lo && want <= hi && !s.has(want) && this.mine(want)) return want;
     const size = hi - lo + 1;
-    if (s.used >= size) return -1;
+    if (s.used >= this.sizeOf(info)) return -1;
     // Same parity for TCP/UDP (RFC 4787 REQ-4 "port parity"), then any.
     this.seed = (Math.imul(this.seed, 1103515245) + 12345) >>> 0;
     const start = lo + (this.seed % size);
@@ -157,12 +198,12 @@ export class Pool4 {
       const parity = want & 1;
       for (let k = 0; k < size; k++) {
         const p = lo + ((start - lo + k) % size);
-        if ((p & 1) === parity && !s.has(p)) return p;
+        if ((p & 1) === parity && !s.has(p) && this.mine(p)) return p;
       }
     }
     for (let k = 0; k < size; k++) {
       const p = lo + ((start - lo + k) % size);
-      if (!s.has(p)) return p;
+      if (!s.has(p) && this.mine(p)) return p;
     }
     return -1;
   }

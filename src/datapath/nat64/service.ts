@@ -16,10 +16,12 @@ import type { Nat64Assignment } from "../../planner/plan.ts";
 import { format6 } from "../../util/addrtext.ts";
 import { parsePrefix6 } from "../siit/config.ts";
 import { Rfc6052Prefix, type SiitConfig } from "../siit/index.ts";
+import { Ring } from "../tun/handoff.ts";
 import { type HostPlan, HostPlumbing, ip, preflight, rangeToCidrs } from "../tun/host.ts";
 import { dropsByName, S, STATS_LEN } from "../tun/stats.ts";
+import * as sys from "../tun/sys.ts";
 import { closeTun, openTun, TunError } from "../tun/tun.ts";
-import type { SessionRow, WorkerInput } from "../tun/worker.ts";
+import type { SessionRow, ShardInput, WorkerInput } from "../tun/worker.ts";
 import type { Pool4Range } from "./pool4.ts";
 import type { Nat64Config } from "./translator.ts";
 
@@ -42,8 +44,8 @@ export interface Nat64ServiceOptions {
   loop?: "poll" | "blocking";
   /**
    * IFF_MULTI_QUEUE with one worker per queue (default from V6MOSTLY_TUN_QUEUES, else 1).
-   * Stateless mode only: a stateful worker owns its sessions, and the kernel may queue the two
-   * directions of one flow on different queues, so stateful mode always uses one queue.
+   * Stateful workers each own a share of pool4's ports and the sessions on them, and pass each
+   * other the packets they do not own (nat64/shard.ts, tun/handoff.ts).
    */
   queues?: number;
   /**
@@ -203,15 +205,21 @@ export async function startNat64Gateway(
   );
   await plumbing.cleanStale();
 
-  const loop = opts.loop ?? (process.env.V6MOSTLY_TUN_LOOP === "blocking" ? "blocking" : "poll");
   const asked = opts.queues ?? Number(process.env.V6MOSTLY_TUN_QUEUES ?? 1);
-  const queues = stateful ? 1 : Math.max(1, Math.min(8, Math.floor(asked) || 1));
-  if (stateful && asked > 1)
-    log.warn({ queues: asked }, "stateful NAT64 runs one queue (sessions live in one worker)");
+  const queues = Math.max(1, Math.min(8, Math.floor(asked) || 1));
+  let loop = opts.loop ?? (process.env.V6MOSTLY_TUN_LOOP === "blocking" ? "blocking" : "poll");
+  // Stateful workers wake each other through an eventfd polled next to the TUN queue.
+  if (stateful && queues > 1 && loop === "blocking") {
+    log.warn({ queues }, "stateful NAT64 on several queues runs the poll loop");
+    loop = "poll";
+  }
   let offload = opts.offload ?? process.env.V6MOSTLY_TUN_OFFLOAD !== "0";
   const fds: number[] = [];
+  /** Multi-queue stateful: one eventfd per worker, to wake it (closed with the queues). */
+  const eventfds: number[] = [];
   const closeAll = () => {
     for (const f of fds.splice(0)) closeTun(f);
+    for (const f of eventfds.splice(0)) sys.close(f);
   };
   const open = () => {
     for (let q = 0; q < queues; q++) {
@@ -226,6 +234,17 @@ export async function startNat64Gateway(
     log.warn({ dev: spec.tunName, error: e.message }, "TUN offload refused: one packet per read");
     offload = false;
     open();
+  }
+  if (stateful && queues > 1) {
+    for (let q = 0; q < queues; q++) {
+      const e = sys.eventfd(0, sys.O_NONBLOCK | sys.O_CLOEXEC);
+      if (e < 0) {
+        const why = sys.strerror(sys.errno());
+        closeAll();
+        throw new Error(`eventfd: ${why}`);
+      }
+      eventfds.push(e);
+    }
   }
   log.info({ dev: spec.tunName, queues, offload }, "TUN device opened");
   try {
@@ -282,10 +301,22 @@ export async function startNat64Gateway(
         }, 250);
   summer?.unref();
   const control = new SharedArrayBuffer(4);
+  // Several stateful workers: each owns a share of pool4's ports and hands the others their packets.
+  const shards =
+    stateful && queues > 1
+      ? (() => {
+          const rings = fds.map((_, from) =>
+            fds.map((_, to) => (from === to ? null : new Ring(1 << 22).sab)),
+          );
+          const sleeping = new SharedArrayBuffer(4 * queues);
+          return (q: number): ShardInput => ({ index: q, count: queues, rings, eventfds, sleeping });
+        })()
+      : null;
   const inputFor = (q: number): WorkerInput => ({
     fd: fds[q]!,
     mode: spec.mode,
-    nat64,
+    nat64: nat64 && shards ? { ...nat64, share: { index: q, count: queues } } : nat64,
+    shard: shards?.(q),
     siit,
     stats: statsBufs[q]!,
     control,
@@ -321,7 +352,18 @@ export async function startNat64Gateway(
           return { socket, poke, timer };
         })()
       : null;
-  let latest: { sessions: SessionRow[]; total: number } = { sessions: [], total: 0 };
+  // The latest session table of each worker (sent once a second), merged for /translations.
+  const latestOf = new Map<Worker, { sessions: SessionRow[]; total: number }>();
+  const latestAll = (): { sessions: SessionRow[]; total: number } => {
+    const sessions: SessionRow[] = [];
+    let total = 0;
+    const limit = opts.snapshotLimit ?? 2000;
+    for (const l of latestOf.values()) {
+      total += l.total;
+      for (const r of l.sessions) if (sessions.length < limit) sessions.push(r);
+    }
+    return { sessions, total };
+  };
   let stopped: (() => void) | null = null;
   let exited = false;
   const done = new Set<Worker>();
@@ -335,7 +377,7 @@ export async function startNat64Gateway(
   for (const w of workers) {
     w.on("message", (m: { type: string } & Record<string, unknown>) => {
       if (m.type === "snapshot") {
-        if (w === worker) latest = m as unknown as typeof latest;
+        latestOf.set(w, m as unknown as { sessions: SessionRow[]; total: number });
       } else if (m.type === "log") {
         const { type: _t, msg, ...rest } = m;
         log.debug(rest, String(msg));
@@ -402,6 +444,8 @@ export async function startNat64Gateway(
     gsoPackets: stats[S.gsoIn]!,
     gsoSoftwareSegmented: stats[S.gsoSoftware]!,
     offloadDrops: stats[S.offloadDrops]!,
+    handoffs: stats[S.handoffs]!,
+    handoffDrops: stats[S.handoffDrops]!,
     readErrors: stats[S.readErrors]!,
     writeErrors: stats[S.writeErrors]!,
   });
@@ -415,9 +459,10 @@ export async function startNat64Gateway(
       pool4: assignment.pool4,
       counters: counters(),
       drops: Object.fromEntries(Object.entries(dropsByName(stats)).filter(([, v]) => v > 0)),
-      sessions: latest.sessions,
-      totalSessions: latest.total,
-      truncated: latest.total > latest.sessions.length,
+      ...(() => {
+        const l = latestAll();
+        return { sessions: l.sessions, totalSessions: l.total, truncated: l.total > l.sessions.length };
+      })(),
     }),
   );
 
@@ -559,6 +604,15 @@ export async function startNat64Gateway(
     counter("v6mostly_nat64_icmp_errors_total", "ICMP errors the translator generated", ["resource"], () => [
       [{}, stats[S.icmpErrors]!],
     ]);
+    counter(
+      "v6mostly_nat64_handoffs_total",
+      "packets a worker passed to the worker owning their BIB entry (several queues), by outcome",
+      ["resource", "outcome"],
+      () => [
+        [{ outcome: "passed" }, stats[S.handoffs]!],
+        [{ outcome: "ring-full" }, stats[S.handoffDrops]!],
+      ],
+    );
     counter(
       "v6mostly_nat64_offload_packets_total",
       "TCP super-packets read from the TUN device (segmentation offload), by how they were translated",

@@ -27,7 +27,7 @@
  * and tests (made on demand, never on the packet path); they read the slot
  * live, so they are valid until the slot is freed and reused.
  */
-import { Pool4, type Pool4Range, protoIndex } from "./pool4.ts";
+import { Pool4, type Pool4Range, type PortShare, protoIndex } from "./pool4.ts";
 import { TcpState, TcpTimer, tcpStateName, tcpTransition } from "./tcp.ts";
 
 /** "No slot" (end of a chain or list, lookup miss). */
@@ -264,9 +264,10 @@ export class Nat64State {
     readonly maxSessions = 1_000_000,
     readonly maxStoredSyns = 4096,
     trackRemotes = false,
+    share?: PortShare,
   ) {
     this.remotes = trackRemotes ? new Map() : null;
-    this.pool = new Pool4(pool4);
+    this.pool = new Pool4(pool4, share);
     const t = timeouts;
     // Indexed by TcpTimer (Keep unused), then UDP, ICMP.
     this.ms = [

@@ -21,7 +21,8 @@ import {
   Verdict,
 } from "../siit/index.ts";
 import { Nat64Mapper } from "./mapper.ts";
-import type { Pool4Range } from "./pool4.ts";
+import type { Pool4Range, PortShare } from "./pool4.ts";
+import { packetOwner } from "./shard.ts";
 import { type BibEntry, Nat64State, type Nat64Timeouts, type StaticBib, sessionKey } from "./state.ts";
 import { TCP_RST, TCP_SYN } from "./tcp.ts";
 
@@ -92,6 +93,13 @@ export interface Nat64Config {
   siit?: Omit<SiitConfig, "pool6" | "eamt" | "hairpinMode">;
   /** IPv4 Identification generator (tests pin it to 0). */
   nextIpv4Id?: () => number;
+  /**
+   * This translator is worker `index` of `count` splitting the NAT64 (shard.ts):
+   * it hands out only its share of pool4's ports, and hairpins in place only the
+   * packets whose BIB entry it owns (others go back to the kernel, which routes
+   * them into the device again, to their owner). No static BIB entries then.
+   */
+  share?: PortShare;
 }
 
 function prefixMatch(a: Uint8Array, o: number, p: { bytes: Uint8Array; len: number }): boolean {
@@ -158,6 +166,7 @@ export class Nat64Translator {
   lastDrop = -1;
 
   private readonly cfg: Nat64Config;
+  private readonly share: PortShare | null;
   private readonly allowed: { bytes: Uint8Array; len: number }[];
   private readonly adf: boolean;
   private better: boolean;
@@ -183,13 +192,17 @@ export class Nat64Translator {
 
   constructor(cfg: Nat64Config) {
     this.cfg = cfg;
+    if (cfg.share && cfg.share.count > 1 && (cfg.staticBib?.length ?? 0) > 0)
+      throw new Error("static BIB entries need a single packet worker");
     this.state = new Nat64State(
       cfg.pool4,
       cfg.timeouts,
       cfg.maxSessions,
       4096,
       cfg.filtering === "addressDependent",
+      cfg.share,
     );
+    this.share = cfg.share && cfg.share.count > 1 ? cfg.share : null;
     for (const s of cfg.staticBib ?? []) this.state.addStatic(s);
     this.allowed = cfg.allowedSources ?? [];
     this.adf = cfg.filtering === "addressDependent";
@@ -460,10 +473,36 @@ export class Nat64Translator {
     if (v === Verdict.Translated) {
       this.packets6to4++;
       this.bytes6to4 += len;
-      if (this.outSide === Side.Ipv4 && this.state.pool.has(dst4)) return this.hairpin(pkt, len);
+      if (this.outSide === Side.Ipv4 && this.state.pool.has(dst4) && this.ownsOutput())
+        return this.hairpin(pkt, len);
       if (this.tunTtl) for (let k = 0; k < this.outCount; k++) bumpTtl4(this.outBuf, this.outOffset[k]!);
     }
     return v;
+  }
+
+  /** Whether this worker owns the BIB entry of the (IPv4) output, which is about to come back in. */
+  private ownsOutput(): boolean {
+    const sh = this.share;
+    if (sh === null) return true;
+    return packetOwner(this.outBuf, this.outOffset[0]!, this.outLength[0]!, sh.count) === sh.index;
+  }
+
+  /**
+   * Whether a non-first fragment belongs to a datagram whose first fragment
+   * this translator saw (and so mapped), for a worker deciding who gets it.
+   */
+  knowsFragment(pkt: Uint8Array, len: number): boolean {
+    if (len < 20) return false;
+    if (pkt[0]! >>> 4 === 4) return this.fragments.has(fragKey4(pkt, read32(pkt, 12), read32(pkt, 16)));
+    if (len < 48 || !this.pool6.matches(pkt, 24)) return false;
+    let nh = pkt[6]!;
+    let p = 40;
+    while (nh === NH_HOP || nh === NH_ROUTING || nh === NH_DSTOPTS) {
+      if (p + 8 > len) return false;
+      nh = pkt[p]!;
+      p += (pkt[p + 1]! + 1) << 3;
+    }
+    return nh === NH_FRAGMENT && p + 8 <= len && this.fragments.has(fragKey6(pkt, p, this.extract(pkt, 24)));
   }
 
   /** RFC 6146 §3.8: the IPv4 destination is one of our pool4 addresses: back in, as incoming IPv4. */

@@ -34,8 +34,12 @@ export const S = {
   gsoSoftware: 22,
   /** Offloaded packets dropped: a GSO type or layout this worker cannot handle. */
   offloadDrops: 23,
+  /** Packets handed to the worker that owns their BIB entry (multi-queue stateful). */
+  handoffs: 24,
+  /** Packets dropped because the owner's ring was full. */
+  handoffDrops: 25,
 } as const;
-export const NAT64_DROP_BASE = 24;
+export const NAT64_DROP_BASE = 32;
 export const SIIT_DROP_BASE = NAT64_DROP_BASE + nat64DropNames.length;
 export const STATS_LEN = SIIT_DROP_BASE + DROP_REASON_COUNT;
 

@@ -13,10 +13,12 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { format4, format6 } from "../../util/addrtext.ts";
+import { OWNER_FRAGMENT, packetOwner } from "../nat64/shard.ts";
 import { bibV6 } from "../nat64/state.ts";
 import { bumpHopLimit6, bumpTtl4, type Nat64Config, Nat64Translator } from "../nat64/translator.ts";
 import { gsoKeepsWhole } from "../siit/fastpath.ts";
 import { type SiitConfig, SiitTranslator, Verdict } from "../siit/index.ts";
+import { META_BYTES, Ring } from "./handoff.ts";
 import {
   hdr16,
   segmentTcp,
@@ -55,6 +57,19 @@ export interface WorkerInput {
   wake: Uint8Array;
   /** The fd was opened with offload (IFF_VNET_HDR + TUNSETOFFLOAD). */
   offload: boolean;
+  /** Multi-queue stateful NAT64: this worker's place among the workers (see nat64/shard.ts). */
+  shard?: ShardInput;
+}
+
+export interface ShardInput {
+  index: number;
+  count: number;
+  /** rings[from][to]: the handoff ring from worker `from` to worker `to` (null on the diagonal). */
+  rings: (SharedArrayBuffer | null)[][];
+  /** Each worker's eventfd, written to wake it. */
+  eventfds: number[];
+  /** Int32Array, one flag per worker: 1 while it may be asleep in poll(). */
+  sleeping: SharedArrayBuffer;
 }
 
 export interface SessionRow {
@@ -130,9 +145,33 @@ const wbuf = new Uint8Array(H + 65536 + 64);
 const segBuf = new Uint8Array(65536 + 256 * 128);
 const segOffs = new Int32Array(256);
 const segLens = new Int32Array(256);
-const pfd = new Uint8Array(8);
-new DataView(pfd.buffer).setInt32(0, fd, true);
+// The hot calls take addresses (sys.readAt/writeAt): these buffers live as long as the worker.
+const rxAddr = sys.addressOf(rx);
+const trAddr = sys.addressOf(tr.buf);
+const txMainAddr = sys.addressOf(txMain);
+const wbufAddr = sys.addressOf(wbuf);
+// Multi-queue stateful: who owns what (nat64/shard.ts) and the rings between the workers (handoff.ts).
+const shard = input.shard;
+const me = shard?.index ?? 0;
+const workers = shard?.count ?? 1;
+const inRings = shard ? shard.rings.map((row, j) => (j === me ? null : new Ring(row[me]!))) : [];
+const outRings = shard ? shard.rings[me]!.map((sab, j) => (j === me ? null : new Ring(sab!))) : [];
+const sleeping = shard ? new Int32Array(shard.sleeping) : null;
+const meta = new Uint8Array(META_BYTES);
+const one = new Uint8Array(8);
+one[0] = 1;
+const efdBuf = new Uint8Array(8);
+
+// struct pollfd[]: the TUN queue, and (multi-queue stateful) this worker's eventfd.
+const pfd = new Uint8Array(16);
+const pdv = new DataView(pfd.buffer);
+pdv.setInt32(0, fd, true);
 pfd[4] = sys.POLLIN;
+if (shard) {
+  pdv.setInt32(8, shard.eventfds[me]!, true);
+  pfd[12] = sys.POLLIN;
+}
+const nfds = shard ? 2 : 1;
 
 function protoName(p: number): "tcp" | "udp" | "icmp" {
   return p === 6 ? "tcp" : p === 17 ? "udp" : "icmp";
@@ -223,14 +262,19 @@ let b46 = 0;
  */
 function writeOut(buf: Uint8Array, off: number, len: number, partial = false): void {
   if (!offload) {
-    if (sys.write(fd, off === 0 ? buf : buf.subarray(off), len) < 0) stats[S.writeErrors]!++;
+    const r = buf === tr.buf ? sys.writeAt(fd, trAddr + off, len) : sys.write(fd, buf.subarray(off), len);
+    if (r < 0) stats[S.writeErrors]!++;
     return;
   }
   let view: Uint8Array;
-  if (buf === tr.buf && tr.hasHeadroom(off)) view = txMain;
-  else {
+  let addr: number;
+  if (buf === tr.buf && tr.hasHeadroom(off)) {
+    view = txMain;
+    addr = txMainAddr;
+  } else {
     wbuf.set(buf.subarray(off, off + len), H);
     view = wbuf;
+    addr = wbufAddr;
   }
   if (partial) {
     const cs = xctx.csumStart;
@@ -240,7 +284,7 @@ function writeOut(buf: Uint8Array, off: number, len: number, partial = false): v
     const type = gso === 0 ? VNET_GSO_NONE : v4 ? VNET_GSO_TCPV4 : VNET_GSO_TCPV6;
     writeVnetHdr(view, 0, VNET_F_NEEDS_CSUM, type, hdrLen, gso, cs, xctx.csumOffset);
   } else writeVnetHdr(view, 0, 0, VNET_GSO_NONE, 0, 0, 0, 0);
-  if (sys.write(fd, view, len + H) < 0) stats[S.writeErrors]!++;
+  if (sys.writeAt(fd, addr, len + H) < 0) stats[S.writeErrors]!++;
 }
 
 const wake = input.wake;
@@ -286,13 +330,76 @@ function takeOffload(len: number, now: number): boolean {
   return false;
 }
 
-function handle(n: number, now: number): void {
+/**
+ * A packet read into rx (virtio_net_hdr, if any, then the packet: n bytes),
+ * or taken from a handoff ring (`hops` > 0: how many workers passed it on).
+ */
+function handle(n: number, now: number, hops = 0): void {
   const len = n - H;
   if (len <= 0) return;
   if (blocking && isWake(len)) return;
-  stats[S.packetsIn]!++;
+  if (hops === 0) stats[S.packetsIn]!++;
+  if (workers > 1) {
+    let owner = packetOwner(rbuf, 0, len, workers);
+    // A non-first fragment: whoever saw the first one; ask the workers in turn.
+    if (owner === OWNER_FRAGMENT)
+      owner = hops >= workers - 1 || nat!.knowsFragment(rbuf, len) ? me : (me + 1) % workers;
+    if (owner !== me) {
+      handOff(owner, n, hops + 1);
+      return;
+    }
+  }
   if (offload && !takeOffload(len, now)) return;
   translateOne(rbuf, len, now);
+}
+
+/** Passes the packet in rx to the worker that owns it, waking it if it sleeps. */
+function handOff(owner: number, n: number, hops: number): void {
+  meta.fill(0);
+  meta.set(rx.subarray(0, H), 0);
+  meta[META_BYTES - 1] = hops;
+  if (!outRings[owner]!.push(rbuf, 0, n - H, meta)) {
+    stats[S.handoffDrops]!++;
+    return;
+  }
+  stats[S.handoffs]!++;
+  if (Atomics.load(sleeping!, owner) === 1) sys.write(shard!.eventfds[owner]!, one, 8);
+}
+
+/** Handles the packets other workers passed on (a bounded batch per ring). */
+function drainRings(now: number): void {
+  for (let j = 0; j < workers; j++) {
+    const r = inRings[j];
+    if (!r) continue;
+    for (let k = 0; k < 64; k++) {
+      const len = r.pop(rbuf, 0, meta);
+      if (len < 0) break;
+      rx.set(meta.subarray(0, H), 0);
+      handle(len + H, now, Math.max(1, meta[META_BYTES - 1]!));
+    }
+  }
+}
+
+function ringsPending(): boolean {
+  for (const r of inRings) if (r?.pending) return true;
+  return false;
+}
+
+/** Sleeps in poll() until the TUN queue (or, multi-queue stateful, the eventfd) is readable, 200 ms at most. */
+function sleep(): void {
+  if (sleeping) {
+    Atomics.store(sleeping, me, 1);
+    // Look again after raising the flag: a producer either sees the flag or we see its record.
+    if (ringsPending()) {
+      Atomics.store(sleeping, me, 0);
+      return;
+    }
+  }
+  sys.poll(pfd, nfds, 200);
+  if (sleeping) {
+    Atomics.store(sleeping, me, 0);
+    if ((pfd[14]! & sys.POLLIN) !== 0) sys.read(shard!.eventfds[me]!, efdBuf, 8);
+  }
 }
 
 /** Translates one packet (in the input area, or a software segment) and writes the outputs. */
@@ -336,21 +443,29 @@ function translateOne(pkt: Uint8Array, n: number, now: number): void {
   stats[S.bytes4to6] = b46;
 }
 
+const SPIN = Number(process.env.V6MOSTLY_TUN_SPIN ?? 0);
 function loop(): void {
   parentPort?.postMessage({ type: "ready" });
   let lastTick = Date.now();
   let lastSnap = 0;
+  let empty = 0;
   for (;;) {
-    const n = sys.read(fd, rx, rx.length);
+    if (workers > 1) drainRings(Date.now());
+    const n = sys.readAt(fd, rxAddr, rx.length);
     const now = Date.now();
-    if (n > 0) handle(n, now);
-    else if (n < 0) {
+    if (n > 0) {
+      empty = 0;
+      handle(n, now);
+    } else if (n < 0) {
       const e = sys.errno();
       if (e === sys.EAGAIN) {
-        if (!blocking) sys.poll(pfd, 1, 200);
+        if (!blocking && ++empty > SPIN) {
+          empty = 0;
+          sleep();
+        }
       } else if (e !== sys.EINTR) {
         stats[S.readErrors]!++;
-        sys.poll(pfd, 1, 200);
+        sleep();
       }
     }
     if (now - lastTick >= 250 || n <= 0) {
