@@ -46,6 +46,25 @@ function segmentSize(b: Uint8Array, l4: number, proto: number, ipHdr: number, gs
 }
 
 /**
+ * Whether the IPv4 image of an IPv6 TCP super-packet (transport length l4len,
+ * segments of `gso` payload bytes, the full ones `size` bytes in IPv4) can be
+ * kept whole. RFC 7915 §5.1 sets DF on a translated packet of more than 1260
+ * bytes only, but one IPv4 header serves every segment (the segmenter copies
+ * its DF): a short last segment of <= 1260 bytes behind full ones of > 1260
+ * would go out with DF set, unlike the same segment translated alone. Such
+ * super-packets are cut in software instead. The total length must also fit
+ * the IPv4 header's 16 bits (an IPv6 payload of up to 65535 bytes does not).
+ */
+function gso64Whole(b: Uint8Array, l4: number, l4len: number, gso: number, size: number): boolean {
+  if (l4len + 20 > 0xffff) return false;
+  if (size <= 1260) return true;
+  const thl = (b[l4 + 12]! >>> 4) << 2;
+  const payload = l4len - thl;
+  const last = payload <= 0 ? 0 : payload - (Math.ceil(payload / gso) - 1) * gso;
+  return 20 + thl + last > 1260;
+}
+
+/**
  * Checksum offload (XlatContext.csumPartial): the input's field held the
  * pseudo-header sum only, so the output's holds the output's pseudo-header sum
  * (addresses, protocol, transport length; RFC 7915 §4.5 / §5.5 then hold once
@@ -99,7 +118,8 @@ export function gsoKeepsWhole(
   if (b[io]! >>> 4 === 6) {
     const plen = (b[io + 4]! << 8) | b[io + 5]!;
     if (b[io + 6] !== 6 || b[io + 7]! <= 1 || plen + 40 > len || plen < 20) return false;
-    return segmentSize(b, io + 40, 6, 20, gso) <= cfg.ipv4LinkMtu;
+    const size = segmentSize(b, io + 40, 6, 20, gso);
+    return size <= cfg.ipv4LinkMtu && gso64Whole(b, io + 40, plen, gso, size);
   }
   if (b[io] !== 0x45 || b[io + 9] !== 6 || len < 40) return false;
   const total = (b[io + 2]! << 8) | b[io + 3]!;
@@ -132,6 +152,8 @@ export function fast64(
   // A super-packet's size rules are those of its segments (see XlatContext.gsoSize).
   const size = ctx.gsoSize > 0 ? segmentSize(b, l4, nh, 20, ctx.gsoSize) : total;
   if (size > cfg.ipv4LinkMtu) return NOT_FAST;
+  // TCP super-packets only (as gsoKeepsWhole), and only when one IPv4 header fits all their segments.
+  if (ctx.gsoSize > 0 && (nh !== 6 || !gso64Whole(b, l4, plen, ctx.gsoSize, size))) return NOT_FAST;
   const oldCs = (b[l4 + csumOff]! << 8) | b[l4 + csumOff + 1]!;
   if (nh === 17 && oldCs === 0) return NOT_FAST;
 
@@ -227,6 +249,7 @@ export function fast46(
   const cfg = ctx.cfg;
   const outLen = 40 + plen;
   const l4 = io + 20;
+  if (ctx.gsoSize > 0 && proto !== 6) return NOT_FAST; // TCP super-packets only (as gsoKeepsWhole)
   const size = ctx.gsoSize > 0 ? segmentSize(b, l4, proto, 40, ctx.gsoSize) : outLen;
   if (size > cfg.ipv6LinkMtu || ((frag & 0x4000) === 0 && size > cfg.lowestIpv6Mtu)) return NOT_FAST;
   const oldCs = (b[l4 + csumOff]! << 8) | b[l4 + csumOff + 1]!;
