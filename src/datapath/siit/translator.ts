@@ -127,7 +127,12 @@ export class SiitTranslator {
     if (ctx.gsoSize > 0) return false;
     if (ctx.csumPartial) {
       ctx.csumPartial = false;
-      completeChecksum(pkt, IN, len, ctx.csumStart, ctx.csumOffset);
+      // The sum ends where the IP header says the packet ends (RFC 791 Total Length, RFC 8200
+      // Payload Length), not at bytes passed beyond it: the kernel trims an skb to its IP length
+      // before the checksum is completed, and the fast path ignores such bytes too.
+      const declared =
+        pkt[IN]! >>> 4 === 6 ? 40 + ((pkt[IN + 4]! << 8) | pkt[IN + 5]!) : (pkt[IN + 2]! << 8) | pkt[IN + 3]!;
+      completeChecksum(pkt, IN, Math.min(declared, len), ctx.csumStart, ctx.csumOffset);
     }
     return true;
   }
