@@ -1,0 +1,1129 @@
+/**
+ * TUN segmentation and checksum offload (src/datapath/tun/offload.ts and the
+ * translator's csumPartial / gsoSize handling): software segmentation against
+ * an independent model, completing a partial checksum, equivalence of the
+ * partial and super-packet paths with the plain one (both directions, SIIT and
+ * NAT64), and a fuzz of the offload flags.
+ *
+ * Every checksum here is computed by this file's own helpers (never by the
+ * code under test). "Completing" a partial checksum is modelled on a device
+ * (RFC 1071: ones' complement of the sum over [csum_start, end); RFC 768: a
+ * UDP checksum that comes out 0 is sent as 0xffff).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { type Nat64Config, Nat64Translator } from "../../../src/datapath/nat64/translator.ts";
+import { gsoKeepsWhole } from "../../../src/datapath/siit/fastpath.ts";
+import { DropReason, type SiitConfig, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
+import { completeChecksum, segmentTcp, tcpOffset } from "../../../src/datapath/tun/offload.ts";
+
+// ------------------------------------------------------------------ own helpers
+
+type Arb<A> = A extends fc.Arbitrary<infer T> ? T : never;
+
+function sum(b: Uint8Array, o: number, n: number, acc = 0): number {
+  let s = acc;
+  for (let i = 0; i < n; i += 2) s += (b[o + i]! << 8) | (i + 1 < n ? b[o + i + 1]! : 0);
+  return s;
+}
+function fold(s: number): number {
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
+}
+function fin(s: number): number {
+  return ~fold(s) & 0xffff;
+}
+function r16(b: Uint8Array, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+function w16(b: Uint8Array, o: number, v: number): void {
+  b[o] = (v >>> 8) & 0xff;
+  b[o + 1] = v & 0xff;
+}
+function r32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+function w32(b: Uint8Array, o: number, v: number): void {
+  w16(b, o, v >>> 16);
+  w16(b, o + 2, v & 0xffff);
+}
+/** Deterministic filler (xorshift32), so large payloads do not go through fast-check's shrinker. */
+function fill(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed | 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+/** An IPv4 packet in hex with its Identification and header checksum zeroed. */
+function maskId(b: Uint8Array): string {
+  const c = b.slice();
+  c.fill(0, 4, 6);
+  c.fill(0, 10, 12);
+  return hex(c);
+}
+
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const TCP_PSH = 0x08;
+const TCP_ACK = 0x10;
+const TCP_CWR = 0x80;
+
+interface Ip {
+  v: 4 | 6;
+  src: Uint8Array;
+  dst: Uint8Array;
+  ttl?: number;
+  tos?: number;
+  id?: number;
+  df?: boolean;
+  /** IPv4 options (multiple of 4 bytes, NOPs) or, for IPv6, a Destination Options header of this many bytes (8k). */
+  opt?: number;
+}
+
+/** IPv4 / IPv6 header + transport bytes, lengths and checksums filled in (UDP length too). */
+function ipPacket(h: Ip, proto: number, l4: Uint8Array): Uint8Array {
+  const opt = h.opt ?? 0;
+  const ihl = (h.v === 4 ? 20 : 40) + opt;
+  const b = new Uint8Array(ihl + l4.length);
+  const tos = h.tos ?? 0;
+  if (h.v === 4) {
+    b[0] = 0x40 | (ihl >>> 2);
+    b[1] = tos;
+    w16(b, 2, b.length);
+    w16(b, 4, h.id ?? 0);
+    w16(b, 6, h.df ? 0x4000 : 0);
+    b[8] = h.ttl ?? 64;
+    b[9] = proto;
+    b.set(h.src, 12);
+    b.set(h.dst, 16);
+    b.fill(1, 20, ihl); // NOP options
+    w16(b, 10, fin(sum(b, 0, ihl)));
+  } else {
+    b[0] = 0x60 | (tos >>> 4);
+    b[1] = (tos & 0x0f) << 4;
+    w16(b, 4, b.length - 40);
+    b[6] = opt > 0 ? 60 : proto;
+    b[7] = h.ttl ?? 64;
+    b.set(h.src, 8);
+    b.set(h.dst, 24);
+    if (opt > 0) {
+      b[40] = proto;
+      b[41] = (opt >>> 3) - 1;
+      b[42] = 1; // PadN
+      b[43] = opt - 4;
+    }
+  }
+  b.set(l4, ihl);
+  if (proto === 17) w16(b, ihl + 4, l4.length);
+  if (proto === 6 || proto === 17) {
+    const co = ihl + (proto === 6 ? 16 : 6);
+    w16(b, co, 0);
+    let c = fin(sum(b, ihl, l4.length, pseudo(b)));
+    if (proto === 17 && c === 0) c = 0xffff; // RFC 768
+    w16(b, co, c);
+  }
+  return b;
+}
+
+/** Offset of the transport header (after IPv4 options / the IPv6 extension header this file builds). */
+function l4Of(b: Uint8Array): number {
+  if (b[0]! >>> 4 === 4) return (b[0]! & 0x0f) << 2;
+  return b[6] === 60 ? 40 + ((b[41]! + 1) << 3) : 40;
+}
+function protoOf(b: Uint8Array): number {
+  return b[0]! >>> 4 === 4 ? b[9]! : b[6] === 60 ? b[40]! : b[6]!;
+}
+/** Unfolded pseudo-header sum (RFC 793 §3.1 / RFC 8200 §8.1): addresses, protocol, transport length. */
+function pseudo(b: Uint8Array): number {
+  const l4 = l4Of(b);
+  if (b[0]! >>> 4 === 4) return sum(b, 12, 8) + b[9]! + (r16(b, 2) - l4);
+  return sum(b, 8, 32) + protoOf(b) + (40 + r16(b, 4) - l4);
+}
+function csumField(b: Uint8Array): number {
+  return l4Of(b) + (protoOf(b) === 6 ? 16 : 6);
+}
+/** The kernel's CHECKSUM_PARTIAL seed: the folded, NOT complemented, pseudo-header sum. */
+function seedOf(b: Uint8Array): number {
+  return fold(pseudo(b));
+}
+/** A copy of b with its transport checksum replaced by the pseudo-header seed. */
+function partialOf(b: Uint8Array): Uint8Array {
+  const p = b.slice();
+  w16(p, csumField(p), seedOf(p));
+  return p;
+}
+/** A device completing a partial checksum (RFC 1071; UDP 0 → 0xffff, RFC 768). */
+function deviceComplete(b: Uint8Array, start: number, offset: number, proto: number): void {
+  let c = fin(sum(b, start, b.length - start));
+  if (proto === 17 && c === 0) c = 0xffff;
+  w16(b, start + offset, c);
+}
+function ipv4HeaderOk(b: Uint8Array): boolean {
+  return fin(sum(b, 0, (b[0]! & 0x0f) << 2)) === 0;
+}
+/** Transport checksum of a whole (unfragmented) TCP/UDP packet verifies. */
+function l4Ok(b: Uint8Array): boolean {
+  const l4 = l4Of(b);
+  return fin(sum(b, l4, b.length - l4, pseudo(b))) === 0;
+}
+
+function tcpBytes(t: {
+  sport: number;
+  dport: number;
+  seq: number;
+  ack?: number;
+  flags: number;
+  opts?: number;
+  payload: Uint8Array;
+}): Uint8Array {
+  const opts = t.opts ?? 0;
+  const b = new Uint8Array(20 + opts + t.payload.length);
+  w16(b, 0, t.sport);
+  w16(b, 2, t.dport);
+  w32(b, 4, t.seq >>> 0);
+  w32(b, 8, (t.ack ?? 0x01020304) >>> 0);
+  b[12] = ((20 + opts) >>> 2) << 4;
+  b[13] = t.flags;
+  w16(b, 14, 0xfaf0);
+  w16(b, 18, 0);
+  b.fill(1, 20, 20 + opts); // NOP options
+  b.set(t.payload, 20 + opts);
+  return b;
+}
+function udpBytes(sport: number, dport: number, payload: Uint8Array): Uint8Array {
+  const b = new Uint8Array(8 + payload.length);
+  w16(b, 0, sport);
+  w16(b, 2, dport);
+  b.set(payload, 8);
+  return b;
+}
+
+const v4 = (a: number, b: number, c: number, d: number) => new Uint8Array([a, b, c, d]);
+/** 64:ff9b::/96 + an IPv4 address (RFC 6052 §2.2). */
+function wkp(a4: Uint8Array): Uint8Array {
+  const b = new Uint8Array(16);
+  b[1] = 0x64;
+  b[2] = 0xff;
+  b[3] = 0x9b;
+  b.set(a4, 12);
+  return b;
+}
+/** 2001:db8:64::/96 + an IPv4 address (the NAT64's pool6 here). */
+function nat64Addr(a4: Uint8Array): Uint8Array {
+  const b = new Uint8Array(16);
+  b.set([0x20, 0x01, 0x0d, 0xb8, 0x00, 0x64], 0);
+  b.set(a4, 12);
+  return b;
+}
+/** A client in 2001:db8:1::/64. */
+function client6(x: number): Uint8Array {
+  const b = new Uint8Array(16);
+  b.set([0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01], 0);
+  w32(b, 12, x >>> 0);
+  return b;
+}
+
+// ------------------------------------------------------------------ translators
+
+const SIIT_CFG: SiitConfig = {
+  pool6: "64:ff9b::/96",
+  ownIpv4: "192.0.2.1",
+  ownIpv6: "2001:db8:ffff::1",
+  ipv4LinkMtu: 1500,
+  ipv6LinkMtu: 1500,
+  hairpinMode: "off",
+};
+
+function nat64Cfg(over: Partial<Nat64Config> = {}): Nat64Config {
+  return {
+    pool6: "2001:db8:64::/96",
+    pool4: [{ first: 0xc6336401, last: 0xc6336408, portMin: 1024, portMax: 65535 }], // 198.51.100.1-8
+    timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
+    siit: {
+      ownIpv4: "198.51.100.1",
+      ownIpv6: "2001:db8:64::c633:6401",
+      ipv4LinkMtu: 1500,
+      ipv6LinkMtu: 1500,
+    },
+    ...over,
+  };
+}
+
+interface Out {
+  v: number;
+  reason: number;
+  outs: Uint8Array[];
+  partial: boolean;
+  start: number;
+  offset: number;
+}
+
+/** Either translator behind one face: translate with the given offload flags and copy what came out. */
+interface Xl {
+  siit: SiitTranslator;
+  run(p: Uint8Array, flags?: { partial?: boolean; start?: number; offset?: number; gso?: number }): Out;
+}
+
+function wrapSiit(t: SiitTranslator): Xl {
+  return {
+    siit: t,
+    run(p, f = {}) {
+      const ctx = t.ctx;
+      ctx.csumPartial = f.partial ?? false;
+      ctx.csumStart = f.start ?? 0;
+      ctx.csumOffset = f.offset ?? 0;
+      ctx.gsoSize = f.gso ?? 0;
+      const v = t.translate(p, p.length);
+      return {
+        v,
+        reason: t.lastReason,
+        outs: t.outputs(),
+        partial: ctx.csumPartial,
+        start: ctx.csumStart,
+        offset: ctx.csumOffset,
+      };
+    },
+  };
+}
+function wrapNat(t: Nat64Translator): Xl {
+  return {
+    get siit() {
+      return t.siit;
+    },
+    run(p, f = {}) {
+      const ctx = t.siit.ctx;
+      ctx.csumPartial = f.partial ?? false;
+      ctx.csumStart = f.start ?? 0;
+      ctx.csumOffset = f.offset ?? 0;
+      ctx.gsoSize = f.gso ?? 0;
+      const before = t.siit.dropCounters[DropReason.Offload]!;
+      const v = t.translate(p, p.length, 1000);
+      assert.equal(t.internalErrors, 0, "Nat64Translator caught an exception");
+      const offl = t.siit.dropCounters[DropReason.Offload]! > before;
+      return {
+        v,
+        reason: v === Verdict.Drop ? (offl ? DropReason.Offload : 1000 + t.lastDrop) : t.siit.lastReason,
+        outs: t.outputs(),
+        partial: ctx.csumPartial,
+        start: ctx.csumStart,
+        offset: ctx.csumOffset,
+      };
+    },
+  };
+}
+
+/**
+ * Translates `plain` with the offload flags off, then its partial-checksum
+ * twin with csumPartial set, on the same translator (whose IPv4 ID source is
+ * constant, so both calls write the same Identification), and checks they
+ * agree byte for byte once the device has completed the partial output.
+ */
+function checkPartialEquivalence(x: Xl, plain: Uint8Array, trail = 0): Out {
+  const junk = fill(trail, 77);
+  const a = x.run(Buffer.concat([plain, junk]));
+  assert.equal(a.partial, false);
+  const proto = protoOf(plain);
+  const start = l4Of(plain);
+  const offset = proto === 6 ? 16 : 6;
+  const b = x.run(Buffer.concat([partialOf(plain), junk]), { partial: true, start, offset });
+  assert.equal(b.v, a.v, "verdict");
+  assert.equal(b.reason, a.reason, "reason");
+  assert.equal(b.outs.length, a.outs.length, "output count");
+  if (b.v === Verdict.Translated && b.partial) {
+    // Kept partial (fast path): one output whose checksum field holds the output's own seed.
+    assert.equal(b.outs.length, 1);
+    const o = b.outs[0]!;
+    assert.equal(b.start, l4Of(o), "ctx.csumStart describes the output");
+    assert.equal(b.offset, offset, "ctx.csumOffset");
+    assert.equal(r16(o, b.start + b.offset), seedOf(o), "output holds its pseudo-header seed");
+    deviceComplete(o, b.start, b.offset, proto);
+  }
+  for (let i = 0; i < a.outs.length; i++) assert.equal(hex(b.outs[i]!), hex(a.outs[i]!), `output ${i}`);
+  return a;
+}
+
+/** ICMPv4/ICMPv6 error well-formed: header and ICMP checksums verify, and the quoted packet is `quoted`'s prefix. */
+function checkIcmpError(e: Uint8Array, quoted: Uint8Array): void {
+  if (e[0]! >>> 4 === 4) {
+    assert.ok(ipv4HeaderOk(e), "ICMPv4 error: header checksum");
+    assert.equal(r16(e, 2), e.length);
+    assert.equal(e[9], 1);
+    assert.equal(fin(sum(e, 20, e.length - 20)), 0, "ICMPv4 checksum");
+    assert.equal(hex(e.subarray(28)), hex(quoted.subarray(0, e.length - 28)), "quoted packet");
+  } else {
+    assert.equal(r16(e, 4), e.length - 40);
+    assert.equal(e[6], 58);
+    const ps = sum(e, 8, 32) + 58 + (e.length - 40);
+    assert.equal(fin(sum(e, 40, e.length - 40, ps)), 0, "ICMPv6 checksum");
+    assert.equal(hex(e.subarray(48)), hex(quoted.subarray(0, e.length - 48)), "quoted packet");
+  }
+}
+
+// ------------------------------------------------------------------ 1. segmentTcp
+
+describe("segmentTcp (software GSO, as the kernel's tcp_gso_segment)", () => {
+  const spec = fc.record({
+    v: fc.constantFrom<4 | 6>(4, 6),
+    opt: fc.integer({ min: 0, max: 2 }), // IPv4 options of 4k bytes / an IPv6 Destination Options header of 8k
+    topts: fc.integer({ min: 0, max: 10 }).map((k) => 4 * k),
+    payload: fc.oneof(fc.integer({ min: 0, max: 20000 }), fc.integer({ min: 0, max: 64 })),
+    seed: fc.integer(),
+    mss: fc.oneof(fc.integer({ min: 1, max: 1460 }), fc.integer({ min: 1, max: 16 })),
+    flags: fc.integer({ min: 0, max: 255 }),
+    id: fc.integer({ min: 0, max: 0xffff }),
+    df: fc.boolean(),
+    seq: fc.integer({ min: 0, max: 0xffffffff }),
+    at: fc.integer({ min: 0, max: 7 }),
+  });
+
+  function build(s: Arb<typeof spec>): Uint8Array {
+    const ip: Ip =
+      s.v === 4
+        ? { v: 4, src: v4(192, 0, 2, 1), dst: v4(198, 51, 100, 9), id: s.id, df: s.df, opt: 4 * s.opt }
+        : { v: 6, src: client6(7), dst: wkp(v4(203, 0, 113, 5)), opt: 8 * s.opt };
+    const tcp = tcpBytes({
+      sport: 40000,
+      dport: 443,
+      seq: s.seq,
+      flags: s.flags,
+      opts: s.topts,
+      payload: fill(s.payload, s.seed),
+    });
+    return ipPacket(ip, 6, tcp);
+  }
+
+  it("cuts a super-packet into valid segments carrying the payload in order (IPv4 and IPv6)", () => {
+    fc.assert(
+      fc.property(spec, (s) => {
+        const p = build(s);
+        const buf = new Uint8Array(s.at + p.length);
+        buf.set(p, s.at);
+        const l4 = tcpOffset(buf, s.at, p.length);
+        assert.equal(l4, l4Of(p));
+        const hdr = l4 + 20 + s.topts;
+        const n = Math.max(1, Math.ceil(s.payload / s.mss));
+        const out = new Uint8Array(n * (hdr + 3) + s.payload);
+        const offs = new Int32Array(n + 1);
+        const lens = new Int32Array(n + 1);
+        assert.equal(segmentTcp(buf, s.at, p.length, l4, s.mss, out, offs, lens), n);
+        const payloads: Uint8Array[] = [];
+        let end = 0;
+        for (let i = 0; i < n; i++) {
+          const chunk = Math.min(s.mss, s.payload - i * s.mss);
+          assert.equal(offs[i]! % 4, 0);
+          assert.ok(offs[i]! >= end, "segments do not overlap");
+          assert.equal(lens[i], hdr + Math.max(0, chunk));
+          const g = out.subarray(offs[i]!, offs[i]! + lens[i]!);
+          end = offs[i]! + lens[i]!;
+          if (s.v === 4) {
+            assert.equal(r16(g, 2), g.length, "IPv4 total length");
+            assert.equal(r16(g, 4), (s.id + i) & 0xffff, "IPv4 ID + i");
+            assert.ok(ipv4HeaderOk(g), "IPv4 header checksum");
+            // Everything else of the IP header is the super-packet's.
+            for (const k of [0, 1, 6, 7, 8, 9]) assert.equal(g[k], p[k]);
+            assert.equal(hex(g.subarray(12, l4)), hex(p.subarray(12, l4)));
+          } else {
+            assert.equal(r16(g, 4), g.length - 40, "IPv6 payload length");
+            assert.equal(hex(g.subarray(0, 4)), hex(p.subarray(0, 4)));
+            assert.equal(hex(g.subarray(6, l4)), hex(p.subarray(6, l4)));
+          }
+          const t = l4;
+          assert.equal(r32(g, t + 4), (s.seq + i * s.mss) >>> 0, "sequence number");
+          let f = s.flags;
+          if (i < n - 1) f &= ~(TCP_FIN | TCP_PSH);
+          if (i > 0) f &= ~TCP_CWR;
+          assert.equal(g[t + 13], f, `flags of segment ${i}/${n}`);
+          assert.equal(hex(g.subarray(t, t + 4)), hex(p.subarray(t, t + 4)));
+          assert.equal(hex(g.subarray(t + 8, t + 13)), hex(p.subarray(t + 8, t + 13)));
+          assert.equal(hex(g.subarray(t + 14, t + 16)), hex(p.subarray(t + 14, t + 16)));
+          assert.equal(hex(g.subarray(t + 18, hdr)), hex(p.subarray(t + 18, hdr)));
+          assert.ok(l4Ok(g), "TCP checksum of the segment");
+          payloads.push(g.subarray(hdr));
+        }
+        assert.equal(hex(Buffer.concat(payloads)), hex(p.subarray(hdr)), "payload in order");
+
+        // Too small an output area or too few slots, mss <= 0: refused, nothing thrown.
+        assert.equal(segmentTcp(buf, s.at, p.length, l4, s.mss, out.subarray(0, end - 1), offs, lens), -1);
+        assert.equal(
+          segmentTcp(buf, s.at, p.length, l4, s.mss, out, offs.subarray(0, n - 1), lens.subarray(0, n - 1)),
+          -1,
+        );
+        assert.equal(segmentTcp(buf, s.at, p.length, l4, 0, out, offs, lens), -1);
+        assert.equal(segmentTcp(buf, s.at, p.length, l4, -s.mss, out, offs, lens), -1);
+        // Malformed: TCP data offset below 5 words, header beyond the packet, truncated.
+        const bad = buf.slice();
+        bad[s.at + l4 + 12] = (bad[s.at + l4 + 12]! & 0x0f) | (((s.flags & 3) + 1) << 4);
+        assert.equal(segmentTcp(bad, s.at, p.length, l4, s.mss, out, offs, lens), -1);
+        assert.equal(segmentTcp(buf, s.at, hdr - 1, l4, s.mss, out, offs, lens), -1);
+        assert.equal(segmentTcp(buf, s.at, l4 + 19, l4, s.mss, out, offs, lens), -1);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("never throws on arbitrary bytes, lengths and offsets (tcpOffset and segmentTcp)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 300 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 0, max: 320 }),
+        fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
+        fc.integer({ min: -3, max: 400 }),
+        fc.integer({ min: 0, max: 600 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.constantFrom(0, 4, 6),
+        (bytes, at, lenRaw, l4Raw, mss, outLen, slots, force) => {
+          const b = new Uint8Array(bytes);
+          if (force !== 0 && b.length > at) b[at] = (force << 4) | (b[at]! & 0x0f);
+          const len = Math.min(lenRaw, Math.max(0, b.length - at));
+          const found = tcpOffset(b, at, len);
+          assert.ok(found === -1 || (found >= 20 && found + 20 <= len), `tcpOffset ${found}`);
+          const l4 = l4Raw ?? found;
+          if (l4 < 0) return;
+          const out = new Uint8Array(outLen);
+          const offs = new Int32Array(slots);
+          const lens = new Int32Array(slots);
+          const k = segmentTcp(b, at, len, l4, mss, out, offs, lens);
+          assert.ok(k === -1 || (k >= 1 && k <= slots), `segmentTcp ${k}`);
+          for (let i = 0; i < k; i++)
+            assert.ok(offs[i]! >= 0 && offs[i]! + lens[i]! <= outLen, "segment inside out");
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+});
+
+// ------------------------------------------------------------------ 2. completeChecksum
+
+describe("completeChecksum (what a device does with CHECKSUM_PARTIAL)", () => {
+  it("turns a pseudo-header seed back into the packet's checksum (TCP, UDP; IPv4, IPv6; any alignment)", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<4 | 6>(4, 6),
+        fc.constantFrom(6, 17),
+        fc.integer({ min: 0, max: 3000 }),
+        fc.integer(),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (v, proto, n, seed, at, addr) => {
+          const src = v === 4 ? v4(192, 0, 2, addr & 0xff) : client6(addr);
+          const dst = v === 4 ? v4(198, 51, 100, addr >>> 24) : wkp(v4(203, 0, 113, addr >>> 24));
+          const payload = fill(n, seed);
+          const l4 =
+            proto === 6
+              ? tcpBytes({ sport: addr & 0xffff, dport: 80, seq: addr, flags: TCP_ACK, payload })
+              : udpBytes(addr & 0xffff, 53, payload);
+          const p = ipPacket({ v, src, dst }, proto, l4);
+          const start = l4Of(p);
+          const offset = proto === 6 ? 16 : 6;
+          const buf = new Uint8Array(at + p.length + 5);
+          buf.set(partialOf(p), at);
+          buf.fill(0xee, at + p.length); // bytes after the packet are not summed
+          assert.equal(completeChecksum(buf, at, p.length, start, offset), true);
+          const got = r16(buf, at + start + offset);
+          const want = r16(p, start + offset);
+          // The only allowed difference: a computed 0 goes out as 0xffff (the same in ones' complement).
+          if (want === 0) assert.equal(got, 0xffff);
+          else assert.equal(got, want);
+          assert.ok(l4Ok(buf.subarray(at, at + p.length)), "completed checksum verifies");
+          assert.equal(hex(buf.subarray(at + p.length)), "eeeeeeeeee");
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a TCP checksum that computes to 0 is written as 0xffff, and still verifies", () => {
+    // Choose the last payload word so that the full sum folds to 0xffff (checksum 0x0000).
+    const l4 = tcpBytes({ sport: 1234, dport: 80, seq: 99, flags: TCP_ACK, payload: new Uint8Array(10) });
+    const p = ipPacket({ v: 6, src: client6(1), dst: wkp(v4(203, 0, 113, 1)) }, 6, l4);
+    w16(p, 56, 0);
+    w16(p, p.length - 2, 0);
+    const s = fold(sum(p, 40, p.length - 40, pseudo(p)));
+    w16(p, p.length - 2, 0xffff - s);
+    assert.equal(fin(sum(p, 40, p.length - 40, pseudo(p))), 0);
+    assert.equal(r16(p, 56), 0, "this packet's checksum is 0x0000");
+    const q = partialOf(p);
+    assert.ok(completeChecksum(q, 0, q.length, 40, 16), "completed");
+    assert.equal(r16(q, 56), 0xffff);
+    assert.ok(l4Ok(q), "0xffff verifies");
+  });
+
+  it("writes nothing when the offsets do not fit the packet", () => {
+    const p = ipPacket(
+      { v: 4, src: v4(192, 0, 2, 1), dst: v4(198, 51, 100, 1) },
+      17,
+      udpBytes(1, 2, fill(3, 5)),
+    );
+    const q = p.slice();
+    assert.equal(completeChecksum(q, 0, q.length, 20, q.length - 20 - 1), false);
+    assert.equal(completeChecksum(q, 0, q.length, -1, 6), false);
+    assert.equal(completeChecksum(q, 0, q.length, 20, -2), false);
+    assert.equal(completeChecksum(q, 0, q.length, q.length, 0), false);
+    assert.equal(hex(q), hex(p));
+  });
+});
+
+// ------------------------------------------------------------------ 3. partial checksum translation
+
+const pktSpec = fc.record({
+  proto: fc.constantFrom(6, 17),
+  payload: fc.oneof(fc.integer({ min: 0, max: 1500 }), fc.integer({ min: 0, max: 40 })),
+  seed: fc.integer(),
+  sport: fc.integer({ min: 1, max: 0xffff }),
+  dport: fc.integer({ min: 1, max: 0xffff }),
+  seq: fc.integer({ min: 0, max: 0xffffffff }),
+  flags: fc.constantFrom(
+    TCP_ACK,
+    TCP_ACK | TCP_PSH,
+    TCP_ACK | TCP_FIN,
+    TCP_ACK | TCP_CWR,
+    TCP_RST,
+    TCP_ACK | 0x40,
+  ),
+  topts: fc.constantFrom(0, 4, 12, 40),
+  ttl: fc.oneof(fc.constant(64), fc.integer({ min: 0, max: 255 })),
+  tos: fc.integer({ min: 0, max: 255 }),
+  df: fc.boolean(),
+  ext: fc.constantFrom(0, 0, 0, 8),
+  host: fc.integer({ min: 1, max: 254 }),
+  /** Bytes after the IP packet (the IP length fields rule, RFC 791 / RFC 8200). */
+  trail: fc.constantFrom(0, 0, 0, 1, 3),
+});
+type PktSpec = Arb<typeof pktSpec>;
+
+function l4For(s: PktSpec, sport = s.sport, dport = s.dport): Uint8Array {
+  const payload = fill(s.payload, s.seed);
+  return s.proto === 6
+    ? tcpBytes({ sport, dport, seq: s.seq, flags: s.flags, opts: s.topts, payload })
+    : udpBytes(sport, dport, payload);
+}
+
+describe("partial checksums through the translators (csumPartial)", () => {
+  it("SIIT 6→4 and 4→6: partial in, completed out == plain in, plain out", () => {
+    const x = wrapSiit(new SiitTranslator(SIIT_CFG, { nextIpv4Id: () => 0x1234 }));
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(pktSpec, fc.boolean(), (s, six) => {
+        const a4 = v4(198, 51, 100, s.host);
+        const b4 = v4(203, 0, 113, 255 - s.host);
+        const p = six
+          ? ipPacket(
+              { v: 6, src: wkp(a4), dst: wkp(b4), ttl: s.ttl, tos: s.tos, opt: s.ext },
+              s.proto,
+              l4For(s),
+            )
+          : ipPacket(
+              { v: 4, src: b4, dst: a4, ttl: s.ttl, tos: s.tos, df: s.df, id: s.seed & 0xffff },
+              s.proto,
+              l4For(s),
+            );
+        const a = checkPartialEquivalence(x, p, s.trail);
+        seen.add(`${a.v}/${a.outs.length > 1 ? "frag" : ""}`);
+        for (const o of a.outs) if (a.v === Verdict.IcmpReply) checkIcmpError(o, p);
+      }),
+      { numRuns: 300 },
+    );
+    // The run went through translation, fragmentation and ICMP errors (not only the fast path).
+    assert.ok(seen.has(`${Verdict.Translated}/`) && seen.has(`${Verdict.Translated}/frag`), [...seen].join());
+    assert.ok(seen.has(`${Verdict.IcmpReply}/`), [...seen].join());
+  });
+
+  it("NAT64 6→4 (session created by the packet or a SYN) and 4→6 (existing session)", () => {
+    const nat = new Nat64Translator(nat64Cfg({ nextIpv4Id: () => 0x4321 }));
+    const x = wrapNat(nat);
+    let k = 0;
+    fc.assert(
+      fc.property(pktSpec, fc.boolean(), (s, six) => {
+        k++;
+        const c6 = client6(0x1000 + k);
+        const srv4 = v4(203, 0, 113, s.host);
+        // Open the session: a SYN (TCP) or this flow's first datagram (UDP), plain.
+        const open = ipPacket(
+          { v: 6, src: c6, dst: nat64Addr(srv4) },
+          s.proto,
+          s.proto === 6
+            ? tcpBytes({ sport: s.sport, dport: s.dport, seq: 1, flags: TCP_SYN, payload: new Uint8Array(0) })
+            : udpBytes(s.sport, s.dport, new Uint8Array(4)),
+        );
+        const o = x.run(open);
+        assert.equal(o.v, Verdict.Translated);
+        const out = o.outs[0]!;
+        const m4 = out.subarray(12, 16).slice();
+        const mport = r16(out, 20);
+        const p = six
+          ? ipPacket(
+              { v: 6, src: c6, dst: nat64Addr(srv4), ttl: s.ttl, tos: s.tos, opt: s.ext },
+              s.proto,
+              l4For(s),
+            )
+          : ipPacket(
+              { v: 4, src: srv4, dst: m4, ttl: s.ttl, tos: s.tos, df: s.df, id: s.seed & 0xffff },
+              s.proto,
+              l4For(s, s.dport, mport),
+            );
+        const a = checkPartialEquivalence(x, p, s.trail);
+        for (const e of a.outs) if (a.v === Verdict.IcmpReply) checkIcmpError(e, p);
+      }),
+      { numRuns: 200 },
+    );
+    assert.equal(nat.internalErrors, 0);
+  });
+
+  it("after a fast-path refusal the packet is completed first: same verdict and outputs as the plain packet", () => {
+    const small = { ...SIIT_CFG, ipv4LinkMtu: 1400, ipv6LinkMtu: 1400 };
+    const x = wrapSiit(new SiitTranslator(small, { nextIpv4Id: () => 7 }));
+    const a4 = v4(198, 51, 100, 20);
+    const b4 = v4(203, 0, 113, 30);
+    const tcp = (n: number) =>
+      tcpBytes({ sport: 5000, dport: 80, seq: 5, flags: TCP_ACK, payload: fill(n, n) });
+    const cases: [string, Uint8Array, number, number][] = [
+      // [what, plain packet, expected verdict, expected output count]
+      [
+        "6→4 bigger than ipv4LinkMtu (PTB)",
+        ipPacket({ v: 6, src: wkp(a4), dst: wkp(b4) }, 6, tcp(1420)),
+        Verdict.IcmpReply,
+        1,
+      ],
+      [
+        "4→6 DF, IPv6 image > ipv6LinkMtu (frag needed)",
+        ipPacket({ v: 4, src: b4, dst: a4, df: true }, 6, tcp(1350)),
+        Verdict.IcmpReply,
+        1,
+      ],
+      [
+        "4→6 no DF, > lowestIpv6Mtu (fragments)",
+        ipPacket({ v: 4, src: b4, dst: a4, id: 9 }, 6, tcp(1300)),
+        Verdict.Translated,
+        2,
+      ],
+      [
+        "6→4 hop limit 1 (time exceeded)",
+        ipPacket({ v: 6, src: wkp(a4), dst: wkp(b4), ttl: 1 }, 17, udpBytes(1, 2, fill(30, 1))),
+        Verdict.IcmpReply,
+        1,
+      ],
+      [
+        "4→6 with IPv4 options (general path)",
+        ipPacket({ v: 4, src: b4, dst: a4, opt: 8, df: true }, 17, udpBytes(3, 4, fill(99, 2))),
+        Verdict.Translated,
+        1,
+      ],
+      [
+        "6→4 with a Destination Options header",
+        ipPacket({ v: 6, src: wkp(a4), dst: wkp(b4), opt: 8 }, 6, tcp(77)),
+        Verdict.Translated,
+        1,
+      ],
+    ];
+    for (const [what, p, verdict, count] of cases) {
+      const a = checkPartialEquivalence(x, p);
+      assert.equal(a.v, verdict, what);
+      assert.equal(a.outs.length, count, what);
+      if (verdict === Verdict.IcmpReply) checkIcmpError(a.outs[0]!, p);
+      // After the general path the flag is down: the caller writes a complete checksum.
+      const b = x.run(partialOf(p), { partial: true, start: l4Of(p), offset: protoOf(p) === 6 ? 16 : 6 });
+      assert.equal(b.partial, false, what);
+      if (verdict === Verdict.Translated && count === 1) assert.ok(l4Ok(b.outs[0]!), what);
+    }
+
+    // A UDP "seed" of 0 (the fast path refuses a zero UDP checksum field): the general path
+    // completes it, so the result is that of the packet carrying the completed checksum.
+    for (const six of [true, false]) {
+      const p = six
+        ? ipPacket({ v: 6, src: wkp(a4), dst: wkp(b4) }, 17, udpBytes(7, 8, fill(50, 3)))
+        : ipPacket({ v: 4, src: b4, dst: a4 }, 17, udpBytes(7, 8, fill(50, 3)));
+      const z = p.slice();
+      w16(z, l4Of(z) + 6, 0);
+      const completed = z.slice();
+      deviceComplete(completed, l4Of(z), 6, 17);
+      const a = x.run(completed);
+      const b = x.run(z, { partial: true, start: l4Of(z), offset: 6 });
+      assert.equal(a.v, Verdict.Translated);
+      assert.equal(b.v, a.v);
+      assert.equal(b.partial, false);
+      assert.equal(hex(b.outs[0]!), hex(a.outs[0]!));
+    }
+  });
+});
+
+// ------------------------------------------------------------------ 4. segmentation offload
+
+const gsoSpec = fc.record({
+  mss: fc.integer({ min: 1000, max: 1440 }),
+  segs: fc.integer({ min: 3, max: 45 }),
+  last: fc.integer({ min: 1, max: 1440 }), // payload of the last segment (capped at mss)
+  topts: fc.constantFrom(0, 12),
+  flags: fc.constantFrom(TCP_ACK, TCP_ACK | TCP_PSH, TCP_ACK | TCP_PSH | TCP_FIN, TCP_ACK | TCP_CWR | 0x40),
+  seq: fc.integer({ min: 0, max: 0xffffffff }),
+  id: fc.integer({ min: 0, max: 0xffff }),
+  tos: fc.integer({ min: 0, max: 255 }),
+  seed: fc.integer(),
+  host: fc.integer({ min: 1, max: 254 }),
+});
+type GsoSpec = Arb<typeof gsoSpec>;
+
+function segmentsOf(p: Uint8Array, mss: number): Uint8Array[] {
+  const l4 = tcpOffset(p, 0, p.length);
+  assert.ok(l4 > 0, "tcpOffset");
+  const out = new Uint8Array(p.length + 256 * 128);
+  const offs = new Int32Array(256);
+  const lens = new Int32Array(256);
+  const n = segmentTcp(p, 0, p.length, l4, mss, out, offs, lens);
+  assert.ok(n > 0, "segmentTcp");
+  const r: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) r.push(out.slice(offs[i]!, offs[i]! + lens[i]!));
+  return r;
+}
+
+/**
+ * The super-packet translated whole (partial checksum, gsoSize = mss) then cut
+ * by segmentTcp, against each software segment of the input translated alone
+ * on a twin translator. Returns false when the fast path refused (checked to
+ * be gsoKeepsWhole's prediction and counted as Offload).
+ */
+function checkGso(whole: Xl, single: Xl, p: Uint8Array, mss: number): boolean {
+  const keeps = gsoKeepsWhole(whole.siit.cfg, p, 0, p.length, mss);
+  const before = whole.siit.dropCounters[DropReason.Offload]!;
+  const w = whole.run(partialOf(p), { partial: true, start: l4Of(p), offset: 16, gso: mss });
+  if (!keeps) {
+    assert.equal(w.v, Verdict.Drop);
+    assert.equal(w.reason, DropReason.Offload);
+    assert.equal(whole.siit.dropCounters[DropReason.Offload], before + 1);
+    return false;
+  }
+  assert.equal(w.v, Verdict.Translated, `reason ${w.reason}`);
+  assert.equal(w.outs.length, 1);
+  assert.equal(w.partial, true);
+  const o = w.outs[0]!;
+  assert.equal(w.start, l4Of(o));
+  assert.equal(w.offset, 16);
+  // The whole output: its lengths are right and its field holds its own seed (full TCP length).
+  if (o[0]! >>> 4 === 4) {
+    assert.equal(r16(o, 2), o.length, "IPv4 total length of the super-packet");
+    assert.ok(ipv4HeaderOk(o), "IPv4 header checksum of the super-packet");
+  } else assert.equal(r16(o, 4), o.length - 40, "IPv6 payload length of the super-packet");
+  assert.equal(r16(o, w.start + 16), seedOf(o));
+  // "Complete the checksum first": the whole output then verifies as one packet.
+  const done = o.slice();
+  deviceComplete(done, w.start, 16, 6);
+  assert.ok(l4Ok(done), "completed super-packet verifies");
+
+  const got = segmentsOf(o, mss);
+  const inSegs = segmentsOf(p, mss);
+  assert.equal(got.length, inSegs.length);
+  for (let i = 0; i < inSegs.length; i++) {
+    const e = single.run(inSegs[i]!);
+    assert.equal(e.v, Verdict.Translated, `segment ${i}: reason ${e.reason}`);
+    assert.equal(e.outs.length, 1);
+    const want = e.outs[0]!;
+    const g = got[i]!;
+    assert.equal(g.length, want.length, `segment ${i} length`);
+    if (g[0]! >>> 4 === 4) {
+      // Excluded on the 6→4 side: Identification (bytes 4-5) and so the header checksum
+      // (10-11). Whole, one header is built and the segments get ID, ID+1, ... (as the
+      // kernel's GSO does); alone, every segment takes its own ID from the translator
+      // (0 under DF, RFC 7915 §5.1 / RFC 6864). Both header checksums are verified.
+      assert.ok(ipv4HeaderOk(g) && ipv4HeaderOk(want), `segment ${i} header checksum`);
+      assert.equal(r16(g, 4), (r16(got[0]!, 4) + i) & 0xffff);
+      assert.equal(maskId(g), maskId(want), `segment ${i}/${inSegs.length}`);
+    } else assert.equal(hex(g), hex(want), `segment ${i}/${inSegs.length}`);
+  }
+  return true;
+}
+
+function superPacket(s: GsoSpec, ip: Ip, sport: number, dport: number): Uint8Array {
+  const last = Math.min(s.last, s.mss);
+  const payload = fill((s.segs - 1) * s.mss + last, s.seed);
+  return ipPacket(ip, 6, tcpBytes({ sport, dport, seq: s.seq, flags: s.flags, opts: s.topts, payload }));
+}
+
+describe("segmentation offload (gsoSize): whole super-packet == its segments one by one", () => {
+  it("SIIT 6→4 and 4→6 (DF)", () => {
+    const mk = () => wrapSiit(new SiitTranslator(SIIT_CFG));
+    const whole = mk();
+    const single = mk();
+    let kept = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(gsoSpec, fc.boolean(), (s, six) => {
+        const a4 = v4(198, 51, 100, s.host);
+        const b4 = v4(203, 0, 113, s.host);
+        const p = six
+          ? superPacket(s, { v: 6, src: wkp(a4), dst: wkp(b4), tos: s.tos }, 40001, 443)
+          : superPacket(s, { v: 4, src: b4, dst: a4, tos: s.tos, df: true, id: s.id }, 443, 40001);
+        if (checkGso(whole, single, p, s.mss)) kept++;
+        else refused++;
+      }),
+      { numRuns: 60 },
+    );
+    assert.ok(kept > 0, `kept ${kept}, refused ${refused}`);
+  });
+
+  it("NAT64 6→4 and 4→6 (DF) on an established session", () => {
+    const mk = () => {
+      let id = 0;
+      return wrapNat(new Nat64Translator(nat64Cfg({ nextIpv4Id: () => (id = (id + 1) & 0xffff) })));
+    };
+    const whole = mk();
+    const single = mk();
+    let k = 0;
+    fc.assert(
+      fc.property(gsoSpec, fc.boolean(), (s, six) => {
+        k++;
+        const c6 = client6(0x2000 + k);
+        const srv4 = v4(203, 0, 113, s.host);
+        const syn = ipPacket(
+          { v: 6, src: c6, dst: nat64Addr(srv4) },
+          6,
+          tcpBytes({ sport: 30000 + k, dport: 443, seq: 1, flags: TCP_SYN, payload: new Uint8Array(0) }),
+        );
+        const o1 = whole.run(syn);
+        const o2 = single.run(syn);
+        assert.equal(o1.v, Verdict.Translated);
+        assert.equal(maskId(o1.outs[0]!), maskId(o2.outs[0]!), "both translators map the flow alike");
+        const m4 = o1.outs[0]!.slice(12, 16);
+        const mport = r16(o1.outs[0]!, 20);
+        const synAck = ipPacket(
+          { v: 4, src: srv4, dst: m4, df: true },
+          6,
+          tcpBytes({
+            sport: 443,
+            dport: mport,
+            seq: 7,
+            flags: TCP_SYN | TCP_ACK,
+            payload: new Uint8Array(0),
+          }),
+        );
+        assert.equal(whole.run(synAck).v, Verdict.Translated);
+        assert.equal(single.run(synAck).v, Verdict.Translated);
+        const p = six
+          ? superPacket(s, { v: 6, src: c6, dst: nat64Addr(srv4), tos: s.tos }, 30000 + k, 443)
+          : superPacket(s, { v: 4, src: srv4, dst: m4, tos: s.tos, df: true, id: s.id }, 443, mport);
+        checkGso(whole, single, p, s.mss);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("gsoKeepsWhole predicts the translator (whole vs Offload) around the MTU limits", () => {
+    const cfgs: SiitConfig[] = [
+      SIIT_CFG,
+      { ...SIIT_CFG, ipv4LinkMtu: 1300, ipv6LinkMtu: 1400 },
+      { ...SIIT_CFG, ipv4LinkMtu: 9000, ipv6LinkMtu: 9000, lowestIpv6Mtu: 1500 },
+    ];
+    const xs = cfgs.map((c) => wrapSiit(new SiitTranslator(c)));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: cfgs.length - 1 }),
+        fc.boolean(),
+        fc.constantFrom("v4link", "v6link", "lowest", "df1260"),
+        fc.integer({ min: -3, max: 3 }),
+        fc.integer({ min: 2, max: 6 }),
+        fc.constantFrom(0, 12),
+        fc.record({
+          df: fc.boolean(),
+          ttl: fc.constantFrom(64, 64, 64, 1),
+          opt: fc.constantFrom(0, 0, 0, 8),
+        }),
+        fc.oneof(fc.constant(1e9), fc.integer({ min: 1, max: 1500 })),
+        (ci, six, limit, delta, segs, topts, h, last) => {
+          const c = xs[ci]!.siit.cfg;
+          const lim =
+            limit === "v4link"
+              ? c.ipv4LinkMtu
+              : limit === "v6link"
+                ? c.ipv6LinkMtu
+                : limit === "lowest"
+                  ? c.lowestIpv6Mtu
+                  : 1260;
+          // A segment's size on the output side = limit + delta.
+          const mss = lim + delta - (six ? 20 : 40) - 20 - topts;
+          const s: GsoSpec = {
+            mss,
+            segs,
+            last,
+            topts,
+            flags: TCP_ACK,
+            seq: 1,
+            id: 5,
+            tos: 0,
+            seed: mss,
+            host: 9,
+          };
+          if ((segs - 1) * mss + mss + topts + 20 + 60 > 65535) return;
+          const a4 = v4(198, 51, 100, 9);
+          const b4 = v4(203, 0, 113, 9);
+          const p = six
+            ? superPacket(s, { v: 6, src: wkp(a4), dst: wkp(b4), ttl: h.ttl, opt: h.opt }, 1, 2)
+            : superPacket(s, { v: 4, src: b4, dst: a4, ttl: h.ttl, opt: h.opt ? 4 : 0, df: h.df }, 2, 1);
+          const x = xs[ci]!;
+          const keeps = gsoKeepsWhole(c, p, 0, p.length, mss);
+          const before = x.siit.dropCounters[DropReason.Offload]!;
+          const r = x.run(partialOf(p), { partial: true, start: l4Of(p), offset: 16, gso: mss });
+          if (keeps) {
+            assert.equal(r.v, Verdict.Translated, `reason ${r.reason}`);
+            assert.equal(r.outs.length, 1);
+            assert.equal(r.partial, true);
+            // RFC 7915 §5.1 holds for every segment cut from the IPv4 output: DF iff > 1260 bytes.
+            if (six)
+              for (const g of segmentsOf(r.outs[0]!, mss))
+                assert.equal((g[6]! & 0x40) !== 0, g.length > 1260, `DF of a ${g.length}-byte segment`);
+          } else {
+            assert.equal(r.v, Verdict.Drop);
+            assert.equal(r.reason, DropReason.Offload);
+            assert.equal(x.siit.dropCounters[DropReason.Offload], before + 1);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("NAT64: a refused super-packet is counted as siit.Offload", () => {
+    const nat = new Nat64Translator(nat64Cfg());
+    const x = wrapNat(nat);
+    const c6 = client6(0x3000);
+    const srv = nat64Addr(v4(203, 0, 113, 77));
+    const syn = ipPacket(
+      { v: 6, src: c6, dst: srv },
+      6,
+      tcpBytes({ sport: 999, dport: 80, seq: 1, flags: TCP_SYN, payload: new Uint8Array(0) }),
+    );
+    assert.equal(x.run(syn).v, Verdict.Translated);
+    // Segments of 1480 + 40 bytes do not fit the 1500-byte IPv4 link.
+    const s: GsoSpec = {
+      mss: 1480,
+      segs: 4,
+      last: 1480,
+      topts: 0,
+      flags: TCP_ACK,
+      seq: 2,
+      id: 0,
+      tos: 0,
+      seed: 3,
+      host: 1,
+    };
+    const p = superPacket(s, { v: 6, src: c6, dst: srv }, 999, 80);
+    assert.equal(gsoKeepsWhole(nat.siit.cfg, p, 0, p.length, s.mss), false);
+    const r = x.run(partialOf(p), { partial: true, start: 40, offset: 16, gso: s.mss });
+    assert.equal(r.v, Verdict.Drop);
+    assert.equal(r.reason, DropReason.Offload);
+    assert.equal(nat.dropCounts()["siit.Offload"], 1);
+    // Cut in software (what the worker does then), every segment goes through.
+    for (const g of segmentsOf(p, s.mss - 40)) assert.equal(x.run(g).v, Verdict.Translated);
+  });
+
+  it("an IPv6 super-packet whose IPv4 image would exceed 65535 bytes is not kept whole", () => {
+    const x = wrapSiit(new SiitTranslator(SIIT_CFG));
+    for (const plen of [65515, 65516, 65535]) {
+      const payload = fill(plen - 20, plen);
+      const p = ipPacket(
+        { v: 6, src: wkp(v4(198, 51, 100, 1)), dst: wkp(v4(203, 0, 113, 1)) },
+        6,
+        tcpBytes({ sport: 1, dport: 2, seq: 3, flags: TCP_ACK, payload }),
+      );
+      // Segments of 1040 bytes (<= 1260: DF clear on all of them, RFC 7915 §5.1).
+      const keeps = gsoKeepsWhole(x.siit.cfg, p, 0, p.length, 1000);
+      const r = x.run(partialOf(p), { partial: true, start: 40, offset: 16, gso: 1000 });
+      if (plen + 20 <= 65535) {
+        assert.equal(keeps, true);
+        assert.equal(r.v, Verdict.Translated);
+        assert.equal(r16(r.outs[0]!, 2), r.outs[0]!.length);
+      } else {
+        assert.equal(keeps, false, `IPv6 payload ${plen}: IPv4 total length ${plen + 20} > 65535`);
+        assert.equal(r.reason, DropReason.Offload);
+      }
+    }
+  });
+});
+
+// ------------------------------------------------------------------ 5. fuzz
+
+describe("translate() with random offload flags never throws", () => {
+  const flags = fc.record({
+    partial: fc.boolean(),
+    start: fc.oneof(
+      fc.integer({ min: -4, max: 100 }),
+      fc.constantFrom(20, 40),
+      fc.integer({ min: 0, max: 70000 }),
+    ),
+    offset: fc.oneof(fc.constantFrom(6, 16), fc.integer({ min: -4, max: 80 })),
+    gso: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 0, max: 0xffff })),
+  });
+  // Valid packets with a few bytes changed (get past the early checks) or plain random bytes.
+  const packet = fc.oneof(
+    fc.uint8Array({ minLength: 0, maxLength: 200 }),
+    fc
+      .tuple(
+        fc.record({ s: pktSpec, six: fc.boolean() }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.integer({ min: -8, max: 8 }),
+      )
+      .map(([{ s, six }, muts, cut]) => {
+        const p = six
+          ? ipPacket(
+              { v: 6, src: client6(s.host), dst: nat64Addr(v4(203, 0, 113, s.host)), opt: s.ext, ttl: s.ttl },
+              s.proto,
+              l4For(s),
+            )
+          : ipPacket(
+              { v: 4, src: v4(203, 0, 113, s.host), dst: v4(198, 51, 100, 1 + (s.host & 7)), df: s.df },
+              s.proto,
+              l4For(s),
+            );
+        const q = partialOf(p);
+        for (const [at, v] of muts) q[at % q.length] = v;
+        const n = Math.max(1, q.length + Math.min(0, cut));
+        return q.subarray(0, n);
+      }),
+  );
+
+  it("SIIT (both directions), including the hairpin leg", () => {
+    const xs = [
+      wrapSiit(new SiitTranslator(SIIT_CFG)),
+      wrapSiit(
+        new SiitTranslator({
+          ...SIIT_CFG,
+          pool6: "2001:db8:64::/96",
+          hairpinMode: "intrinsic",
+          eamt: [{ ipv4: "198.51.100.0/29", ipv6: "2001:db8:1::/125" }],
+          icmpOnUntranslatable: true,
+        }),
+      ),
+    ];
+    fc.assert(
+      fc.property(packet, flags, fc.nat(1), (p, f, which) => {
+        const r = xs[which]!.run(p.slice(), f);
+        assert.ok(
+          r.v === Verdict.Drop || r.v === Verdict.Translated || r.v === Verdict.IcmpReply,
+          `verdict ${r.v}`,
+        );
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it("NAT64 (internalErrors stays 0)", () => {
+    const nat = new Nat64Translator(nat64Cfg());
+    const x = wrapNat(nat);
+    fc.assert(
+      fc.property(packet, flags, (p, f) => {
+        x.run(p.slice(), f); // asserts internalErrors === 0
+      }),
+      { numRuns: 1500 },
+    );
+    assert.equal(nat.internalErrors, 0);
+  });
+});
