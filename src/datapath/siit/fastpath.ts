@@ -102,6 +102,21 @@ function partialOut(
   return outLen;
 }
 
+const dst4 = new Uint8Array(4);
+
+/**
+ * Whether an IPv6 packet's IPv4 destination is one of the EAMT's (RFC 7757
+ * Appendix B, intrinsic hairpinning): the translator sends it back in as IPv4
+ * through the general path, which refuses super-packets. The destination is
+ * mapped as SiitAddressMapper does (EAMT, then pool6). A NAT64 passes its own
+ * mapper and "off" here; its hairpin leg takes super-packets through fast46.
+ */
+function hairpins(cfg: CompiledSiitConfig, b: Uint8Array, io: number): boolean {
+  if (cfg.hairpinMode !== "intrinsic" || cfg.eamt.size === 0) return false;
+  if (!cfg.eamt.map6to4(b, io + 24, dst4, 0) && !cfg.pool6?.extract(b, io + 24, dst4, 0)) return false;
+  return cfg.eamt.has4(dst4, 0);
+}
+
 /**
  * Whether a TCP super-packet at b[io, io+len) (segments of `gso` payload
  * bytes) takes the fast path whole: the fast path's own conditions, checked
@@ -119,7 +134,7 @@ export function gsoKeepsWhole(
     const plen = (b[io + 4]! << 8) | b[io + 5]!;
     if (b[io + 6] !== 6 || b[io + 7]! <= 1 || plen + 40 > len || plen < 20) return false;
     const size = segmentSize(b, io + 40, 6, 20, gso);
-    return size <= cfg.ipv4LinkMtu && gso64Whole(b, io + 40, plen, gso, size);
+    return size <= cfg.ipv4LinkMtu && gso64Whole(b, io + 40, plen, gso, size) && !hairpins(cfg, b, io);
   }
   if (b[io] !== 0x45 || b[io + 9] !== 6 || len < 40) return false;
   const total = (b[io + 2]! << 8) | b[io + 3]!;
