@@ -1049,6 +1049,143 @@ describe("segmentation offload (gsoSize): whole super-packet == its segments one
   });
 });
 
+// ------------------------------------------------------------------ 4b. hairpins
+
+const HAIRPIN_CFG: SiitConfig = {
+  ...SIIT_CFG,
+  eamt: [{ ipv6: "2001:db8:1::/125", ipv4: "198.51.100.0/29" }],
+  hairpinMode: "intrinsic",
+};
+/** 2001:db8:1::n (EAMT ↔ 198.51.100.n). */
+function eam6(n: number): Uint8Array {
+  const b = client6(0);
+  b[15] = n;
+  return b;
+}
+
+describe("hairpins (RFC 7757 Appendix B, RFC 6146 §3.8) with offload", () => {
+  it("SIIT intrinsic hairpin: partial checksum in == plain in", () => {
+    const x = wrapSiit(new SiitTranslator(HAIRPIN_CFG, { nextIpv4Id: () => 3 }));
+    fc.assert(
+      fc.property(pktSpec, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 }), (s, m, n) => {
+        const p = ipPacket(
+          { v: 6, src: eam6(m), dst: wkp(v4(198, 51, 100, n)), ttl: s.ttl, tos: s.tos },
+          s.proto,
+          l4For(s),
+        );
+        const a = checkPartialEquivalence(x, p, s.trail);
+        if (a.v === Verdict.Translated && s.payload < 1000)
+          assert.equal(a.outs[0]![0]! >>> 4, 6, "hairpinned");
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("SIIT intrinsic hairpin: gsoKeepsWhole refuses hairpinned super-packets (the hairpin leg cannot keep them whole)", () => {
+    const x = wrapSiit(new SiitTranslator(HAIRPIN_CFG));
+    const s: GsoSpec = {
+      mss: 1000,
+      segs: 3,
+      last: 1000,
+      topts: 0,
+      flags: TCP_ACK,
+      seq: 1,
+      id: 0,
+      tos: 0,
+      seed: 1,
+      host: 1,
+    };
+    for (const [dst, hairpin] of [
+      [wkp(v4(198, 51, 100, 2)), true], // pool6 image of an EAMT address
+      [eam6(3), true], // an EAMT address itself
+      [wkp(v4(203, 0, 113, 2)), false],
+    ] as const) {
+      const p = superPacket(s, { v: 6, src: eam6(1), dst }, 1000, 2000);
+      const keeps = gsoKeepsWhole(x.siit.cfg, p, 0, p.length, s.mss);
+      assert.equal(keeps, !hairpin, hex(dst));
+      const r = x.run(partialOf(p), { partial: true, start: 40, offset: 16, gso: s.mss });
+      // Kept whole and translated, or predicted refused so that the caller cuts it in software
+      // (a refusal gsoKeepsWhole did not predict loses the super-packet: the worker drops it).
+      assert.equal(r.v === Verdict.Translated, keeps, `verdict ${r.v}, reason ${r.reason}`);
+      if (!keeps) assert.equal(r.reason, DropReason.Offload);
+      // Cut in software, each segment hairpins (or not) like a plain packet.
+      for (const g of segmentsOf(p, s.mss)) {
+        const e = x.run(g);
+        assert.equal(e.v, Verdict.Translated);
+        assert.equal(e.outs[0]![0]! >>> 4, hairpin ? 6 : 4);
+      }
+    }
+  });
+
+  it("NAT64 hairpin: partial checksum in == plain in; a super-packet kept whole == its segments", () => {
+    const mk = () => wrapNat(new Nat64Translator(nat64Cfg({ nextIpv4Id: () => 5 })));
+    const x = mk();
+    const y = mk();
+    // Client B's UDP and TCP mappings, reached by client A through pool6 + pool4 address.
+    const cA = client6(0xa);
+    const cB = client6(0xb);
+    const srv = nat64Addr(v4(203, 0, 113, 1));
+    const maps: Record<number, [Uint8Array, number]> = {};
+    for (const proto of [6, 17]) {
+      const open = ipPacket(
+        { v: 6, src: cB, dst: srv },
+        proto,
+        proto === 6
+          ? tcpBytes({ sport: 4444, dport: 80, seq: 1, flags: TCP_SYN, payload: new Uint8Array(0) })
+          : udpBytes(4444, 80, new Uint8Array(4)),
+      );
+      const o = x.run(open);
+      assert.equal(y.run(open).v, Verdict.Translated);
+      assert.equal(o.v, Verdict.Translated);
+      maps[proto] = [o.outs[0]!.slice(12, 16), r16(o.outs[0]!, 20)];
+    }
+    fc.assert(
+      fc.property(pktSpec, (s) => {
+        const [m4, mport] = maps[s.proto]!;
+        if (s.proto === 6) {
+          // A's own session first (RFC 6146 §3.5.2: TCP state is created by a SYN).
+          const syn = tcpBytes({
+            sport: s.sport,
+            dport: mport,
+            seq: 0,
+            flags: TCP_SYN,
+            payload: new Uint8Array(0),
+          });
+          x.run(ipPacket({ v: 6, src: cA, dst: nat64Addr(m4) }, 6, syn));
+        }
+        const p = ipPacket(
+          { v: 6, src: cA, dst: nat64Addr(m4), ttl: s.ttl, tos: s.tos },
+          s.proto,
+          l4For(s, s.sport, mport),
+        );
+        const a = checkPartialEquivalence(x, p, s.trail);
+        if (a.v === Verdict.Translated && s.payload < 1000)
+          assert.equal(a.outs[0]![0]! >>> 4, 6, "hairpinned");
+      }),
+      { numRuns: 150 },
+    );
+    const [m4, mport] = maps[6]!;
+    for (const mss of [1000, 1200, 1400]) {
+      const s: GsoSpec = {
+        mss,
+        segs: 5,
+        last: 700,
+        topts: 12,
+        flags: TCP_ACK | TCP_PSH,
+        seq: 9,
+        id: 0,
+        tos: 0,
+        seed: mss,
+        host: 1,
+      };
+      const p = superPacket(s, { v: 6, src: cA, dst: nat64Addr(m4) }, 5555, mport);
+      const syn = tcpBytes({ sport: 5555, dport: mport, seq: 0, flags: TCP_SYN, payload: new Uint8Array(0) });
+      for (const t of [x, y]) t.run(ipPacket({ v: 6, src: cA, dst: nat64Addr(m4) }, 6, syn));
+      checkGso(x, y, p, mss);
+    }
+  });
+});
+
 // ------------------------------------------------------------------ 5. fuzz
 
 describe("translate() with random offload flags never throws", () => {
