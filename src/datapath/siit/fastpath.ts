@@ -169,6 +169,8 @@ export function fast64(
   if (size > cfg.ipv4LinkMtu) return NOT_FAST;
   // TCP super-packets only (as gsoKeepsWhole), and only when one IPv4 header fits all their segments.
   if (ctx.gsoSize > 0 && (nh !== 6 || !gso64Whole(b, l4, plen, ctx.gsoSize, size))) return NOT_FAST;
+  // A partial checksum kept as such must be this header's own (not, e.g., a tunnelled packet's).
+  if (ctx.csumPartial && (ctx.csumStart !== 40 || ctx.csumOffset !== csumOff)) return NOT_FAST;
   const oldCs = (b[l4 + csumOff]! << 8) | b[l4 + csumOff + 1]!;
   if (nh === 17 && oldCs === 0) return NOT_FAST;
 
@@ -267,6 +269,7 @@ export function fast46(
   if (ctx.gsoSize > 0 && proto !== 6) return NOT_FAST; // TCP super-packets only (as gsoKeepsWhole)
   const size = ctx.gsoSize > 0 ? segmentSize(b, l4, proto, 40, ctx.gsoSize) : outLen;
   if (size > cfg.ipv6LinkMtu || ((frag & 0x4000) === 0 && size > cfg.lowestIpv6Mtu)) return NOT_FAST;
+  if (ctx.csumPartial && (ctx.csumStart !== 20 || ctx.csumOffset !== csumOff)) return NOT_FAST; // as in fast64
   const oldCs = (b[l4 + csumOff]! << 8) | b[l4 + csumOff + 1]!;
   if (proto === 17 && oldCs === 0) return NOT_FAST;
 
