@@ -681,6 +681,49 @@ describe("partial checksums through the translators (csumPartial)", () => {
     assert.equal(nat.internalErrors, 0);
   });
 
+  it("a partial checksum elsewhere than the outer transport header (a tunnelled packet's own) is honoured", () => {
+    // The kernel's csum_start may point past the outer header (e.g. the inner TCP of a
+    // UDP-encapsulated packet, whose outer UDP checksum was computed as if the inner one
+    // were complete). The input then stands for the packet with that checksum completed.
+    const x = wrapSiit(new SiitTranslator(SIIT_CFG, { nextIpv4Id: () => 0x55 }));
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.integer({ min: 8, max: 200 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 90 }),
+        fc.integer({ min: 1, max: 0xfffe }),
+        fc.integer(),
+        (six, inner, at, field, x0, seed) => {
+          const payload = fill(inner + at + 100, seed);
+          const a4 = v4(198, 51, 100, 1);
+          const b4 = v4(203, 0, 113, 1);
+          const ip: Ip = six ? { v: 6, src: wkp(a4), dst: wkp(b4) } : { v: 4, src: b4, dst: a4, df: true };
+          let p = ipPacket(ip, 17, udpBytes(4789, 4789, payload));
+          const start = l4Of(p) + 8 + at; // the inner region: [start, end)
+          const offset = 2 * Math.min(field >>> 1, (p.length - start - 2) >>> 1);
+          // The completed inner checksum for seed x0: ~(sum of the region without the field + x0).
+          w16(p, start + offset, 0);
+          const c = fin(sum(p, start, p.length - start) + x0);
+          fc.pre(c !== 0);
+          w16(p, start + offset, c);
+          p = ipPacket(ip, 17, p.subarray(l4Of(p))); // the outer UDP checksum, over the completed packet
+          const q = p.slice();
+          w16(q, start + offset, x0);
+          const a = x.run(p);
+          const b = x.run(q, { partial: true, start, offset });
+          assert.equal(a.v, Verdict.Translated);
+          assert.equal(b.v, a.v);
+          const o = b.outs[0]!;
+          if (b.partial) deviceComplete(o, b.start, b.offset, 6);
+          assert.equal(hex(o), hex(a.outs[0]!));
+          assert.ok(l4Ok(o), "outer UDP checksum");
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it("after a fast-path refusal the packet is completed first: same verdict and outputs as the plain packet", () => {
     const small = { ...SIIT_CFG, ipv4LinkMtu: 1400, ipv6LinkMtu: 1400 };
     const x = wrapSiit(new SiitTranslator(small, { nextIpv4Id: () => 7 }));
