@@ -633,7 +633,7 @@ describe("partial checksums through the translators (csumPartial)", () => {
         seen.add(`${a.v}/${a.outs.length > 1 ? "frag" : ""}`);
         for (const o of a.outs) if (a.v === Verdict.IcmpReply) checkIcmpError(o, p);
       }),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
     // The run went through translation, fragmentation and ICMP errors (not only the fast path).
     assert.ok(seen.has(`${Verdict.Translated}/`) && seen.has(`${Verdict.Translated}/frag`), [...seen].join());
@@ -676,7 +676,7 @@ describe("partial checksums through the translators (csumPartial)", () => {
         const a = checkPartialEquivalence(x, p, s.trail);
         for (const e of a.outs) if (a.v === Verdict.IcmpReply) checkIcmpError(e, p);
       }),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
     assert.equal(nat.internalErrors, 0);
   });
@@ -909,7 +909,7 @@ describe("segmentation offload (gsoSize): whole super-packet == its segments one
         if (checkGso(whole, single, p, s.mss)) kept++;
         else refused++;
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
     assert.ok(kept > 0, `kept ${kept}, refused ${refused}`);
   });
@@ -956,7 +956,7 @@ describe("segmentation offload (gsoSize): whole super-packet == its segments one
           : superPacket(s, { v: 4, src: srv4, dst: m4, tos: s.tos, df: true, id: s.id }, 443, mport);
         checkGso(whole, single, p, s.mss);
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   });
 
