@@ -67,6 +67,9 @@ export class Pool4 {
   private readonly paired = new Map<string, { addr: number; refs: number }>();
   private seed = 0x9e3779b1;
   private readonly share: PortShare | null;
+  /** Lowest and highest address (static entries included). */
+  private lo = 0xffffffff;
+  private hi = 0;
 
   constructor(ranges: Pool4Range[], share?: PortShare) {
     this.share = share && share.count > 1 ? share : null;
@@ -84,12 +87,20 @@ export class Pool4 {
         info.size = this.countMine(info);
         this.addrs.push(info);
         this.byAddr.set(addr, info);
+        this.widen(addr);
       }
     }
   }
 
   has(addr: number): boolean {
-    return this.byAddr.has(addr >>> 0);
+    const a = addr >>> 0;
+    // A range test first: asked for every packet (hairpinning), the answer is nearly always no.
+    return a >= this.lo && a <= this.hi && this.byAddr.has(a);
+  }
+
+  private widen(a: number): void {
+    if (a < this.lo) this.lo = a;
+    if (a > this.hi) this.hi = a;
   }
 
   /** Total ports (identifiers) per protocol over all addresses (this worker's share of them). */
@@ -140,6 +151,7 @@ export class Pool4 {
     if (!info) {
       info = { addr: addr >>> 0, portMin: 1, portMax: 0, size: 0, sets: [null, null, null] };
       this.byAddr.set(info.addr, info);
+      this.widen(info.addr);
     }
     const s = this.set(info, protoIndex(proto));
     if (!s.has(port)) s.add(port);

@@ -449,10 +449,14 @@ function loop(): void {
   let lastTick = Date.now();
   let lastSnap = 0;
   let empty = 0;
+  // The clock is read every 32 packets, after every empty read and after sleeping (timers count
+  // in seconds); the blocking loop reads it every time (a read may have waited).
+  let now = Date.now();
+  let reads = 0;
   for (;;) {
-    if (workers > 1) drainRings(Date.now());
+    if (workers > 1) drainRings(now);
     const n = sys.readAt(fd, rxAddr, rx.length);
-    const now = Date.now();
+    if (blocking || n <= 0 || (++reads & 31) === 0) now = Date.now();
     if (n > 0) {
       empty = 0;
       handle(n, now);
@@ -462,10 +466,12 @@ function loop(): void {
         if (!blocking && ++empty > SPIN) {
           empty = 0;
           sleep();
+          now = Date.now();
         }
       } else if (e !== sys.EINTR) {
         stats[S.readErrors]!++;
         sleep();
+        now = Date.now();
       }
     }
     if (now - lastTick >= 250 || n <= 0) {
