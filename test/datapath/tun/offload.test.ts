@@ -781,6 +781,19 @@ describe("partial checksums through the translators (csumPartial)", () => {
       if (verdict === Verdict.Translated && count === 1) assert.ok(l4Ok(b.outs[0]!), what);
     }
 
+    // Refused by the address mapping inside the fast path (icmpOnUntranslatable): same verdict,
+    // a well-formed error. It quotes the packet as received, partial checksum included (only
+    // its ICMP checksum covers it; quoted transport checksums are not verified by receivers).
+    const y = wrapSiit(new SiitTranslator({ ...SIIT_CFG, icmpOnUntranslatable: true }));
+    const un = ipPacket({ v: 6, src: wkp(a4), dst: client6(9) }, 6, tcp(100));
+    const ua = y.run(un);
+    const ub = y.run(partialOf(un), { partial: true, start: 40, offset: 16 });
+    assert.equal(ua.v, Verdict.IcmpReply);
+    assert.equal(ub.v, ua.v);
+    assert.equal(ub.reason, ua.reason);
+    checkIcmpError(ua.outs[0]!, un);
+    checkIcmpError(ub.outs[0]!, partialOf(un));
+
     // A UDP "seed" of 0 (the fast path refuses a zero UDP checksum field): the general path
     // completes it, so the result is that of the packet carrying the completed checksum.
     for (const six of [true, false]) {
