@@ -443,6 +443,7 @@ export async function startNat64Gateway(
     heldSyns: stats[S.heldSyns]!,
     gsoPackets: stats[S.gsoIn]!,
     gsoSoftwareSegmented: stats[S.gsoSoftware]!,
+    gsoTailsSplit: stats[S.gsoTailSplit]!,
     offloadDrops: stats[S.offloadDrops]!,
     handoffs: stats[S.handoffs]!,
     handoffDrops: stats[S.handoffDrops]!,

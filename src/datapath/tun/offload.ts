@@ -163,3 +163,61 @@ export function segmentTcp(
   }
   return n;
 }
+
+/**
+ * RFC 7915 §5.1 sets DF on a translated IPv4 packet only above 1260 bytes,
+ * and the one header of a super-packet serves all its segments. For an IPv6
+ * super-packet (TCP at pkt+l4, segments of mss) whose full segments are over
+ * 1260 bytes once translated and whose last one is not, returns the last
+ * segment's payload length (to be cut off and sent on its own); else 0.
+ */
+export function shortTail(b: Uint8Array, pkt: number, len: number, l4: number, mss: number): number {
+  if (mss <= 0 || b[pkt]! >>> 4 !== 6 || l4 + 20 > len) return 0;
+  const thl = (b[pkt + l4 + 12]! >>> 4) << 2;
+  const payload = len - l4 - thl;
+  if (thl < 20 || payload <= mss) return 0;
+  const r = payload % mss;
+  // The IPv4 image has no extension headers: 20 + TCP header + payload.
+  return r > 0 && 20 + thl + mss > 1260 && 20 + thl + r <= 1260 ? r : 0;
+}
+
+/**
+ * Cuts the last `tail` payload bytes off an IPv6 TCP super-packet with a
+ * partial checksum (b[pkt, pkt+len), TCP at pkt+l4): they become one packet
+ * in out[0...] (headers copied, sequence advanced, CWR cleared, FIN/PSH
+ * kept), the super-packet keeps the rest (payload length, FIN/PSH cleared).
+ * Both keep a partial checksum: their fields get their own pseudo-header sums.
+ * Returns the tail packet's length; the head is len - tail bytes long.
+ */
+export function splitTail(
+  b: Uint8Array,
+  pkt: number,
+  len: number,
+  l4: number,
+  tail: number,
+  out: Uint8Array,
+): number {
+  const thl = (b[pkt + l4 + 12]! >>> 4) << 2;
+  const hdr = l4 + thl;
+  const headLen = len - tail;
+  const tailLen = hdr + tail;
+  if (tail <= 0 || headLen <= hdr || tailLen > out.length) return -1;
+  out.set(b.subarray(pkt, pkt + hdr), 0);
+  out.set(b.subarray(pkt + headLen, pkt + len), hdr);
+  write32(out, l4 + 4, (read32(b, pkt + l4 + 4) + (headLen - hdr)) >>> 0);
+  out[l4 + 13] = out[l4 + 13]! & ~TCP_CWR;
+  b[pkt + l4 + 13] = b[pkt + l4 + 13]! & ~(TCP_FIN | TCP_PSH);
+  write16(out, 4, tailLen - 40);
+  write16(b, pkt + 4, headLen - 40);
+  seed6(out, 0, l4, tailLen - l4);
+  seed6(b, pkt, l4, headLen - l4);
+  return tailLen;
+}
+
+/** The pseudo-header sum of an IPv6 TCP packet (the partial checksum's seed), into its checksum field. */
+function seed6(b: Uint8Array, pkt: number, l4: number, tcpLen: number): void {
+  let s = sum16(b, pkt + 8, 32, 0) + 6 + tcpLen;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  write16(b, pkt + l4 + 16, s);
+}

@@ -38,6 +38,8 @@ export const S = {
   handoffs: 24,
   /** Packets dropped because the owner's ring was full. */
   handoffDrops: 25,
+  /** Super-packets whose short last segment was sent on its own (RFC 7915 §5.1 DF, see offload.ts). */
+  gsoTailSplit: 26,
 } as const;
 export const NAT64_DROP_BASE = 32;
 export const SIIT_DROP_BASE = NAT64_DROP_BASE + nat64DropNames.length;

@@ -22,6 +22,8 @@ import { META_BYTES, Ring } from "./handoff.ts";
 import {
   hdr16,
   segmentTcp,
+  shortTail,
+  splitTail,
   tcpOffset,
   VNET_F_NEEDS_CSUM,
   VNET_GSO_ECN,
@@ -145,6 +147,8 @@ const wbuf = new Uint8Array(H + 65536 + 64);
 const segBuf = new Uint8Array(65536 + 256 * 128);
 const segOffs = new Int32Array(256);
 const segLens = new Int32Array(256);
+// The short last segment of a super-packet, sent on its own (offload.ts shortTail).
+const tailBuf = new Uint8Array(2048);
 // The hot calls take addresses (sys.readAt/writeAt): these buffers live as long as the worker.
 const rxAddr = sys.addressOf(rx);
 const trAddr = sys.addressOf(tr.buf);
@@ -311,11 +315,44 @@ function takeOffload(len: number, now: number): boolean {
   stats[S.gsoIn]!++;
   const gso = hdr16(rx, 4);
   const tcp = type === VNET_GSO_TCPV4 || type === VNET_GSO_TCPV6;
-  if (tcp && gso > 0 && xctx.csumPartial && gsoKeepsWhole(tr.cfg, rbuf, 0, len, gso)) {
-    xctx.gsoSize = gso;
-    return true;
+  if (tcp && gso > 0 && xctx.csumPartial) {
+    // A short last segment whose DF would differ from the others' (6→4): sent on its own, after.
+    const l4 = xctx.csumStart;
+    const tail = type === VNET_GSO_TCPV6 && l4 === 40 ? shortTail(rbuf, 0, len, l4, gso) : 0;
+    const tailLen = tail > 0 ? splitTail(rbuf, 0, len, l4, tail, tailBuf) : -1;
+    const headLen = tailLen > 0 ? len - tail : len;
+    if (gsoKeepsWhole(tr.cfg, rbuf, 0, headLen, gso)) {
+      if (tailLen < 0) {
+        xctx.gsoSize = gso;
+        return true;
+      }
+      stats[S.gsoTailSplit]!++;
+      xctx.gsoSize = gso;
+      translateOne(rbuf, headLen, now);
+      xctx.gsoSize = 0;
+      xctx.csumPartial = true;
+      xctx.csumStart = l4;
+      xctx.csumOffset = 16;
+      translateOne(tailBuf.subarray(0, tailLen), tailLen, now);
+      return false;
+    }
+    if (tailLen > 0) {
+      // Not kept whole after all: cut the head in software, then the tail as it is.
+      softwareSegments(headLen, gso, now);
+      xctx.csumPartial = true;
+      xctx.csumStart = l4;
+      xctx.csumOffset = 16;
+      xctx.gsoSize = 0;
+      translateOne(tailBuf.subarray(0, tailLen), tailLen, now);
+      return false;
+    }
   }
-  const l4 = tcp ? tcpOffset(rbuf, 0, len) : -1;
+  return softwareSegments(len, tcp ? gso : 0, now);
+}
+
+/** Cuts the super-packet in rbuf into segments, each translated as an ordinary packet (false: handled here). */
+function softwareSegments(len: number, gso: number, now: number): boolean {
+  const l4 = gso > 0 ? tcpOffset(rbuf, 0, len) : -1;
   const k = l4 < 0 ? -1 : segmentTcp(rbuf, 0, len, l4, gso, segBuf, segOffs, segLens);
   if (k < 0) {
     stats[S.offloadDrops]!++;

@@ -16,7 +16,13 @@ import fc from "fast-check";
 import { type Nat64Config, Nat64Translator } from "../../../src/datapath/nat64/translator.ts";
 import { gsoKeepsWhole } from "../../../src/datapath/siit/fastpath.ts";
 import { DropReason, type SiitConfig, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
-import { completeChecksum, segmentTcp, tcpOffset } from "../../../src/datapath/tun/offload.ts";
+import {
+  completeChecksum,
+  segmentTcp,
+  shortTail,
+  splitTail,
+  tcpOffset,
+} from "../../../src/datapath/tun/offload.ts";
 
 // ------------------------------------------------------------------ own helpers
 
@@ -1318,5 +1324,59 @@ describe("translate() with random offload flags never throws", () => {
       { numRuns: 1500 },
     );
     assert.equal(nat.internalErrors, 0);
+  });
+});
+
+describe("shortTail / splitTail (RFC 7915 §5.1: a short last segment keeps its own DF)", () => {
+  it("the head's segments and the tail equal the whole super-packet's segments, byte for byte", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1000, max: 1440 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 1440 }),
+        fc.integer({ min: 0, max: 40 }).map((x) => x & ~3),
+        fc.constantFrom(TCP_ACK, TCP_ACK | TCP_PSH, TCP_ACK | TCP_PSH | TCP_FIN, TCP_ACK | TCP_CWR),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (mss, full, rest, opts, flags, seq) => {
+          const r = Math.min(rest, mss - 1);
+          const payload = fill(full * mss + r, seq);
+          const tcp = tcpBytes({ sport: 40000, dport: 80, seq, flags, opts, payload });
+          const whole = partialOf(ipPacket({ v: 6, src: client6(7), dst: wkp(v4(203, 0, 113, 9)) }, 6, tcp));
+          const tail = shortTail(whole, 0, whole.length, 40, mss);
+          // Only when the full segments are over 1260 bytes in IPv4 and the last is not.
+          const thl = 20 + opts;
+          const expect = 20 + thl + mss > 1260 && 20 + thl + r <= 1260 ? r : 0;
+          assert.equal(tail, expect);
+          if (tail === 0) return;
+          const ref = new Uint8Array(whole.length * 2);
+          const ro = new Int32Array(64);
+          const rl = new Int32Array(64);
+          const n = segmentTcp(whole, 0, whole.length, 40, mss, ref, ro, rl);
+          const head = whole.slice();
+          const tb = new Uint8Array(2048);
+          const tl = splitTail(head, 0, head.length, 40, tail, tb);
+          assert.equal(tl, 40 + thl + r);
+          const hl = head.length - tail;
+          // Both parts keep a partial checksum: their fields hold their own pseudo-header sums.
+          assert.equal(r16(head, 56), seedOf(head.subarray(0, hl)));
+          assert.equal(r16(tb, 56), seedOf(tb.subarray(0, tl)));
+          const seg = new Uint8Array(whole.length * 2);
+          const hs = new Int32Array(64);
+          const hls = new Int32Array(64);
+          const k = segmentTcp(head, 0, hl, 40, mss, seg, hs, hls);
+          assert.equal(k, n - 1);
+          for (let i = 0; i < k; i++)
+            assert.equal(
+              hex(seg.subarray(hs[i]!, hs[i]! + hls[i]!)),
+              hex(ref.subarray(ro[i]!, ro[i]! + rl[i]!)),
+              `segment ${i}`,
+            );
+          const last = tb.slice(0, tl);
+          deviceComplete(last, 40, 16, 6);
+          assert.equal(hex(last), hex(ref.subarray(ro[n - 1]!, ro[n - 1]! + rl[n - 1]!)), "the tail");
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
