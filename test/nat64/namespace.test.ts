@@ -4,11 +4,12 @@
  * an IPv4-only server (test/nat64/peer.py). See lab.ts for the addresses.
  */
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
-import { CLIENT6, canRun, Lab, PREFIX, REPO, SERVER4, SERVER6, sh, waitFor } from "./lab.ts";
+import { type TestContext, test } from "node:test";
+import { CLIENT6, canRun, Lab, PREFIX, REPO, SERVER4, SERVER6, waitFor } from "./lab.ts";
 
 const skip = canRun();
 const POOL = /^203\.0\.113\.13[0-5]$|^203\.0\.113\.12[89]$/;
@@ -65,6 +66,30 @@ function upload(lab: Lab): void {
     .ns(lab.c, ["curl", "-s", "--max-time", "30", "--data-binary", `@${f}`, `http://[${SERVER6}]:8080/sum`])
     .trim();
   assert.equal(got, createHash("sha256").update(data).digest("hex"));
+}
+
+/** `lab.startRun` with some environment variables set for the child only (knobs such as V6MOSTLY_TUN_QUEUES). */
+function startRunWith(lab: Lab, env: Record<string, string>, resource: string, status: string): ChildProcess {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return lab.startRun(resource, status);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** A lab (removed when the test ends) with the peer servers answering. */
+async function labWithPeer(t: TestContext, tag: string): Promise<Lab> {
+  const lab = new Lab(tag);
+  t.after(() => lab.cleanup());
+  lab.setup();
+  lab.startPeer();
+  await peerReady(lab);
+  return lab;
 }
 
 async function peerReady(lab: Lab): Promise<void> {
@@ -330,17 +355,9 @@ test("TUN offload: off (one packet per read), and super-packets cut in software 
     t.skip(skip);
     return;
   }
-  const lab = new Lab("o");
-  t.after(() => lab.cleanup());
-  lab.setup();
-  lab.startPeer();
-  await peerReady(lab);
+  const lab = await labWithPeer(t, "o");
   const status = "127.0.0.1:9467";
-  const saved = process.env.V6MOSTLY_TUN_OFFLOAD;
-  process.env.V6MOSTLY_TUN_OFFLOAD = "0";
-  const run = lab.startRun(lab.writeResource(), status);
-  if (saved === undefined) delete process.env.V6MOSTLY_TUN_OFFLOAD;
-  else process.env.V6MOSTLY_TUN_OFFLOAD = saved;
+  const run = startRunWith(lab, { V6MOSTLY_TUN_OFFLOAD: "0" }, lab.writeResource(), status);
   await waitFor("translations endpoint", () => translations(lab, status)["Nat64Gateway/lab"]);
   download(lab);
   upload(lab);
@@ -372,17 +389,9 @@ test("stateful NAT64 on two TUN queues: each worker owns half the ports, packets
     t.skip(skip);
     return;
   }
-  const lab = new Lab("q");
-  t.after(() => lab.cleanup());
-  lab.setup();
-  lab.startPeer();
-  await peerReady(lab);
+  const lab = await labWithPeer(t, "q");
   const status = "127.0.0.1:9468";
-  const saved = process.env.V6MOSTLY_TUN_QUEUES;
-  process.env.V6MOSTLY_TUN_QUEUES = "2";
-  const run = lab.startRun(lab.writeResource(), status);
-  if (saved === undefined) delete process.env.V6MOSTLY_TUN_QUEUES;
-  else process.env.V6MOSTLY_TUN_QUEUES = saved;
+  const run = startRunWith(lab, { V6MOSTLY_TUN_QUEUES: "2" }, lab.writeResource(), status);
   await waitFor("translations endpoint", () => translations(lab, status)["Nat64Gateway/lab"]);
   assert.match(lab.ns(lab.c, ["ping", "-c", "2", "-i", "0.2", "-W", "2", SERVER6]), /2 received/);
   download(lab);
@@ -529,11 +538,7 @@ spec:
   assert.equal(lab.ns(lab.t, ["ip", "neigh", "show", "proxy"]).trim(), "");
 
   // The same with a multi-queue device and two workers.
-  const saved = process.env.V6MOSTLY_TUN_QUEUES;
-  process.env.V6MOSTLY_TUN_QUEUES = "2";
-  const run2 = lab.startRun(f, status);
-  if (saved === undefined) delete process.env.V6MOSTLY_TUN_QUEUES;
-  else process.env.V6MOSTLY_TUN_QUEUES = saved;
+  const run2 = startRunWith(lab, { V6MOSTLY_TUN_QUEUES: "2" }, f, status);
   await waitFor("translations endpoint (2 queues)", () => translations(lab, status)["Nat64Gateway/lab"]);
   assert.match(lab.ns(lab.t, ["ip", "-d", "link", "show", "dev", lab.tun]), /multi_queue/);
   for (let i = 0; i < 4; i++) {

@@ -338,7 +338,6 @@ export async function startNat64Gateway(
         )
       : new Worker(entry, { workerData: inputFor(q) }),
   );
-  const worker = workers[0]!;
   // Blocking loop: a datagram into the device now and then lets the worker run its timers and stop.
   const waker =
     loop === "blocking"

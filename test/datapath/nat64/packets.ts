@@ -1,5 +1,6 @@
 /** Packet builders for the NAT64 unit tests (valid checksums, documentation addresses). */
 import { Address6 } from "ip-address";
+import type { Nat64Config } from "../../../src/datapath/nat64/translator.ts";
 
 export function a6(s: string): Uint8Array {
   const arr = new Address6(s).toUnsignedByteArray();
@@ -124,4 +125,16 @@ export function checksumsOk4(b: Uint8Array): boolean {
 export function checksumsOk6(b: Uint8Array): boolean {
   const len = (b[4]! << 8) | b[5]!;
   return fin(sum(b, 40, len, sum(b, 8, 32, len + b[6]!))) === 0;
+}
+
+/** The unit tests' NAT64: 2001:db8:64::/96, pool4 198.51.100.1-8, clients in 2001:db8:1::/48. */
+export function nat64Config(over: Partial<Nat64Config> = {}): Nat64Config {
+  return {
+    pool6: "2001:db8:64::/96",
+    pool4: [{ first: n4("198.51.100.1"), last: n4("198.51.100.8"), portMin: 1024, portMax: 65535 }],
+    allowedSources: [{ bytes: a6("2001:db8:1::"), len: 48 }],
+    timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
+    siit: { ownIpv4: "198.51.100.1", ownIpv6: "2001:db8:64::c633:6401" },
+    ...over,
+  };
 }

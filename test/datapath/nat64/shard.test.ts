@@ -10,20 +10,13 @@ import { Pool4 } from "../../../src/datapath/nat64/pool4.ts";
 import { OWNER_FRAGMENT, packetOwner, portOwner } from "../../../src/datapath/nat64/shard.ts";
 import { type Nat64Config, Nat64Translator, Verdict } from "../../../src/datapath/nat64/translator.ts";
 import { buildIcmp4Error, buildIcmp6Error } from "../../../src/datapath/siit/icmpErrors.ts";
-import { a4, a6, n4, pkt4, pkt6, str4, TCP } from "./packets.ts";
+import { a4, a6, n4, nat64Config, pkt4, pkt6, str4, TCP } from "./packets.ts";
 
 const SRV = "203.0.113.10";
 const SRV6 = "2001:db8:64::cb00:710a";
 
 function cfg(index: number, count: number): Nat64Config {
-  return {
-    pool6: "2001:db8:64::/96",
-    pool4: [{ first: n4("198.51.100.1"), last: n4("198.51.100.4"), portMin: 1024, portMax: 65535 }],
-    allowedSources: [{ bytes: a6("2001:db8:1::"), len: 48 }],
-    timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
-    siit: { ownIpv4: "198.51.100.1", ownIpv6: "2001:db8:64::c633:6401" },
-    share: { index, count },
-  };
+  return nat64Config({ share: { index, count } });
 }
 
 function read16(b: Uint8Array, o: number): number {

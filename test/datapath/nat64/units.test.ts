@@ -8,13 +8,8 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { Pool4 } from "../../../src/datapath/nat64/pool4.ts";
 import { TcpState, TcpTimer, tcpTransition } from "../../../src/datapath/nat64/tcp.ts";
-import {
-  type Nat64Config,
-  Nat64Drop,
-  Nat64Translator,
-  Verdict,
-} from "../../../src/datapath/nat64/translator.ts";
-import { a6, checksumsOk4, checksumsOk6, n4, pkt4, pkt6, str4, str6, TCP } from "./packets.ts";
+import { Nat64Drop, Nat64Translator, Verdict } from "../../../src/datapath/nat64/translator.ts";
+import { a6, checksumsOk4, checksumsOk6, n4, nat64Config, pkt4, pkt6, str4, str6, TCP } from "./packets.ts";
 
 const H1 = "2001:db8:1::10";
 const H2 = "2001:db8:1::20";
@@ -22,16 +17,7 @@ const SRV = "203.0.113.10";
 const SRV6 = "2001:db8:64::cb00:710a";
 const OTHER = "203.0.113.99";
 
-function cfg(over: Partial<Nat64Config> = {}): Nat64Config {
-  return {
-    pool6: "2001:db8:64::/96",
-    pool4: [{ first: n4("198.51.100.1"), last: n4("198.51.100.8"), portMin: 1024, portMax: 65535 }],
-    allowedSources: [{ bytes: a6("2001:db8:1::"), len: 48 }],
-    timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
-    siit: { ownIpv4: "198.51.100.1", ownIpv6: "2001:db8:64::c633:6401" },
-    ...over,
-  };
-}
+const cfg = nat64Config;
 
 /** Translates and returns the single output (or null), at time `now` ms. */
 function x(nat: Nat64Translator, p: Uint8Array, now = 1000): Uint8Array | null {
