@@ -52,7 +52,8 @@ function segmentSize(b: Uint8Array, l4: number, proto: number, ipHdr: number, gs
  * bytes only, but one IPv4 header serves every segment (the segmenter copies
  * its DF): a short last segment of <= 1260 bytes behind full ones of > 1260
  * would go out with DF set, unlike the same segment translated alone. Such
- * super-packets are cut in software instead. The total length must also fit
+ * super-packets are refused: the TUN worker sends that last segment on its
+ * own (tun/offload.ts shortTail), or cuts them in software. The total length must also fit
  * the IPv4 header's 16 bits (an IPv6 payload of up to 65535 bytes does not).
  */
 function gso64Whole(b: Uint8Array, l4: number, l4len: number, gso: number, size: number): boolean {

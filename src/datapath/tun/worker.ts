@@ -480,12 +480,10 @@ function translateOne(pkt: Uint8Array, n: number, now: number): void {
   stats[S.bytes4to6] = b46;
 }
 
-const SPIN = Number(process.env.V6MOSTLY_TUN_SPIN ?? 0);
 function loop(): void {
   parentPort?.postMessage({ type: "ready" });
   let lastTick = Date.now();
   let lastSnap = 0;
-  let empty = 0;
   // The clock is read every 32 packets, after every empty read and after sleeping (timers count
   // in seconds); the blocking loop reads it every time (a read may have waited).
   let now = Date.now();
@@ -494,14 +492,11 @@ function loop(): void {
     if (workers > 1) drainRings(now);
     const n = sys.readAt(fd, rxAddr, rx.length);
     if (blocking || n <= 0 || (++reads & 31) === 0) now = Date.now();
-    if (n > 0) {
-      empty = 0;
-      handle(n, now);
-    } else if (n < 0) {
+    if (n > 0) handle(n, now);
+    else if (n < 0) {
       const e = sys.errno();
       if (e === sys.EAGAIN) {
-        if (!blocking && ++empty > SPIN) {
-          empty = 0;
+        if (!blocking) {
           sleep();
           now = Date.now();
         }
