@@ -315,7 +315,15 @@ export async function startNat64Gateway(
   const inputFor = (q: number): WorkerInput => ({
     fd: fds[q]!,
     mode: spec.mode,
-    nat64: nat64 && shards ? { ...nat64, share: { index: q, count: queues } } : nat64,
+    // The session limit is the gateway's: each worker takes its share.
+    nat64:
+      nat64 && shards
+        ? {
+            ...nat64,
+            share: { index: q, count: queues },
+            maxSessions: Math.ceil((nat64.maxSessions ?? 1_000_000) / queues),
+          }
+        : nat64,
     shard: shards?.(q),
     siit,
     stats: statsBufs[q]!,
