@@ -1,7 +1,8 @@
 /**
  * Opening a TUN device (linux/if_tun.h): open /dev/net/tun, ioctl TUNSETIFF
- * with IFF_TUN | IFF_NO_PI (raw IP packets, no packet-information prefix).
- * A device made this way is not persistent: it disappears with its last file
+ * with IFF_TUN | IFF_NO_PI (raw IP packets, no packet-information prefix),
+ * optionally IFF_MULTI_QUEUE (one fd per queue) and IFF_VNET_HDR with
+ * TUNSETOFFLOAD (offload.ts). A device made this way is not persistent: it disappears with its last file
  * descriptor, so a crashed process leaves no device (and no routes) behind.
  */
 import { existsSync } from "node:fs";
