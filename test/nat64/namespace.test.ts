@@ -33,6 +33,7 @@ function udp(
   lab: Lab,
   n: number,
   timeout = 4,
+  size = 0,
 ): { sent: number; answered: number; errors: Record<string, number>; sources: string[] } {
   return JSON.parse(
     lab.ns(lab.c, [
@@ -42,6 +43,7 @@ function udp(
       "9000",
       String(n),
       String(timeout),
+      String(size),
     ]),
   );
 }
@@ -406,6 +408,10 @@ test("stateful NAT64 on two TUN queues: each worker owns half the ports, packets
   });
   assert.ok(c.counters.handoffs! > 0, JSON.stringify(c.counters));
   assert.equal(c.counters.handoffDrops, 0);
+  // 4000-byte datagrams: fragments both ways. Only the first carries the ports, so the others
+  // find the worker that saw it by asking the workers in turn.
+  const big = udp(lab, 20, 6, 4000);
+  assert.equal(big.answered, 20, JSON.stringify(big.errors));
   assert.match((run as unknown as { output: () => string }).output(), /"queues":2/);
   await lab.stop(run);
   assert.equal(run.exitCode, 0, "clean exit");

@@ -1,5 +1,6 @@
 """UDP client for the NAT64 namespace tests: N sockets (N flows) at once, each
-sends one datagram to the echo server and waits for its answer.
+sends one datagram to the echo server and waits for its answer. An optional
+fifth argument pads each datagram to that many bytes (fragments, if large).
 Prints one JSON line: {"sent": N, "answered": K, "errors": {...}, "sources": [...]}."""
 import json
 import socket
@@ -8,6 +9,13 @@ import time
 
 dst, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 3.0
+size = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+
+
+def message(i):
+    m = f"flow {i}".encode()
+    return m + b"." * max(0, size - len(m))
+
 socks = []
 errors = {}
 for i in range(n):
@@ -20,7 +28,7 @@ for i in range(n):
     socks.append(s)
 for i, s in enumerate(socks):
     try:
-        s.send(f"flow {i}".encode())
+        s.send(message(i))
     except OSError as e:
         errors[e.strerror] = errors.get(e.strerror, 0) + 1
 answered = 0
@@ -34,12 +42,12 @@ while pending and time.time() < end:
         last = time.time()
         for i in pending:
             try:
-                socks[i].send(f"flow {i}".encode())
+                socks[i].send(message(i))
             except OSError:
                 pass
     for i in list(pending):
         try:
-            d = socks[i].recv(2048)
+            d = socks[i].recv(65535)
             answered += 1
             pending.discard(i)
             sources.add(d.decode().rsplit(" from ", 1)[1].rsplit(":", 1)[0])
