@@ -119,15 +119,16 @@ export const readU32 = u32;
  * loops, pointers forward, names over 255 bytes, labels with reserved 01/10 bits).
  */
 export function readName(msg: Uint8Array, offset: number): { name: Uint8Array; end: number } | undefined {
-  const out: number[] = [];
+  // first pass: check the name and measure it; second pass: copy its labels (no growing array)
   let pos = offset;
   let end = -1;
   let jumps = 0;
+  let size = 0;
   for (;;) {
     if (pos >= msg.length) return undefined;
     const len = msg[pos]!;
     if (len === 0) {
-      out.push(0);
+      size++;
       if (end < 0) end = pos + 1;
       break;
     }
@@ -143,12 +144,27 @@ export function readName(msg: Uint8Array, offset: number): { name: Uint8Array; e
     }
     if (kind !== 0) return undefined;
     if (pos + 1 + len > msg.length) return undefined;
-    if (out.length + 1 + len + 1 > 255) return undefined;
-    out.push(len);
-    for (let i = 1; i <= len; i++) out.push(msg[pos + i]!);
+    if (size + 1 + len + 1 > 255) return undefined;
+    size += 1 + len;
     pos += 1 + len;
   }
-  return { name: Uint8Array.from(out), end };
+  // without pointers the name is one run of bytes
+  if (jumps === 0) return { name: msg.slice(offset, end), end };
+  const name = new Uint8Array(size);
+  let o = 0;
+  pos = offset;
+  for (;;) {
+    const len = msg[pos]!;
+    if (len === 0) break;
+    if ((len & 0xc0) === 0xc0) {
+      pos = ((len & 0x3f) << 8) | msg[pos + 1]!;
+      continue;
+    }
+    name.set(msg.subarray(pos, pos + 1 + len), o);
+    o += 1 + len;
+    pos += 1 + len;
+  }
+  return { name, end };
 }
 
 /** ASCII lower case of a wire name (RFC 4343: DNS names compare case-insensitively, ASCII only). */
@@ -329,7 +345,8 @@ export class Writer {
     this.len += 4;
   }
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    // a buffer sized exactly is handed over as it is (the writer is not used after finish)
+    return this.len === this.buf.length ? this.buf : this.buf.slice(0, this.len);
   }
 }
 
