@@ -25,7 +25,8 @@ import {
 export const SO_REUSEPORT = 15;
 const IPV6_V6ONLY = 26;
 
-function addressBytes(host: string, family: 4 | 6): Uint8Array {
+/** The address bytes (network order) of an IP literal. */
+export function addressBytes(host: string, family: 4 | 6): Uint8Array {
   const a = parseAddress(host, family);
   if (!a.ok) throw new Error(a.error);
   const n = family === 4 ? 4 : 16;
@@ -43,16 +44,8 @@ export async function reusePortUdp(family: 4 | 6, host: string, port: number): P
   return (await libcUdp(family, host, port, true)).socket;
 }
 
-/**
- * A dgram socket bound to host:port, made through libc so that its descriptor is known (the
- * server drains it with recvmmsg/sendmmsg, see udpbatch.ts); SO_REUSEPORT when `reusePort`.
- */
-export function libcUdp(
-  family: 4 | 6,
-  host: string,
-  port: number,
-  reusePort: boolean,
-): Promise<{ socket: Socket; fd: number }> {
+/** A non-blocking UDP socket descriptor bound to host:port (port 0: any free port). */
+export function udpFd(family: 4 | 6, host: string, port: number, reusePort: boolean): number {
   const fd = check(
     socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
     "socket(SOCK_DGRAM)",
@@ -67,6 +60,20 @@ export function libcUdp(
     close(fd);
     throw e;
   }
+  return fd;
+}
+
+/**
+ * A dgram socket bound to host:port, made through libc so that its descriptor is known (the
+ * server drains it with recvmmsg/sendmmsg, see udpbatch.ts); SO_REUSEPORT when `reusePort`.
+ */
+export function libcUdp(
+  family: 4 | 6,
+  host: string,
+  port: number,
+  reusePort: boolean,
+): Promise<{ socket: Socket; fd: number }> {
+  const fd = udpFd(family, host, port, reusePort);
   const s = createSocket(family === 4 ? "udp4" : "udp6");
   return new Promise((resolve, reject) => {
     s.once("error", reject);

@@ -119,6 +119,7 @@ export class Stack {
       upstreamTruncated: u.truncated,
       upstreamTcp: u.tcpSent,
       upstreamBadAnswers: u.badAnswers,
+      upstreamBatched: u.udpBatched,
       upstreamFailovers: u.failovers,
       upstreamFailures: u.failures,
     };
