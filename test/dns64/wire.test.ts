@@ -21,6 +21,8 @@ import {
   negativeTtl,
   parseMessage,
   readName,
+  skipName,
+  soaMinimum,
   textToName,
 } from "../../src/services/dns64/wire.ts";
 import { a, cname, expand6, soa, upstreamWire } from "./helpers.ts";
@@ -170,4 +172,60 @@ test("fuzz: parseMessage never throws on random or mutated messages", () => {
       },
     ),
   );
+});
+
+/** RFC 1035 §4.1.4 name reading, written the plain way, as the oracle for readName and skipName. */
+function referenceName(msg: Uint8Array, offset: number): { name: number[]; end: number } | undefined {
+  const out: number[] = [];
+  let pos = offset;
+  let end = -1;
+  let jumps = 0;
+  for (;;) {
+    if (pos >= msg.length) return undefined;
+    const len = msg[pos]!;
+    if (len === 0) {
+      out.push(0);
+      return { name: out, end: end < 0 ? pos + 1 : end };
+    }
+    if ((len & 0xc0) === 0xc0) {
+      if (pos + 1 >= msg.length) return undefined;
+      const target = ((len & 0x3f) << 8) | msg[pos + 1]!;
+      if (end < 0) end = pos + 2;
+      if (target >= pos || ++jumps > 64) return undefined;
+      pos = target;
+      continue;
+    }
+    if ((len & 0xc0) !== 0 || pos + 1 + len > msg.length || out.length + 1 + len + 1 > 255) return undefined;
+    out.push(...msg.subarray(pos, pos + 1 + len));
+    pos += 1 + len;
+  }
+}
+
+test("fuzz: readName and skipName agree with a plain reading at every offset of mutated messages", () => {
+  const base = upstreamWire("cname.example", "A", {
+    answers: [cname("cname.example", "a.example"), a("a.example", "192.0.2.1")],
+    authorities: [soa("example")],
+  });
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+      fc.nat(base.length),
+      (edits, cut) => {
+        const b = base.slice(0, Math.max(cut, 1));
+        for (const [i, v] of edits) if (i < b.length) b[i] = v;
+        for (let o = 0; o <= b.length; o++) {
+          const want = referenceName(b, o);
+          const got = readName(b, o);
+          assert.deepEqual(got && { name: [...got.name], end: got.end }, want, `offset ${o}`);
+          assert.equal(skipName(b, o), want ? want.end : -1, `offset ${o}`);
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // the SOA MINIMUM is read past two compressed names
+  const neg = parseMessage(base)!;
+  const soaRecord = neg.records.find((r) => r.type === 6)!;
+  assert.equal(soaMinimum(base, soaRecord), 120);
+  assert.equal(negativeTtl(base, neg), 120);
 });

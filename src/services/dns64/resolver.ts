@@ -2,7 +2,14 @@
 // RFC 6147 decisions in ./synth.ts. No sockets here (the fetcher is passed in), so tests can drive it
 // with canned upstream answers.
 import { AnswerCache, cacheKey } from "./cache.ts";
-import { type CachePolicy, DEFAULT_POLICY, errorReply, type Reply, replyFromUpstream } from "./reply.ts";
+import {
+  type CachePolicy,
+  DEFAULT_POLICY,
+  errorReply,
+  parseReply,
+  type Reply,
+  replyFromUpstream,
+} from "./reply.ts";
 import { type Dns64Config, ipv4onlyAnswer, judgeAaaa, planQuery, ptrAnswer, synthesize } from "./synth.ts";
 import type { UpstreamAnswer, UpstreamQuestion } from "./upstream.ts";
 import { CLASS_IN, RCODE, TYPE, writeU32 } from "./wire.ts";
@@ -101,13 +108,15 @@ export class Resolver {
   private async aaaa(key: string, name: Uint8Array, dnssecOk: boolean, cd: boolean): Promise<Reply> {
     const raw = await this.forward(`raw|${key}`, { name, type: TYPE.AAAA, class: CLASS_IN, dnssecOk, cd });
     const aaaaReply = aged(raw.reply, raw.age);
-    const verdict = judgeAaaa(this.cfg, aaaaReply);
+    // parsed once for both steps (an NXDOMAIN is returned as it is, unparsed)
+    const aaaaMsg = aaaaReply.rcode === RCODE.NXDOMAIN ? undefined : parseReply(aaaaReply);
+    const verdict = judgeAaaa(this.cfg, aaaaReply, aaaaMsg);
     if (verdict.kind === "answer") {
       if (verdict.reply !== aaaaReply) this.stats.excludedFiltered++;
       return verdict.reply;
     }
     const a = await this.answer(name, TYPE.A, CLASS_IN, dnssecOk, cd);
-    const synthesized = synthesize(this.cfg, name, aaaaReply, aged(a.reply, a.age), dnssecOk);
+    const synthesized = synthesize(this.cfg, name, aaaaReply, aged(a.reply, a.age), dnssecOk, aaaaMsg);
     if (!synthesized) return aaaaReply; // §5.1.6: nothing to synthesize from: the AAAA answer stands
     this.stats.synthesized++;
     return synthesized;

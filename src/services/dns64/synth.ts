@@ -100,11 +100,12 @@ function aaaaRecords(m: Message) {
  *   excluded ones are removed from a mixed answer (BIND does the same; Unbound has no default
  *   exclusion and returns ::ffff:0:0/96 records unchanged).
  * - NOERROR without AAAA (NODATA, or a CNAME chain ending without AAAA, §5.1.3): synthesize.
+ * `parsed`: the reply already parsed (parseReply), when the caller has it.
  */
-export function judgeAaaa(cfg: Dns64Config, reply: Reply): AaaaVerdict {
+export function judgeAaaa(cfg: Dns64Config, reply: Reply, parsed?: Message): AaaaVerdict {
   if (reply.rcode === RCODE.NXDOMAIN) return { kind: "answer", reply };
   if (reply.rcode !== RCODE.NOERROR) return { kind: "synthesize" };
-  const m = parseReply(reply);
+  const m = parsed ?? parseReply(reply);
   const aaaa = aaaaRecords(m);
   if (aaaa.length === 0) return { kind: "synthesize" };
   if (cfg.alwaysSynthesize) return { kind: "synthesize" };
@@ -144,6 +145,7 @@ export function judgeAaaa(cfg: Dns64Config, reply: Reply): AaaaVerdict {
  *   it on both the AAAA and the A answers. Unbound does this too; BIND (break-dnssec no) does not
  *   synthesize at all for a DO query whose negative AAAA answer is signed.
  * - Authority and additional sections are left empty.
+ * `aaaaParsed`: the AAAA reply already parsed (parseReply), when the caller has it.
  */
 export function synthesize(
   cfg: Dns64Config,
@@ -151,10 +153,11 @@ export function synthesize(
   aaaaReply: Reply,
   aReply: Reply,
   dnssecOk: boolean,
+  aaaaParsed?: Message,
 ): Reply | undefined {
   if (aReply.rcode !== RCODE.NOERROR) return undefined;
   const a = parseReply(aReply);
-  const aaaaMsg = parseReply(aaaaReply);
+  const aaaaMsg = aaaaParsed ?? parseReply(aaaaReply);
   // the SOA of a NODATA answer, also after a CNAME chain (RFC 2308 §2.2)
   const neg = aaaaReply.rcode === RCODE.NOERROR ? negativeTtl(aaaaReply.wire, aaaaMsg) : undefined;
   const ttlCap = neg ?? NO_SOA_TTL;

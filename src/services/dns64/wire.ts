@@ -404,7 +404,6 @@ export function writeOpt(w: Writer, udpSize: number, extRcode: number, dnssecOk:
  * SOA, PTR, MX and the other RFC 1035 types); everything else is copied as is.
  */
 export function expandRdata(msg: Uint8Array, r: Record): Uint8Array | undefined {
-  const rd = msg.subarray(r.rdataOffset, r.end);
   const name = (o: number) => readName(msg, o);
   switch (r.type) {
     case TYPE.NS:
@@ -424,7 +423,7 @@ export function expandRdata(msg: Uint8Array, r: Record): Uint8Array | undefined 
       if (r.rdlength < 3) return undefined;
       const n = name(r.rdataOffset + 2);
       if (!n || n.end !== r.end) return undefined;
-      return concat(rd.subarray(0, 2), n.name);
+      return concat(msg.subarray(r.rdataOffset, r.rdataOffset + 2), n.name);
     }
     case TYPE.SOA: {
       const mname = name(r.rdataOffset);
@@ -434,7 +433,7 @@ export function expandRdata(msg: Uint8Array, r: Record): Uint8Array | undefined 
       return concat(mname.name, rname.name, msg.subarray(rname.end, r.end));
     }
     default:
-      return rd.slice();
+      return msg.slice(r.rdataOffset, r.end);
   }
 }
 
@@ -450,13 +449,43 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * The offset just past a possibly compressed name at `offset`, checked as readName checks it, or -1
+ * when it is malformed (for names that are only stepped over: nothing is copied).
+ */
+export function skipName(msg: Uint8Array, offset: number): number {
+  let pos = offset;
+  let end = -1;
+  let jumps = 0;
+  let size = 0;
+  for (;;) {
+    if (pos >= msg.length) return -1;
+    const len = msg[pos]!;
+    if (len === 0) return end < 0 ? pos + 1 : end;
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= msg.length) return -1;
+      const target = ((len & 0x3f) << 8) | msg[pos + 1]!;
+      if (end < 0) end = pos + 2;
+      if (target >= pos || ++jumps > 64) return -1;
+      pos = target;
+      continue;
+    }
+    if (kind !== 0) return -1;
+    if (pos + 1 + len > msg.length) return -1;
+    if (size + 1 + len + 1 > 255) return -1;
+    size += 1 + len;
+    pos += 1 + len;
+  }
+}
+
 /** The SOA MINIMUM field (RFC 2308 §4) of an SOA record, or undefined if malformed. */
 export function soaMinimum(msg: Uint8Array, r: Record): number | undefined {
-  const mname = readName(msg, r.rdataOffset);
-  if (!mname) return undefined;
-  const rname = readName(msg, mname.end);
-  if (!rname || rname.end + 20 !== r.end) return undefined;
-  return u32(msg, rname.end + 16);
+  const mnameEnd = skipName(msg, r.rdataOffset);
+  if (mnameEnd < 0) return undefined;
+  const rnameEnd = skipName(msg, mnameEnd);
+  if (rnameEnd < 0 || rnameEnd + 20 !== r.end) return undefined;
+  return u32(msg, rnameEnd + 16);
 }
 
 /**
