@@ -264,3 +264,27 @@ test("fuzz: hostile upstream answers (mutated after the question) never break th
     { numRuns: 1500 },
   );
 });
+
+test("identical questions in flight are resolved once; the A query of synthesis is not asked again", async () => {
+  const { up, resolver, handler } = setup();
+  const aaaaQ = (id: number) => queryWire("a-only.example", "AAAA", { id });
+  const answers = await Promise.all([
+    ask(handler, aaaaQ(1)),
+    ask(handler, aaaaQ(2)),
+    ask(handler, queryWire("A-ONLY.example", "A", { id: 3 })),
+  ]);
+  assert.deepEqual(
+    answers.map((r) => decode(r).id),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    decode(answers[1]!).answers.map((r) => expand6(r.data)),
+    [expand6("64:ff9b::192.0.2.1")],
+  );
+  assert.deepEqual(
+    decode(answers[2]!).answers.map((r) => r.data),
+    ["192.0.2.1"],
+  );
+  assert.deepEqual(up.asked.sort(), ["a-only.example A", "a-only.example AAAA"]);
+  assert.equal(resolver.stats.coalesced, 1, "the second AAAA joined the first");
+});
