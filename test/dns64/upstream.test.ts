@@ -104,6 +104,36 @@ for (const batch of [64, 0]) {
   });
 }
 
+test("upstream udp (batched): an IPv6 upstream (::1), answers matched by its sockaddr_in6", async (t) => {
+  const server = createSocket({ type: "udp6", ipv6Only: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.bind(0, "::1", () => resolve());
+    });
+  } catch {
+    server.close();
+    t.skip("no IPv6 loopback (::1) on this host");
+    return;
+  }
+  server.on("message", (m, r) => server.send(answerTo(m), r.port, r.address));
+  const client = new UpstreamClient([{ family: 6, host: "::1", port: server.address().port }], {
+    timeoutMs: 1000,
+    tcpTimeoutMs: 1000,
+    rounds: 1,
+    batch: 64,
+  });
+  try {
+    const names = Array.from({ length: 40 }, (_, i) => `v6-${i}.example`);
+    const answers = await Promise.all(names.map((n) => client.query(question(n))));
+    answers.forEach((a, i) => assert.equal(a && nameToText(a.msg.question!.name), `${names[i]}.`));
+    assert.equal(client.stats.badAnswers, 0);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
 test("upstream udp: close() ends the waits with undefined", async () => {
   const server = await bound();
   const client = new UpstreamClient([{ family: 4, host: "127.0.0.1", port: server.address().port }]);
