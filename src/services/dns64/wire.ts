@@ -160,7 +160,7 @@ export function readName(msg: Uint8Array, offset: number): { name: Uint8Array; e
       pos = ((len & 0x3f) << 8) | msg[pos + 1]!;
       continue;
     }
-    name.set(msg.subarray(pos, pos + 1 + len), o);
+    for (let i = 0; i <= len; i++) name[o + i] = msg[pos + i]!;
     o += 1 + len;
     pos += 1 + len;
   }
