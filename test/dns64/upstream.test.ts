@@ -126,7 +126,9 @@ test("upstream udp (batched): an IPv6 upstream (::1), answers matched by its soc
   try {
     const names = Array.from({ length: 40 }, (_, i) => `v6-${i}.example`);
     const answers = await Promise.all(names.map((n) => client.query(question(n))));
-    answers.forEach((a, i) => assert.equal(a && nameToText(a.msg.question!.name), `${names[i]}.`));
+    answers.forEach((a, i) => {
+      assert.equal(a && nameToText(a.msg.question!.name), `${names[i]}.`);
+    });
     assert.equal(client.stats.badAnswers, 0);
   } finally {
     client.close();
