@@ -2,6 +2,7 @@
 // the TTLs it derives from answers (RFC 1035 §7.4, RFC 2308 §5).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import { AnswerCache, cacheKey } from "../../src/services/dns64/cache.ts";
 import { cacheTtl, type Reply } from "../../src/services/dns64/reply.ts";
 import { parseMessage, textToName } from "../../src/services/dns64/wire.ts";
@@ -71,4 +72,47 @@ test("TTLs: smallest record TTL; negative answers by the SOA (RFC 2308 §5); no 
     3600,
   );
   assert.equal(upstreamReply("x.example", "A", { answers: [a("x.example", "192.0.2.1", 7)] }).ttl, 7);
+});
+
+test("LRU eviction matches a plain model over random sets and hits, also with many evictions", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 12 })), { maxLength: 300 }),
+      (max, ops) => {
+        const c = new AnswerCache({ maxEntries: max, maxBytes: 1 << 30 });
+        const model: string[] = []; // least recently used first
+        let evicted = 0;
+        for (const [isSet, n] of ops) {
+          const k = `k${n}`;
+          const at = model.indexOf(k);
+          if (isSet) {
+            c.set(k, reply(60), 0);
+            if (at >= 0) model.splice(at, 1);
+            model.push(k);
+            if (model.length > max) {
+              model.shift();
+              evicted++;
+            }
+          } else {
+            assert.equal(c.get(k, 0) !== undefined, at >= 0, `get ${k}`);
+            if (at >= 0) model.push(...model.splice(at, 1));
+          }
+          assert.equal(c.size, model.length);
+        }
+        assert.equal(c.evictions, evicted);
+        for (let n = 0; n <= 12; n++) assert.equal(c.get(`k${n}`, 0) !== undefined, model.includes(`k${n}`));
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // a full cache of 20,000 entries replaced three times over, then cleared and filled again
+  const big = new AnswerCache({ maxEntries: 20_000, maxBytes: 1 << 30 });
+  for (let i = 0; i < 80_000; i++) big.set(`n${i}`, reply(60), 0);
+  assert.equal(big.size, 20_000);
+  assert.ok(big.get("n79999", 0) && big.get("n60000", 0));
+  assert.equal(big.get("n59999", 0), undefined);
+  big.clear();
+  for (let i = 0; i < 30; i++) big.set(`m${i}`, reply(60), 0);
+  assert.equal(big.size, 30);
 });
