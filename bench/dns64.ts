@@ -212,10 +212,11 @@ async function main(): Promise<void> {
     cached: cachedFile,
     uncached: (tag) => {
       const f = join(dir, `uncached-${tag}.txt`);
-      // enough fresh names for the whole run at well above any QPS seen here
+      // enough fresh names for the whole run at well above any QPS seen here (dnsperf starts the
+      // file again when it reaches the end: repeated names would be cache hits)
       writeFileSync(
         f,
-        `${Array.from({ length: 30_000 }, (_, i) => `${tag}${i}.${BENCH_WILDCARD} AAAA`).join("\n")}\n`,
+        `${Array.from({ length: 30_000 * Math.max(1, SECONDS) }, (_, i) => `${tag}${i}.${BENCH_WILDCARD} AAAA`).join("\n")}\n`,
       );
       return f;
     },
