@@ -92,6 +92,21 @@ export const nat64GatewaySpec = z
     ).optional(),
     tunName: linuxInterfaceName("the TUN device's name").default("nat64"),
     mtu: z.number().int().min(1280).max(65535).default(1500).describe("the TUN device's MTU"),
+    queues: z
+      .number()
+      .int()
+      .min(1)
+      .max(8)
+      .default(1)
+      .describe(
+        "packet workers, one per TUN queue (IFF_MULTI_QUEUE); stateful: each owns 1/queues of pool4's ports (docs/nat64.md)",
+      ),
+    offload: z
+      .boolean()
+      .default(true)
+      .describe(
+        "TCP segmentation and checksum offload on the TUN device (64 KiB super-packets; docs/nat64.md)",
+      ),
     timeouts: timeouts.default({ udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240 }),
     nodeSelector: nodeSelector.default({}),
     deviceRef: localRef("ExternalDevice").optional(),

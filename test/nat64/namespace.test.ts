@@ -350,7 +350,7 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
   );
 });
 
-test("TUN offload: off (one packet per read), and super-packets cut in software when they do not fit", {
+test("TUN offload: off (spec.offload: false, one packet per read), and super-packets cut in software when they do not fit", {
   timeout: 120_000,
 }, async (t) => {
   if (skip) {
@@ -359,7 +359,7 @@ test("TUN offload: off (one packet per read), and super-packets cut in software 
   }
   const lab = await labWithPeer(t, "o");
   const status = "127.0.0.1:9467";
-  const run = startRunWith(lab, { V6MOSTLY_TUN_OFFLOAD: "0" }, lab.writeResource(), status);
+  const run = lab.startRun(lab.writeResource("  offload: false\n"), status);
   await waitFor("translations endpoint", () => translations(lab, status)["Nat64Gateway/lab"]);
   download(lab);
   upload(lab);
@@ -384,7 +384,7 @@ test("TUN offload: off (one packet per read), and super-packets cut in software 
   await lab.stop(small);
 });
 
-test("stateful NAT64 on two TUN queues: each worker owns half the ports, packets handed to their owner", {
+test("stateful NAT64 on two TUN queues (spec.queues: 2): each worker owns half the ports, packets handed to their owner", {
   timeout: 120_000,
 }, async (t) => {
   if (skip) {
@@ -393,7 +393,7 @@ test("stateful NAT64 on two TUN queues: each worker owns half the ports, packets
   }
   const lab = await labWithPeer(t, "q");
   const status = "127.0.0.1:9468";
-  const run = startRunWith(lab, { V6MOSTLY_TUN_QUEUES: "2" }, lab.writeResource(), status);
+  const run = lab.startRun(lab.writeResource("  queues: 2\n"), status);
   await waitFor("translations endpoint", () => translations(lab, status)["Nat64Gateway/lab"]);
   assert.match(lab.ns(lab.c, ["ping", "-c", "2", "-i", "0.2", "-W", "2", SERVER6]), /2 received/);
   download(lab);
@@ -543,7 +543,8 @@ spec:
   assert.equal(run.exitCode, 0);
   assert.equal(lab.ns(lab.t, ["ip", "neigh", "show", "proxy"]).trim(), "");
 
-  // The same with a multi-queue device and two workers.
+  // The same with a multi-queue device and two workers (set by V6MOSTLY_TUN_QUEUES, which
+  // overrides spec.queues: the benchmarks' knob).
   const run2 = startRunWith(lab, { V6MOSTLY_TUN_QUEUES: "2" }, f, status);
   await waitFor("translations endpoint (2 queues)", () => translations(lab, status)["Nat64Gateway/lab"]);
   assert.match(lab.ns(lab.t, ["ip", "-d", "link", "show", "dev", lab.tun]), /multi_queue/);

@@ -43,15 +43,15 @@ export interface Nat64ServiceOptions {
   /** Packet loop flavour (see WorkerInput.loop); default from V6MOSTLY_TUN_LOOP or "poll". */
   loop?: "poll" | "blocking";
   /**
-   * IFF_MULTI_QUEUE with one worker per queue (default from V6MOSTLY_TUN_QUEUES, else 1).
+   * IFF_MULTI_QUEUE with one worker per queue (default from V6MOSTLY_TUN_QUEUES, else spec.queues).
    * Stateful workers each own a share of pool4's ports and the sessions on them, and pass each
    * other the packets they do not own (nat64/shard.ts, tun/handoff.ts).
    */
   queues?: number;
   /**
    * Segmentation and checksum offload on the TUN device (IFF_VNET_HDR + TUNSETOFFLOAD, see
-   * tun/offload.ts). Default on; V6MOSTLY_TUN_OFFLOAD=0 turns it off. A kernel that refuses it
-   * gets the plain device, with a warning.
+   * tun/offload.ts). Default from V6MOSTLY_TUN_OFFLOAD (0 = off), else spec.offload. A kernel
+   * that refuses it gets the plain device, with a warning.
    */
   offload?: boolean;
 }
@@ -205,7 +205,9 @@ export async function startNat64Gateway(
   );
   await plumbing.cleanStale();
 
-  const asked = opts.queues ?? Number(process.env.V6MOSTLY_TUN_QUEUES ?? 1);
+  // The resource decides; V6MOSTLY_TUN_* override it (benchmarks, tests), options override both.
+  const env = process.env;
+  const asked = opts.queues ?? (env.V6MOSTLY_TUN_QUEUES ? Number(env.V6MOSTLY_TUN_QUEUES) : spec.queues);
   const queues = Math.max(1, Math.min(8, Math.floor(asked) || 1));
   let loop = opts.loop ?? (process.env.V6MOSTLY_TUN_LOOP === "blocking" ? "blocking" : "poll");
   // Stateful workers wake each other through an eventfd polled next to the TUN queue.
@@ -213,7 +215,7 @@ export async function startNat64Gateway(
     log.warn({ queues }, "stateful NAT64 on several queues runs the poll loop");
     loop = "poll";
   }
-  let offload = opts.offload ?? process.env.V6MOSTLY_TUN_OFFLOAD !== "0";
+  let offload = opts.offload ?? (env.V6MOSTLY_TUN_OFFLOAD ? env.V6MOSTLY_TUN_OFFLOAD !== "0" : spec.offload);
   const fds: number[] = [];
   /** Multi-queue stateful: one eventfd per worker, to wake it (closed with the queues). */
   const eventfds: number[] = [];
