@@ -15,6 +15,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { format4, format6 } from "../../util/addrtext.ts";
 import { OWNER_FRAGMENT, packetOwner } from "../nat64/shard.ts";
 import { bibV6 } from "../nat64/state.ts";
+import { tcpStateName } from "../nat64/tcp.ts";
 import { bumpHopLimit6, bumpTtl4, type Nat64Config, Nat64Translator } from "../nat64/translator.ts";
 import { gsoKeepsWhole } from "../siit/fastpath.ts";
 import { type SiitConfig, SiitTranslator, Verdict } from "../siit/index.ts";
@@ -204,19 +205,7 @@ function snapshot(now: number): { sessions: SessionRow[]; total: number } {
       remote4: format4(s.remote4),
       remotePort: b.proto === 1 ? b.port4 : s.rport,
       remote6: format6(r6),
-      state:
-        b.proto === 6
-          ? [
-              "CLOSED",
-              "V4_INIT",
-              "V6_INIT",
-              "ESTABLISHED",
-              "V4_FIN_RCV",
-              "V6_FIN_RCV",
-              "V4_FIN_V6_FIN_RCV",
-              "TRANS",
-            ][s.state]!
-          : "",
+      state: b.proto === 6 ? tcpStateName[s.state]! : "",
       expiresIn: Math.max(0, Math.round((s.expires - now) / 1000)),
       static: b.isStatic,
     });
