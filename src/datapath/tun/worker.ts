@@ -318,25 +318,26 @@ function takeOffload(len: number, now: number): boolean {
       stats[S.gsoTailSplit]!++;
       xctx.gsoSize = gso;
       translateOne(rbuf, headLen, now);
-      xctx.gsoSize = 0;
-      xctx.csumPartial = true;
-      xctx.csumStart = l4;
-      xctx.csumOffset = 16;
-      translateOne(tailBuf.subarray(0, tailLen), tailLen, now);
+      sendTail(l4, tailLen, now);
       return false;
     }
     if (tailLen > 0) {
       // Not kept whole after all: cut the head in software, then the tail as it is.
       softwareSegments(headLen, gso, now);
-      xctx.csumPartial = true;
-      xctx.csumStart = l4;
-      xctx.csumOffset = 16;
-      xctx.gsoSize = 0;
-      translateOne(tailBuf.subarray(0, tailLen), tailLen, now);
+      sendTail(l4, tailLen, now);
       return false;
     }
   }
   return softwareSegments(len, tcp ? gso : 0, now);
+}
+
+/** Translates the short last segment split off into tailBuf (an IPv6 TCP packet with a partial checksum). */
+function sendTail(l4: number, tailLen: number, now: number): void {
+  xctx.gsoSize = 0;
+  xctx.csumPartial = true;
+  xctx.csumStart = l4;
+  xctx.csumOffset = 16;
+  translateOne(tailBuf.subarray(0, tailLen), tailLen, now);
 }
 
 /** Cuts the super-packet in rbuf into segments, each translated as an ordinary packet (false: handled here). */
