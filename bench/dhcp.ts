@@ -129,7 +129,7 @@ async function startV6mostly(run: string) {
     process.execPath,
     "--import",
     "tsx",
-    path.join(root, "test/dhcp4/fixture-server.ts"),
+    path.join(root, "test/services/dhcp4/fixture-server.ts"),
     cfg,
   ]);
   await until("v6mostly READY", () => p.out.join("").includes("READY") || p.child.exitCode !== null);

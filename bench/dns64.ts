@@ -1,5 +1,5 @@
 // `npm run bench:dns64`: dnsperf against v6mostly's DNS64 and against Unbound with dns64, in the same
-// run, on the same loopback lab (an authoritative BIND behind both; see test/dns64/lab.ts).
+// run, on the same loopback lab (an authoritative BIND behind both; see test/services/dns64/lab.ts).
 //
 // For each target:
 //   cached   — AAAA queries for 2000 A-only names, after a warm-up pass: every answer is a cached,
@@ -13,7 +13,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BENCH_WILDCARD, type Lab, missingTools, portBase, startLab } from "../test/dns64/lab.ts";
+import { BENCH_WILDCARD, type Lab, missingTools, portBase, startLab } from "../test/services/dns64/lab.ts";
 
 const PREFIX = "64:ff9b::/96";
 const NAMES = 2000;

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:nat64` (alias bench:datapath): iperf3 through our NAT64 and
- * through TAYGA in the same three-namespace topology (test/nat64/lab.ts), in
+ * through TAYGA in the same three-namespace topology (test/services/nat64/lab.ts), in
  * the same run, alternating, a few seconds per measurement.
  *
  * Both translate on a TUN device in user space. TAYGA reads one packet per
@@ -24,7 +24,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Nat64Translator } from "../src/datapath/nat64/translator.ts";
-import { canRun, Lab, PREFIX, SERVER4, SERVER6, sh, waitFor } from "../test/nat64/lab.ts";
+import { canRun, Lab, PREFIX, SERVER4, SERVER6, sh, waitFor } from "../test/services/nat64/lab.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 

@@ -70,7 +70,10 @@ export async function startStatusServer(listen: string): Promise<StatusServer> {
     metrics,
     publish(resource, topic, provider) {
       let m = topics.get(topic);
-      if (!m) topics.set(topic, (m = new Map()));
+      if (!m) {
+        m = new Map();
+        topics.set(topic, m);
+      }
       m.set(resource, provider);
       return () => {
         topics.get(topic)?.delete(resource);

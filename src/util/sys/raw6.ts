@@ -12,7 +12,7 @@
 // 20 ms of added latency costs nothing. The alternatives were worse here: a koffi `.async` blocking
 // recvmsg occupies one of libuv's four shared threadpool threads forever (file system and DNS calls
 // queue behind it), and a worker thread per socket costs a V8 isolate (~10 MB) for this trickle.
-// test/ra/service.test.ts ("hostile traffic") measures the event-loop delay of the RA service while
+// test/services/ra/service.test.ts ("hostile traffic") measures the event-loop delay of the RA service while
 // a flood of solicitations arrives, next to an idle baseline.
 import {
   AF_INET6,

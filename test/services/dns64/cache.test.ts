@@ -1,0 +1,118 @@
+// The answer cache: TTL expiry, least-recently-used eviction within entry and byte bounds, and
+// the TTLs it derives from answers (RFC 1035 §7.4, RFC 2308 §5).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { AnswerCache, cacheKey } from "../../../src/services/dns64/cache.ts";
+import { cacheTtl, type Reply } from "../../../src/services/dns64/reply.ts";
+import { parseMessage, textToName } from "../../../src/services/dns64/wire.ts";
+import { a, cname, soa, upstreamReply, upstreamWire } from "./helpers.ts";
+
+const reply = (ttl: number, size = 100): Reply => ({
+  wire: new Uint8Array(size),
+  ttlOffsets: [],
+  rcode: 0,
+  ttl,
+});
+
+test("entries live for their TTL and no longer; TTL 0 is not stored", () => {
+  const c = new AnswerCache();
+  c.set("k", reply(30), 100);
+  assert.ok(c.get("k", 129));
+  assert.equal(c.get("k", 130), undefined);
+  c.set("z", reply(0), 100);
+  assert.equal(c.size, 0);
+});
+
+test("bounded: least recently used entries go first, by count and by bytes", () => {
+  const c = new AnswerCache({ maxEntries: 3, maxBytes: 1 << 20 });
+  for (const k of ["a", "b", "c"]) c.set(k, reply(60), 0);
+  c.get("a", 1); // a is now the most recently used
+  c.set("d", reply(60), 1);
+  assert.equal(c.get("b", 1), undefined, "b was the least recently used");
+  assert.ok(c.get("a", 1) && c.get("c", 1) && c.get("d", 1));
+  assert.equal(c.evictions, 1);
+  const small = new AnswerCache({ maxEntries: 1000, maxBytes: 3000 });
+  for (let i = 0; i < 50; i++) small.set(`k${i}`, reply(60, 500), 0);
+  assert.ok(small.usedBytes <= 3000, `${small.usedBytes} bytes`);
+  assert.ok(small.size > 0 && small.size < 10);
+});
+
+test("keys fold case and separate type, class, DO and CD", () => {
+  const k = (n: string, t = 28, dnssecOk = false, cd = false) =>
+    cacheKey(textToName(n.toLowerCase()), t, 1, dnssecOk, cd);
+  assert.equal(k("WWW.Example"), k("www.example"));
+  assert.notEqual(k("www.example"), k("www.example", 1));
+  assert.notEqual(k("www.example"), k("www.example", 28, true));
+  assert.notEqual(k("www.example"), k("www.example", 28, false, true));
+});
+
+test("TTLs: smallest record TTL; negative answers by the SOA (RFC 2308 §5); no SOA, no caching", () => {
+  const policy = { maxTtl: 86400, maxNegativeTtl: 3600 };
+  const ttlOf = (w: Uint8Array) => cacheTtl(w, parseMessage(w)!, policy);
+  assert.equal(
+    ttlOf(
+      upstreamWire("x.example", "A", {
+        answers: [cname("x.example", "y.example", 50), a("y.example", "192.0.2.1", 300)],
+      }),
+    ),
+    50,
+  );
+  assert.equal(ttlOf(upstreamWire("x.example", "AAAA", { authorities: [soa("example", 300, 120)] })), 120);
+  assert.equal(
+    ttlOf(upstreamWire("x.example", "AAAA", { rcode: "NXDOMAIN", authorities: [soa("example", 90, 120)] })),
+    90,
+  );
+  assert.equal(ttlOf(upstreamWire("x.example", "AAAA", { rcode: "NXDOMAIN" })), 0);
+  assert.equal(ttlOf(upstreamWire("x.example", "AAAA", { rcode: "SERVFAIL" })), 0);
+  assert.equal(
+    ttlOf(
+      upstreamWire("x.example", "AAAA", { rcode: "NXDOMAIN", authorities: [soa("example", 86400, 86400)] }),
+    ),
+    3600,
+  );
+  assert.equal(upstreamReply("x.example", "A", { answers: [a("x.example", "192.0.2.1", 7)] }).ttl, 7);
+});
+
+test("LRU eviction matches a plain model over random sets and hits, also with many evictions", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 12 })), { maxLength: 300 }),
+      (max, ops) => {
+        const c = new AnswerCache({ maxEntries: max, maxBytes: 1 << 30 });
+        const model: string[] = []; // least recently used first
+        let evicted = 0;
+        for (const [isSet, n] of ops) {
+          const k = `k${n}`;
+          const at = model.indexOf(k);
+          if (isSet) {
+            c.set(k, reply(60), 0);
+            if (at >= 0) model.splice(at, 1);
+            model.push(k);
+            if (model.length > max) {
+              model.shift();
+              evicted++;
+            }
+          } else {
+            assert.equal(c.get(k, 0) !== undefined, at >= 0, `get ${k}`);
+            if (at >= 0) model.push(...model.splice(at, 1));
+          }
+          assert.equal(c.size, model.length);
+        }
+        assert.equal(c.evictions, evicted);
+        for (let n = 0; n <= 12; n++) assert.equal(c.get(`k${n}`, 0) !== undefined, model.includes(`k${n}`));
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // a full cache of 20,000 entries replaced three times over, then cleared and filled again
+  const big = new AnswerCache({ maxEntries: 20_000, maxBytes: 1 << 30 });
+  for (let i = 0; i < 80_000; i++) big.set(`n${i}`, reply(60), 0);
+  assert.equal(big.size, 20_000);
+  assert.ok(big.get("n79999", 0) && big.get("n60000", 0));
+  assert.equal(big.get("n59999", 0), undefined);
+  big.clear();
+  for (let i = 0; i < 30; i++) big.set(`m${i}`, reply(60), 0);
+  assert.equal(big.size, 30);
+});

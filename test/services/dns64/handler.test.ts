@@ -1,0 +1,290 @@
+// The query path without sockets: QueryHandler + Resolver with a scripted upstream (a fake Fetcher
+// answering from a table, counting what it is asked) and a fake clock.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import dnsPacket from "dns-packet";
+import fc from "fast-check";
+import { ClientAcl, RateLimiter } from "../../../src/services/dns64/access.ts";
+import { AnswerCache } from "../../../src/services/dns64/cache.ts";
+import { type Fetcher, Resolver } from "../../../src/services/dns64/resolver.ts";
+import { QueryHandler } from "../../../src/services/dns64/server.ts";
+import type { UpstreamAnswer, UpstreamQuestion } from "../../../src/services/dns64/upstream.ts";
+import { nameToText, parseMessage } from "../../../src/services/dns64/wire.ts";
+import {
+  type Answer,
+  a,
+  aaaa,
+  config,
+  decode,
+  expand6,
+  queryWire,
+  rcodeOf,
+  soa,
+  upstreamWire,
+} from "./helpers.ts";
+
+const TYPES: Record<number, dnsPacket.RecordType> = { 1: "A", 28: "AAAA", 12: "PTR", 16: "TXT" };
+
+/** Upstream answering from a table keyed "name TYPE"; unknown names → NXDOMAIN with an SOA. */
+class TableUpstream implements Fetcher {
+  asked: string[] = [];
+  down = false;
+  constructor(
+    private readonly table: Record<string, { rcode?: string; answers?: Answer[]; authorities?: Answer[] }>,
+  ) {}
+  async query(q: UpstreamQuestion): Promise<UpstreamAnswer | undefined> {
+    const name = nameToText(q.name).replace(/\.$/, "");
+    const type = TYPES[q.type] ?? "A";
+    this.asked.push(`${name} ${type}${q.dnssecOk ? " +do" : ""}${q.cd ? " +cd" : ""}`);
+    // names dns-packet cannot write (escaped bytes) are unknown to this fake
+    if (this.down || name.includes("\\")) return undefined;
+    const e = this.table[`${name} ${type}`] ?? { rcode: "NXDOMAIN", authorities: [soa("example")] };
+    const wire = upstreamWire(name, type, e);
+    return { wire, msg: parseMessage(wire)! };
+  }
+}
+
+const table = {
+  "a-only.example A": { answers: [a("a-only.example", "192.0.2.1", 300)] },
+  "a-only.example AAAA": { authorities: [soa("example", 300, 120)] },
+  "dual.example A": { answers: [a("dual.example", "192.0.2.2")] },
+  "dual.example AAAA": { answers: [aaaa("dual.example", "2001:db8::2")] },
+  "many.example A": {
+    answers: Array.from({ length: 60 }, (_, i) => a("many.example", `198.51.100.${i + 1}`)),
+  },
+  "many.example AAAA": { authorities: [soa("example")] },
+};
+
+function setup(clientNets = ["127.0.0.0/8", "2001:db8:1::/64"]) {
+  let now = 1000;
+  const up = new TableUpstream(table);
+  const resolver = new Resolver(config(), up, new AnswerCache(), undefined, () => now);
+  const handler = new QueryHandler(resolver, new ClientAcl(clientNets));
+  return { up, resolver, handler, tick: (s: number) => (now += s) };
+}
+
+async function ask(h: QueryHandler, q: Uint8Array, client = "127.0.0.1", tcp = false) {
+  const r = await h.handle(q, client, tcp);
+  assert.ok(r, "an answer");
+  return r;
+}
+
+test("AAAA for an A-only name is synthesized, then served from the cache with aged TTLs", async () => {
+  const { up, handler, tick } = setup();
+  const q = queryWire("A-Only.Example", "AAAA", { id: 77 });
+  const p = decode(await ask(handler, q));
+  assert.equal(p.id, 77);
+  assert.equal(p.questions[0]!.name, "A-Only.Example", "the question is echoed with the client's case");
+  assert.deepEqual(
+    p.answers.map((r) => [expand6(r.data), r.ttl]),
+    [[expand6("64:ff9b::192.0.2.1"), 120]],
+  );
+  assert.ok(
+    p.additionals.some((r) => r.type === "OPT"),
+    "EDNS answered with EDNS",
+  );
+  assert.deepEqual(up.asked, ["a-only.example AAAA", "a-only.example A"]);
+  tick(100);
+  const again = decode(await ask(handler, q));
+  assert.equal(again.answers[0]!.ttl, 20);
+  assert.equal(up.asked.length, 2, "no new upstream query within the TTL");
+  tick(25);
+  await ask(handler, q);
+  assert.equal(up.asked.length, 3, "expired: the synthesized answer is rebuilt (A answer still cached)");
+});
+
+test("concurrent identical questions are resolved once", async () => {
+  const { up, handler } = setup();
+  const q = queryWire("dual.example", "AAAA");
+  await Promise.all([ask(handler, q), ask(handler, q), ask(handler, q)]);
+  assert.deepEqual(up.asked, ["dual.example AAAA"]);
+});
+
+test("clients outside allowClients are REFUSED without an upstream query", async () => {
+  const { up, handler } = setup();
+  const r = await ask(handler, queryWire("dual.example", "AAAA"), "198.51.100.9");
+  assert.equal(rcodeOf(r), 5);
+  assert.equal(decode(r).questions[0]!.name, "dual.example");
+  assert.equal(rcodeOf(await ask(handler, queryWire("dual.example", "A"), "2001:db8:2::1")), 5);
+  assert.equal(
+    rcodeOf(await ask(handler, queryWire("dual.example", "A"), "::ffff:127.0.0.1")),
+    0,
+    "IPv4-mapped client",
+  );
+  assert.equal(rcodeOf(await ask(handler, queryWire("dual.example", "A"), "2001:db8:1::99")), 0);
+  assert.equal(handler.stats.refused, 2);
+  assert.equal(up.asked.length, 1);
+});
+
+test("malformed queries: FORMERR when there is a header, dropped when not; responses are not answered", async () => {
+  const { handler } = setup();
+  assert.equal(await handler.handle(new Uint8Array(5), "127.0.0.1", false), undefined);
+  const bad = queryWire("dual.example", "A");
+  const truncated = bad.slice(0, 20);
+  assert.equal(rcodeOf(await ask(handler, truncated)), 1);
+  const twoQ = new Uint8Array(
+    dnsPacket.encode({
+      type: "query",
+      id: 1,
+      questions: [
+        { name: "a.example", type: "A" },
+        { name: "b.example", type: "A" },
+      ],
+    }),
+  );
+  assert.equal(rcodeOf(await ask(handler, twoQ)), 1);
+  const asResponse = bad.slice();
+  asResponse[2]! |= 0x80;
+  assert.equal(await handler.handle(asResponse, "127.0.0.1", false), undefined);
+  const notify = bad.slice();
+  notify[2] = (notify[2]! & 0x87) | (4 << 3);
+  assert.equal(rcodeOf(await ask(handler, notify)), 4, "opcode NOTIFY → NOTIMP");
+  const axfr = queryWire("example", "AXFR");
+  assert.equal(rcodeOf(await ask(handler, axfr, "127.0.0.1", true)), 4);
+});
+
+test("EDNS: version 1 gets BADVERS; no EDNS means a 512-byte limit and TC; TCP carries it all", async () => {
+  const { handler } = setup();
+  const v1 = queryWire("dual.example", "A");
+  // OPT is the last 11 bytes: TTL byte 2 (after type/class) is the version
+  v1[v1.length - 11 + 6] = 1;
+  const r = decode(await ask(handler, v1));
+  const opt = r.additionals.find((x) => x.type === "OPT") as unknown as { extendedRcode: number };
+  // BADVERS is 16: its upper eight bits (1) go in the OPT TTL, the lower four (0) in the header
+  assert.equal(opt.extendedRcode, 1, "BADVERS (RFC 6891 §9)");
+  assert.equal(r.rcode, "NOERROR");
+  const plain = decode(await ask(handler, queryWire("many.example", "AAAA", { edns: false })));
+  assert.ok(plain.flag_tc, "60 AAAA records do not fit in 512 bytes");
+  assert.equal(plain.answers.length, 0);
+  const big = decode(await ask(handler, queryWire("many.example", "AAAA", { udpSize: 4096 })));
+  assert.ok(big.flag_tc, "nor in 1232 bytes (the cap on what a client may announce)");
+  const tcp = decode(
+    await ask(handler, queryWire("many.example", "AAAA", { edns: false }), "127.0.0.1", true),
+  );
+  assert.equal(tcp.answers.length, 60);
+  assert.ok(!tcp.flag_tc);
+});
+
+test("upstream down: SERVFAIL, not cached", async () => {
+  const { up, handler } = setup();
+  up.down = true;
+  assert.equal(rcodeOf(await ask(handler, queryWire("dual.example", "A"))), 2);
+  up.down = false;
+  assert.equal(rcodeOf(await ask(handler, queryWire("dual.example", "A"))), 0);
+});
+
+test("ipv4only.arpa never goes upstream", async () => {
+  const { up, handler } = setup();
+  const p = decode(await ask(handler, queryWire("ipv4only.arpa", "AAAA")));
+  assert.deepEqual(
+    p.answers.map((r) => expand6(r.data)),
+    [expand6("64:ff9b::192.0.0.170"), expand6("64:ff9b::192.0.0.171")],
+  );
+  assert.equal(up.asked.length, 0);
+});
+
+test("rate limit: a token bucket per client", () => {
+  const rl = new RateLimiter(10, 20);
+  let ok = 0;
+  for (let i = 0; i < 50; i++) if (rl.take("192.0.2.1", 0)) ok++;
+  assert.equal(ok, 20, "the burst");
+  assert.ok(rl.take("192.0.2.2", 0), "another client has its own bucket");
+  assert.ok(!rl.take("192.0.2.1", 50), "half a token after 50 ms");
+  assert.ok(rl.take("192.0.2.1", 200), "refilled at 10/s");
+  assert.equal(new RateLimiter(0).take("x", 0), true, "0 = unlimited");
+});
+
+test("fuzz: any bytes from an allowed client → nothing or a well-formed answer with the same ID", async () => {
+  const { handler } = setup();
+  const base = queryWire("a-only.example", "AAAA");
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc
+          .array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 })
+          .map((edits) => {
+            const b = base.slice();
+            for (const [i, v] of edits) b[i] = v;
+            return b;
+          }),
+      ),
+      async (bytes) => {
+        const r = await handler.handle(bytes, "127.0.0.1", false);
+        if (r === undefined) return;
+        const m = parseMessage(r);
+        assert.ok(m, "our answer parses");
+        assert.equal(m.id, (bytes[0]! << 8) | bytes[1]!);
+        assert.ok(m.flags & 0x8000, "QR set");
+        assert.ok(r.length <= 1232);
+      },
+    ),
+    { numRuns: 1500 },
+  );
+  assert.equal(handler.stats.errors, 0, "no exception reached the handler's boundary");
+});
+
+test("fuzz: hostile upstream answers (mutated after the question) never break the resolver", async () => {
+  const AAAA_ANSWERS = {
+    "x.example AAAA": {
+      answers: [{ type: "CNAME", name: "x.example", ttl: 60, class: "IN", data: "y.example" } as Answer],
+      authorities: [soa("example")],
+    },
+    "x.example A": {
+      answers: [
+        { type: "CNAME", name: "x.example", ttl: 60, class: "IN", data: "y.example" } as Answer,
+        a("y.example", "192.0.2.7"),
+      ],
+      authorities: [soa("example")],
+    },
+  };
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.nat(200), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+      fc.constantFrom<dnsPacket.RecordType>("AAAA", "A", "PTR"),
+      async (edits, qtype) => {
+        const inner = new TableUpstream(AAAA_ANSWERS);
+        const hostile: Fetcher = {
+          async query(q) {
+            const good = await inner.query(q);
+            if (!good) return undefined;
+            const b = good.wire.slice();
+            const qend = good.msg.question!.end;
+            for (const [i, v] of edits) if (qend + i < b.length) b[qend + i] = v;
+            const msg = parseMessage(b);
+            return msg?.question ? { wire: b, msg } : undefined;
+          },
+        };
+        const handler = new QueryHandler(new Resolver(config(), hostile), new ClientAcl(["127.0.0.0/8"]));
+        const r = await handler.handle(queryWire("x.example", qtype, { do: true }), "127.0.0.1", false);
+        if (r) assert.ok(parseMessage(r), "our answer parses");
+        assert.equal(handler.stats.errors, 0, "no exception reached the boundary");
+      },
+    ),
+    { numRuns: 1500 },
+  );
+});
+
+test("identical questions in flight are resolved once; the A query of synthesis is not asked again", async () => {
+  const { up, resolver, handler } = setup();
+  const aaaaQ = (id: number) => queryWire("a-only.example", "AAAA", { id });
+  const answers = await Promise.all([
+    ask(handler, aaaaQ(1)),
+    ask(handler, aaaaQ(2)),
+    ask(handler, queryWire("A-ONLY.example", "A", { id: 3 })),
+  ]);
+  assert.deepEqual(
+    answers.map((r) => decode(r).id),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    decode(answers[1]!).answers.map((r) => expand6(r.data)),
+    [expand6("64:ff9b::192.0.2.1")],
+  );
+  assert.deepEqual(
+    decode(answers[2]!).answers.map((r) => r.data),
+    ["192.0.2.1"],
+  );
+  assert.deepEqual(up.asked.sort(), ["a-only.example A", "a-only.example AAAA"]);
+  assert.equal(resolver.stats.coalesced, 1, "the second AAAA joined the first");
+});

@@ -1,0 +1,241 @@
+// Batched UDP (udpbatch.ts, src/util/sys/mmsg.ts): bursts of queries queued on the socket are
+// drained with recvmmsg and answered with sendmmsg; every datagram still passes the rate limit, the
+// ACL (REFUSED), FORMERR handling and the cache. The sockaddr formatter is fuzzed.
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { test } from "node:test";
+import fc from "fast-check";
+import { parseAddress } from "../../../src/api/net.ts";
+import type { Dns64Assignment } from "../../../src/planner/plan.ts";
+import { startDns64 } from "../../../src/services/dns64/index.ts";
+import { createLogger } from "../../../src/util/log.ts";
+import { sockaddrPort, sockaddrText } from "../../../src/util/sys/mmsg.ts";
+import { decode, queryWire } from "./helpers.ts";
+import { portBase } from "./lab.ts";
+import { fakeUpstream } from "./upstream.ts";
+
+const log = createLogger("dns64-test", { level: "silent" });
+
+function sockaddr6(bytes: number[], port: number): Uint8Array {
+  const b = new Uint8Array(28);
+  b[0] = 10;
+  b[2] = port >> 8;
+  b[3] = port & 0xff;
+  b.set(bytes, 8);
+  return b;
+}
+
+test("sockaddrText: IPv4 and IPv6 (RFC 5952) text as dgram reports it; never throws", () => {
+  const v4 = new Uint8Array([2, 0, 0x14, 0xe9, 192, 0, 2, 7, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.equal(sockaddrText(v4), "192.0.2.7");
+  assert.equal(sockaddrPort(v4), 5353);
+  const one = Array(16).fill(0);
+  one[15] = 1;
+  assert.equal(sockaddrText(sockaddr6(one, 53)), "::1");
+  assert.equal(sockaddrText(sockaddr6(Array(16).fill(0), 53)), "::");
+  assert.equal(
+    sockaddrText(sockaddr6([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1], 53)),
+    "2001:db8::1:0:0:1",
+  );
+  assert.equal(
+    sockaddrText(sockaddr6([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], 53)),
+    "2001:db8:0:1::",
+  );
+  assert.equal(
+    sockaddrText(sockaddr6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1], 53)),
+    "::ffff:192.0.2.1",
+  );
+  assert.equal(sockaddrText(new Uint8Array([16, 0, 0, 0])), undefined, "AF_NETLINK is no IP sender");
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
+      sockaddrText(b);
+      sockaddrPort(b);
+    }),
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (addr) => {
+      const text = sockaddrText(sockaddr6([...addr], 1))!;
+      const p = parseAddress(text, 6);
+      assert.ok(p.ok, text);
+      let v = 0n;
+      for (const x of addr) v = (v << 8n) | BigInt(x);
+      assert.equal(p.value.value, v, text);
+      // RFC 5952 §4.2.2: a single zero group is never shortened to "::"
+      assert.ok(!/(^|:)0:0(:|$)/.test(text) || text.includes("::"), text);
+    }),
+  );
+});
+
+function assignment(listen: string, upstream: string, extra: Record<string, unknown> = {}): Dns64Assignment {
+  return {
+    kind: "Dns64Resolver",
+    name: "batch",
+    prefix: "64:ff9b::/96",
+    spec: {
+      listen: [listen],
+      prefix: "64:ff9b::/96",
+      upstreams: [upstream],
+      alwaysSynthesize: false,
+      exclude: ["::ffff:0:0/96"],
+      allowClients: ["127.0.0.0/8"],
+      rateLimit: 0,
+      nodeSelector: {},
+      ...extra,
+    },
+  } as Dns64Assignment;
+}
+
+/**
+ * Sends every datagram in one synchronous loop (the server, in this process, cannot run meanwhile,
+ * so they queue on its socket), then collects answers until `expect` arrived or `ms` passed.
+ */
+async function burst(port: number, queries: Uint8Array[], expect: number, ms = 3000): Promise<Uint8Array[]> {
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+  const got: Uint8Array[] = [];
+  const done = new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    s.on("message", (m) => {
+      got.push(new Uint8Array(m));
+      if (got.length >= expect) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  for (const q of queries) s.send(q, port, "127.0.0.1");
+  await done;
+  s.close();
+  return got;
+}
+
+/** 0x20: a name in mixed letter case, different per index. */
+const mixed = (name: string, i: number) =>
+  [...name].map((c, k) => ((i >> (k % 8)) & 1 ? c.toUpperCase() : c)).join("");
+
+test("udp batch: a burst of cached and uncached queries, each answered with its ID, question case and answer", async () => {
+  const base = portBase() + 20;
+  const up = await fakeUpstream(base);
+  const svc = await startDns64(assignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`), {
+    log,
+    stateDir: "/tmp",
+  });
+  try {
+    // warm the cache for ten names
+    const warm = Array.from({ length: 10 }, (_, i) => queryWire(`c${i}.example`, "AAAA", { id: i }));
+    assert.equal((await burst(base + 1, warm, 10)).length, 10);
+    // more than one recvmmsg's worth (64) after the datagram that woke the server
+    const n = 150;
+    const queries = Array.from({ length: n }, (_, i) =>
+      queryWire(i % 2 ? mixed(`c${i % 10}.example`, i) : `fresh${i}.example`, "AAAA", {
+        id: 1000 + i,
+        edns: i % 3 !== 0,
+      }),
+    );
+    const answers = await burst(base + 1, queries, n);
+    assert.equal(answers.length, n, "every query answered");
+    const byId = new Map(answers.map((a) => [decode(a).id, decode(a)]));
+    for (let i = 0; i < n; i++) {
+      const a = byId.get(1000 + i);
+      assert.ok(a, `answer for id ${1000 + i}`);
+      const asked = i % 2 ? mixed(`c${i % 10}.example`, i) : `fresh${i}.example`;
+      assert.equal(a.questions[0]!.name, asked, "question case kept (0x20)");
+      assert.equal(a.rcode, "NOERROR");
+      assert.deepEqual(
+        a.answers.map((r) => r.data),
+        ["64:ff9b::c000:201"],
+      );
+      assert.equal(
+        a.additionals.some((r) => r.type === "OPT"),
+        i % 3 !== 0,
+        "OPT only when the query had one",
+      );
+    }
+    // all cached: more answers than one sendmmsg's worth are ready in one drain
+    const hits = Array.from({ length: n }, (_, i) =>
+      queryWire(mixed(`c${i % 10}.example`, i), "AAAA", { id: 3000 + i }),
+    );
+    const hitAnswers = await burst(base + 1, hits, n);
+    assert.equal(hitAnswers.length, n, "every cached query answered");
+    assert.deepEqual(
+      hitAnswers.map((a) => decode(a).id).sort((x, y) => x - y),
+      hits.map((_, i) => 3000 + i),
+    );
+    const s = svc.stats();
+    assert.ok(s.udpBatched! > 0, `some queries drained with recvmmsg: ${JSON.stringify(s)}`);
+    assert.equal(s.udpQueries, 10 + 2 * n);
+    assert.equal(s.errors, 0);
+  } finally {
+    await svc.stop();
+    await up.close();
+  }
+});
+
+test("udp batch: the ACL, the rate limit and FORMERR apply to drained datagrams too", async () => {
+  const base = portBase() + 23;
+  const up = await fakeUpstream(base);
+  try {
+    await aclRateFormerr(base, up);
+  } finally {
+    await up.close();
+  }
+});
+
+async function aclRateFormerr(base: number, up: { seen: { udp: number } }): Promise<void> {
+  // 127.0.0.1 is not allowed: every query of the burst is REFUSED, nothing goes upstream
+  const refusing = await startDns64(
+    assignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`, { allowClients: ["192.0.2.0/24"] }),
+    { log, stateDir: "/tmp" },
+  );
+  try {
+    const qs = Array.from({ length: 50 }, (_, i) => queryWire(`r${i}.example`, "AAAA", { id: i }));
+    const got = await burst(base + 1, qs, 50);
+    assert.equal(got.length, 50);
+    for (const a of got) assert.equal(decode(a).rcode, "REFUSED");
+    assert.equal(up.seen.udp, 0, "nothing forwarded for a refused client");
+    const s = refusing.stats();
+    assert.equal(s.refused, 50);
+    assert.ok(s.udpBatched! > 0, JSON.stringify(s));
+  } finally {
+    await refusing.stop();
+  }
+  const limited = await startDns64(
+    assignment(`127.0.0.1:${base + 2}`, `127.0.0.1:${base}`, { rateLimit: 5 }),
+    { log, stateDir: "/tmp" },
+  );
+  try {
+    // rate 5/s, burst 10: of 60 queries at once about 10 are answered, the rest dropped and counted
+    const qs = Array.from({ length: 60 }, (_, i) => queryWire(`l${i}.example`, "A", { id: i }));
+    const got = await burst(base + 2, qs, 60, 1500);
+    assert.ok(got.length >= 10 && got.length <= 12, `answered ${got.length} of 60`);
+    const s = limited.stats();
+    assert.equal(s.udpQueries, 60);
+    assert.equal(s.rateLimited, 60 - got.length);
+    assert.ok(s.udpBatched! > 0, JSON.stringify(s));
+  } finally {
+    await limited.stop();
+  }
+  const plain = await startDns64(assignment(`127.0.0.1:${base + 2}`, `127.0.0.1:${base}`), {
+    log,
+    stateDir: "/tmp",
+  });
+  try {
+    // two questions (QDCOUNT 2 with one question present): FORMERR; short datagrams: dropped
+    const bad = Array.from({ length: 30 }, (_, i) => {
+      const q = queryWire(`f${i}.example`, "A", { id: 500 + i, edns: false });
+      q[5] = 2;
+      return q;
+    });
+    const short = Array.from({ length: 10 }, () => new Uint8Array([1, 2, 3]));
+    const got = await burst(base + 2, [...bad, ...short], 30);
+    assert.equal(got.length, 30);
+    for (const a of got) assert.equal(a[3]! & 0x0f, 1, "FORMERR");
+    await new Promise((r) => setTimeout(r, 50));
+    const s = plain.stats();
+    assert.equal(s.formerr, 30);
+    assert.equal(s.dropped, 10);
+    assert.ok(s.udpBatched! > 0, JSON.stringify(s));
+  } finally {
+    await plain.stop();
+  }
+}
