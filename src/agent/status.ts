@@ -4,7 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { parseEndpoint } from "../api/net.ts";
+import { parseEndpoint } from "../util/net.ts";
 
 export const DEFAULT_STATUS_ADDRESS = "127.0.0.1:9464";
 

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { duration } from "./duration.ts";
 import { interfaceName, ipv4Address, localRef, nodeSelector, prefix, range } from "./fields.ts";
-import { contains, format, inRange, parseAddress, parsePrefix, parseRange, prefixRange } from "./net.ts";
+import { contains, format, inRange, parseAddress, parsePrefix, parseRange, prefixRange } from "../util/net.ts";
 import { checkDisjoint, checkNodeInterface, issue, listed } from "./rules.ts";
 
 /** RFC 8925 §3.4: MIN_V6ONLY_WAIT. */

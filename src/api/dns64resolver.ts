@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { endpoint, localRef, nodeSelector, prefix } from "./fields.ts";
 import { pref64 } from "./nat64gateway.ts";
-import { parseEndpoint, parsePrefix } from "./net.ts";
+import { parseEndpoint, parsePrefix } from "../util/net.ts";
 import { issue } from "./rules.ts";
 
 export const dns64ResolverSpec = z

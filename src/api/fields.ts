@@ -2,7 +2,7 @@
 // Values stay the strings the user wrote (so round trips through the API server are exact);
 // the checks run here and the planner parses them again with ./net.ts.
 import { z } from "zod";
-import { type Family, parseAddress, parseEndpoint, parsePrefix, parseRange } from "./net.ts";
+import { type Family, parseAddress, parseEndpoint, parsePrefix, parseRange } from "../util/net.ts";
 
 type Check = (text: string) => string | undefined;
 

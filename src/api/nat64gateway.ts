@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { duration } from "./duration.ts";
 import { interfaceName, linuxInterfaceName, localRef, nodeSelector, prefix, range } from "./fields.ts";
-import { type Prefix, parsePrefix, parseRange, prefixRange } from "./net.ts";
+import { type Prefix, parsePrefix, parseRange, prefixRange } from "../util/net.ts";
 import { checkDisjoint, checkNodeInterface, issue, listed } from "./rules.ts";
 
 /** RFC 6052 §2.2: the prefix lengths an IPv4-embedded IPv6 address can use. */

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { duration, formatDuration } from "./duration.ts";
 import { interfaceName, ipv6Address, localRef, nodeSelector, prefix } from "./fields.ts";
 import { pref64 } from "./nat64gateway.ts";
-import { isLinkLocal6, isMulticast, parseAddress, parsePrefix } from "./net.ts";
+import { isLinkLocal6, isMulticast, parseAddress, parsePrefix } from "../util/net.ts";
 import { checkNodeInterface, issue, type PathKey } from "./rules.ts";
 
 /** RFC 8781 §4: the PREF64 option's lifetime is 13 bits in units of 8 s. */

@@ -10,7 +10,7 @@ import {
   parsePrefix,
   prefixRange,
   type Range,
-} from "../api/net.ts";
+} from "../util/net.ts";
 
 /** The text every object we create carries, so that a later run can find (and remove) it. */
 export const MARKER = "managed by v6mostly";

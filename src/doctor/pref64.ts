@@ -1,6 +1,6 @@
 // NAT64 prefix arithmetic for the doctor (pure): RFC 6052 §2.2 embedding and extraction, and
 // RFC 7050 §3 discovery of the prefix from the AAAA records of ipv4only.arpa.
-import { format, parseAddress, parsePrefix } from "../api/net.ts";
+import { format, parseAddress, parsePrefix } from "../util/net.ts";
 import { RFC6052_LENGTHS, Rfc6052Prefix } from "../datapath/siit/addr/rfc6052.ts";
 
 /** RFC 7050 §2.2 / RFC 8880: the well-known IPv4-only addresses of ipv4only.arpa. */

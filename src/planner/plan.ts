@@ -11,7 +11,7 @@ import {
   parseRange,
   prefixRange,
   type Range,
-} from "../api/net.ts";
+} from "../util/net.ts";
 import type { AnyResource, Kind, Resource, Source, Spec } from "../api/resources.ts";
 import { PREF64_MAX_LIFETIME } from "../api/routeradvert.ts";
 import { type NodeInfo, selects } from "./nodes.ts";

@@ -4,7 +4,7 @@
 // scores highest for it. When a node leaves, only its blocks move (each to its runner-up); when a
 // node joins, it takes only the blocks it now wins. Nobody else's share changes, so sessions on
 // the other nodes survive a scale-up or a node failure.
-import { format, type Range } from "../api/net.ts";
+import { format, type Range } from "../util/net.ts";
 
 /** At most this many blocks per pool: planning a /16 costs 4096 × nodes hashes. */
 const MAX_BLOCKS = 4096;

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { parseRange, type Range } from "../../src/api/net.ts";
+import { parseRange, type Range } from "../../src/util/net.ts";
 import { blockSize, splitPool4 } from "../../src/planner/pool4.ts";
 
 const range = (t: string): Range => {

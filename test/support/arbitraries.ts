@@ -1,7 +1,7 @@
 // fast-check generators of valid resources (documentation ranges and ULAs only).
 import fc from "fast-check";
 import { PREF64_LENGTHS } from "../../src/api/nat64gateway.ts";
-import { format, maskOf } from "../../src/api/net.ts";
+import { format, maskOf } from "../../src/util/net.ts";
 
 const DOC6 = 0x20010db8n << 96n; // 2001:db8::/32
 

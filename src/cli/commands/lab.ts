@@ -1,6 +1,6 @@
 // `v6mostly lab up|check|down`: the seed's network in network namespaces, checked end to end.
 import type { Command } from "commander";
-import { parseEndpoint } from "../../api/net.ts";
+import { parseEndpoint } from "../../util/net.ts";
 import { check, renderEvidence } from "../../lab/check.ts";
 import { renderMatrix } from "../../lab/matrix.ts";
 import { probe } from "../../lab/probe.ts";

@@ -11,7 +11,7 @@ import { Worker } from "node:worker_threads";
 import { Address6 } from "ip-address";
 import { Counter, Gauge } from "prom-client";
 import type { RunningService, ServiceContext } from "../../agent/service.ts";
-import { parsePrefix, parseRange } from "../../api/net.ts";
+import { parsePrefix, parseRange } from "../../util/net.ts";
 import type { Nat64Assignment } from "../../planner/plan.ts";
 import { format6 } from "../../util/addrtext.ts";
 import { parsePrefix6 } from "../siit/config.ts";

@@ -1,7 +1,7 @@
 // Who may query: the allowClients list (everyone else is REFUSED, so this is never an open resolver)
 // and a per-client token bucket (over the limit, UDP queries are dropped and counted, as response
 // rate limiting does: answering would let a spoofed source turn us into a reflector).
-import { parseAddress, parsePrefix, prefixRange, type Range } from "../../api/net.ts";
+import { parseAddress, parsePrefix, prefixRange, type Range } from "../../util/net.ts";
 
 export class ClientAcl {
   private readonly ranges: Range[];

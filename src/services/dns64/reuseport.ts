@@ -3,7 +3,7 @@
 // (a second bind fails with EADDRINUSE), so the socket is made through libc (koffi) and handed to
 // dgram with bind({ fd }); receiving stays on each thread's event loop.
 import { createSocket, type Socket } from "node:dgram";
-import { parseAddress } from "../../api/net.ts";
+import { parseAddress } from "../../util/net.ts";
 import {
   AF_INET,
   AF_INET6,

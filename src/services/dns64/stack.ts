@@ -1,7 +1,7 @@
 // One serving stack: upstream client, cache, resolver, client checks and listeners for one
 // assignment. The main thread runs one; each extra worker thread runs another (UDP only, on
 // SO_REUSEPORT sockets shared with the main thread).
-import { parseEndpoint } from "../../api/net.ts";
+import { parseEndpoint } from "../../util/net.ts";
 import type { Dns64Assignment } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";

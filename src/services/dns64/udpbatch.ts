@@ -9,7 +9,7 @@
 // Every datagram goes through the same steps as a single one (server.ts onUdp): the rate limit
 // (dropped and counted), then QueryHandler (ACL → REFUSED, FORMERR, the cache, the resolver).
 import type { RemoteInfo, Socket } from "node:dgram";
-import { parseAddress } from "../../api/net.ts";
+import { parseAddress } from "../../util/net.ts";
 import { DatagramBatch, sockaddrPort, sockaddrText } from "../../util/sys/mmsg.ts";
 import type { RateLimiter } from "./access.ts";
 import type { QueryHandler } from "./server.ts";

@@ -9,7 +9,7 @@
 // RFC 8106 §5.3.1, RFC 4191 §3.1, RFC 8781 §4).
 //
 // The ICMPv6 checksum is left 0 by the encoder: the kernel fills it in for raw ICMPv6 sockets.
-import { format as formatAddress, parseAddress } from "../../api/net.ts";
+import { format as formatAddress, parseAddress } from "../../util/net.ts";
 
 export const ICMP6_ROUTER_SOLICIT = 133;
 export const ICMP6_ROUTER_ADVERT = 134;

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { test } from "node:test";
 import fc from "fast-check";
-import { parseAddress } from "../../../src/api/net.ts";
+import { parseAddress } from "../../../src/util/net.ts";
 import type { Dns64Assignment } from "../../../src/planner/plan.ts";
 import { startDns64 } from "../../../src/services/dns64/index.ts";
 import { createLogger } from "../../../src/util/log.ts";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
-import { format, maskOf } from "../../../src/api/net.ts";
+import { format, maskOf } from "../../../src/util/net.ts";
 import {
   decodeOptions,
   decodeRouterAdvertisement,

@@ -1,4 +1,4 @@
-// Addresses, prefixes and ranges as the resources write them, parsed with ip-address and held as
+// The address library: addresses, prefixes and ranges as the resources write them, parsed with ip-address and held as
 // bigints so that containment, overlap and size are exact for both families.
 import { Address4, Address6 } from "ip-address";
 
