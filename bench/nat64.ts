@@ -93,11 +93,13 @@ async function ours(
   offload = true,
 ): Promise<Figures> {
   const status = "127.0.0.1:9470";
-  process.env.V6MOSTLY_TUN_LOOP = loop;
-  process.env.V6MOSTLY_TUN_QUEUES = String(queues);
-  process.env.V6MOSTLY_TUN_OFFLOAD = offload ? "1" : "0";
-  // BENCH_CLI=<built main.js> measures a build (npm run build) instead of the checkout under tsx.
-  const run = lab.startRun(resource, status, process.env.BENCH_CLI || undefined);
+  // The knobs are the service's options; BENCH_DIST=1 measures the build (npm run build).
+  const arg = { file: resource, status, stateDir: join(lab.dir, "state"), options: { loop, queues, offload } };
+  const run = lab.spawnIn(
+    lab.t,
+    [process.execPath, "--import", "tsx", join(import.meta.dirname, "nat64-serve.ts"), JSON.stringify(arg)],
+    "serve.log",
+  );
   try {
     await waitFor("v6mostly", () =>
       lab

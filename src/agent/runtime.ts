@@ -1,13 +1,23 @@
-// The node runtime: keeps one running service per assignment of this node's plan, and moves from
-// one plan to the next (a reload) by stopping what went, updating what changed and starting what
-// came. Used by standalone `v6mostly run`; the cluster agent feeds it plans the same way.
+// The node runtime: keeps one running service per assignment of this node's plan and moves from
+// one set of assignments to the next by stopping what went, updating what changed and starting
+// what came. A service that cannot start is retried with exponential backoff, as a controller
+// requeues a failed reconcile: the cause (an interface not up yet, a port taken) often goes away
+// on its own. Level-triggered: `apply` may be called with the same set again at any time.
+//
+// Hosts every service through the one contract of src/services/contract.ts; fed by an
+// AssignmentSource (files for `run`, the node's configuration object for the cluster agent).
 import { isDeepStrictEqual } from "node:util";
-import type { Assignment } from "../planner/plan.ts";
+import { objectLabel } from "../api/resources.ts";
+import type { Assignment, AssignmentByKind, NodeKind } from "../planner/plan.ts";
+import type { Condition, RunningService, ServiceContext, Starters } from "../services/contract.ts";
 import type { Logger } from "../util/log.ts";
-import type { RunningService, ServiceContext, Starter } from "./service.ts";
 import type { StatusServer } from "./status.ts";
 
-export const keyOf = (a: Assignment) => `${a.kind}/${a.name}`;
+/** The identity of an assignment on a node: namespace/Kind/name. */
+export const keyOf = (a: Assignment): string => `${a.namespace}/${a.kind}/${a.name}`;
+
+/** How people and metrics name it: Kind/name, with the namespace only when it is not the default. */
+export const labelOf = (a: Assignment): string => objectLabel(a);
 
 export interface Change {
   stop: Assignment[];
@@ -29,111 +39,276 @@ export function diffAssignments(current: readonly Assignment[], next: readonly A
   return change;
 }
 
+/** Where assignments come from: calls `deliver` with this node's whole set, now and on every change. */
+export interface AssignmentSource {
+  start(deliver: (assignments: Assignment[]) => Promise<void>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface RetryPolicy {
+  /** delay before the first retry of a failed start; doubles with each failure */
+  initialMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, maxMs: 5 * 60_000 };
+
+export interface ServiceStatus {
+  /** Kind/name (namespace/Kind/name outside the default namespace) */
+  resource: string;
+  kind: NodeKind;
+  namespace: string;
+  name: string;
+  generation?: number;
+  running: boolean;
+  error?: string;
+  /** failed starts in a row */
+  failures: number;
+  /** ISO time of the next start attempt, while retrying */
+  retryAt?: string;
+  conditions: Condition[];
+  stats: Record<string, number>;
+}
+
 interface Entry {
   assignment: Assignment;
-  service?: RunningService;
+  service?: RunningService<Assignment>;
   error?: string;
+  /** the Ready condition's reason while not running */
+  reason?: string;
+  failures: number;
+  retryAt?: number;
+  timer?: NodeJS.Timeout;
+  /** when Ready last changed, per condition type */
+  since: Map<string, { status: string; at: string }>;
   /** topics the service published on the status server, withdrawn when it stops */
   unpublish: (() => void)[];
 }
 
+export interface RuntimeOptions {
+  log: Logger;
+  stateDir: string;
+  server?: StatusServer;
+  retry?: RetryPolicy;
+}
+
 export class NodeRuntime {
   private readonly entries = new Map<string, Entry>();
+  private readonly log: Logger;
+  private readonly retry: RetryPolicy;
+  /** every change runs after the previous one: apply, retries and stop never interleave */
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(
-    private readonly starters: Partial<Record<Assignment["kind"], Starter>>,
-    private readonly ctx: { log: Logger; stateDir: string },
-    private readonly server?: StatusServer,
-  ) {}
-
-  /** Bring the running services in line with `next`. Never throws: failures are logged and kept. */
-  async apply(next: readonly Assignment[]): Promise<void> {
-    const change = diffAssignments(
-      [...this.entries.values()].map((e) => e.assignment),
-      next,
-    );
-    for (const a of change.stop) await this.stopOne(keyOf(a), "removed from the configuration");
-    for (const { from, to } of change.update) {
-      const key = keyOf(to);
-      const entry = this.entries.get(key);
-      const svc = entry?.service;
-      if (entry && svc?.update) {
-        try {
-          await (svc.update as (a: Assignment) => Promise<void>)(to);
-          entry.assignment = to;
-          this.ctx.log.info({ resource: key }, "updated in place");
-          continue;
-        } catch (e) {
-          this.ctx.log.warn(
-            { resource: key, err: (e as Error).message },
-            "update failed; restarting the service",
-          );
-        }
-      }
-      await this.stopOne(keyOf(from), "changed");
-      await this.startOne(to);
-    }
-    for (const a of change.start) await this.startOne(a);
+    private readonly starters: Starters,
+    private readonly options: RuntimeOptions,
+  ) {
+    this.log = options.log;
+    this.retry = options.retry ?? DEFAULT_RETRY;
   }
 
-  private async startOne(a: Assignment): Promise<void> {
-    const key = keyOf(a);
-    const start = this.starters[a.kind];
-    if (!start) {
-      const error = `${a.kind} does not run on nodes in this version of v6mostly yet`;
-      this.ctx.log.warn({ resource: key }, error);
-      this.entries.set(key, { assignment: a, error, unpublish: [] });
-      return;
+  private serial(step: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(step);
+    this.queue = run.catch((e: Error) => this.log.error({ err: e.message }, "runtime step failed"));
+    return run;
+  }
+
+  /** Bring the running services in line with `next`. Never throws: failures are logged, kept and retried. */
+  apply(next: readonly Assignment[]): Promise<void> {
+    return this.serial(async () => {
+      if (this.stopped) return;
+      const wanted = new Map(next.map((a) => [keyOf(a), a]));
+      for (const [key, entry] of [...this.entries]) {
+        if (!wanted.has(key)) await this.stopOne(key, entry, "removed from the configuration");
+      }
+      for (const [key, a] of wanted) {
+        const entry = this.entries.get(key);
+        if (!entry) await this.startOne(key, a);
+        else if (!entry.service) {
+          // not running: a new assignment is tried at once, the same one waits for its retry
+          if (!isDeepStrictEqual(entry.assignment, a)) {
+            this.clearRetry(entry);
+            entry.assignment = a;
+            entry.failures = 0;
+            await this.attempt(key, entry);
+          }
+        } else if (!isDeepStrictEqual(entry.assignment, a)) await this.change(key, entry, a);
+      }
+    });
+  }
+
+  private async change(key: string, entry: Entry, to: Assignment): Promise<void> {
+    const svc = entry.service!;
+    const label = labelOf(to);
+    if (svc.update) {
+      try {
+        await svc.update(to);
+        entry.assignment = to;
+        this.log.info({ resource: label }, "updated in place");
+        return;
+      } catch (e) {
+        this.log.warn(
+          { resource: label, err: (e as Error).message },
+          "update failed; restarting the service",
+        );
+      }
     }
-    const entry: Entry = { assignment: a, unpublish: [] };
-    const server = this.server;
+    await this.stopOne(key, entry, "changed");
+    await this.startOne(key, to);
+  }
+
+  private async startOne(key: string, a: Assignment): Promise<void> {
+    const entry: Entry = { assignment: a, failures: 0, since: new Map(), unpublish: [] };
+    this.entries.set(key, entry);
+    await this.attempt(key, entry);
+  }
+
+  /** One start attempt; on failure the next one is scheduled. */
+  private async attempt(key: string, entry: Entry): Promise<void> {
+    const a = entry.assignment;
+    const label = labelOf(a);
+    entry.retryAt = undefined;
+    const server = this.options.server;
     const ctx: ServiceContext = {
-      log: this.ctx.log.child({ resource: key }),
-      stateDir: this.ctx.stateDir,
+      resource: label,
+      log: this.log.child({ resource: label }),
+      stateDir: this.options.stateDir,
       metrics: server?.metrics,
       publish: server
         ? (topic, provider) => {
-            const undo = server.publish(key, topic, provider);
+            const undo = server.publish(label, topic, provider);
             entry.unpublish.push(undo);
             return undo;
           }
         : undefined,
     };
-    try {
-      entry.service = await start(a, ctx);
-      this.ctx.log.info({ resource: key }, "started");
-    } catch (e) {
-      entry.error = (e as Error).message;
-      for (const undo of entry.unpublish) undo();
-      this.ctx.log.error({ resource: key, err: entry.error }, "could not start");
+    const started = await startWith(this.starters, a.kind, a, ctx);
+    if (started.ok) {
+      entry.service = started.service;
+      entry.error = undefined;
+      entry.reason = undefined;
+      entry.failures = 0;
+      this.log.info({ resource: label }, "started");
+      return;
     }
-    this.entries.set(key, entry);
+    for (const undo of entry.unpublish.splice(0)) undo();
+    entry.error = started.error;
+    entry.reason = started.reason;
+    if (started.reason === "NotImplemented") {
+      this.log.warn({ resource: label }, started.error);
+      return;
+    }
+    entry.failures++;
+    const delay = Math.min(this.retry.initialMs * 2 ** (entry.failures - 1), this.retry.maxMs);
+    entry.retryAt = Date.now() + delay;
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      void this.serial(async () => {
+        if (this.stopped || this.entries.get(key) !== entry || entry.service) return;
+        await this.attempt(key, entry);
+      });
+    }, delay);
+    entry.timer.unref();
+    this.log.error(
+      { resource: label, err: started.error, failures: entry.failures, retryInMs: delay },
+      "could not start; will retry",
+    );
   }
 
-  private async stopOne(key: string, why: string): Promise<void> {
-    const entry = this.entries.get(key);
+  private clearRetry(entry: Entry): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    entry.retryAt = undefined;
+  }
+
+  private async stopOne(key: string, entry: Entry, why: string): Promise<void> {
     this.entries.delete(key);
-    for (const undo of entry?.unpublish ?? []) undo();
-    if (!entry?.service) return;
+    this.clearRetry(entry);
+    for (const undo of entry.unpublish.splice(0)) undo();
+    if (!entry.service) return;
+    const label = labelOf(entry.assignment);
     try {
       await entry.service.stop();
-      this.ctx.log.info({ resource: key, why }, "stopped");
+      this.log.info({ resource: label, why }, "stopped");
     } catch (e) {
-      this.ctx.log.error({ resource: key, err: (e as Error).message }, "stop failed");
+      this.log.error({ resource: label, err: (e as Error).message }, "stop failed");
     }
   }
 
-  /** Stop everything, newest first. */
-  async stopAll(why = "shutting down"): Promise<void> {
-    for (const key of [...this.entries.keys()].reverse()) await this.stopOne(key, why);
+  /** Stop everything, newest first; later `apply` calls do nothing. */
+  stopAll(why = "shutting down"): Promise<void> {
+    return this.serial(async () => {
+      this.stopped = true;
+      for (const [key, entry] of [...this.entries].reverse()) await this.stopOne(key, entry, why);
+    });
   }
 
-  status(): { resource: string; running: boolean; error?: string; stats: Record<string, number> }[] {
-    return [...this.entries].map(([resource, e]) => ({
-      resource,
-      running: e.service !== undefined,
-      error: e.error,
-      stats: e.service?.stats() ?? {},
-    }));
+  /** Every assignment of this node, running or not, with its conditions (Ready first). */
+  status(): ServiceStatus[] {
+    return [...this.entries.values()].map((e) => {
+      const a = e.assignment;
+      const ready: Condition = e.service
+        ? { type: "Ready", status: "True", reason: "Running", message: "running on this node" }
+        : {
+            type: "Ready",
+            status: "False",
+            reason: e.reason ?? "StartFailed",
+            message:
+              e.retryAt === undefined
+                ? (e.error ?? "not started")
+                : `${e.error}; retrying at ${new Date(e.retryAt).toISOString()} (${e.failures} failed start${e.failures === 1 ? "" : "s"})`,
+          };
+      const conditions = [ready, ...(e.service?.conditions?.() ?? [])].map((c) => this.stamp(e, c));
+      return {
+        resource: labelOf(a),
+        kind: a.kind,
+        namespace: a.namespace,
+        name: a.name,
+        generation: a.generation,
+        running: e.service !== undefined,
+        error: e.error,
+        failures: e.failures,
+        retryAt: e.retryAt === undefined ? undefined : new Date(e.retryAt).toISOString(),
+        conditions,
+        stats: e.service?.stats() ?? {},
+      };
+    });
+  }
+
+  /** Fill `since` with the time the condition's status last changed, as this runtime saw it. */
+  private stamp(e: Entry, c: Condition): Condition {
+    const seen = e.since.get(c.type);
+    if (c.since) return c;
+    if (seen && seen.status === c.status) return { ...c, since: seen.at };
+    const at = new Date().toISOString();
+    e.since.set(c.type, { status: c.status, at });
+    return { ...c, since: at };
+  }
+}
+
+type Started =
+  | { ok: true; service: RunningService<Assignment> }
+  | { ok: false; reason: "NotImplemented" | "StartFailed"; error: string };
+
+/** Start `a` with the starter of its kind (the kind ties the assignment to its starter's type). */
+async function startWith<K extends NodeKind>(
+  starters: Starters,
+  kind: K,
+  a: AssignmentByKind[K],
+  ctx: ServiceContext,
+): Promise<Started> {
+  const start = starters[kind];
+  if (!start) {
+    return {
+      ok: false,
+      reason: "NotImplemented",
+      error: `${kind} does not run on nodes in this version of v6mostly`,
+    };
+  }
+  try {
+    return { ok: true, service: await start(a, ctx) };
+  } catch (e) {
+    return { ok: false, reason: "StartFailed", error: (e as Error).message };
   }
 }

@@ -1,8 +1,16 @@
 // DhcpScope: a DHCPv4 scope (RFC 2131/2132) with option 108, IPv6-Only Preferred (RFC 8925).
 import { z } from "zod";
+import {
+  contains,
+  format,
+  inRange,
+  parseAddress,
+  parsePrefix,
+  parseRange,
+  prefixRange,
+} from "../util/net.ts";
 import { duration } from "./duration.ts";
 import { interfaceName, ipv4Address, localRef, nodeSelector, prefix, range } from "./fields.ts";
-import { contains, format, inRange, parseAddress, parsePrefix, parseRange, prefixRange } from "../util/net.ts";
 import { checkDisjoint, checkNodeInterface, issue, listed } from "./rules.ts";
 
 /** RFC 8925 §3.4: MIN_V6ONLY_WAIT. */

@@ -1,8 +1,8 @@
 // Dns64Resolver: RFC 6147 DNS64 with RFC 7050 / RFC 8880 ipv4only.arpa, forward-only.
 import { z } from "zod";
+import { parseEndpoint, parsePrefix } from "../util/net.ts";
 import { endpoint, localRef, nodeSelector, prefix } from "./fields.ts";
 import { pref64 } from "./nat64gateway.ts";
-import { parseEndpoint, parsePrefix } from "../util/net.ts";
 import { issue } from "./rules.ts";
 
 export const dns64ResolverSpec = z

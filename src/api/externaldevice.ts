@@ -1,7 +1,7 @@
 // ExternalDevice: a FortiGate or Cisco IOS-XE box that v6mostly configures through its API.
 import { z } from "zod";
-import { secretKeyRef } from "./fields.ts";
 import { parsePrefix } from "../util/net.ts";
+import { secretKeyRef } from "./fields.ts";
 import { issue } from "./rules.ts";
 
 /** An address with its prefix length as configured on an interface: 192.0.2.254/24, 2001:db8::1/64. */

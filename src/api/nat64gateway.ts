@@ -1,8 +1,8 @@
 // Nat64Gateway: stateful NAT64 (RFC 6146) or stateless SIIT (RFC 7915) with EAMT (RFC 7757).
 import { z } from "zod";
+import { type Prefix, parsePrefix, parseRange, prefixRange } from "../util/net.ts";
 import { duration } from "./duration.ts";
 import { interfaceName, linuxInterfaceName, localRef, nodeSelector, prefix, range } from "./fields.ts";
-import { type Prefix, parsePrefix, parseRange, prefixRange } from "../util/net.ts";
 import { checkDisjoint, checkNodeInterface, issue, listed } from "./rules.ts";
 
 /** RFC 6052 §2.2: the prefix lengths an IPv4-embedded IPv6 address can use. */

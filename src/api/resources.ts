@@ -12,6 +12,8 @@ import { status } from "./status.ts";
 export const GROUP = "v6mostly.dev";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
+/** Where a resource without `metadata.namespace` lives (standalone files, as `kubectl apply` without -n). */
+export const DEFAULT_NAMESPACE = "default";
 
 export const metadata = z
   .looseObject({
@@ -147,15 +149,25 @@ export function resourceSchema<K extends Kind>(kind: K) {
 
 export type Spec<K extends Kind> = z.output<(typeof KINDS)[K]["spec"]>;
 
-/** A validated resource with its origin, for messages. */
+/**
+ * A validated resource with its origin, for messages. Its identity is namespace/kind/name; `uid`
+ * and `generation` come from the API server (absent in files).
+ */
 export interface Resource<K extends Kind = Kind> {
   kind: K;
   name: string;
-  namespace?: string;
+  namespace: string;
+  uid?: string;
+  generation?: number;
   spec: Spec<K>;
   labels: Record<string, string>;
   creationTimestamp?: string;
   source: Source;
+}
+
+/** How people, logs and metrics name an object: Kind/name, namespace/Kind/name outside the default namespace. */
+export function objectLabel(o: { kind: string; namespace: string; name: string }): string {
+  return o.namespace === DEFAULT_NAMESPACE ? `${o.kind}/${o.name}` : `${o.namespace}/${o.kind}/${o.name}`;
 }
 
 /** Where a document came from: `home.yaml#2`. */

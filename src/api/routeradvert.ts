@@ -1,10 +1,10 @@
 // RouterAdvert: RFC 4861 Router Advertisements with RFC 8106 RDNSS/DNSSL, RFC 8781 PREF64 and
 // RFC 4191 Route Information and default router preference.
 import { z } from "zod";
+import { isLinkLocal6, isMulticast, parseAddress, parsePrefix } from "../util/net.ts";
 import { duration, formatDuration } from "./duration.ts";
 import { interfaceName, ipv6Address, localRef, nodeSelector, prefix } from "./fields.ts";
 import { pref64 } from "./nat64gateway.ts";
-import { isLinkLocal6, isMulticast, parseAddress, parsePrefix } from "../util/net.ts";
 import { checkNodeInterface, issue, type PathKey } from "./rules.ts";
 
 /** RFC 8781 §4: the PREF64 option's lifetime is 13 bits in units of 8 s. */

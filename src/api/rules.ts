@@ -1,7 +1,7 @@
 // Helpers for the cross-field rules inside a resource's spec.
 import type { z } from "zod";
-import { linuxInterfaceProblem } from "./fields.ts";
 import { type Family, overlaps, parseRange } from "../util/net.ts";
+import { linuxInterfaceProblem } from "./fields.ts";
 
 export type PathKey = string | number;
 

@@ -6,6 +6,7 @@ import { readDocuments } from "./load.ts";
 import {
   type AnyResource,
   API_VERSION,
+  DEFAULT_NAMESPACE,
   GROUP,
   isKind,
   KIND_NAMES,
@@ -117,7 +118,9 @@ function validateOne(doc: RawDocument, resources: AnyResource[], problems: Probl
   resources.push({
     kind,
     name: r.metadata.name,
-    namespace: r.metadata.namespace,
+    namespace: r.metadata.namespace ?? DEFAULT_NAMESPACE,
+    uid: r.metadata.uid,
+    generation: r.metadata.generation,
     spec: r.spec,
     labels: r.metadata.labels ?? {},
     creationTimestamp: r.metadata.creationTimestamp,
@@ -131,7 +134,7 @@ function crossCheck(resources: AnyResource[], problems: Problem[]) {
   const err = (r: AnyResource, path: string, message: string) =>
     problems.push({ source: r.source, severity: "error", object: `${r.kind}/${r.name}`, path, message });
   for (const r of resources) {
-    const key = `${r.kind}/${r.namespace ?? ""}/${r.name}`;
+    const key = `${r.kind}/${r.namespace}/${r.name}`;
     const first = byKey.get(key);
     if (first)
       err(
@@ -141,13 +144,14 @@ function crossCheck(resources: AnyResource[], problems: Problem[]) {
       );
     else byKey.set(key, r);
   }
-  const find = (kind: Kind, r: AnyResource, name: string) =>
-    byKey.get(`${kind}/${r.namespace ?? ""}/${name}`);
-  const names = (kind: Kind) => resources.filter((x) => x.kind === kind).map((x) => x.name);
-  const missing = (kind: Kind, name: string) => {
-    const known = names(kind);
+  const find = (kind: Kind, r: AnyResource, name: string) => byKey.get(`${kind}/${r.namespace}/${name}`);
+  const names = (kind: Kind, namespace: string) =>
+    resources.filter((x) => x.kind === kind && x.namespace === namespace).map((x) => x.name);
+  const missing = (kind: Kind, r: AnyResource, name: string) => {
+    const known = names(kind, r.namespace);
     const hint = suggest(name, known);
-    return `no ${kind} named "${name}" in these files${known.length ? ` (there is ${known.join(", ")})` : ""}${hint ? `; did you mean ${hint}?` : ""}`;
+    const where = r.namespace === DEFAULT_NAMESPACE ? "in these files" : `in namespace ${r.namespace}`;
+    return `no ${kind} named "${name}" ${where}${known.length ? ` (there is ${known.join(", ")})` : ""}${hint ? `; did you mean ${hint}?` : ""}`;
   };
   for (const r of resources) {
     const spec = r.spec as {
@@ -156,13 +160,17 @@ function crossCheck(resources: AnyResource[], problems: Problem[]) {
       pref64?: { nat64GatewayRef?: { name: string } };
     };
     if (spec.deviceRef && !find("ExternalDevice", r, spec.deviceRef.name)) {
-      err(r, "spec.deviceRef.name", missing("ExternalDevice", spec.deviceRef.name));
+      err(r, "spec.deviceRef.name", missing("ExternalDevice", r, spec.deviceRef.name));
     }
     if (spec.nat64GatewayRef && !find("Nat64Gateway", r, spec.nat64GatewayRef.name)) {
-      err(r, "spec.nat64GatewayRef.name", missing("Nat64Gateway", spec.nat64GatewayRef.name));
+      err(r, "spec.nat64GatewayRef.name", missing("Nat64Gateway", r, spec.nat64GatewayRef.name));
     }
     if (spec.pref64?.nat64GatewayRef && !find("Nat64Gateway", r, spec.pref64.nat64GatewayRef.name)) {
-      err(r, "spec.pref64.nat64GatewayRef.name", missing("Nat64Gateway", spec.pref64.nat64GatewayRef.name));
+      err(
+        r,
+        "spec.pref64.nat64GatewayRef.name",
+        missing("Nat64Gateway", r, spec.pref64.nat64GatewayRef.name),
+      );
     }
   }
 }

@@ -6,8 +6,9 @@
 //    reach into it (a CLAT that sources from the prefix would be caught and then dropped).
 //  - FortiOS before 7.0.8 (and 7.2.0-7.2.3) has no vip6 `ndp-reply`: it does not answer Neighbor
 //    Solicitations for VIP6 addresses (shared/devices/fortios-notes.md, "VIP6 and Neighbor Solicitation").
-import { parsePrefix, prefixRange } from "../util/net.ts";
+
 import type { DeviceTarget, Nat64Assignment, RaAssignment } from "../planner/plan.ts";
+import { parsePrefix, prefixRange } from "../util/net.ts";
 import { capabilities } from "./fortios/capabilities.ts";
 import type { Diagnostic } from "./model.ts";
 

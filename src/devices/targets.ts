@@ -39,8 +39,9 @@ export function devicesOf(resources: readonly AnyResource[]): { devices: Device[
     .map((r) => ({
       name: r.name,
       spec: r.spec,
-      target: p.devices.find((d) => d.name === r.name) ?? {
+      target: p.devices.find((d) => d.namespace === r.namespace && d.name === r.name) ?? {
         name: r.name,
+        namespace: r.namespace,
         vendor: r.spec.vendor,
         version: r.spec.version,
         assignments: [],

@@ -1,7 +1,8 @@
 // NAT64 prefix arithmetic for the doctor (pure): RFC 6052 §2.2 embedding and extraction, and
 // RFC 7050 §3 discovery of the prefix from the AAAA records of ipv4only.arpa.
-import { format, parseAddress, parsePrefix } from "../util/net.ts";
+
 import { RFC6052_LENGTHS, Rfc6052Prefix } from "../datapath/siit/addr/rfc6052.ts";
+import { format, parseAddress, parsePrefix } from "../util/net.ts";
 
 /** RFC 7050 §2.2 / RFC 8880: the well-known IPv4-only addresses of ipv4only.arpa. */
 export const WKA = ["192.0.0.170", "192.0.0.171"] as const;

@@ -3,6 +3,16 @@
 // so that the runtimes (agent, standalone `run`, device drivers) read one finished answer.
 // Conflicts are reported, never thrown: the older resource keeps its place, the newer one is left
 // out where it conflicts and says why.
+
+import {
+  type AnyResource,
+  type Kind,
+  objectLabel,
+  type Resource,
+  type Source,
+  type Spec,
+} from "../api/resources.ts";
+import { PREF64_MAX_LIFETIME } from "../api/routeradvert.ts";
 import {
   type Endpoint,
   overlaps,
@@ -12,14 +22,20 @@ import {
   prefixRange,
   type Range,
 } from "../util/net.ts";
-import type { AnyResource, Kind, Resource, Source, Spec } from "../api/resources.ts";
-import { PREF64_MAX_LIFETIME } from "../api/routeradvert.ts";
 import { type NodeInfo, selects } from "./nodes.ts";
 import { splitPool4 } from "./pool4.ts";
 
-export interface Nat64Assignment {
-  kind: "Nat64Gateway";
+/** Who an assignment is for: the resource's identity, carried from the YAML or the API to the runtime. */
+export interface AssignmentIdentity {
+  namespace: string;
   name: string;
+  /** the API server's uid and generation (absent for files) */
+  uid?: string;
+  generation?: number;
+}
+
+export interface Nat64Assignment extends AssignmentIdentity {
+  kind: "Nat64Gateway";
   spec: Spec<"Nat64Gateway">;
   /** this target's share of pool4 (all of it on a device or a single node) */
   pool4: string[];
@@ -27,9 +43,8 @@ export interface Nat64Assignment {
   pool4Total: number;
 }
 
-export interface Dns64Assignment {
+export interface Dns64Assignment extends AssignmentIdentity {
   kind: "Dns64Resolver";
-  name: string;
   spec: Spec<"Dns64Resolver">;
   /** spec.prefix, or the referenced Nat64Gateway's prefix */
   prefix: string;
@@ -44,23 +59,30 @@ export interface RaConfig {
   routes: { prefix: string; preference: "high" | "medium" | "low"; lifetime: number }[];
 }
 
-export interface RaAssignment {
+export interface RaAssignment extends AssignmentIdentity {
   kind: "RouterAdvert";
-  name: string;
   spec: Spec<"RouterAdvert">;
   resolved: RaConfig;
 }
 
-export interface DhcpAssignment {
+export interface DhcpAssignment extends AssignmentIdentity {
   kind: "DhcpScope";
-  name: string;
   spec: Spec<"DhcpScope">;
   /** RFC 2131 §4.4.5 defaults: T1 = 0.5 × lease, T2 = 0.875 × lease */
   renewalTime: number;
   rebindingTime: number;
 }
 
-export type Assignment = Nat64Assignment | Dns64Assignment | RaAssignment | DhcpAssignment;
+/** What a node or device runs, by kind: the kinds that run on nodes. */
+export interface AssignmentByKind {
+  Nat64Gateway: Nat64Assignment;
+  Dns64Resolver: Dns64Assignment;
+  RouterAdvert: RaAssignment;
+  DhcpScope: DhcpAssignment;
+}
+
+export type NodeKind = keyof AssignmentByKind;
+export type Assignment = AssignmentByKind[NodeKind];
 
 export interface Target {
   name: string;
@@ -68,6 +90,7 @@ export interface Target {
 }
 
 export interface DeviceTarget extends Target {
+  namespace: string;
   vendor: "fortios" | "iosxe";
   version?: string;
 }
@@ -104,7 +127,9 @@ export interface PlanOptions {
   standaloneNode?: string;
 }
 
-const id = (r: AnyResource) => `${r.kind}/${r.name}`;
+const id = (r: AnyResource) => objectLabel(r);
+/** references resolve within the referring resource's namespace */
+const nsKey = (namespace: string, name: string) => `${namespace}/${name}`;
 
 /** Older first (creationTimestamp), then in the order the files list them. */
 function byAge(resources: readonly AnyResource[]): AnyResource[] {
@@ -139,17 +164,21 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
   };
   const ordered = byAge(resources);
   const gateways = new Map(
-    ordered.filter((r) => r.kind === "Nat64Gateway").map((r) => [r.name, r as Resource<"Nat64Gateway">]),
+    ordered
+      .filter((r) => r.kind === "Nat64Gateway")
+      .map((r) => [nsKey(r.namespace, r.name), r as Resource<"Nat64Gateway">]),
   );
   const devices = new Map(
-    ordered.filter((r) => r.kind === "ExternalDevice").map((r) => [r.name, r as Resource<"ExternalDevice">]),
+    ordered
+      .filter((r) => r.kind === "ExternalDevice")
+      .map((r) => [nsKey(r.namespace, r.name), r as Resource<"ExternalDevice">]),
   );
   const nodeTarget = new Map(out.nodes.map((t) => [t.name, t]));
-  const deviceTarget = (name: string): DeviceTarget | undefined => {
-    let t = out.devices.find((d) => d.name === name);
-    const dev = devices.get(name);
+  const deviceTarget = (namespace: string, name: string): DeviceTarget | undefined => {
+    let t = out.devices.find((d) => d.namespace === namespace && d.name === name);
+    const dev = devices.get(nsKey(namespace, name));
     if (!t && dev) {
-      t = { name, vendor: dev.spec.vendor, version: dev.spec.version, assignments: [] };
+      t = { name, namespace, vendor: dev.spec.vendor, version: dev.spec.version, assignments: [] };
       out.devices.push(t);
     }
     return t;
@@ -187,7 +216,7 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
       continue;
     }
     if (deviceRef) {
-      const t = deviceTarget(deviceRef.name);
+      const t = deviceTarget(r.namespace, deviceRef.name);
       if (!t) {
         out.unplaced.push({
           resource: id(r),
@@ -252,7 +281,13 @@ function resolve(
   r: AnyResource,
   gateways: Map<string, Resource<"Nat64Gateway">>,
 ): { ok: true; value: Assignment } | { ok: false; error: string } {
-  const gatewayPrefix = (name: string) => gateways.get(name)?.spec.prefix;
+  const gatewayPrefix = (name: string) => gateways.get(nsKey(r.namespace, name))?.spec.prefix;
+  const identity: AssignmentIdentity = {
+    namespace: r.namespace,
+    name: r.name,
+    ...(r.uid === undefined ? {} : { uid: r.uid }),
+    ...(r.generation === undefined ? {} : { generation: r.generation }),
+  };
   switch (r.kind) {
     case "Nat64Gateway": {
       const pool = ranges(r.spec.pool4);
@@ -261,7 +296,7 @@ function resolve(
         ok: true,
         value: {
           kind: r.kind,
-          name: r.name,
+          ...identity,
           spec: r.spec,
           pool4: [...r.spec.pool4],
           pool4Count: total,
@@ -273,7 +308,7 @@ function resolve(
       const ref = r.spec.nat64GatewayRef?.name;
       const prefix = r.spec.prefix ?? (ref ? gatewayPrefix(ref) : undefined);
       if (!prefix) return { ok: false, error: `nat64GatewayRef: no Nat64Gateway named "${ref}"` };
-      return { ok: true, value: { kind: r.kind, name: r.name, spec: r.spec, prefix } };
+      return { ok: true, value: { kind: r.kind, ...identity, spec: r.spec, prefix } };
     }
     case "RouterAdvert": {
       const s = r.spec;
@@ -295,7 +330,7 @@ function resolve(
         ok: true,
         value: {
           kind: r.kind,
-          name: r.name,
+          ...identity,
           spec: s,
           resolved: {
             interval: { min, max },
@@ -317,7 +352,7 @@ function resolve(
         ok: true,
         value: {
           kind: r.kind,
-          name: r.name,
+          ...identity,
           spec: r.spec,
           renewalTime: Math.floor(lease * 0.5),
           rebindingTime: Math.floor(lease * 0.875),
@@ -337,7 +372,7 @@ function place(t: Target, r: AnyResource, a: Assignment, where: string, conflict
       conflicts.push({
         resource: id(r),
         source: r.source,
-        with: `${other.kind}/${other.name}`,
+        with: objectLabel(other),
         where,
         message,
       });

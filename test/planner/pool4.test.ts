@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { parseRange, type Range } from "../../src/util/net.ts";
 import { blockSize, splitPool4 } from "../../src/planner/pool4.ts";
+import { parseRange, type Range } from "../../src/util/net.ts";
 
 const range = (t: string): Range => {
   const r = parseRange(t, 4);

@@ -1,12 +1,12 @@
 // `v6mostly lab up|check|down`: the seed's network in network namespaces, checked end to end.
 import type { Command } from "commander";
-import { parseEndpoint } from "../../util/net.ts";
 import { check, renderEvidence } from "../../lab/check.ts";
 import { renderMatrix } from "../../lab/matrix.ts";
 import { probe } from "../../lab/probe.ts";
 import { serveHttp } from "../../lab/serve.ts";
 import { DEFAULT_LAB_DIR, readState } from "../../lab/state.ts";
 import { down, progressOn, up } from "../../lab/topology.ts";
+import { parseEndpoint } from "../../util/net.ts";
 
 interface DirOpt {
   dir: string;

@@ -3,12 +3,11 @@ import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { NodeRuntime } from "../../agent/runtime.ts";
-import { starters } from "../../agent/service.ts";
+import { NodeRuntime, type ServiceStatus } from "../../agent/runtime.ts";
+import { FileSource } from "../../agent/sources/files.ts";
+import { starters } from "../../agent/starters.ts";
 import { DEFAULT_STATUS_ADDRESS, type StatusServer, startStatusServer } from "../../agent/status.ts";
-import { formatProblem, validatePaths } from "../../api/validate.ts";
 import { localNode } from "../../planner/nodes.ts";
-import { type Plan, plan } from "../../planner/plan.ts";
 import { createLogger } from "../../util/log.ts";
 
 export function defaultStateDir(): string {
@@ -37,6 +36,9 @@ export function register(program: Command): void {
 Resources with a deviceRef are not run here (use \`v6mostly device apply\`). Everything else runs
 on this host; nodeSelector is ignored. Most services need root or CAP_NET_ADMIN/CAP_NET_RAW.
 
+A service that cannot start (an interface that is not up yet, a port in use) is retried with
+backoff, from 1 s doubling to 5 min; /readyz says which and why meanwhile.
+
 Signals: SIGTERM or Ctrl-C stops every service cleanly (the RA sender sends a final RA with router
 lifetime 0); SIGHUP re-reads the files and applies the difference without restarting what did
 not change.
@@ -49,27 +51,14 @@ Example:
     .action(
       async (opts: { filename: string[]; stateDir: string; nodeName: string; statusAddress: string }) => {
         const log = createLogger("v6mostly");
-        const load = (): Plan | undefined => {
-          const { resources, problems } = validatePaths(opts.filename);
-          for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
-          if (problems.some((p) => p.severity === "error")) return undefined;
-          const result = plan(resources, { standaloneNode: opts.nodeName });
-          for (const c of result.conflicts) {
-            process.stderr.write(`${c.source.file}#${c.source.doc} ${c.resource}: conflict: ${c.message}\n`);
-          }
-          if (result.conflicts.length > 0) return undefined;
-          for (const d of result.devices) {
-            for (const a of d.assignments) {
-              log.info(
-                { resource: `${a.kind}/${a.name}`, device: d.name },
-                "runs on an ExternalDevice; not started here",
-              );
-            }
-          }
-          return result;
-        };
-        const first = load();
-        if (!first) {
+        const source = new FileSource({
+          paths: opts.filename,
+          nodeName: opts.nodeName,
+          log,
+          report: (line) => process.stderr.write(`${line}\n`),
+        });
+        // Read the files before anything is opened: bad files start nothing.
+        if (!source.load()) {
           process.stderr.write("nothing started: fix the problems above\n");
           process.exitCode = 1;
           return;
@@ -88,44 +77,29 @@ Example:
           }
           log.info({ address: server.address() }, "status server: /metrics /healthz /readyz /translations");
         }
-        const runtime = new NodeRuntime(await starters(), { log, stateDir: opts.stateDir }, server);
-        await runtime.apply(first.nodes[0]!.assignments);
+        const runtime = new NodeRuntime(await starters(), { log, stateDir: opts.stateDir, server });
+        // ready while every service of the plan runs; follows reloads, failures and retries
+        server?.setReadiness(() => readiness(runtime.status()));
+        await source.start((assignments) => runtime.apply(assignments));
         const status = runtime.status();
-        // ready while every service of the plan runs; follows reloads and services that stop
-        server?.setReadiness(() => {
-          const now = runtime.status();
-          return {
-            ready: now.every((s) => s.running),
-            detail: now.map((s) => ({ resource: s.resource, running: s.running, error: s.error })),
-          };
-        });
-        if (status.length > 0 && status.every((s) => !s.running)) {
-          log.error("no service could start");
-          await runtime.stopAll();
-          await server?.close();
-          process.exitCode = 1;
-          return;
-        }
         log.info(
-          { running: status.filter((s) => s.running).map((s) => s.resource) },
+          {
+            running: status.filter((s) => s.running).map((s) => s.resource),
+            retrying: status.filter((s) => s.retryAt).map((s) => s.resource),
+          },
           "running; SIGHUP reloads, SIGTERM stops",
         );
-        let busy = Promise.resolve();
         process.on("SIGHUP", () => {
-          busy = busy.then(async () => {
-            log.info("SIGHUP: reloading");
-            const next = load();
-            if (!next) {
-              log.error("reload refused: the files have problems; the running services are unchanged");
-              return;
-            }
-            await runtime.apply(next.nodes[0]!.assignments);
+          log.info("SIGHUP: reloading");
+          void source.reload().then((ok) => {
+            if (!ok) log.error("reload refused: the files have problems; the running services are unchanged");
           });
         });
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
             log.info({ signal }, "stopping");
-            busy = busy
+            void source
+              .stop()
               .then(() => runtime.stopAll())
               .then(() => server?.close())
               .then(resolve);
@@ -136,4 +110,17 @@ Example:
         process.exit(process.exitCode ?? 0);
       },
     );
+}
+
+/** GET /readyz: ready when every assignment runs; each one's Ready condition otherwise. */
+export function readiness(status: readonly ServiceStatus[]): { ready: boolean; detail: unknown } {
+  return {
+    ready: status.every((s) => s.running),
+    detail: status.map((s) => {
+      const ready = s.conditions[0]!;
+      return s.running
+        ? { resource: s.resource, running: true }
+        : { resource: s.resource, running: false, reason: ready.reason, message: ready.message };
+    }),
+  };
 }

@@ -3,7 +3,7 @@
 // `show nat64 translations` does, plus the counters.
 import type { Command } from "commander";
 import { DEFAULT_STATUS_ADDRESS } from "../../agent/status.ts";
-import type { TranslationsTopic } from "../../datapath/nat64/service.ts";
+import type { TranslationsTopic } from "../../services/nat64/index.ts";
 import { table } from "../output.ts";
 
 function v6(addr: string, port: number): string {

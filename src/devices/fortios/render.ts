@@ -3,7 +3,6 @@
 //   ≤ 7.0.0  config system nat64 (prefix + DNS64), NAT64 = firewall policy64 + an IPv4 ippool
 //   ≥ 7.0.1  config system dns64, NAT64 = firewall policy with nat64 enable + ippool with nat64 enable
 import { formatDuration } from "../../api/duration.ts";
-import { format, parseEndpoint, parsePrefix, parseRange } from "../../util/net.ts";
 import type {
   Assignment,
   DeviceTarget,
@@ -11,6 +10,7 @@ import type {
   Nat64Assignment,
   RaAssignment,
 } from "../../planner/plan.ts";
+import { format, parseEndpoint, parsePrefix, parseRange } from "../../util/net.ts";
 import {
   canonicalPrefix,
   type DesiredObject,

@@ -3,7 +3,7 @@
 // is an RFC 8040 §4.4.1 / RFC 7951 document whose top member is qualified with its module.
 // What YANG does not model (`nat64 enable` on a BDI, `ipv6 nd ra nat64-prefix`) is carried by the
 // Cisco-IOS-XE-cli-rpc RPC (17.9+), one object per interface and resource.
-import { format, parsePrefix, parseRange, type Range } from "../../util/net.ts";
+
 import type {
   Assignment,
   DeviceTarget,
@@ -11,6 +11,7 @@ import type {
   Nat64Assignment,
   RaAssignment,
 } from "../../planner/plan.ts";
+import { format, parsePrefix, parseRange, type Range } from "../../util/net.ts";
 import {
   complement,
   type DesiredObject,

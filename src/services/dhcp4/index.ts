@@ -2,21 +2,14 @@
 // `startDhcpScope(assignment, ctx)` opens the lease store under ctx.stateDir, loads it and serves
 // the scope's interface until stop().
 import type { DhcpAssignment } from "../../planner/plan.ts";
-import type { Logger } from "../../util/log.ts";
+import type { RunningService, ServiceContext } from "../contract.ts";
 import { compileScope } from "./scope.ts";
 import { Dhcp4Server, interfaceAddress } from "./server.ts";
 import { FileLeaseStore, type LeaseStore } from "./store.ts";
 import { formatAddr } from "./wire.ts";
 
-export interface ServiceContext {
-  log: Logger;
-  stateDir: string;
-}
-
-export interface DhcpService {
-  stop(): Promise<void>;
+export interface DhcpService extends RunningService<DhcpAssignment> {
   update(a: DhcpAssignment): Promise<void>;
-  stats(): Record<string, number>;
 }
 
 export interface DhcpOptions {

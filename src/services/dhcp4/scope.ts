@@ -1,7 +1,7 @@
 // The DhcpScope spec compiled once into numbers the hot path can use.
 
-import { parseAddress, parsePrefix, parseRange } from "../../util/net.ts";
 import type { DhcpAssignment } from "../../planner/plan.ts";
+import { parseAddress, parsePrefix, parseRange } from "../../util/net.ts";
 import { addrBytes, OPT, type OptionOut } from "./wire.ts";
 
 export interface AddrRange {

@@ -1,8 +1,8 @@
 // Address work for DNS64: RFC 6052 synthesis of AAAA data from A data, the exclusion prefixes of
 // RFC 6147 §5.1.4, and the reverse names (ip6.arpa / in-addr.arpa) of RFC 6147 §5.3.1.
 
-import { parsePrefix } from "../../util/net.ts";
 import { Rfc6052Prefix } from "../../datapath/siit/addr/rfc6052.ts";
+import { parsePrefix } from "../../util/net.ts";
 import { concat, lowerName, textToName } from "./wire.ts";
 
 export { Rfc6052Prefix };

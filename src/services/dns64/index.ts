@@ -1,45 +1,29 @@
 // The DNS64 service (RFC 6147, with RFC 8880 ipv4only.arpa) as the standalone `run` command and the
 // agent host it: startDns64(assignment, ctx, opts?) → { stop, update, stats }.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { Dns64Assignment } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
+import { startWorker as newWorker, siblingModule } from "../../util/worker.ts";
+import type { RunningService, ServiceContext } from "../contract.ts";
 import { AnswerCache, DEFAULT_CACHE_LIMITS } from "./cache.ts";
 import { type Dns64Options, Stack } from "./stack.ts";
 
 export { configOf, DEFAULT_RATE_LIMIT, type Dns64Options } from "./stack.ts";
 
-export interface Dns64Context {
-  log: Logger;
-  stateDir: string;
-}
-
-export interface Dns64Service {
-  stop(): Promise<void>;
+export interface Dns64Service extends RunningService<Dns64Assignment> {
   update(a: Dns64Assignment): Promise<void>;
-  stats(): Record<string, number>;
 }
 
 /** The worker module next to this one (.ts under tsx, .js once built). */
-const workerUrl = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url);
+const workerUrl = siblingModule(import.meta.url, "./worker");
 
 interface WorkerHandle {
   worker: Worker;
   stats: Record<string, number>;
 }
 
-/**
- * Under tsx (tests, benchmarks, `npm run v6mostly`) a worker thread does not inherit the TypeScript
- * loader: a small bootstrap registers tsx in the thread, then imports the worker module.
- */
-function newWorker(workerData: unknown): Worker {
-  if (!workerUrl.pathname.endsWith(".ts")) return new Worker(workerUrl, { workerData });
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
-  return new Worker(code, { eval: true, workerData });
-}
-
 function startWorker(a: Dns64Assignment, opts: Dns64Options, log: Logger): Promise<WorkerHandle> {
-  const worker = newWorker({ assignment: a, opts, level: log.level });
+  const worker = newWorker(workerUrl, { assignment: a, opts, level: log.level });
   const h: WorkerHandle = { worker, stats: {} };
   return new Promise((resolve, reject) => {
     worker.on("message", (m) => {
@@ -62,7 +46,7 @@ async function stopWorker(h: WorkerHandle): Promise<void> {
 
 export async function startDns64(
   assignment: Dns64Assignment,
-  ctx: Dns64Context,
+  ctx: ServiceContext,
   opts: Dns64Options = {},
 ): Promise<Dns64Service> {
   const log = ctx.log.child({ service: "dns64", resource: assignment.name });

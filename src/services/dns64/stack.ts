@@ -1,9 +1,10 @@
 // One serving stack: upstream client, cache, resolver, client checks and listeners for one
 // assignment. The main thread runs one; each extra worker thread runs another (UDP only, on
 // SO_REUSEPORT sockets shared with the main thread).
-import { parseEndpoint } from "../../util/net.ts";
+
 import type { Dns64Assignment } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
+import { parseEndpoint } from "../../util/net.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
 import { compilePref64, compilePrefix6 } from "./addressing.ts";
 import { AnswerCache, type CacheLimits, DEFAULT_CACHE_LIMITS } from "./cache.ts";

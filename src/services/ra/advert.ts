@@ -4,9 +4,9 @@
 // source link-layer address, MTU, Prefix Information (RFC 4861 §4.6.2), Route Information
 // (RFC 4191 §2.3), RDNSS and DNSSL (RFC 8106 §5), PREF64 (RFC 8781 §4).
 
-import { parsePrefix } from "../../util/net.ts";
 import { routerAdvertSpec } from "../../api/routeradvert.ts";
 import type { RaAssignment } from "../../planner/plan.ts";
+import { parsePrefix } from "../../util/net.ts";
 import {
   encodeRouterAdvertisement,
   type NdOption,

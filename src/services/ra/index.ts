@@ -8,6 +8,7 @@
 import type { RaAssignment } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
 import { type Icmp6Packet, Icmp6Socket, type Poller, poll } from "../../util/sys/raw6.ts";
+import type { RunningService, ServiceContext } from "../contract.ts";
 import { buildAdvertisement, configProblems, type Link, linkProblems, withdrawnOptions } from "./advert.ts";
 import { compareAdvertisements, describeInconsistency, type Inconsistency } from "./consistency.ts";
 import { readLink } from "./link.ts";
@@ -22,11 +23,6 @@ import {
   type NdOption,
   type RouterAdvertisement,
 } from "./wire.ts";
-
-export interface ServiceContext {
-  log: Logger;
-  stateDir: string;
-}
 
 export interface OtherRouter {
   address: string;
@@ -44,12 +40,11 @@ export interface RaStatus {
   otherRouters: OtherRouter[];
 }
 
-export interface RouterAdvertService {
+export interface RouterAdvertService extends RunningService<RaAssignment> {
   /** Send the final advertisement (Router Lifetime 0, RFC 4861 §6.2.5) and close the socket. */
   stop(): Promise<void>;
   /** Apply a new configuration without a restart; rejects (and keeps the old one) when invalid. */
   update(a: RaAssignment): Promise<void>;
-  stats(): Record<string, number>;
   status(): RaStatus;
 }
 

@@ -20,6 +20,7 @@ function read(): { assignment: DhcpAssignment; stateDir: string } {
     stateDir: cfg.stateDir,
     assignment: {
       kind: "DhcpScope",
+      namespace: "default",
       name: cfg.name,
       spec: spec as DhcpAssignment["spec"],
       renewalTime: Math.floor(spec.leaseTime * 0.5),

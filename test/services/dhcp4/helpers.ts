@@ -22,6 +22,7 @@ export function assignment(spec: Record<string, unknown>, name = "lan"): DhcpAss
   });
   return {
     kind: "DhcpScope",
+    namespace: "default",
     name,
     spec: parsed as DhcpAssignment["spec"],
     renewalTime: Math.floor(parsed.leaseTime * 0.5),

@@ -70,20 +70,6 @@ function upload(lab: Lab): void {
   assert.equal(got, createHash("sha256").update(data).digest("hex"));
 }
 
-/** `lab.startRun` with some environment variables set for the child only (knobs such as V6MOSTLY_TUN_QUEUES). */
-function startRunWith(lab: Lab, env: Record<string, string>, resource: string, status: string): ChildProcess {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    return lab.startRun(resource, status);
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
-
 /** A lab (removed when the test ends) with the peer servers answering. */
 async function labWithPeer(t: TestContext, tag: string): Promise<Lab> {
   const lab = new Lab(tag);
@@ -543,9 +529,12 @@ spec:
   assert.equal(run.exitCode, 0);
   assert.equal(lab.ns(lab.t, ["ip", "neigh", "show", "proxy"]).trim(), "");
 
-  // The same with a multi-queue device and two workers (set by V6MOSTLY_TUN_QUEUES, which
-  // overrides spec.queues: the benchmarks' knob).
-  const run2 = startRunWith(lab, { V6MOSTLY_TUN_QUEUES: "2" }, f, status);
+  // The same with a multi-queue device and two workers (spec.queues).
+  writeFileSync(
+    f,
+    readFileSync(f, "utf8").replace("  uplinkInterface: u0\n", "  uplinkInterface: u0\n  queues: 2\n"),
+  );
+  const run2 = lab.startRun(f, status);
   await waitFor("translations endpoint (2 queues)", () => translations(lab, status)["Nat64Gateway/lab"]);
   assert.match(lab.ns(lab.t, ["ip", "-d", "link", "show", "dev", lab.tun]), /multi_queue/);
   for (let i = 0; i < 4; i++) {

@@ -28,7 +28,7 @@ test("preflight: missing uplink, uplink without IPv4, pool4 assigned locally or 
   ipn("addr", "add", "203.0.113.129/32", "dev", "u6");
   ipn("neigh", "add", "203.0.113.130", "lladdr", "02:00:00:00:00:01", "dev", "u4", "nud", "permanent");
   const run = (uplink: string) => {
-    const code = `import { preflight } from ${JSON.stringify(join(REPO, "src/datapath/tun/host.ts"))};
+    const code = `import { preflight } from ${JSON.stringify(join(REPO, "src/services/nat64/host.ts"))};
 const p = await preflight({ tunName: "x", mtu: 1500, routes6: [], routes4: [], uplink: ${JSON.stringify(uplink)}, proxy4: [] },
   [{ first: 0xcb007180, last: 0xcb007187 }]);
 console.log(JSON.stringify(p));`;

@@ -6,8 +6,8 @@
  */
 import { startStatusServer } from "../../../src/agent/status.ts";
 import { nat64GatewaySpec } from "../../../src/api/nat64gateway.ts";
-import { startNat64Gateway } from "../../../src/datapath/nat64/service.ts";
 import type { Nat64Assignment } from "../../../src/planner/plan.ts";
+import { startNat64Gateway } from "../../../src/services/nat64/index.ts";
 import { createLogger } from "../../../src/util/log.ts";
 
 const arg = JSON.parse(process.argv[2]!) as {
@@ -20,6 +20,7 @@ const arg = JSON.parse(process.argv[2]!) as {
 const spec = nat64GatewaySpec.parse(arg.spec);
 const assignment: Nat64Assignment = {
   kind: "Nat64Gateway",
+  namespace: "default",
   name: "lab",
   spec,
   pool4: arg.pool4,

@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
-import { format, maskOf } from "../../../src/util/net.ts";
 import {
   decodeOptions,
   decodeRouterAdvertisement,
@@ -23,6 +22,7 @@ import {
   type RouterAdvertisement,
   toHex,
 } from "../../../src/services/ra/wire.ts";
+import { format, maskOf } from "../../../src/util/net.ts";
 
 const hex = (o: NdOption) => toHex(encodeOption(o));
 

@@ -1,5 +1,5 @@
 /**
- * Host plumbing around the TUN translator, through iproute2 (`ip`, run with
+ * Host set-up around a Nat64Gateway's TUN device, through iproute2 (`ip`, run with
  * argument arrays, never a shell) and /proc/sys:
  * - the device's MTU and link state (the device itself is opened by tun.ts);
  * - routes: the NAT64 prefix (or SIIT IPv6 side) and pool4 into the device;
@@ -16,7 +16,8 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { TUN_PATH } from "./tun.ts";
+import { TUN_PATH } from "../../datapath/tun/tun.ts";
+import type { HostPlan, Span4 } from "./plan.ts";
 
 const exec = promisify(execFile);
 
@@ -28,18 +29,6 @@ export async function ip(args: string[]): Promise<string> {
 async function ipJson<T>(args: string[]): Promise<T> {
   const out = await ip(["-j", ...args]);
   return (out.trim() ? JSON.parse(out) : []) as T;
-}
-
-export interface HostPlan {
-  tunName: string;
-  mtu: number;
-  /** IPv6 prefixes routed into the device. */
-  routes6: string[];
-  /** IPv4 CIDRs routed into the device. */
-  routes4: string[];
-  uplink?: string;
-  /** pool4 addresses answered for on the uplink (proxy ARP). */
-  proxy4: string[];
 }
 
 interface Ledger {
@@ -67,7 +56,7 @@ function ipv4ToNum(s: string): number {
  * Checks what the datapath needs before touching anything; each problem is a
  * sentence saying what is missing. Empty = ready.
  */
-export async function preflight(plan: HostPlan, pool4: { first: number; last: number }[]): Promise<string[]> {
+export async function preflight(plan: HostPlan, pool4: readonly Span4[]): Promise<string[]> {
   const problems: string[] = [];
   if (!existsSync(TUN_PATH)) problems.push(`${TUN_PATH} is missing: load the tun module (modprobe tun)`);
   if (!hasNetAdmin()) problems.push("CAP_NET_ADMIN is missing: run as root or grant cap_net_admin");
@@ -221,19 +210,22 @@ export class HostPlumbing {
   }
 }
 
-/** Splits an inclusive IPv4 range into CIDR blocks. */
-export function rangeToCidrs(first: number, last: number): string[] {
-  const out: string[] = [];
-  let a = first;
-  while (a <= last) {
-    let size = 32;
-    while (size > 0) {
-      const block = 2 ** (32 - (size - 1));
-      if (a % block !== 0 || a + block - 1 > last) break;
-      size--;
-    }
-    out.push(`${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}/${size}`);
-    a += 2 ** (32 - size);
-  }
-  return out;
+/** The IPv4 subnets of an interface, as ranges of 32-bit numbers. */
+export async function uplinkSubnets(uplink: string): Promise<Span4[]> {
+  const links = await ipJson<{ addr_info?: { family: string; local: string; prefixlen: number }[] }[]>([
+    "-4",
+    "addr",
+    "show",
+    "dev",
+    uplink,
+  ]);
+  return links
+    .flatMap((l) => l.addr_info ?? [])
+    .filter((a) => a.family === "inet")
+    .map((a) => {
+      const n = ipv4ToNum(a.local);
+      const size = 2 ** (32 - a.prefixlen);
+      const first = n - (n % size);
+      return { first, last: first + size - 1 };
+    });
 }

@@ -1,0 +1,134 @@
+/**
+ * The Nat64Gateway service on a node: stateful NAT64 (RFC 6146) or, with `mode: stateless`, SIIT
+ * (RFC 7915) with EAMT (RFC 7757), translated by packet workers on a TUN device.
+ *
+ * plan.ts decides (pure), host.ts sets the host up (routes, proxy ARP, forwarding) and undoes it,
+ * workers.ts runs the TUN queues and their workers, metrics.ts exports the counters. Publishes
+ * "translations" (the live table, for `v6mostly translations`).
+ */
+
+import { dropsByName, S } from "../../datapath/tun/stats.ts";
+import type { SessionRow } from "../../datapath/tun/worker.ts";
+import type { Nat64Assignment } from "../../planner/plan.ts";
+import type { RunningService, ServiceContext } from "../contract.ts";
+import { HostPlumbing, preflight, uplinkSubnets } from "./host.ts";
+import { gatewayMetrics } from "./metrics.ts";
+import { type GatewayOptions, planGateway, proxyArp } from "./plan.ts";
+import { openQueues, PacketWorkers } from "./workers.ts";
+
+export type { GatewayOptions } from "./plan.ts";
+
+export interface TranslationsTopic {
+  mode: "stateful" | "stateless";
+  tun: string;
+  prefix: string;
+  pool4: string[];
+  counters: Record<string, number>;
+  drops: Record<string, number>;
+  sessions: SessionRow[];
+  totalSessions: number;
+  truncated: boolean;
+}
+
+/** The counters a gateway reports in `stats()` and /translations. */
+function counters(stats: Float64Array): Record<string, number> {
+  return {
+    packets6to4: stats[S.packets6to4]!,
+    packets4to6: stats[S.packets4to6]!,
+    bytes6to4: stats[S.bytes6to4]!,
+    bytes4to6: stats[S.bytes4to6]!,
+    icmpErrorsSent: stats[S.icmpErrors]!,
+    sessionsTcp: stats[S.sessionsTcp]!,
+    sessionsUdp: stats[S.sessionsUdp]!,
+    sessionsIcmp: stats[S.sessionsIcmp]!,
+    bibTcp: stats[S.bibTcp]!,
+    bibUdp: stats[S.bibUdp]!,
+    bibIcmp: stats[S.bibIcmp]!,
+    poolUsedTcp: stats[S.poolUsedTcp]!,
+    poolUsedUdp: stats[S.poolUsedUdp]!,
+    poolUsedIcmp: stats[S.poolUsedIcmp]!,
+    poolCapacity: stats[S.poolCapacity]!,
+    tableBytes: stats[S.tableBytes]!,
+    workerHeapBytes: stats[S.workerHeapBytes]!,
+    heldSyns: stats[S.heldSyns]!,
+    gsoPackets: stats[S.gsoIn]!,
+    gsoSoftwareSegmented: stats[S.gsoSoftware]!,
+    gsoTailsSplit: stats[S.gsoTailSplit]!,
+    offloadDrops: stats[S.offloadDrops]!,
+    handoffs: stats[S.handoffs]!,
+    handoffDrops: stats[S.handoffDrops]!,
+    readErrors: stats[S.readErrors]!,
+    writeErrors: stats[S.writeErrors]!,
+  };
+}
+
+export async function startNat64Gateway(
+  assignment: Nat64Assignment,
+  ctx: ServiceContext,
+  opts: GatewayOptions = {},
+): Promise<RunningService<Nat64Assignment>> {
+  const log = ctx.log;
+  const spec = assignment.spec;
+  const plan = planGateway(assignment, opts, ctx.resource);
+  for (const note of plan.notes) log.warn(note);
+  if (!opts.skipPreflight) {
+    const problems = await preflight(plan.host, plan.answered);
+    if (problems.length) {
+      for (const p of problems) log.error({ problem: p }, "preflight");
+      throw new Error(`Nat64Gateway ${assignment.name}: ${problems.join("; ")}`);
+    }
+  }
+  if (plan.host.uplink) plan.host.proxy4 = proxyArp(plan.answered, await uplinkSubnets(plan.host.uplink));
+
+  const plumbing = new HostPlumbing(plan.host, ctx.stateDir, `nat64-${assignment.name}`, (msg, extra) =>
+    log.info(extra ?? {}, msg),
+  );
+  await plumbing.cleanStale();
+  const queues = openQueues(plan, log);
+  let workers: PacketWorkers;
+  try {
+    await plumbing.apply();
+    workers = await PacketWorkers.start(plan, queues, log);
+  } catch (e) {
+    queues.close();
+    await plumbing.remove().catch(() => undefined);
+    throw e;
+  }
+  log.info(
+    { mode: spec.mode, prefix: spec.prefix, pool4: assignment.pool4, tun: spec.tunName },
+    "translating",
+  );
+
+  const stats = workers.stats;
+  const unpublish = ctx.publish?.("translations", (): TranslationsTopic => {
+    const table = workers.sessions();
+    return {
+      mode: spec.mode,
+      tun: spec.tunName,
+      prefix: spec.prefix,
+      pool4: assignment.pool4,
+      counters: counters(stats),
+      drops: Object.fromEntries(Object.entries(dropsByName(stats)).filter(([, v]) => v > 0)),
+      sessions: table.sessions,
+      totalSessions: table.total,
+      truncated: table.total > table.sessions.length,
+    };
+  });
+  const metrics = ctx.metrics ? gatewayMetrics(ctx.metrics, plan.resource, stats) : undefined;
+
+  return {
+    async stop() {
+      unpublish?.();
+      metrics?.remove();
+      await workers.stop();
+      queues.close();
+      await plumbing.remove();
+      log.info({ dev: spec.tunName }, "stopped");
+    },
+    stats() {
+      const c = counters(stats);
+      if (workers.failure || !workers.alive) c.workerFailed = 1;
+      return c;
+    },
+  };
+}

@@ -1,0 +1,246 @@
+// A Nat64Gateway's TUN queues and the packet workers that translate on them: one worker thread per
+// queue (src/datapath/tun/worker.ts), their shared counters, the session tables they publish, and
+// an orderly stop.
+import { createSocket, type Socket } from "node:dgram";
+import type { Worker } from "node:worker_threads";
+import { Ring } from "../../datapath/tun/handoff.ts";
+import { STATS_LEN } from "../../datapath/tun/stats.ts";
+import * as sys from "../../datapath/tun/sys.ts";
+import { closeTun, openTun, TunError } from "../../datapath/tun/tun.ts";
+import type { SessionRow, ShardInput, WorkerInput } from "../../datapath/tun/worker.ts";
+import type { Logger } from "../../util/log.ts";
+import { siblingModule, startWorker } from "../../util/worker.ts";
+import type { GatewayPlan } from "./plan.ts";
+
+/** The device's queues: one file descriptor each, and one eventfd per stateful worker when several. */
+export interface Queues {
+  fds: number[];
+  eventfds: number[];
+  /** offload as granted: a kernel that refuses it gets the plain device */
+  offload: boolean;
+  close(): void;
+}
+
+/** Opens (creating) the TUN device with the plan's queues; falls back to no offload when refused. */
+export function openQueues(plan: GatewayPlan, log: Logger): Queues {
+  const name = plan.host.tunName;
+  const q: Queues = {
+    fds: [],
+    eventfds: [],
+    offload: plan.offload,
+    close() {
+      for (const f of q.fds.splice(0)) closeTun(f);
+      for (const f of q.eventfds.splice(0)) sys.close(f);
+    },
+  };
+  const open = () => {
+    for (let i = 0; i < plan.queues; i++) {
+      q.fds.push(
+        openTun(name, { nonBlocking: plan.loop === "poll", multiQueue: plan.queues > 1, offload: q.offload }),
+      );
+    }
+  };
+  try {
+    open();
+  } catch (e) {
+    q.close();
+    if (!q.offload || !(e instanceof TunError)) throw e;
+    log.warn({ dev: name, error: e.message }, "TUN offload refused: one packet per read");
+    q.offload = false;
+    open();
+  }
+  // Several stateful workers wake each other through an eventfd polled next to the TUN queue.
+  if (plan.mode === "stateful" && plan.queues > 1) {
+    for (let i = 0; i < plan.queues; i++) {
+      const e = sys.eventfd(0, sys.O_NONBLOCK | sys.O_CLOEXEC);
+      if (e < 0) {
+        const why = sys.strerror(sys.errno());
+        q.close();
+        throw new Error(`eventfd: ${why}`);
+      }
+      q.eventfds.push(e);
+    }
+  }
+  log.info({ dev: name, queues: plan.queues, offload: q.offload }, "TUN device opened");
+  return q;
+}
+
+export interface SessionTable {
+  sessions: SessionRow[];
+  total: number;
+}
+
+/** The running workers of one gateway. */
+export class PacketWorkers {
+  /** the counters of stats.ts: one worker's own, or the sum of several refreshed 4 times a second */
+  readonly stats: Float64Array;
+  private readonly workers: Worker[];
+  private readonly control = new SharedArrayBuffer(4);
+  private readonly latest = new Map<Worker, SessionTable>();
+  private readonly summer: NodeJS.Timeout | null;
+  private readonly waker: { socket: Socket; poke(): void; timer: NodeJS.Timeout } | null;
+  private running: number;
+  private whenStopped: (() => void) | null = null;
+  failure: Error | null = null;
+
+  private constructor(
+    private readonly plan: GatewayPlan,
+    queues: Queues,
+    private readonly log: Logger,
+  ) {
+    const n = queues.fds.length;
+    const buffers = queues.fds.map(() => new SharedArrayBuffer(STATS_LEN * 8));
+    const perWorker = buffers.map((b) => new Float64Array(b));
+    this.stats = n === 1 ? perWorker[0]! : new Float64Array(STATS_LEN);
+    this.summer =
+      n === 1
+        ? null
+        : setInterval(() => {
+            for (let i = 0; i < STATS_LEN; i++) {
+              let v = 0;
+              for (const w of perWorker) v += w[i]!;
+              this.stats[i] = v;
+            }
+          }, 250);
+    this.summer?.unref();
+    const shard = this.shards(queues);
+    const nat64 = plan.nat64;
+    const inputFor = (q: number): WorkerInput => ({
+      fd: queues.fds[q]!,
+      mode: plan.mode,
+      // The session limit is the gateway's: each worker takes its share.
+      nat64:
+        nat64 && shard
+          ? {
+              ...nat64,
+              share: { index: q, count: n },
+              maxSessions: Math.ceil((nat64.maxSessions ?? 1_000_000) / n),
+            }
+          : nat64,
+      shard: shard?.(q),
+      siit: plan.siit,
+      stats: buffers[q]!,
+      control: this.control,
+      snapshotLimit: plan.snapshotLimit,
+      logEvents: log.isLevelEnabled("debug"),
+      loop: plan.loop,
+      wake: plan.wake.bytes,
+      offload: queues.offload,
+    });
+    const entry = siblingModule(import.meta.url, "../../datapath/tun/worker");
+    this.workers = queues.fds.map((_, q) => startWorker(entry, inputFor(q)));
+    this.running = this.workers.length;
+    // Blocking loop: a datagram into the device now and then lets the worker run its timers and stop.
+    this.waker = plan.loop === "blocking" ? this.startWaker() : null;
+    for (const w of this.workers) this.watch(w);
+  }
+
+  /** Starts the workers and waits until each has loaded (tens of ms built, about a second under tsx). */
+  static async start(plan: GatewayPlan, queues: Queues, log: Logger): Promise<PacketWorkers> {
+    const pw = new PacketWorkers(plan, queues, log);
+    let exited = false;
+    await Promise.all(
+      pw.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, 10_000);
+            w.once("message", () => {
+              clearTimeout(t);
+              resolve();
+            });
+            w.once("exit", () => {
+              exited = true;
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+      ),
+    );
+    if (exited) {
+      await pw.terminate();
+      throw new Error(
+        `${plan.resource}: the packet worker did not start${pw.failure ? `: ${pw.failure.message}` : ""}`,
+      );
+    }
+    return pw;
+  }
+
+  /** Multi-queue stateful: each worker owns a share of pool4's ports and hands the others their packets. */
+  private shards(queues: Queues): ((q: number) => ShardInput) | null {
+    const n = queues.fds.length;
+    if (this.plan.mode !== "stateful" || n < 2) return null;
+    const rings = queues.fds.map((_, from) =>
+      queues.fds.map((_, to) => (from === to ? null : new Ring(1 << 22).sab)),
+    );
+    const sleeping = new SharedArrayBuffer(4 * n);
+    return (q) => ({ index: q, count: n, rings, eventfds: queues.eventfds, sleeping });
+  }
+
+  private startWaker() {
+    const socket = createSocket("udp6");
+    socket.on("error", (e) => this.log.warn({ error: e.message }, "wake datagram"));
+    const poke = () => socket.send(Buffer.alloc(1), 9, this.plan.wake.text, () => undefined);
+    const timer = setInterval(poke, 250);
+    timer.unref();
+    return { socket, poke, timer };
+  }
+
+  private watch(w: Worker): void {
+    let done = false;
+    const finished = () => {
+      if (done) return;
+      done = true;
+      if (--this.running === 0) this.whenStopped?.();
+    };
+    w.on("message", (m: { type: string } & Record<string, unknown>) => {
+      if (m.type === "snapshot") this.latest.set(w, m as unknown as SessionTable);
+      else if (m.type === "log") {
+        const { type: _t, msg, ...rest } = m;
+        this.log.debug(rest, String(msg));
+      } else if (m.type === "stopped") finished();
+    });
+    w.on("error", (e) => {
+      this.failure = e;
+      this.log.error({ error: e.message }, "packet worker failed");
+    });
+    w.on("exit", finished);
+  }
+
+  /** Every worker still running. */
+  get alive(): boolean {
+    return this.running === this.workers.length;
+  }
+
+  /** The latest session tables of the workers (sent once a second), merged, at most `snapshotLimit` rows. */
+  sessions(): SessionTable {
+    const sessions: SessionRow[] = [];
+    let total = 0;
+    for (const l of this.latest.values()) {
+      total += l.total;
+      for (const r of l.sessions) if (sessions.length < this.plan.snapshotLimit) sessions.push(r);
+    }
+    return { sessions, total };
+  }
+
+  /** Ask the workers to stop (the control word), wait up to 3 s, then end the threads. */
+  async stop(): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      this.whenStopped = resolve;
+      if (this.running === 0) resolve();
+    });
+    Atomics.store(new Int32Array(this.control), 0, 1);
+    if (this.waker) {
+      clearInterval(this.waker.timer);
+      this.waker.poke();
+    }
+    await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
+    await this.terminate();
+  }
+
+  private async terminate(): Promise<void> {
+    this.waker?.socket.close();
+    if (this.waker) clearInterval(this.waker.timer);
+    if (this.summer) clearInterval(this.summer);
+    for (const w of this.workers) await w.terminate();
+  }
+}
