@@ -53,7 +53,10 @@ export class WorkQueue<K = string> {
   /** Add `key` after `ms`; an earlier pending add wins over a later one. */
   addAfter(key: K, ms: number): void {
     if (this.closed) return;
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
     const at = Date.now() + ms;
     const pending = this.timers.get(key);
     if (pending && pending.at <= at) return;

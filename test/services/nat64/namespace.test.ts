@@ -4,7 +4,6 @@
  * an IPv4-only server (test/services/nat64/peer.py). See lab.ts for the addresses.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
