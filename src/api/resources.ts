@@ -49,6 +49,12 @@ const ready = {
   jsonPath: `.status.conditions[?(@.type=="Ready")].status`,
   description: "whether it is in force",
 } as const;
+const programmed = {
+  name: "Programmed",
+  type: "string",
+  jsonPath: ".status.programmed",
+  description: "where it runs",
+} as const;
 const age = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "" } as const;
 
 export const KINDS = {
@@ -63,6 +69,7 @@ export const KINDS = {
       { name: "Mode", type: "string", jsonPath: ".spec.mode", description: "stateful or stateless" },
       { name: "Pool4", type: "string", jsonPath: ".spec.pool4", description: "IPv4 pool" },
       ready,
+      programmed,
       age,
     ],
   },
@@ -76,6 +83,7 @@ export const KINDS = {
       { name: "Prefix", type: "string", jsonPath: ".spec.prefix", description: "the NAT64 prefix" },
       { name: "Listen", type: "string", jsonPath: ".spec.listen", description: "addresses served" },
       ready,
+      programmed,
       age,
     ],
   },
@@ -95,6 +103,7 @@ export const KINDS = {
         description: "announced NAT64 prefix",
       },
       ready,
+      programmed,
       age,
     ],
   },
@@ -110,6 +119,7 @@ export const KINDS = {
       { name: "Pool", type: "string", jsonPath: ".spec.ranges", description: "dynamic ranges" },
       { name: "V6Only", type: "string", jsonPath: ".spec.ipv6OnlyPreferred", description: "option 108 wait" },
       ready,
+      programmed,
       age,
     ],
   },
@@ -124,6 +134,7 @@ export const KINDS = {
       { name: "Endpoint", type: "string", jsonPath: ".spec.endpoint", description: "management URL" },
       { name: "Version", type: "string", jsonPath: ".status.version", description: "software version" },
       ready,
+      programmed,
       age,
     ],
   },

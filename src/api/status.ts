@@ -23,6 +23,10 @@ const target = z.strictObject({
 
 export const status = z.strictObject({
   observedGeneration: z.number().int().optional(),
+  programmed: z
+    .string()
+    .optional()
+    .describe('where it runs, in words: "2/2 nodes", "device fgt", "0/1 nodes: NoSuchInterface"'),
   conditions: z.array(condition).default([]),
   nodes: z.array(target).default([]).describe("where it runs on nodes, per node"),
   devices: z.array(target).default([]).describe("where it runs on devices, per device"),
