@@ -169,7 +169,7 @@ func run(o options) (string, error) {
 	manifest, hooks, notes, err := renderResources(c, top, caps, o.includeCRDs)
 	if err != nil {
 		if o.debug {
-			return manifest, err
+			return strings.TrimSpace(manifest) + "\n", err
 		}
 		return "", fmt.Errorf("%w\n\nUse --debug flag to render out invalid YAML", err)
 	}

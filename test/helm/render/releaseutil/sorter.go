@@ -4,6 +4,7 @@ package releaseutil
 
 import (
 	"fmt"
+	"log"
 	"path"
 	"regexp"
 	"sort"
@@ -110,9 +111,11 @@ func SortManifests(files map[string]string) ([]*Hook, []Manifest, error) {
 				}
 				h.Events = append(h.Events, t)
 			}
-			if known {
-				hooks = append(hooks, h)
+			if !known {
+				log.Printf("info: skipping unknown hook: %q", hookTypes)
+				continue
 			}
+			hooks = append(hooks, h)
 		}
 	}
 	sort.SliceStable(generic, func(i, j int) bool { return lessByKind(generic[i].Head.Kind, generic[j].Head.Kind) })

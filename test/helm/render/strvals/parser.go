@@ -164,7 +164,8 @@ func (p *parser) listItem(list []interface{}, i, level int) ([]interface{}, erro
 	k, last, err := runesUntil(p.sc, "[.=")
 	switch {
 	case len(k) > 0:
-		return list, fmt.Errorf("unexpected data at end of array index: %q", string(k))
+		// Helm formats the []rune itself: ['b']
+		return list, fmt.Errorf("unexpected data at end of array index: %q", k)
 	case err != nil:
 		return list, err
 	case last == '=':
