@@ -264,7 +264,7 @@ describe("helm-render: Helm's semantics, expectations from Helm's source", { ski
     assert.equal(d.missing, "");
     assert.equal(d.missingNested, "");
     // values.yaml goes through sigs.k8s.io/yaml into float64: 1000000 prints as 1e+06
-    // (Helm 3.18.x alone kept integers, with json.Number; 3.19 reverted it).
+    // (Helm 3.18.0 alone kept integers, with json.Number; 3.18.1 reverted it).
     assert.equal(d.big, "1e+06");
     assert.equal(d.bigInt, "1000000");
     assert.equal(d.replicasType, "float64");
@@ -379,7 +379,7 @@ describe("helm-render: Helm's semantics, expectations from Helm's source", { ski
     );
   });
 
-  test("values.schema.json refuses a bad value (gojsonschema's wording, as Helm <= 3.17)", async () => {
+  test("values.schema.json refuses a bad value (gojsonschema's wording, as Helm <= 3.18.4)", async () => {
     await assert.rejects(
       renderChart(chart, { release: "rel", values: [{ service: { port: 70000 } }] }),
       (e: HelmRenderError) => {
@@ -458,11 +458,12 @@ describe("helm-render's own command line", { skip: noRenderer }, () => {
   });
 });
 
-test("a user's null over a nested null default: kept since Helm 3.19 (3.17 deleted it)", {
+test("a user's null over a nested null default: kept since Helm 3.21 (3.17 deleted it)", {
   skip: noRenderer,
 }, async () => {
-  // coalesce.go coalesceTablesFullKey, v3.19+ ("fix null merge"): the key is deleted only when
-  // the chart's default is not null; Helm 3.17 (the peer above) deleted it either way.
+  // coalesce.go coalesceTablesFullKey, v3.21 (srcOriginalNonNil): the key is deleted only when
+  // the chart's default is not null; Helm 3.17 (the peer above) deleted it either way, and 3.20
+  // deleted even a user's null for a key the chart does not have.
   const r = await renderChart(chart, { release: "rel", values: [{ nullNested: { inner: null } }] });
   const cm = r.documents.find((d) => d.source === "demo/templates/configmap.yaml")!.object as {
     data: Record<string, string>;

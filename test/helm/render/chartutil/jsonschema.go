@@ -11,8 +11,8 @@ import (
 )
 
 // ValidateAgainstSchema checks the coalesced values against values.schema.json with
-// gojsonschema (drafts 4, 6 and 7), as Helm 3.0 to 3.17 did (pkg/chartutil/jsonschema.go of
-// v3.17): one "- field: description" line per violation. Helm 3.18+ uses
+// gojsonschema (drafts 4, 6 and 7), as Helm 3.0 to 3.18.4 did (pkg/chartutil/jsonschema.go of
+// v3.17): one "- field: description" line per violation. Helm 3.18.5+ uses
 // santhosh-tekuri/jsonschema, which Debian does not package; see ../../README.md.
 func ValidateAgainstSchema(values Values, schema []byte) (err error) {
 	defer func() {
