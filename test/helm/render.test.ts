@@ -19,7 +19,8 @@ import {
   templateArgs,
 } from "./render.ts";
 
-const chart = join(import.meta.dirname, "fixtures", "demo");
+const fixtures = join(import.meta.dirname, "fixtures");
+const chart = join(fixtures, "demo");
 const work = mkdtempSync(join(tmpdir(), "helm-render-test-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -137,18 +138,35 @@ describe("helm-render and helm v3.17.2 print the same for the same command line"
     ["invalid YAML out of a template", { release: "rel", set: ["extraData.x=a: b"] }, 1],
     ["a values file that is a list", { release: "rel", values: [["a"]] }, 1],
   ];
+  /** Both tools, same arguments: same stdout, same stderr lines, the exit code expected. */
+  const same = (args: string[], code: number) => {
+    const want = run((peer as { path: string }).path, args);
+    const got = run((renderer as { path: string }).path, args);
+    assert.equal(got.stdout, want.stdout);
+    assert.deepEqual(got.stderr, want.stderr);
+    assert.equal(want.code, code, `helm exited ${want.code}: ${want.stderr.join("\n")}`);
+    assert.equal(got.code, code);
+  };
   for (const [name, opts, code] of cases) {
-    test(name, () => {
-      const dir = mkdtempSync(join(work, "case-"));
-      const args = templateArgs(chart, opts, dir);
-      const want = run((peer as { path: string }).path, args);
-      const got = run((renderer as { path: string }).path, args);
-      assert.equal(got.stdout, want.stdout);
-      assert.deepEqual(got.stderr, want.stderr);
-      assert.equal(want.code, code, `helm exited ${want.code}: ${want.stderr.join("\n")}`);
-      assert.equal(got.code, code);
-    });
+    test(name, () => same(templateArgs(chart, opts, mkdtempSync(join(work, "case-"))), code));
   }
+
+  // fixtures/functions: sprig and Helm functions (toYaml's wrapping at 80 columns, toYamlPretty,
+  // toToml, merge, dig, tpl defining a template, typeOf of .Values, .Files, .Capabilities), and
+  // execution errors chosen by .Values.mode.
+  const functions = join(fixtures, "functions");
+  for (const [mode, code] of [
+    ["", 0],
+    ["include-missing", 1],
+    ["template-missing", 1],
+    ["nil-pointer", 1],
+    ["dig-values", 1], // dig wants map[string]interface{}; .Values is chartutil.Values
+    ["recursion", 1],
+  ] as const) {
+    test(`functions chart, mode=${mode || "(none)"}`, () =>
+      same(["template", "r", functions, "--kube-version", KUBE, "--set", `mode=${mode}`], code));
+  }
+  test("a template that does not parse", () => same(["template", "r", join(fixtures, "parse-error")], 1));
 
   test("the chart `helm create` writes, with its defaults and with everything switched on", () => {
     const created = join(work, "created");
