@@ -92,7 +92,7 @@ func parseArgs(args []string) (options, error) {
 		case "-a", "--api-versions":
 			v, err = takeValue()
 			o.apiVersions = append(o.apiVersions, strings.Split(v, ",")...)
-		case "--output", "-o":
+		case "--output":
 			o.output, err = takeValue()
 		case "--include-crds":
 			o.includeCRDs = true
@@ -105,7 +105,7 @@ func parseArgs(args []string) (options, error) {
 		case "--debug":
 			o.debug = true
 		default:
-			if strings.HasPrefix(arg, "-") && arg != "-" {
+			if strings.HasPrefix(arg, "-") {
 				return o, fmt.Errorf("unknown flag: %s", arg)
 			}
 			positional = append(positional, arg)

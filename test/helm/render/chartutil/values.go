@@ -7,10 +7,8 @@ package chartutil
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"regexp"
-	"strings"
 
 	"helmrender/chart"
 	"helmrender/strvals"
@@ -33,13 +31,7 @@ type ValueOptions struct {
 func (o ValueOptions) MergeValues() (map[string]interface{}, error) {
 	base := map[string]interface{}{}
 	for _, path := range o.ValueFiles {
-		var data []byte
-		var err error
-		if strings.TrimSpace(path) == "-" {
-			data, err = io.ReadAll(os.Stdin)
-		} else {
-			data, err = os.ReadFile(path)
-		}
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}
