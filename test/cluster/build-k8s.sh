@@ -53,13 +53,14 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# A deb-src stanza for bookworm, in a file of its own, only when no source index is configured.
-ensure_deb_src() {
-  if grep -rqsE '^(Types:.*deb-src|deb-src[[:space:]])' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    return 1
-  fi
-  log "adding a deb-src stanza for bookworm (/etc/apt/sources.list.d/v6mostly-deb-src.sources)"
-  cat >/etc/apt/sources.list.d/v6mostly-deb-src.sources <<'EOF'
+# `apt-get source` needs a source index; when none lists kubernetes, a deb-src stanza for bookworm
+# in a file of its own (the machine's sources stay as they are).
+DEB_SRC=/etc/apt/sources.list.d/v6mostly-deb-src.sources
+ensure_source_index() {
+  if apt-cache showsrc kubernetes 2>/dev/null | grep -q '^Package: kubernetes$'; then return; fi
+  if [ ! -f "$DEB_SRC" ]; then
+    log "adding a deb-src stanza for bookworm ($DEB_SRC)"
+    cat >"$DEB_SRC" <<'EOF'
 # Added by v6mostly's test/cluster/build-k8s.sh: `apt-get source kubernetes` needs a source index.
 Types: deb-src
 URIs: http://deb.debian.org/debian
@@ -67,13 +68,13 @@ Suites: bookworm
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
+  fi
+  apt-get update -q
 }
 
-updated=0
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   apt-get update -q
-  updated=1
   apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
 fi
 
@@ -82,7 +83,7 @@ if [ ${#need_bins[@]} -gt 0 ]; then
   log "building ${need_bins[*]} (Kubernetes $VERSION, Go $(go env GOVERSION))"
   tree=$(find "$SRC" -maxdepth 1 -type d -name "kubernetes-*" 2>/dev/null | head -n1 || true)
   if [ -z "$tree" ] || [ ! -f "$tree/.v6mostly-prepared" ]; then
-    if ensure_deb_src || [ $updated = 0 ]; then apt-get update -q; fi
+    ensure_source_index
     rm -rf "$SRC"
     mkdir -p "$SRC"
     log "apt-get source kubernetes into $SRC"

@@ -414,7 +414,7 @@ describe("test control plane: etcd + kube-apiserver 1.20.2 in network namespaces
   it("stop() leaves no process, namespace, mount or directory behind", async () => {
     const pids = cp.pids();
     const namespaces = [cp.netns, node.netns];
-    assert.ok(pids.length >= 5, `${pids.length} processes`);
+    assert.ok(pids.length >= 4, `${pids.length} processes`); // etcd, kube-apiserver, two relays, and more
     assert.ok(namespaces.every((n) => listNamespaces().includes(n)));
     const t0 = performance.now();
     await cp.stop();

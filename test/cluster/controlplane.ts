@@ -92,7 +92,7 @@ export class ControlPlane {
   server = "";
   /** the flags kube-apiserver runs with */
   readonly apiServerArgs: string[];
-  /** ms from startControlPlane to /readyz, and of the last restart */
+  /** ms from startControlPlane (PKI included) to ready, and of the last restartApiServer */
   readonly timings = { startMs: 0, restartMs: 0 };
 
   private etcd?: Daemon;
@@ -117,50 +117,54 @@ export class ControlPlane {
     this.dir = mkdtempSync(join(tmpdir(), `v6m-k8s-${opts.name}-`));
     process.on("exit", this.exitHook);
     process.once("SIGINT", this.signalHook).once("SIGTERM", this.signalHook);
-    this.pki = new Pki(join(this.dir, "pki"));
-    const serving = this.pki.server("apiserver", {
-      dns: [
-        "kubernetes",
-        "kubernetes.default",
-        "kubernetes.default.svc",
-        "kubernetes.default.svc.cluster.local",
-        "localhost",
-      ],
-      ip: ["127.0.0.1", "::1", SERVICE_IP, BRIDGE_ADDRESS],
-    });
-    this.admin = this.pki.client("admin", { user: "v6mostly-test-admin", groups: ["system:masters"] });
-    const kubeletClient = this.pki.client("apiserver-kubelet-client", {
-      user: "kube-apiserver-kubelet-client",
-      groups: ["system:masters"],
-    });
-    this.saKeys = this.pki.serviceAccountKeys();
-    this.apiServerArgs = [
-      `--etcd-servers=${ETCD}`,
-      "--bind-address=::",
-      "--secure-port=443",
-      `--advertise-address=${SERVICE_IP}`,
-      "--service-cluster-ip-range=10.96.0.0/12",
-      `--cert-dir=${join(this.dir, "apiserver")}`,
-      `--tls-cert-file=${serving.cert}`,
-      `--tls-private-key-file=${serving.key}`,
-      `--client-ca-file=${this.pki.caCert}`,
-      `--kubelet-client-certificate=${kubeletClient.cert}`,
-      `--kubelet-client-key=${kubeletClient.key}`,
-      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-      `--service-account-key-file=${this.saKeys.pub}`,
-      `--service-account-signing-key-file=${this.saKeys.key}`,
-      "--authorization-mode=Node,RBAC",
-      // 1.20's default admission plugins (MutatingAdmissionWebhook and ValidatingAdmissionWebhook
-      // among them) stay on; NodeRestriction added, as kubeadm does.
-      "--enable-admission-plugins=NodeRestriction",
-      "--allow-privileged=true",
-      "--profiling=false",
-    ];
+    try {
+      this.pki = new Pki(join(this.dir, "pki"));
+      const serving = this.pki.server("apiserver", {
+        dns: [
+          "kubernetes",
+          "kubernetes.default",
+          "kubernetes.default.svc",
+          "kubernetes.default.svc.cluster.local",
+          "localhost",
+        ],
+        ip: ["127.0.0.1", "::1", SERVICE_IP, BRIDGE_ADDRESS],
+      });
+      this.admin = this.pki.client("admin", { user: "v6mostly-test-admin", groups: ["system:masters"] });
+      const kubeletClient = this.pki.client("apiserver-kubelet-client", {
+        user: "kube-apiserver-kubelet-client",
+        groups: ["system:masters"],
+      });
+      this.saKeys = this.pki.serviceAccountKeys();
+      this.apiServerArgs = [
+        `--etcd-servers=${ETCD}`,
+        "--bind-address=::",
+        "--secure-port=443",
+        `--advertise-address=${SERVICE_IP}`,
+        "--service-cluster-ip-range=10.96.0.0/12",
+        `--cert-dir=${join(this.dir, "apiserver")}`,
+        `--tls-cert-file=${serving.cert}`,
+        `--tls-private-key-file=${serving.key}`,
+        `--client-ca-file=${this.pki.caCert}`,
+        `--kubelet-client-certificate=${kubeletClient.cert}`,
+        `--kubelet-client-key=${kubeletClient.key}`,
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${this.saKeys.pub}`,
+        `--service-account-signing-key-file=${this.saKeys.key}`,
+        "--authorization-mode=Node,RBAC",
+        // 1.20's default admission plugins (MutatingAdmissionWebhook and ValidatingAdmissionWebhook
+        // among them) stay on; NodeRestriction added, as kubeadm does.
+        "--enable-admission-plugins=NodeRestriction",
+        "--allow-privileged=true",
+        "--profiling=false",
+      ];
+    } catch (e) {
+      this.killNow(); // nothing runs yet: removes the directory and the hooks
+      throw e;
+    }
   }
 
   /** Namespaces, etcd, kube-apiserver, the relays; resolves once /readyz answers ok. */
   async start(): Promise<void> {
-    const t0 = performance.now();
     addNamespace(this.netns);
     ip(this.netns, ["addr", "add", `${SERVICE_IP}/32`, "dev", "lo"]);
     // A fixed MAC: a bridge otherwise takes the lowest of its ports' MACs, which changes as node
@@ -194,7 +198,6 @@ export class ControlPlane {
     this.server = `https://${this.relays[1]!.address}`;
     this.kubeconfig = this.writeKubeconfig("admin", this.server, this.admin, "v6mostly-test-admin");
     await this.waitReady(this.opts.readyTimeoutMs ?? 90_000);
-    this.timings.startMs = Math.round(performance.now() - t0);
   }
 
   /** The API server's URL from inside namespace `ns` (from this process if undefined). */
@@ -332,7 +335,7 @@ export class ControlPlane {
     await this.etcd?.stop("SIGTERM", 5_000);
     const left = [...this.nodes.map((n) => n.netns), this.netns].filter((ns) => !deleteNamespace(ns));
     rmSync(this.dir, { recursive: true, force: true });
-    process.off("exit", this.exitHook).off("SIGINT", this.signalHook).off("SIGTERM", this.signalHook);
+    this.unhook();
     if (left.length > 0) throw new Error(`could not remove network namespaces ${left.join(", ")}`);
   }
 
@@ -454,6 +457,11 @@ export class ControlPlane {
     }
     for (const ns of [...this.nodes.map((n) => n.netns), this.netns]) deleteNamespace(ns);
     rmSync(this.dir, { recursive: true, force: true });
+    this.unhook();
+  }
+
+  private unhook(): void {
+    process.off("exit", this.exitHook).off("SIGINT", this.signalHook).off("SIGTERM", this.signalHook);
   }
 }
 
@@ -461,6 +469,7 @@ export class ControlPlane {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const why = controlPlaneAvailable();
   if (why !== undefined) throw new Error(`no control plane: ${why}`);
+  const t0 = performance.now();
   const cp = new ControlPlane(opts);
   try {
     await cp.start();
@@ -468,5 +477,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await cp.stop().catch(() => {});
     throw e;
   }
+  cp.timings.startMs = Math.round(performance.now() - t0);
   return cp;
 }
