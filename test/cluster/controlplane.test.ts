@@ -364,7 +364,11 @@ describe("test control plane: etcd + kube-apiserver 1.20.2 in network namespaces
         encoding: "utf8",
       },
     );
-    assert.match(out, /^NAME\s+PREFIX\s+MODE\s+POOL4\s+READY\s+AGE/);
+    const crd = k8s.loadYaml<k8s.V1CustomResourceDefinition>(
+      readFileSync(join(ROOT, "crds", "nat64gateways.v6mostly.dev.yaml"), "utf8"),
+    );
+    const columns = crd.spec.versions[0]!.additionalPrinterColumns!.map((c) => c.name.toUpperCase());
+    assert.deepEqual(out.split("\n")[0]!.split(/\s+/), ["NAME", ...columns]);
     assert.match(out, /^home\s+fd00:ff9b::\/96\s+stateful\s+.*True/m);
   });
 

@@ -28,6 +28,7 @@ export const SERVICE_IP = "10.96.0.1";
 export const BRIDGE_ADDRESS = "fd00:6b8::1";
 const BRIDGE_PREFIX_LEN = 64;
 const ETCD = "http://127.0.0.1:2379";
+const READY_TIMEOUT_MS = 90_000;
 
 /** Where build-k8s.sh installs the binaries. */
 export function binDir(): string {
@@ -197,7 +198,7 @@ export class ControlPlane {
     this.relays.push(await startRelay("relay-local", undefined, "127.0.0.1:0", inside.address, this.dir));
     this.server = `https://${this.relays[1]!.address}`;
     this.kubeconfig = this.writeKubeconfig("admin", this.server, this.admin, "v6mostly-test-admin");
-    await this.waitReady(this.opts.readyTimeoutMs ?? 90_000);
+    await this.waitReady(this.opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
   }
 
   /** The API server's URL from inside namespace `ns` (from this process if undefined). */
@@ -285,7 +286,7 @@ export class ControlPlane {
     const t0 = performance.now();
     await this.apiServer?.stop(opts.kill ?? "SIGTERM");
     this.startApiServer();
-    await this.waitReady(opts.readyTimeoutMs ?? 90_000);
+    await this.waitReady(opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
     this.timings.restartMs = Math.round(performance.now() - t0);
   }
 
@@ -305,7 +306,7 @@ export class ControlPlane {
       `--service-account-private-key-file=${this.saKeys.key}`,
       `--root-ca-file=${this.pki.caCert}`,
       `--cluster-signing-cert-file=${this.pki.caCert}`,
-      `--cluster-signing-key-file=${join(this.pki.dir, "ca.key")}`,
+      `--cluster-signing-key-file=${this.pki.caKey}`,
       "--port=0",
       "--secure-port=0",
       "--profiling=false",

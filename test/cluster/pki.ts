@@ -31,7 +31,7 @@ const CURVE = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-no
 
 export class Pki {
   readonly caCert: string;
-  private readonly caKey: string;
+  readonly caKey: string;
   private serial = 0;
 
   /** A new CA in `dir` (made if absent). */
