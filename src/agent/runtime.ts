@@ -9,7 +9,13 @@
 import { isDeepStrictEqual } from "node:util";
 import { objectLabel } from "../api/resources.ts";
 import type { Assignment, AssignmentByKind, NodeKind } from "../planner/plan.ts";
-import type { Condition, RunningService, ServiceContext, Starters } from "../services/contract.ts";
+import {
+  type Condition,
+  type RunningService,
+  type ServiceContext,
+  ServiceError,
+  type Starters,
+} from "../services/contract.ts";
 import type { Logger } from "../util/log.ts";
 import type { StatusServer } from "./status.ts";
 
@@ -90,6 +96,8 @@ export interface RuntimeOptions {
   stateDir: string;
   server?: StatusServer;
   retry?: RetryPolicy;
+  /** called after every change the runtime made (apply, retry, stop): the agent reports then */
+  onChange?: () => void;
 }
 
 export class NodeRuntime {
@@ -109,7 +117,7 @@ export class NodeRuntime {
   }
 
   private serial(step: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(step);
+    const run = this.queue.then(step).then(() => this.options.onChange?.());
     this.queue = run.catch((e: Error) => this.log.error({ err: e.message }, "runtime step failed"));
     return run;
   }
@@ -289,7 +297,7 @@ export class NodeRuntime {
 
 type Started =
   | { ok: true; service: RunningService<Assignment> }
-  | { ok: false; reason: "NotImplemented" | "StartFailed"; error: string };
+  | { ok: false; reason: string; error: string };
 
 /** Start `a` with the starter of its kind (the kind ties the assignment to its starter's type). */
 async function startWith<K extends NodeKind>(
@@ -309,6 +317,10 @@ async function startWith<K extends NodeKind>(
   try {
     return { ok: true, service: await start(a, ctx) };
   } catch (e) {
-    return { ok: false, reason: "StartFailed", error: (e as Error).message };
+    return {
+      ok: false,
+      reason: e instanceof ServiceError ? e.reason : "StartFailed",
+      error: (e as Error).message,
+    };
   }
 }

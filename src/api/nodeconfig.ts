@@ -13,6 +13,15 @@ export const NODE_CONFIG = {
   shortNames: ["v6node"],
 } as const;
 
+/** Where NodeConfigs are in the API (the shape of operator/runtime/client.ts Resource). */
+export const NODE_CONFIG_RESOURCE = {
+  group: GROUP,
+  version: VERSION,
+  plural: NODE_CONFIG.plural,
+  kind: NODE_CONFIG.kind,
+  namespaced: true,
+} as const;
+
 export interface NodeConfigSpec {
   /** how many assignments (a printer column) */
   count: number;

@@ -141,6 +141,11 @@ export const KINDS = {
 } satisfies Record<string, KindInfo<z.ZodType>>;
 
 export type Kind = keyof typeof KINDS;
+
+/** Where objects of a kind are in the API (the shape of operator/runtime/client.ts Resource). */
+export function kindResource(kind: Kind) {
+  return { group: GROUP, version: VERSION, plural: KINDS[kind].plural, kind, namespaced: true } as const;
+}
 export const KIND_NAMES = Object.keys(KINDS) as Kind[];
 
 export function isKind(k: unknown): k is Kind {

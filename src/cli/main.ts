@@ -1,9 +1,11 @@
 // The v6mostly command line. One file per command under ./commands.
 import { Command } from "commander";
 import { isMainModule } from "../util/main.ts";
+import { register as registerAgent } from "./commands/agent.ts";
 import { register as registerDevice } from "./commands/device.ts";
 import { register as registerDoctor } from "./commands/doctor.ts";
 import { register as registerLab } from "./commands/lab.ts";
+import { register as registerOperator } from "./commands/operator.ts";
 import { register as registerPlan } from "./commands/plan.ts";
 import { register as registerRa } from "./commands/ra.ts";
 import { register as registerRender } from "./commands/render.ts";
@@ -37,6 +39,8 @@ Start with: v6mostly validate -f examples/single-host.yaml`,
   registerDevice(program);
   registerLab(program);
   registerDoctor(program);
+  registerOperator(program);
+  registerAgent(program);
   return program;
 }
 

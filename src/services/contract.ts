@@ -59,3 +59,17 @@ export type Starter<A> = (assignment: A, ctx: ServiceContext) => Promise<Running
 
 /** The services a build can run on a node, by kind; a kind left out does not run on nodes. */
 export type Starters = { [K in NodeKind]?: Starter<AssignmentByKind[K]> };
+
+/**
+ * A start that failed for a reason worth a condition of its own (NoSuchInterface, NoIPv4Uplink,
+ * PortInUse, ...): the runtime reports `reason` instead of the generic StartFailed.
+ */
+export class ServiceError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ServiceError";
+  }
+}

@@ -23,20 +23,26 @@ export interface ControllerOptions {
 }
 
 export class Controller {
-  readonly queue: WorkQueue<string>;
+  private q: WorkQueue<string>;
   private loops: Promise<void>[] = [];
   /** reconciles run and failed, for tests, metrics and the benchmark */
   readonly counts = { reconciles: 0, errors: 0 };
 
   constructor(private readonly opts: ControllerOptions) {
-    this.queue = opts.queue ?? new WorkQueue<string>();
+    this.q = opts.queue ?? new WorkQueue<string>();
+  }
+
+  get queue(): WorkQueue<string> {
+    return this.q;
   }
 
   enqueue(key: string): void {
-    this.queue.add(key);
+    this.q.add(key);
   }
 
+  /** Start the workers; after a stop (leadership lost and won again) with a fresh queue. */
   start(): void {
+    if (this.q.shuttingDown) this.q = new WorkQueue<string>();
     const n = Math.max(1, this.opts.workers ?? 1);
     for (let i = 0; i < n; i++) this.loops.push(this.work());
   }

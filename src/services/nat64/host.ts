@@ -56,17 +56,25 @@ function ipv4ToNum(s: string): number {
  * Checks what the datapath needs before touching anything; each problem is a
  * sentence saying what is missing. Empty = ready.
  */
-export async function preflight(plan: HostPlan, pool4: readonly Span4[]): Promise<string[]> {
-  const problems: string[] = [];
-  if (!existsSync(TUN_PATH)) problems.push(`${TUN_PATH} is missing: load the tun module (modprobe tun)`);
-  if (!hasNetAdmin()) problems.push("CAP_NET_ADMIN is missing: run as root or grant cap_net_admin");
+/** Why the host cannot run the gateway: a CamelCase reason (a status condition's) and a sentence. */
+export interface HostProblem {
+  reason: string;
+  message: string;
+}
+
+export async function preflight(plan: HostPlan, pool4: readonly Span4[]): Promise<HostProblem[]> {
+  const problems: HostProblem[] = [];
+  const problem = (reason: string, message: string) => problems.push({ reason, message });
+  if (!existsSync(TUN_PATH))
+    problem("NoTunDevice", `${TUN_PATH} is missing: load the tun module (modprobe tun)`);
+  if (!hasNetAdmin()) problem("NoNetAdmin", "CAP_NET_ADMIN is missing: run as root or grant cap_net_admin");
   const inPool = (a: string) => {
     const n = ipv4ToNum(a);
     return pool4.some((r) => n >= r.first && n <= r.last);
   };
   if (plan.uplink) {
     if (!existsSync(`/sys/class/net/${plan.uplink}`))
-      problems.push(`uplink interface ${plan.uplink} does not exist`);
+      problem("NoSuchInterface", `uplink interface ${plan.uplink} does not exist`);
     else {
       try {
         const addrs = await ipJson<{ addr_info?: { family: string; local: string }[] }[]>([
@@ -77,7 +85,7 @@ export async function preflight(plan: HostPlan, pool4: readonly Span4[]): Promis
           plan.uplink,
         ]);
         const v4 = addrs.flatMap((l) => l.addr_info ?? []).filter((a) => a.family === "inet");
-        if (v4.length === 0) problems.push(`uplink ${plan.uplink} has no IPv4 address`);
+        if (v4.length === 0) problem("NoIPv4Uplink", `uplink ${plan.uplink} has no IPv4 address`);
         // pool4 already in use on the segment: a neighbour that answered for a pool4 address.
         const neigh = await ipJson<{ dst: string; lladdr?: string; state?: string[] }[]>([
           "-4",
@@ -93,13 +101,14 @@ export async function preflight(plan: HostPlan, pool4: readonly Span4[]): Promis
             !(n.state ?? []).includes("FAILED") &&
             !(n.state ?? []).includes("INCOMPLETE")
           ) {
-            problems.push(
+            problem(
+              "Pool4InUse",
               `pool4 address ${n.dst} is already in use on ${plan.uplink} (neighbour ${n.lladdr})`,
             );
           }
         }
       } catch (e) {
-        problems.push(`cannot read ${plan.uplink}: ${(e as Error).message}`);
+        problem("UplinkUnreadable", `cannot read ${plan.uplink}: ${(e as Error).message}`);
       }
     }
   }
@@ -112,7 +121,7 @@ export async function preflight(plan: HostPlan, pool4: readonly Span4[]): Promis
     for (const l of all) {
       for (const a of l.addr_info ?? []) {
         if (a.family === "inet" && inPool(a.local))
-          problems.push(`pool4 address ${a.local} is assigned to ${l.ifname} on this host`);
+          problem("Pool4InUse", `pool4 address ${a.local} is assigned to ${l.ifname} on this host`);
       }
     }
   } catch {

@@ -10,7 +10,7 @@
 import { dropsByName, S } from "../../datapath/tun/stats.ts";
 import type { SessionRow } from "../../datapath/tun/worker.ts";
 import type { Nat64Assignment } from "../../planner/plan.ts";
-import type { RunningService, ServiceContext } from "../contract.ts";
+import { type RunningService, type ServiceContext, ServiceError } from "../contract.ts";
 import { HostPlumbing, preflight, uplinkSubnets } from "./host.ts";
 import { gatewayMetrics } from "./metrics.ts";
 import { type GatewayOptions, planGateway, proxyArp } from "./plan.ts";
@@ -74,8 +74,11 @@ export async function startNat64Gateway(
   if (!opts.skipPreflight) {
     const problems = await preflight(plan.host, plan.answered);
     if (problems.length) {
-      for (const p of problems) log.error({ problem: p }, "preflight");
-      throw new Error(`Nat64Gateway ${assignment.name}: ${problems.join("; ")}`);
+      for (const p of problems) log.error({ problem: p.message, reason: p.reason }, "preflight");
+      throw new ServiceError(
+        problems[0]!.reason,
+        `Nat64Gateway ${assignment.name}: ${problems.map((p) => p.message).join("; ")}`,
+      );
     }
   }
   if (plan.host.uplink) plan.host.proxy4 = proxyArp(plan.answered, await uplinkSubnets(plan.host.uplink));

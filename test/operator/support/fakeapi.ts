@@ -37,6 +37,7 @@ export class FakeApi {
   private readonly watchers = new Set<{
     collection: string;
     ns?: string;
+    url: URL;
     res: ServerResponse;
     socket: Socket;
   }>();
@@ -103,6 +104,27 @@ export class FakeApi {
     return m;
   }
 
+  /** metadata.name=X field selectors and k=v,... label selectors, as the API filters lists and watches */
+  private static selects(url: URL, o: Obj): boolean {
+    const field = url.searchParams.get("fieldSelector");
+    if (field) {
+      for (const term of field.split(",")) {
+        const [k, v] = term.split("=");
+        if (k === "metadata.name" && o.metadata.name !== v) return false;
+        if (k === "metadata.namespace" && o.metadata.namespace !== v) return false;
+      }
+    }
+    const label = url.searchParams.get("labelSelector");
+    if (label) {
+      const labels = (o.metadata.labels ?? {}) as Record<string, string>;
+      for (const term of label.split(",")) {
+        const [k, v] = term.split("=");
+        if (labels[k!] !== v) return false;
+      }
+    }
+    return true;
+  }
+
   private record(collection: string, type: HistoryEntry["type"], object: Obj): void {
     const e = {
       rv: Number(object.metadata.resourceVersion),
@@ -113,7 +135,11 @@ export class FakeApi {
     this.history.push(e);
     if (this.history.length > this.historyLimit) this.history.shift();
     for (const w of this.watchers) {
-      if (w.collection === collection && (!w.ns || w.ns === object.metadata.namespace)) {
+      if (
+        w.collection === collection &&
+        (!w.ns || w.ns === object.metadata.namespace) &&
+        FakeApi.selects(w.url, object)
+      ) {
         w.res.write(`${JSON.stringify({ type, object })}\n`);
       }
     }
@@ -160,11 +186,16 @@ export class FakeApi {
         }
         res.writeHead(200, { "content-type": "application/json" });
         for (const e of this.history) {
-          if (e.rv > from && e.collection === collection && (!ns || e.object.metadata.namespace === ns)) {
+          if (
+            e.rv > from &&
+            e.collection === collection &&
+            (!ns || e.object.metadata.namespace === ns) &&
+            FakeApi.selects(url, e.object)
+          ) {
             res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
           }
         }
-        const w = { collection, ns, res, socket: req.socket };
+        const w = { collection, ns, url, res, socket: req.socket };
         this.watchers.add(w);
         const t = Number(url.searchParams.get("timeoutSeconds") || 0);
         const timer = t ? setTimeout(() => res.end(), t * 1000) : undefined;
@@ -174,7 +205,9 @@ export class FakeApi {
         });
         return;
       }
-      const list = [...items.values()].filter((o) => !ns || o.metadata.namespace === ns);
+      const list = [...items.values()].filter(
+        (o) => (!ns || o.metadata.namespace === ns) && FakeApi.selects(url, o),
+      );
       return send(200, { kind: "List", metadata: { resourceVersion: String(this.rv) }, items: list });
     }
     if (req.method === "GET") {

@@ -32,22 +32,29 @@ test("preflight: missing uplink, uplink without IPv4, pool4 assigned locally or 
 const p = await preflight({ tunName: "x", mtu: 1500, routes6: [], routes4: [], uplink: ${JSON.stringify(uplink)}, proxy4: [] },
   [{ first: 0xcb007180, last: 0xcb007187 }]);
 console.log(JSON.stringify(p));`;
-    return JSON.parse(
+    const problems = JSON.parse(
       sh(["ip", "netns", "exec", ns, process.execPath, "--import", "tsx", "--input-type=module", "-e", code]),
-    ) as string[];
+    ) as { reason: string; message: string }[];
+    // each problem has the reason a status condition shows, and the sentence
+    return problems.map((p) => `${p.reason}: ${p.message}`);
   };
   const a = run("nope0");
-  assert.ok(a.includes("uplink interface nope0 does not exist"), a.join("\n"));
-  assert.ok(a.includes("pool4 address 203.0.113.129 is assigned to u6 on this host"), a.join("\n"));
+  assert.ok(a.includes("NoSuchInterface: uplink interface nope0 does not exist"), a.join("\n"));
+  assert.ok(
+    a.includes("Pool4InUse: pool4 address 203.0.113.129 is assigned to u6 on this host"),
+    a.join("\n"),
+  );
   const b = run("u6");
-  assert.ok(b.includes("uplink u6 has no IPv4 address") === false, "u6 has a /32");
+  assert.ok(b.includes("NoIPv4Uplink: uplink u6 has no IPv4 address") === false, "u6 has a /32");
   const c = run("u4");
   assert.ok(
-    c.includes("pool4 address 203.0.113.130 is already in use on u4 (neighbour 02:00:00:00:00:01)"),
+    c.includes(
+      "Pool4InUse: pool4 address 203.0.113.130 is already in use on u4 (neighbour 02:00:00:00:00:01)",
+    ),
     c.join("\n"),
   );
   ipn("addr", "flush", "dev", "u4");
   const d = run("u4");
-  assert.ok(d.includes("uplink u4 has no IPv4 address"), d.join("\n"));
+  assert.ok(d.includes("NoIPv4Uplink: uplink u4 has no IPv4 address"), d.join("\n"));
   assert.ok(!d.some((x) => x.includes("CAP_NET_ADMIN")), "root has CAP_NET_ADMIN");
 });
