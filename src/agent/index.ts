@@ -4,7 +4,7 @@
 // RA lifetimes 0, DHCP stopped, TUN removed) and stops the heartbeat.
 import { isDeepStrictEqual } from "node:util";
 import { NODE_CONFIG_RESOURCE, type NodeConfigStatus } from "../api/nodeconfig.ts";
-import type { KubeClient } from "../operator/runtime/client.ts";
+import { type KubeClient, withoutEmptyStrings } from "../operator/runtime/client.ts";
 import type { Starters } from "../services/contract.ts";
 import type { Logger } from "../util/log.ts";
 import { Heartbeat } from "./heartbeat.ts";
@@ -101,7 +101,7 @@ export class Agent {
     this.reporting = this.reporting.then(async () => {
       const nc = this.source.current();
       if (!nc) return;
-      const next = this.statusNow();
+      const next = withoutEmptyStrings(this.statusNow());
       if (this.lastReport && isDeepStrictEqual(this.lastReport, next) && isDeepStrictEqual(nc.status, next))
         return;
       try {

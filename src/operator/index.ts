@@ -25,7 +25,7 @@ export interface OperatorOptions {
   owner?: { apiVersion: string; kind: string; name: string; uid: string };
   /** informers relist this often (drift of NodeConfigs and statuses is corrected then) */
   resyncMs?: number;
-  /** called when this replica loses leadership after having it (the CLI exits, as controller-runtime does) */
+  /** called when this replica loses leadership after having it (it stops reconciling and campaigns again) */
   onLostLeadership?: () => void;
 }
 

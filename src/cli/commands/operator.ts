@@ -31,6 +31,11 @@ export function register(program: Command): void {
     )
     .option("--no-leader-elect", "run without a leader Lease (one replica only)")
     .option(
+      "--lease-duration <seconds>",
+      "leader Lease duration: a standby takes over this long after the leader stops renewing",
+      "15",
+    )
+    .option(
       "--status-address <addr>",
       "where /metrics, /healthz and /readyz are served; 'off' for none",
       "0.0.0.0:8080",
@@ -52,6 +57,7 @@ Example (outside a cluster, against the current kubeconfig context):
         agentImage?: string;
         agentConfig?: string;
         leaderElect: boolean;
+        leaseDuration: string;
         statusAddress: string;
       }) => {
         const log = createLogger("v6mostly-operator");
@@ -76,11 +82,11 @@ Example (outside a cluster, against the current kubeconfig context):
           namespace: opts.namespace,
           log,
           agent,
-          leaderElection: opts.leaderElect ? undefined : false,
+          leaderElection: opts.leaderElect ? leaseTimings(Number(opts.leaseDuration)) : false,
           onLostLeadership: () => {
-            // as controller-runtime: a replica that lost the lease exits and starts clean
-            log.error("lost leadership; exiting");
-            process.exit(1);
+            // it stopped reconciling before the lease could pass to another replica; it keeps its
+            // caches warm and campaigns again (an API server restart should not cost a pod restart)
+            log.warn("lost leadership; standing by");
           },
         });
         server?.setReadiness(() => ({ ready: true, detail: { leader: operator.isLeader } }));
@@ -93,4 +99,19 @@ Example (outside a cluster, against the current kubeconfig context):
         process.exit(0);
       },
     );
+}
+
+/** client-go's proportions: renew deadline 2/3 of the duration, retry every 2/15 of it. */
+function leaseTimings(seconds: number): {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+} {
+  if (!Number.isFinite(seconds) || seconds < 2) throw new Error("--lease-duration: at least 2 seconds");
+  const ms = seconds * 1000;
+  return {
+    leaseDurationMs: ms,
+    renewDeadlineMs: Math.floor((ms * 2) / 3),
+    retryPeriodMs: Math.floor((ms * 2) / 15),
+  };
 }

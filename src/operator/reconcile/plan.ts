@@ -17,7 +17,7 @@ import { plan } from "../../planner/plan.ts";
 import { encodeAssignment } from "../../planner/wire.ts";
 import type { Logger } from "../../util/log.ts";
 import { type AgentTemplate, agentDaemonSet } from "../manifests/agent.ts";
-import { CORE, type KubeClient, type KubeObject } from "../runtime/client.ts";
+import { CORE, type KubeClient, type KubeObject, withoutEmptyStrings } from "../runtime/client.ts";
 import { type StatusCondition, setConditions } from "../runtime/conditions.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import type { Informer } from "../runtime/informer.ts";
@@ -182,22 +182,30 @@ export class PlanReconciler {
     const current = o.status ?? {};
     const before = current.conditions ?? [];
     const conditions = setConditions(before, want.conditions, new Date(), true);
-    const next = {
+    const next = withoutEmptyStrings({
       observedGeneration: want.observedGeneration,
       programmed: want.programmed,
       conditions,
       nodes: want.nodes,
       devices: want.devices,
       ...(current.version === undefined ? {} : { version: current.version }),
-    };
+    });
     if (isDeepStrictEqual(strip(current), strip(next))) return;
-    await this.ctx.client.mergePatch(
-      kindResource(kind),
-      o.metadata.namespace,
-      o.metadata.name,
-      { status: { ...next, conditions } },
-      "status",
-    );
+    try {
+      await this.ctx.client.mergePatch(
+        kindResource(kind),
+        o.metadata.namespace,
+        o.metadata.name,
+        { status: next },
+        "status",
+      );
+    } catch (e) {
+      this.ctx.log.error(
+        { resource: `${kind}/${o.metadata.name}`, status: next, err: (e as Error).message },
+        "status refused",
+      );
+      throw e;
+    }
     this.counts.statusesWritten++;
     const about = {
       apiVersion: API_VERSION,

@@ -320,3 +320,18 @@ function toApiError(status: number, text: string, what: string): ApiError {
   }
   return new ApiError(status, reason, `${what}: ${status}${reason ? ` ${reason}` : ""}: ${message}`);
 }
+
+/**
+ * The object without empty strings (keys with "" left out). Seen on kube-apiserver 1.20 as built
+ * here: an empty string inside a custom resource's status, sent by merge patch, reads back as
+ * null and is refused ("must be of type string"). Every field we write as "" is optional, so
+ * leaving it out says the same on every server.
+ */
+export function withoutEmptyStrings<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutEmptyStrings) as T;
+  if (typeof value !== "object" || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value))
+    if (v !== "" && v !== undefined) out[k] = withoutEmptyStrings(v);
+  return out as T;
+}
