@@ -6,13 +6,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { AnyResource } from "../../src/api/resources.ts";
+import { formatRun } from "../../src/cli/commands/device.ts";
 import { applyDevice, ledgerPath, planDevice } from "../../src/devices/apply.ts";
 import { cliRpcForYanglint, wrapInNative } from "../../src/devices/iosxe/render.ts";
 import { FakeIosxe, ISR_INTERFACES } from "./support/fake-iosxe.ts";
 import { capturedLogger } from "./support/logs.ts";
 import { haveShared } from "./support/paths.ts";
-import { device, seedResources } from "./support/seed.ts";
+import { device, seedIsrAt } from "./support/seed.ts";
 import { hasOpenssl, makePki, type TestPki } from "./support/tls.ts";
 import { hasYanglint, yangValidate } from "./support/yang.ts";
 
@@ -36,24 +36,7 @@ after(async () => {
 });
 
 /** The seed's resources pointed at the fake; interfaces left for the driver to read from the box. */
-function seedAt(endpoint: string, drop: string[] = []): AnyResource[] {
-  return seedResources(false)
-    .filter((r) => !drop.includes(`${r.kind}/${r.name}`))
-    .map((r) =>
-      r.kind === "ExternalDevice" && r.name === "isr"
-        ? {
-            ...r,
-            spec: {
-              ...r.spec,
-              endpoint,
-              credentialsFile: undefined,
-              credentialsEnv: "V6M_TEST_ISR_PASSWORD",
-              tls: { insecureSkipVerify: false, caFile: pki.caFile },
-            },
-          }
-        : r,
-    ) as AnyResource[];
-}
+const seedAt = (endpoint: string, drop: string[] = []) => seedIsrAt(endpoint, pki.caFile, drop);
 
 async function setup(version = "17.12") {
   const fake = new FakeIosxe({
@@ -231,7 +214,13 @@ test("IOS-XE before 17.9 has no CLI RPC: apply refuses with the lines to type in
   const { fake, dev, opts } = await setup("17.6");
   const r = await applyDevice(dev, opts);
   assert.equal(r.condition.reason, "InvalidForDevice");
-  assert.match(r.condition.message, /no CLI RPC.*nat64 enable/);
+  // the condition is the device's: it starts with what is wrong, not with the device's name again
+  assert.match(r.condition.message, /^IOS-XE 17\.6\.0 has no CLI RPC .*nat64 enable/);
+  assert.match(
+    formatRun(r, "apply"),
+    /^ExternalDevice\/isr \(17\.6\): InvalidForDevice: IOS-XE 17\.6\.0 has/,
+  );
+  assert.doesNotMatch(formatRun(r, "apply"), /\n {2}error: ExternalDevice\/isr:/);
   assert.equal(fake.writes().length, 0);
 });
 
