@@ -2,17 +2,14 @@
 // and never the catch-all reason "Error": each kind of wrong answer has its own reason, and the
 // message names the request and the field that was wrong.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import fc from "fast-check";
 import { applyDevice, type DeviceRun, planDevice } from "../../src/devices/apply.ts";
 import { CMDB } from "../../src/devices/fortios/rest.ts";
 import { NATIVE } from "../../src/devices/iosxe/render.ts";
 import { DATA } from "../../src/devices/iosxe/restconf.ts";
-import type { BoxRequest, HttpsBox } from "./support/https-box.ts";
-import { capturedLogger } from "./support/logs.ts";
+import { boxHarness } from "./support/harness.ts";
+import type { BoxRequest } from "./support/https-box.ts";
 import {
   type Answer,
   answeringBox,
@@ -24,21 +21,10 @@ import {
   soundAnswer,
   type Vendor,
 } from "./support/scripted.ts";
-import { hasOpenssl, makePki, type TestPki } from "./support/tls.ts";
 
-const skip = !hasOpenssl() && "openssl is not installed (needed for the boxes' certificate)";
-let pki: TestPki;
-const boxes: HttpsBox[] = [];
-const dir = mkdtempSync(join(tmpdir(), "v6m-hostile-"));
-
-before(() => {
-  if (!skip) pki = makePki();
-});
-after(async () => {
-  for (const b of boxes) await b.stop();
-  rmSync(dir, { recursive: true, force: true });
-  pki?.cleanup();
-});
+const h = boxHarness();
+const { skip } = h;
+const dir = h.tempDir("v6m-hostile-");
 
 /** Every reason a run against a box may end with; "Error" (an exception nobody expected) is not one. */
 const REASONS = new Set([
@@ -56,20 +42,14 @@ const REASONS = new Set([
   "Timeout",
 ]);
 
-const opts = () => ({
-  log: capturedLogger().log,
-  stateDir: dir,
-  env: { V6M_TEST_FGT_TOKEN: "tok-123456", V6M_TEST_ISR_PASSWORD: "pw-123456" },
-  retries: 0,
-  backoffMs: 1,
-  timeoutMs: 2000,
-});
+/** one attempt per request: the first answer to the probe decides */
+const opts = () =>
+  h.runOptions(
+    { V6M_TEST_FGT_TOKEN: "tok-123456", V6M_TEST_ISR_PASSWORD: "pw-123456" },
+    { stateDir: dir, retries: 0, timeoutMs: 2000 },
+  ).opts;
 
-function boxWith(answer: (req: BoxRequest) => Answer): Promise<string> {
-  const box = answeringBox(pki, answer);
-  boxes.push(box);
-  return box.start();
-}
+const boxWith = (answer: (req: BoxRequest) => Answer) => h.track(answeringBox(h.pki, answer)).start();
 
 /** A sound box of `vendor` except for `path`, which answers `wrong`. */
 const scripted =
@@ -81,7 +61,7 @@ test("a sound box: plan reaches the end (so each wrong answer below is what stop
   skip,
 }, async () => {
   for (const vendor of ["fortios", "iosxe"] as const) {
-    const r = await planDevice(deviceAt(vendor, await boxWith(scripted(vendor)), pki.caFile), opts());
+    const r = await planDevice(deviceAt(vendor, await boxWith(scripted(vendor)), h.pki.caFile), opts());
     assert.equal(r.condition.reason, "Pending", `${vendor}: ${r.condition.message}`);
   }
 });
@@ -262,7 +242,7 @@ for (const c of CASES) {
   const answered = `${c.answer.status} ${c.answer.body.slice(0, 40) || "(empty)"}`;
   test(`${c.vendor}: ${c.path.split("/").pop()} answering ${answered} -> ${c.reason}`, { skip }, async () => {
     const endpoint = await boxWith(scripted(c.vendor, c.path, c.answer));
-    const r = await planDevice(deviceAt(c.vendor, endpoint, pki.caFile), opts());
+    const r = await planDevice(deviceAt(c.vendor, endpoint, h.pki.caFile), opts());
     assert.equal(r.condition.status, "False");
     assert.equal(r.condition.reason, c.reason, r.condition.message);
     assert.match(r.condition.message, c.message);
@@ -322,7 +302,7 @@ test("random answers from a FortiGate or an ISR: a known reason every time, the 
         vendor = v;
         soundProbe = sound;
         i = 0;
-        const d = deviceAt(vendor, endpoint, pki.caFile);
+        const d = deviceAt(vendor, endpoint, h.pki.caFile);
         const r: DeviceRun = apply ? await applyDevice(d, opts()) : await planDevice(d, opts());
         if (r.requests > 2) pastProbe++;
         assert.ok(REASONS.has(r.condition.reason), `${r.condition.reason}: ${r.condition.message}`);

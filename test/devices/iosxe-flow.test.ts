@@ -2,65 +2,41 @@
 // examples/seed, the CLI RPC for what YANG lacks, save-config once at the end, a second apply that
 // sends nothing, drift, removal, a locked datastore retried, and every body sent checked by yanglint.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { rmSync } from "node:fs";
+import { test } from "node:test";
 import { formatRun } from "../../src/cli/commands/device.ts";
 import { applyDevice, ledgerPath, planDevice } from "../../src/devices/apply.ts";
 import { cliRpcForYanglint, wrapInNative } from "../../src/devices/iosxe/render.ts";
 import { FakeIosxe, ISR_INTERFACES } from "./support/fake-iosxe.ts";
-import { capturedLogger } from "./support/logs.ts";
-import { haveShared } from "./support/paths.ts";
+import { boxHarness } from "./support/harness.ts";
 import { device, seedIsrAt } from "./support/seed.ts";
-import { hasOpenssl, makePki, type TestPki } from "./support/tls.ts";
 import { hasYanglint, yangValidate } from "./support/yang.ts";
 
 const PASSWORD = "isr-secret-pw-7d1e93b0c2";
-const skip = !hasOpenssl()
-  ? "openssl is not installed (needed for the fake's certificate)"
-  : !haveShared()
-    ? "../shared is absent"
-    : false;
-let pki: TestPki;
-const fakes: FakeIosxe[] = [];
-const dirs: string[] = [];
-
-before(() => {
-  if (!skip) pki = makePki();
-});
-after(async () => {
-  for (const f of fakes) await f.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  pki?.cleanup();
-});
+const h = boxHarness({ needsShared: true });
+const { skip } = h;
 
 /** The seed's resources pointed at the fake; interfaces left for the driver to read from the box. */
-const seedAt = (endpoint: string, drop: string[] = []) => seedIsrAt(endpoint, pki.caFile, drop);
+const seedAt = (endpoint: string, drop: string[] = []) => seedIsrAt(endpoint, h.pki.caFile, drop);
 
 async function setup(version = "17.12") {
-  const fake = new FakeIosxe({
-    user: "admin",
-    password: PASSWORD,
-    version,
-    key: pki.key,
-    cert: pki.cert,
-    interfaces: ISR_INTERFACES,
-  });
-  fakes.push(fake);
+  const fake = h.track(
+    new FakeIosxe({
+      user: "admin",
+      password: PASSWORD,
+      version,
+      key: h.pki.key,
+      cert: h.pki.cert,
+      interfaces: ISR_INTERFACES,
+    }),
+  );
   const endpoint = await fake.start();
-  const stateDir = mkdtempSync(join(tmpdir(), "v6m-isr-state-"));
-  dirs.push(stateDir);
-  const logs = capturedLogger();
-  const opts = {
-    log: logs.log,
-    stateDir,
-    env: { V6M_TEST_ISR_PASSWORD: PASSWORD },
-    backoffMs: 5,
-    retries: 3,
-    timeoutMs: 3000,
+  return {
+    fake,
+    endpoint,
+    dev: device(seedAt(endpoint), "isr"),
+    ...h.runOptions({ V6M_TEST_ISR_PASSWORD: PASSWORD }),
   };
-  return { fake, endpoint, opts, logs, dev: device(seedAt(endpoint), "isr") };
 }
 
 test("the seed's ISR from examples/seed: apply, CLI RPC for BDI, save-config last, second apply sends nothing", {

@@ -1,17 +1,15 @@
 // The credential out of everything the drivers say, even when the box echoes it back: error
 // bodies, field values that become diagnostics and plan lines, text quoted in a refusal, logs.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { formatRun } from "../../src/cli/commands/device.ts";
 import { applyDevice, type DeviceRun, planDevice } from "../../src/devices/apply.ts";
 import { CMDB } from "../../src/devices/fortios/rest.ts";
 import { NATIVE } from "../../src/devices/iosxe/render.ts";
 import { DATA } from "../../src/devices/iosxe/restconf.ts";
 import { REDACTED, redactDeep, redactingLogger, redactor } from "../../src/devices/redact.ts";
-import type { BoxRequest, HttpsBox } from "./support/https-box.ts";
+import { boxHarness } from "./support/harness.ts";
+import type { BoxRequest } from "./support/https-box.ts";
 import { capturedLogger } from "./support/logs.ts";
 import {
   type Answer,
@@ -23,7 +21,6 @@ import {
   soundAnswer,
   type Vendor,
 } from "./support/scripted.ts";
-import { hasOpenssl, makePki, type TestPki } from "./support/tls.ts";
 
 test("redactor: every form of every secret, the longest first; nothing else changes", () => {
   const r = redactor(['s3cr"et/1', "dG9rZW4=", ""]);
@@ -53,23 +50,13 @@ test("redactingLogger: every field of every line, in children too", () => {
 
 // --- boxes that echo what they were sent -------------------------------------------------------
 
-const skip = !hasOpenssl() && "openssl is not installed (needed for the boxes' certificate)";
+const h = boxHarness();
+const { skip } = h;
 /** quote and backslash: the token also appears JSON-escaped when a refusal quotes the box's text */
 const TOKEN = 'fgt-echo"token\\5f3c9a7e';
 const PASSWORD = "isr-echo-pw-7d1e93b0c2";
 const BASIC = Buffer.from(`admin:${PASSWORD}`).toString("base64");
 const SECRETS = [TOKEN, JSON.stringify(TOKEN).slice(1, -1), PASSWORD, BASIC];
-let pki: TestPki;
-const boxes: HttpsBox[] = [];
-const dir = mkdtempSync(join(tmpdir(), "v6m-redact-"));
-before(() => {
-  if (!skip) pki = makePki();
-});
-after(async () => {
-  for (const b of boxes) await b.stop();
-  rmSync(dir, { recursive: true, force: true });
-  pki?.cleanup();
-});
 
 /** A FortiGate that puts the Authorization header it got into field values and error bodies. */
 function echoingFortiGate(req: BoxRequest): Answer {
@@ -100,17 +87,12 @@ function echoingIsr(req: BoxRequest): Answer {
 }
 
 async function runAgainst(vendor: Vendor, answer: (req: BoxRequest) => Answer, verb: "plan" | "apply") {
-  const box = answeringBox(pki, answer);
-  boxes.push(box);
-  const d = deviceAt(vendor, await box.start(), pki.caFile);
-  const logs = capturedLogger();
-  const o = {
-    log: logs.log,
-    stateDir: dir,
-    env: { V6M_TEST_FGT_TOKEN: TOKEN, V6M_TEST_ISR_PASSWORD: PASSWORD },
-    retries: 0,
-    timeoutMs: 3000,
-  };
+  const box = h.track(answeringBox(h.pki, answer));
+  const d = deviceAt(vendor, await box.start(), h.pki.caFile);
+  const { opts: o, logs } = h.runOptions(
+    { V6M_TEST_FGT_TOKEN: TOKEN, V6M_TEST_ISR_PASSWORD: PASSWORD },
+    { retries: 0 },
+  );
   const run: DeviceRun = verb === "plan" ? await planDevice(d, o) : await applyDevice(d, o);
   return { run, shown: [JSON.stringify(run), formatRun(run, verb), logs.text()].join("\n") };
 }
