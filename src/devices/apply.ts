@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Condition } from "../api/status.ts";
 import type { Logger } from "../util/log.ts";
+import { DeviceAnswerError } from "./answer.ts";
 import { CredentialError, readCredential } from "./credentials.ts";
 import { diagnosePolicyOrder, diagnoseVip6, type Vip6 } from "./diagnose.ts";
 import { DeviceApiError, type Driver, type Ledger } from "./driver.ts";
@@ -12,7 +13,9 @@ import { createFortiDriver } from "./fortios/rest.ts";
 import { DeviceHttpError, readCa } from "./http.ts";
 import { createIosxeDriver, iosxeSame } from "./iosxe/restconf.ts";
 import { type Change, type Diagnostic, defaultSame, diff } from "./model.ts";
+import { type Redact, redactDeep, redactingLogger, redactor } from "./redact.ts";
 import { type Device, type Rendered, renderDevice } from "./targets.ts";
+import { parseVersion, sameRelease, type Version, VersionError } from "./version.ts";
 
 export interface DeviceRun {
   device: string;
@@ -59,27 +62,43 @@ function saveLedger(stateDir: string, l: Ledger): void {
   renameSync(`${file}.tmp`, file);
 }
 
-export function driverFor(device: Device, o: RunOptions): Driver {
-  if (o.driver) return o.driver;
+/** A driver for one run, the redaction of its credential, and the log both use. */
+interface Connection {
+  driver: Driver;
+  redact: Redact;
+  /** o.log, with the credential redacted from every field */
+  log: Logger;
+}
+
+function connect(device: Device, o: RunOptions): Connection {
+  if (o.driver) return { driver: o.driver, redact: (t) => t, log: o.log };
   const spec = device.spec;
-  const secret = readCredential(device.name, spec, o.env);
+  if (spec.vendor === "iosxe" && spec.transport === "ssh") {
+    throw new Error(
+      "transport ssh is not driven by v6mostly yet; `v6mostly render iosxe --format ssh` prints the session to type (with a revert timer)",
+    );
+  }
+  const secret = readCredential(device.name, spec, o.env, o.log);
+  const username = spec.username ?? "";
+  // What the transport puts on the wire: the token (Bearer), or user:password in base64 (Basic).
+  const redact = redactor(
+    spec.vendor === "fortios" ? [secret] : [secret, Buffer.from(`${username}:${secret}`).toString("base64")],
+  );
+  const log = redactingLogger(o.log, redact);
   const tls = { insecureSkipVerify: spec.tls.insecureSkipVerify, ca: readCa(spec.tls.caFile) };
   const common = {
     endpoint: spec.endpoint,
     tls,
-    log: o.log,
+    log,
     retries: o.retries,
     backoffMs: o.backoffMs,
     timeoutMs: o.timeoutMs,
   };
-  if (spec.vendor === "fortios")
-    return createFortiDriver({ ...common, token: secret, vdom: spec.vdom ?? "root" });
-  if (spec.transport === "ssh") {
-    throw new Error(
-      `ExternalDevice/${device.name}: transport ssh is not driven by v6mostly yet; use \`v6mostly render iosxe\` for the lines and paste them after \`configure terminal revert timer 5\`, then \`configure confirm\``,
-    );
-  }
-  return createIosxeDriver({ ...common, username: spec.username ?? "", password: secret });
+  const driver =
+    spec.vendor === "fortios"
+      ? createFortiDriver({ ...common, token: secret, vdom: spec.vdom ?? "root" })
+      : createIosxeDriver({ ...common, username, password: secret });
+  return { driver, redact, log };
 }
 
 const now = () => new Date().toISOString();
@@ -91,8 +110,12 @@ function condition(status: "True" | "False", reason: string, message: string): D
 /** Why a run failed, as a condition reason. */
 function failureReason(e: unknown): { reason: string; message: string } {
   if (e instanceof DeviceHttpError) {
-    const reason =
-      e.kind === "tls" ? "TLSVerificationFailed" : e.kind === "timeout" ? "Timeout" : "Unreachable";
+    const reason = {
+      tls: "TLSVerificationFailed",
+      timeout: "Timeout",
+      unreachable: "Unreachable",
+      http: "UnexpectedAnswer", // a reply larger than any configuration
+    }[e.kind];
     return { reason, message: e.message };
   }
   if (e instanceof DeviceApiError) {
@@ -100,6 +123,8 @@ function failureReason(e: unknown): { reason: string; message: string } {
     return { reason: "DeviceRejected", message: e.message };
   }
   if (e instanceof CredentialError) return { reason: "CredentialsUnavailable", message: e.message };
+  if (e instanceof VersionError) return { reason: "UnknownVersion", message: e.message };
+  if (e instanceof DeviceAnswerError) return { reason: "UnexpectedAnswer", message: e.message };
   return { reason: "Error", message: (e as Error).message };
 }
 
@@ -111,18 +136,22 @@ interface Prepared {
   diagnostics: Diagnostic[];
 }
 
-async function prepare(device: Device, driver: Driver, o: RunOptions): Promise<Prepared> {
+async function prepare(device: Device, { driver }: Connection, o: RunOptions): Promise<Prepared> {
   const probe = await driver.probe();
   const diagnostics: Diagnostic[] = [];
   const want = device.spec.version;
-  if (want && probe.version && !probe.version.startsWith(want) && !want.startsWith(probe.version)) {
+  // The box's word on its version wins over the resource's; an answer that is not a version is
+  // refused (VersionError), never rendered for as if it were the default.
+  const reported = probe.version || undefined;
+  if (reported !== undefined) parseVersion(reported, "the box reports version");
+  if (want && reported && !sameRelease(want, reported)) {
     diagnostics.push({
       severity: "warning",
       subject: `ExternalDevice/${device.name}`,
-      message: `spec.version is ${want} but the box reports ${probe.version}; rendering for ${probe.version}`,
+      message: `spec.version is ${want} but the box reports ${reported}; rendering for ${reported}`,
     });
   }
-  const version = probe.version || want;
+  const version = reported ?? want;
   const interfaces = device.spec.interfaces.length > 0 ? device.spec.interfaces : probe.interfaces;
   const rendered = renderDevice(device, version, interfaces);
   diagnostics.push(...rendered.diagnostics);
@@ -135,7 +164,7 @@ async function prepare(device: Device, driver: Driver, o: RunOptions): Promise<P
   );
   if (device.spec.vendor === "fortios" && driver.vendor === "fortios")
     diagnostics.push(
-      ...(await vip6Diagnostics(driver, version ?? "")),
+      ...(await vip6Diagnostics(driver, rendered.parsedVersion)),
       ...(await policyOrder(driver, rendered)),
     );
   return { rendered, changes, drift, ledger, diagnostics };
@@ -156,7 +185,7 @@ async function policyOrder(driver: Driver, rendered: Rendered): Promise<Diagnost
 }
 
 /** FortiOS: the box's vip6 objects and whether this version answers NDP for them. */
-async function vip6Diagnostics(driver: Driver, version: string): Promise<Diagnostic[]> {
+async function vip6Diagnostics(driver: Driver, version: Version): Promise<Diagnostic[]> {
   const d = driver as Driver & { vip6?: () => Promise<Vip6[]> };
   if (!d.vip6) return [];
   return diagnoseVip6(version, await d.vip6());
@@ -166,37 +195,70 @@ async function vip6Diagnostics(driver: Driver, version: string): Promise<Diagnos
 function report(
   device: Device,
   p: Prepared | undefined,
-  driver: Driver | undefined,
+  c: Connection | undefined,
   applied: number,
   cond: DeviceRun["condition"],
 ): DeviceRun {
-  return {
+  const run: DeviceRun = {
     device: device.name,
     version: p?.rendered.version,
     changes: p?.changes ?? [],
     drift: p?.drift ?? [],
     diagnostics: p?.diagnostics ?? [],
-    requests: driver?.requests ?? 0,
+    requests: c?.driver.requests ?? 0,
     applied,
     condition: cond,
   };
+  // The box's values (changes, diagnostics) and its error texts may echo the credential.
+  return c ? redactDeep(run, c.redact) : run;
 }
 
 /** A device refuses a whole run while any diagnostic is an error. */
-function invalidForDevice(p: Prepared): DeviceRun["condition"] | undefined {
+function invalidForDevice(device: Device, p: Prepared): DeviceRun["condition"] | undefined {
   const errors = p.diagnostics.filter((x) => x.severity === "error");
   if (errors.length === 0) return undefined;
-  return condition("False", "InvalidForDevice", errors.map((e) => `${e.subject}: ${e.message}`).join("; "));
+  // the condition is the device's own: its subject is not said again
+  const text = (e: Diagnostic) =>
+    e.subject === `ExternalDevice/${device.name}` ? e.message : `${e.subject}: ${e.message}`;
+  return condition("False", "InvalidForDevice", errors.map(text).join("; "));
+}
+
+/** What a run has got to when it fails: the box as read, and the changes already applied. */
+interface Progress {
+  prepared?: Prepared;
+  applied: number;
+}
+
+/** One run against the box: a failure anywhere ends as a condition with its reason, never a throw. */
+async function withDevice(
+  device: Device,
+  o: RunOptions,
+  verb: "plan" | "apply",
+  body: (c: Connection, progress: Progress) => Promise<DeviceRun>,
+): Promise<DeviceRun> {
+  let c: Connection | undefined;
+  const progress: Progress = { applied: 0 };
+  try {
+    c = connect(device, o);
+    return await body(c, progress);
+  } catch (e) {
+    const f = failureReason(e);
+    (c?.log ?? o.log).error(
+      { device: device.name, reason: f.reason, error: f.message, applied: progress.applied },
+      `device ${verb} failed`,
+    );
+    return report(device, progress.prepared, c, progress.applied, condition("False", f.reason, f.message));
+  } finally {
+    c?.driver.close();
+  }
 }
 
 /** Read the box and show what apply would change. Sends only GETs. */
-export async function planDevice(device: Device, o: RunOptions): Promise<DeviceRun> {
-  let driver: Driver | undefined;
-  try {
-    driver = driverFor(device, o);
-    const p = await prepare(device, driver, o);
+export function planDevice(device: Device, o: RunOptions): Promise<DeviceRun> {
+  return withDevice(device, o, "plan", async (c) => {
+    const p = await prepare(device, c, o);
     const cond =
-      invalidForDevice(p) ??
+      invalidForDevice(device, p) ??
       (p.changes.length === 0
         ? condition("True", "InSync", "the box holds what the resources say")
         : condition(
@@ -204,47 +266,39 @@ export async function planDevice(device: Device, o: RunOptions): Promise<DeviceR
             p.drift.length ? "Drifted" : "Pending",
             `${p.changes.length} change(s) to apply`,
           ));
-    return report(device, p, driver, 0, cond);
-  } catch (e) {
-    const f = failureReason(e);
-    o.log.error({ device: device.name, reason: f.reason, error: f.message }, "device plan failed");
-    return report(device, undefined, driver, 0, condition("False", f.reason, f.message));
-  } finally {
-    driver?.close();
-  }
+    return report(device, p, c, 0, cond);
+  });
 }
 
 /** Apply the changes, remember ledger objects, save (IOS-XE), then read again to verify. */
-export async function applyDevice(device: Device, o: RunOptions): Promise<DeviceRun> {
-  let driver: Driver | undefined;
-  let applied = 0;
-  let prepared: Prepared | undefined;
-  try {
-    driver = driverFor(device, o);
-    const p = await prepare(device, driver, o);
-    prepared = p;
-    const invalid = invalidForDevice(p);
-    if (invalid) return report(device, p, driver, 0, invalid);
-    for (const c of p.changes) {
-      o.log.info(
-        { device: device.name, op: c.op, object: c.object.id, fields: c.fields.map((f) => f.field) },
+export function applyDevice(device: Device, o: RunOptions): Promise<DeviceRun> {
+  return withDevice(device, o, "apply", async (c, progress) => {
+    const { driver } = c;
+    const p = await prepare(device, c, o);
+    progress.prepared = p;
+    const invalid = invalidForDevice(device, p);
+    if (invalid) return report(device, p, c, 0, invalid);
+    for (const ch of p.changes) {
+      c.log.info(
+        { device: device.name, op: ch.op, object: ch.object.id, fields: ch.fields.map((f) => f.field) },
         "device change",
       );
-      await driver.apply(c, p.ledger);
-      applied++;
+      await driver.apply(ch, p.ledger);
+      progress.applied++;
       // The ledger follows every change at once, so a run cut short resumes where it stopped.
-      if (c.op === "delete") delete p.ledger.entries[c.object.id];
-      else if (c.object.ownership !== "shared") {
-        p.ledger.entries[c.object.id] = {
-          id: c.object.id,
-          path: c.object.path,
-          key: c.object.key,
-          removal: c.object.removal,
-          body: c.object.path === "cli-rpc" ? c.object.body : undefined,
+      if (ch.op === "delete") delete p.ledger.entries[ch.object.id];
+      else if (ch.object.ownership !== "shared") {
+        p.ledger.entries[ch.object.id] = {
+          id: ch.object.id,
+          path: ch.object.path,
+          key: ch.object.key,
+          removal: ch.object.removal,
+          body: ch.object.path === "cli-rpc" ? ch.object.body : undefined,
         };
       }
       saveLedger(o.stateDir, p.ledger);
     }
+    const applied = progress.applied;
     await driver.finish(applied > 0);
     // Verify: what the box holds now must be what we rendered.
     const again = await driver.read(p.rendered.objects, p.ledger);
@@ -264,14 +318,8 @@ export async function applyDevice(device: Device, o: RunOptions): Promise<Device
         : condition(
             "False",
             "VerifyFailed",
-            `after apply the box still differs: ${left.map((c) => `${c.op} ${c.object.id}`).join(", ")}`,
+            `after apply the box still differs: ${left.map((x) => `${x.op} ${x.object.id}`).join(", ")}`,
           );
-    return report(device, p, driver, applied, cond);
-  } catch (e) {
-    const f = failureReason(e);
-    o.log.error({ device: device.name, reason: f.reason, error: f.message, applied }, "device apply failed");
-    return report(device, prepared, driver, applied, condition("False", f.reason, f.message));
-  } finally {
-    driver?.close();
-  }
+    return report(device, p, c, applied, cond);
+  });
 }

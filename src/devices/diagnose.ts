@@ -11,6 +11,7 @@ import type { DeviceTarget, Nat64Assignment, RaAssignment } from "../planner/pla
 import { parsePrefix, prefixRange } from "../util/net.ts";
 import { capabilities } from "./fortios/capabilities.ts";
 import type { Diagnostic } from "./model.ts";
+import { type Version, versionText } from "./version.ts";
 
 function range6(text: string) {
   const p = parsePrefix(text, 6);
@@ -28,7 +29,7 @@ const overlapsRange = (x: string, y: string) => {
   return !!a && !!b && a.first <= b.last && b.first <= a.last;
 };
 
-export function diagnose(target: DeviceTarget, vendor: "fortios" | "iosxe", _version: string): Diagnostic[] {
+export function diagnose(target: DeviceTarget, vendor: "fortios" | "iosxe"): Diagnostic[] {
   const out: Diagnostic[] = [];
   const gateways = target.assignments.filter(
     (a): a is Nat64Assignment => a.kind === "Nat64Gateway" && a.spec.mode === "stateful",
@@ -84,7 +85,7 @@ export interface Vip6 {
 }
 
 /** FortiOS VIP6 and Neighbor Discovery: what the box will not do, and what to do instead. */
-export function diagnoseVip6(version: string, vips: readonly Vip6[], uplinkAddress?: string): Diagnostic[] {
+export function diagnoseVip6(version: Version, vips: readonly Vip6[], uplinkAddress?: string): Diagnostic[] {
   const caps = capabilities(version);
   const out: Diagnostic[] = [];
   for (const v of vips) {
@@ -93,7 +94,7 @@ export function diagnoseVip6(version: string, vips: readonly Vip6[], uplinkAddre
       out.push({
         severity: "warning",
         subject,
-        message: `FortiOS ${version} has no ndp-reply on vip6 (it arrives in 7.0.8, and in 7.2.4 on 7.2): the FortiGate does not answer Neighbor Solicitations for ${v.extip}, so the upstream cannot reach it. Instead: route ${v.extip} on the upstream router to the FortiGate's own address${uplinkAddress ? ` (${uplinkAddress})` : ""} so no ND is needed, or add static neighbour entries on the upstream, or upgrade to 7.2.4+ and set ndp-reply enable`,
+        message: `FortiOS ${versionText(version)} has no ndp-reply on vip6 (it arrives in 7.0.8, and in 7.2.4 on 7.2): the FortiGate does not answer Neighbor Solicitations for ${v.extip}, so the upstream cannot reach it. Instead: route ${v.extip} on the upstream router to the FortiGate's own address${uplinkAddress ? ` (${uplinkAddress})` : ""} so no ND is needed, or add static neighbour entries on the upstream, or upgrade to 7.2.4+ and set ndp-reply enable`,
       });
     } else if (v["ndp-reply"] === "disable") {
       out.push({
@@ -109,7 +110,7 @@ export function diagnoseVip6(version: string, vips: readonly Vip6[], uplinkAddre
 /** Interface names of a policy field: a table of {name} (firewall/policy) or a string (policy64). */
 function intfNames(v: unknown): string[] {
   if (typeof v === "string") return [v];
-  return Array.isArray(v) ? v.map((x) => String((x as { name?: unknown }).name)) : [];
+  return Array.isArray(v) ? v.map((x) => String((x as { name?: unknown } | null)?.name)) : [];
 }
 
 /**

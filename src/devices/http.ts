@@ -1,6 +1,7 @@
 // The HTTPS client both drivers use: certificate checks on by default (a custom CA from a file;
-// `insecureSkipVerify` turns them off by name only), retries with exponential backoff for what is
-// worth retrying, and a secret that never reaches a log line or an error message.
+// `insecureSkipVerify` turns them off by name only), and retries with exponential backoff for what
+// is worth retrying. The credential in the headers is kept out of log lines and messages by the
+// caller (./redact.ts: the logger it passes redacts every field, the run's report every text).
 import { readFileSync } from "node:fs";
 import { Agent, request as httpsRequest } from "node:https";
 import type { Logger } from "../util/log.ts";
@@ -29,8 +30,6 @@ export interface HttpClientOptions {
   endpoint: string;
   /** sent with every request (Authorization); never logged */
   headers: Record<string, string>;
-  /** the secret in the headers, scrubbed from anything we log or throw */
-  secret?: string;
   tls: TlsOptions;
   log: Logger;
   timeoutMs?: number;
@@ -99,7 +98,6 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
   const retries = o.retries ?? 4;
   const backoffMs = o.backoffMs ?? 500;
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const scrub = (t: string) => (o.secret ? t.split(o.secret).join("[redacted]") : t);
   let attempts = 0;
   if (o.tls.insecureSkipVerify)
     o.log.warn(
@@ -140,7 +138,7 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
           }
           resolve({ status: res.statusCode ?? 0, body });
         });
-        res.on("error", (e) => reject(new DeviceHttpError(scrub(e.message), "unreachable")));
+        res.on("error", (e) => reject(new DeviceHttpError(e.message, "unreachable")));
       });
       req.on("timeout", () =>
         req.destroy(new DeviceHttpError(`no answer within ${timeoutMs} ms`, "timeout")),
@@ -155,7 +153,7 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
               "tls",
             ),
           );
-        } else reject(new DeviceHttpError(`${code || "error"}: ${scrub(e.message)}`, "unreachable"));
+        } else reject(new DeviceHttpError(`${code || "error"}: ${e.message}`, "unreachable"));
       });
       if (payload) req.write(payload);
       req.end();
@@ -179,7 +177,7 @@ export function createHttpClient(o: HttpClientOptions): HttpClient {
         } catch (e) {
           failure = e as DeviceHttpError;
         }
-        const logged = { method, path: scrub(path), attempt: attempt + 1 };
+        const logged = { method, path, attempt: attempt + 1 };
         if (res) {
           o.log.debug({ ...logged, status: res.status }, "device request");
           if (res.status < 400 || !retryable(res) || attempt >= max) return res;

@@ -57,9 +57,14 @@ export type Removal =
 
 export interface Diagnostic {
   severity: "error" | "warning" | "info";
-  /** "Nat64Gateway/home", or the device */
+  /** "Nat64Gateway/home", or the device ("ExternalDevice/isr") */
   subject: string;
   message: string;
+  /**
+   * A problem only for sending the configuration through the box's API (`device apply`,
+   * `render --format requests`); the CLI text an engineer types is not affected by it.
+   */
+  apiOnly?: boolean;
 }
 
 export type ChangeOp = "create" | "update" | "delete";

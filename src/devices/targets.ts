@@ -7,6 +7,7 @@ import { diagnose } from "./diagnose.ts";
 import { renderFortios } from "./fortios/render.ts";
 import { renderIosxe } from "./iosxe/render.ts";
 import type { DesiredObject, Diagnostic, InterfaceFacts } from "./model.ts";
+import { parseVersion, type Version } from "./version.ts";
 
 export interface Device {
   name: string;
@@ -17,7 +18,9 @@ export interface Device {
 export interface Rendered {
   device: Device;
   vendor: "fortios" | "iosxe";
+  /** the version rendered for, as written where it came from */
   version: string;
+  parsedVersion: Version;
   objects: DesiredObject[];
   diagnostics: Diagnostic[];
 }
@@ -50,14 +53,21 @@ export function devicesOf(resources: readonly AnyResource[]): { devices: Device[
   return { devices, problems };
 }
 
-/** Render one device for `version` (default: its spec's, else DEFAULT_VERSION) with the interfaces known. */
+/**
+ * Render one device for `version` (default: its spec's, else DEFAULT_VERSION) with the interfaces
+ * known. Throws VersionError when the version is not one.
+ */
 export function renderDevice(
   device: Device,
   version?: string,
   interfaces?: readonly InterfaceFacts[],
 ): Rendered {
   const vendor = device.spec.vendor;
-  const v = version ?? device.spec.version ?? DEFAULT_VERSION[vendor];
+  const text = version ?? device.spec.version ?? DEFAULT_VERSION[vendor];
+  const v = parseVersion(
+    text,
+    version === undefined ? `ExternalDevice/${device.name} spec.version` : "version",
+  );
   const facts = interfaces ?? device.spec.interfaces;
   const r =
     vendor === "fortios"
@@ -66,8 +76,9 @@ export function renderDevice(
   return {
     device,
     vendor,
-    version: v,
+    version: text,
+    parsedVersion: v,
     objects: r.objects,
-    diagnostics: [...r.diagnostics, ...diagnose(device.target, vendor, v)],
+    diagnostics: [...r.diagnostics, ...diagnose(device.target, vendor)],
   };
 }

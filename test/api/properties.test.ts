@@ -1,5 +1,7 @@
-// Property tests: the loader and validator never throw, and every object `validate` accepts is
-// stored unchanged by the API server under the generated CRD schema (nothing pruned, nothing refused).
+// Property tests: the loader and validator never throw and never meet an exception of their own
+// (validate turns one into an "internal error" problem, so a thrown error would otherwise pass
+// unseen), and every object `validate` accepts is stored unchanged by the API server under the
+// generated CRD schema (nothing pruned, nothing refused).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
@@ -21,8 +23,12 @@ import { pruneAndValidate } from "../support/structural.ts";
 
 const RUNS = Number(process.env.V6MOSTLY_FC_RUNS ?? 300);
 
+/** Validates `text`; fails when validate met an exception of its own on the way. */
 function validateYaml(text: string) {
-  return validateDocuments(parseDocuments("fuzz.yaml", text));
+  const v = validateDocuments(parseDocuments("fuzz.yaml", text));
+  const internal = v.problems.filter((p) => p.message.startsWith("internal error"));
+  assert.deepEqual(internal, [], `validate threw inside on:\n${text}`);
+  return v;
 }
 
 /** The API server's view of an accepted object: pruned and checked against the CRD schema. */
@@ -34,7 +40,7 @@ function roundTrip(obj: Record<string, unknown>) {
   return { plain, ...r };
 }
 
-describe("validate never throws", () => {
+describe("validate never throws and never fails inside", () => {
   it("on arbitrary text", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 400 }), (text) => {
@@ -47,13 +53,7 @@ describe("validate never throws", () => {
   it("on arbitrary YAML values", () => {
     fc.assert(
       fc.property(fc.anything({ maxDepth: 4 }), (value) => {
-        let text: string;
-        try {
-          text = stringify(value);
-        } catch {
-          return; // not representable as YAML: nothing to feed
-        }
-        validateYaml(text);
+        validateYaml(stringify(value));
       }),
       { numRuns: RUNS },
     );
@@ -78,6 +78,9 @@ describe("validate never throws", () => {
       typeof o === "object" && o !== null
         ? Object.entries(o).flatMap(([k, v]) => [[...prefix, k], ...paths(v, [...prefix, k])])
         : [];
+    // Both branches must be taken: a mutation validate still accepts (then the CRD must take it
+    // unchanged) and one it refuses; a generator that only yields one of them tests half.
+    const seen = { accepted: 0, refused: 0 };
     fc.assert(
       fc.property(
         anyValidResource,
@@ -86,14 +89,16 @@ describe("validate never throws", () => {
         (res, pick, value) => {
           const obj = structuredClone(res) as Record<string, unknown>;
           const all = paths(obj.spec).map((p) => ["spec", ...p]);
-          if (all.length === 0) return;
+          assert.ok(all.length > 0, `a valid resource has spec fields: ${JSON.stringify(res)}`);
           const path = all[pick % all.length]!;
           let parent = obj as Record<string, unknown>;
           for (const k of path.slice(0, -1)) parent = parent[k] as Record<string, unknown>;
           if (value === undefined) delete parent[path[path.length - 1]!];
           else parent[path[path.length - 1]!] = value;
           const v = validateYaml(stringify(obj));
-          if (v.problems.every((p) => p.severity !== "error")) {
+          if (v.problems.some((p) => p.severity === "error")) seen.refused++;
+          else {
+            seen.accepted++;
             const rt = roundTrip(obj);
             assert.deepEqual(
               rt.errors,
@@ -106,6 +111,8 @@ describe("validate never throws", () => {
       ),
       { numRuns: RUNS },
     );
+    assert.ok(seen.accepted >= RUNS / 10, `only ${seen.accepted} of ${RUNS} mutations were accepted`);
+    assert.ok(seen.refused >= RUNS / 10, `only ${seen.refused} of ${RUNS} mutations were refused`);
   });
 });
 

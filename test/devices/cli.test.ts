@@ -151,3 +151,47 @@ test("render iosxe --format ssh: the session with a revert timer, confirmed only
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /--format ssh is for iosxe/);
 });
+
+test("render --version: what is not a version is refused before anything is rendered", async () => {
+  const r = await v6mostly("render", "iosxe", "-f", seedDir, "--version", "banana");
+  assert.equal(r.code, 2);
+  assert.equal(r.out, "");
+  assert.equal(
+    r.err,
+    'v6mostly: --version "banana" is not a version (expected numbers such as 7.2.4 or 17.12.1)\n',
+  );
+});
+
+test("render iosxe for a release without the CLI RPC: the CLI text is printed, not refused", async () => {
+  // 16.3 cannot take `nat64 enable` on a BDI over RESTCONF; that concerns the API, not typed lines.
+  for (const format of ["cli", "ssh"]) {
+    const r = await v6mostly("render", "iosxe", "-f", seedDir, "--version", "16.3", "--format", format);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^interface BDI10\n nat64 enable\n/m);
+    assert.doesNotMatch(r.err, /error|render iosxe/, `${format}: ${r.err}`);
+  }
+  const req = await v6mostly("render", "iosxe", "-f", seedDir, "--version", "16.3", "--format", "requests");
+  assert.equal(req.code, 1);
+  assert.match(
+    req.err,
+    /^error: ExternalDevice\/isr: IOS-XE 16\.3\.0 has no CLI RPC \(it arrives in 17\.9\.1\), so RESTCONF cannot send nat64 enable; .*--format ssh/m,
+  );
+});
+
+test("device plan names the device once, and says what is wrong with its credential", async () => {
+  const res = join(dir, "no-credentials");
+  cpSync(seedDir, res, { recursive: true });
+  const missing = join(dir, "no-such.password");
+  const devices = join(res, "devices.yaml");
+  writeFileSync(
+    devices,
+    readFileSync(devices, "utf8").replace(/credentialsFile: .*/g, `credentialsFile: "${missing}"`),
+  );
+  const r = await v6mostly("device", "plan", "-f", res, "--device", "isr", "--state-dir", join(dir, "s"));
+  assert.equal(r.code, 1);
+  const first = r.out.split("\n")[0]!;
+  assert.equal(
+    first,
+    `ExternalDevice/isr: CredentialsUnavailable: credentialsFile ${missing}: no such file (ENOENT)`,
+  );
+});

@@ -2,68 +2,41 @@
 // without duplicates, drift, removal of what we created, unreachable and untrusted boxes, and the
 // token kept out of every log line.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { existsSync } from "node:fs";
+import { test } from "node:test";
 import { applyDevice, ledgerPath, planDevice } from "../../src/devices/apply.ts";
 import { FakeFortiGate } from "./support/fake-fortios.ts";
 import { FortiSchemaChecker } from "./support/fortios-schema.ts";
-import { capturedLogger } from "./support/logs.ts";
-import { fortiSchema, haveShared } from "./support/paths.ts";
+import { boxHarness } from "./support/harness.ts";
+import { fortiSchema } from "./support/paths.ts";
 import { device, FGT_INTERFACES, fortigateYaml, fromYaml } from "./support/seed.ts";
-import { hasOpenssl, makePki, type TestPki } from "./support/tls.ts";
 
 const TOKEN = "fgt-test-token-5f3c9a7e1b2d4c6e8f0a";
-const skip = !hasOpenssl()
-  ? "openssl is not installed (needed for the fake's certificate)"
-  : !haveShared()
-    ? "../shared/devices is absent"
-    : false;
-let pki: TestPki;
-const fakes: FakeFortiGate[] = [];
-const dirs: string[] = [];
-
-before(() => {
-  if (!skip) pki = makePki();
-});
-after(async () => {
-  for (const f of fakes) await f.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  pki?.cleanup();
-});
+const h = boxHarness({ needsShared: true });
+const { skip } = h;
 
 async function setup(
   version: string,
   o: { tls?: string; vip6?: Record<string, unknown>[]; yaml?: (endpoint: string) => string } = {},
 ) {
-  const fake = new FakeFortiGate({
-    version,
-    token: TOKEN,
-    checker: new FortiSchemaChecker(fortiSchema()),
-    key: pki.key,
-    cert: pki.cert,
-    interfaces: FGT_INTERFACES,
-    vip6: o.vip6,
-  });
-  fakes.push(fake);
+  const { pki } = h;
+  const fake = h.track(
+    new FakeFortiGate({
+      version,
+      token: TOKEN,
+      checker: new FortiSchemaChecker(fortiSchema()),
+      key: pki.key,
+      cert: pki.cert,
+      interfaces: FGT_INTERFACES,
+      vip6: o.vip6,
+    }),
+  );
   const endpoint = await fake.start();
-  const stateDir = mkdtempSync(join(tmpdir(), "v6m-fgt-state-"));
-  dirs.push(stateDir);
-  const logs = capturedLogger();
   const yaml = o.yaml
     ? o.yaml(endpoint)
     : fortigateYaml({ version, endpoint, tls: o.tls ?? `tls: { caFile: "${pki.caFile}" }` });
   const dev = device(fromYaml(yaml), "fgt");
-  const opts = {
-    log: logs.log,
-    stateDir,
-    env: { V6M_TEST_FGT_TOKEN: TOKEN },
-    backoffMs: 5,
-    retries: 3,
-    timeoutMs: 3000,
-  };
-  return { fake, endpoint, dev, opts, logs, stateDir };
+  return { fake, endpoint, dev, ...h.runOptions({ V6M_TEST_FGT_TOKEN: TOKEN }) };
 }
 
 for (const version of ["6.2.16", "7.2.4"]) {
@@ -205,7 +178,7 @@ test("removing a resource removes what we created for it (policy before pool) an
   });
   assert.equal((await applyDevice(dev, opts)).condition.status, "True");
   // Now without the Nat64Gateway and the RouterAdvert: DNS64 names its prefix itself.
-  const only = fortigateYaml({ version: "7.2.4", endpoint, tls: `tls: { caFile: "${pki.caFile}" }` })
+  const only = fortigateYaml({ version: "7.2.4", endpoint, tls: `tls: { caFile: "${h.pki.caFile}" }` })
     .split("---")
     .filter((d) => !/kind: (Nat64Gateway|RouterAdvert)/.test(d))
     .join("---")
@@ -234,7 +207,6 @@ test("removing a resource removes what we created for it (policy before pool) an
 test("unreachable: a condition with the reason, after bounded retries", { skip }, async () => {
   const { fake, dev, opts } = await setup("7.2.4");
   await fake.stop();
-  fakes.splice(fakes.indexOf(fake), 1);
   const r = await applyDevice(dev, opts);
   assert.equal(r.condition.status, "False");
   assert.equal(r.condition.type, "DeviceSynced");

@@ -2,82 +2,41 @@
 // examples/seed, the CLI RPC for what YANG lacks, save-config once at the end, a second apply that
 // sends nothing, drift, removal, a locked datastore retried, and every body sent checked by yanglint.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, test } from "node:test";
-import type { AnyResource } from "../../src/api/resources.ts";
+import { rmSync } from "node:fs";
+import { test } from "node:test";
+import { formatRun } from "../../src/cli/commands/device.ts";
 import { applyDevice, ledgerPath, planDevice } from "../../src/devices/apply.ts";
 import { cliRpcForYanglint, wrapInNative } from "../../src/devices/iosxe/render.ts";
 import { FakeIosxe, ISR_INTERFACES } from "./support/fake-iosxe.ts";
-import { capturedLogger } from "./support/logs.ts";
-import { haveShared } from "./support/paths.ts";
-import { device, seedResources } from "./support/seed.ts";
-import { hasOpenssl, makePki, type TestPki } from "./support/tls.ts";
+import { boxHarness } from "./support/harness.ts";
+import { device, seedIsrAt } from "./support/seed.ts";
 import { hasYanglint, yangValidate } from "./support/yang.ts";
 
 const PASSWORD = "isr-secret-pw-7d1e93b0c2";
-const skip = !hasOpenssl()
-  ? "openssl is not installed (needed for the fake's certificate)"
-  : !haveShared()
-    ? "../shared is absent"
-    : false;
-let pki: TestPki;
-const fakes: FakeIosxe[] = [];
-const dirs: string[] = [];
-
-before(() => {
-  if (!skip) pki = makePki();
-});
-after(async () => {
-  for (const f of fakes) await f.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  pki?.cleanup();
-});
+const h = boxHarness({ needsShared: true });
+const { skip } = h;
 
 /** The seed's resources pointed at the fake; interfaces left for the driver to read from the box. */
-function seedAt(endpoint: string, drop: string[] = []): AnyResource[] {
-  return seedResources(false)
-    .filter((r) => !drop.includes(`${r.kind}/${r.name}`))
-    .map((r) =>
-      r.kind === "ExternalDevice" && r.name === "isr"
-        ? {
-            ...r,
-            spec: {
-              ...r.spec,
-              endpoint,
-              credentialsFile: undefined,
-              credentialsEnv: "V6M_TEST_ISR_PASSWORD",
-              tls: { insecureSkipVerify: false, caFile: pki.caFile },
-            },
-          }
-        : r,
-    ) as AnyResource[];
-}
+const seedAt = (endpoint: string, drop: string[] = []) => seedIsrAt(endpoint, h.pki.caFile, drop);
 
 async function setup(version = "17.12") {
-  const fake = new FakeIosxe({
-    user: "admin",
-    password: PASSWORD,
-    version,
-    key: pki.key,
-    cert: pki.cert,
-    interfaces: ISR_INTERFACES,
-  });
-  fakes.push(fake);
+  const fake = h.track(
+    new FakeIosxe({
+      user: "admin",
+      password: PASSWORD,
+      version,
+      key: h.pki.key,
+      cert: h.pki.cert,
+      interfaces: ISR_INTERFACES,
+    }),
+  );
   const endpoint = await fake.start();
-  const stateDir = mkdtempSync(join(tmpdir(), "v6m-isr-state-"));
-  dirs.push(stateDir);
-  const logs = capturedLogger();
-  const opts = {
-    log: logs.log,
-    stateDir,
-    env: { V6M_TEST_ISR_PASSWORD: PASSWORD },
-    backoffMs: 5,
-    retries: 3,
-    timeoutMs: 3000,
+  return {
+    fake,
+    endpoint,
+    dev: device(seedAt(endpoint), "isr"),
+    ...h.runOptions({ V6M_TEST_ISR_PASSWORD: PASSWORD }),
   };
-  return { fake, endpoint, opts, logs, dev: device(seedAt(endpoint), "isr") };
 }
 
 test("the seed's ISR from examples/seed: apply, CLI RPC for BDI, save-config last, second apply sends nothing", {
@@ -231,7 +190,13 @@ test("IOS-XE before 17.9 has no CLI RPC: apply refuses with the lines to type in
   const { fake, dev, opts } = await setup("17.6");
   const r = await applyDevice(dev, opts);
   assert.equal(r.condition.reason, "InvalidForDevice");
-  assert.match(r.condition.message, /no CLI RPC.*nat64 enable/);
+  // the condition is the device's: it starts with what is wrong, not with the device's name again
+  assert.match(r.condition.message, /^IOS-XE 17\.6\.0 has no CLI RPC .*nat64 enable/);
+  assert.match(
+    formatRun(r, "apply"),
+    /^ExternalDevice\/isr \(17\.6\): InvalidForDevice: IOS-XE 17\.6\.0 has/,
+  );
+  assert.doesNotMatch(formatRun(r, "apply"), /\n {2}error: ExternalDevice\/isr:/);
   assert.equal(fake.writes().length, 0);
 });
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { compareVersions, inVersionRange, parseVersion } from "../../src/devices/fortios/capabilities.ts";
+import { inVersionRange } from "../../src/devices/fortios/capabilities.ts";
 import { splitPath, wrapInNative } from "../../src/devices/iosxe/render.ts";
 import { iosxeSame } from "../../src/devices/iosxe/restconf.ts";
 import {
@@ -133,9 +133,6 @@ test("interfaces: which one holds an address, which ones sit in a prefix", () =>
 });
 
 test("FortiOS versions: trains Fortinet tested up to a patch cover later builds of that train", () => {
-  assert.deepEqual(parseVersion("v7.2.4"), [7, 2, 4]);
-  assert.equal(parseVersion("banana"), undefined);
-  assert.ok(compareVersions([7, 0, 1], [7, 0, 0]) > 0);
   assert.ok(inVersionRange([6, 2, 16], undefined, "6.2.7"));
   assert.ok(!inVersionRange([7, 0, 1], undefined, "7.0.0"));
   assert.ok(!inVersionRange([6, 4, 0], undefined, "6.2.7"));

@@ -64,24 +64,49 @@ test("lab up builds the topology and prints a progress line per step", { skip: w
   assert.equal(s.learned.pref64, "fd00:ff9b::/96", "the CLAT learned PREF64 from our RA");
 });
 
-/** the cells of these clients in both DNS64 states (they need no DHCP) */
+/**
+ * The seed's matrix (shared/seed/README.md, "Client types and what they reach"), written out here
+ * rather than taken from src/lab: four client types (rows) in both DNS64 states, each against an
+ * IPv6 and an IPv4 server by name and by literal (columns). 4 × 2 × 4 = 32 cells.
+ */
+const SEED_ROWS = ["ipv4-only", "dual-stack", "ipv6-only", "ipv6-only+clat"];
+const SEED_COLUMNS = ["v6-fqdn", "v6-literal", "v4-fqdn", "v4-literal"];
+const SEED_CELLS = SEED_ROWS.flatMap((client) =>
+  ["on", "off"].flatMap((dns64) => SEED_COLUMNS.map((column) => `${client} DNS64 ${dns64} ${column}`)),
+);
+const cellName = (c: CheckReport["cells"][number]) => `${c.client} DNS64 ${c.dns64} ${c.column}`;
+
+/** The cells of these rows, which must be all of the seed's cells for them, once each. */
 function cellsOf(kinds: string[]) {
   assert.ok(report, `lab check printed a report: ${checkRun?.stderr.slice(-2000)}`);
-  return report.cells.filter((c) => kinds.includes(c.client));
+  const cells = report.cells.filter((c) => kinds.includes(c.client));
+  assert.deepEqual(
+    cells.map(cellName).sort(),
+    SEED_CELLS.filter((n) => kinds.some((k) => n.startsWith(`${k} `))).sort(),
+  );
+  return cells;
 }
+
+/** The cells that differ from the expected matrix, as lines a reader can act on. */
+const differing = (cells: CheckReport["cells"]) =>
+  cells
+    .filter((c) => !c.ok)
+    .map(
+      (c) =>
+        `${cellName(c)}: expected ${c.expected.path}, got ${c.observed.path} (${c.observed.unavailable ?? c.observed.evidence})`,
+    );
+
+test("check measured every cell of the seed's matrix, and nothing else", { skip: why }, () => {
+  assert.ok(report, `lab check printed a report: ${checkRun?.stderr.slice(-2000)}`);
+  assert.equal(SEED_CELLS.length, 32);
+  assert.deepEqual(report.cells.map(cellName).sort(), [...SEED_CELLS].sort());
+});
 
 test("check: the IPv6-only rows (no CLAT, and CLAT through TAYGA) match the seed's matrix", {
   skip: why,
 }, () => {
   const cells = cellsOf(["ipv6-only", "ipv6-only+clat"]);
-  assert.equal(cells.length, 16);
-  const bad = cells
-    .filter((c) => !c.ok)
-    .map(
-      (c) =>
-        `${c.client} DNS64 ${c.dns64} ${c.column}: expected ${c.expected.path}, got ${c.observed.path} (${c.observed.unavailable ?? c.observed.evidence})`,
-    );
-  assert.deepEqual(bad, []);
+  assert.deepEqual(differing(cells), []);
   // the NAT64 cells were confirmed in the translation table
   const viaNat = cells.filter((c) => c.observed.path === "nat64" || c.observed.path === "clat+nat64");
   assert.ok(viaNat.length >= 4);
@@ -89,14 +114,7 @@ test("check: the IPv6-only rows (no CLAT, and CLAT through TAYGA) match the seed
 });
 
 test("check: the IPv4-only and dual-stack rows match the seed's matrix (needs DHCP)", { skip: why }, () => {
-  const cells = cellsOf(["ipv4-only", "dual-stack"]);
-  const bad = cells
-    .filter((c) => !c.ok)
-    .map(
-      (c) =>
-        `${c.client} DNS64 ${c.dns64} ${c.column}: expected ${c.expected.path}, got ${c.observed.path} (${c.observed.unavailable ?? c.observed.evidence})`,
-    );
-  assert.deepEqual(bad, []);
+  assert.deepEqual(differing(cellsOf(["ipv4-only", "dual-stack"])), []);
 });
 
 test("check: RFC 8925 (the CLAT client gets option 108 and no lease) and every other finding", {
@@ -109,6 +127,7 @@ test("check: RFC 8925 (the CLAT client gets option 108 and no lease) and every o
 
 test("check exits 0 exactly when the whole matrix matches", { skip: why }, () => {
   assert.ok(report && checkRun);
+  assert.equal(report.cells.length, SEED_CELLS.length, "an empty or partial matrix is not a match");
   assert.equal(checkRun.code === 0, report.ok);
   assert.equal(report.ok, true, "the whole lab check passes");
 });

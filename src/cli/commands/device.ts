@@ -19,11 +19,14 @@ function short(v: unknown): string {
   return t.length > 80 ? `${t.slice(0, 77)}...` : t;
 }
 
+/** The device once, in the first line; what is said about the device itself below it goes without its name. */
 export function formatRun(r: DeviceRun, verb: "plan" | "apply"): string {
+  const self = `ExternalDevice/${r.device}`;
   const lines = [
-    `ExternalDevice/${r.device}${r.version ? ` (${r.version})` : ""}: ${r.condition.reason}: ${r.condition.message}`,
+    `${self}${r.version ? ` (${r.version})` : ""}: ${r.condition.reason}: ${r.condition.message}`,
   ];
-  for (const d of r.diagnostics) lines.push(`  ${formatDiagnostic(d)}`);
+  for (const d of r.diagnostics)
+    lines.push(`  ${d.subject === self ? `${d.severity}: ${d.message}` : formatDiagnostic(d)}`);
   if (r.drift.length)
     lines.push(
       `  drift: ${r.drift.length} object(s) changed on the box since v6mostly set them${verb === "apply" ? " (corrected)" : ""}`,

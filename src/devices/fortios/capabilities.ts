@@ -1,18 +1,6 @@
 // What a FortiOS version can do, from Fortinet's own version tables (shared/devices/fortios-notes.md,
 // derived from the fortinet.fortios Ansible collection's versioned_schema).
-
-export type Version = [number, number, number];
-
-export function parseVersion(text: string): Version | undefined {
-  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(text.trim());
-  if (!m) return undefined;
-  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
-}
-
-export function compareVersions(a: Version, b: Version): number {
-  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return 0;
-}
+import { atLeast, compareVersions, parseVersion, type Version } from "../version.ts";
 
 /**
  * Fortinet tested these trains up to the patch given; later builds of the same train carry the same
@@ -22,13 +10,10 @@ const TRAIN_END: Record<string, number> = { "6.0": 11, "6.2": 7 };
 
 /** `since`/`until` from the schema, inclusive, with the train rule above. */
 export function inVersionRange(v: Version, since?: string, until?: string): boolean {
-  if (since) {
-    const s = parseVersion(since);
-    if (s && compareVersions(v, s) < 0) return false;
-  }
+  if (since && !atLeast(v, since)) return false;
   if (until && until !== "latest") {
     const u = parseVersion(until);
-    if (u && compareVersions(v, u) > 0) {
+    if (compareVersions(v, u) > 0) {
       const train = `${u[0]}.${u[1]}`;
       const sameTrain = v[0] === u[0] && v[1] === u[1];
       if (!(sameTrain && TRAIN_END[train] === u[2])) return false;
@@ -51,9 +36,8 @@ export interface FortiCapabilities {
   rdnssList: boolean;
 }
 
-export function capabilities(versionText: string): FortiCapabilities {
-  const v = parseVersion(versionText) ?? [7, 6, 0];
-  const ge = (x: string) => compareVersions(v, parseVersion(x)!) >= 0;
+export function capabilities(v: Version): FortiCapabilities {
+  const ge = (since: string) => atLeast(v, since);
   return {
     version: v,
     systemNat64: !ge("7.0.1"),
@@ -62,8 +46,4 @@ export function capabilities(versionText: string): FortiCapabilities {
     vip6NdpReply: inVersionRange(v, "7.0.8", "7.0.12") || ge("7.2.4"),
     rdnssList: ge("7.6.1"),
   };
-}
-
-export function versionText(v: Version): string {
-  return v.join(".");
 }

@@ -22,18 +22,18 @@ import {
   MARKER,
   mergeObjects,
 } from "../model.ts";
+import { type Version, versionText } from "../version.ts";
 import { capabilities, type FortiCapabilities, inVersionRange } from "./capabilities.ts";
 
 export interface FortiRenderInput {
   target: DeviceTarget;
-  /** the version to render for (the device's, or --version) */
-  version: string;
+  /** the version to render for (the box's, the device's, or --version) */
+  version: Version;
   /** the box's interfaces (ExternalDevice spec.interfaces, or read from the box) */
   interfaces: readonly InterfaceFacts[];
 }
 
 export interface FortiRendered {
-  version: string;
   objects: DesiredObject[];
   diagnostics: Diagnostic[];
 }
@@ -74,7 +74,7 @@ export function renderFortios(input: FortiRenderInput): FortiRendered {
         unreachable(a);
     }
   }
-  return { version: input.version, objects: mergeObjects(objects, diagnostics), diagnostics };
+  return { objects: mergeObjects(objects, diagnostics), diagnostics };
 }
 
 function unreachable(a: never): never {
@@ -205,7 +205,7 @@ function nat64(
     out.push({
       severity: "warning",
       subject: owner,
-      message: `FortiOS ${caps.version.join(".")} matches NAT64 destinations with the policy's dstaddr6; an address6 object for ${s.prefix} is outside the schema v6mostly checks, so dstaddr6 is "all": create one for ${s.prefix} and put it in dstaddr6 of the policy`,
+      message: `FortiOS ${versionText(caps.version)} matches NAT64 destinations with the policy's dstaddr6; an address6 object for ${s.prefix} is outside the schema v6mostly checks, so dstaddr6 is "all": create one for ${s.prefix} and put it in dstaddr6 of the policy`,
     });
   }
   const ranges = a.pool4.map((t) => parseRange(t, 4)).flatMap((r) => (r.ok ? [r.value] : []));

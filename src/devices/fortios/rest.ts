@@ -2,6 +2,17 @@
 // Upsert as Fortinet's own Ansible FortiOSHandler.set() does it (GET; absent → POST; present → PUT),
 // and a POST that meets error -5 ("object already exists", a retry after a lost reply) becomes a PUT.
 import type { Logger } from "../../util/log.ts";
+import {
+  isObject,
+  type JsonObject,
+  keyAt,
+  numberAt,
+  objectAt,
+  objectsAt,
+  optionalObjectAt,
+  optionalStringAt,
+  stringAt,
+} from "../answer.ts";
 import type { Vip6 } from "../diagnose.ts";
 import {
   DeviceApiError,
@@ -23,6 +34,7 @@ import { type DesiredObject, MARKER } from "../model.ts";
 import { keyField, markerComment } from "./render.ts";
 
 export const CMDB = "/api/v2/cmdb/";
+export const STATUS = "/api/v2/monitor/system/status";
 
 /** Endpoints where our objects carry a marker comment and can be found by listing. */
 const MARKED_PATHS = ["firewall/ippool", "firewall/policy64", "firewall/policy"] as const;
@@ -75,7 +87,6 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
   const http: HttpClient = createHttpClient({
     endpoint: o.endpoint,
     headers: { Authorization: `Bearer ${o.token}` },
-    secret: o.token,
     tls: o.tls,
     log: o.log,
     retries: o.retries,
@@ -104,23 +115,29 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
   }
   const url = (path: string, key?: string | number) =>
     `${CMDB}${path}${key === undefined ? "" : `/${encodeURIComponent(String(key))}`}`;
-  const results = (r: HttpResponse): Record<string, unknown>[] => {
-    const x = (r.body as { results?: unknown } | undefined)?.results;
-    if (Array.isArray(x)) return x as Record<string, unknown>[];
-    return x && typeof x === "object" ? [x as Record<string, unknown>] : [];
+  /** The CMDB `results` of a GET: a table's rows, or a singleton's one object (an empty answer: none). */
+  const results = (r: HttpResponse, where: string): JsonObject[] => {
+    if (r.body === undefined) return [];
+    const x = objectAt(r.body, `${where}: the answer`).results;
+    return isObject(x) ? [x] : objectsAt(x, `${where}: results`);
   };
-  const lists = new Map<string, Record<string, unknown>[] | undefined>();
-  async function list(path: string, fresh = false): Promise<Record<string, unknown>[] | undefined> {
+  /** GET a CMDB path; undefined when the box has no such path (404). */
+  async function get(path: string, key?: string): Promise<JsonObject[] | undefined> {
+    const u = url(path, key);
+    const r = await call("GET", u);
+    return r.status === 404 ? undefined : results(r, `GET ${u}`);
+  }
+  const lists = new Map<string, JsonObject[] | undefined>();
+  async function list(path: string, fresh = false): Promise<JsonObject[] | undefined> {
     if (!fresh && lists.has(path)) return lists.get(path);
-    const r = await call("GET", url(path));
-    const v = r.status === 404 ? undefined : results(r);
+    const v = await get(path);
     lists.set(path, v);
     return v;
   }
-  async function findPolicy(o: DesiredObject, fresh: boolean): Promise<Record<string, unknown> | undefined> {
+  async function findPolicy(o: DesiredObject, fresh: boolean): Promise<JsonObject | undefined> {
     const all = (await list(o.path, fresh)) ?? [];
     const mine = all.find((p) => p.comments === markerComment(o.id));
-    if (mine) policyIds.set(o.id, Number(mine.policyid));
+    if (mine) policyIds.set(o.id, numberAt(mine.policyid, `GET ${url(o.path)}: policyid of ${o.id}`));
     return mine;
   }
 
@@ -132,19 +149,25 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
     close: () => http.close(),
 
     async probe(): Promise<Probe> {
-      const r = await call("GET", "/api/v2/monitor/system/status");
-      const b = r.body as { version?: string; results?: { version?: string } };
-      const version = (b.version ?? b.results?.version ?? "").replace(/^v/, "");
+      const r = await call("GET", STATUS);
+      // the status monitor is on every FortiOS: a 404 here is not a FortiGate's API
+      if (r.status === 404) throw new DeviceApiError(fortiErrorMessage("GET", STATUS, r), 404);
+      const b = objectAt(r.body, `GET ${STATUS}: the answer`);
+      const inResults = isObject(b.results) ? b.results.version : undefined;
+      const version = optionalStringAt(b.version ?? inResults, `GET ${STATUS}: version`) ?? "";
+      const where = `GET ${url("system/interface")}: results`;
       const ifs = (await list("system/interface", true)) ?? [];
-      const interfaces = ifs.map((i) => {
+      const interfaces = ifs.map((i, n) => {
         const addresses: string[] = [];
-        const v4 = typeof i.ip === "string" ? v4WithLength(i.ip) : undefined;
+        const ip = optionalStringAt(i.ip, `${where}[${n}].ip`);
+        const v4 = ip === undefined ? undefined : v4WithLength(ip);
         if (v4) addresses.push(v4);
-        const v6 = (i.ipv6 as { "ip6-address"?: string } | undefined)?.["ip6-address"];
+        const ipv6 = optionalObjectAt(i.ipv6, `${where}[${n}].ipv6`);
+        const v6 = optionalStringAt(ipv6?.["ip6-address"], `${where}[${n}].ipv6.ip6-address`);
         if (v6 && !v6.startsWith("::/")) addresses.push(v6);
-        return { name: String(i.name), addresses };
+        return { name: stringAt(i.name, `${where}[${n}].name`), addresses };
       });
-      return { version, interfaces };
+      return { version: version.replace(/^v/, ""), interfaces };
     },
 
     async read(desired, ledger): Promise<ReadResult> {
@@ -152,13 +175,7 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
       const current: Current = new Map();
       for (const d of desired) {
         if (isPolicy(d.path)) current.set(d.id, await findPolicy(d, false));
-        else if (isSingleton(d)) {
-          const r = await call("GET", url(d.path));
-          current.set(d.id, r.status === 404 ? undefined : results(r)[0]);
-        } else {
-          const r = await call("GET", url(d.path, d.key));
-          current.set(d.id, r.status === 404 ? undefined : results(r)[0]);
-        }
+        else current.set(d.id, (await get(d.path, isSingleton(d) ? undefined : d.key))?.[0]);
       }
       const wanted = new Set(desired.map((d) => d.id));
       const orphans: DesiredObject[] = Object.values(ledger.entries)
@@ -166,12 +183,12 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
         .map(orphanFromLedger);
       for (const path of MARKED_PATHS) {
         const all = await list(path);
-        for (const x of all ?? []) {
+        for (const [n, x] of (all ?? []).entries()) {
           const c = typeof x.comments === "string" ? x.comments : "";
           if (!c.startsWith(`${MARKER}: `)) continue;
           const id = c.slice(MARKER.length + 2);
           if (wanted.has(id)) continue;
-          const key = String(x[keyField(path)]);
+          const key = keyAt(x[keyField(path)], `GET ${url(path)}: results[${n}].${keyField(path)}`);
           orphans.push({
             id,
             owners: [],
@@ -250,11 +267,12 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
 
     /** the box's vip6 objects, for the NDP diagnosis */
     async vip6() {
+      const where = `GET ${url("firewall/vip6")}: results`;
       const all = (await list("firewall/vip6", true)) ?? [];
-      return all.map((v) => ({
-        name: String(v.name),
-        extip: String(v.extip ?? ""),
-        "ndp-reply": v["ndp-reply"] as string | undefined,
+      return all.map((v, n) => ({
+        name: stringAt(v.name, `${where}[${n}].name`),
+        extip: optionalStringAt(v.extip, `${where}[${n}].extip`) ?? "",
+        "ndp-reply": optionalStringAt(v["ndp-reply"], `${where}[${n}].ndp-reply`),
       }));
     },
   };

@@ -1,7 +1,7 @@
 // What an IOS-XE release models in YANG and what it can take over RESTCONF
 // (shared/devices/iosxe-notes.md and iosxe-yang/README.md, checked against the 17.9.1, 17.12.1 and
 // 17.15.1 module sets).
-import { compareVersions, parseVersion, type Version } from "../fortios/capabilities.ts";
+import { atLeast, type Version } from "../version.ts";
 
 export interface IosxeCapabilities {
   version: Version;
@@ -11,10 +11,8 @@ export interface IosxeCapabilities {
   raDnsServerList: boolean;
 }
 
-export function iosxeCapabilities(versionText: string): IosxeCapabilities {
-  const v = parseVersion(versionText) ?? [17, 12, 1];
-  const ge = (x: string) => compareVersions(v, parseVersion(x)!) >= 0;
-  return { version: v, cliRpc: ge("17.9.1"), raDnsServerList: ge("17.9.1") };
+export function iosxeCapabilities(v: Version): IosxeCapabilities {
+  return { version: v, cliRpc: atLeast(v, "17.9.1"), raDnsServerList: atLeast(v, "17.9.1") };
 }
 
 /** Interface types whose nat64 the Cisco-IOS-XE-nat model augments (never BDI, in any 17.x). */

@@ -22,6 +22,7 @@ import {
   mergeObjects,
   network4,
 } from "../model.ts";
+import { type Version, versionText } from "../version.ts";
 import { type IosxeCapabilities, iosxeCapabilities, NAT64_MODELLED } from "./capabilities.ts";
 
 export const NATIVE = "Cisco-IOS-XE-native:native";
@@ -30,12 +31,12 @@ export const NAME_PREFIX = "v6m-";
 
 export interface IosxeRenderInput {
   target: DeviceTarget;
-  version: string;
+  /** the version to render for (the box's, the device's, or --version) */
+  version: Version;
   interfaces: readonly InterfaceFacts[];
 }
 
 export interface IosxeRendered {
-  version: string;
   /** RESTCONF resources (path under /restconf/data/) and cli-rpc objects (path "cli-rpc") */
   objects: DesiredObject[];
   diagnostics: Diagnostic[];
@@ -123,11 +124,12 @@ export function renderIosxe(input: IosxeRenderInput): IosxeRendered {
   if (unmodelled.length > 0 && !caps.cliRpc) {
     diagnostics.push({
       severity: "error",
-      subject: input.target.name,
-      message: `IOS-XE ${caps.version.join(".")} has no CLI RPC (it arrives in 17.9.1): ${unmodelled.map((o) => o.cli?.lines.join("; ")).join("; ")} must be typed over SSH (see \`v6mostly render iosxe\` for the lines and a revert timer)`,
+      subject: `ExternalDevice/${input.target.name}`,
+      message: `IOS-XE ${versionText(caps.version)} has no CLI RPC (it arrives in 17.9.1), so RESTCONF cannot send ${unmodelled.map((o) => o.cli?.lines.join("; ")).join("; ")}: type them over SSH (\`v6mostly render iosxe --format ssh\` prints the session, with a revert timer)`,
+      apiOnly: true,
     });
   }
-  return { version: input.version, objects: mergeObjects(objects, diagnostics), diagnostics };
+  return { objects: mergeObjects(objects, diagnostics), diagnostics };
 }
 
 function unreachable(a: never): never {

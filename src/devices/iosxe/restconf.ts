@@ -3,6 +3,15 @@
 // (RESTCONF writes running-config only).
 import type { Logger } from "../../util/log.ts";
 import {
+  type JsonObject,
+  keyAt,
+  objectAt,
+  objectsAt,
+  optionalObjectAt,
+  optionalStringAt,
+  stringAt,
+} from "../answer.ts";
+import {
   DeviceApiError,
   type Driver,
   type Ledger,
@@ -92,7 +101,6 @@ export function createIosxeDriver(o: IosxeDriverOptions): Driver {
   const http: HttpClient = createHttpClient({
     endpoint: o.endpoint,
     headers: { Authorization: `Basic ${basic}` },
-    secret: o.password,
     tls: o.tls,
     log: o.log,
     retries: o.retries,
@@ -112,6 +120,12 @@ export function createIosxeDriver(o: IosxeDriverOptions): Driver {
     return r;
   }
   const cli = (text: string) => call("POST", CLI_RPC, cliRpcBody(text));
+  /** GET a data resource: its body, or undefined when the box has none (404, or 204 No Content). */
+  async function get(path: string): Promise<JsonObject | undefined> {
+    const r = await call("GET", `${DATA}${path}`);
+    if (r.status === 404 || r.body === undefined) return undefined;
+    return objectAt(r.body, `GET ${DATA}${path}: the answer`);
+  }
 
   return {
     vendor: "iosxe",
@@ -121,25 +135,30 @@ export function createIosxeDriver(o: IosxeDriverOptions): Driver {
     close: () => http.close(),
 
     async probe(): Promise<Probe> {
-      const v = await call("GET", `${DATA}${NATIVE}/version`);
-      const version = String(
-        (v.body as Record<string, unknown> | undefined)?.["Cisco-IOS-XE-native:version"] ?? "",
+      const versionPath = `${NATIVE}/version`;
+      const v = await get(versionPath);
+      const version =
+        optionalStringAt(v?.["Cisco-IOS-XE-native:version"], `GET ${DATA}${versionPath}: version`) ?? "";
+      const where = `GET ${DATA}${NATIVE}/interface: interface`;
+      const tree = optionalObjectAt(
+        (await get(`${NATIVE}/interface`))?.["Cisco-IOS-XE-native:interface"],
+        where,
       );
-      const r = await call("GET", `${DATA}${NATIVE}/interface`);
-      const tree = ((r.body as Record<string, unknown> | undefined)?.["Cisco-IOS-XE-native:interface"] ??
-        {}) as Record<string, unknown>;
-      const interfaces = Object.entries(tree).flatMap(([type, entries]) =>
-        (Array.isArray(entries) ? entries : []).map((e: Record<string, unknown>) => {
+      const interfaces = Object.entries(tree ?? {}).flatMap(([type, entries]) =>
+        objectsAt(entries, `${where}.${type}`).map((e, n) => {
+          const at = `${where}.${type}[${n}]`;
           const addresses: string[] = [];
-          const p = (e.ip as { address?: { primary?: { address?: string; mask?: string } } } | undefined)
-            ?.address?.primary;
-          if (p?.address && p.mask) addresses.push(`${p.address}/${maskLength(p.mask)}`);
-          const v6 =
-            (e.ipv6 as { address?: { "prefix-list"?: { prefix: string }[] } } | undefined)?.address?.[
-              "prefix-list"
-            ] ?? [];
-          for (const x of v6) addresses.push(x.prefix.toLowerCase());
-          return { name: `${type}${e.name}`, addresses };
+          const ip = optionalObjectAt(e.ip, `${at}.ip`);
+          const address = optionalObjectAt(ip?.address, `${at}.ip.address`);
+          const p = optionalObjectAt(address?.primary, `${at}.ip.address.primary`);
+          const a4 = optionalStringAt(p?.address, `${at}.ip.address.primary.address`);
+          const mask = optionalStringAt(p?.mask, `${at}.ip.address.primary.mask`);
+          if (a4 && mask) addresses.push(`${a4}/${maskLength(mask)}`);
+          const ipv6 = optionalObjectAt(e.ipv6, `${at}.ipv6`);
+          const v6 = optionalObjectAt(ipv6?.address, `${at}.ipv6.address`);
+          for (const [i, x] of objectsAt(v6?.["prefix-list"], `${at}.ipv6.address.prefix-list`).entries())
+            addresses.push(stringAt(x.prefix, `${at}.ipv6.address.prefix-list[${i}].prefix`).toLowerCase());
+          return { name: `${type}${keyAt(e.name, `${at}.name`)}`, addresses };
         }),
       );
       return { version, interfaces };
@@ -153,8 +172,7 @@ export function createIosxeDriver(o: IosxeDriverOptions): Driver {
           current.set(d.id, ledger.entries[d.id]?.body);
           continue;
         }
-        const r = await call("GET", `${DATA}${d.path}`);
-        current.set(d.id, r.status === 404 ? undefined : (r.body as Record<string, unknown>));
+        current.set(d.id, await get(d.path));
       }
       const wanted = new Set(desired.map((d) => d.id));
       const orphans: DesiredObject[] = Object.values(ledger.entries)
@@ -164,11 +182,12 @@ export function createIosxeDriver(o: IosxeDriverOptions): Driver {
       // the ACL and the pool) goes before them.
       const known = new Set([...wanted, ...orphans.map((o) => o.id)]);
       for (const m of MARKED_LISTS) {
-        const r = await call("GET", `${DATA}${m.path}`);
-        if (r.status === 404) continue;
-        const entries = Object.values((r.body as Record<string, unknown>) ?? {})[0];
-        for (const e of Array.isArray(entries) ? (entries as Record<string, unknown>[]) : []) {
-          const name = String(e[m.key] ?? "");
+        const body = await get(m.path);
+        if (body === undefined) continue;
+        const [member, list] = Object.entries(body)[0] ?? [];
+        const where = `GET ${DATA}${m.path}: ${member}`;
+        for (const [n, e] of objectsAt(list, where).entries()) {
+          const name = keyAt(e[m.key], `${where}[${n}].${m.key}`);
           const id = `${m.id}/${name}`;
           if (!name.startsWith(NAME_PREFIX) || known.has(id)) continue;
           known.add(id);

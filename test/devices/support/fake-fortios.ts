@@ -4,9 +4,8 @@
 // invalid value or dangling reference, -23 for deleting an object in use), singletons, policy ids
 // allocated on POST, and every body checked against fortios-schema.json for its version.
 // Faults can be injected: a transient 503, a reply lost after the change was made, a dead socket.
-import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
 import type { FortiSchemaChecker } from "./fortios-schema.ts";
+import { HttpsBox } from "./https-box.ts";
 
 export interface Fault {
   method: string;
@@ -36,8 +35,7 @@ export interface FakeFortiOptions {
 }
 
 export class FakeFortiGate {
-  server: Server;
-  port = 0;
+  private readonly box: HttpsBox;
   readonly tables = new Map<string, Map<string, Record<string, unknown>>>();
   readonly singletons = new Map<string, Record<string, unknown>>();
   readonly seen: Seen[] = [];
@@ -49,30 +47,19 @@ export class FakeFortiGate {
     for (const i of o.interfaces ?? [])
       this.table("system/interface").set(String(i.name), structuredClone(i));
     for (const v of o.vip6 ?? []) this.table("firewall/vip6").set(String(v.name), structuredClone(v));
-    this.server = createServer({ key: o.key, cert: o.cert }, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () =>
-        this.handle(
-          req.method ?? "GET",
-          req.url ?? "/",
-          req.headers.authorization,
-          Buffer.concat(chunks).toString("utf8"),
-          res,
-        ),
-      );
-    });
+    this.box = new HttpsBox(o, (r, res) => this.handle(r.method, r.url, r.auth, r.text, res));
   }
 
-  async start(): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.port = (this.server.address() as AddressInfo).port;
-    return `https://127.0.0.1:${this.port}`;
+  get port(): number {
+    return this.box.port;
   }
 
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
+  start(): Promise<string> {
+    return this.box.start();
+  }
+
+  stop(): Promise<void> {
+    return this.box.stop();
   }
 
   table(path: string): Map<string, Record<string, unknown>> {

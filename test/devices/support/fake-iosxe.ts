@@ -5,8 +5,7 @@
 // in upper case, so the driver must compare normalised values.
 
 import type { ServerResponse } from "node:http";
-import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
+import { HttpsBox } from "./https-box.ts";
 
 export interface SeenRc {
   method: string;
@@ -53,7 +52,7 @@ function asTheBoxWritesIt(v: unknown, field = ""): unknown {
 }
 
 export class FakeIosxe {
-  server: Server;
+  private readonly box: HttpsBox;
   readonly tree: Record<string, unknown> = {};
   readonly seen: SeenRc[] = [];
   /** lines under each interface set through the CLI RPC */
@@ -72,29 +71,15 @@ export class FakeIosxe {
     },
   ) {
     this.tree.native = { version: o.version, interface: structuredClone(o.interfaces) };
-    this.server = createServer({ key: o.key, cert: o.cert }, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () =>
-        this.handle(
-          req.method ?? "GET",
-          req.url ?? "/",
-          req.headers.authorization,
-          Buffer.concat(chunks).toString("utf8"),
-          res,
-        ),
-      );
-    });
+    this.box = new HttpsBox(o, (r, res) => this.handle(r.method, r.url, r.auth, r.text, res));
   }
 
-  async start(): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  start(): Promise<string> {
+    return this.box.start();
   }
 
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
+  stop(): Promise<void> {
+    return this.box.stop();
   }
 
   writes(): SeenRc[] {

@@ -40,6 +40,30 @@ export function seedResources(withInterfaces = true): AnyResource[] {
   ) as AnyResource[];
 }
 
+/**
+ * examples/seed with the ISR pointed at a test box: `endpoint`, its CA, the password from the
+ * environment variable V6M_TEST_ISR_PASSWORD; its interfaces left for the box to tell. `drop`
+ * leaves resources out ("RouterAdvert/lan").
+ */
+export function seedIsrAt(endpoint: string, caFile: string, drop: string[] = []): AnyResource[] {
+  return seedResources(false)
+    .filter((r) => !drop.includes(`${r.kind}/${r.name}`))
+    .map((r) =>
+      r.kind === "ExternalDevice" && r.name === "isr"
+        ? {
+            ...r,
+            spec: {
+              ...r.spec,
+              endpoint,
+              credentialsFile: undefined,
+              credentialsEnv: "V6M_TEST_ISR_PASSWORD",
+              tls: { insecureSkipVerify: false, caFile },
+            },
+          }
+        : r,
+    ) as AnyResource[];
+}
+
 export function fromYaml(text: string): AnyResource[] {
   const { resources, problems } = validateDocuments(parseDocuments("test.yaml", text));
   const errors = problems.filter((p) => p.severity === "error");

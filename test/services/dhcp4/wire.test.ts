@@ -118,35 +118,94 @@ test("fuzz: decode never throws on mutated valid messages (cookie kept, options 
         const b = Uint8Array.from(base);
         for (const [at, v] of edits) b[240 + (at % (b.length - 240))] = v;
         const d = decode(b.subarray(0, Math.max(240, b.length - cut)));
+        // the header and cookie are intact: a refusal can only be about the options
         if (d.ok) assert.ok(d.msg.options instanceof Map);
+        else assert.match(d.reason, /^malformed options/);
       },
     ),
     { numRuns: 3000 },
   );
 });
 
-test("fuzz: encode then decode gives the options back", () => {
-  fc.assert(
-    fc.property(
-      fc.uniqueArray(
-        fc.integer({ min: 1, max: 254 }).filter((c) => c !== 52 && c !== 53),
-        { maxLength: 8 },
+/** The octets `options` take on the wire: code and length per 255-octet piece (RFC 3396), then the value. */
+const wireSize = (options: OptionOut[]) =>
+  options.reduce((n, [, v]) => n + 2 * Math.max(1, Math.ceil(v.length / 255)) + v.length, 0);
+
+/** Up to `n` distinct option codes (not 52 or 53) with values of up to `maxLength` octets, drawn evenly. */
+const someOptions = (n: number, maxLength: number) =>
+  fc
+    .tuple(
+      fc.noBias(
+        fc.uniqueArray(
+          fc.integer({ min: 1, max: 254 }).filter((c) => c !== OPT.overload && c !== OPT.messageType),
+          { maxLength: n },
+        ),
       ),
-      fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 8, maxLength: 8 }),
-      (codes, values) => {
-        const opts: OptionOut[] = [
-          [OPT.messageType, Uint8Array.of(2)],
-          ...codes.map((c, i): OptionOut => [c, values[i]!]),
-        ];
-        const b = encode(fields, opts, 1500);
-        if (!b) return;
-        const d = decode(b);
-        assert.ok(d.ok);
-        codes.forEach((c, i) => {
-          if (values[i]!.length > 0) assert.deepEqual([...d.msg.options.get(c)!], [...values[i]!]);
-        });
-      },
-    ),
-    { numRuns: 500 },
+      // fast-check's default leans to short arrays, which always fit: lengths drawn evenly
+      fc.noBias(
+        fc.array(
+          fc.nat({ max: maxLength }).chain((k) => fc.uint8Array({ minLength: k, maxLength: k })),
+          { minLength: n, maxLength: n },
+        ),
+      ),
+    )
+    .map(([codes, values]) => codes.map((c, i): OptionOut => [c, values[i]!]));
+
+/** Decodes `b` and checks that it holds exactly the message type and `options`, values intact. */
+function assertOptionsBack(b: Uint8Array, options: OptionOut[]) {
+  const d = decode(b);
+  assert.ok(d.ok, JSON.stringify(d));
+  assert.deepEqual(
+    [...d.msg.options.keys()].sort((x, y) => x - y),
+    [OPT.messageType, ...options.map(([c]) => c)].sort((x, y) => x - y),
+  );
+  for (const [c, v] of options) assert.deepEqual([...d.msg.options.get(c)!], [...v], `option ${c}`);
+}
+
+test("fuzz: what fits is encoded and decodes to the same options; encode refuses only what cannot fit", () => {
+  // Three outcomes, each of which must occur: everything in the options field, an overflow into
+  // file/sname (option 52), and a refusal. A property that returned early on every refusal would
+  // pass whatever encode did with the rest (and the old generator never overflowed at all).
+  const seen = { fits: 0, overflow: 0, refused: 0 };
+  const runs = 1000;
+  const maxSize = 576;
+  // RFC 2131 §4.1: the options field is what the message leaves after the fixed header, the magic
+  // cookie and the end option.
+  const room = maxSize - FIXED_LENGTH - 4 - 1;
+  fc.assert(
+    fc.property(someOptions(12, 100), (more) => {
+      const opts: OptionOut[] = [[OPT.messageType, Uint8Array.of(2)], ...more];
+      const b = encode(fields, opts, maxSize);
+      if (!b) {
+        seen.refused++;
+        assert.ok(wireSize(opts) > room, `refused ${wireSize(opts)} octets that fit in ${room}`);
+        return;
+      }
+      assert.ok(b.length <= maxSize, `${b.length} octets for a limit of ${maxSize}`);
+      assertOptionsBack(b, more);
+      const overloaded = b[FIXED_LENGTH + 4 + 3] === OPT.overload;
+      if (wireSize(opts) <= room) {
+        seen.fits++;
+        assert.equal(overloaded, false, "what fits in the options field stays there");
+      } else {
+        seen.overflow++;
+        assert.equal(overloaded, true, "an overflow is announced with option 52 after the message type");
+      }
+    }),
+    { numRuns: runs },
+  );
+  for (const [outcome, n] of Object.entries(seen))
+    assert.ok(n >= runs / 20, `${outcome}: ${n} of ${runs} runs (${JSON.stringify(seen)})`);
+});
+
+test("fuzz: options longer than 255 octets are split and joined again (RFC 3396), never refused", () => {
+  fc.assert(
+    fc.property(someOptions(3, 400), (more) => {
+      // at most 3 × (4 + 400) octets: always within a 1500-octet message's options field
+      const b = encode(fields, [[OPT.messageType, Uint8Array.of(2)], ...more], 1500);
+      assert.ok(b, "refused options that fit");
+      assertOptionsBack(b, more);
+    }),
+    { numRuns: 300 },
   );
 });

@@ -15,41 +15,60 @@ import {
   encodeRouterAdvertisement,
   encodeRouterSolicitation,
   ipv6Bytes,
+  type NdOption,
 } from "../../../src/services/ra/wire.ts";
 import { assignmentFrom, fullSpecYaml } from "./support.ts";
 
 const link: Link = { name: "eth0", index: 2, linkLocal: "fe80::1", mac: "02:00:5e:10:00:01", mtu: 1500 };
 
+/** What fullSpecYaml advertises on `link`: one option of every kind the builder emits. */
+const FULL_OPTIONS: NdOption[] = [
+  {
+    type: "prefixInformation",
+    prefix: "2001:db8:1::",
+    prefixLength: 64,
+    onLink: true,
+    autonomous: true,
+    routerAddress: false,
+    validLifetime: 86400,
+    preferredLifetime: 14400,
+  },
+  {
+    type: "routeInformation",
+    prefix: "2001:db8:64::",
+    prefixLength: 96,
+    preference: "high",
+    lifetime: 1800,
+  },
+  { type: "rdnss", lifetime: 1800, servers: ["2001:db8:1::53", "2001:db8:1::54"] },
+  { type: "dnssl", lifetime: 1800, domains: ["home.arpa", "example.net"] },
+  { type: "mtu", mtu: 1400 },
+  { type: "sourceLinkAddress", address: "02:00:5e:10:00:01" },
+  { type: "pref64", prefix: "2001:db8:64::", prefixLength: 96, lifetime: 1800 },
+];
+/** Every option kind buildAdvertisement emits (the withdrawn ones are these kinds too). */
+const EMITTED_KINDS = [
+  "prefixInformation",
+  "routeInformation",
+  "rdnss",
+  "dnssl",
+  "mtu",
+  "sourceLinkAddress",
+  "pref64",
+];
+
 test("every configured option is advertised, RDNSS and DNSSL grouped by lifetime", () => {
+  assert.deepEqual(
+    FULL_OPTIONS.map((o) => o.type),
+    EMITTED_KINDS,
+    "the fixture has one option of each kind",
+  );
   const a = assignmentFrom(fullSpecYaml("eth0"));
   const ra = buildAdvertisement(a, link);
   assert.equal(ra.routerLifetime, 1800);
   assert.equal(ra.preference, "low");
   assert.equal(ra.curHopLimit, 64);
-  assert.deepEqual(ra.options, [
-    {
-      type: "prefixInformation",
-      prefix: "2001:db8:1::",
-      prefixLength: 64,
-      onLink: true,
-      autonomous: true,
-      routerAddress: false,
-      validLifetime: 86400,
-      preferredLifetime: 14400,
-    },
-    {
-      type: "routeInformation",
-      prefix: "2001:db8:64::",
-      prefixLength: 96,
-      preference: "high",
-      lifetime: 1800,
-    },
-    { type: "rdnss", lifetime: 1800, servers: ["2001:db8:1::53", "2001:db8:1::54"] },
-    { type: "dnssl", lifetime: 1800, domains: ["home.arpa", "example.net"] },
-    { type: "mtu", mtu: 1400 },
-    { type: "sourceLinkAddress", address: "02:00:5e:10:00:01" },
-    { type: "pref64", prefix: "2001:db8:64::", prefixLength: 96, lifetime: 1800 },
-  ]);
+  assert.deepEqual(ra.options, FULL_OPTIONS);
   assert.deepEqual(configProblems(a), []);
   assert.deepEqual(linkProblems(a, link), []);
 });
@@ -58,11 +77,12 @@ test("§6.2.5: the final advertisement has router lifetime 0 and withdraws route
   const ra = buildAdvertisement(assignmentFrom(fullSpecYaml("eth0")), link, { final: true });
   assert.equal(ra.routerLifetime, 0);
   assert.equal(ra.preference, "medium");
-  for (const o of ra.options) {
-    if (o.type === "routeInformation" || o.type === "rdnss" || o.type === "dnssl" || o.type === "pref64")
-      assert.equal(o.lifetime, 0, o.type);
-    if (o.type === "prefixInformation") assert.equal(o.validLifetime, 86400);
-  }
+  // Every option is still there; those about this router carry lifetime 0, the prefix keeps its
+  // lifetimes (addresses in it stay valid on the link), MTU and SLLA are unchanged.
+  assert.deepEqual(
+    ra.options,
+    FULL_OPTIONS.map((o) => ("lifetime" in o ? { ...o, lifetime: 0 } : o)),
+  );
 });
 
 test("a router that is not the default router announces only the PREF64 route (RFC 4191)", () => {
@@ -74,10 +94,17 @@ test("a router that is not the default router announces only the PREF64 route (R
   );
   const ra = buildAdvertisement(a, link);
   assert.equal(ra.routerLifetime, 0);
-  assert.ok(
-    ra.options.some(
-      (o) => o.type === "routeInformation" && o.prefix === "2001:db8:64::" && o.lifetime === 1800,
-    ),
+  assert.deepEqual(
+    ra.options.filter((o) => o.type === "routeInformation"),
+    [
+      {
+        type: "routeInformation",
+        prefix: "2001:db8:64::",
+        prefixLength: 96,
+        preference: "high",
+        lifetime: 1800,
+      },
+    ],
   );
 });
 
@@ -126,7 +153,10 @@ test("a configuration change withdraws what it removed with lifetime 0", () => {
 test("§6.1: hop limit 255, code 0, link-local RA source, no SLLA from ::", () => {
   const ra = encodeRouterAdvertisement(buildAdvertisement(assignmentFrom(fullSpecYaml("eth0")), link));
   const ll = ipv6Bytes("fe80::2");
-  assert.equal(validateMessage({ data: ra, source: ll, hopLimit: 255 }).ok, true);
+  // A valid advertisement with every option kind comes through the receive path whole.
+  const received = validateMessage({ data: ra, source: ll, hopLimit: 255 });
+  assert.ok(received.ok && received.value.kind === "ra", JSON.stringify(received));
+  assert.deepEqual(received.value.ra.options, FULL_OPTIONS);
   assert.match(
     String((validateMessage({ data: ra, source: ll, hopLimit: 254 }) as { error: string }).error),
     /hop limit 254/,
