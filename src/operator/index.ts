@@ -38,7 +38,10 @@ export class Operator {
   private readonly elector: LeaderElector | undefined;
   private leading = false;
 
+  readonly client: KubeClient;
+
   constructor(private readonly opts: OperatorOptions) {
+    this.client = opts.client;
     const { client, log } = opts;
     const informerOpts = { log, resyncMs: opts.resyncMs };
     const kinds = {} as Record<Kind, Informer<KubeObject>>;

@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import { startStatusServer } from "../../agent/status.ts";
 import { Operator } from "../../operator/index.ts";
 import type { AgentTemplate } from "../../operator/manifests/agent.ts";
+import { operatorMetrics } from "../../operator/metrics.ts";
 import { KubeClient } from "../../operator/runtime/client.ts";
 import { createLogger } from "../../util/log.ts";
 import { untilSignal } from "../signals.ts";
@@ -90,6 +91,7 @@ Example (outside a cluster, against the current kubeconfig context):
           },
         });
         server?.setReadiness(() => ({ ready: true, detail: { leader: operator.isLeader } }));
+        if (server) operatorMetrics(server.metrics, operator);
         await operator.start();
         log.info({ namespace: opts.namespace, server: client.server }, "operator running");
         const signal = await untilSignal();
