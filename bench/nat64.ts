@@ -94,7 +94,12 @@ async function ours(
 ): Promise<Figures> {
   const status = "127.0.0.1:9470";
   // The knobs are the service's options; BENCH_DIST=1 measures the build (npm run build).
-  const arg = { file: resource, status, stateDir: join(lab.dir, "state"), options: { loop, queues, offload } };
+  const arg = {
+    file: resource,
+    status,
+    stateDir: join(lab.dir, "state"),
+    options: { loop, queues, offload },
+  };
   const run = lab.spawnIn(
     lab.t,
     [process.execPath, "--import", "tsx", join(import.meta.dirname, "nat64-serve.ts"), JSON.stringify(arg)],

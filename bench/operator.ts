@@ -97,7 +97,7 @@ function resources(n: number, nodes: number): KubeObject[] {
 async function measure(nodes: number, count: number): Promise<Figures> {
   const cp = await startControlPlane({ name: `b${nodes}` });
   try {
-    const admin = KubeClient.load(cp.kubeconfig);
+    const admin = await KubeClient.load(cp.kubeconfig);
     await installCrds(admin);
     await applyAll(admin, [
       { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },

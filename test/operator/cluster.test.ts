@@ -151,7 +151,7 @@ describe("operator and agents on a real API server", { skip }, () => {
 
   before(async () => {
     cp = await startControlPlane({ name: "op" });
-    admin = KubeClient.load(cp.kubeconfig);
+    admin = await KubeClient.load(cp.kubeconfig);
     await applyAll(admin, [
       { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "lan" } },

@@ -50,7 +50,7 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
       }) => {
         const log = createLogger("v6mostly-agent").child({ node: opts.nodeName });
         mkdirSync(opts.stateDir, { recursive: true });
-        const client = KubeClient.load(opts.kubeconfig);
+        const client = await KubeClient.load(opts.kubeconfig);
         const server = opts.statusAddress === "off" ? undefined : await startStatusServer(opts.statusAddress);
         const agent = new Agent({
           client,

@@ -76,7 +76,7 @@ Example (outside a cluster, against the current kubeconfig context):
           process.exitCode = 2;
           return;
         }
-        const client = KubeClient.load(opts.kubeconfig);
+        const client = await KubeClient.load(opts.kubeconfig);
         const server = opts.statusAddress === "off" ? undefined : await startStatusServer(opts.statusAddress);
         const operator = new Operator({
           client,

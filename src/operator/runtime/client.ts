@@ -1,12 +1,12 @@
-// A small REST client for the Kubernetes API: the kubeconfig (file, KUBECONFIG or in-cluster
-// service account) from @kubernetes/client-node gives the server, TLS and credentials; requests
-// and watches are plain HTTPS, so that every verb the controller runtime needs (server-side apply,
-// the /status subresource, watches with bookmarks and resource versions) is one code path that
-// the tests exercise against a real API server. Knows nothing of v6mostly.
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
-import { request as httpsRequest } from "node:https";
+// A small REST client for the Kubernetes API: the connection (kubeconfig.ts: a kubeconfig file or
+// the pod's service account) gives the server, TLS and credentials; requests and watches are plain
+// HTTP(S) over keep-alive connections, so that every verb the controller runtime needs
+// (server-side apply, the /status subresource, watches with bookmarks and resource versions) is one
+// code path that the tests exercise against a real API server. Knows nothing of v6mostly.
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import { createInterface } from "node:readline";
-import { KubeConfig } from "@kubernetes/client-node";
+import { type Connection, loadConnection } from "./kubeconfig.ts";
 
 /** A resource type: group ("" for core), version, plural, and whether objects live in namespaces. */
 export interface Resource {
@@ -116,23 +116,29 @@ export class KubeClient {
   /** requests made, by verb (a benchmark figure) */
   readonly requests: Record<string, number> = {};
 
-  constructor(readonly config: KubeConfig) {}
+  /** requests reuse connections (watches hold their own) */
+  private readonly agent: HttpAgent;
 
-  /** KUBECONFIG or ~/.kube/config, else the pod's service account (in-cluster). */
-  static load(kubeconfig?: string): KubeClient {
-    const kc = new KubeConfig();
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromDefault();
-    if (!kc.getCurrentCluster())
-      throw new Error("no Kubernetes API configured: set KUBECONFIG or run in a pod");
-    return new KubeClient(kc);
+  constructor(readonly connection: Connection) {
+    const keepAlive = { keepAlive: true, maxSockets: 16 };
+    this.agent = connection.server.startsWith("http:") ? new HttpAgent(keepAlive) : new HttpsAgent(keepAlive);
+  }
+
+  /** The given kubeconfig, else KUBECONFIG or ~/.kube/config, else the pod's service account. */
+  static async load(kubeconfig?: string): Promise<KubeClient> {
+    return new KubeClient(await loadConnection(kubeconfig));
   }
 
   get server(): string {
-    return this.config.getCurrentCluster()!.server;
+    return this.connection.server;
   }
 
-  private async open(method: string, path: string, init: RequestInit): Promise<IncomingMessage> {
+  /** Close idle connections (a client that is done). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async open(method: string, path: string, init: RequestInit, watch = false): Promise<IncomingMessage> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(init.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -140,7 +146,9 @@ export class KubeClient {
       method,
       headers: { accept: "application/json" },
     };
-    await this.config.applyToHTTPSOptions(opts);
+    await this.connection.apply(opts);
+    // a watch holds its connection for minutes: not from the shared pool
+    if (!watch) opts.agent = this.agent;
     let payload: string | undefined;
     if (init.body !== undefined) {
       payload = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
@@ -270,10 +278,12 @@ export class KubeClient {
     onEvent: (e: WatchEvent<T>) => void,
     signal?: AbortSignal,
   ): Promise<void> {
-    const res = await this.open("GET", pathOf(r, namespace), {
-      query: { ...query, watch: true, allowWatchBookmarks: true },
-      signal,
-    });
+    const res = await this.open(
+      "GET",
+      pathOf(r, namespace),
+      { query: { ...query, watch: true, allowWatchBookmarks: true }, signal },
+      true,
+    );
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       const chunks: Buffer[] = [];

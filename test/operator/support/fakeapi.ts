@@ -6,7 +6,6 @@
 // next requests fail. The real API server is tested in test/operator/cluster*.test.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
 import { KubeClient } from "../../../src/operator/runtime/client.ts";
 
 type Obj = {
@@ -59,14 +58,12 @@ export class FakeApi {
   }
 
   client(): KubeClient {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "fake", server: this.url, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "c", cluster: "fake", user: "u" }],
-      currentContext: "c",
+    return new KubeClient({
+      server: this.url,
+      async apply(opts) {
+        opts.headers.authorization = "Bearer fake";
+      },
     });
-    return new KubeClient(kc);
   }
 
   async stop(): Promise<void> {
