@@ -3,10 +3,19 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { parse } from "yaml";
 import { startStatusServer } from "../../agent/status.ts";
-import { Operator } from "../../operator/index.ts";
+import { Operator, type OperatorOptions } from "../../operator/index.ts";
 import type { AgentTemplate } from "../../operator/manifests/agent.ts";
 import { operatorMetrics } from "../../operator/metrics.ts";
-import { KubeClient } from "../../operator/runtime/client.ts";
+import { KubeClient, type Resource } from "../../operator/runtime/client.ts";
+
+const DEPLOYMENTS: Resource = {
+  group: "apps",
+  version: "v1",
+  plural: "deployments",
+  kind: "Deployment",
+  namespaced: true,
+};
+
 import { createLogger } from "../../util/log.ts";
 import { untilSignal } from "../signals.ts";
 
@@ -31,6 +40,10 @@ export function register(program: Command): void {
       "YAML or JSON: imagePullPolicy, resources, tolerations, nodeSelector, priorityClassName, statusPort, logLevel",
     )
     .option("--no-leader-elect", "run without a leader Lease (one replica only)")
+    .option(
+      "--owner-deployment <name>",
+      "the operator's Deployment: what it creates (NodeConfigs, the agent DaemonSet) is owned by it and removed with it",
+    )
     .option(
       "--lease-duration <seconds>",
       "leader Lease duration: a standby takes over this long after the leader stops renewing",
@@ -59,6 +72,7 @@ Example (outside a cluster, against the current kubeconfig context):
         agentConfig?: string;
         leaderElect: boolean;
         leaseDuration: string;
+        ownerDeployment?: string;
         statusAddress: string;
       }) => {
         const log = createLogger("v6mostly-operator");
@@ -78,8 +92,19 @@ Example (outside a cluster, against the current kubeconfig context):
         }
         const client = await KubeClient.load(opts.kubeconfig);
         const server = opts.statusAddress === "off" ? undefined : await startStatusServer(opts.statusAddress);
+        let owner: OperatorOptions["owner"];
+        if (opts.ownerDeployment) {
+          const d = await client.get(DEPLOYMENTS, opts.namespace, opts.ownerDeployment);
+          owner = {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            name: d.metadata.name,
+            uid: d.metadata.uid ?? "",
+          };
+        }
         const operator = new Operator({
           client,
+          owner,
           namespace: opts.namespace,
           log,
           agent,

@@ -138,7 +138,12 @@ export class KubeClient {
     this.agent.destroy();
   }
 
-  private async open(method: string, path: string, init: RequestInit, watch = false): Promise<IncomingMessage> {
+  private async open(
+    method: string,
+    path: string,
+    init: RequestInit,
+    watch = false,
+  ): Promise<IncomingMessage> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(init.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));

@@ -23,6 +23,17 @@ const TYPES: Record<string, Resource> = {
     namespaced: true,
   },
   Secret: { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
+  ConfigMap: { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true },
+  Service: { group: "", version: "v1", plural: "services", kind: "Service", namespaced: true },
+  Deployment: { group: "apps", version: "v1", plural: "deployments", kind: "Deployment", namespaced: true },
+  DaemonSet: { group: "apps", version: "v1", plural: "daemonsets", kind: "DaemonSet", namespaced: true },
+  ValidatingWebhookConfiguration: {
+    group: "admissionregistration.k8s.io",
+    version: "v1",
+    plural: "validatingwebhookconfigurations",
+    kind: "ValidatingWebhookConfiguration",
+    namespaced: false,
+  },
   Node: { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false },
   ClusterRole: {
     group: "rbac.authorization.k8s.io",

@@ -1,0 +1,244 @@
+// The Helm chart renders as `helm template` renders it (test/helm: helm-render, and the real helm
+// v3.17.2 where the peer is fetched), with default values and with a values file that sets every
+// field; its values.yaml satisfies the generated schema; the output applies to a real API server
+// (server-side dry run, then for real).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { parse } from "yaml";
+import { chartValues } from "../../src/api/chart.ts";
+import { repoRoot } from "../../src/api/gen.ts";
+import { KubeClient, type KubeObject } from "../../src/operator/runtime/client.ts";
+import { type ControlPlane, controlPlaneAvailable, startControlPlane } from "../cluster/controlplane.ts";
+import { helmPeer, helmRender, type RenderedDocument, renderChart, templateArgs } from "../helm/render.ts";
+import { applyAll, resourceOf } from "../operator/support/apply.ts";
+
+const CHART = join(repoRoot, "charts", "v6mostly");
+const render = helmRender();
+const helmSkip = "skip" in render ? render.skip : undefined;
+const peer = helmPeer();
+
+/** Every field set to something other than its default. */
+const FULL = {
+  image: { repository: "registry.example/v6mostly", tag: "9.9.9", digest: "", pullPolicy: "Always" },
+  imagePullSecrets: [{ name: "regcred" }],
+  crds: { enabled: true, keep: false },
+  operator: {
+    replicas: 3,
+    resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+    nodeSelector: { "node-role.kubernetes.io/control-plane": "true" },
+    tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
+    priorityClassName: "system-cluster-critical",
+    leaseDuration: 30,
+    logLevel: "debug",
+  },
+  agent: {
+    nodeSelector: { "v6mostly.dev/router": "true" },
+    tolerations: [{ key: "dedicated", operator: "Equal", value: "router", effect: "NoExecute" }],
+    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
+    priorityClassName: "",
+    statusPort: 9555,
+    logLevel: "warn",
+  },
+};
+
+const kinds = (docs: RenderedDocument[]) =>
+  docs.map((d) => `${(d.object as KubeObject).kind}/${(d.object as KubeObject).metadata.name}`);
+const find = (docs: RenderedDocument[], kind: string, name: string) =>
+  docs.find((d) => (d.object as KubeObject).kind === kind && (d.object as KubeObject).metadata.name === name)
+    ?.object as KubeObject & { spec: Record<string, unknown>; data?: Record<string, string> };
+
+describe("charts/v6mostly", { skip: helmSkip }, () => {
+  it("values.yaml satisfies the values schema (src/api/chart.ts) and FULL covers every field", () => {
+    const values = parse(readFileSync(join(CHART, "values.yaml"), "utf8"));
+    const r = chartValues.safeParse(values);
+    assert.ok(r.success, JSON.stringify(r.error?.issues));
+    assert.ok(chartValues.safeParse(FULL).success);
+    const leaves = (o: unknown, p = ""): string[] =>
+      typeof o === "object" && o !== null && !Array.isArray(o)
+        ? Object.entries(o).flatMap(([k, v]) =>
+            typeof v === "object" &&
+            v !== null &&
+            !Array.isArray(v) &&
+            Object.keys(v).length &&
+            !["resources", "nodeSelector", "requests", "limits"].includes(k)
+              ? leaves(v, `${p}${k}.`)
+              : [`${p}${k}`],
+          )
+        : [];
+    assert.deepEqual(
+      leaves(FULL).sort(),
+      leaves(values).sort(),
+      "the full values file sets every field of values.yaml",
+    );
+  });
+
+  it("renders with default values: CRDs kept, RBAC, the operator Deployment, the agent's configuration, NOTES", async () => {
+    const r = await renderChart(CHART, { release: "v6", namespace: "v6mostly-system" });
+    const names = kinds(r.documents);
+    for (const want of [
+      "CustomResourceDefinition/nat64gateways.v6mostly.dev",
+      "CustomResourceDefinition/nodeconfigs.v6mostly.dev",
+      "ServiceAccount/v6mostly-operator",
+      "ServiceAccount/v6mostly-agent",
+      "ClusterRole/v6mostly-operator",
+      "Role/v6mostly-agent",
+      "ConfigMap/v6mostly-agent",
+      "Deployment/v6mostly-operator",
+    ]) {
+      assert.ok(names.includes(want), `${want} in ${names.join(", ")}`);
+    }
+    const crd = find(r.documents, "CustomResourceDefinition", "nat64gateways.v6mostly.dev");
+    assert.deepEqual(crd.metadata.annotations, { "helm.sh/resource-policy": "keep" });
+    const d = find(r.documents, "Deployment", "v6mostly-operator") as KubeObject & {
+      spec: {
+        replicas: number;
+        template: { spec: { containers: { image: string; args: string[]; securityContext: object }[] } };
+      };
+    };
+    assert.equal(d.spec.replicas, 2);
+    const c = d.spec.template.spec.containers[0]!;
+    assert.equal(c.image, "localhost/v6mostly:0.1.0");
+    assert.ok(c.args.includes("--agent-image=localhost/v6mostly:0.1.0"));
+    assert.deepEqual(c.securityContext, {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    const agent = parse(find(r.documents, "ConfigMap", "v6mostly-agent").data!["agent.yaml"]!);
+    assert.deepEqual(agent.tolerations, [{ operator: "Exists" }]);
+    assert.equal(agent.priorityClassName, "system-node-critical");
+    assert.match(r.notes, /kubectl -n home get nat64gateways/);
+    assert.match(r.notes, /pod-security\.kubernetes\.io\/enforce:\s+privileged/);
+  });
+
+  it("renders every value of a full values file where it belongs", async () => {
+    const r = await renderChart(CHART, { release: "v6", namespace: "net", values: [FULL] });
+    const crd = find(r.documents, "CustomResourceDefinition", "dhcpscopes.v6mostly.dev");
+    assert.equal(crd.metadata.annotations, null, "crds.keep false: no keep annotation");
+    const d = find(r.documents, "Deployment", "v6mostly-operator") as KubeObject & {
+      spec: {
+        replicas: number;
+        template: {
+          spec: {
+            priorityClassName: string;
+            imagePullSecrets: unknown;
+            nodeSelector: unknown;
+            tolerations: unknown;
+            containers: {
+              image: string;
+              imagePullPolicy: string;
+              args: string[];
+              env: { name: string; value?: string }[];
+              resources: unknown;
+            }[];
+          };
+        };
+      };
+    };
+    const pod = d.spec.template.spec;
+    const c = pod.containers[0]!;
+    assert.equal(d.spec.replicas, 3);
+    assert.equal(c.image, "registry.example/v6mostly:9.9.9");
+    assert.equal(c.imagePullPolicy, "Always");
+    assert.ok(c.args.includes("--lease-duration=30"));
+    assert.equal(c.env.find((e) => e.name === "V6MOSTLY_LOG_LEVEL")?.value, "debug");
+    assert.deepEqual(c.resources, FULL.operator.resources);
+    assert.deepEqual(pod.imagePullSecrets, [{ name: "regcred" }]);
+    assert.deepEqual(pod.nodeSelector, FULL.operator.nodeSelector);
+    assert.deepEqual(pod.tolerations, FULL.operator.tolerations);
+    assert.equal(pod.priorityClassName, "system-cluster-critical");
+    const agent = parse(find(r.documents, "ConfigMap", "v6mostly-agent").data!["agent.yaml"]!);
+    assert.deepEqual(agent, {
+      imagePullPolicy: "Always",
+      statusPort: 9555,
+      logLevel: "warn",
+      serviceAccountName: "v6mostly-agent",
+      nodeSelector: FULL.agent.nodeSelector,
+      tolerations: FULL.agent.tolerations,
+      resources: FULL.agent.resources,
+    });
+    // a digest wins over the tag
+    const pinned = await renderChart(CHART, {
+      release: "v6",
+      values: [FULL],
+      set: ["image.digest=sha256:0123"],
+    });
+    const pc = (
+      find(pinned.documents, "Deployment", "v6mostly-operator") as unknown as {
+        spec: { template: { spec: { containers: { image: string }[] } } };
+      }
+    ).spec.template.spec.containers[0]!;
+    assert.equal(pc.image, "registry.example/v6mostly@sha256:0123");
+    // crds.enabled false: no CRD at all
+    const none = await renderChart(CHART, { release: "v6", set: ["crds.enabled=false"] });
+    assert.ok(!kinds(none.documents).some((k) => k.startsWith("CustomResourceDefinition/")));
+  });
+
+  it("renders byte for byte as the real helm v3.17.2 does (default and full values)", {
+    skip: "skip" in peer ? peer.skip : undefined,
+  }, () => {
+    const dir = mkdtempSync(join(tmpdir(), "v6m-chart-"));
+    try {
+      for (const values of [[], [FULL]]) {
+        const args = [
+          ...templateArgs(CHART, { release: "v6", namespace: "net", values, kubeVersion: "v1.30.0" }, dir),
+        ];
+        const ours = execFileSync("path" in render ? render.path : "", args, { encoding: "utf8" });
+        const theirs = execFileSync("path" in peer ? peer.path : "", args, { encoding: "utf8" });
+        assert.equal(ours, theirs);
+        assert.ok(ours.includes("kind: Deployment"));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses values the schema refuses, naming the field", async () => {
+    await assert.rejects(
+      renderChart(CHART, { release: "v6", set: ["operator.replicas=0"] }),
+      /operator\.replicas|replicas/,
+    );
+    await assert.rejects(
+      renderChart(CHART, { release: "v6", set: ["image.pullPolicy=Sometimes"] }),
+      /pullPolicy/,
+    );
+  });
+});
+
+describe("charts/v6mostly on a real API server", { skip: helmSkip ?? controlPlaneAvailable() }, () => {
+  let cp: ControlPlane;
+  let client: KubeClient;
+  before(async () => {
+    cp = await startControlPlane({ name: "chart" });
+    client = await KubeClient.load(cp.kubeconfig);
+  });
+  after(() => cp?.stop());
+
+  for (const [label, values] of [
+    ["default values", []],
+    ["the full values file", [FULL]],
+  ] as const) {
+    it(`applies cleanly with ${label}: server-side dry run, then for real`, async () => {
+      const ns = label === "default values" ? "v6mostly-system" : "net";
+      await applyAll(client, [{ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }]);
+      const r = await renderChart(CHART, { release: "v6", namespace: ns, values: [...values] });
+      const objects = r.documents.map((d) => d.object as KubeObject);
+      // CRDs first for real (the dry run of a custom object needs its CRD), then everything dry, then for real
+      for (const o of objects) {
+        const kind = String(o.kind);
+        if (kind === "CustomResourceDefinition") continue;
+        await client
+          .apply(resourceOf(kind), o, { fieldManager: "helm-test", dryRun: true })
+          .catch((e: Error) => {
+            throw new Error(`dry run of ${kind}/${o.metadata.name}: ${e.message}`);
+          });
+      }
+      for (const o of objects)
+        await client.apply(resourceOf(String(o.kind)), o, { fieldManager: "helm-test" });
+    });
+  }
+});
