@@ -138,7 +138,8 @@ function lineOf(text: string, offset: number): number {
   return line;
 }
 
-function describeFsError(e: unknown): string {
+/** A file system error in words (no raw errno codes in front of users). */
+export function describeFsError(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === "ENOENT") return "no such file or folder";
   if (code === "EACCES") return "permission denied";

@@ -162,7 +162,7 @@ export function diagnose(f: Facts): Finding[] {
       add(
         `DNS64 synthesis (${v4.name})`,
         "fail",
-        v4.error,
+        `${f.dns.server}: ${v4.error}`,
         `the DNS server ${f.dns.server} gave no answer for ${v4.name}`,
       );
     else if (v4.a.length === 0)
@@ -297,7 +297,9 @@ export function exitCode(findings: Finding[]): number {
 export function render(f: Facts, findings: Finding[]): string {
   const mark: Record<Severity, string> = { ok: "ok  ", warn: "WARN", fail: "FAIL", info: "--  " };
   const lines = [
-    `v6mostly doctor on ${f.interface ?? "?"} (DNS ${f.dns.server || "none"}, ${f.dns.source})`,
+    f.interface
+      ? `v6mostly doctor on ${f.interface} (DNS ${f.dns.server || "none"}, ${f.dns.source})`
+      : `v6mostly doctor: no interface to check (no IPv6 default route, no interface up but loopback); DNS ${f.dns.server || "none"} (${f.dns.source})`,
     "",
   ];
   for (const x of findings) {

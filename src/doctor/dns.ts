@@ -1,7 +1,8 @@
 // One DNS query over UDP for the doctor and the lab's probe: the answer's records of one type and
-// the rcode, never an exception.
+// the rcode, never an exception. Errors do not name the server: the caller does, once.
 import { createSocket } from "node:dgram";
 import dnsPacket from "dns-packet";
+import { describeSocketError } from "../util/net.ts";
 
 /** One DNS query over UDP (RFC 1035 §4.2.1), with a timeout. Never throws. */
 export async function query(
@@ -15,12 +16,12 @@ export async function query(
     const id = Math.floor(Math.random() * 65535);
     const timer = setTimeout(() => {
       sock.close();
-      resolve({ answers: [], rcode: "TIMEOUT", error: `no answer from ${server} in ${timeoutMs} ms` });
+      resolve({ answers: [], rcode: "TIMEOUT", error: `no answer in ${timeoutMs} ms` });
     }, timeoutMs);
     sock.on("error", (e) => {
       clearTimeout(timer);
       sock.close();
-      resolve({ answers: [], rcode: "ERROR", error: `${server}: ${e.message}` });
+      resolve({ answers: [], rcode: "ERROR", error: describeSocketError(e) });
     });
     sock.on("message", (buf) => {
       try {
@@ -48,7 +49,7 @@ export async function query(
       if (err) {
         clearTimeout(timer);
         sock.close();
-        resolve({ answers: [], rcode: "ERROR", error: `${server}: ${err.message}` });
+        resolve({ answers: [], rcode: "ERROR", error: describeSocketError(err) });
       }
     });
   });

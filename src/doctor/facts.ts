@@ -1,6 +1,7 @@
 // What the doctor observes on the client it runs on (I/O): Router Advertisements (after a Router
 // Solicitation), DNS answers, a DHCPDISCOVER's OFFER (no lease is taken), TCP connections through
 // the NAT64 prefix, and the local CLAT's configuration.
+
 import { execFileSync } from "node:child_process";
 import * as dgram from "node:dgram";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
@@ -24,6 +25,7 @@ import {
   ipv6Bytes,
   ipv6Text,
 } from "../services/ra/wire.ts";
+import { describeSocketError } from "../util/net.ts";
 import { type Icmp6Packet, Icmp6Socket, poll } from "../util/sys/raw6.ts";
 import { udp4SocketOnDevice } from "../util/sys/udp4.ts";
 import type { ClatConfig, RaFact } from "./diagnose.ts";
@@ -202,7 +204,7 @@ export async function tcpReach(
       s.destroy();
       resolve({ ok: false, error: `no answer in ${timeoutMs} ms` });
     });
-    s.once("error", (e) => resolve({ ok: false, error: (e as NodeJS.ErrnoException).code ?? e.message }));
+    s.once("error", (e) => resolve({ ok: false, error: describeSocketError(e) }));
   });
 }
 

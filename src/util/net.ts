@@ -200,3 +200,19 @@ export function isUnspecified(_family: Family, value: bigint): boolean {
 export function isLinkLocal6(value: bigint): boolean {
   return value >> 118n === 0x3fan; // fe80::/10
 }
+
+/** A socket error in words, without the address Node repeats in its message ("send ENETUNREACH 192.0.2.1:53"). */
+export function describeSocketError(e: NodeJS.ErrnoException): string {
+  const words: Record<string, string> = {
+    ENETUNREACH: "network unreachable",
+    EHOSTUNREACH: "host unreachable",
+    ECONNREFUSED: "connection refused",
+    ECONNRESET: "connection reset",
+    ETIMEDOUT: "timed out",
+    EADDRNOTAVAIL: "address not available on this host",
+    EADDRINUSE: "address in use",
+    EACCES: "permission denied",
+    EPERM: "not permitted",
+  };
+  return e.code ? `${words[e.code] ?? e.code} (${e.code})` : e.message;
+}

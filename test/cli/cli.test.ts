@@ -45,14 +45,42 @@ describe("v6mostly CLI", () => {
     assert.equal(r.err, "2 problems found\n");
   });
 
+  it("plan --nodes reads a one-node JSON list, nodes without labels, and says when the file is missing", () => {
+    writeFileSync(join(dir, "one.json"), JSON.stringify([{ name: "a" }]));
+    writeFileSync(join(dir, "nodes-two.yaml"), "nodes:\n  - name: b\n");
+    const one = v6mostly("plan", "-f", join(repoRoot, "examples", "single-host.yaml"), "--nodes", "one.json");
+    assert.equal(one.code, 0, one.err);
+    assert.match(one.out, /^cluster plan\n/);
+    assert.match(one.out, /^node a +Nat64Gateway\//m);
+    const two = v6mostly(
+      "plan",
+      "-f",
+      join(repoRoot, "examples", "single-host.yaml"),
+      "--nodes",
+      "nodes-two.yaml",
+    );
+    assert.equal(two.code, 0, two.err);
+    assert.match(two.out, /^node b +/m);
+    const missing = v6mostly(
+      "plan",
+      "-f",
+      join(repoRoot, "examples", "single-host.yaml"),
+      "--nodes",
+      "nope.yaml",
+    );
+    assert.equal(missing.code, 1);
+    assert.equal(missing.err, "nope.yaml: no such file or folder\n");
+  });
+
   it("plan prints a table, and JSON with -o json", () => {
     const t = v6mostly("plan", "-f", join(repoRoot, "examples", "seed"));
     assert.equal(t.code, 0, t.err);
     assert.match(t.out, /^standalone plan\n\nWHERE +RESOURCE +WHAT\n/);
     assert.match(
       t.out,
-      /device isr \(iosxe 17\.12\.3\) +Nat64Gateway\/home +NAT64 fd00:ff9b::\/96 -> pool4 192\.168\.1\.201-192\.168\.1\.250 \(50 addresses\)/,
+      /device isr \(iosxe 17\.12\.3\) +Nat64Gateway\/home +NAT64 fd00:ff9b::\/96 -> pool4 192\.168\.1\.201-192\.168\.1\.250 \(50 addresses\)\n/,
     );
+    assert.doesNotMatch(t.out, /device .*tun /, "no TUN device on an ExternalDevice");
     assert.match(
       t.out,
       /device fortigate \(fortios 6\.2\.16\) +Dns64Resolver\/lan +DNS64 fd00:ff9b::\/96 on \[fc00::1\]:53, 172\.16\.1\.254:53/,

@@ -1,7 +1,10 @@
 /**
- * Runs Jool's graybox packet suites (../shared/peer/jool, see its MANIFEST.md)
- * against the SIIT translator. Reads the third-party packets at run time; no
- * packet data is copied into this repository.
+ * Runs Jool's graybox packet suites against the SIIT translator. The packets are third-party
+ * (GPL-2.0) and are read at run time, never copied here: from $V6MOSTLY_JOOL_SUITE (a Jool
+ * checkout's test/graybox/test-suite at commit eddd73af5c42f428529443478c9be436c6414694), else
+ * from ../shared/peer/jool beside the repository (the development machines). cases.json, the
+ * description of each case (inputs, expected outputs, configuration), is the project's own and
+ * lives beside this file.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +13,16 @@ import type { SiitConfig } from "../../src/datapath/siit/config.ts";
 import { dropReasonName, SiitTranslator, Verdict } from "../../src/datapath/siit/index.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const suiteDir = path.resolve(repoRoot, "../shared/peer/jool");
+export const suiteDir = path.resolve(
+  process.env.V6MOSTLY_JOOL_SUITE ?? path.join(repoRoot, "../shared/peer/jool"),
+);
+export const JOOL_COMMIT = "eddd73af5c42f428529443478c9be436c6414694";
+const casesFile = path.join(path.dirname(fileURLToPath(import.meta.url)), "cases.json");
+
+/** What to do when the packets are absent. */
+export const SUITE_HELP = `Jool's graybox packets are not at ${suiteDir}. Get them with:
+  git clone https://github.com/NICMx/Jool && git -C Jool checkout ${JOOL_COMMIT}
+  export V6MOSTLY_JOOL_SUITE=$PWD/Jool/test/graybox/test-suite`;
 
 export interface ExpectedDetail {
   file: string;
@@ -35,11 +47,11 @@ export interface JoolCase {
 }
 
 export function suitePresent(): boolean {
-  return existsSync(path.join(suiteDir, "cases.json"));
+  return existsSync(path.join(suiteDir, "siit", "7915")) && existsSync(path.join(suiteDir, "nat64"));
 }
 
 export function loadCases(): JoolCase[] {
-  return JSON.parse(readFileSync(path.join(suiteDir, "cases.json"), "utf8")) as JoolCase[];
+  return JSON.parse(readFileSync(casesFile, "utf8")) as JoolCase[];
 }
 
 /** MANIFEST §3, SIIT suite table. */

@@ -6,6 +6,13 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { SUITE_HELP, suitePresent } from "./jool-suite.ts";
+
+if (!suitePresent()) {
+  // "0 passed, 0 failed" would read as a pass: without the packets there is nothing to report
+  console.error(SUITE_HELP);
+  process.exit(2);
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const runners = ["run-siit.ts", "run-nat64.ts"];

@@ -155,3 +155,20 @@ test("the parsers never throw on arbitrary text", () => {
     }),
   );
 });
+
+test("no interface found: said in words (not 'doctor on ?'); a DNS error names the server once", async () => {
+  const f: Facts = {
+    ...healthy(),
+    interface: undefined,
+    ipv4onlyArpa: { aaaa: [], rcode: "ERROR", error: "network unreachable (ENETUNREACH)" },
+  };
+  const text = render(f, diagnose(f));
+  assert.match(text, /^v6mostly doctor: no interface to check \(no IPv6 default route/);
+  assert.doesNotMatch(text, /\?/);
+  const line = text.split("\n").find((l) => l.includes("ENETUNREACH"))!;
+  assert.equal(line.split("fd00:64:1::1").length - 1, 1, line);
+  // the query itself never puts the server into its error (the caller names it once)
+  const { query } = await import("../../src/doctor/dns.ts");
+  const r = await query("127.0.0.1", "ipv4only.arpa", "AAAA", 300);
+  assert.ok(r.error === undefined || !r.error.includes("127.0.0.1"), r.error);
+});

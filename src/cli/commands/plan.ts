@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { formatDuration } from "../../api/duration.ts";
-import { parseDocuments } from "../../api/load.ts";
+import { describeFsError, parseDocuments } from "../../api/load.ts";
 import { formatProblem, validatePaths } from "../../api/validate.ts";
 import { localNode, type NodeInfo, nodesFrom } from "../../planner/nodes.ts";
 import { type Assignment, type Plan, plan } from "../../planner/plan.ts";
@@ -68,7 +68,7 @@ function readNodes(file: string): NodeInfo[] | undefined {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    process.stderr.write(`${file}: ${(e as Error).message}\n`);
+    process.stderr.write(`${file}: ${describeFsError(e)}\n`);
     return undefined;
   }
   const docs = parseDocuments(file, text);
@@ -77,9 +77,12 @@ function readNodes(file: string): NodeInfo[] | undefined {
     process.stderr.write(`${file}: ${bad.error}\n`);
     return undefined;
   }
-  // a NodeList in one document, or one Node per document
-  const value = docs.length === 1 ? docs[0]!.value : docs.map((d) => d.value);
-  const nodes = nodesFrom(Array.isArray(value) && docs.length > 1 ? value : (value ?? []));
+  // parseDocuments splits a List (kubectl get nodes -o yaml) and a JSON array into one document per
+  // node; a YAML list stays one document; one mapping may be { nodes: [...] } or a single Node
+  const values = docs.flatMap((d) => (Array.isArray(d.value) ? d.value : [d.value]));
+  const only = values.length === 1 ? values[0] : undefined;
+  const wrapper = typeof only === "object" && only !== null && !("name" in only) && !("metadata" in only);
+  const nodes = nodesFrom(wrapper ? only : values);
   if (!nodes.ok) {
     process.stderr.write(`${file}: ${nodes.error}\n`);
     return undefined;
@@ -99,7 +102,7 @@ export function renderPlan(p: Plan): string {
       rows.push([
         `device ${d.name} (${d.vendor}${d.version ? ` ${d.version}` : ""})`,
         `${a.kind}/${a.name}`,
-        describe(a),
+        describe(a, true),
       ]);
     }
   }
@@ -119,18 +122,20 @@ export function renderPlan(p: Plan): string {
   return out.join("\n");
 }
 
-function describe(a: Assignment): string {
+/** What an assignment does, in words; on a device there is no TUN device and no uplink of ours. */
+function describe(a: Assignment, onDevice = false): string {
   switch (a.kind) {
     case "Nat64Gateway": {
       const s = a.spec;
+      const tun = onDevice ? "" : `, tun ${s.tunName}`;
       if (s.mode === "stateless") {
-        return `SIIT ${s.prefix}${s.eamt.length ? `, ${s.eamt.length} EAMT entr${s.eamt.length === 1 ? "y" : "ies"}` : ""}, tun ${s.tunName}`;
+        return `SIIT ${s.prefix}${s.eamt.length ? `, ${s.eamt.length} EAMT entr${s.eamt.length === 1 ? "y" : "ies"}` : ""}${tun}`;
       }
       const share =
         a.pool4Count === a.pool4Total
           ? `${a.pool4Count} addresses`
           : `${a.pool4Count} of ${a.pool4Total} addresses`;
-      return `NAT64 ${s.prefix} -> pool4 ${a.pool4.join(", ") || "(none)"} (${share}), tun ${s.tunName}${s.uplinkInterface ? `, uplink ${s.uplinkInterface}` : ""}`;
+      return `NAT64 ${s.prefix} -> pool4 ${a.pool4.join(", ") || "(none)"} (${share})${tun}${s.uplinkInterface && !onDevice ? `, uplink ${s.uplinkInterface}` : ""}`;
     }
     case "Dns64Resolver":
       return `DNS64 ${a.prefix} on ${a.spec.listen.join(", ")} -> ${a.spec.upstreams.join(", ")}${a.spec.alwaysSynthesize ? ", always synthesize" : ""}`;
