@@ -1,23 +1,30 @@
-// The UDP exchange with the upstream resolvers: one socket per address family, each query waiting
-// for its answer under a random ID (RFC 5452 §9.2), answers accepted only from the address queried,
-// with the ID and the question sent (RFC 5452 §4.3, §9.1). A spoofed or broken answer is counted
-// and the wait goes on; the timer ends it.
+// The UDP exchange with the upstream resolvers, built to resist off-path forgery (RFC 5452):
+// - each query leaves from a socket on an unpredictable source port, many ports at once, each
+//   replaced after a few queries (ports.ts, §9.2);
+// - its ID is drawn from a CSPRNG (random.ts), unique among the queries waiting on that port;
+// - its name carries random letter case where the upstream echoes it (0x20, dns0x20.ts);
+// - an answer is taken only when it arrives on the port the query left from, from the upstream's
+//   address and port, with the ID and the question sent, case included (§9.1, upstreamwire.ts).
+// Anything else is counted by reason and the wait goes on; the timer ends it. Nothing rejected is
+// ever cached, since it never reaches the resolver.
 //
-// Batched (`batch` > 0, the default): the sockets are made through libc so that their descriptors
-// are known. Queries are queued and go out together in one sendmmsg(2) when the current callback
-// and its promise continuations are done (process.nextTick), so the upstream queries of a whole
-// batch of client queries (udpbatch.ts), or the A queries that follow a batch of AAAA answers
-// (RFC 6147 §5.1), cost one system call. An answer wakes the event loop through dgram as usual;
-// the socket is then drained with recvmmsg(2) (src/util/sys/mmsg.ts). `batch` 0: one dgram send and
-// one 'message' event per datagram.
-import { randomInt } from "node:crypto";
-import { createSocket, type Socket } from "node:dgram";
+// Batched (`batch` > 0, the default): queries are queued and go out together in one sendmmsg(2)
+// when the current callback and its promise continuations are done (process.nextTick), so the
+// upstream queries of a whole batch of client queries (udpbatch.ts), or the A queries that follow a
+// batch of AAAA answers (RFC 6147 §5.1), share one port and cost one system call. An answer wakes
+// the event loop through dgram as usual; that port's socket is then drained with recvmmsg(2)
+// (src/util/sys/mmsg.ts). `batch` 0: one dgram send and one 'message' event per datagram.
 import { DatagramBatch } from "../../util/sys/mmsg.ts";
-import { udpFd } from "./reuseport.ts";
+import { CaseEcho, hasLetter, perturbCase } from "./dns0x20.ts";
+import { DEFAULT_PORT_POOL, PortPool, type PortPoolOptions, type UdpPort } from "./ports.ts";
+import { Entropy } from "./random.ts";
 import {
+  answerCheck,
   buildUpstreamQuery,
   endpointSockaddr,
-  matchesQuestion,
+  newRejections,
+  type Rejection,
+  type Rejections,
   type UpstreamAnswer,
   type UpstreamEndpoint,
   type UpstreamQuestion,
@@ -39,150 +46,185 @@ function sameSockaddr(a: Uint8Array, b: Uint8Array): boolean {
 export interface UdpExchangeStats {
   udpSent: number;
   timeouts: number;
-  badAnswers: number;
   /** answers received by recvmmsg while draining a socket (part of the answers) */
   udpBatched: number;
+  /** answers not taken, by reason (upstreamwire.ts) */
+  rejected: Rejections;
+  /** queries asked again without 0x20 because the upstream did not echo the case */
+  caseFallbacks: number;
 }
+
+export interface UdpExchangeOptions extends PortPoolOptions {
+  /** per-try wait for an answer */
+  timeoutMs: number;
+  /** queries per sendmmsg and answers per recvmmsg; 0 = one dgram send and one event per datagram */
+  batch: number;
+  /** 0x20 case randomisation towards upstreams that echo it */
+  caseRandomization: boolean;
+}
+
+export const DEFAULT_UDP_EXCHANGE: UdpExchangeOptions = {
+  timeoutMs: 1000,
+  batch: 64,
+  caseRandomization: true,
+  ...DEFAULT_PORT_POOL,
+};
 
 interface Target {
   u: UpstreamEndpoint;
   sockaddr: Uint8Array;
+  /** "host port", the key of its 0x20 state */
+  key: string;
 }
 
+/** One question waiting for its answer; it moves to another port and ID if it is asked again. */
 interface Pending {
-  id: number;
   q: UpstreamQuestion;
   target: Target;
   resolve: (a: UpstreamAnswer | undefined) => void;
-  timer: NodeJS.Timeout;
-}
-
-interface Side {
-  socket: Socket;
-  /** the descriptor (batched sockets only) */
-  fd: number;
-  /** queries waiting for the next sendmmsg */
-  queue: { bytes: Uint8Array; target: Target }[];
+  timer: NodeJS.Timeout | undefined;
+  // the current try:
+  port: UdpPort<Pending> | undefined;
+  id: number;
+  /** the query as sent, and where its question ends */
+  query: Uint8Array;
+  qend: number;
+  /** its name was sent with 0x20 case */
+  perturbed: boolean;
 }
 
 /** Receive rounds per wake-up at most, so that one busy socket cannot starve the event loop. */
 const MAX_ROUNDS = 8;
 
 export class UdpExchange {
-  private readonly sides = new Map<4 | 6, Side>();
-  private readonly pending = new Map<number, Pending>();
+  private readonly pools = new Map<4 | 6, PortPool<Pending>>();
+  /** the port the queries of this event-loop turn go out on (batched mode) */
+  private readonly current = new Map<4 | 6, UdpPort<Pending>>();
+  /** queries waiting for the next sendmmsg, per port */
+  private readonly queued = new Map<UdpPort<Pending>, Pending[]>();
   private readonly targets = new Map<UpstreamEndpoint, Target>();
+  private readonly rnd = new Entropy();
+  readonly caseEcho: CaseEcho;
   private readonly rx: DatagramBatch | undefined;
   private readonly tx: DatagramBatch | undefined;
   private flushScheduled = false;
   private closed = false;
+  readonly stats: UdpExchangeStats = {
+    udpSent: 0,
+    timeouts: 0,
+    udpBatched: 0,
+    rejected: newRejections(),
+    caseFallbacks: 0,
+  };
 
-  constructor(
-    private readonly timeoutMs: number,
-    readonly stats: UdpExchangeStats,
-    batch: number,
-  ) {
-    if (batch > 0) {
+  constructor(private readonly opts: UdpExchangeOptions = DEFAULT_UDP_EXCHANGE) {
+    this.caseEcho = new CaseEcho(opts.caseRandomization);
+    if (opts.batch > 0) {
       // RFC 6891: an upstream keeps a UDP answer within our EDNS payload size (1232); a drained
-      // answer longer than 4096 bytes is counted as a bad answer and the query times out
-      this.rx = new DatagramBatch(batch, 4096);
+      // answer longer than 4096 bytes is counted as malformed and the query times out
+      this.rx = new DatagramBatch(opts.batch, 4096);
       // a query is at most 12 + 255 + 4 + 11 bytes
-      this.tx = new DatagramBatch(batch, 512);
+      this.tx = new DatagramBatch(opts.batch, 512);
     }
   }
 
   private target(u: UpstreamEndpoint): Target {
     let t = this.targets.get(u);
     if (!t) {
-      t = { u, sockaddr: endpointSockaddr(u) };
+      t = { u, sockaddr: endpointSockaddr(u), key: `${u.host} ${u.port}` };
       this.targets.set(u, t);
     }
     return t;
   }
 
-  private side(family: 4 | 6): Side {
-    const known = this.sides.get(family);
-    if (known) return known;
-    const type = family === 4 ? "udp4" : "udp6";
-    let fd = -1;
-    let socket: Socket;
-    if (this.rx) {
-      fd = udpFd(family, family === 4 ? "0.0.0.0" : "::", 0, false);
-      socket = createSocket(type);
-      socket.bind({ fd, exclusive: true });
-    } else {
-      socket = createSocket(type);
-      // exclusive: in a Node cluster a port-0 bind is otherwise shared by every worker, and
-      // answers would reach the worker that did not ask
-      socket.bind({ port: 0, exclusive: true });
+  private pool(family: 4 | 6): PortPool<Pending> {
+    let pool = this.pools.get(family);
+    if (!pool) {
+      pool = new PortPool<Pending>(family, this.opts, this.rnd, (port) => this.listenOn(port));
+      this.pools.set(family, pool);
     }
-    const s: Side = { socket, fd, queue: [] };
-    socket.on("message", (buf, rinfo) => {
+    return pool;
+  }
+
+  private listenOn(port: UdpPort<Pending>): void {
+    port.socket.on("message", (buf, rinfo) => {
       try {
-        this.onDatagram(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), undefined, rinfo);
-        if (s.fd >= 0) this.drain(s);
+        this.take(port, new Uint8Array(buf.buffer, buf.byteOffset, buf.length), undefined, rinfo);
+        if (this.rx) this.drain(port);
       } catch {
         // never thrown into dgram's event (it would end the process)
-        this.stats.badAnswers++;
+        this.stats.rejected.malformed++;
       }
     });
-    socket.on("error", () => {
+    port.socket.on("error", () => {
       // a send error on one query is handled by its timeout; the socket stays usable
     });
-    socket.unref();
-    this.sides.set(family, s);
-    return s;
   }
 
   /**
-   * One datagram from an upstream: `sa` is its source sockaddr (drained) or `rinfo` its source
-   * (dgram). `data` may be a view into a receive buffer: it is copied before it is kept.
+   * One datagram that arrived on `port`: `sa` is its source sockaddr (drained) or `rinfo` its source
+   * (dgram). `data` may be a view into a receive buffer: it is copied before it is kept. Returns
+   * why it was not taken, if it was not.
    */
   private onDatagram(
+    port: UdpPort<Pending>,
+    data: Uint8Array,
+    sa: Uint8Array | undefined,
+    rinfo: { address: string; port: number } | undefined,
+  ): Rejection | undefined {
+    if (data.length < HEADER_LEN || !(data[2]! & 0x80)) return "malformed";
+    // the ID among the queries waiting on this very port: the destination port is checked too
+    const p = port.pending.get(readU16(data, 0));
+    if (!p) return "noQuery";
+    const fromTarget =
+      sa !== undefined
+        ? sameSockaddr(sa, p.target.sockaddr)
+        : rinfo !== undefined && rinfo.address === p.target.u.host && rinfo.port === p.target.u.port;
+    if (!fromTarget) return "source";
+    const why = answerCheck(data, p.query, p.qend);
+    if (why === "case" && p.perturbed) {
+      // the upstream does not echo 0x20 (or a forger matched all but the case): ask again plainly
+      this.caseEcho.notEchoed(p.target.key, Date.now());
+      this.stats.caseFallbacks++;
+      this.unregister(p);
+      this.dispatch(p, false);
+      return "case";
+    }
+    // without 0x20 the letter case carries nothing to check (RFC 4343)
+    if (why !== undefined && why !== "case") return why;
+    const wire = data.slice();
+    // the question as the resolver asked it: names compressed against it read back in that case
+    if (p.perturbed) wire.set(p.q.name, HEADER_LEN);
+    const msg = parseMessage(wire);
+    if (!msg || msg.optCount > 1) return "malformed"; // keep waiting for a good one
+    this.unregister(p);
+    clearTimeout(p.timer);
+    p.resolve({ wire, msg });
+    return undefined;
+  }
+
+  /** Counts a datagram that was not taken. */
+  private take(
+    port: UdpPort<Pending>,
     data: Uint8Array,
     sa: Uint8Array | undefined,
     rinfo: { address: string; port: number } | undefined,
   ): void {
-    if (data.length < HEADER_LEN) {
-      this.stats.badAnswers++;
-      return;
-    }
-    const id = readU16(data, 0);
-    const p = this.pending.get(id);
-    const fromTarget =
-      p !== undefined &&
-      (sa !== undefined
-        ? sameSockaddr(sa, p.target.sockaddr)
-        : rinfo !== undefined && rinfo.address === p.target.u.host && rinfo.port === p.target.u.port);
-    if (!p || !fromTarget) {
-      this.stats.badAnswers++;
-      return;
-    }
-    const wire = data.slice();
-    const msg = parseMessage(wire);
-    if (!msg || !matchesQuestion(msg, id, p.q)) {
-      this.stats.badAnswers++;
-      return; // keep waiting: a spoofed or broken answer must not end the wait
-    }
-    this.pending.delete(id);
-    clearTimeout(p.timer);
-    p.resolve({ wire, msg });
+    const why = this.onDatagram(port, data, sa, rinfo);
+    if (why !== undefined) this.stats.rejected[why]++;
   }
 
-  /** After a wake-up: the answers already queued on the socket, with recvmmsg. */
-  private drain(s: Side): void {
+  /** After a wake-up: the answers already queued on the port's socket, with recvmmsg. */
+  private drain(port: UdpPort<Pending>): void {
     const rx = this.rx!;
     try {
-      for (let round = 0; round < MAX_ROUNDS && !this.closed; round++) {
-        const n = rx.receive(s.fd);
+      for (let round = 0; round < MAX_ROUNDS && !this.closed && !port.closed; round++) {
+        const n = rx.receive(port.fd);
         if (n === 0) return;
         this.stats.udpBatched += n;
         for (let i = 0; i < n; i++) {
-          if (rx.truncated(i)) {
-            this.stats.badAnswers++;
-            continue;
-          }
-          this.onDatagram(rx.data(i), rx.name(i), undefined);
+          if (rx.truncated(i)) this.stats.rejected.malformed++;
+          else this.take(port, rx.data(i), rx.name(i), undefined);
         }
         if (n < rx.slots) return;
       }
@@ -191,10 +233,11 @@ export class UdpExchange {
     }
   }
 
-  private freshId(): number {
+  /** An ID not in use on `port` (RFC 5452 §9.2: the full range, unpredictable). */
+  private freshId(port: UdpPort<Pending>): number {
     for (let i = 0; i < 100; i++) {
-      const id = randomInt(0, 0x10000);
-      if (!this.pending.has(id)) return id;
+      const id = this.rnd.u16();
+      if (!port.pending.has(id)) return id;
     }
     return -1;
   }
@@ -203,75 +246,146 @@ export class UdpExchange {
   ask(u: UpstreamEndpoint, q: UpstreamQuestion): Promise<UpstreamAnswer | undefined> {
     return new Promise((resolve) => {
       if (this.closed) return resolve(undefined);
-      const id = this.freshId();
-      if (id < 0) return resolve(undefined);
       const target = this.target(u);
-      const s = this.side(u.family);
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
+      const p: Pending = {
+        q,
+        target,
+        resolve,
+        timer: undefined,
+        port: undefined,
+        id: -1,
+        query: new Uint8Array(0),
+        qend: 0,
+        perturbed: false,
+      };
+      p.timer = setTimeout(() => {
+        this.unregister(p);
         this.stats.timeouts++;
         resolve(undefined);
-      }, this.timeoutMs);
-      this.pending.set(id, { id, q, target, resolve, timer });
-      this.stats.udpSent++;
-      const bytes = buildUpstreamQuery(id, q);
-      if (s.fd < 0) {
-        s.socket.send(bytes, u.port, u.host);
-        return;
-      }
-      s.queue.push({ bytes, target });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        process.nextTick(() => {
-          try {
-            this.flush();
-          } catch {
-            // queries not sent end in their timeouts
-          }
-        });
+      }, this.opts.timeoutMs);
+      const perturb = this.caseEcho.wanted(target.key, Date.now()) && hasLetter(q.name);
+      try {
+        this.dispatch(p, perturb);
+      } catch {
+        // no socket could be opened: the query fails now rather than at its timeout
+        this.unregister(p);
+        clearTimeout(p.timer);
+        resolve(undefined);
       }
     });
   }
 
-  /** The queued queries, one sendmmsg per socket and per batch of slots. */
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.closed) return;
-    const tx = this.tx!;
-    for (const s of this.sides.values()) {
-      const queue = s.queue;
-      if (queue.length === 0) continue;
-      s.queue = [];
-      let out = 0;
-      for (const e of queue) {
-        if (tx.set(out, e.bytes, e.target.sockaddr)) out++;
-        else s.socket.send(e.bytes, e.target.u.port, e.target.u.host); // longer than a slot
-        if (out === tx.slots) {
-          this.send(s, out);
-          out = 0;
+  /** Puts `p` on a port under a fresh ID and sends it (or queues it for this turn's sendmmsg). */
+  private dispatch(p: Pending, perturb: boolean): void {
+    const family = p.target.u.family;
+    const pool = this.pool(family);
+    const now = Date.now();
+    let port = this.rx ? this.current.get(family) : undefined;
+    if (!port || !pool.usable(port, now)) {
+      port = pool.pick(now);
+      if (this.rx) this.current.set(family, port);
+    }
+    const id = this.freshId(port);
+    if (id < 0) throw new Error("no free ID on the port");
+    const name = perturb ? perturbCase(p.q.name, this.rnd) : p.q.name;
+    p.port = port;
+    p.id = id;
+    p.query = buildUpstreamQuery(id, p.q, name);
+    p.qend = HEADER_LEN + name.length + 4;
+    p.perturbed = perturb;
+    port.pending.set(id, p);
+    pool.take(port);
+    this.stats.udpSent++;
+    const u = p.target.u;
+    if (!this.rx) {
+      port.socket.send(p.query, u.port, u.host);
+      return;
+    }
+    const list = this.queued.get(port);
+    if (list) list.push(p);
+    else this.queued.set(port, [p]);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => {
+        try {
+          this.flush();
+        } catch {
+          // queries not sent end in their timeouts
         }
-      }
-      if (out > 0) this.send(s, out);
+      });
     }
   }
 
-  private send(s: Side, count: number): void {
+  /** Takes `p` off its port; a retired port with nothing left to wait for closes. */
+  private unregister(p: Pending): void {
+    const port = p.port;
+    if (!port) return;
+    p.port = undefined;
+    if (port.pending.get(p.id) === p) port.pending.delete(p.id);
+    this.pools.get(p.target.u.family)?.release(port);
+  }
+
+  /** The queued queries, one sendmmsg per port and per batch of slots. */
+  private flush(): void {
+    this.flushScheduled = false;
+    this.current.clear(); // the next turn starts on a random slot
+    if (this.closed) return;
+    const tx = this.tx!;
+    const queued = [...this.queued];
+    this.queued.clear();
+    for (const [port, list] of queued) {
+      if (port.closed) continue;
+      let out = 0;
+      for (const p of list) {
+        if (p.port !== port) continue; // answered, timed out or moved meanwhile
+        const u = p.target.u;
+        if (tx.set(out, p.query, p.target.sockaddr)) out++;
+        else port.socket.send(p.query, u.port, u.host); // longer than a slot
+        if (out === tx.slots) {
+          this.send(port, out);
+          out = 0;
+        }
+      }
+      if (out > 0) this.send(port, out);
+    }
+  }
+
+  private send(port: UdpPort<Pending>, count: number): void {
     try {
-      this.tx!.send(s.fd, count);
+      this.tx!.send(port.fd, count);
     } catch {
       // a query not sent ends in its timeout, then failover
     }
   }
 
+  /** Sockets open now, over both families. */
+  get portsOpen(): number {
+    let n = 0;
+    for (const pool of this.pools.values()) n += pool.openCount;
+    return n;
+  }
+
+  /** Sockets opened since the start, over both families. */
+  get portsOpened(): number {
+    let n = 0;
+    for (const pool of this.pools.values()) n += pool.stats.portsOpened;
+    return n;
+  }
+
   close(): void {
     this.closed = true;
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.resolve(undefined);
+    for (const pool of this.pools.values()) {
+      for (const port of pool.openPorts()) {
+        for (const p of port.pending.values()) {
+          clearTimeout(p.timer);
+          p.resolve(undefined);
+        }
+        port.pending.clear();
+      }
+      pool.close();
     }
-    this.pending.clear();
-    for (const s of this.sides.values()) s.socket.close();
-    this.sides.clear();
+    this.pools.clear();
+    this.queued.clear();
     this.rx?.free();
     this.tx?.free();
   }

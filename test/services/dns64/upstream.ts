@@ -8,7 +8,7 @@ export async function fakeUpstream(port: number) {
   const seen = { udp: 0, tcp: 0 };
   const answer = (q: dnsPacket.Packet, tcp: boolean): Buffer => {
     const question = q.questions![0]!;
-    const truncate = !tcp && question.name.startsWith("tc");
+    const truncate = !tcp && question.name.toLowerCase().startsWith("tc");
     return dnsPacket.encode({
       type: "response",
       id: q.id,
