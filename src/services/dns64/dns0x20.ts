@@ -5,9 +5,9 @@
 //
 // Not every upstream echoes the case (some proxies and load balancers lower-case the question).
 // Such an upstream answers from the right address and port, with the right ID and the right name
-// in the wrong case: the query is asked again without 0x20 and that upstream gets plain queries
-// for `retryMs`, after which 0x20 is tried again. A forger cannot use this to switch 0x20 off
-// without first matching port and ID.
+// in the wrong case: that query is asked again over TCP (upstream.ts; a forger who matched port and
+// ID but not the case gets no second chance over UDP). After a few such answers in a row that
+// upstream gets plain UDP queries for `retryMs`, after which 0x20 is tried again.
 import type { Entropy } from "./random.ts";
 
 /** `name` (uncompressed wire form) with each ASCII letter in a random case. */
@@ -50,10 +50,23 @@ export function hasLetter(name: Uint8Array): boolean {
   return false;
 }
 
-/** Whether an upstream gets 0x20 queries: on until it fails to echo the case, then off for a while. */
+/** Case mismatches in a row, with no echoed answer between them, before 0x20 is switched off. */
+export const MISSES_TO_SWITCH_OFF = 3;
+
+interface EchoState {
+  /** case mismatches since the last echoed answer */
+  misses: number;
+  /** plain queries until then (0: 0x20 on) */
+  offUntil: number;
+}
+
+/**
+ * Whether an upstream gets 0x20 queries: on until it fails to echo the case MISSES_TO_SWITCH_OFF
+ * times in a row, then off for `retryMs`. An answer that echoes the case resets the count, so a
+ * forger who matched port and ID once or twice cannot switch 0x20 off for an upstream that echoes.
+ */
 export class CaseEcho {
-  /** upstreams (by key) that did not echo the case, and until when they get plain queries */
-  private readonly offUntil = new Map<string, number>();
+  private readonly state = new Map<string, EchoState>();
 
   constructor(
     readonly enabled: boolean,
@@ -62,22 +75,30 @@ export class CaseEcho {
 
   wanted(upstream: string, nowMs: number): boolean {
     if (!this.enabled) return false;
-    const until = this.offUntil.get(upstream);
-    if (until === undefined) return true;
-    if (nowMs < until) return false;
-    this.offUntil.delete(upstream);
+    const s = this.state.get(upstream);
+    if (s === undefined || s.offUntil === 0) return true;
+    if (nowMs < s.offUntil) return false;
+    this.state.delete(upstream); // tried again
     return true;
   }
 
-  /** `upstream` answered our question in another case. */
+  /** `upstream` answered a 0x20 query with the case echoed. */
+  echoed(upstream: string): void {
+    if (this.state.size > 0) this.state.delete(upstream);
+  }
+
+  /** `upstream` answered a 0x20 query with our question in another case. */
   notEchoed(upstream: string, nowMs: number): void {
-    this.offUntil.set(upstream, nowMs + this.retryMs);
+    const s = this.state.get(upstream) ?? { misses: 0, offUntil: 0 };
+    s.misses++;
+    if (s.misses >= MISSES_TO_SWITCH_OFF) s.offUntil = nowMs + this.retryMs;
+    this.state.set(upstream, s);
   }
 
   /** upstreams asked without 0x20 at `nowMs` */
   offCount(nowMs: number): number {
     let n = 0;
-    for (const until of this.offUntil.values()) if (nowMs < until) n++;
+    for (const s of this.state.values()) if (nowMs < s.offUntil) n++;
     return n;
   }
 }

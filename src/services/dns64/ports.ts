@@ -2,58 +2,43 @@
 // range of available ports that is as large as possible", and "multiple different source ports
 // simultaneously in case of multiple outstanding queries".
 //
-// A pool of UDP sockets, each bound to a port drawn from 1024-65535 by a CSPRNG (the range Unbound
-// and PowerDNS Recursor use; a port in use is drawn again). `ports` slots take new queries; a
-// query goes to a random slot. A socket takes at most `queriesPerPort` queries and is used for new
-// ones for at most `portLifetimeMs`; then its slot gets a fresh socket on a fresh port and the old
-// one is closed once its last query is answered or timed out. So a port an attacker might learn
-// (or scan for) serves a bounded number of queries for a short time, while the queries of one
-// event-loop turn can still share one socket and go out in one sendmmsg (upstreamudp.ts). With
-// `queriesPerPort` 1 every query gets its own fresh port, as Unbound does.
+// Each event-loop turn's queries (those sent together in one sendmmsg, upstreamudp.ts) leave from a
+// socket of their own, bound to a port drawn from 1024-65535 by a CSPRNG (the range Unbound and
+// PowerDNS Recursor use; a port in use is drawn again), at most `queriesPerPort` of them. The socket
+// takes no queries after its turn and closes as soon as its last query is answered or timed out. So
+// a port is never reused for later queries: knowing the ports of earlier queries tells an attacker
+// nothing, as with Unbound's fresh port per query, while a turn's queries still cost one system
+// call. At MAX_OPEN sockets (an upstream that does not answer, under load) a turn shares a random
+// open socket instead of opening one.
 import { createSocket, type Socket } from "node:dgram";
 import { SysError } from "../../util/sys/libc.ts";
 import type { Entropy } from "./random.ts";
 import { udpFd } from "./reuseport.ts";
 
-export interface PortPoolOptions {
-  /** sockets taking new queries at once */
-  ports: number;
-  /** queries a socket takes before it is replaced */
-  queriesPerPort: number;
-  /** how long a socket takes new queries before it is replaced */
-  portLifetimeMs: number;
-}
-
-export const DEFAULT_PORT_POOL: PortPoolOptions = {
-  ports: 16,
-  queriesPerPort: 64,
-  portLifetimeMs: 2000,
-};
-
 /** RFC 5452 §10: 53, or 1024 and above; 53 is the server's own. */
 export const PORT_RANGE = [1024, 65535] as const;
-/** Open sockets at most, retired ones waiting for answers included; past it sockets are not replaced. */
+/** Open sockets at most; past it turns share open sockets. */
 export const MAX_OPEN = 1024;
 /** Draws of a port before the kernel is left to pick one (port 0) */
 const DRAWS = 32;
 /** <errno.h> */
 const EADDRINUSE = 98;
 
-/** One socket on one source port, and the state the exchange keeps on it. */
+/** One socket on one source port, and the queries waiting on it. */
 export class UdpPort<P> {
   /** queries waiting for an answer on this port, by ID */
   readonly pending = new Map<number, P>();
   /** queries sent (or queued) on it */
   used = 0;
-  retired = false;
+  /** its turn is over: it takes no new queries and closes once `pending` is empty */
+  done = false;
   closed = false;
 
   constructor(
     readonly socket: Socket,
-    /** the descriptor (sockets made through libc: batched sending and draining) */
+    /** the descriptor (made through libc: batched sending and draining) */
     readonly fd: number,
     readonly port: number,
-    readonly born: number,
   ) {}
 }
 
@@ -62,63 +47,45 @@ export interface PortStats {
   portsOpened: number;
   /** times a port draw found the port in use and drew again */
   portCollisions: number;
+  /** turns that shared an open socket because MAX_OPEN were open */
+  portsShared: number;
 }
 
 export class PortPool<P> {
-  private readonly slots: (UdpPort<P> | undefined)[];
   private readonly open = new Set<UdpPort<P>>();
-  readonly stats: PortStats = { portsOpened: 0, portCollisions: 0 };
+  readonly stats: PortStats = { portsOpened: 0, portCollisions: 0, portsShared: 0 };
 
   constructor(
     private readonly family: 4 | 6,
-    private readonly opts: PortPoolOptions,
     private readonly rnd: Entropy,
     /** called once for each new socket (to listen for answers on it) */
     private readonly onOpen: (p: UdpPort<P>) => void,
-  ) {
-    this.slots = new Array(Math.max(1, opts.ports)).fill(undefined);
+  ) {}
+
+  /** A socket for a new turn: a fresh port, or (at MAX_OPEN) a random open socket. */
+  acquire(): UdpPort<P> {
+    if (this.open.size >= MAX_OPEN) {
+      this.stats.portsShared++;
+      const all = [...this.open];
+      const p = all[this.rnd.range16(0, all.length - 1)]!;
+      p.done = false;
+      return p;
+    }
+    return this.openPort();
   }
 
-  /** Can `p` take one more query now? */
-  usable(p: UdpPort<P>, nowMs: number): boolean {
-    return (
-      !p.retired &&
-      (this.open.size >= MAX_OPEN ||
-        (p.used < this.opts.queriesPerPort && nowMs - p.born < this.opts.portLifetimeMs))
-    );
-  }
-
-  /** A socket for a new query: the one in a random slot, replaced first if it has served its share. */
-  pick(nowMs: number): UdpPort<P> {
-    const i = this.slots.length === 1 ? 0 : this.rnd.range16(0, this.slots.length - 1);
-    const p = this.slots[i];
-    if (p && this.usable(p, nowMs)) return p;
-    if (p) this.retire(p);
-    const fresh = this.openPort(nowMs);
-    this.slots[i] = fresh;
-    return fresh;
-  }
-
-  /** Counts a query on `p`; a socket that has taken its share leaves its slot. */
-  take(p: UdpPort<P>): void {
-    p.used++;
-    if (p.used >= this.opts.queriesPerPort && this.open.size < MAX_OPEN) this.retire(p);
-  }
-
-  private retire(p: UdpPort<P>): void {
-    if (p.retired) return;
-    p.retired = true;
-    const i = this.slots.indexOf(p);
-    if (i >= 0) this.slots[i] = undefined;
+  /** The turn of `p` is over: it closes once its queries are done. */
+  endTurn(p: UdpPort<P>): void {
+    p.done = true;
     this.release(p);
   }
 
-  /** After a query on `p` ended: a retired socket with nothing left to wait for is closed. */
+  /** After a query on `p` ended: a socket whose turn is over and has nothing to wait for closes. */
   release(p: UdpPort<P>): void {
-    if (p.retired && p.pending.size === 0 && !p.closed) this.closePort(p);
+    if (p.done && p.pending.size === 0 && !p.closed) this.closePort(p);
   }
 
-  private openPort(nowMs: number): UdpPort<P> {
+  private openPort(): UdpPort<P> {
     const any = this.family === 4 ? "0.0.0.0" : "::";
     let fd = -1;
     let port = 0;
@@ -139,7 +106,7 @@ export class PortPool<P> {
     // exclusive: in a Node cluster a bind is otherwise shared by every worker
     socket.bind({ fd, exclusive: true });
     socket.unref();
-    const p = new UdpPort<P>(socket, fd, port, nowMs);
+    const p = new UdpPort<P>(socket, fd, port);
     this.open.add(p);
     this.stats.portsOpened++;
     this.onOpen(p);
@@ -156,7 +123,7 @@ export class PortPool<P> {
     }
   }
 
-  /** Sockets open now (taking queries, or retired and waiting for answers). */
+  /** How many sockets are open now. */
   get openCount(): number {
     return this.open.size;
   }
@@ -168,6 +135,5 @@ export class PortPool<P> {
 
   close(): void {
     for (const p of [...this.open]) this.closePort(p);
-    this.slots.fill(undefined);
   }
 }

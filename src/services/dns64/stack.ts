@@ -136,7 +136,7 @@ export class Stack {
       upstreamRejectedSource: rejected.source,
       upstreamRejectedQuestion: rejected.question,
       upstreamRejectedCase: rejected.case,
-      upstreamCaseFallbacks: udp.stats.caseFallbacks,
+      upstreamCaseFallbacks: u.caseFallbacks,
       upstreamNoCaseEcho: udp.caseEcho.offCount(Date.now()),
       upstreamPortsOpen: udp.portsOpen,
       upstreamPortsOpened: udp.portsOpened,

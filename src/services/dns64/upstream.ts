@@ -4,7 +4,12 @@
 // RFC 5452 checks, batching) is ./upstreamudp.ts; the messages are ./upstreamwire.ts.
 import { randomInt } from "node:crypto";
 import { connect, type Socket as TcpSocket } from "node:net";
-import { DEFAULT_UDP_EXCHANGE, UdpExchange, type UdpExchangeOptions } from "./upstreamudp.ts";
+import {
+  CASE_NOT_ECHOED,
+  DEFAULT_UDP_EXCHANGE,
+  UdpExchange,
+  type UdpExchangeOptions,
+} from "./upstreamudp.ts";
 import {
   answerCheck,
   buildUpstreamQuery,
@@ -41,6 +46,8 @@ export interface UpstreamStats {
   /** TCP answers that did not answer the query (ID or question) */
   tcpRejected: number;
   truncated: number;
+  /** queries asked again over TCP because the upstream did not echo the 0x20 case */
+  caseFallbacks: number;
   failovers: number;
   failures: number;
 }
@@ -55,6 +62,7 @@ export class UpstreamClient {
     tcpTimeouts: 0,
     tcpRejected: 0,
     truncated: 0,
+    caseFallbacks: 0,
     failovers: 0,
     failures: 0,
   };
@@ -115,9 +123,16 @@ export class UpstreamClient {
     });
   }
 
-  /** One upstream: UDP, then TCP if the UDP answer was truncated. */
+  /**
+   * One upstream: UDP, then TCP if the UDP answer was truncated, or if it came back with our 0x20
+   * question in another case (dns0x20.ts).
+   */
   private async ask(u: UpstreamEndpoint, q: UpstreamQuestion): Promise<UpstreamAnswer | undefined> {
     const a = await this.udp.ask(u, q);
+    if (a === CASE_NOT_ECHOED) {
+      this.stats.caseFallbacks++;
+      return this.tcp(u, q);
+    }
     if (a && a.msg.flags & FLAG.TC) {
       this.stats.truncated++;
       return this.tcp(u, q);

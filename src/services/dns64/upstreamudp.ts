@@ -16,7 +16,7 @@
 // (src/util/sys/mmsg.ts). `batch` 0: one dgram send and one 'message' event per datagram.
 import { DatagramBatch } from "../../util/sys/mmsg.ts";
 import { CaseEcho, hasLetter, perturbCase } from "./dns0x20.ts";
-import { DEFAULT_PORT_POOL, PortPool, type PortPoolOptions, type UdpPort } from "./ports.ts";
+import { PortPool, type UdpPort } from "./ports.ts";
 import { Entropy } from "./random.ts";
 import {
   answerCheck,
@@ -50,15 +50,24 @@ export interface UdpExchangeStats {
   udpBatched: number;
   /** answers not taken, by reason (upstreamwire.ts) */
   rejected: Rejections;
-  /** queries asked again without 0x20 because the upstream did not echo the case */
-  caseFallbacks: number;
 }
 
-export interface UdpExchangeOptions extends PortPoolOptions {
+/**
+ * What ask() returns when the upstream answered with our question in another letter case: it does
+ * not echo 0x20 (or a forger matched port and ID but not the case). The caller asks over TCP,
+ * which an off-path forger cannot answer; this upstream gets plain UDP queries for a while.
+ */
+export const CASE_NOT_ECHOED = Symbol("case not echoed");
+
+export type UdpResult = UpstreamAnswer | typeof CASE_NOT_ECHOED | undefined;
+
+export interface UdpExchangeOptions {
   /** per-try wait for an answer */
   timeoutMs: number;
   /** queries per sendmmsg and answers per recvmmsg; 0 = one dgram send and one event per datagram */
   batch: number;
+  /** queries of one turn per source port at most (ports.ts); 1 = a fresh port for every query */
+  queriesPerPort: number;
   /** 0x20 case randomisation towards upstreams that echo it */
   caseRandomization: boolean;
 }
@@ -66,8 +75,8 @@ export interface UdpExchangeOptions extends PortPoolOptions {
 export const DEFAULT_UDP_EXCHANGE: UdpExchangeOptions = {
   timeoutMs: 1000,
   batch: 64,
+  queriesPerPort: 64,
   caseRandomization: true,
-  ...DEFAULT_PORT_POOL,
 };
 
 interface Target {
@@ -81,7 +90,7 @@ interface Target {
 interface Pending {
   q: UpstreamQuestion;
   target: Target;
-  resolve: (a: UpstreamAnswer | undefined) => void;
+  resolve: (a: UdpResult) => void;
   timer: NodeJS.Timeout | undefined;
   // the current try:
   port: UdpPort<Pending> | undefined;
@@ -98,7 +107,7 @@ const MAX_ROUNDS = 8;
 
 export class UdpExchange {
   private readonly pools = new Map<4 | 6, PortPool<Pending>>();
-  /** the port the queries of this event-loop turn go out on (batched mode) */
+  /** the port the queries of this event-loop turn go out on */
   private readonly current = new Map<4 | 6, UdpPort<Pending>>();
   /** queries waiting for the next sendmmsg, per port */
   private readonly queued = new Map<UdpPort<Pending>, Pending[]>();
@@ -114,7 +123,6 @@ export class UdpExchange {
     timeouts: 0,
     udpBatched: 0,
     rejected: newRejections(),
-    caseFallbacks: 0,
   };
 
   constructor(private readonly opts: UdpExchangeOptions = DEFAULT_UDP_EXCHANGE) {
@@ -140,7 +148,7 @@ export class UdpExchange {
   private pool(family: 4 | 6): PortPool<Pending> {
     let pool = this.pools.get(family);
     if (!pool) {
-      pool = new PortPool<Pending>(family, this.opts, this.rnd, (port) => this.listenOn(port));
+      pool = new PortPool<Pending>(family, this.rnd, (port) => this.listenOn(port));
       this.pools.set(family, pool);
     }
     return pool;
@@ -183,11 +191,11 @@ export class UdpExchange {
     if (!fromTarget) return "source";
     const why = answerCheck(data, p.query, p.qend);
     if (why === "case" && p.perturbed) {
-      // the upstream does not echo 0x20 (or a forger matched all but the case): ask again plainly
+      // the upstream does not echo 0x20, or a forger matched all but the case: not over UDP again
       this.caseEcho.notEchoed(p.target.key, Date.now());
-      this.stats.caseFallbacks++;
       this.unregister(p);
-      this.dispatch(p, false);
+      clearTimeout(p.timer);
+      p.resolve(CASE_NOT_ECHOED);
       return "case";
     }
     // without 0x20 the letter case carries nothing to check (RFC 4343)
@@ -197,6 +205,7 @@ export class UdpExchange {
     if (p.perturbed) wire.set(p.q.name, HEADER_LEN);
     const msg = parseMessage(wire);
     if (!msg || msg.optCount > 1) return "malformed"; // keep waiting for a good one
+    if (p.perturbed) this.caseEcho.echoed(p.target.key);
     this.unregister(p);
     clearTimeout(p.timer);
     p.resolve({ wire, msg });
@@ -242,8 +251,8 @@ export class UdpExchange {
     return -1;
   }
 
-  /** Sends `q` to `u`; the answer, or undefined after the timeout. */
-  ask(u: UpstreamEndpoint, q: UpstreamQuestion): Promise<UpstreamAnswer | undefined> {
+  /** Sends `q` to `u`; the answer, CASE_NOT_ECHOED, or undefined after the timeout. */
+  ask(u: UpstreamEndpoint, q: UpstreamQuestion): Promise<UdpResult> {
     return new Promise((resolve) => {
       if (this.closed) return resolve(undefined);
       const target = this.target(u);
@@ -279,11 +288,12 @@ export class UdpExchange {
   private dispatch(p: Pending, perturb: boolean): void {
     const family = p.target.u.family;
     const pool = this.pool(family);
-    const now = Date.now();
-    let port = this.rx ? this.current.get(family) : undefined;
-    if (!port || !pool.usable(port, now)) {
-      port = pool.pick(now);
-      if (this.rx) this.current.set(family, port);
+    // this turn's port while it has room, else a fresh one (ports.ts)
+    let port = this.current.get(family);
+    if (!port || port.used >= this.opts.queriesPerPort) {
+      if (port) pool.endTurn(port);
+      port = pool.acquire();
+      this.current.set(family, port);
     }
     const id = this.freshId(port);
     if (id < 0) throw new Error("no free ID on the port");
@@ -294,11 +304,14 @@ export class UdpExchange {
     p.qend = HEADER_LEN + name.length + 4;
     p.perturbed = perturb;
     port.pending.set(id, p);
-    pool.take(port);
+    port.used++;
     this.stats.udpSent++;
     const u = p.target.u;
     if (!this.rx) {
+      // one datagram at a time: every query is a turn of its own
       port.socket.send(p.query, u.port, u.host);
+      this.current.delete(family);
+      pool.endTurn(port);
       return;
     }
     const list = this.queued.get(port);
@@ -328,7 +341,9 @@ export class UdpExchange {
   /** The queued queries, one sendmmsg per port and per batch of slots. */
   private flush(): void {
     this.flushScheduled = false;
-    this.current.clear(); // the next turn starts on a random slot
+    // the turn is over: its ports take no more queries and close once answered
+    for (const [family, port] of this.current) this.pools.get(family)?.endTurn(port);
+    this.current.clear();
     if (this.closed) return;
     const tx = this.tx!;
     const queued = [...this.queued];

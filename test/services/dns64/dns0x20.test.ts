@@ -4,7 +4,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { CaseEcho, hasLetter, perturbCase } from "../../../src/services/dns64/dns0x20.ts";
+import {
+  CaseEcho,
+  hasLetter,
+  MISSES_TO_SWITCH_OFF,
+  perturbCase,
+} from "../../../src/services/dns64/dns0x20.ts";
 import { Entropy } from "../../../src/services/dns64/random.ts";
 import {
   answerCheck,
@@ -108,14 +113,18 @@ test("answerCheck: upper-case letters answered in lower case are 'case', other b
   assert.equal(answerCheck(answer, query, qend), "question");
 });
 
-test("CaseEcho: on until an upstream fails to echo, then off for retryMs, then tried again", () => {
+test("CaseEcho: off after MISSES_TO_SWITCH_OFF mismatches in a row, for retryMs, per upstream; an echo resets the count", () => {
   const c = new CaseEcho(true, 1000);
   assert.equal(c.wanted("a", 0), true);
+  for (let i = 1; i < MISSES_TO_SWITCH_OFF; i++) c.notEchoed("a", 10);
+  c.echoed("a");
   c.notEchoed("a", 10);
-  assert.equal(c.wanted("a", 500), false);
-  assert.equal(c.wanted("b", 500), true, "per upstream");
+  assert.equal(c.wanted("a", 20), true, "an echo in between: still on");
+  for (let i = 1; i < MISSES_TO_SWITCH_OFF; i++) c.notEchoed("a", 10);
+  assert.equal(c.wanted("a", 20), false, `${MISSES_TO_SWITCH_OFF} in a row: off`);
+  assert.equal(c.wanted("b", 20), true, "per upstream");
   assert.equal(c.offCount(500), 1);
-  assert.equal(c.wanted("a", 1010), true);
+  assert.equal(c.wanted("a", 1010), true, "tried again after retryMs");
   assert.equal(c.offCount(1010), 0);
   assert.equal(new CaseEcho(false).wanted("a", 0), false);
 });
