@@ -18,6 +18,7 @@ const IDLE_MS = 3000;
 interface ConnectResult {
   connected: boolean;
   answered: boolean;
+  rcode?: string;
   closedAfterMs: number | null;
   error?: string;
 }
@@ -128,16 +129,21 @@ test("dns64 tcp: outside host reset at accept, slow-loris dropped at the message
     const refused = await outside.call<ConnectResult>("connect", { server: ADDR.resolver });
     const unboundRefused = await outside.call<ConnectResult>("connect", { server: ADDR.unbound });
     console.log(
-      `# outside host: v6mostly closed it after ${refused.closedAfterMs} ms (${refused.error ?? "closed"}), answered ${refused.answered}; Unbound (access-control refuse): closed after ${unboundRefused.closedAfterMs} ms, answered ${unboundRefused.answered}`,
+      `# outside host: v6mostly ${refused.error === "ECONNRESET" ? "reset" : "closed"} it after ${refused.closedAfterMs} ms, ${refused.answered ? `answered ${refused.rcode}` : "no answer"}; Unbound (refuse): answered ${unboundRefused.rcode ?? "nothing"}, connection ${unboundRefused.closedAfterMs === null ? "still open after 3 s" : `closed after ${unboundRefused.closedAfterMs} ms`}`,
     );
     assert.equal(refused.answered, false);
-    assert.notEqual(refused.closedAfterMs, null, "closed, not left open");
+    assert.equal(refused.error, "ECONNRESET", "reset at accept, not served");
     assert.equal((await stats(lab, resolver)).tcpRefused, 1);
 
     // a slow-loris: one byte a second; the query (about 50 bytes) would take most of a minute
     const loris = await lan.call<LorisResult>("loris", { server: ADDR.resolver, intervalMs: 1000 });
+    const ubLoris = await lan.call<LorisResult>("loris", {
+      server: ADDR.unbound,
+      intervalMs: 1000,
+      maxMs: 10_000,
+    });
     console.log(
-      `# slow-loris (1 byte/s): v6mostly dropped it after ${loris.closedAfterMs} ms, ${loris.sentBytes} of ${loris.messageBytes} bytes sent (message deadline ${MESSAGE_MS} ms)`,
+      `# slow-loris (1 byte/s): v6mostly dropped it after ${loris.closedAfterMs} ms, ${loris.sentBytes} of ${loris.messageBytes} bytes sent (message deadline ${MESSAGE_MS} ms); Unbound (tcp-idle-timeout 30 s, reset by each byte): ${ubLoris.closedAfterMs === null ? `still open after ${ubLoris.sentBytes} bytes in 10 s` : `dropped after ${ubLoris.closedAfterMs} ms`}`,
     );
     assert.notEqual(loris.closedAfterMs, null, "dropped");
     assert.ok(loris.sentBytes < loris.messageBytes, "before the message was complete");
