@@ -1,9 +1,11 @@
 // The DNS64 service (RFC 6147, with RFC 8880 ipv4only.arpa) as the standalone `run` command and the
 // agent host it: startDns64(assignment, ctx, opts?) → { stop, update, stats }.
 import { Worker } from "node:worker_threads";
+import type { Registry } from "prom-client";
 import type { Dns64Assignment } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
 import { AnswerCache, DEFAULT_CACHE_LIMITS } from "./cache.ts";
+import { publishDns64Metrics } from "./metrics.ts";
 import { type Dns64Options, Stack } from "./stack.ts";
 
 export { configOf, DEFAULT_RATE_LIMIT, type Dns64Options } from "./stack.ts";
@@ -11,6 +13,8 @@ export { configOf, DEFAULT_RATE_LIMIT, type Dns64Options } from "./stack.ts";
 export interface Dns64Context {
   log: Logger;
   stateDir: string;
+  /** the Prometheus registry of /metrics (metrics.ts), when the runtime has one */
+  metrics?: Registry;
 }
 
 export interface Dns64Service {
@@ -100,9 +104,10 @@ export async function startDns64(
   const sweep = setInterval(() => current.main.limiter.sweep(Date.now()), 60_000);
   sweep.unref();
 
-  return {
+  const service: Dns64Service = {
     async stop() {
       clearInterval(sweep);
+      unpublish?.();
       await close(current);
       log.info("dns64 stopped");
     },
@@ -130,4 +135,8 @@ export async function startDns64(
       return total;
     },
   };
+  const unpublish =
+    ctx.metrics &&
+    publishDns64Metrics(ctx.metrics, `Dns64Resolver/${assignment.name}`, () => service.stats());
+  return service;
 }
