@@ -66,8 +66,13 @@ export interface UdpExchangeOptions {
   timeoutMs: number;
   /** queries per sendmmsg and answers per recvmmsg; 0 = one dgram send and one event per datagram */
   batch: number;
-  /** queries of one turn per source port at most (ports.ts); 1 = a fresh port for every query */
+  /** queries per source port at most (ports.ts); 1 = a fresh port for every query */
   queriesPerPort: number;
+  /**
+   * how long a source port takes new queries (ports.ts); 0 = the queries of one event-loop turn
+   * (one sendmmsg) only
+   */
+  portWindowMs: number;
   /** 0x20 case randomisation towards upstreams that echo it */
   caseRandomization: boolean;
 }
@@ -76,6 +81,7 @@ export const DEFAULT_UDP_EXCHANGE: UdpExchangeOptions = {
   timeoutMs: 1000,
   batch: 64,
   queriesPerPort: 64,
+  portWindowMs: 2,
   caseRandomization: true,
 };
 
@@ -289,10 +295,16 @@ export class UdpExchange {
     const family = p.target.u.family;
     const pool = this.pool(family);
     // this turn's port while it has room, else a fresh one (ports.ts)
+    const window = this.opts.portWindowMs;
     let port = this.current.get(family);
-    if (!port || port.used >= this.opts.queriesPerPort) {
+    if (
+      !port ||
+      port.done ||
+      port.used >= this.opts.queriesPerPort ||
+      (window > 0 && performance.now() - port.born >= window)
+    ) {
       if (port) pool.endTurn(port);
-      port = pool.acquire();
+      port = pool.acquire(window);
       this.current.set(family, port);
     }
     const id = this.freshId(port);
@@ -304,14 +316,17 @@ export class UdpExchange {
     p.qend = HEADER_LEN + name.length + 4;
     p.perturbed = perturb;
     port.pending.set(id, p);
-    port.used++;
+    // a port that has taken its share takes no more: it closes once its queries are done
+    if (++port.used >= this.opts.queriesPerPort) pool.endTurn(port);
     this.stats.udpSent++;
     const u = p.target.u;
     if (!this.rx) {
-      // one datagram at a time: every query is a turn of its own
+      // one datagram at a time: without a window every query is a turn of its own
       port.socket.send(p.query, u.port, u.host);
-      this.current.delete(family);
-      pool.endTurn(port);
+      if (this.opts.portWindowMs === 0) {
+        this.current.delete(family);
+        pool.endTurn(port);
+      }
       return;
     }
     const list = this.queued.get(port);
@@ -341,9 +356,11 @@ export class UdpExchange {
   /** The queued queries, one sendmmsg per port and per batch of slots. */
   private flush(): void {
     this.flushScheduled = false;
-    // the turn is over: its ports take no more queries and close once answered
-    for (const [family, port] of this.current) this.pools.get(family)?.endTurn(port);
-    this.current.clear();
+    if (this.opts.portWindowMs === 0) {
+      // the turn is over: its ports take no more queries and close once answered
+      for (const [family, port] of this.current) this.pools.get(family)?.endTurn(port);
+      this.current.clear();
+    }
     if (this.closed) return;
     const tx = this.tx!;
     const queued = [...this.queued];

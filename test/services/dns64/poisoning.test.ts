@@ -148,7 +148,7 @@ test("dns64 poisoning: an off-path attacker flooding forged answers never gets o
       `# source ports over 1,000 queries: ${distinct} distinct (${Math.min(...known)}-${Math.max(...known)})`,
     );
     console.log(
-      `# forged answers sent: ${sent} in ${all.length} rounds; answers rejected by the resolver: ${stats.upstreamRejected} (noQuery ${stats.upstreamRejectedNoQuery}, source ${stats.upstreamRejectedSource}, question ${stats.upstreamRejectedQuestion}, case ${stats.upstreamRejectedCase}: the folding upstream's own); forged answers accepted: ${won.length}`,
+      `# forged answers sent: ${sent} in ${all.length} rounds; answers rejected by the resolver: ${stats.upstreamRejected} (noQuery ${stats.upstreamRejectedNoQuery}, source ${stats.upstreamRejectedSource}, question ${stats.upstreamRejectedQuestion}, case ${stats.upstreamRejectedCase}); forged answers accepted: ${won.length}`,
     );
     console.log(
       `# 0x20: case fallbacks over TCP ${stats.upstreamCaseFallbacks}, upstreams without 0x20 now ${stats.upstreamNoCaseEcho}; sockets opened ${stats.upstreamPortsOpened}`,

@@ -155,9 +155,9 @@ async function recorder(opts: { fold?: boolean; delayMs?: number } = {}) {
   };
 }
 
-test("upstream udp: source ports random over 1024-65535, a fresh one for each query asked alone; sockets closed after their answers", async () => {
+test("upstream udp: source ports random over 1024-65535, a fresh one per query with queriesPerPort 1; sockets closed after their answers", async () => {
   const up = await recorder();
-  const c = client(up.port);
+  const c = client(up.port, { queriesPerPort: 1 });
   try {
     for (let i = 0; i < 200; i++) assert.ok(await c.query(question(`seq${i}.example`)));
     const ports = new Set(up.seen.map((s) => s.port));
@@ -177,9 +177,9 @@ test("upstream udp: source ports random over 1024-65535, a fresh one for each qu
   }
 });
 
-test("upstream udp: the queries of one turn share a port (one sendmmsg), at most queriesPerPort; every turn a fresh port; none left open", async () => {
+test("upstream udp (window 0): the queries of one turn share a port (one sendmmsg), at most queriesPerPort; every turn a fresh port; none left open", async () => {
   const up = await recorder({ delayMs: 2 });
-  const c = client(up.port, { queriesPerPort: 64 });
+  const c = client(up.port, { queriesPerPort: 64, portWindowMs: 0 });
   try {
     // 40 queries in one turn: one port; 150 in one turn: three
     await Promise.all(Array.from({ length: 40 }, (_, i) => c.query(question(`turn${i}.example`))));
@@ -197,6 +197,27 @@ test("upstream udp: the queries of one turn share a port (one sendmmsg), at most
     // 200 draws from 64,512 ports may repeat a port by chance, rarely more than twice
     assert.ok(perPort.size >= 197, `${perPort.size} ports`);
     assert.equal(c.udp.portsOpen, 0, "every socket closed once its turn's queries were answered");
+  } finally {
+    c.close();
+    up.close();
+  }
+});
+
+test("upstream udp (default 2 ms window): queries close together share a port, later ones get fresh ports; none left open", async () => {
+  const up = await recorder();
+  const c = client(up.port);
+  try {
+    // two queries asked together, then each next one after more than the window
+    await Promise.all([c.query(question("w0.example")), c.query(question("w1.example"))]);
+    for (let i = 2; i < 22; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      assert.ok(await c.query(question(`w${i}.example`)));
+    }
+    const ports = up.seen.map((s) => s.port);
+    assert.equal(ports[0], ports[1], "asked together: one port");
+    assert.equal(new Set(ports.slice(1)).size, 21, "every later query on a port of its own");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(c.udp.portsOpen, 0, "no socket left open once answered and out of its window");
   } finally {
     c.close();
     up.close();
