@@ -74,7 +74,7 @@ const GAUGES: Family[] = [
 interface Source {
   resource: string;
   stats: () => Stats;
-  /** counter values already added, by metric name and label value */
+  /** counter values already added, by stats key */
   added: Map<string, number>;
 }
 
@@ -83,6 +83,19 @@ const sources = new WeakMap<Registry, Set<Source>>();
 
 function labelsOf(f: Family, resource: string, value: string): Record<string, string> {
   return f.label ? { resource, [f.label]: value } : { resource };
+}
+
+/** Calls `fn` with the labels, value and stats key of every series of `f` over every resolver. */
+function eachSeries(
+  f: Family,
+  all: Set<Source>,
+  fn: (s: Source, labels: Record<string, string>, value: number, key: string) => void,
+): void {
+  for (const s of all) {
+    const stats = s.stats();
+    for (const [label, key] of Object.entries(f.from))
+      fn(s, labelsOf(f, s.resource, label), stats[key] ?? 0, key);
+  }
 }
 
 function register(reg: Registry, all: Set<Source>): void {
@@ -94,17 +107,14 @@ function register(reg: Registry, all: Set<Source>): void {
       labelNames: labelNames(f),
       registers: [reg],
       collect() {
-        for (const s of all) {
-          const stats = s.stats();
-          for (const [value, key] of Object.entries(f.from)) {
-            const k = `${f.name}|${value}`;
-            const delta = (stats[key] ?? 0) - (s.added.get(k) ?? 0);
-            if (delta > 0) {
-              this.inc(labelsOf(f, s.resource, value), delta);
-              s.added.set(k, stats[key] ?? 0);
-            }
+        // a counter only goes up: add what the stats gained since the last scrape
+        eachSeries(f, all, (s, labels, value, key) => {
+          const delta = value - (s.added.get(key) ?? 0);
+          if (delta > 0) {
+            this.inc(labels, delta);
+            s.added.set(key, value);
           }
-        }
+        });
       },
     });
   }
@@ -115,11 +125,7 @@ function register(reg: Registry, all: Set<Source>): void {
       labelNames: labelNames(f),
       registers: [reg],
       collect() {
-        for (const s of all) {
-          const stats = s.stats();
-          for (const [value, key] of Object.entries(f.from))
-            this.set(labelsOf(f, s.resource, value), stats[key] ?? 0);
-        }
+        eachSeries(f, all, (_s, labels, value) => this.set(labels, value));
       },
     });
   }

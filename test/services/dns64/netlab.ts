@@ -21,6 +21,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Dns64Options } from "../../../src/services/dns64/index.ts";
 import { ZONE } from "./lab.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -35,6 +36,7 @@ export const ADDR = {
   outside: "198.18.0.2",
 } as const;
 export const LAN = "203.0.113.0/24";
+export const PREFIX = "64:ff9b::/96";
 /** The A record every name of the lab zone has (a wildcard), and the one the attacker forges. */
 export const REAL_A = "198.51.100.80";
 export const FORGED_A = "203.0.113.66";
@@ -175,9 +177,10 @@ export class NetLab {
   }
 
   /** Runs a TypeScript fixture (fixtures/<name>.ts) in `role` with one JSON argument. */
-  fixture(role: Parameters<NetLab["ns"]>[0], name: string, arg: unknown): Child {
+  fixture(role: Parameters<NetLab["ns"]>[0], name: string, arg: unknown, nodeFlags: string[] = []): Child {
     return this.start(role, [
       process.execPath,
+      ...nodeFlags,
       "--import",
       "tsx",
       join(FIXTURES, `${name}.ts`),
@@ -245,6 +248,49 @@ zone "${ZONE}" { type primary; file "${this.dir}/zone.db"; };
       () => named.out(),
     );
     return named;
+  }
+
+  /** The upstream: BIND and the relay in front of it (fixtures/relay.ts), ready. Returns the relay. */
+  async startUpstream(): Promise<Child> {
+    await this.startAuthoritative();
+    const relay = this.fixture("u", "relay", { listen: ADDR.upstream });
+    await relay.line((l) => l === "ready");
+    return relay;
+  }
+
+  /** v6mostly's DNS64 on ADDR.resolver for the LAN, forwarding to the upstream; `opts` tunes it. */
+  async startResolver(opts: Dns64Options): Promise<Child> {
+    const resolver = this.fixture(
+      "r",
+      "resolver",
+      {
+        spec: {
+          listen: [ADDR.resolver],
+          prefix: PREFIX,
+          upstreams: [ADDR.upstream],
+          alwaysSynthesize: false,
+          exclude: ["::ffff:0:0/96"],
+          allowClients: [LAN],
+          rateLimit: 0,
+          nodeSelector: {},
+        },
+        opts,
+      },
+      ["--expose-gc"], // retainedBytes() collects garbage first
+    );
+    await resolver.line((l) => l === "ready");
+    return resolver;
+  }
+
+  /** Heap and native memory a resolver holds after a full garbage collection (bytes). */
+  async retainedBytes(resolver: Child): Promise<number> {
+    const m = (await this.command<{ memory: NodeJS.MemoryUsage }>(resolver, "gc")).memory;
+    return m.heapUsed + m.external;
+  }
+
+  /** The stats of a resolver started by startResolver(). */
+  async stats(resolver: Child): Promise<Record<string, number>> {
+    return (await this.command<{ stats: Record<string, number> }>(resolver, "stats")).stats;
   }
 
   /** Ends a child by its PID (SIGTERM, then SIGKILL after 3 s). */

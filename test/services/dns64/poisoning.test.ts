@@ -15,9 +15,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MISSES_TO_SWITCH_OFF } from "../../../src/services/dns64/dns0x20.ts";
 import { ZONE } from "./lab.ts";
-import { ADDR, type Agent, type Child, FORGED_A, LAN, missingForNetlab, NetLab, REAL_A } from "./netlab.ts";
+import { ADDR, type Agent, type Child, FORGED_A, missingForNetlab, NetLab, REAL_A } from "./netlab.ts";
 
-const PREFIX = "64:ff9b::/96";
 const ROUNDS = 4;
 const BUDGET = 65_536;
 const DELAY_MS = 1500;
@@ -98,24 +97,9 @@ test("dns64 poisoning: an off-path attacker flooding forged answers never gets o
   const lab = new NetLab();
   try {
     lab.setup();
-    await lab.startAuthoritative();
-    const relay = lab.fixture("u", "relay", { listen: ADDR.upstream });
-    await relay.line((l) => l === "ready");
-    const resolver = lab.fixture("r", "resolver", {
-      spec: {
-        listen: [ADDR.resolver],
-        prefix: PREFIX,
-        upstreams: [ADDR.upstream],
-        alwaysSynthesize: false,
-        exclude: ["::ffff:0:0/96"],
-        allowClients: [LAN],
-        rateLimit: 0,
-        nodeSelector: {},
-      },
-      // the upstream is slow on purpose (1.5 s): wait for it
-      opts: { upstream: { timeoutMs: 4000 } },
-    });
-    await resolver.line((l) => l === "ready");
+    const relay = await lab.startUpstream();
+    // the upstream is slow on purpose (1.5 s): wait for it
+    const resolver = await lab.startResolver({ upstream: { timeoutMs: 4000 } });
     const attacker = await lab.agent("a");
     const client = await lab.agent("c");
 
@@ -140,7 +124,7 @@ test("dns64 poisoning: an off-path attacker flooding forged answers never gets o
     await client.call("ask", { server: ADDR.resolver, names: primes, type: "A", timeoutMs: 8000 });
     const folded = await attackRounds(lab, attacker, client, relay, known, "f");
 
-    const stats = JSON.parse(await resolverStats(lab, resolver)) as Record<string, number>;
+    const stats = await lab.stats(resolver);
     const all = [...echoed.rounds, ...folded.rounds];
     const won = all.filter((r) => r.a.includes(FORGED_A) || r.aaaa.includes(synthesized(FORGED_A)));
     const sent = echoed.sent + folded.sent;
@@ -167,7 +151,3 @@ test("dns64 poisoning: an off-path attacker flooding forged answers never gets o
     await lab.cleanup();
   }
 });
-
-function resolverStats(lab: NetLab, resolver: Child): Promise<string> {
-  return lab.command<{ stats: unknown }>(resolver, "stats").then((r) => JSON.stringify(r.stats));
-}

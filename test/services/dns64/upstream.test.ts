@@ -5,7 +5,6 @@
 // random, many, and replaced; an upstream that does not echo 0x20 still gets answered.
 import assert from "node:assert/strict";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
-import { createServer, type Server } from "node:net";
 import test from "node:test";
 import dnsPacket from "dns-packet";
 import { MISSES_TO_SWITCH_OFF } from "../../../src/services/dns64/dns0x20.ts";
@@ -16,6 +15,7 @@ import {
 } from "../../../src/services/dns64/upstream.ts";
 import { DEFAULT_UDP_EXCHANGE } from "../../../src/services/dns64/upstreamudp.ts";
 import { nameToText, TYPE, textToName } from "../../../src/services/dns64/wire.ts";
+import { tcpResponder } from "./upstream.ts";
 
 const question = (name: string, type = TYPE.A): UpstreamQuestion => ({
   name: textToName(name),
@@ -133,17 +133,10 @@ async function recorder(opts: { fold?: boolean; delayMs?: number } = {}) {
     else server.send(out, r.port, r.address);
   });
   const port = server.address().port;
-  const tcp: Server = createServer((c) =>
-    c.on("data", (d) => {
-      const m = d.subarray(2);
-      tcpSeen.push(dnsPacket.decode(m).questions![0]!.name);
-      const out = answerTo(m);
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(out.length);
-      c.end(Buffer.concat([len, out]));
-    }),
-  );
-  await new Promise<void>((r) => tcp.listen(port, "127.0.0.1", () => r()));
+  const tcp = await tcpResponder(port, (m) => {
+    tcpSeen.push(dnsPacket.decode(m).questions![0]!.name);
+    return answerTo(m);
+  });
   return {
     seen,
     tcpSeen,
