@@ -193,6 +193,7 @@ class Connection {
 
 /** The TCP side of the listeners: accept checks, the connection limits, and the connections. */
 export class TcpFront {
+  private readonly servers: Server[] = [];
   private readonly conns = new Set<Socket>();
   private readonly perClient = new Map<string, number>();
   readonly stats: TcpStats = newTcpStats();
@@ -202,8 +203,6 @@ export class TcpFront {
     private readonly acl: ClientAcl,
     readonly opts: TcpOptions = DEFAULT_TCP_OPTIONS,
   ) {}
-
-  private readonly servers: Server[] = [];
 
   /** A listener on `a` (half-open connections allowed: a client may send FIN before its answers). */
   listen(a: { family: 4 | 6; host: string; port: number }, log: Logger): Promise<void> {

@@ -1,6 +1,6 @@
 // The UDP exchange with the upstream resolvers, built to resist off-path forgery (RFC 5452):
-// - each query leaves from a socket on an unpredictable source port, many ports at once, each
-//   replaced after a few queries (ports.ts, §9.2);
+// - each query leaves from a socket on an unpredictable source port that takes queries for 2 ms
+//   only, then never again: many ports at once, none reused (ports.ts, §9.2);
 // - its ID is drawn from a CSPRNG (random.ts), unique among the queries waiting on that port;
 // - its name carries random letter case where the upstream echoes it (0x20, dns0x20.ts);
 // - an answer is taken only when it arrives on the port the query left from, from the upstream's
@@ -92,13 +92,13 @@ interface Target {
   key: string;
 }
 
-/** One question waiting for its answer; it moves to another port and ID if it is asked again. */
+/** One query waiting for its answer. */
 interface Pending {
   q: UpstreamQuestion;
   target: Target;
   resolve: (a: UdpResult) => void;
   timer: NodeJS.Timeout | undefined;
-  // the current try:
+  /** the port it left from; undefined once answered or timed out */
   port: UdpPort<Pending> | undefined;
   id: number;
   /** the query as sent, and where its question ends */
@@ -261,77 +261,74 @@ export class UdpExchange {
   ask(u: UpstreamEndpoint, q: UpstreamQuestion): Promise<UdpResult> {
     return new Promise((resolve) => {
       if (this.closed) return resolve(undefined);
-      const target = this.target(u);
-      const p: Pending = {
-        q,
-        target,
-        resolve,
-        timer: undefined,
-        port: undefined,
-        id: -1,
-        query: new Uint8Array(0),
-        qend: 0,
-        perturbed: false,
-      };
+      let p: Pending;
+      try {
+        p = this.register(this.target(u), q, resolve);
+      } catch {
+        // no socket could be opened, or no free ID: the query fails now rather than at its timeout
+        return resolve(undefined);
+      }
       p.timer = setTimeout(() => {
         this.unregister(p);
         this.stats.timeouts++;
         resolve(undefined);
       }, this.opts.timeoutMs);
-      const perturb = this.caseEcho.wanted(target.key, Date.now()) && hasLetter(q.name);
-      try {
-        this.dispatch(p, perturb);
-      } catch {
-        // no socket could be opened: the query fails now rather than at its timeout
-        this.unregister(p);
-        clearTimeout(p.timer);
-        resolve(undefined);
-      }
+      this.send(p);
     });
   }
 
-  /** Puts `p` on a port under a fresh ID and sends it (or queues it for this turn's sendmmsg). */
-  private dispatch(p: Pending, perturb: boolean): void {
-    const family = p.target.u.family;
-    const pool = this.pool(family);
-    // this turn's port while it has room, else a fresh one (ports.ts)
-    const window = this.opts.portWindowMs;
-    let port = this.current.get(family);
-    if (
-      !port ||
-      port.done ||
-      port.used >= this.opts.queriesPerPort ||
-      (window > 0 && performance.now() - port.born >= window)
-    ) {
-      if (port) pool.endTurn(port);
-      port = pool.acquire(window);
-      this.current.set(family, port);
-    }
+  /** The query for `q` on a port, under an ID free there, waiting for its answer. */
+  private register(target: Target, q: UpstreamQuestion, resolve: (a: UdpResult) => void): Pending {
+    const pool = this.pool(target.u.family);
+    const port = this.portFor(pool, target.u.family);
     const id = this.freshId(port);
     if (id < 0) throw new Error("no free ID on the port");
-    const name = perturb ? perturbCase(p.q.name, this.rnd) : p.q.name;
-    p.port = port;
-    p.id = id;
-    p.query = buildUpstreamQuery(id, p.q, name);
-    p.qend = HEADER_LEN + name.length + 4;
-    p.perturbed = perturb;
+    const perturbed = this.caseEcho.wanted(target.key, Date.now()) && hasLetter(q.name);
+    const name = perturbed ? perturbCase(q.name, this.rnd) : q.name;
+    const p: Pending = {
+      q,
+      target,
+      resolve,
+      timer: undefined,
+      port,
+      id,
+      query: buildUpstreamQuery(id, q, name),
+      qend: HEADER_LEN + name.length + 4,
+      perturbed,
+    };
     port.pending.set(id, p);
     // a port that has taken its share takes no more: it closes once its queries are done
     if (++port.used >= this.opts.queriesPerPort) pool.endTurn(port);
+    return p;
+  }
+
+  /** The port of the current window (ports.ts) while it may take one more query, else a fresh one. */
+  private portFor(pool: PortPool<Pending>, family: 4 | 6): UdpPort<Pending> {
+    const window = this.opts.portWindowMs;
+    const port = this.current.get(family);
+    if (port && !port.done && (window === 0 || performance.now() - port.born < window)) return port;
+    if (port) pool.endTurn(port);
+    const fresh = pool.acquire(window);
+    this.current.set(family, fresh);
+    return fresh;
+  }
+
+  /** Sends `p` now (one datagram at a time) or queues it for this turn's sendmmsg. */
+  private send(p: Pending): void {
     this.stats.udpSent++;
     const u = p.target.u;
     if (!this.rx) {
-      // one datagram at a time: without a window every query is a turn of its own
-      port.socket.send(p.query, u.port, u.host);
+      p.port!.socket.send(p.query, u.port, u.host);
+      // without a window every query is a turn of its own
       if (this.opts.portWindowMs === 0) {
-        this.current.delete(family);
-        pool.endTurn(port);
+        this.current.delete(u.family);
+        this.pools.get(u.family)?.endTurn(p.port!);
       }
       return;
     }
-    const list = this.queued.get(port);
+    const list = this.queued.get(p.port!);
     if (list) list.push(p);
-    else this.queued.set(port, [p]);
+    else this.queued.set(p.port!, [p]);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(() => {
@@ -344,7 +341,7 @@ export class UdpExchange {
     }
   }
 
-  /** Takes `p` off its port; a retired port with nothing left to wait for closes. */
+  /** Takes `p` off its port; a port whose window is over and has nothing left to wait for closes. */
   private unregister(p: Pending): void {
     const port = p.port;
     if (!port) return;
@@ -374,15 +371,15 @@ export class UdpExchange {
         if (tx.set(out, p.query, p.target.sockaddr)) out++;
         else port.socket.send(p.query, u.port, u.host); // longer than a slot
         if (out === tx.slots) {
-          this.send(port, out);
+          this.sendBatch(port, out);
           out = 0;
         }
       }
-      if (out > 0) this.send(port, out);
+      if (out > 0) this.sendBatch(port, out);
     }
   }
 
-  private send(port: UdpPort<Pending>, count: number): void {
+  private sendBatch(port: UdpPort<Pending>, count: number): void {
     try {
       this.tx!.send(port.fd, count);
     } catch {
