@@ -40,6 +40,11 @@ const COUNTERS: Family[] = [
     from: { "": "upstreamCaseFallbacks" },
   },
   {
+    name: "v6mostly_dns64_upstream_port_windows_shared_total",
+    help: "windows of upstream queries that shared an open socket because 1,024 were open (RFC 5452 §9.2 weakened: an upstream not answering under load)",
+    from: { "": "upstreamPortsShared" },
+  },
+  {
     name: "v6mostly_dns64_tcp_connections_refused_total",
     help: "client TCP connections reset at accept, by reason (outside allowClients, over a connection limit)",
     label: "reason",

@@ -106,6 +106,7 @@ export class Stack {
     const udp = this.upstream.udp;
     const r = this.resolver.stats;
     const rejected = udp.stats.rejected;
+    const ports = udp.portStats;
     return {
       ...this.handler.stats,
       ...this.server.tcp?.stats,
@@ -139,7 +140,11 @@ export class Stack {
       upstreamCaseFallbacks: u.caseFallbacks,
       upstreamNoCaseEcho: udp.caseEcho.offCount(Date.now()),
       upstreamPortsOpen: udp.portsOpen,
-      upstreamPortsOpened: udp.portsOpened,
+      // RFC 5452 §9.2 (ports.ts): sockets opened, port draws that found the port in use, and
+      // windows that shared an open socket because 1,024 were open
+      upstreamPortsOpened: ports.portsOpened,
+      upstreamPortCollisions: ports.portCollisions,
+      upstreamPortsShared: ports.portsShared,
     };
   }
 }

@@ -16,7 +16,7 @@
 // (src/util/sys/mmsg.ts). `batch` 0: one dgram send and one 'message' event per datagram.
 import { DatagramBatch } from "../../util/sys/mmsg.ts";
 import { CaseEcho, hasLetter, perturbCase } from "./dns0x20.ts";
-import { PortPool, type UdpPort } from "./ports.ts";
+import { PortPool, type PortStats, type UdpPort } from "./ports.ts";
 import { Entropy } from "./random.ts";
 import {
   answerCheck,
@@ -394,11 +394,15 @@ export class UdpExchange {
     return n;
   }
 
-  /** Sockets opened since the start, over both families. */
-  get portsOpened(): number {
-    let n = 0;
-    for (const pool of this.pools.values()) n += pool.stats.portsOpened;
-    return n;
+  /** The port pools' counters (ports.ts), over both families. */
+  get portStats(): PortStats {
+    const total: PortStats = { portsOpened: 0, portCollisions: 0, portsShared: 0 };
+    for (const pool of this.pools.values()) {
+      total.portsOpened += pool.stats.portsOpened;
+      total.portCollisions += pool.stats.portCollisions;
+      total.portsShared += pool.stats.portsShared;
+    }
+    return total;
   }
 
   close(): void {

@@ -162,7 +162,7 @@ test("upstream udp: source ports random over 1024-65535, a fresh one per query w
     assert.ok([...ports].some((p) => p < 32768) && [...ports].some((p) => p > 32768));
     const ids = new Set(up.seen.map((s) => s.id));
     assert.ok(ids.size >= 197, `${ids.size} distinct IDs`);
-    assert.equal(c.udp.portsOpened, 200);
+    assert.equal(c.udp.portStats.portsOpened, 200);
     assert.equal(c.udp.portsOpen, 0, "every socket closed once its query was answered");
   } finally {
     c.close();
