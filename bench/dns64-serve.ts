@@ -1,7 +1,10 @@
 // Runs v6mostly's DNS64 for bench/dns64.ts in its own process, with N event loops
 // (startDns64 { workers: N }: the main thread plus N-1 worker threads, each with its own
-// SO_REUSEPORT UDP socket and cache). Prints "ready" once serving; ends on SIGTERM.
+// SO_REUSEPORT UDP socket and cache). Prints "ready" once serving; on SIGTERM prints its stats
+// ("stats {json}") and ends.
 //   node --import tsx bench/dns64-serve.ts <workers> <port> <upstream host:port> <prefix>
+// BENCH_QUERIES_PER_PORT and BENCH_PORT_WINDOW_MS override the upstream source-port policy
+// (src/services/dns64/ports.ts; queriesPerPort 1: a fresh port per query).
 import type { Dns64Assignment } from "../src/planner/plan.ts";
 import { startDns64 } from "../src/services/dns64/index.ts";
 import { createLogger } from "../src/util/log.ts";
@@ -25,10 +28,19 @@ const a = {
 const svc = await startDns64(
   a,
   { log: createLogger("dns64-bench", { level: "warn" }), stateDir: "/tmp" },
-  { workers: Number(workersText ?? 1) },
+  {
+    workers: Number(workersText ?? 1),
+    upstream: {
+      ...(process.env.BENCH_QUERIES_PER_PORT
+        ? { queriesPerPort: Number(process.env.BENCH_QUERIES_PER_PORT) }
+        : {}),
+      ...(process.env.BENCH_PORT_WINDOW_MS ? { portWindowMs: Number(process.env.BENCH_PORT_WINDOW_MS) } : {}),
+    },
+  },
 );
 process.stdout.write("ready\n");
 process.on("SIGTERM", async () => {
+  process.stdout.write(`stats ${JSON.stringify(svc.stats())}\n`);
   await svc.stop();
   process.exit(0);
 });

@@ -8,12 +8,15 @@
 //              costs the resolver an AAAA and an A query upstream, then synthesis.
 // Throughput runs (dnsperf -q 100 outstanding, no rate limit; the two targets alternate three times
 // and the median is kept) give QPS; separate runs at a fixed rate with dnsperf -v give latency
-// percentiles. v6mostly runs with 1 and 2 event loops (startDns64 { workers }: worker threads on
+// percentiles; a run of uncached queries at a fixed rate below saturation gives the CPU time each
+// resolver process spent per query (/proc/PID/stat), which other load on the machine disturbs far
+// less than it disturbs QPS. v6mostly runs with 1 and 2 event loops (startDns64 { workers }: worker threads on
 // SO_REUSEPORT sockets), Unbound with num-threads 1 and 2. Every dnsperf run is bounded (-l seconds).
 import { type ChildProcess, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BENCH_WILDCARD, type Lab, missingTools, portBase, startLab } from "../test/services/dns64/lab.ts";
+import { measurePortPolicies } from "./dns64-ports.ts";
 
 const PREFIX = "64:ff9b::/96";
 const NAMES = 2000;
@@ -21,10 +24,13 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = 3;
 /** BENCH_WORKERS=1 measures one event loop / one Unbound thread only (a shorter run) */
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? "1,2").split(",").map(Number);
+/** BENCH_ONLY=ports measures the source-port policies only (bench/dns64-ports.ts) */
+const PORTS_ONLY = process.env.BENCH_ONLY === "ports";
 const here = new URL(".", import.meta.url).pathname;
 
 interface Perf {
   qps: number;
+  completed: number;
   lost: number;
   avgMs: number;
   p50?: number;
@@ -46,6 +52,20 @@ function run(cmd: string, args: string[]): Promise<string> {
     p.on("error", reject);
     p.on("exit", () => resolve(out));
   });
+}
+
+/** CPU seconds (user + system, all threads) a process has used: /proc/PID/stat fields 14 and 15. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // clock ticks (CLK_TCK 100 on Linux)
+}
+
+/** CPU time per uncached query (µs) at a fixed rate of `qps`, for the process `pid`. */
+async function cpuPerQuery(port: number, pid: number, file: string, qps: number): Promise<number> {
+  const before = cpuSeconds(pid);
+  const p = await dnsperf(port, file, { seconds: 4, qps });
+  return ((cpuSeconds(pid) - before) * 1e6) / p.completed;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -81,6 +101,7 @@ async function dnsperf(
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
   const perf: Perf = {
     qps: num(/Queries per second:\s+([\d.]+)/),
+    completed: num(/Queries completed:\s+(\d+)/),
     lost: num(/Queries lost:\s+(\d+)/),
     avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
     rcodes: /Response codes:\s+(.*)/.exec(out)?.[1] ?? "?",
@@ -110,7 +131,10 @@ function startOurs(workers: number, port: number, upstream: string): Promise<Chi
       },
     );
     const t = setTimeout(() => reject(new Error("v6mostly did not start")), 20000);
+    let out = "";
     p.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      ourOutput.set(p, out);
       if (d.toString().includes("ready")) {
         clearTimeout(t);
         resolve(p);
@@ -120,13 +144,20 @@ function startOurs(workers: number, port: number, upstream: string): Promise<Chi
   });
 }
 
-async function stopOurs(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
-  const done = new Promise((r) => p.once("exit", r));
-  p.kill("SIGTERM");
-  const t = setTimeout(() => p.kill("SIGKILL"), 3000);
-  await done;
-  clearTimeout(t);
+/** What each of our server processes printed (its stats come last, on SIGTERM). */
+const ourOutput = new Map<ChildProcess, string>();
+
+/** Stops our server; its stats over the whole run. */
+async function stopOurs(p: ChildProcess): Promise<Record<string, number>> {
+  if (p.exitCode === null) {
+    const done = new Promise((r) => p.once("exit", r));
+    p.kill("SIGTERM");
+    const t = setTimeout(() => p.kill("SIGKILL"), 3000);
+    await done;
+    clearTimeout(t);
+  }
+  const line = /^stats (.*)$/m.exec(ourOutput.get(p) ?? "");
+  return line ? (JSON.parse(line[1]!) as Record<string, number>) : {};
 }
 
 const fmt = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
@@ -138,7 +169,12 @@ interface Row {
   cachedLat: Perf;
   uncached: Perf;
   uncachedLat: Perf;
+  /** CPU µs per uncached query at CPU_QPS */
+  cpuUs: number;
 }
+
+/** The fixed rate of the CPU-per-query runs: below saturation for both, at 1 and 2 threads. */
+const CPU_QPS = 2000;
 
 interface Files {
   cached: string;
@@ -153,12 +189,13 @@ const median = (xs: Perf[]): Perf => [...xs].sort((a, b) => a.qps - b.qps)[Math.
  */
 async function measurePair(
   ports: { ours: number; unbound: number },
+  pids: { ours: number; unbound: number },
   workers: number,
   files: Files,
 ): Promise<Row[]> {
   const targets = [
-    { target: "v6mostly", port: ports.ours },
-    { target: "unbound", port: ports.unbound },
+    { target: "v6mostly", port: ports.ours, pid: pids.ours },
+    { target: "unbound", port: ports.unbound, pid: pids.unbound },
   ];
   // warm the caches with every cached name (each of our workers has its own cache: several passes)
   for (const t of targets) await dnsperf(t.port, files.cached, { seconds: 10, runs: workers + 1 });
@@ -183,6 +220,7 @@ async function measurePair(
       qps: 1000,
       verbose: true,
     });
+    const cpuUs = await cpuPerQuery(t.port, t.pid, files.uncached(`${t.target[0]}${workers}cpu`), CPU_QPS);
     rows.push({
       target: t.target,
       workers,
@@ -190,6 +228,7 @@ async function measurePair(
       cachedLat,
       uncached: median(uncached[i]!),
       uncachedLat,
+      cpuUs,
     });
   }
   return rows;
@@ -223,7 +262,10 @@ async function main(): Promise<void> {
   };
 
   const rows: Row[] = [];
-  for (const threads of WORKER_COUNTS) {
+  /** upstream UDP queries per source port over each whole run, by worker count */
+  const perPort = new Map<number, number>();
+  let portPolicies: string[] = [];
+  for (const threads of PORTS_ONLY ? [1] : WORKER_COUNTS) {
     let lab: Lab | undefined;
     let ours: ChildProcess | undefined;
     try {
@@ -234,16 +276,33 @@ async function main(): Promise<void> {
         unboundThreads: threads,
         benchNames: NAMES,
       });
+      if (threads === (PORTS_ONLY ? 1 : WORKER_COUNTS[0]))
+        portPolicies = await measurePortPolicies({ host: "127.0.0.1", port: lab.auth.port }, BENCH_WILDCARD);
+      if (PORTS_ONLY) continue;
       const upstream = `127.0.0.1:${lab.auth.port}`;
       const port = portBase() + 7;
       ours = await startOurs(threads, port, upstream);
-      rows.push(...(await measurePair({ ours: port, unbound: lab.unbound64!.port }, threads, files)));
+      rows.push(
+        ...(await measurePair(
+          { ours: port, unbound: lab.unbound64!.port },
+          { ours: ours.pid!, unbound: lab.unbound64!.proc.pid! },
+          threads,
+          files,
+        )),
+      );
     } finally {
-      if (ours) await stopOurs(ours);
+      if (ours) {
+        const s = await stopOurs(ours);
+        perPort.set(threads, (s.upstreamUdpSent ?? Number.NaN) / (s.upstreamPortsOpened ?? Number.NaN));
+      }
       await lab?.stop();
     }
   }
   await run("rm", ["-rf", dir]);
+  if (PORTS_ONLY) {
+    for (const l of portPolicies) console.log(l);
+    return;
+  }
 
   console.log(
     `\nDNS64 benchmark: dnsperf 2.10, median of ${ROUNDS} alternating ${SECONDS} s runs per QPS figure, 100 queries outstanding, loopback.`,
@@ -255,7 +314,7 @@ async function main(): Promise<void> {
     "all run on them, so absolute figures are low and noisy; ratios from the same run are what to read.\n",
   );
   console.log(
-    "target     workers | cached QPS  p50/p90/p99 ms (@5k qps) | uncached QPS  p50/p90/p99 ms (@1k qps) | lost",
+    `target     workers | cached QPS  p50/p90/p99 ms (@5k qps) | uncached QPS  p50/p90/p99 ms (@1k qps) | CPU µs/uncached (@${CPU_QPS / 1000}k qps) | lost`,
   );
   for (const r of rows) {
     console.log(
@@ -265,6 +324,7 @@ async function main(): Promise<void> {
         `| ${fmt(r.uncached.qps).padStart(12)}  ${fmt(r.uncachedLat.p50, 2)}/${fmt(r.uncachedLat.p90, 2)}/${fmt(r.uncachedLat.p99, 2)}`.padEnd(
           43,
         ) +
+        `| ${fmt(r.cpuUs).padStart(8)}`.padEnd(28) +
         `| ${r.cached.lost + r.uncached.lost}`,
     );
   }
@@ -272,7 +332,7 @@ async function main(): Promise<void> {
     const o = rows.find((r) => r.target === "v6mostly" && r.workers === w)!;
     const u = rows.find((r) => r.target === "unbound" && r.workers === w)!;
     console.log(
-      `ratio v6mostly/unbound at ${w} worker(s)/thread(s): cached ${(o.cached.qps / u.cached.qps).toFixed(2)}x, uncached ${(o.uncached.qps / u.uncached.qps).toFixed(2)}x`,
+      `ratio v6mostly/unbound at ${w} worker(s)/thread(s): cached ${(o.cached.qps / u.cached.qps).toFixed(2)}x, uncached ${(o.uncached.qps / u.uncached.qps).toFixed(2)}x, CPU per uncached query ${(o.cpuUs / u.cpuUs).toFixed(2)}x`,
     );
   }
   const o1 = rows.find((r) => r.target === "v6mostly" && r.workers === 1);
@@ -282,6 +342,9 @@ async function main(): Promise<void> {
       `v6mostly scaling 1 → 2 workers: cached ${(o2.cached.qps / o1.cached.qps).toFixed(2)}x, uncached ${(o2.uncached.qps / o1.uncached.qps).toFixed(2)}x`,
     );
   if (o1) console.log(`response codes (v6mostly, 1 worker, cached): ${o1.cached.rcodes}`);
+  for (const [w, n] of perPort)
+    console.log(`v6mostly upstream UDP queries per source port over the run, ${w} worker(s): ${fmt(n, 1)}`);
+  for (const l of portPolicies) console.log(l);
 }
 
 await main();

@@ -6,6 +6,7 @@ import type { Logger } from "../../util/log.ts";
 import { startWorker as newWorker, siblingModule } from "../../util/worker.ts";
 import type { RunningService, ServiceContext } from "../contract.ts";
 import { AnswerCache, DEFAULT_CACHE_LIMITS } from "./cache.ts";
+import { publishDns64Metrics } from "./metrics.ts";
 import { type Dns64Options, Stack } from "./stack.ts";
 
 export { configOf, DEFAULT_RATE_LIMIT, type Dns64Options } from "./stack.ts";
@@ -84,9 +85,10 @@ export async function startDns64(
   const sweep = setInterval(() => current.main.limiter.sweep(Date.now()), 60_000);
   sweep.unref();
 
-  return {
+  const service: Dns64Service = {
     async stop() {
       clearInterval(sweep);
+      unpublish?.();
       await close(current);
       log.info("dns64 stopped");
     },
@@ -114,4 +116,10 @@ export async function startDns64(
       return total;
     },
   };
+  const unpublish =
+    ctx.metrics &&
+    publishDns64Metrics(ctx.metrics, ctx.resource ?? `Dns64Resolver/${assignment.name}`, () =>
+      service.stats(),
+    );
+  return service;
 }

@@ -46,16 +46,22 @@ export async function reusePortUdp(family: 4 | 6, host: string, port: number): P
 
 /** A non-blocking UDP socket descriptor bound to host:port (port 0: any free port). */
 export function udpFd(family: 4 | 6, host: string, port: number, reusePort: boolean): number {
+  const sa =
+    family === 4 ? sockaddrIn(addressBytes(host, 4), port) : sockaddrIn6(addressBytes(host, 6), 0, port);
+  return udpFdAt(sa, reusePort);
+}
+
+/** The same for a sockaddr_in / sockaddr_in6 already built (no address text to parse). */
+export function udpFdAt(sa: Uint8Array, reusePort: boolean): number {
+  const v4 = sa[0] === AF_INET;
   const fd = check(
-    socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+    socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
     "socket(SOCK_DGRAM)",
   );
   try {
     if (reusePort) setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
-    if (family === 6) setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
-    const sa =
-      family === 4 ? sockaddrIn(addressBytes(host, 4), port) : sockaddrIn6(addressBytes(host, 6), 0, port);
-    check(bind(fd, sa, sa.length), `bind(${host}:${port})`);
+    if (!v4) setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
+    check(bind(fd, sa, sa.length), "bind");
   } catch (e) {
     close(fd);
     throw e;

@@ -1,253 +1,13 @@
-// The DNS server: UDP and TCP listeners (RFC 1035 §4.2, RFC 7766), the client checks, and the step
-// from a query's bytes to the answer's bytes. Malformed input is answered with FORMERR when there
-// is a header to answer to, or dropped and counted; nothing a client sends ends the process.
+// The listening sockets of one resolver: UDP (RFC 1035 §4.2.1), batched with recvmmsg/sendmmsg
+// (udpbatch.ts) or one datagram per event, and TCP (tcp.ts). Each query goes through the
+// transport-independent QueryHandler (handler.ts).
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
-import { createServer, type Server as TcpServer, type Socket as TcpSocket } from "node:net";
 import type { Logger } from "../../util/log.ts";
-import type { ClientAcl, RateLimiter } from "./access.ts";
-import { keyTail } from "./cache.ts";
-import { type ClientQuery, errorReply, MIN_UDP, render, udpLimit } from "./reply.ts";
-import type { Resolver } from "./resolver.ts";
+import type { RateLimiter } from "./access.ts";
+import type { QueryHandler } from "./handler.ts";
 import { libcUdp } from "./reuseport.ts";
+import type { TcpFront } from "./tcp.ts";
 import { UdpBatch } from "./udpbatch.ts";
-import {
-  BADVERS_EXT,
-  EDNS_UDP_SIZE,
-  FLAG,
-  HEADER_LEN,
-  lowerName,
-  parseMessage,
-  RCODE,
-  readU16,
-  TYPE,
-  Writer,
-  writeHeader,
-  writeOpt,
-} from "./wire.ts";
-
-export interface ServerStats {
-  udpQueries: number;
-  tcpQueries: number;
-  refused: number;
-  rateLimited: number;
-  formerr: number;
-  notimp: number;
-  dropped: number;
-  truncated: number;
-  cacheHits: number;
-  errors: number;
-  tcpConnections: number;
-  /** UDP queries received by recvmmsg while draining a socket (udpbatch.ts), part of udpQueries */
-  udpBatched: number;
-}
-
-export const newServerStats = (): ServerStats => ({
-  udpQueries: 0,
-  tcpQueries: 0,
-  refused: 0,
-  rateLimited: 0,
-  formerr: 0,
-  notimp: 0,
-  dropped: 0,
-  truncated: 0,
-  cacheHits: 0,
-  errors: 0,
-  tcpConnections: 0,
-  udpBatched: 0,
-});
-
-const keyScratch = Buffer.allocUnsafe(256 + 5);
-
-/** A header-only answer (QDCOUNT 0) for a query whose question could not be read. */
-function headerOnly(id: number, flags: number, rcode: number): Uint8Array {
-  const w = new Writer(HEADER_LEN);
-  writeHeader(w, id, FLAG.QR | FLAG.RA | (flags & (FLAG.RD | 0x7800)) | rcode, 0, 0, 0, 0);
-  return w.finish();
-}
-
-/** From query bytes to answer bytes (or undefined: send nothing). Independent of the transport. */
-export class QueryHandler {
-  constructor(
-    private readonly resolver: Resolver,
-    private readonly acl: ClientAcl,
-    readonly stats: ServerStats = newServerStats(),
-  ) {}
-
-  /**
-   * `client` is the source address; `tcp` lifts the UDP size limit (RFC 7766: 65535). The promise
-   * never rejects.
-   */
-  async handle(query: Uint8Array, client: string, tcp: boolean): Promise<Uint8Array | undefined> {
-    try {
-      return await this.handleUnsafe(query, client, tcp);
-    } catch {
-      this.stats.errors++;
-      return undefined;
-    }
-  }
-
-  /**
-   * Synchronous part: returns bytes, undefined (drop) or a promise when upstream work is needed.
-   * `borrowed`: the query bytes are valid during this call only (a receive buffer reused for the
-   * next datagram), so the slow path copies them before it waits.
-   */
-  handleSync(
-    query: Uint8Array,
-    client: string,
-    tcp: boolean,
-    borrowed = false,
-  ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
-    try {
-      return this.handleUnsafe(query, client, tcp, borrowed);
-    } catch {
-      this.stats.errors++;
-      return undefined;
-    }
-  }
-
-  private handleUnsafe(
-    query: Uint8Array,
-    client: string,
-    tcp: boolean,
-    borrowed = false,
-  ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
-    if (query.length < HEADER_LEN) {
-      this.stats.dropped++;
-      return undefined;
-    }
-    const id = readU16(query, 0);
-    const flags = readU16(query, 2);
-    // RFC 1035 §4.1.1: a message with QR set is a response; answering it could start a loop
-    if (flags & FLAG.QR) {
-      this.stats.dropped++;
-      return undefined;
-    }
-    if (!this.acl.allows(client)) {
-      this.stats.refused++;
-      return this.refuse(query, id, flags, tcp);
-    }
-    const fast = this.fromCache(query, id, flags, tcp);
-    if (fast) return fast;
-    if (borrowed) query = query.slice();
-    const m = parseMessage(query);
-    if (
-      m?.qdcount !== 1 ||
-      !m.question ||
-      m.optCount > 1 ||
-      m.question.end !== HEADER_LEN + m.question.name.length + 4
-    ) {
-      this.stats.formerr++;
-      return headerOnly(id, flags, RCODE.FORMERR);
-    }
-    const q = m.question;
-    const cq: ClientQuery = {
-      id,
-      flags,
-      question: query.subarray(HEADER_LEN, q.end),
-      edns: m.edns ? { udpSize: m.edns.udpSize, do: m.edns.do } : undefined,
-    };
-    const limit = tcp ? 65535 : udpLimit(cq);
-    const name = lowerName(q.name);
-    const opcode = (flags >>> 11) & 0xf;
-    if (opcode !== 0) {
-      this.stats.notimp++;
-      return render(
-        errorReply(name, q.type, q.class, RCODE.NOTIMP),
-        { ...cq, flags: flags & ~0x7800 },
-        0,
-        limit,
-      );
-    }
-    // RFC 6891 §6.1.3: only EDNS version 0 is spoken here
-    if (m.edns && m.edns.version > 0) {
-      const w = new Writer(HEADER_LEN + cq.question.length + 11);
-      writeHeader(w, id, FLAG.QR | FLAG.RA | (flags & (FLAG.RD | FLAG.CD)), 1, 0, 0, 1);
-      w.bytes(cq.question);
-      writeOpt(w, EDNS_UDP_SIZE, BADVERS_EXT, m.edns.do);
-      return w.finish();
-    }
-    if (q.type === TYPE.OPT) {
-      this.stats.formerr++;
-      return render(errorReply(name, q.type, q.class, RCODE.FORMERR), cq, 0, limit);
-    }
-    // zone transfers are an authoritative server's business (RFC 5936), not a forwarder's
-    if (q.type === TYPE.AXFR || q.type === TYPE.IXFR) {
-      this.stats.notimp++;
-      return render(errorReply(name, q.type, q.class, RCODE.NOTIMP), cq, 0, limit);
-    }
-    const dnssecOk = m.edns?.do ?? false;
-    const cd = (flags & FLAG.CD) !== 0;
-    return this.resolver
-      .answer(name, q.type, q.class, dnssecOk, cd)
-      .then((a) => this.out(render(a.reply, cq, a.age, limit)));
-  }
-
-  /**
-   * The fast path for the common query (one uncompressed question, at most an EDNS(0) OPT, opcode
-   * QUERY) whose answer is cached: the cache key is built straight from the query bytes. Anything
-   * else returns undefined and takes the full path, which handles every error case.
-   */
-  private fromCache(query: Uint8Array, id: number, flags: number, tcp: boolean): Uint8Array | undefined {
-    const len = query.length;
-    if (flags & 0x7800 || readU16(query, 4) !== 1 || readU16(query, 6) !== 0 || readU16(query, 8) !== 0)
-      return undefined;
-    const arcount = readU16(query, 10);
-    if (arcount > 1) return undefined;
-    const key = keyScratch;
-    let pos = HEADER_LEN;
-    for (;;) {
-      if (pos >= len) return undefined;
-      const l = query[pos]!;
-      if (l > 63 || pos - HEADER_LEN + l + 1 > 255) return undefined;
-      key[pos - HEADER_LEN] = l;
-      pos++;
-      if (l === 0) break;
-      if (pos + l > len) return undefined;
-      for (let i = 0; i < l; i++) {
-        const c = query[pos + i]!;
-        key[pos - HEADER_LEN + i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-      }
-      pos += l;
-    }
-    if (pos + 4 > len) return undefined;
-    const qend = pos + 4;
-    const qtype = readU16(query, pos);
-    const qclass = readU16(query, pos + 2);
-    let edns: ClientQuery["edns"];
-    if (arcount === 1) {
-      // OPT: root owner, type 41, class = UDP size, TTL = ext-RCODE/version/flags, RDLENGTH
-      if (qend + 11 > len || query[qend] !== 0 || readU16(query, qend + 1) !== TYPE.OPT) return undefined;
-      if (query[qend + 6] !== 0) return undefined; // EDNS version > 0: BADVERS on the full path
-      if (qend + 11 + readU16(query, qend + 9) > len) return undefined;
-      edns = { udpSize: readU16(query, qend + 3), do: (query[qend + 7]! & 0x80) !== 0 };
-    }
-    const n = keyTail(key, qend - 4 - HEADER_LEN, qtype, qclass, edns?.do ?? false, (flags & FLAG.CD) !== 0);
-    const hit = this.resolver.cached(key.toString("latin1", 0, n));
-    if (!hit) return undefined;
-    this.stats.cacheHits++;
-    const cq: ClientQuery = { id, flags, question: query.subarray(HEADER_LEN, qend), edns };
-    return this.out(render(hit.reply, cq, hit.age, tcp ? 65535 : udpLimit(cq)));
-  }
-
-  private out(bytes: Uint8Array): Uint8Array {
-    if (readU16(bytes, 2) & FLAG.TC) this.stats.truncated++;
-    return bytes;
-  }
-
-  private refuse(query: Uint8Array, id: number, flags: number, tcp: boolean): Uint8Array {
-    const m = parseMessage(query);
-    const q = m?.question;
-    if (!m || !q || m.qdcount !== 1 || q.end !== HEADER_LEN + q.name.length + 4)
-      return headerOnly(id, flags, RCODE.REFUSED);
-    const cq: ClientQuery = { id, flags, question: query.subarray(HEADER_LEN, q.end), edns: undefined };
-    return render(
-      errorReply(lowerName(q.name), q.type, q.class, RCODE.REFUSED),
-      cq,
-      0,
-      tcp ? 65535 : MIN_UDP,
-    );
-  }
-}
 
 export interface ListenAddress {
   family: 4 | 6;
@@ -256,14 +16,8 @@ export interface ListenAddress {
 }
 
 export interface ServerOptions {
-  /** at most this many TCP connections at once (RFC 7766 §6.2.2: bound the resources) */
-  maxTcpConnections: number;
-  /** RFC 7766 §6.2.3: close idle TCP connections after this long */
-  tcpIdleMs: number;
   /** UDP sockets with SO_REUSEPORT, shared with worker threads serving the same addresses */
   reusePort: boolean;
-  /** serve TCP too (worker threads serve UDP only; the main thread has the TCP listeners) */
-  tcp: boolean;
   /**
    * UDP datagrams per recvmmsg/sendmmsg call when draining a socket after a wake-up (udpbatch.ts);
    * 0 = one datagram per event through dgram only
@@ -272,45 +26,37 @@ export interface ServerOptions {
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
-  maxTcpConnections: 256,
-  tcpIdleMs: 10_000,
   reusePort: false,
-  tcp: true,
   udpBatch: 64,
 };
 
-/** The listening sockets of one resolver. */
+/** The listening sockets of one resolver; `tcp` absent: UDP only (worker threads). */
 export class Dns64Server {
   private readonly udp: UdpSocket[] = [];
-  private readonly tcp: TcpServer[] = [];
-  private readonly conns = new Set<TcpSocket>();
   private batch: UdpBatch | undefined;
 
   constructor(
     private readonly handler: QueryHandler,
     private readonly limiter: RateLimiter,
     private readonly log: Logger,
-    private readonly opts: ServerOptions = DEFAULT_SERVER_OPTIONS,
+    private readonly opts: ServerOptions,
+    readonly tcp: TcpFront | undefined,
   ) {}
-
-  get stats(): ServerStats {
-    return this.handler.stats;
-  }
 
   async listen(addrs: readonly ListenAddress[]): Promise<void> {
     for (const a of addrs) {
       await this.listenUdp(a);
-      if (this.opts.tcp) await this.listenTcp(a);
+      await this.tcp?.listen(a, this.log);
     }
   }
 
   private async listenUdp(a: ListenAddress): Promise<void> {
+    const warn = (err: Error) =>
+      this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "udp socket error");
     if (this.opts.udpBatch > 0 || this.opts.reusePort) {
       const { socket: s, fd } = await libcUdp(a.family, a.host, a.port, this.opts.reusePort);
       this.udp.push(s);
-      s.on("error", (err) =>
-        this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "udp socket error"),
-      );
+      s.on("error", warn);
       if (this.opts.udpBatch > 0) {
         this.batch ??= new UdpBatch(this.handler, this.limiter, this.opts.udpBatch);
         const batch = this.batch;
@@ -323,9 +69,7 @@ export class Dns64Server {
     }
     const s = createSocket({ type: a.family === 4 ? "udp4" : "udp6", ipv6Only: a.family === 6 });
     s.on("message", (msg, rinfo) => this.onUdp(s, msg, rinfo));
-    s.on("error", (err) =>
-      this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "udp socket error"),
-    );
+    s.on("error", warn);
     this.udp.push(s);
     await new Promise<void>((resolve, reject) => {
       s.once("error", reject);
@@ -359,58 +103,11 @@ export class Dns64Server {
     );
   }
 
-  private listenTcp(a: ListenAddress): Promise<void> {
-    const srv = createServer({ pauseOnConnect: false }, (c) => this.onTcp(c));
-    srv.maxConnections = this.opts.maxTcpConnections;
-    srv.on("error", (err) =>
-      this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "tcp listener error"),
-    );
-    this.tcp.push(srv);
-    return new Promise((resolve, reject) => {
-      srv.once("error", reject);
-      srv.listen({ host: a.host, port: a.port, ipv6Only: a.family === 6 }, () => {
-        srv.off("error", reject);
-        resolve();
-      });
-    });
-  }
-
-  /** RFC 7766 §8: two-byte length framing; pipelined queries are answered as they complete (§6.2.1.1). */
-  private onTcp(c: TcpSocket): void {
-    this.handler.stats.tcpConnections++;
-    this.conns.add(c);
-    const client = c.remoteAddress ?? "";
-    let buf: Buffer = Buffer.alloc(0);
-    c.setTimeout(this.opts.tcpIdleMs, () => c.destroy());
-    c.on("error", () => c.destroy());
-    c.on("close", () => this.conns.delete(c));
-    c.on("data", (d: Buffer) => {
-      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-      while (buf.length >= 2) {
-        const len = buf.readUInt16BE(0);
-        if (buf.length < 2 + len) break;
-        const query = new Uint8Array(buf.subarray(2, 2 + len));
-        buf = buf.subarray(2 + len);
-        this.handler.stats.tcpQueries++;
-        void this.handler.handle(query, client, true).then((bytes) => {
-          if (!bytes || c.destroyed) return;
-          const frame = Buffer.allocUnsafe(2 + bytes.length);
-          frame.writeUInt16BE(bytes.length, 0);
-          frame.set(bytes, 2);
-          c.write(frame);
-        });
-      }
-    });
-  }
-
   async close(): Promise<void> {
     for (const s of this.udp) s.close();
     this.udp.length = 0;
     this.batch?.close();
     this.batch = undefined;
-    for (const c of this.conns) c.destroy();
-    this.conns.clear();
-    await Promise.all(this.tcp.map((t) => new Promise<void>((r) => t.close(() => r()))));
-    this.tcp.length = 0;
+    await this.tcp?.close();
   }
 }

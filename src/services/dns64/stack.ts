@@ -8,15 +8,11 @@ import { parseEndpoint } from "../../util/net.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
 import { compilePref64, compilePrefix6 } from "./addressing.ts";
 import { AnswerCache, type CacheLimits, DEFAULT_CACHE_LIMITS } from "./cache.ts";
+import { QueryHandler } from "./handler.ts";
 import { Resolver } from "./resolver.ts";
-import {
-  DEFAULT_SERVER_OPTIONS,
-  Dns64Server,
-  type ListenAddress,
-  QueryHandler,
-  type ServerOptions,
-} from "./server.ts";
+import { DEFAULT_SERVER_OPTIONS, Dns64Server, type ListenAddress, type ServerOptions } from "./server.ts";
 import type { Dns64Config } from "./synth.ts";
+import { DEFAULT_TCP_OPTIONS, TcpFront, type TcpOptions } from "./tcp.ts";
 import {
   DEFAULT_UPSTREAM_OPTIONS,
   UpstreamClient,
@@ -28,6 +24,8 @@ import {
 export interface Dns64Options {
   upstream?: Partial<UpstreamOptions>;
   cache?: Partial<CacheLimits>;
+  /** the limits on client TCP connections (tcp.ts) */
+  tcp?: Partial<TcpOptions>;
   /** queries per second per client over UDP; 0 = unlimited. Default: the spec's rateLimit. */
   rateLimit?: number;
   /**
@@ -64,16 +62,18 @@ function rateOf(a: Dns64Assignment, opts: Dns64Options): number {
 export class Stack {
   private constructor(
     readonly server: Dns64Server,
+    readonly handler: QueryHandler,
     readonly upstream: UpstreamClient,
     readonly resolver: Resolver,
     readonly limiter: RateLimiter,
     readonly cache: AnswerCache,
   ) {}
 
+  /** `role`: SO_REUSEPORT sockets (several threads), and whether this stack serves TCP too. */
   static async start(
     a: Dns64Assignment,
     opts: Dns64Options,
-    server: Partial<ServerOptions>,
+    role: Partial<ServerOptions> & { tcp: boolean },
     log: Logger,
     cache = new AnswerCache({ ...DEFAULT_CACHE_LIMITS, ...opts.cache }),
   ): Promise<Stack> {
@@ -83,8 +83,10 @@ export class Stack {
     });
     const resolver = new Resolver(configOf(a), upstream, cache);
     const limiter = new RateLimiter(rateOf(a, opts));
-    const handler = new QueryHandler(resolver, new ClientAcl(a.spec.allowClients));
-    const srv = new Dns64Server(handler, limiter, log, { ...DEFAULT_SERVER_OPTIONS, ...server });
+    const acl = new ClientAcl(a.spec.allowClients);
+    const handler = new QueryHandler(resolver, acl);
+    const tcp = role.tcp ? new TcpFront(handler, acl, { ...DEFAULT_TCP_OPTIONS, ...opts.tcp }) : undefined;
+    const srv = new Dns64Server(handler, limiter, log, { ...DEFAULT_SERVER_OPTIONS, ...role }, tcp);
     try {
       await srv.listen(endpoints(a.spec.listen));
     } catch (e) {
@@ -92,7 +94,7 @@ export class Stack {
       upstream.close();
       throw e;
     }
-    return new Stack(srv, upstream, resolver, limiter, cache);
+    return new Stack(srv, handler, upstream, resolver, limiter, cache);
   }
 
   async close(): Promise<void> {
@@ -102,9 +104,14 @@ export class Stack {
 
   stats(): Record<string, number> {
     const u = this.upstream.stats;
+    const udp = this.upstream.udp;
     const r = this.resolver.stats;
+    const rejected = udp.stats.rejected;
+    const ports = udp.portStats;
     return {
-      ...this.server.stats,
+      ...this.handler.stats,
+      ...this.server.tcp?.stats,
+      tcpOpen: this.server.tcp?.open ?? 0,
       cacheEntries: this.cache.size,
       cacheBytes: this.cache.usedBytes,
       cacheHitsTotal: this.cache.hits,
@@ -116,13 +123,29 @@ export class Stack {
       ipv4only: r.ipv4only,
       coalesced: r.coalesced,
       upstreamQueries: u.queries,
-      upstreamTimeouts: u.timeouts,
+      upstreamUdpSent: udp.stats.udpSent,
+      upstreamTimeouts: udp.stats.timeouts + u.tcpTimeouts,
       upstreamTruncated: u.truncated,
       upstreamTcp: u.tcpSent,
-      upstreamBadAnswers: u.badAnswers,
-      upstreamBatched: u.udpBatched,
+      upstreamTcpRejected: u.tcpRejected,
+      upstreamBatched: udp.stats.udpBatched,
       upstreamFailovers: u.failovers,
       upstreamFailures: u.failures,
+      // RFC 5452: answers not taken, by reason (upstreamwire.ts); none of them is ever cached
+      upstreamRejected: Object.values(rejected).reduce((x, y) => x + y, 0),
+      upstreamRejectedMalformed: rejected.malformed,
+      upstreamRejectedNoQuery: rejected.noQuery,
+      upstreamRejectedSource: rejected.source,
+      upstreamRejectedQuestion: rejected.question,
+      upstreamRejectedCase: rejected.case,
+      upstreamCaseFallbacks: u.caseFallbacks,
+      upstreamNoCaseEcho: udp.caseEcho.offCount(Date.now()),
+      upstreamPortsOpen: udp.portsOpen,
+      // RFC 5452 §9.2 (ports.ts): sockets opened, port draws that found the port in use, and
+      // windows that shared an open socket because 1,024 were open
+      upstreamPortsOpened: ports.portsOpened,
+      upstreamPortCollisions: ports.portCollisions,
+      upstreamPortsShared: ports.portsShared,
     };
   }
 }

@@ -12,7 +12,7 @@ import type { RemoteInfo, Socket } from "node:dgram";
 import { parseAddress } from "../../util/net.ts";
 import { DatagramBatch, sockaddrPort, sockaddrText } from "../../util/sys/mmsg.ts";
 import type { RateLimiter } from "./access.ts";
-import type { QueryHandler } from "./server.ts";
+import type { QueryHandler } from "./handler.ts";
 
 /** One UDP socket served in batches. */
 export interface BatchListener {

@@ -1,60 +1,55 @@
 // The forwarding client: sends a question to the configured upstream resolvers over UDP with EDNS(0),
 // retries over TCP when the answer is truncated (RFC 7766 §5), times out and fails over to the next
-// upstream, in order, for a bounded number of rounds. Answers are accepted only from the address
-// queried, with the ID and the question sent (RFC 5452 §4.3: spoofing resistance, random IDs).
-// The UDP side (sockets, batching, matching) is ./upstreamudp.ts; the messages are ./upstreamwire.ts.
+// upstream, in order, for a bounded number of rounds. The UDP side (random ports, IDs and 0x20, the
+// RFC 5452 checks, batching) is ./upstreamudp.ts; the messages are ./upstreamwire.ts.
 import { randomInt } from "node:crypto";
 import { connect, type Socket as TcpSocket } from "node:net";
-import { UdpExchange } from "./upstreamudp.ts";
 import {
+  CASE_NOT_ECHOED,
+  DEFAULT_UDP_EXCHANGE,
+  UdpExchange,
+  type UdpExchangeOptions,
+} from "./upstreamudp.ts";
+import {
+  answerCheck,
   buildUpstreamQuery,
-  matchesQuestion,
   type UpstreamAnswer,
   type UpstreamEndpoint,
   type UpstreamQuestion,
 } from "./upstreamwire.ts";
-import { FLAG, parseMessage, RCODE } from "./wire.ts";
+import { FLAG, HEADER_LEN, parseMessage, RCODE } from "./wire.ts";
 
 export {
   buildUpstreamQuery,
-  matchesQuestion,
   type UpstreamAnswer,
   type UpstreamEndpoint,
   type UpstreamQuestion,
 } from "./upstreamwire.ts";
 
-export interface UpstreamOptions {
-  /** per-try wait for a UDP answer */
-  timeoutMs: number;
+export interface UpstreamOptions extends UdpExchangeOptions {
   /** per-try wait for a whole TCP exchange */
   tcpTimeoutMs: number;
   /** how many times the whole upstream list is tried */
   rounds: number;
-  /**
-   * UDP queries per sendmmsg and answers per recvmmsg (./upstreamudp.ts); 0 = one dgram send and
-   * one 'message' event per datagram
-   */
-  batch: number;
 }
 
 export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = {
-  timeoutMs: 1000,
+  ...DEFAULT_UDP_EXCHANGE,
   tcpTimeoutMs: 3000,
   rounds: 2,
-  batch: 64,
 };
 
 export interface UpstreamStats {
   queries: number;
-  udpSent: number;
   tcpSent: number;
-  timeouts: number;
+  tcpTimeouts: number;
+  /** TCP answers that did not answer the query (ID or question) */
+  tcpRejected: number;
   truncated: number;
-  badAnswers: number;
+  /** queries asked again over TCP because the upstream did not echo the 0x20 case */
+  caseFallbacks: number;
   failovers: number;
   failures: number;
-  /** UDP answers received by recvmmsg while draining an upstream socket */
-  udpBatched: number;
 }
 
 export class UpstreamClient {
@@ -63,22 +58,21 @@ export class UpstreamClient {
   private readonly tcpSockets = new Set<TcpSocket>();
   readonly stats: UpstreamStats = {
     queries: 0,
-    udpSent: 0,
     tcpSent: 0,
-    timeouts: 0,
+    tcpTimeouts: 0,
+    tcpRejected: 0,
     truncated: 0,
-    badAnswers: 0,
+    caseFallbacks: 0,
     failovers: 0,
     failures: 0,
-    udpBatched: 0,
   };
-  private readonly udp: UdpExchange;
+  readonly udp: UdpExchange;
 
   constructor(
     private readonly upstreams: UpstreamEndpoint[],
     private readonly opts: UpstreamOptions = DEFAULT_UPSTREAM_OPTIONS,
   ) {
-    this.udp = new UdpExchange(opts.timeoutMs, this.stats, opts.batch);
+    this.udp = new UdpExchange(opts);
   }
 
   private tcp(u: UpstreamEndpoint, q: UpstreamQuestion): Promise<UpstreamAnswer | undefined> {
@@ -104,7 +98,7 @@ export class UpstreamClient {
         resolve(a);
       };
       const timer = setTimeout(() => {
-        this.stats.timeouts++;
+        this.stats.tcpTimeouts++;
         finish(undefined);
       }, this.opts.tcpTimeoutMs);
       s.on("connect", () => s.write(frame));
@@ -114,9 +108,12 @@ export class UpstreamClient {
         const len = got.readUInt16BE(0);
         if (got.length < 2 + len) return;
         const bytes = new Uint8Array(got.subarray(2, 2 + len));
-        const msg = parseMessage(bytes);
-        if (!msg || !matchesQuestion(msg, id, q)) {
-          this.stats.badAnswers++;
+        // TCP cannot be forged off-path: no 0x20 here (so the letter case carries nothing to
+        // check), but the answer must still answer the query (RFC 5452 §9.1)
+        const why = answerCheck(bytes, query, HEADER_LEN + q.name.length + 4);
+        const msg = why === undefined || why === "case" ? parseMessage(bytes) : undefined;
+        if (!msg || msg.optCount > 1) {
+          this.stats.tcpRejected++;
           return finish(undefined);
         }
         finish({ wire: bytes, msg });
@@ -126,9 +123,16 @@ export class UpstreamClient {
     });
   }
 
-  /** One upstream: UDP, then TCP if the UDP answer was truncated. */
+  /**
+   * One upstream: UDP, then TCP if the UDP answer was truncated, or if it came back with our 0x20
+   * question in another case (dns0x20.ts).
+   */
   private async ask(u: UpstreamEndpoint, q: UpstreamQuestion): Promise<UpstreamAnswer | undefined> {
     const a = await this.udp.ask(u, q);
+    if (a === CASE_NOT_ECHOED) {
+      this.stats.caseFallbacks++;
+      return this.tcp(u, q);
+    }
     if (a && a.msg.flags & FLAG.TC) {
       this.stats.truncated++;
       return this.tcp(u, q);

@@ -6,8 +6,8 @@ import dnsPacket from "dns-packet";
 import fc from "fast-check";
 import { ClientAcl, RateLimiter } from "../../../src/services/dns64/access.ts";
 import { AnswerCache } from "../../../src/services/dns64/cache.ts";
+import { QueryHandler } from "../../../src/services/dns64/handler.ts";
 import { type Fetcher, Resolver } from "../../../src/services/dns64/resolver.ts";
-import { QueryHandler } from "../../../src/services/dns64/server.ts";
 import type { UpstreamAnswer, UpstreamQuestion } from "../../../src/services/dns64/upstream.ts";
 import { nameToText, parseMessage } from "../../../src/services/dns64/wire.ts";
 import {

@@ -141,3 +141,43 @@ test("service: workers: 2 adds a worker thread on SO_REUSEPORT sockets; both ans
     await up.close();
   }
 });
+
+test("service: TCP: 40 pipelined queries then FIN are all answered (16 in flight at most), then the connection ends", async () => {
+  const base = portBase() + 4;
+  const up = await fakeUpstream(base);
+  const svc = await startDns64(assignment("64:ff9b::/96", [`127.0.0.1:${base + 1}`], `127.0.0.1:${base}`), {
+    log,
+    stateDir: "/tmp",
+  });
+  try {
+    const { connect } = await import("node:net");
+    const { decode, queryWire } = await import("./helpers.ts");
+    const c = connect({ host: "127.0.0.1", port: base + 1 });
+    await new Promise<void>((r) => c.on("connect", () => r()));
+    const frames = Array.from({ length: 40 }, (_, i) => {
+      const q = queryWire(`pipe${i}.example`, "AAAA", { id: i });
+      return Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    });
+    c.end(Buffer.concat(frames)); // all 40, then FIN
+    let buf = Buffer.alloc(0);
+    c.on("data", (d) => {
+      buf = Buffer.concat([buf, d]);
+    });
+    await new Promise<void>((r) => c.on("close", () => r()));
+    const ids = new Set<number>();
+    for (let at = 0; at + 2 <= buf.length; ) {
+      const len = buf.readUInt16BE(at);
+      const m = decode(new Uint8Array(buf.subarray(at + 2, at + 2 + len)));
+      assert.equal(m.answers.length, 1);
+      ids.add(m.id);
+      at += 2 + len;
+    }
+    assert.equal(ids.size, 40, "every query answered before the server closed");
+    const s = svc.stats();
+    assert.equal(s.tcpQueries, 40);
+    assert.ok(s.tcpPaused! >= 1, "reading paused at 16 in flight");
+  } finally {
+    await svc.stop();
+    await up.close();
+  }
+});

@@ -1,14 +1,28 @@
-// A scripted upstream for the service tests: a dns-packet server on loopback, UDP and TCP.
+// Scripted upstreams for the service tests: dns-packet servers on loopback, UDP and TCP.
 import { createSocket } from "node:dgram";
-import { createServer } from "node:net";
+import { createServer, type Server } from "node:net";
 import dnsPacket from "dns-packet";
+
+/** A TCP listener on 127.0.0.1:`port` answering each connection's one query with `answer(query)`. */
+export async function tcpResponder(port: number, answer: (query: Buffer) => Buffer): Promise<Server> {
+  const tcp = createServer((c) => {
+    c.on("data", (d) => {
+      const out = answer(d.subarray(2));
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(out.length);
+      c.end(Buffer.concat([len, out]));
+    });
+  });
+  await new Promise<void>((r) => tcp.listen(port, "127.0.0.1", () => r()));
+  return tcp;
+}
 
 /** A UDP+TCP upstream: A 192.0.2.1 for every name, AAAA NODATA; over UDP names starting "tc" get TC. */
 export async function fakeUpstream(port: number) {
   const seen = { udp: 0, tcp: 0 };
   const answer = (q: dnsPacket.Packet, tcp: boolean): Buffer => {
     const question = q.questions![0]!;
-    const truncate = !tcp && question.name.startsWith("tc");
+    const truncate = !tcp && question.name.toLowerCase().startsWith("tc");
     return dnsPacket.encode({
       type: "response",
       id: q.id,
@@ -46,16 +60,10 @@ export async function fakeUpstream(port: number) {
     udp.send(answer(dnsPacket.decode(m), false), r.port, r.address);
   });
   await new Promise<void>((r) => udp.bind(port, "127.0.0.1", () => r()));
-  const tcp = createServer((c) => {
-    c.on("data", (d) => {
-      seen.tcp++;
-      const out = answer(dnsPacket.decode(d.subarray(2)), true);
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(out.length);
-      c.end(Buffer.concat([len, out]));
-    });
+  const tcp = await tcpResponder(port, (m) => {
+    seen.tcp++;
+    return answer(dnsPacket.decode(m), true);
   });
-  await new Promise<void>((r) => tcp.listen(port, "127.0.0.1", () => r()));
   return {
     seen,
     close: async () => {
