@@ -5,9 +5,10 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { CrdConversionError, crd, openApiSchema, toStructural } from "../../src/api/crd.ts";
-import { generated, repoRoot, stale } from "../../src/api/gen.ts";
+import { repoRoot } from "../../src/api/gen.ts";
 import { readDocuments } from "../../src/api/load.ts";
 import { isKind, KIND_NAMES } from "../../src/api/resources.ts";
+import { generated, stale } from "../../src/operator/manifests/generate.ts";
 import { pruneAndValidate, structuralViolations } from "../support/structural.ts";
 
 describe("CRDs", () => {
