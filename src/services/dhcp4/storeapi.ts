@@ -15,9 +15,9 @@
 // rebind at T2, because renewals go to the failed server's address; here serverAddress moves with
 // the active node, so RENEWs are answered at once.
 //
-// Fencing: load() is a takeover. It writes the ConfigMap with this node as holder and a new term
-// under the resourceVersion it read, and every later write carries the resourceVersion of the
-// previous one (optimistic concurrency). Once another node has taken over, the old owner's writes
+// Fencing: load() is a takeover. It marks the ConfigMap with this node as holder and a new term,
+// then reads it, and every later write carries the resourceVersion of the previous one
+// (optimistic concurrency). Once another node has taken over, the old owner's writes
 // get 409 Conflict: the store is fenced, every save is refused, and the old owner's DHCP server
 // withholds its replies (a reply never leaves without its lease stored). A frozen owner that wakes
 // up therefore hands out nothing, whatever it decided before it froze.
@@ -71,7 +71,7 @@ export interface ApiLeaseStoreOptions {
   identity: string;
   maxBytes?: number;
   log?: Logger;
-  /** how many times load() tries its takeover against concurrent writes (default 10) */
+  /** how many times load() tries its takeover when the ConfigMap is created or deleted meanwhile (default 10) */
   takeoverAttempts?: number;
 }
 
@@ -113,55 +113,65 @@ export class ApiLeaseStore implements LeaseStore {
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   }
 
-  /** The takeover: reads every lease and writes this node as holder with a new term. */
+  /**
+   * The takeover: marks this node as holder with a new term, then reads every lease. The mark is a
+   * merge patch without precondition, so an old owner still writing cannot hold it off; it moves
+   * the resourceVersion, so every write of the old owner after it gets 409 and finds itself fenced.
+   * What the old owner wrote before it is in what is read next.
+   */
   async load(): Promise<Lease[]> {
     const { client, namespace, identity } = this.opts;
     const attempts = this.opts.takeoverAttempts ?? 10;
     for (let i = 0; ; i++) {
-      const current = await client.find<ConfigMap>(CONFIGMAPS, namespace, this.name);
+      const before = await client.find<ConfigMap>(CONFIGMAPS, namespace, this.name);
+      const term = (Number.parseInt(before?.data?.term ?? "0", 10) || 0) + 1;
+      try {
+        if (!before) {
+          const body: ConfigMap = {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: this.name, namespace, labels: STORE_LABELS, annotations: this.annotations() },
+            data: { holder: identity, term: String(term), leases: "" },
+          };
+          await client.create<ConfigMap>(CONFIGMAPS, body);
+        } else {
+          await client.mergePatch<ConfigMap>(CONFIGMAPS, namespace, this.name, {
+            data: { holder: identity, term: String(term) },
+          });
+        }
+      } catch (e) {
+        // created by another at the same moment, or deleted meanwhile: look again
+        if (!(isConflict(e) || isNotFound(e)) || i + 1 >= attempts) throw e;
+        this.counters.takeoverRetries++;
+        continue;
+      }
+      const now = await client.find<ConfigMap>(CONFIGMAPS, namespace, this.name);
+      const data = now?.data ?? {};
+      if (!now || data.holder !== identity || data.term !== String(term)) {
+        throw new FencedError(
+          `${data.holder ?? "another node"} took DhcpScope ${this.opts.scope.namespace}/${this.opts.scope.name} over while this node did (term ${data.term ?? "?"})`,
+        );
+      }
       this.live.clear();
       this.bytes = 0;
-      const data = current?.data ?? {};
       for (const line of (data.leases ?? "").split("\n")) {
         if (!line) continue;
         const l = parseRecord(line);
-        if (!l) {
-          this.counters.corruptLines++;
-          continue;
-        }
-        this.put(l);
+        if (l) this.put(l);
+        else this.counters.corruptLines++;
       }
-      const term = (Number.parseInt(data.term ?? "0", 10) || 0) + 1;
-      const body: ConfigMap = {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: {
-          name: this.name,
-          namespace,
-          labels: STORE_LABELS,
-          annotations: { "v6mostly.dev/scope": `${this.opts.scope.namespace}/${this.opts.scope.name}` },
-          ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}),
-        },
-        data: { holder: identity, term: String(term), leases: this.text() },
-      };
-      try {
-        const written = current
-          ? await client.replace<ConfigMap>(CONFIGMAPS, body)
-          : await client.create<ConfigMap>(CONFIGMAPS, body);
-        this.resourceVersion = written.metadata.resourceVersion ?? "";
-        this.term = term;
-        this.opts.log?.info(
-          { configMap: this.name, term, leases: this.live.size, previous: data.holder ?? null },
-          "dhcp4 leases taken over from the API",
-        );
-        return [...this.live.values()];
-      } catch (e) {
-        // the previous owner wrote meanwhile (its writes count until ours lands): read again
-        if (!(isConflict(e) || (!current && (e as { status?: number }).status === 409)) || i + 1 >= attempts)
-          throw e;
-        this.counters.takeoverRetries++;
-      }
+      this.resourceVersion = now.metadata.resourceVersion ?? "";
+      this.term = term;
+      this.opts.log?.info(
+        { configMap: this.name, term, leases: this.live.size, previous: before?.data?.holder ?? null },
+        "dhcp4 leases taken over from the API",
+      );
+      return [...this.live.values()];
     }
+  }
+
+  private annotations(): Record<string, string> {
+    return { "v6mostly.dev/scope": `${this.opts.scope.namespace}/${this.opts.scope.name}` };
   }
 
   save(records: Lease[]): Promise<void> {
@@ -262,7 +272,7 @@ export class ApiLeaseStore implements LeaseStore {
         name: this.name,
         namespace,
         labels: STORE_LABELS,
-        annotations: { "v6mostly.dev/scope": `${this.opts.scope.namespace}/${this.opts.scope.name}` },
+        annotations: this.annotations(),
         resourceVersion,
       },
       data: { holder: identity, term: String(this.term), leases: this.text() },
