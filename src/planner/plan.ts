@@ -294,7 +294,8 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
  *   every selected node, each answering on its own addresses: no owner.
  * - a RouterAdvert: none. Several routers advertising the same prefixes, RDNSS and PREF64 on one
  *   link is what RFC 4861 §6.2.7 expects; hosts keep every router and fail over by Neighbor
- *   Unreachability Detection (§7.3). Each node advertises from its own link-local address.
+ *   Unreachability Detection (§7.3, §6.3.6). Each node advertises from its own link-local address
+ *   (src/agent/ownership/README.md says why no moving router address yet).
  */
 export function ownership(a: Assignment): Ownership | undefined {
   switch (a.kind) {
@@ -332,9 +333,12 @@ function movable(e: Endpoint): boolean {
  * with a hash of the whole so that two long names stay apart).
  */
 export function ownerLeaseName(a: { kind: NodeKind; namespace: string; name: string }): string {
-  const full = `v6mostly-owner-${a.namespace}-${a.kind.toLowerCase()}-${a.name}`
-    .toLowerCase()
-    .replace(/[^a-z0-9.-]/g, "-");
+  return objectNameOf(`v6mostly-owner-${a.namespace}-${a.kind.toLowerCase()}-${a.name}`);
+}
+
+/** `text` as an object name: lower case, [a-z0-9.-], at most 253 characters (cut, with a hash of the whole). */
+export function objectNameOf(text: string): string {
+  const full = text.toLowerCase().replace(/[^a-z0-9.-]/g, "-");
   if (full.length <= 253) return full;
   return `${full.slice(0, 244)}-${createHash("sha256").update(full).digest("hex").slice(0, 8)}`;
 }

@@ -123,7 +123,8 @@ export function renderPlan(p: Plan): string {
 /** Cluster mode: one candidate at a time serves it (src/agent/ownership). */
 function owned(a: Assignment): string {
   if (!("owner" in a) || !a.owner) return "";
-  const moving = a.owner.addresses.length ? `, ${a.owner.addresses.join(" ")} move with it` : "";
+  const n = a.owner.addresses.length;
+  const moving = n ? `, ${a.owner.addresses.join(" ")} ${n === 1 ? "moves" : "move"} with it` : "";
   return `; candidate: the holder of Lease ${a.owner.lease} serves${moving}`;
 }
 
