@@ -99,6 +99,8 @@ export class OwnedService<A extends OwnedAssignment> implements RunningService<A
   /** every transition runs after the previous one */
   private queue: Promise<void> = Promise.resolve();
   private failure: { reason: string; message: string } | undefined;
+  /** when (this clock) the last successful renewal began: the addresses live until its renew deadline */
+  private renewed = 0;
   private failures = 0;
   private retry: NodeJS.Timeout | undefined;
   private unpublish: (() => void)[] = [];
@@ -155,7 +157,10 @@ export class OwnedService<A extends OwnedAssignment> implements RunningService<A
         this.round?.stop();
         this.serial(() => this.deactivate("lost the Lease"));
       },
-      onRenewed: (began) => this.serial(() => this.refresh(began)),
+      onRenewed: (began) => {
+        this.renewed = began;
+        this.serial(() => this.refresh(began));
+      },
     });
     this.elector.start();
   }
@@ -178,7 +183,9 @@ export class OwnedService<A extends OwnedAssignment> implements RunningService<A
     try {
       const placed = placeAddresses(this.owner.addresses, await readLinks(), this.owner.interface);
       if (!placed.ok) throw new ServiceError("NoInterfaceForAddress", placed.error);
-      const added = await this.addresses.add(placed.value, Math.max(1, this.lifetime(began)));
+      const life = this.lifetime(this.renewed);
+      if (life < 1 && placed.value.length) throw new Error("the Lease is about to lapse: not taking over now");
+      const added = await this.addresses.add(placed.value, life);
       const macs = await Promise.all(
         added.map(async (host) => ({ host, mac: await interfaceMac(host.dev) })),
       );
@@ -232,7 +239,8 @@ export class OwnedService<A extends OwnedAssignment> implements RunningService<A
     for (const undo of this.unpublish.splice(0)) undo();
     if (inner) await inner.stop().catch((e: Error) => this.log.error({ err: e.message }, "stop failed"));
     await this.addresses.remove();
-    if (this.state !== "stopped") this.state = "standby";
+    // a failed start stays reported until the next attempt (the Lease lost after it changes nothing)
+    if (this.state !== "stopped" && this.state !== "failed") this.state = "standby";
     if (wasActive) this.log.info({ why }, "standby: stopped serving, addresses removed");
   }
 

@@ -124,10 +124,11 @@ export class LeaderElector {
 
   private armDeadline(): void {
     if (this.deadline) clearTimeout(this.deadline);
+    // re-armed at every renewal: when it fires, none came in time (no clock check here: a timer
+    // may fire a millisecond before Date.now() says it is due, and it would not be armed again)
     this.deadline = setTimeout(
       () => {
-        if (this.running && this.leading && Date.now() - this.lastRenew >= this.renewDeadlineMs)
-          this.setLeading(false);
+        if (this.running && this.leading) this.setLeading(false);
       },
       Math.max(0, this.lastRenew + this.renewDeadlineMs - Date.now()),
     );
