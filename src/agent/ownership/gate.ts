@@ -216,6 +216,8 @@ export class OwnedService<A extends OwnedAssignment> implements RunningService<A
       this.log.warn({ err: this.failure.message }, "could not serve; Lease released");
       await this.giveUp();
       const delay = Math.min((this.opts.retryMs ?? 1000) * 2 ** (this.failures - 1), 60_000);
+      // said as the runtime says its own retries
+      this.failure.message += `; retrying at ${new Date(Date.now() + delay).toISOString()} (${this.failures} failed start${this.failures === 1 ? "" : "s"})`;
       this.retry = setTimeout(() => {
         this.retry = undefined;
         if (this.state === "failed") this.campaign();
