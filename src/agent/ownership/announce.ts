@@ -106,9 +106,10 @@ export function announce(
     });
   for (const { host, mac } of addresses) {
     const target = addressBytes(host.address);
-    const attempt = (what: "arp" | "na", send: () => void) => () => {
+    /** one announcement: a socket opened for it (the address may have just appeared), used, closed */
+    const send = (what: "arp" | "na", transmit: () => void) => () => {
       try {
-        send();
+        transmit();
         counts[what]++;
       } catch (e) {
         counts.errors++;
@@ -117,37 +118,27 @@ export function announce(
     };
     if (host.family === 4) {
       const packet = arpAnnouncement(mac, target);
-      rounds.push(
-        each(
-          schedule.arp.count,
-          schedule.arp.intervalMs,
-          attempt("arp", () => {
-            const s = new ArpSender(interfaceIndex(host.dev));
-            try {
-              s.broadcast(packet);
-            } finally {
-              s.close();
-            }
-          }),
-        ),
-      );
+      const arp = () => {
+        const s = new ArpSender(interfaceIndex(host.dev));
+        try {
+          s.broadcast(packet);
+        } finally {
+          s.close();
+        }
+      };
+      rounds.push(each(schedule.arp.count, schedule.arp.intervalMs, send("arp", arp)));
     } else {
       const message = unsolicitedAdvert(target, mac);
-      rounds.push(
-        each(
-          schedule.na.count,
-          schedule.na.intervalMs,
-          attempt("na", () => {
-            // RFC 4861 §7.2.4: the source is an address of the interface, here the target itself
-            const s = Icmp6Socket.open({ ifname: host.dev, types: [], hopLimit: 255, source: target });
-            try {
-              s.send(ALL_NODES, message);
-            } finally {
-              s.close();
-            }
-          }),
-        ),
-      );
+      const na = () => {
+        // RFC 4861 §7.2.4: the source is an address of the interface, here the target itself
+        const s = Icmp6Socket.open({ ifname: host.dev, types: [], hopLimit: 255, source: target });
+        try {
+          s.send(ALL_NODES, message);
+        } finally {
+          s.close();
+        }
+      };
+      rounds.push(each(schedule.na.count, schedule.na.intervalMs, send("na", na)));
     }
   }
   return {

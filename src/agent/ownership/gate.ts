@@ -184,7 +184,8 @@ export class OwnedService<A extends OwnedAssignment> implements RunningService<A
       const placed = placeAddresses(this.owner.addresses, await readLinks(), this.owner.interface);
       if (!placed.ok) throw new ServiceError("NoInterfaceForAddress", placed.error);
       const life = this.lifetime(this.renewed);
-      if (life < 1 && placed.value.length) throw new Error("the Lease is about to lapse: not taking over now");
+      if (life < 1 && placed.value.length)
+        throw new Error("the Lease is about to lapse: not taking over now");
       const added = await this.addresses.add(placed.value, life);
       const macs = await Promise.all(
         added.map(async (host) => ({ host, mac: await interfaceMac(host.dev) })),
