@@ -90,7 +90,11 @@ describe("v6mostly CLI", () => {
   it("plan --nodes shows a DhcpScope on every selected node as a candidate, and what moves", () => {
     writeFileSync(
       join(dir, "scope.yaml"),
-      doc("DhcpScope", "lan", "interface: lan0\nsubnet: 192.0.2.0/24\nranges: [192.0.2.10]\nserverAddress: 192.0.2.2"),
+      doc(
+        "DhcpScope",
+        "lan",
+        "interface: lan0\nsubnet: 192.0.2.0/24\nranges: [192.0.2.10]\nserverAddress: 192.0.2.2",
+      ),
     );
     const r = v6mostly("plan", "-f", "scope.yaml", "--nodes", "nodes.yaml");
     assert.equal(r.code, 0, r.out + r.err);
