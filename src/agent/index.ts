@@ -8,6 +8,7 @@ import { type KubeClient, withoutEmptyStrings } from "../operator/runtime/client
 import type { Starters } from "../services/contract.ts";
 import type { Logger } from "../util/log.ts";
 import { Heartbeat } from "./heartbeat.ts";
+import { type OwnershipOptions, ownedStarters } from "./ownership/gate.ts";
 import { NodeRuntime } from "./runtime.ts";
 import { ApiSource } from "./sources/api.ts";
 import type { StatusServer } from "./status.ts";
@@ -26,6 +27,8 @@ export interface AgentOptions {
   reportEveryMs?: number;
   heartbeatMs?: number;
   retry?: { initialMs: number; maxMs: number };
+  /** owned assignments (one candidate node at a time serves them): Lease timing, announcements */
+  ownership?: Pick<OwnershipOptions, "timing" | "announce" | "retryMs">;
 }
 
 export class Agent {
@@ -38,7 +41,15 @@ export class Agent {
   private readonly started = new Date().toISOString();
 
   constructor(private readonly opts: AgentOptions) {
-    this.runtime = new NodeRuntime(opts.starters, {
+    // Owned assignments start behind their Lease (src/agent/ownership): only the holder serves.
+    const starters = ownedStarters(opts.starters, {
+      client: opts.client,
+      namespace: opts.namespace,
+      identity: opts.nodeName,
+      log: opts.log,
+      ...opts.ownership,
+    });
+    this.runtime = new NodeRuntime(starters, {
       log: opts.log,
       stateDir: opts.stateDir,
       server: opts.server,

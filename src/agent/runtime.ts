@@ -267,7 +267,12 @@ export class NodeRuntime {
                 ? (e.error ?? "not started")
                 : `${e.error}; retrying at ${new Date(e.retryAt).toISOString()} (${e.failures} failed start${e.failures === 1 ? "" : "s"})`,
           };
-      const conditions = [ready, ...(e.service?.conditions?.() ?? [])].map((c) => this.stamp(e, c));
+      // A service may say itself whether it is Ready (the ownership gate's standby, src/agent/ownership).
+      const own = e.service?.conditions?.() ?? [];
+      const conditions = [
+        own.find((c) => c.type === "Ready") ?? ready,
+        ...own.filter((c) => c.type !== "Ready"),
+      ].map((c) => this.stamp(e, c));
       return {
         resource: labelOf(a),
         kind: a.kind,

@@ -49,6 +49,9 @@ export const dhcpScopeSpec = z
       .describe("the dynamic pools"),
     exclude: z.array(range(4, "addresses never leased: a range a-b, a CIDR or one address")).default([]),
     router: ipv4Address("the default gateway (option 3)").optional(),
+    serverAddress: ipv4Address(
+      "the server's own address on the link (option 54, the source of replies); in cluster mode it moves with the node that serves the scope, so clients renew without waiting for T2; default: the interface's first address in subnet",
+    ).optional(),
     dnsServers: z.array(ipv4Address("a DNS server (option 6)")).default([]),
     domainName: z.string().min(1).max(253).optional().describe("option 15"),
     leaseTime: duration()
@@ -120,6 +123,20 @@ export const dhcpScopeSpec = z
         }
       }
     }
+    if (spec.serverAddress !== undefined) {
+      const s = single(spec.serverAddress);
+      if (s !== undefined) {
+        if (!inRange(hosts, 4, s))
+          issue(ctx, ["serverAddress"], `${spec.serverAddress} is not inside ${where}`);
+        else if (pools.some((p) => inRange(p, 4, s)) && !excluded.some((x) => inRange(x, 4, s))) {
+          issue(
+            ctx,
+            ["serverAddress"],
+            `${spec.serverAddress} lies inside ranges and would be leased to a client: add it to exclude`,
+          );
+        }
+      }
+    }
     const macs = new Map<string, number>();
     const addrs = new Map<string, number>();
     spec.reservations.forEach((res, i) => {
@@ -142,6 +159,9 @@ export const dhcpScopeSpec = z
         issue(ctx, ["reservations", i, "address"], `${res.address} is not inside ${where}`);
       if (spec.router !== undefined && a === single(spec.router)) {
         issue(ctx, ["reservations", i, "address"], `${res.address} is the router's address`);
+      }
+      if (spec.serverAddress !== undefined && a === single(spec.serverAddress)) {
+        issue(ctx, ["reservations", i, "address"], `${res.address} is the server's address`);
       }
       const key = format(4, a);
       const before = addrs.get(key);

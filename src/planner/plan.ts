@@ -4,6 +4,7 @@
 // Conflicts are reported, never thrown: the older resource keeps its place, the newer one is left
 // out where it conflicts and says why.
 
+import { createHash } from "node:crypto";
 import {
   type AnyResource,
   type Kind,
@@ -43,11 +44,27 @@ export interface Nat64Assignment extends AssignmentIdentity {
   pool4Total: number;
 }
 
+/**
+ * An assignment that several nodes are candidates for and one serves at a time (cluster mode):
+ * the node holding `lease` runs it and carries `addresses`; the others stand by
+ * (src/agent/ownership). See `ownership()` for which assignments get one.
+ */
+export interface Ownership {
+  /** the coordination.k8s.io/v1 Lease to hold, in the operator's namespace */
+  lease: string;
+  /** where the addresses go; absent: the interface whose own subnet holds each address, found on the node */
+  interface?: string;
+  /** addresses that move with the active node (plain, no prefix length), in the spec's order */
+  addresses: string[];
+}
+
 export interface Dns64Assignment extends AssignmentIdentity {
   kind: "Dns64Resolver";
   spec: Spec<"Dns64Resolver">;
   /** spec.prefix, or the referenced Nat64Gateway's prefix */
   prefix: string;
+  /** cluster mode, listening on addresses of its own: one node at a time serves them */
+  owner?: Ownership;
 }
 
 /** Every optional lifetime and interval filled in from RFC defaults. */
@@ -71,6 +88,8 @@ export interface DhcpAssignment extends AssignmentIdentity {
   /** RFC 2131 §4.4.5 defaults: T1 = 0.5 × lease, T2 = 0.875 × lease */
   renewalTime: number;
   rebindingTime: number;
+  /** cluster mode: one node at a time serves the scope (two would lease one address twice) */
+  owner?: Ownership;
 }
 
 /** What a node or device runs, by kind: the kinds that run on nodes. */
@@ -228,7 +247,7 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
       place(t, r, resolved.value, `device ${t.name}`, out.conflicts);
       continue;
     }
-    let chosen = standalone ? [...nodes] : nodes.filter((n) => selects(r.spec.nodeSelector, n));
+    const chosen = standalone ? [...nodes] : nodes.filter((n) => selects(r.spec.nodeSelector, n));
     if (chosen.length === 0) {
       const sel = Object.entries(r.spec.nodeSelector)
         .map(([k, v]) => `${k}=${v}`)
@@ -240,21 +259,10 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
       });
       continue;
     }
-    if (r.kind === "DhcpScope" && chosen.length > 1) {
-      // Two servers handing out one range would lease one address twice: one node serves it.
-      const keep = [...chosen].sort((a, b) => a.name.localeCompare(b.name))[0]!;
-      out.conflicts.push({
-        resource: id(r),
-        source: r.source,
-        with: id(r),
-        where: chosen
-          .filter((n) => n !== keep)
-          .map((n) => n.name)
-          .join(", "),
-        message: `nodeSelector matches ${chosen.length} nodes; one DHCP server per scope, so only ${keep.name} serves it (narrow nodeSelector to say which)`,
-      });
-      chosen = [keep];
-    }
+    // Cluster mode: an assignment one node at a time must serve goes to every matching node as a
+    // candidate, with the Lease that elects the active one.
+    const owner = standalone ? undefined : ownership(resolved.value);
+    const value = owner ? { ...resolved.value, owner } : resolved.value;
     if (r.kind === "Nat64Gateway") {
       const a = resolved.value as Nat64Assignment;
       const shares = splitPool4(
@@ -271,9 +279,68 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
       continue;
     }
     for (const node of chosen)
-      place(nodeTarget.get(node.name)!, r, resolved.value, `node ${node.name}`, out.conflicts);
+      place(nodeTarget.get(node.name)!, r, value, `node ${node.name}`, out.conflicts);
   }
   return out;
+}
+
+/**
+ * Which assignments are served by one node at a time in cluster mode, and what moves with it:
+ * - a DhcpScope, always (two servers on one range would lease one address twice); its
+ *   serverAddress, when set, moves with it (clients renew by unicast to it, RFC 2131 §4.4.5).
+ *   Also with one candidate: a node that joins later must not start a second server.
+ * - a Dns64Resolver that listens on addresses of its own (not a wildcard, not loopback): those
+ *   addresses exist once on the link. One that listens only on wildcards or loopback runs on
+ *   every selected node, each answering on its own addresses: no owner.
+ * - a RouterAdvert: none. Several routers advertising the same prefixes, RDNSS and PREF64 on one
+ *   link is what RFC 4861 §6.2.7 expects; hosts keep every router and fail over by Neighbor
+ *   Unreachability Detection (§7.3, §6.3.6). Each node advertises from its own link-local address
+ *   (src/agent/ownership/README.md says why no moving router address yet).
+ */
+export function ownership(a: Assignment): Ownership | undefined {
+  switch (a.kind) {
+    case "DhcpScope":
+      return {
+        lease: ownerLeaseName(a),
+        interface: a.spec.interface,
+        addresses: a.spec.serverAddress === undefined ? [] : [a.spec.serverAddress],
+      };
+    case "Dns64Resolver": {
+      const own = [
+        ...new Set(
+          endpoints(a.spec.listen)
+            .filter(movable)
+            .map((e) => e.host),
+        ),
+      ];
+      return own.length ? { lease: ownerLeaseName(a), addresses: own } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Not a wildcard (0.0.0.0, ::) and not loopback (127.0.0.0/8, ::1): an address one node carries. */
+function movable(e: Endpoint): boolean {
+  if (e.address === 0n) return false;
+  if (e.family === 4) return e.address >> 24n !== 127n;
+  return e.address !== 1n;
+}
+
+/**
+ * The Lease that elects the node serving an assignment: v6mostly-owner-<namespace>-<kind>-<name>,
+ * a valid object name (RFC 1123 subdomain, at most 253 characters; a longer one is cut and ends
+ * with a hash of the whole so that two long names stay apart).
+ */
+export function ownerLeaseName(a: { kind: NodeKind; namespace: string; name: string }): string {
+  return objectNameOf(`v6mostly-owner-${a.namespace}-${a.kind.toLowerCase()}-${a.name}`);
+}
+
+/** `text` as an object name: lower case, [a-z0-9.-], at most 253 characters (cut, with a hash of the whole). */
+export function objectNameOf(text: string): string {
+  const full = text.toLowerCase().replace(/[^a-z0-9.-]/g, "-");
+  if (full.length <= 253) return full;
+  return `${full.slice(0, 244)}-${createHash("sha256").update(full).digest("hex").slice(0, 8)}`;
 }
 
 /** The assignment with references resolved and defaults derived, before any split. */

@@ -5,7 +5,7 @@
 // another version of the operator is refused field by field instead of crashing the agent.
 import { z } from "zod";
 import { duration } from "../api/duration.ts";
-import { ipv6Address, range } from "../api/fields.ts";
+import { ipAddress, ipv6Address, range } from "../api/fields.ts";
 import { pref64 } from "../api/nat64gateway.ts";
 import { KINDS, objectLabel } from "../api/resources.ts";
 import { formatPath } from "../api/rules.ts";
@@ -19,7 +19,7 @@ export interface WireAssignment {
   uid?: string;
   generation?: number;
   spec: unknown;
-  /** what the planner derived: pool4 share, resolved prefix, RA defaults, DHCP timers */
+  /** what the planner derived: pool4 share, resolved prefix, RA defaults, DHCP timers, owner */
   derived: unknown;
 }
 
@@ -30,13 +30,24 @@ const identity = {
   generation: z.number().int().optional(),
 };
 
+/** Ownership (plan.ts): the Lease to hold and what moves with it. */
+const owner = z.strictObject({
+  lease: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, "a Lease name (RFC 1123 subdomain)"),
+  interface: z.string().min(1).max(15).optional(),
+  addresses: z.array(ipAddress("an address that moves with the active node")),
+});
+
 const derived = {
   Nat64Gateway: z.strictObject({
     pool4: z.array(range(4, "this node's share of pool4")),
     pool4Count: z.number().int().min(0),
     pool4Total: z.number().int().min(0),
   }),
-  Dns64Resolver: z.strictObject({ prefix: pref64 }),
+  Dns64Resolver: z.strictObject({ prefix: pref64, owner: owner.optional() }),
   RouterAdvert: z.strictObject({
     resolved: z.strictObject({
       interval: z.strictObject({ min: z.number().int().min(0), max: z.number().int().min(1) }),
@@ -55,6 +66,7 @@ const derived = {
   DhcpScope: z.strictObject({
     renewalTime: z.number().int().min(0),
     rebindingTime: z.number().int().min(0),
+    owner: owner.optional(),
   }),
 } satisfies Record<NodeKind, z.ZodType>;
 

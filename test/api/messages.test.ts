@@ -467,6 +467,24 @@ const CASES: Case[] = [
     says: "is the router's address",
   },
   {
+    what: "a server address outside the subnet",
+    text: dhcp("serverAddress: 198.51.100.2"),
+    at: "home.yaml#1 DhcpScope/lan spec.serverAddress",
+    says: "198.51.100.2 is not inside 192.0.2.0/24's usable addresses",
+  },
+  {
+    what: "a server address inside a range",
+    text: dhcp("serverAddress: 192.0.2.120"),
+    at: "home.yaml#1 DhcpScope/lan spec.serverAddress",
+    says: "lies inside ranges and would be leased to a client: add it to exclude",
+  },
+  {
+    what: "a reservation on the server's address",
+    text: dhcp(`serverAddress: 192.0.2.2\nreservations: [{ mac: "02:00:00:00:00:01", address: 192.0.2.2 }]`),
+    at: "home.yaml#1 DhcpScope/lan spec.reservations[0].address",
+    says: "is the server's address",
+  },
+  {
     what: "a V6ONLY_WAIT below 300 s",
     text: dhcp("ipv6OnlyPreferred: 60"),
     at: "home.yaml#1 DhcpScope/lan spec.ipv6OnlyPreferred",

@@ -115,6 +115,27 @@ describe("v6mostly CLI", () => {
     assert.match(r.out, /two\.yaml#2 RouterAdvert\/y on node a: interface lan0 already has RouterAdvert\/x/);
   });
 
+  it("plan --nodes shows a DhcpScope on every selected node as a candidate, and what moves", () => {
+    writeFileSync(
+      join(dir, "scope.yaml"),
+      doc(
+        "DhcpScope",
+        "lan",
+        "interface: lan0\nsubnet: 192.0.2.0/24\nranges: [192.0.2.10]\nserverAddress: 192.0.2.2",
+      ),
+    );
+    const r = v6mostly("plan", "-f", "scope.yaml", "--nodes", "nodes.yaml");
+    assert.equal(r.code, 0, r.out + r.err);
+    for (const node of ["a", "b"]) {
+      assert.match(
+        r.out,
+        new RegExp(
+          `node ${node} +DhcpScope/lan +DHCPv4 on lan0 .*; candidate: the holder of Lease v6mostly-owner-default-dhcpscope-lan serves, 192\\.0\\.2\\.2 moves with it`,
+        ),
+      );
+    }
+  });
+
   it("plan refuses invalid resources and unreadable node lists", () => {
     writeFileSync(join(dir, "bad.yaml"), doc("Nat64Gateway", "gw", "pool4: []"));
     const bad = v6mostly("plan", "-f", "bad.yaml");

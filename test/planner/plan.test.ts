@@ -3,7 +3,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { AnyResource } from "../../src/api/resources.ts";
 import { nodesFrom } from "../../src/planner/nodes.ts";
-import { type Nat64Assignment, type Plan, plan, type RaAssignment } from "../../src/planner/plan.ts";
+import {
+  type DhcpAssignment,
+  type Dns64Assignment,
+  type Nat64Assignment,
+  ownerLeaseName,
+  type Plan,
+  plan,
+  type RaAssignment,
+} from "../../src/planner/plan.ts";
 import { doc, NAT64_OK, validateText } from "../support/validate.ts";
 
 function resources(...docs: string[]): AnyResource[] {
@@ -184,23 +192,87 @@ describe("planner", () => {
       );
     });
 
-    it("a DhcpScope that selects several nodes is served by one", () => {
+    it("cluster: a DhcpScope goes to every selected node as a candidate, with the Lease that elects one", () => {
+      const scope = `interface: lan0\nsubnet: 192.0.2.0/24\nranges: ["192.0.2.100"]\nserverAddress: 192.0.2.2`;
       const p = plan(
         resources(
-          doc(
-            "DhcpScope",
-            "a",
-            `interface: lan0\nsubnet: 192.0.2.0/24\nranges: ["192.0.2.100"]\nnodeSelector: { role: edge }`,
-          ),
+          doc("DhcpScope", "a", `${scope}\nnodeSelector: { role: edge }`),
+          doc("DhcpScope", "w", scope.replaceAll("lan0", "lan1").replaceAll("192.0.2", "198.51.100")),
         ),
         { nodes },
       );
-      assert.deepEqual(names(p, "edge-a"), ["DhcpScope/a"]);
-      assert.deepEqual(names(p, "edge-b"), []);
-      assert.match(
-        p.conflicts[0]!.message,
-        /nodeSelector matches 2 nodes; one DHCP server per scope, so only edge-a serves it/,
+      assert.deepEqual(names(p, "edge-a"), ["DhcpScope/a", "DhcpScope/w"]);
+      assert.deepEqual(names(p, "edge-b"), ["DhcpScope/a", "DhcpScope/w"]);
+      assert.deepEqual(names(p, "worker"), ["DhcpScope/w"]);
+      assert.deepEqual(p.conflicts, []);
+      const a = p.nodes[0]!.assignments[0] as DhcpAssignment;
+      const b = p.nodes[1]!.assignments[0] as DhcpAssignment;
+      assert.deepEqual(a.owner, {
+        lease: "v6mostly-owner-default-dhcpscope-a",
+        interface: "lan0",
+        addresses: ["192.0.2.2"],
+      });
+      assert.deepEqual(b.owner, a.owner, "every candidate campaigns for the same Lease");
+      // without serverAddress nothing moves: the active node answers from its own address
+      const bare = plan(resources(doc("DhcpScope", "a", scope.replace("\nserverAddress: 192.0.2.2", ""))), {
+        nodes,
+      });
+      assert.deepEqual((bare.nodes[2]!.assignments[0] as DhcpAssignment).owner?.addresses, []);
+    });
+
+    it("standalone: a DhcpScope or DNS64 has no owner (one host, nothing to elect)", () => {
+      const p = plan(
+        resources(
+          doc("DhcpScope", "a", `interface: lan0\nsubnet: 192.0.2.0/24\nranges: ["192.0.2.100"]`),
+          doc(
+            "Dns64Resolver",
+            "d",
+            `listen: ["192.0.2.53"]\nprefix: 64:ff9b::/96\nupstreams: ["198.51.100.53"]\nallowClients: ["192.0.2.0/24"]`,
+          ),
+        ),
       );
+      assert.deepEqual(
+        p.nodes[0]!.assignments.map((a) => ("owner" in a ? a.owner : undefined)),
+        [undefined, undefined],
+      );
+    });
+
+    it("cluster: a DNS64 on addresses of its own has an owner; on wildcards or loopback it runs everywhere", () => {
+      const d = (name: string, listen: string) =>
+        doc(
+          "Dns64Resolver",
+          name,
+          `listen: [${listen}]\nprefix: 64:ff9b::/96\nupstreams: ["198.51.100.53"]\nallowClients: ["192.0.2.0/24"]\nnodeSelector: { role: edge }`,
+        );
+      const p = plan(
+        resources(
+          d("own", `"192.0.2.53", "[2001:db8::53]:53", "192.0.2.53:5353", "127.0.0.1:53"`),
+          d("local", `"0.0.0.0:5300", "[::1]:5301", "127.0.0.53:5302"`),
+        ),
+        { nodes },
+      );
+      const own = (node: number) =>
+        p.nodes[node]!.assignments.map((a) => [a.name, (a as Dns64Assignment).owner] as const);
+      const expected = {
+        lease: "v6mostly-owner-default-dns64resolver-own",
+        addresses: ["192.0.2.53", "2001:db8::53"],
+      };
+      assert.deepEqual(own(0), [
+        ["own", expected],
+        ["local", undefined],
+      ]);
+      assert.deepEqual(own(1), own(0));
+      assert.deepEqual(p.conflicts, []);
+    });
+
+    it("Lease names are valid object names, long ones cut with a hash that keeps them apart", () => {
+      const short = ownerLeaseName({ kind: "DhcpScope", namespace: "net", name: "lan.home" });
+      assert.equal(short, "v6mostly-owner-net-dhcpscope-lan.home");
+      const long = (c: string) =>
+        ownerLeaseName({ kind: "Dns64Resolver", namespace: "ns", name: `${"x".repeat(250)}${c}` });
+      assert.equal(long("a").length, 253);
+      assert.notEqual(long("a"), long("b"));
+      assert.match(long("a"), /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/);
     });
 
     it("DNS64 listeners on one socket, wildcards included", () => {

@@ -52,6 +52,33 @@ describe("assignments on the wire", () => {
     assert.match(r3.error, /^kind: must be one of/);
   });
 
+  it("carries an owner (cluster mode) and refuses a malformed one", () => {
+    const { resources } = validatePaths(["examples/single-host.yaml"]);
+    const nodes = [
+      { name: "a", labels: {} },
+      { name: "b", labels: {} },
+    ];
+    const owned = plan(resources, { nodes })
+      .nodes[1]!.assignments.filter((x) => x.kind === "DhcpScope" || x.kind === "Dns64Resolver")
+      .map((a) => ({ a, wire: JSON.parse(JSON.stringify(encodeAssignment(a))) }));
+    assert.equal(owned.length, 2);
+    for (const { a, wire } of owned) {
+      assert.ok("owner" in a && a.owner, `${a.kind} has an owner`);
+      assert.deepEqual(wire.derived.owner, a.owner);
+      const back = decodeAssignment(wire);
+      assert.ok(back.ok, back.ok ? "" : back.error);
+      assert.deepEqual(back.value, a);
+    }
+    const { wire } = owned[0]!;
+    const bad = structuredClone(wire);
+    bad.derived.owner.addresses = ["192.0.2.300"];
+    bad.derived.owner.lease = "Not A Name";
+    const r = decodeAssignment(bad);
+    assert.ok(!r.ok);
+    assert.match(r.error, /derived: owner\.lease: .*RFC 1123/);
+    assert.match(r.error, /owner\.addresses\[0\]/);
+  });
+
   it("never throws on anything", () => {
     fc.assert(
       fc.property(fc.anything(), (x) => {

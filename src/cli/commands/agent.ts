@@ -3,9 +3,12 @@ import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Command } from "commander";
 import { Agent } from "../../agent/index.ts";
+import { timingFor } from "../../agent/ownership/gate.ts";
 import { starters } from "../../agent/starters.ts";
 import { startStatusServer } from "../../agent/status.ts";
+import { parseDuration } from "../../api/duration.ts";
 import { KubeClient } from "../../operator/runtime/client.ts";
+import { ApiLeaseStore } from "../../services/dhcp4/storeapi.ts";
 import { createLogger } from "../../util/log.ts";
 import { untilSignal } from "../signals.ts";
 
@@ -29,6 +32,11 @@ export function register(program: Command): void {
       "/var/lib/v6mostly",
     )
     .option(
+      "--owner-lease <duration>",
+      "how long a node's claim on an owned resource (a DhcpScope, a DNS64's own addresses) lasts unrenewed: a dead node's are served elsewhere after about this long",
+      "15s",
+    )
+    .option(
       "--status-address <addr>",
       "where /metrics, /healthz, /readyz and /translations are served; 'off' for none",
       "127.0.0.1:9464",
@@ -47,9 +55,17 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
         nodeName: string;
         stateDir: string;
         statusAddress: string;
+        ownerLease: string;
       }) => {
         const log = createLogger("v6mostly-agent").child({ node: opts.nodeName });
         mkdirSync(opts.stateDir, { recursive: true });
+        const lease = parseDuration(opts.ownerLease);
+        if (!lease.ok || lease.seconds < 3) {
+          process.stderr.write(
+            `--owner-lease ${opts.ownerLease}: ${lease.ok ? "at least 3s" : lease.error}\n`,
+          );
+          process.exit(2);
+        }
         const client = await KubeClient.load(opts.kubeconfig);
         const server = opts.statusAddress === "off" ? undefined : await startStatusServer(opts.statusAddress);
         const agent = new Agent({
@@ -58,7 +74,20 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
           nodeName: opts.nodeName,
           stateDir: opts.stateDir,
           log,
-          starters: await starters(),
+          // an owned DhcpScope keeps its leases in the API, where the next owner reads them
+          starters: await starters({
+            dhcpStore: (a) =>
+              a.owner
+                ? new ApiLeaseStore({
+                    client,
+                    namespace: opts.namespace,
+                    scope: a,
+                    identity: opts.nodeName,
+                    log,
+                  })
+                : undefined,
+          }),
+          ownership: { timing: timingFor(lease.seconds * 1000) },
           server,
           version: program.version() ?? "dev",
         });

@@ -95,7 +95,8 @@ export function renderPlan(p: Plan): string {
   const rows: string[][] = [];
   for (const n of p.nodes) {
     if (n.assignments.length === 0) rows.push([`node ${n.name}`, "-", "nothing to run"]);
-    for (const a of n.assignments) rows.push([`node ${n.name}`, `${a.kind}/${a.name}`, describe(a)]);
+    for (const a of n.assignments)
+      rows.push([`node ${n.name}`, `${a.kind}/${a.name}`, describe(a) + owned(a)]);
   }
   for (const d of p.devices) {
     for (const a of d.assignments) {
@@ -120,6 +121,14 @@ export function renderPlan(p: Plan): string {
     for (const u of p.unplaced) out.push(`  ${u.source.file}#${u.source.doc} ${u.resource}: ${u.reason}`);
   }
   return out.join("\n");
+}
+
+/** Cluster mode: one candidate at a time serves it (src/agent/ownership). */
+function owned(a: Assignment): string {
+  if (!("owner" in a) || !a.owner) return "";
+  const n = a.owner.addresses.length;
+  const moving = n ? `, ${a.owner.addresses.join(" ")} ${n === 1 ? "moves" : "move"} with it` : "";
+  return `; candidate: the holder of Lease ${a.owner.lease} serves${moving}`;
 }
 
 /** What an assignment does, in words; on a device there is no TUN device and no uplink of ours. */

@@ -6,7 +6,8 @@
 // Lease and the webhook's certificate Secret; it reads a Secret elsewhere only by name (`get`, never
 // list or watch: an ExternalDevice's credentialsSecretRef).
 // Agent: nothing cluster-wide; in the operator's namespace it reads NodeConfigs, writes their
-// /status, and renews Leases (its heartbeat, and the addresses it owns).
+// /status, renews Leases (its heartbeat, and the addresses it owns) and keeps the DHCP leases of
+// the scopes it serves in ConfigMaps.
 
 import { NODE_CONFIG } from "../../api/nodeconfig.ts";
 import { GROUP, KIND_NAMES, KINDS } from "../../api/resources.ts";

@@ -28,6 +28,8 @@ export interface ElectionOptions {
   log?: Logger;
   onStartedLeading(): void;
   onStoppedLeading(): void;
+  /** after each successful renewal while leading, with the time (this clock) the attempt began */
+  onRenewed?(at: number): void;
 }
 
 /** MicroTime as the API writes it: RFC 3339 with microseconds. */
@@ -40,6 +42,11 @@ export class LeaderElector {
   /** the record last seen and when (our clock) it last changed */
   private observed: { record: string; at: number } | undefined;
   private lastRenew = 0;
+  /** fires at lastRenew + renew deadline: a renewal stuck in flight cannot keep us leading */
+  private deadline: NodeJS.Timeout | undefined;
+  /** the holder in the record last read ("" = none), and the last attempt's error, for status */
+  holder = "";
+  lastError: string | undefined;
   /** the attempt under way, awaited by stop() so that none lands after the release */
   private inflight: Promise<void> = Promise.resolve();
   readonly durationMs: number;
@@ -72,6 +79,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.deadline) clearTimeout(this.deadline);
     await this.inflight;
     if (this.leading) {
       this.setLeading(false);
@@ -83,10 +91,15 @@ export class LeaderElector {
 
   private async tick(): Promise<void> {
     if (!this.running) return;
+    // The renewal counts from when the attempt began: the others' clocks start when they read the
+    // record we write, which is after that, so our deadline always falls before their expiry.
+    const began = Date.now();
     let ok = false;
     try {
       ok = await this.tryAcquireOrRenew();
+      this.lastError = undefined;
     } catch (e) {
+      this.lastError = (e as Error).message;
       this.opts.log?.warn(
         { err: (e as Error).message, lease: this.opts.name },
         "leader election: lease update failed",
@@ -94,9 +107,11 @@ export class LeaderElector {
     }
     if (!this.running) return;
     const now = Date.now();
-    if (ok) {
-      this.lastRenew = now;
+    if (ok && now - began < this.renewDeadlineMs) {
+      this.lastRenew = began;
       if (!this.leading) this.setLeading(true);
+      this.armDeadline();
+      this.opts.onRenewed?.(began);
     } else if (this.leading && now - this.lastRenew >= this.renewDeadlineMs) {
       // could not renew in time: stop before the lease can expire for the others
       this.setLeading(false);
@@ -105,6 +120,19 @@ export class LeaderElector {
       this.inflight = this.tick();
     }, this.retryMs);
     this.timer.unref();
+  }
+
+  private armDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    // re-armed at every renewal: when it fires, none came in time (no clock check here: a timer
+    // may fire a millisecond before Date.now() says it is due, and it would not be armed again)
+    this.deadline = setTimeout(
+      () => {
+        if (this.running && this.leading) this.setLeading(false);
+      },
+      Math.max(0, this.lastRenew + this.renewDeadlineMs - Date.now()),
+    );
+    this.deadline.unref();
   }
 
   private setLeading(v: boolean): void {
@@ -133,6 +161,7 @@ export class LeaderElector {
       try {
         await this.client.create<Lease>(CORE.leases, { metadata: { name, namespace }, spec: mine });
         this.observed = { record: JSON.stringify(mine), at: now };
+        this.holder = identity;
         return true;
       } catch (e) {
         if (isConflict(e) || (e as { status?: number }).status === 409) return false;
@@ -140,6 +169,7 @@ export class LeaderElector {
       }
     }
     const spec = current.spec ?? {};
+    this.holder = spec.holderIdentity ?? "";
     const record = JSON.stringify(spec);
     if (!this.observed || this.observed.record !== record) this.observed = { record, at: now };
     const holder = spec.holderIdentity ?? "";
@@ -157,6 +187,7 @@ export class LeaderElector {
       throw e;
     }
     this.observed = { record: JSON.stringify(next), at: now };
+    this.holder = identity;
     return true;
   }
 

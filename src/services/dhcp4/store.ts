@@ -176,7 +176,8 @@ export class FileLeaseStore implements LeaseStore {
   }
 }
 
-function parseRecord(line: string): Lease | undefined {
+/** One lease record as stored (a JSON line), checked field by field; undefined when it is not one. */
+export function parseRecord(line: string): Lease | undefined {
   try {
     const o = JSON.parse(line) as Partial<Lease>;
     if (

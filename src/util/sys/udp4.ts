@@ -113,9 +113,9 @@ export class LinkSender {
   constructor(readonly ifindex: number) {
     this.fd = check(socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket(AF_PACKET)");
   }
-  /** Sends an IPv4 datagram to `hwaddr` (the kernel adds the Ethernet header). */
-  send(datagram: Uint8Array, hwaddr: Uint8Array): void {
-    const to = sockaddrLl(this.ifindex, ETH_P_IP, hwaddr);
+  /** Sends an IPv4 datagram (or another `protocol`'s payload) to `hwaddr`; the kernel adds the Ethernet header. */
+  send(datagram: Uint8Array, hwaddr: Uint8Array, protocol = ETH_P_IP): void {
+    const to = sockaddrLl(this.ifindex, protocol, hwaddr);
     check(sendto(this.fd, datagram, datagram.length, 0, to, to.length), "sendto(AF_PACKET)");
   }
   close(): void {
