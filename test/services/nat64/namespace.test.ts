@@ -97,6 +97,10 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
   await peerReady(lab);
   const status = "127.0.0.1:9464";
   const resource = lab.writeResource();
+  // forwarding off before v6mostly turns it on, so that stop has something to put back (a new
+  // namespace copies the machine's value, which may already be 1)
+  lab.ns(lab.t, ["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+  const forwardingBefore = "0";
   let run = lab.startRun(resource, status);
   await waitFor("translations endpoint", () => translations(lab, status)["Nat64Gateway/lab"]);
 
@@ -305,7 +309,6 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
   await t.test(
     "SIGTERM leaves no device, route, proxy entry or sysctl behind; a SIGKILLed run is cleaned at the next start",
     async () => {
-      const forwardingBefore = "0";
       await lab.stop(run);
       assert.equal(run.exitCode, 0, "clean exit");
       const links = lab.ns(lab.t, ["ip", "-o", "link"]);
