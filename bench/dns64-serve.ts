@@ -5,16 +5,14 @@
 //   node --import tsx bench/dns64-serve.ts <workers> <port> <upstream host:port> <prefix>
 // BENCH_QUERIES_PER_PORT and BENCH_PORT_WINDOW_MS override the upstream source-port policy
 // (src/services/dns64/ports.ts; queriesPerPort 1: a fresh port per query).
-import type { Dns64Assignment } from "../src/planner/plan.ts";
+
 import { startDns64 } from "../src/services/dns64/index.ts";
 import { createLogger } from "../src/util/log.ts";
+import { dns64Assignment } from "../test/support/assignments.ts";
 
 const [workersText, portText, upstream, prefix] = process.argv.slice(2);
-const a = {
-  kind: "Dns64Resolver",
-  name: "bench",
-  prefix,
-  spec: {
+const a = dns64Assignment(
+  {
     listen: [`127.0.0.1:${portText}`],
     prefix,
     upstreams: [upstream],
@@ -24,7 +22,8 @@ const a = {
     rateLimit: 0,
     nodeSelector: {},
   },
-} as Dns64Assignment;
+  "bench",
+);
 const svc = await startDns64(
   a,
   { log: createLogger("dns64-bench", { level: "warn" }), stateDir: "/tmp" },

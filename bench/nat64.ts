@@ -20,7 +20,7 @@
  *
  * Also measured, in process: memory per session with 100k UDP flows.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Nat64Translator } from "../src/datapath/nat64/translator.ts";

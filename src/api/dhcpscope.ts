@@ -1,14 +1,6 @@
 // DhcpScope: a DHCPv4 scope (RFC 2131/2132) with option 108, IPv6-Only Preferred (RFC 8925).
 import { z } from "zod";
-import {
-  contains,
-  format,
-  inRange,
-  parseAddress,
-  parsePrefix,
-  parseRange,
-  prefixRange,
-} from "../util/net.ts";
+import { contains, format, inRange, prefixRange } from "../util/net.ts";
 import { duration } from "./duration.ts";
 import { interfaceName, ipv4Address, localRef, nodeSelector, prefix, range } from "./fields.ts";
 import { checkDisjoint, checkNodeInterface, issue, listed } from "./rules.ts";
@@ -89,54 +81,31 @@ export const dhcpScopeSpec = z
   })
   .superRefine((spec, ctx) => {
     checkNodeInterface(ctx, ["interface"], spec.interface, spec.deviceRef);
-    const net = parsePrefix(spec.subnet, 4);
-    if (!net.ok) return;
-    const subnet = prefixRange(net.value);
+    const subnet = prefixRange(spec.subnet);
     const hosts =
-      net.value.length >= 31 ? subnet : { ...subnet, first: subnet.first + 1n, last: subnet.last - 1n };
+      spec.subnet.length >= 31 ? subnet : { ...subnet, first: subnet.first + 1n, last: subnet.last - 1n };
     const where = `${spec.subnet}'s usable addresses ${format(4, hosts.first)}-${format(4, hosts.last)}`;
-    spec.ranges.forEach((t, i) => {
-      const r = parseRange(t, 4);
-      if (r.ok && !contains(hosts, r.value)) issue(ctx, ["ranges", i], `${t} is not inside ${where}`);
+    spec.ranges.forEach((r, i) => {
+      if (!contains(hosts, r)) issue(ctx, ["ranges", i], `${r} is not inside ${where}`);
     });
-    checkDisjoint(ctx, listed(["ranges"], spec.ranges), 4);
-    spec.exclude.forEach((t, i) => {
-      const r = parseRange(t, 4);
-      if (r.ok && !contains(subnet, r.value)) issue(ctx, ["exclude", i], `${t} is not inside ${spec.subnet}`);
+    checkDisjoint(ctx, listed(["ranges"], spec.ranges));
+    spec.exclude.forEach((r, i) => {
+      if (!contains(subnet, r)) issue(ctx, ["exclude", i], `${r} is not inside ${spec.subnet}`);
     });
-    const excluded = spec.exclude.map((t) => parseRange(t, 4)).flatMap((r) => (r.ok ? [r.value] : []));
-    const pools = spec.ranges.map((t) => parseRange(t, 4)).flatMap((r) => (r.ok ? [r.value] : []));
-    const single = (text: string) => {
-      const a = parseAddress(text, 4);
-      return a.ok ? a.value.value : undefined;
+    /** an address of the subnet's own (router, server) must be usable and never leased */
+    const own = (field: "router" | "serverAddress") => {
+      const a = spec[field];
+      if (a === undefined) return;
+      if (!inRange(hosts, 4, a.value)) issue(ctx, [field], `${a} is not inside ${where}`);
+      else if (
+        spec.ranges.some((p) => inRange(p, 4, a.value)) &&
+        !spec.exclude.some((x) => inRange(x, 4, a.value))
+      ) {
+        issue(ctx, [field], `${a} lies inside ranges and would be leased to a client: add it to exclude`);
+      }
     };
-    if (spec.router !== undefined) {
-      const r = single(spec.router);
-      if (r !== undefined) {
-        if (!inRange(hosts, 4, r)) issue(ctx, ["router"], `${spec.router} is not inside ${where}`);
-        else if (pools.some((p) => inRange(p, 4, r)) && !excluded.some((x) => inRange(x, 4, r))) {
-          issue(
-            ctx,
-            ["router"],
-            `${spec.router} lies inside ranges and would be leased to a client: add it to exclude`,
-          );
-        }
-      }
-    }
-    if (spec.serverAddress !== undefined) {
-      const s = single(spec.serverAddress);
-      if (s !== undefined) {
-        if (!inRange(hosts, 4, s))
-          issue(ctx, ["serverAddress"], `${spec.serverAddress} is not inside ${where}`);
-        else if (pools.some((p) => inRange(p, 4, s)) && !excluded.some((x) => inRange(x, 4, s))) {
-          issue(
-            ctx,
-            ["serverAddress"],
-            `${spec.serverAddress} lies inside ranges and would be leased to a client: add it to exclude`,
-          );
-        }
-      }
-    }
+    own("router");
+    own("serverAddress");
     const macs = new Map<string, number>();
     const addrs = new Map<string, number>();
     spec.reservations.forEach((res, i) => {
@@ -153,14 +122,13 @@ export const dhcpScopeSpec = z
           issue(ctx, ["reservations", i, "mac"], `${res.mac} is reserved twice (reservations[${before}])`);
         macs.set(mac, i);
       }
-      const a = single(res.address);
-      if (a === undefined) return;
+      const a = res.address.value;
       if (!inRange(hosts, 4, a))
         issue(ctx, ["reservations", i, "address"], `${res.address} is not inside ${where}`);
-      if (spec.router !== undefined && a === single(spec.router)) {
+      if (spec.router !== undefined && a === spec.router.value) {
         issue(ctx, ["reservations", i, "address"], `${res.address} is the router's address`);
       }
-      if (spec.serverAddress !== undefined && a === single(spec.serverAddress)) {
+      if (spec.serverAddress !== undefined && a === spec.serverAddress.value) {
         issue(ctx, ["reservations", i, "address"], `${res.address} is the server's address`);
       }
       const key = format(4, a);

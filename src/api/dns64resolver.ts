@@ -1,6 +1,5 @@
 // Dns64Resolver: RFC 6147 DNS64 with RFC 7050 / RFC 8880 ipv4only.arpa, forward-only.
 import { z } from "zod";
-import { parseEndpoint, parsePrefix } from "../util/net.ts";
 import { endpoint, localRef, nodeSelector, prefix } from "./fields.ts";
 import { pref64 } from "./nat64gateway.ts";
 import { issue } from "./rules.ts";
@@ -28,7 +27,7 @@ export const dns64ResolverSpec = z
       .describe("synthesize AAAA even when real AAAA records exist (FortiOS always-synthesize-aaaa-record)"),
     exclude: z
       .array(prefix(6))
-      .default(["::ffff:0:0/96"])
+      .prefault(["::ffff:0:0/96"])
       .describe("AAAA records inside these prefixes count as absent (RFC 6147 §5.1.4)"),
     allowClients: z
       .array(prefix())
@@ -54,8 +53,7 @@ export const dns64ResolverSpec = z
       issue(ctx, ["nat64GatewayRef"], "set prefix or nat64GatewayRef, not both");
     }
     spec.allowClients.forEach((t, i) => {
-      const p = parsePrefix(t);
-      if (p.ok && p.value.length === 0) {
+      if (t.length === 0) {
         issue(
           ctx,
           ["allowClients", i],
@@ -63,27 +61,21 @@ export const dns64ResolverSpec = z
         );
       }
     });
-    const listens = spec.listen.map((t) => parseEndpoint(t, 53));
     const seen = new Map<string, number>();
-    listens.forEach((l, i) => {
-      if (!l.ok) return;
-      const key = `${l.value.host}:${l.value.port}`;
-      const before = seen.get(key);
-      if (before !== undefined)
-        issue(ctx, ["listen", i], `${spec.listen[i]} is listed twice (listen[${before}])`);
-      else seen.set(key, i);
+    spec.listen.forEach((l, i) => {
+      const before = seen.get(l.socket);
+      if (before !== undefined) issue(ctx, ["listen", i], `${l} is listed twice (listen[${before}])`);
+      else seen.set(l.socket, i);
     });
     spec.upstreams.forEach((t, i) => {
-      const u = parseEndpoint(t, 53);
-      if (!u.ok) return;
-      if (seen.has(`${u.value.host}:${u.value.port}`)) {
+      if (seen.has(t.socket)) {
         issue(
           ctx,
           ["upstreams", i],
           `${t} is this resolver's own listen address: every query would loop back to it`,
         );
       }
-      if (u.value.address === 0n)
+      if (t.address === 0n)
         issue(ctx, ["upstreams", i], `${t} is the unspecified address; name a real resolver`);
     });
   });

@@ -1,10 +1,32 @@
 // Field schemas shared by the resources: addresses, prefixes, ranges, names and references.
-// Values stay the strings the user wrote (so round trips through the API server are exact);
-// the checks run here and the planner parses them again with ./net.ts.
+// Addresses are parsed here, once, at the boundary (files, the API, a NodeConfig): a valid
+// resource carries Address, Prefix, Range and Endpoint values (util/net.ts) that keep the user's
+// text, print as it and serialize as it, so round trips through the API server stay exact and
+// nothing downstream parses an address again.
 import { z } from "zod";
-import { type Family, parseAddress, parseEndpoint, parsePrefix, parseRange } from "../util/net.ts";
+import {
+  type Family,
+  type Parsed,
+  parseAddress,
+  parseEndpoint,
+  parsePrefix,
+  parseRange,
+} from "../util/net.ts";
 
 type Check = (text: string) => string | undefined;
+
+/** A string parsed into T; its error becomes the field's problem. */
+function parsed<T>(description: string, parse: (text: string) => Parsed<T>) {
+  return z
+    .string()
+    .describe(description)
+    .transform((text, ctx): T => {
+      const r = parse(text);
+      if (r.ok) return r.value;
+      ctx.addIssue({ code: "custom", message: r.error });
+      return z.NEVER;
+    });
+}
 
 function checked(description: string, check: Check) {
   return z
@@ -17,40 +39,24 @@ function checked(description: string, check: Check) {
 }
 
 export const ipv4Address = (description = "an IPv4 address") =>
-  checked(description, (t) => {
-    const a = parseAddress(t, 4);
-    return a.ok ? undefined : a.error;
-  });
+  parsed(description, (t) => parseAddress(t, 4));
 
 export const ipv6Address = (description = "an IPv6 address") =>
-  checked(description, (t) => {
-    const a = parseAddress(t, 6);
-    return a.ok ? undefined : a.error;
-  });
+  parsed(description, (t) => parseAddress(t, 6));
 
 export const ipAddress = (description = "an IPv4 or IPv6 address") =>
-  checked(description, (t) => {
-    const a = parseAddress(t);
-    return a.ok ? undefined : a.error;
-  });
+  parsed(description, (t) => parseAddress(t));
 
 export const prefix = (family?: Family, description?: string) =>
-  checked(description ?? `an IPv${family ?? "4 or IPv6"} prefix in CIDR notation`, (t) => {
-    const p = parsePrefix(t, family);
-    return p.ok ? undefined : p.error;
-  });
+  parsed(description ?? `an IPv${family ?? "4 or IPv6"} prefix in CIDR notation`, (t) =>
+    parsePrefix(t, family),
+  );
 
 export const range = (family: Family, description: string) =>
-  checked(description, (t) => {
-    const r = parseRange(t, family);
-    return r.ok ? undefined : r.error;
-  });
+  parsed(description, (t) => parseRange(t, family));
 
 export const endpoint = (defaultPort: number, description: string) =>
-  checked(description, (t) => {
-    const e = parseEndpoint(t, defaultPort);
-    return e.ok ? undefined : e.error;
-  });
+  parsed(description, (t) => parseEndpoint(t, defaultPort));
 
 /** Why `t` cannot be a Linux interface name (IFNAMSIZ: 1 to 15 bytes, no slash, colon or white space). */
 export function linuxInterfaceProblem(t: string): string | undefined {

@@ -1,6 +1,6 @@
 // Nat64Gateway: stateful NAT64 (RFC 6146) or stateless SIIT (RFC 7915) with EAMT (RFC 7757).
 import { z } from "zod";
-import { type Prefix, parsePrefix, parseRange, prefixRange } from "../util/net.ts";
+import { type Prefix, prefixRange } from "../util/net.ts";
 import { duration } from "./duration.ts";
 import { interfaceName, linuxInterfaceName, localRef, nodeSelector, prefix, range } from "./fields.ts";
 import { checkDisjoint, checkNodeInterface, issue, listed } from "./rules.ts";
@@ -27,10 +27,8 @@ export function pref64Problem(p: Prefix): string | undefined {
 export const pref64 = prefix(
   6,
   "the NAT64 prefix (PREF64), RFC 6052: /32, /40, /48, /56, /64 or /96",
-).superRefine((value, ctx) => {
-  const p = parsePrefix(value, 6);
-  if (!p.ok) return; // already reported by prefix()
-  const problem = pref64Problem(p.value);
+).superRefine((p, ctx) => {
+  const problem = pref64Problem(p);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
@@ -54,7 +52,7 @@ const timeouts = z
 
 export const nat64GatewaySpec = z
   .strictObject({
-    prefix: pref64.default("64:ff9b::/96"),
+    prefix: pref64.prefault("64:ff9b::/96"),
     mode: z.enum(["stateful", "stateless"]).default("stateful").describe("stateful NAT64 or stateless SIIT"),
     pool4: z
       .array(range(4, "IPv4 addresses the IPv6 clients share: a range a-b, a CIDR or one address"))
@@ -137,14 +135,11 @@ export const nat64GatewaySpec = z
       if (spec.allowedSources.length > 0)
         issue(ctx, ["allowedSources"], "allowedSources applies to stateful mode only");
     }
-    checkDisjoint(ctx, listed(["pool4"], spec.pool4), 4);
-    checkDisjoint(ctx, listed(["rfc6791Pool", "ipv4"], spec.rfc6791Pool.ipv4), 4);
-    checkDisjoint(ctx, listed(["rfc6791Pool", "ipv6"], spec.rfc6791Pool.ipv6), 6);
+    checkDisjoint(ctx, listed(["pool4"], spec.pool4));
+    checkDisjoint(ctx, listed(["rfc6791Pool", "ipv4"], spec.rfc6791Pool.ipv4));
+    checkDisjoint(ctx, listed(["rfc6791Pool", "ipv6"], spec.rfc6791Pool.ipv6));
     spec.pool4.forEach((t, i) => {
-      const r = parseRange(t, 4);
-      if (!r.ok) return;
-      const first = r.value.first;
-      const last = r.value.last;
+      const { first, last } = t;
       if (first <= 0xffffffn)
         issue(ctx, ["pool4", i], `${t} includes 0.0.0.0/8, which cannot be a source address`);
       else if (first <= 0x7fffffffn && last >= 0x7f000000n)
@@ -154,43 +149,33 @@ export const nat64GatewaySpec = z
     });
     // RFC 7757 §3.2: an EAMT entry maps a block to a block of the same size (same suffix length).
     spec.eamt.forEach((e, i) => {
-      const a = parsePrefix(e.ipv6, 6);
-      const b = parsePrefix(e.ipv4, 4);
-      if (a.ok && b.ok) {
-        if (128 - a.value.length !== 32 - b.value.length) {
-          issue(
-            ctx,
-            ["eamt", i],
-            `${e.ipv6} holds 2^${128 - a.value.length} addresses but ${e.ipv4} holds 2^${32 - b.value.length}; an EAMT entry maps blocks of equal size (RFC 7757 §3.2): use /${96 + b.value.length} with ${e.ipv4}`,
-          );
-        }
+      if (128 - e.ipv6.length !== 32 - e.ipv4.length) {
+        issue(
+          ctx,
+          ["eamt", i],
+          `${e.ipv6} holds 2^${128 - e.ipv6.length} addresses but ${e.ipv4} holds 2^${32 - e.ipv4.length}; an EAMT entry maps blocks of equal size (RFC 7757 §3.2): use /${96 + e.ipv4.length} with ${e.ipv4}`,
+        );
       }
     });
     checkDisjoint(
       ctx,
-      spec.eamt.map((e, i) => ({ path: ["eamt", i, "ipv6"], text: e.ipv6 })),
-      6,
+      spec.eamt.map((e, i) => ({ path: ["eamt", i, "ipv6"], value: e.ipv6 })),
     );
     checkDisjoint(
       ctx,
-      spec.eamt.map((e, i) => ({ path: ["eamt", i, "ipv4"], text: e.ipv4 })),
-      4,
+      spec.eamt.map((e, i) => ({ path: ["eamt", i, "ipv4"], value: e.ipv4 })),
     );
     // A source inside the NAT64 prefix cannot be told apart from a translated IPv4 address: RFC 6052 §5.1
     // leaves such packets to be dropped, and the seed's ISR did exactly that to a CLAT's source.
-    const pref = parsePrefix(spec.prefix, 6);
-    if (pref.ok) {
-      spec.allowedSources.forEach((t, i) => {
-        const s = parsePrefix(t, 6);
-        if (s.ok && overlapsPrefix(s.value, pref.value)) {
-          issue(
-            ctx,
-            ["allowedSources", i],
-            `${t} overlaps the NAT64 prefix ${spec.prefix}; sources inside the prefix are not translated (give a CLAT an address outside it)`,
-          );
-        }
-      });
-    }
+    spec.allowedSources.forEach((t, i) => {
+      if (overlapsPrefix(t, spec.prefix)) {
+        issue(
+          ctx,
+          ["allowedSources", i],
+          `${t} overlaps the NAT64 prefix ${spec.prefix}; sources inside the prefix are not translated (give a CLAT an address outside it)`,
+        );
+      }
+    });
     const t = spec.timeouts;
     if (t.udp < 120)
       issue(ctx, ["timeouts", "udp"], `${t.udp}s is below the 2 minutes RFC 6146 §3.5.1 requires for UDP`);

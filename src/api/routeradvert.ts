@@ -1,7 +1,7 @@
 // RouterAdvert: RFC 4861 Router Advertisements with RFC 8106 RDNSS/DNSSL, RFC 8781 PREF64 and
 // RFC 4191 Route Information and default router preference.
 import { z } from "zod";
-import { isLinkLocal6, isMulticast, parseAddress, parsePrefix } from "../util/net.ts";
+import { isLinkLocal6, isMulticast } from "../util/net.ts";
 import { duration, formatDuration } from "./duration.ts";
 import { interfaceName, ipv6Address, localRef, nodeSelector, prefix } from "./fields.ts";
 import { pref64 } from "./nat64gateway.ts";
@@ -141,20 +141,17 @@ export const routerAdvertSpec = z
       issue(ctx, ["defaultRouter", "preference"], "must be medium when lifetime is 0 (RFC 4191 §2.2)");
     }
     spec.prefixes.forEach((p, i) => {
-      const parsed = parsePrefix(p.prefix, 6);
-      if (parsed.ok) {
-        if (p.autonomous && parsed.value.length !== 64) {
-          issue(
-            ctx,
-            ["prefixes", i, "prefix"],
-            `hosts ignore a /${parsed.value.length} for SLAAC: prefix plus the 64-bit interface identifier must make 128 bits (RFC 4862 §5.5.3); use a /64 or set autonomous: false`,
-          );
-        }
-        if (isLinkLocal6(parsed.value.network))
-          issue(ctx, ["prefixes", i, "prefix"], "a link-local prefix is never advertised (RFC 4861 §6.2.3)");
-        if (isMulticast(6, parsed.value.network))
-          issue(ctx, ["prefixes", i, "prefix"], "a multicast prefix cannot be on-link");
+      if (p.autonomous && p.prefix.length !== 64) {
+        issue(
+          ctx,
+          ["prefixes", i, "prefix"],
+          `hosts ignore a /${p.prefix.length} for SLAAC: prefix plus the 64-bit interface identifier must make 128 bits (RFC 4862 §5.5.3); use a /64 or set autonomous: false`,
+        );
       }
+      if (isLinkLocal6(p.prefix.network))
+        issue(ctx, ["prefixes", i, "prefix"], "a link-local prefix is never advertised (RFC 4861 §6.2.3)");
+      if (isMulticast(6, p.prefix.network))
+        issue(ctx, ["prefixes", i, "prefix"], "a multicast prefix cannot be on-link");
       if (p.preferredLifetime > p.validLifetime) {
         issue(
           ctx,
@@ -164,8 +161,7 @@ export const routerAdvertSpec = z
       }
     });
     spec.rdnss.forEach((r, i) => {
-      const a = parseAddress(r.address, 6);
-      if (a.ok && (a.value.value === 0n || isMulticast(6, a.value.value))) {
+      if (r.address.value === 0n || isMulticast(6, r.address.value)) {
         issue(ctx, ["rdnss", i, "address"], `${r.address} cannot be a DNS server's address`);
       }
       lifetimeVersusInterval(ctx, ["rdnss", i, "lifetime"], r.lifetime, max, "RFC 8106 §5.1");

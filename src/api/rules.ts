@@ -1,6 +1,6 @@
 // Helpers for the cross-field rules inside a resource's spec.
 import type { z } from "zod";
-import { type Family, overlaps, parseRange } from "../util/net.ts";
+import { overlaps, type Prefix, prefixRange, type Range } from "../util/net.ts";
 import { linuxInterfaceProblem } from "./fields.ts";
 
 export type PathKey = string | number;
@@ -12,26 +12,23 @@ export function issue(ctx: z.RefinementCtx, path: PathKey[], message: string): v
 
 export interface Listed {
   path: PathKey[];
-  text: string;
+  value: Range | Prefix;
 }
 
-export function listed(base: PathKey[], items: readonly string[]): Listed[] {
-  return items.map((text, i) => ({ path: [...base, i], text }));
+export function listed(base: PathKey[], items: readonly (Range | Prefix)[]): Listed[] {
+  return items.map((value, i) => ({ path: [...base, i], value }));
 }
 
-/**
- * Every pair of entries that share an address is reported once, at the later entry.
- * Entries that do not parse are skipped: their own field check already reported them.
- */
-export function checkDisjoint(ctx: z.RefinementCtx, entries: Listed[], family: Family): void {
-  const parsed = entries.map((e) => ({ e, r: parseRange(e.text, family) }));
-  for (let j = 0; j < parsed.length; j++) {
-    const b = parsed[j]!;
-    if (!b.r.ok) continue;
+const spanOf = (v: Range | Prefix): Range => ("length" in v ? prefixRange(v) : v);
+
+/** Every pair of entries that share an address is reported once, at the later entry. */
+export function checkDisjoint(ctx: z.RefinementCtx, entries: Listed[]): void {
+  for (let j = 0; j < entries.length; j++) {
+    const b = entries[j]!;
     for (let i = 0; i < j; i++) {
-      const a = parsed[i]!;
-      if (a.r.ok && overlaps(a.r.value, b.r.value)) {
-        issue(ctx, b.e.path, `${b.e.text} overlaps ${a.e.text} (${formatPath(a.e.path)})`);
+      const a = entries[i]!;
+      if (overlaps(spanOf(a.value), spanOf(b.value))) {
+        issue(ctx, b.path, `${b.value} overlaps ${a.value} (${formatPath(a.path)})`);
         break;
       }
     }

@@ -8,26 +8,13 @@
 //    Solicitations for VIP6 addresses (shared/devices/fortios-notes.md, "VIP6 and Neighbor Solicitation").
 
 import type { DeviceTarget, Nat64Assignment, RaAssignment } from "../planner/plan.ts";
-import { parsePrefix, prefixRange } from "../util/net.ts";
+import { contains, overlaps, type Prefix, prefixRange } from "../util/net.ts";
 import { capabilities } from "./fortios/capabilities.ts";
 import type { Diagnostic } from "./model.ts";
 import { type Version, versionText } from "./version.ts";
 
-function range6(text: string) {
-  const p = parsePrefix(text, 6);
-  return p.ok ? prefixRange(p.value) : undefined;
-}
-
-const coversRange = (outer: string, inner: string) => {
-  const a = range6(outer);
-  const b = range6(inner);
-  return !!a && !!b && a.first <= b.first && b.last <= a.last;
-};
-const overlapsRange = (x: string, y: string) => {
-  const a = range6(x);
-  const b = range6(y);
-  return !!a && !!b && a.first <= b.last && b.first <= a.last;
-};
+const coversRange = (outer: Prefix, inner: Prefix) => contains(prefixRange(outer), prefixRange(inner));
+const overlapsRange = (x: Prefix, y: Prefix) => overlaps(prefixRange(x), prefixRange(y));
 
 export function diagnose(target: DeviceTarget, vendor: "fortios" | "iosxe"): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -56,7 +43,7 @@ export function diagnose(target: DeviceTarget, vendor: "fortios" | "iosxe"): Dia
           });
         }
       }
-      if (ra.resolved.pref64 && range6(ra.resolved.pref64.prefix)?.first !== range6(g.spec.prefix)?.first) {
+      if (ra.resolved.pref64 && ra.resolved.pref64.prefix.network !== g.spec.prefix.network) {
         out.push({
           severity: "warning",
           subject: `RouterAdvert/${ra.name}`,

@@ -10,6 +10,7 @@ import {
   parsePrefix,
   prefixRange,
   type Range,
+  type Span,
 } from "../util/net.ts";
 
 /** The text every object we create carries, so that a later run can find (and remove) it. */
@@ -45,6 +46,14 @@ export interface DesiredObject {
   cli?: { parent?: string; lines: string[] };
   /** how to undo it when no resource wants it any more (ledger objects) */
   removal: Removal;
+}
+
+/**
+ * Bodies as the JSON the box receives: addresses and prefixes from a resource (util/net.ts values)
+ * become the text the user wrote, exactly as sending them would make them; diffs compare this.
+ */
+export function asJson(objects: readonly DesiredObject[]): DesiredObject[] {
+  return objects.map((o) => ({ ...o, body: JSON.parse(JSON.stringify(o.body)) as Record<string, unknown> }));
 }
 
 export type Removal =
@@ -206,26 +215,26 @@ function parseInterfaceAddress(text: string): ParsedInterfaceAddress | undefined
 }
 
 /** The interface whose subnet holds `address` (the one that has it as its own address first). */
-export function interfaceHolding(interfaces: readonly InterfaceFacts[], address: string): string | undefined {
-  const a = parseAddress(address);
-  if (!a.ok) return undefined;
+export function interfaceHolding(
+  interfaces: readonly InterfaceFacts[],
+  a: { family: Family; value: bigint } | { family: Family; address: bigint },
+): string | undefined {
+  const value = "value" in a ? a.value : a.address;
   let onSubnet: string | undefined;
   for (const i of interfaces) {
     for (const t of i.addresses) {
       const x = parseInterfaceAddress(t);
-      if (!x || x.family !== a.value.family) continue;
-      if (x.address === a.value.value) return i.name;
-      if (!onSubnet && x.subnet.first <= a.value.value && a.value.value <= x.subnet.last) onSubnet = i.name;
+      if (!x || x.family !== a.family) continue;
+      if (x.address === value) return i.name;
+      if (!onSubnet && x.subnet.first <= value && value <= x.subnet.last) onSubnet = i.name;
     }
   }
   return onSubnet;
 }
 
 /** Interfaces with an address inside `prefix` (e.g. the NAT64 clients' /64). */
-export function interfacesIn(interfaces: readonly InterfaceFacts[], prefix: string): string[] {
-  const p = parsePrefix(prefix);
-  if (!p.ok) return [];
-  const r = prefixRange(p.value);
+export function interfacesIn(interfaces: readonly InterfaceFacts[], prefix: Prefix): string[] {
+  const r = prefixRange(prefix);
   return interfaces
     .filter((i) =>
       i.addresses.some((t) => {
@@ -267,23 +276,22 @@ export function network4(p: Prefix): { number: string; mask: string } {
 }
 
 /** Canonical lower-case prefix text, fd00:ff9b::/96. */
-export function canonicalPrefix(text: string): string {
-  const p = parsePrefix(text);
-  return p.ok ? `${format(p.value.family, p.value.network)}/${p.value.length}` : text;
+export function canonicalPrefix(p: Prefix): string {
+  return `${format(p.family, p.network)}/${p.length}`;
 }
 
 /**
  * The ranges of `outer` not covered by `inner`, from outer.first + 1 (the network address is never
  * leased) to outer.last: what IOS must be told to exclude when the scope leases only `inner`.
  */
-export function complement(outer: Range, inner: readonly Range[]): Range[] {
+export function complement(outer: Span, inner: readonly Span[]): Span[] {
   const sorted = [...inner].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-  const out: Range[] = [];
+  const out: Span[] = [];
   let next = outer.first + 1n;
   for (const r of sorted) {
-    if (r.first > next) out.push({ family: outer.family, first: next, last: r.first - 1n, text: "" });
+    if (r.first > next) out.push({ family: outer.family, first: next, last: r.first - 1n });
     if (r.last + 1n > next) next = r.last + 1n;
   }
-  if (next <= outer.last) out.push({ family: outer.family, first: next, last: outer.last, text: "" });
+  if (next <= outer.last) out.push({ family: outer.family, first: next, last: outer.last });
   return out;
 }

@@ -14,15 +14,7 @@ import {
   type Spec,
 } from "../api/resources.ts";
 import { PREF64_MAX_LIFETIME } from "../api/routeradvert.ts";
-import {
-  type Endpoint,
-  overlaps,
-  parseEndpoint,
-  parsePrefix,
-  parseRange,
-  prefixRange,
-  type Range,
-} from "../util/net.ts";
+import { Address, type Endpoint, overlaps, type Prefix, prefixRange, type Range } from "../util/net.ts";
 import { type NodeInfo, selects } from "./nodes.ts";
 import { splitPool4 } from "./pool4.ts";
 
@@ -39,7 +31,7 @@ export interface Nat64Assignment extends AssignmentIdentity {
   kind: "Nat64Gateway";
   spec: Spec<"Nat64Gateway">;
   /** this target's share of pool4 (all of it on a device or a single node) */
-  pool4: string[];
+  pool4: Range[];
   pool4Count: number;
   pool4Total: number;
 }
@@ -55,14 +47,14 @@ export interface Ownership {
   /** where the addresses go; absent: the interface whose own subnet holds each address, found on the node */
   interface?: string;
   /** addresses that move with the active node (plain, no prefix length), in the spec's order */
-  addresses: string[];
+  addresses: Address[];
 }
 
 export interface Dns64Assignment extends AssignmentIdentity {
   kind: "Dns64Resolver";
   spec: Spec<"Dns64Resolver">;
   /** spec.prefix, or the referenced Nat64Gateway's prefix */
-  prefix: string;
+  prefix: Prefix;
   /** cluster mode, listening on addresses of its own: one node at a time serves them */
   owner?: Ownership;
 }
@@ -70,10 +62,10 @@ export interface Dns64Assignment extends AssignmentIdentity {
 /** Every optional lifetime and interval filled in from RFC defaults. */
 export interface RaConfig {
   interval: { min: number; max: number };
-  rdnss: { address: string; lifetime: number }[];
+  rdnss: { address: Address; lifetime: number }[];
   dnssl: { domain: string; lifetime: number }[];
-  pref64?: { prefix: string; lifetime: number };
-  routes: { prefix: string; preference: "high" | "medium" | "low"; lifetime: number }[];
+  pref64?: { prefix: Prefix; lifetime: number };
+  routes: { prefix: Prefix; preference: "high" | "medium" | "low"; lifetime: number }[];
 }
 
 export interface RaAssignment extends AssignmentIdentity {
@@ -162,13 +154,6 @@ function byAge(resources: readonly AnyResource[]): AnyResource[] {
     .map((x) => x.r);
 }
 
-function ranges(texts: readonly string[]): Range[] {
-  return texts.flatMap((t) => {
-    const r = parseRange(t, 4);
-    return r.ok ? [r.value] : [];
-  });
-}
-
 export function plan(resources: readonly AnyResource[], options: PlanOptions = {}): Plan {
   const standalone = options.nodes === undefined;
   const nodes: readonly NodeInfo[] = options.nodes ?? [
@@ -210,8 +195,8 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
   for (const r of ordered) {
     let mine: { what: string; ranges: Range[] } | undefined;
     if (r.kind === "Nat64Gateway" && r.spec.mode === "stateful")
-      mine = { what: "pool4", ranges: ranges(r.spec.pool4) };
-    if (r.kind === "DhcpScope") mine = { what: "DHCP range", ranges: ranges(r.spec.ranges) };
+      mine = { what: "pool4", ranges: r.spec.pool4 };
+    if (r.kind === "DhcpScope") mine = { what: "DHCP range", ranges: r.spec.ranges };
     if (!mine) continue;
     const clash = claimed.find((c) => c.ranges.some((a) => mine.ranges.some((b) => overlaps(a, b))));
     if (clash) {
@@ -266,14 +251,12 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
     if (r.kind === "Nat64Gateway") {
       const a = resolved.value as Nat64Assignment;
       const shares = splitPool4(
-        ranges(a.spec.pool4),
+        a.spec.pool4,
         chosen.map((n) => n.name),
       );
       for (const node of chosen) {
         const share = shares.find((s) => s.node === node.name);
-        const mine: Nat64Assignment = share
-          ? { ...a, pool4: share.ranges.map((x) => x.text), pool4Count: share.count }
-          : a; // stateless: every node translates with the whole mapping
+        const mine: Nat64Assignment = share ? { ...a, pool4: share.ranges, pool4Count: share.count } : a; // stateless: every node translates with the whole mapping
         place(nodeTarget.get(node.name)!, r, mine, `node ${node.name}`, out.conflicts);
       }
       continue;
@@ -306,13 +289,10 @@ export function ownership(a: Assignment): Ownership | undefined {
         addresses: a.spec.serverAddress === undefined ? [] : [a.spec.serverAddress],
       };
     case "Dns64Resolver": {
-      const own = [
-        ...new Set(
-          endpoints(a.spec.listen)
-            .filter(movable)
-            .map((e) => e.host),
-        ),
-      ];
+      const byHost = new Map(
+        a.spec.listen.filter(movable).map((e) => [e.host, new Address(e.family, e.address, e.host)]),
+      );
+      const own = [...byHost.values()];
       return own.length ? { lease: ownerLeaseName(a), addresses: own } : undefined;
     }
     default:
@@ -357,7 +337,7 @@ function resolve(
   };
   switch (r.kind) {
     case "Nat64Gateway": {
-      const pool = ranges(r.spec.pool4);
+      const pool = r.spec.pool4;
       const total = pool.reduce((n, x) => n + Number(x.last - x.first + 1n), 0);
       return {
         ok: true,
@@ -462,9 +442,9 @@ function clash(a: Assignment, b: Assignment): string | undefined {
       if (a.spec.interface === o.spec.interface) {
         return `interface ${a.spec.interface} already has DhcpScope/${b.name}: one DHCP scope per interface`;
       }
-      const x = parsePrefix(a.spec.subnet, 4);
-      const y = parsePrefix(o.spec.subnet, 4);
-      if (x.ok && y.ok && overlaps(prefixRange(x.value), prefixRange(y.value))) {
+      const x = a.spec.subnet;
+      const y = o.spec.subnet;
+      if (overlaps(prefixRange(x), prefixRange(y))) {
         return `subnet ${a.spec.subnet} overlaps ${o.spec.subnet} of DhcpScope/${b.name} on another interface`;
       }
       return undefined;
@@ -473,16 +453,16 @@ function clash(a: Assignment, b: Assignment): string | undefined {
       const o = b as Nat64Assignment;
       if (a.spec.tunName === o.spec.tunName)
         return `TUN device ${a.spec.tunName} is already used by Nat64Gateway/${b.name}`;
-      const x = parsePrefix(a.spec.prefix, 6);
-      const y = parsePrefix(o.spec.prefix, 6);
-      if (x.ok && y.ok && overlaps(prefixRange(x.value), prefixRange(y.value))) {
+      const x = a.spec.prefix;
+      const y = o.spec.prefix;
+      if (overlaps(prefixRange(x), prefixRange(y))) {
         return `prefix ${a.spec.prefix} overlaps ${o.spec.prefix} of Nat64Gateway/${b.name}: packets could not be told apart`;
       }
       return undefined;
     }
     case "Dns64Resolver": {
-      const mine = endpoints(a.spec.listen);
-      const theirs = endpoints((b as Dns64Assignment).spec.listen);
+      const mine = a.spec.listen;
+      const theirs = (b as Dns64Assignment).spec.listen;
       for (const e of mine) {
         const hit = theirs.find((f) => sameSocket(e, f));
         if (hit)
@@ -491,13 +471,6 @@ function clash(a: Assignment, b: Assignment): string | undefined {
       return undefined;
     }
   }
-}
-
-function endpoints(list: readonly string[]): Endpoint[] {
-  return list.flatMap((t) => {
-    const e = parseEndpoint(t, 53);
-    return e.ok ? [e.value] : [];
-  });
 }
 
 /**

@@ -4,7 +4,7 @@
 // scores highest for it. When a node leaves, only its blocks move (each to its runner-up); when a
 // node joins, it takes only the blocks it now wins. Nobody else's share changes, so sessions on
 // the other nodes survive a scale-up or a node failure.
-import { format, type Range } from "../util/net.ts";
+import { type Range, rangeOf, type Span } from "../util/net.ts";
 
 /** At most this many blocks per pool: planning a /16 costs 4096 × nodes hashes. */
 const MAX_BLOCKS = 4096;
@@ -49,7 +49,7 @@ export function blockSize(pool: readonly Range[]): bigint {
  * With no nodes, no shares. Pure and deterministic.
  */
 export function splitPool4(pool: readonly Range[], nodes: readonly string[]): Share[] {
-  const shares = new Map<string, Range[]>(nodes.map((n) => [n, []]));
+  const shares = new Map<string, Span[]>(nodes.map((n) => [n, []]));
   const counts = new Map<string, bigint>(nodes.map((n) => [n, 0n]));
   if (nodes.length === 0) return [];
   const size = blockSize(pool);
@@ -70,16 +70,12 @@ export function splitPool4(pool: readonly Range[], nodes: readonly string[]): Sh
       const list = shares.get(best)!;
       const prev = list[list.length - 1];
       if (prev && prev.last + 1n === first) prev.last = last;
-      else list.push({ family: 4, first, last, text: "" });
+      else list.push({ family: 4, first, last });
       counts.set(best, counts.get(best)! + (last - first + 1n));
     }
   }
   return nodes.map((node) => {
-    const ranges = shares.get(node)!.map((r) => ({ ...r, text: rangeText(r) }));
+    const ranges = shares.get(node)!.map(rangeOf);
     return { node, ranges, count: Number(counts.get(node)!) };
   });
-}
-
-function rangeText(r: Range): string {
-  return r.first === r.last ? format(4, r.first) : `${format(4, r.first)}-${format(4, r.last)}`;
 }

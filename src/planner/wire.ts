@@ -5,7 +5,7 @@
 // another version of the operator is refused field by field instead of crashing the agent.
 import { z } from "zod";
 import { duration } from "../api/duration.ts";
-import { ipAddress, ipv6Address, range } from "../api/fields.ts";
+import { ipAddress, ipv6Address, prefix, range } from "../api/fields.ts";
 import { pref64 } from "../api/nat64gateway.ts";
 import { KINDS, objectLabel } from "../api/resources.ts";
 import { formatPath } from "../api/rules.ts";
@@ -56,7 +56,7 @@ const derived = {
       pref64: z.strictObject({ prefix: pref64, lifetime: z.number().int().min(0) }).optional(),
       routes: z.array(
         z.strictObject({
-          prefix: z.string(),
+          prefix: prefix(6),
           preference: z.enum(["high", "medium", "low"]),
           lifetime: duration({ infinity: true }),
         }),

@@ -1,24 +1,69 @@
-// The address library: addresses, prefixes and ranges as the resources write them, parsed with ip-address and held as
-// bigints so that containment, overlap and size are exact for both families.
+// The address library: addresses, prefixes, ranges and endpoints as the resources write them,
+// parsed once (at the boundary: the resource schemas in src/api/fields.ts parse with these
+// functions) into values held as bigints, so that containment, overlap and size are exact for both
+// families. Each value keeps the text the user wrote: it prints as that text (toString) and
+// serializes as it (toJSON), so messages, logs, JSON output and the wire form of assignments show
+// what the user wrote, and parsing the JSON again gives the same value.
 import { Address4, Address6 } from "ip-address";
 
 export type Family = 4 | 6;
 
-export interface Prefix {
-  family: Family;
-  /** first address of the prefix, host bits cleared */
-  network: bigint;
-  length: number;
-  /** the text as the user wrote it, for messages */
-  text: string;
+/** Text for humans and JSON: what the user wrote. */
+abstract class Written {
+  abstract readonly text: string;
+  toString(): string {
+    return this.text;
+  }
+  toJSON(): string {
+    return this.text;
+  }
+}
+
+/** One address. */
+export class Address extends Written {
+  constructor(
+    readonly family: Family,
+    readonly value: bigint,
+    readonly text: string,
+  ) {
+    super();
+  }
+}
+
+export class Prefix extends Written {
+  constructor(
+    readonly family: Family,
+    /** first address of the prefix, host bits cleared */
+    readonly network: bigint,
+    readonly length: number,
+    readonly text: string,
+  ) {
+    super();
+  }
 }
 
 /** An inclusive range of addresses of one family. */
-export interface Range {
+export class Range extends Written {
+  constructor(
+    readonly family: Family,
+    readonly first: bigint,
+    readonly last: bigint,
+    readonly text: string,
+  ) {
+    super();
+  }
+}
+
+/** An inclusive span of addresses for arithmetic (a Range is one, with the user's text). */
+export interface Span {
   family: Family;
   first: bigint;
   last: bigint;
-  text: string;
+}
+
+/** A span as a Range whose text is its canonical form (first-last, or one address). */
+export function rangeOf(s: Span): Range {
+  return new Range(s.family, s.first, s.last, formatRange(s));
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -33,14 +78,14 @@ function fail<T>(error: string): Parsed<T> {
 }
 
 /** A bare address (no length) of either family, or of the one asked for. */
-export function parseAddress(text: string, want?: Family): Parsed<{ family: Family; value: bigint }> {
+export function parseAddress(text: string, want?: Family): Parsed<Address> {
   const t = text.trim();
   if (t.includes("/")) return fail(`"${text}" is a prefix; an address without a length is expected here`);
   if (t.includes(":")) {
     if (want === 4) return fail(`"${text}" is an IPv6 address; an IPv4 address is expected here`);
     if (t.includes("%")) return fail(`"${text}" has a zone index; write the address without "%zone"`);
     if (!Address6.isValid(t)) return fail(`"${text}" is not a valid IPv6 address`);
-    return ok({ family: 6, value: new Address6(t).bigInt() });
+    return ok(new Address(6, new Address6(t).bigInt(), t));
   }
   if (want === 6) {
     return Address4.isValid(t)
@@ -50,7 +95,7 @@ export function parseAddress(text: string, want?: Family): Parsed<{ family: Fami
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(t) || !Address4.isValid(t)) {
     return fail(`"${text}" is not a valid IPv4 address (dotted quad such as 192.0.2.1)`);
   }
-  return ok({ family: 4, value: new Address4(t).bigInt() });
+  return ok(new Address(4, new Address4(t).bigInt(), t));
 }
 
 /**
@@ -76,7 +121,7 @@ export function parsePrefix(text: string, want?: Family, strict = true): Parsed<
       `"${text}" has host bits set below /${length}; did you mean ${format(family, network)}/${length}?`,
     );
   }
-  return ok({ family, network, length, text: t });
+  return ok(new Prefix(family, network, length, t));
 }
 
 /**
@@ -91,7 +136,7 @@ export function parseRange(text: string, want?: Family): Parsed<Range> {
     const b = parseAddress(t.slice(dash + 1), a.value.family);
     if (!b.ok) return fail(`range "${text}": ${b.error}`);
     if (b.value.value < a.value.value) return fail(`range "${text}" ends before it starts`);
-    return ok({ family: a.value.family, first: a.value.value, last: b.value.value, text: t });
+    return ok(new Range(a.value.family, a.value.value, b.value.value, t));
   }
   if (t.includes("/")) {
     const p = parsePrefix(t, want);
@@ -100,7 +145,7 @@ export function parseRange(text: string, want?: Family): Parsed<Range> {
   }
   const a = parseAddress(t, want);
   if (!a.ok) return fail(a.error);
-  return ok({ family: a.value.family, first: a.value.value, last: a.value.value, text: t });
+  return ok(new Range(a.value.family, a.value.value, a.value.value, t));
 }
 
 export function maskOf(family: Family, length: number): bigint {
@@ -111,22 +156,22 @@ export function maskOf(family: Family, length: number): bigint {
 
 export function prefixRange(p: Prefix): Range {
   const size = 1n << BigInt(bits(p.family) - p.length);
-  return { family: p.family, first: p.network, last: p.network + size - 1n, text: p.text };
+  return new Range(p.family, p.network, p.network + size - 1n, p.text);
 }
 
-export function rangeSize(r: Range): bigint {
+export function rangeSize(r: Span): bigint {
   return r.last - r.first + 1n;
 }
 
-export function contains(outer: Range, inner: Range): boolean {
+export function contains(outer: Span, inner: Span): boolean {
   return outer.family === inner.family && outer.first <= inner.first && inner.last <= outer.last;
 }
 
-export function overlaps(a: Range, b: Range): boolean {
+export function overlaps(a: Span, b: Span): boolean {
   return a.family === b.family && a.first <= b.last && b.first <= a.last;
 }
 
-export function inRange(r: Range, family: Family, value: bigint): boolean {
+export function inRange(r: Span, family: Family, value: bigint): boolean {
   return r.family === family && r.first <= value && value <= r.last;
 }
 
@@ -136,18 +181,29 @@ export function format(family: Family, value: bigint): string {
   return Address6.fromBigInt(value).correctForm();
 }
 
-export function formatRange(r: Range): string {
+export function formatRange(r: Span): string {
   return r.first === r.last
     ? format(r.family, r.first)
     : `${format(r.family, r.first)}-${format(r.family, r.last)}`;
 }
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port`, with the host an IP literal. */
-export interface Endpoint {
-  family: Family;
-  address: bigint;
-  host: string;
-  port: number;
+export class Endpoint extends Written {
+  constructor(
+    readonly family: Family,
+    readonly address: bigint,
+    /** the address in canonical text (RFC 5952), without brackets */
+    readonly host: string,
+    readonly port: number,
+    readonly text: string,
+  ) {
+    super();
+  }
+
+  /** host:port, [v6]:port */
+  get socket(): string {
+    return this.family === 6 ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+  }
 }
 
 export function parseEndpoint(text: string, defaultPort: number): Parsed<Endpoint> {
@@ -181,12 +237,7 @@ export function parseEndpoint(text: string, defaultPort: number): Parsed<Endpoin
     }
     port = Number(portText);
   }
-  return ok({
-    family: a.value.family,
-    address: a.value.value,
-    host: format(a.value.family, a.value.value),
-    port,
-  });
+  return ok(new Endpoint(a.value.family, a.value.value, format(a.value.family, a.value.value), port, t));
 }
 
 export function isMulticast(family: Family, value: bigint): boolean {
@@ -216,3 +267,14 @@ export function describeSocketError(e: NodeJS.ErrnoException): string {
   };
   return e.code ? `${words[e.code] ?? e.code} (${e.code})` : e.message;
 }
+
+/** Parsed or thrown: for literals the program itself writes (defaults, tests), never for user input. */
+function must<T>(r: Parsed<T>): T {
+  if (!r.ok) throw new Error(r.error);
+  return r.value;
+}
+export const prefixOf = (text: string, family?: Family): Prefix => must(parsePrefix(text, family));
+export const rangeFrom = (text: string, family?: Family): Range => must(parseRange(text, family));
+export const addressOf = (text: string, family?: Family): Address => must(parseAddress(text, family));
+export const endpointOf = (text: string, defaultPort: number): Endpoint =>
+  must(parseEndpoint(text, defaultPort));

@@ -3,6 +3,7 @@
 // Announcement, unsolicited NA with Override); the client's neighbour table holds the new MAC at
 // once, the client having sent nothing since. Also: a crash's leftovers removed at the next start,
 // and the kernel expiring the addresses of an owner killed with SIGKILL.
+
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { placeAddresses } from "../../src/agent/ownership/addresses.ts";
 import { addressBytes, unsolicitedAdvert } from "../../src/agent/ownership/announce.ts";
+import { addressOf } from "../../src/util/net.ts";
 import { arpAnnouncement, parseArp } from "../../src/util/sys/arp.ts";
 import { Lan, sh } from "./support/lan.ts";
 
@@ -65,13 +67,13 @@ describe("announcement messages (pure)", () => {
         ],
       },
     ];
-    const r = placeAddresses(["192.0.2.53", "2001:db8:0:1:0::53"], links);
+    const r = placeAddresses([addressOf("192.0.2.53"), addressOf("2001:db8:0:1:0::53")], links);
     assert.ok(r.ok);
     assert.deepEqual(r.value, [
       { address: "192.0.2.53", family: 4, dev: "lan0" },
       { address: "2001:db8:0:1::53", family: 6, dev: "lan0" },
     ]);
-    const none = placeAddresses(["203.0.113.53"], links);
+    const none = placeAddresses([addressOf("203.0.113.53")], links);
     assert.ok(!none.ok);
     assert.match(none.error, /no interface on this node has an address in a subnet that holds 203.0.113.53/);
   });

@@ -1,14 +1,21 @@
 // The seed author's traps, said before they cost two weeks.
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { diagnose, diagnoseVip6 } from "../../src/devices/diagnose.ts";
 import { renderDevice } from "../../src/devices/targets.ts";
 import { parseVersion } from "../../src/devices/version.ts";
 import type { DeviceTarget, Nat64Assignment, RaAssignment } from "../../src/planner/plan.ts";
+import { prefixOf } from "../../src/util/net.ts";
 import { device, seedResources } from "./support/seed.ts";
 
-/** The seed ISR's assignments, with the NAT64 and RA specs changed as a test needs. */
-function isr(nat: Partial<Nat64Assignment["spec"]>, raPrefix?: string): DeviceTarget {
+/** The seed ISR's assignments, with the NAT64 and RA specs changed as a test needs (prefixes as text). */
+function isr(change: { allowedSources?: string[]; prefix?: string }, raPrefixText?: string): DeviceTarget {
+  const nat: Partial<Nat64Assignment["spec"]> = {
+    ...(change.allowedSources ? { allowedSources: change.allowedSources.map((t) => prefixOf(t, 6)) } : {}),
+    ...(change.prefix ? { prefix: prefixOf(change.prefix, 6) } : {}),
+  };
+  const raPrefix = raPrefixText === undefined ? undefined : prefixOf(raPrefixText, 6);
   const t = device(seedResources(), "isr").target;
   return {
     ...t,
@@ -74,7 +81,7 @@ test("PREF64 announced that nobody translates", () => {
 test("render carries the diagnosis", () => {
   const d = device(seedResources(), "isr");
   const nat = d.target.assignments.find((a) => a.kind === "Nat64Gateway") as Nat64Assignment;
-  nat.spec = { ...nat.spec, allowedSources: ["fc00:0:0:1::/64"] };
+  nat.spec = { ...nat.spec, allowedSources: [prefixOf("fc00:0:0:1::/64")] };
   assert.ok(renderDevice(d).diagnostics.some((x) => /does not cover it/.test(x.message)));
 });
 

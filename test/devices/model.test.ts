@@ -1,4 +1,5 @@
 // The vendor-neutral core: diff, order, complement, interface matching; properties with fast-check.
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
@@ -13,6 +14,7 @@ import {
   interfacesIn,
   order,
 } from "../../src/devices/model.ts";
+import { addressOf, prefixOf } from "../../src/util/net.ts";
 
 const obj = (id: string, body: Record<string, unknown>, dependsOn: string[] = []): DesiredObject => ({
   id,
@@ -124,12 +126,11 @@ test("interfaces: which one holds an address, which ones sit in a prefix", () =>
     { name: "wan1", addresses: ["198.51.100.2/24"] },
     { name: "lan1", addresses: ["192.0.2.1/24", "2001:db8:1::1/64"] },
   ];
-  assert.equal(interfaceHolding(ifs, "192.0.2.1"), "lan1");
-  assert.equal(interfaceHolding(ifs, "2001:db8:1::53"), "lan1", "on its subnet");
-  assert.equal(interfaceHolding(ifs, "203.0.113.1"), undefined);
-  assert.deepEqual(interfacesIn(ifs, "2001:db8:1::/64"), ["lan1"]);
-  assert.deepEqual(interfacesIn(ifs, "2001:db8:2::/64"), []);
-  assert.equal(interfaceHolding(ifs, "not an address"), undefined);
+  assert.equal(interfaceHolding(ifs, addressOf("192.0.2.1")), "lan1");
+  assert.equal(interfaceHolding(ifs, addressOf("2001:db8:1::53")), "lan1", "on its subnet");
+  assert.equal(interfaceHolding(ifs, addressOf("203.0.113.1")), undefined);
+  assert.deepEqual(interfacesIn(ifs, prefixOf("2001:db8:1::/64")), ["lan1"]);
+  assert.deepEqual(interfacesIn(ifs, prefixOf("2001:db8:2::/64")), []);
 });
 
 test("FortiOS versions: trains Fortinet tested up to a patch cover later builds of that train", () => {

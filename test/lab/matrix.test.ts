@@ -1,5 +1,6 @@
 // The lab's expected matrix and path classification (pure), and its resources against its
 // addressing plan.
+
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -15,6 +16,7 @@ import {
   type SessionEvidence,
 } from "../../src/lab/matrix.ts";
 import { plan } from "../../src/planner/plan.ts";
+import { text } from "../support/text.ts";
 
 const client6 = "fd00:64:1:0:64:ff:fe00:3";
 
@@ -27,22 +29,22 @@ test("examples/lab validates and plans to the lab's addressing (LAN, PREF64, poo
   const kinds = a.map((x) => x.kind).sort();
   assert.deepEqual(kinds, ["DhcpScope", "Dns64Resolver", "Nat64Gateway", "RouterAdvert"]);
   const nat = a.find((x) => x.kind === "Nat64Gateway")!;
-  assert.equal(nat.spec.prefix, PREF64);
-  assert.deepEqual(nat.spec.pool4, [`${POOL4.first}-${POOL4.last}`]);
-  assert.deepEqual(nat.spec.allowedSources, [LAN.prefix6]);
+  assert.equal(String(nat.spec.prefix), PREF64);
+  assert.deepEqual(text(nat.spec.pool4), [`${POOL4.first}-${POOL4.last}`]);
+  assert.deepEqual(text(nat.spec.allowedSources), [LAN.prefix6]);
   assert.equal(nat.spec.uplinkInterface, UPLINK.routerIf);
   const dns = a.find((x) => x.kind === "Dns64Resolver")!;
-  assert.deepEqual(dns.spec.listen, [`[${LAN.router6}]:53`, `${LAN.router4}:53`]);
-  assert.deepEqual(dns.spec.upstreams, [SERVERS.dns4]);
+  assert.deepEqual(text(dns.spec.listen), [`[${LAN.router6}]:53`, `${LAN.router4}:53`]);
+  assert.deepEqual(text(dns.spec.upstreams), [SERVERS.dns4]);
   const ra = a.find((x) => x.kind === "RouterAdvert")!;
   assert.equal(ra.spec.interface, LAN.bridge);
   assert.deepEqual(
-    ra.spec.rdnss.map((r: { address: string }) => r.address),
+    ra.spec.rdnss.map((r) => String(r.address)),
     [LAN.router6],
   );
   const dhcp = a.find((x) => x.kind === "DhcpScope")!;
   assert.equal(dhcp.spec.interface, LAN.bridge);
-  assert.equal(dhcp.spec.subnet, LAN.subnet4);
+  assert.equal(String(dhcp.spec.subnet), LAN.subnet4);
   assert.equal(dhcp.spec.ipv6OnlyPreferred, 1800);
 });
 

@@ -1,4 +1,5 @@
 // The planner: placement on nodes and devices, resolved references, derived defaults, conflicts.
+
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { AnyResource } from "../../src/api/resources.ts";
@@ -12,6 +13,7 @@ import {
   plan,
   type RaAssignment,
 } from "../../src/planner/plan.ts";
+import { text } from "../support/text.ts";
 import { doc, NAT64_OK, validateText } from "../support/validate.ts";
 
 function resources(...docs: string[]): AnyResource[] {
@@ -39,7 +41,7 @@ describe("planner", () => {
     assert.equal(p.mode, "standalone");
     assert.deepEqual(names(p, "host"), ["Nat64Gateway/gw"]);
     const a = p.nodes[0]!.assignments[0] as Nat64Assignment;
-    assert.deepEqual(a.pool4, ["198.51.100.1-198.51.100.10"]);
+    assert.deepEqual(text(a.pool4), ["198.51.100.1-198.51.100.10"]);
     assert.equal(a.pool4Count, 10);
   });
 
@@ -78,8 +80,8 @@ describe("planner", () => {
     );
     const [, dns, ra] = p.nodes[0]!.assignments;
     assert.ok(dns?.kind === "Dns64Resolver" && ra?.kind === "RouterAdvert");
-    assert.equal(dns.prefix, "2001:db8:64::/96");
-    assert.equal(ra.resolved.pref64?.prefix, "2001:db8:64::/96");
+    assert.equal(String(dns.prefix), "2001:db8:64::/96");
+    assert.equal(String(ra.resolved.pref64?.prefix), "2001:db8:64::/96");
   });
 
   it("derives RA defaults from RFC 4861, RFC 8106 and RFC 8781", () => {
@@ -207,7 +209,7 @@ describe("planner", () => {
       assert.deepEqual(p.conflicts, []);
       const a = p.nodes[0]!.assignments[0] as DhcpAssignment;
       const b = p.nodes[1]!.assignments[0] as DhcpAssignment;
-      assert.deepEqual(a.owner, {
+      assert.deepEqual(text(a.owner), {
         lease: "v6mostly-owner-default-dhcpscope-a",
         interface: "lan0",
         addresses: ["192.0.2.2"],
@@ -217,7 +219,7 @@ describe("planner", () => {
       const bare = plan(resources(doc("DhcpScope", "a", scope.replace("\nserverAddress: 192.0.2.2", ""))), {
         nodes,
       });
-      assert.deepEqual((bare.nodes[2]!.assignments[0] as DhcpAssignment).owner?.addresses, []);
+      assert.deepEqual(text((bare.nodes[2]!.assignments[0] as DhcpAssignment).owner?.addresses), []);
     });
 
     it("standalone: a DhcpScope or DNS64 has no owner (one host, nothing to elect)", () => {
@@ -252,7 +254,10 @@ describe("planner", () => {
         { nodes },
       );
       const own = (node: number) =>
-        p.nodes[node]!.assignments.map((a) => [a.name, (a as Dns64Assignment).owner] as const);
+        p.nodes[node]!.assignments.map((a) => {
+          const owner = (a as Dns64Assignment).owner;
+          return [a.name, owner && text(owner)] as const;
+        });
       const expected = {
         lease: "v6mostly-owner-default-dns64resolver-own",
         addresses: ["192.0.2.53", "2001:db8::53"],

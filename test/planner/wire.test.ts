@@ -1,11 +1,13 @@
 // Assignments survive the trip through a NodeConfig: encoded to JSON and decoded by the same
 // schemas that check resources; a corrupt NodeConfig is refused with the field named, never thrown.
+
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { validatePaths } from "../../src/api/validate.ts";
 import { plan } from "../../src/planner/plan.ts";
 import { decodeAssignment, encodeAssignment } from "../../src/planner/wire.ts";
+import { text } from "../support/text.ts";
 
 describe("assignments on the wire", () => {
   it("round-trips every assignment of the examples through JSON", () => {
@@ -64,7 +66,7 @@ describe("assignments on the wire", () => {
     assert.equal(owned.length, 2);
     for (const { a, wire } of owned) {
       assert.ok("owner" in a && a.owner, `${a.kind} has an owner`);
-      assert.deepEqual(wire.derived.owner, a.owner);
+      assert.deepEqual(wire.derived.owner, text(a.owner));
       const back = decodeAssignment(wire);
       assert.ok(back.ok, back.ok ? "" : back.error);
       assert.deepEqual(back.value, a);

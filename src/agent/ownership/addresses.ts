@@ -14,7 +14,7 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type Family, format, inRange, parseAddress, parsePrefix, prefixRange } from "../../util/net.ts";
+import { type Address, type Family, format, inRange, parsePrefix, prefixRange } from "../../util/net.ts";
 
 const exec = promisify(execFile);
 
@@ -46,15 +46,13 @@ const FOREVER = 4294967295;
  * owned addresses themselves). Pure. An address no interface can carry is an error naming it.
  */
 export function placeAddresses(
-  addresses: readonly string[],
+  addresses: readonly Address[],
   links: readonly IpLink[],
   fixed?: string,
 ): { ok: true; value: HostAddress[] } | { ok: false; error: string } {
   const out: HostAddress[] = [];
   for (const text of addresses) {
-    const a = parseAddress(text);
-    if (!a.ok) return { ok: false, error: `${text}: ${a.error}` };
-    const { family, value } = a.value;
+    const { family, value } = text;
     if (fixed) {
       if (!links.some((l) => l.ifname === fixed))
         return { ok: false, error: `interface ${fixed} does not exist on this node` };

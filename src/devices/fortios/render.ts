@@ -10,8 +10,9 @@ import type {
   Nat64Assignment,
   RaAssignment,
 } from "../../planner/plan.ts";
-import { format, parseEndpoint, parsePrefix, parseRange } from "../../util/net.ts";
+import { format } from "../../util/net.ts";
 import {
+  asJson,
   canonicalPrefix,
   type DesiredObject,
   type Diagnostic,
@@ -74,7 +75,7 @@ export function renderFortios(input: FortiRenderInput): FortiRendered {
         unreachable(a);
     }
   }
-  return { objects: mergeObjects(objects, diagnostics), diagnostics };
+  return { objects: asJson(mergeObjects(objects, diagnostics)), diagnostics };
 }
 
 function unreachable(a: never): never {
@@ -109,12 +110,11 @@ function dns64(
 ): DesiredObject[] {
   const owner = `Dns64Resolver/${a.name}`;
   const objects: DesiredObject[] = [];
-  const prefix = parsePrefix(a.prefix, 6);
-  if (prefix.ok && prefix.value.length !== 96) {
+  if (a.prefix.length !== 96) {
     out.push({
       severity: "error",
       subject: owner,
-      message: `FortiOS synthesizes only with a /96 prefix; ${a.prefix} is a /${prefix.value.length}`,
+      message: `FortiOS synthesizes only with a /96 prefix; ${a.prefix} is a /${a.prefix.length}`,
     });
     return [];
   }
@@ -129,21 +129,19 @@ function dns64(
   // `config system dns-server`: one entry per interface that holds a listen address.
   const served = new Set<string>();
   for (const l of a.spec.listen) {
-    const e = parseEndpoint(l, 53);
-    if (!e.ok) continue;
-    if (e.value.port !== 53) {
+    if (l.port !== 53) {
       out.push({
         severity: "warning",
         subject: owner,
         message: `listen ${l}: FortiOS serves DNS on port 53 only`,
       });
     }
-    const name = interfaceHolding(interfaces, e.value.host);
+    const name = interfaceHolding(interfaces, l);
     if (!name) {
       out.push({
         severity: "error",
         subject: owner,
-        message: `no interface of the FortiGate holds ${e.value.host}; list the box's interfaces in the ExternalDevice's spec.interfaces (\`device plan\` reads them from the box)`,
+        message: `no interface of the FortiGate holds ${l.host}; list the box's interfaces in the ExternalDevice's spec.interfaces (\`device plan\` reads them from the box)`,
       });
       continue;
     }
@@ -189,12 +187,11 @@ function nat64(
     });
     return [];
   }
-  const prefix = parsePrefix(s.prefix, 6);
-  if (prefix.ok && prefix.value.length !== 96) {
+  if (s.prefix.length !== 96) {
     out.push({
       severity: "error",
       subject: owner,
-      message: `FortiOS NAT64 needs a /96 prefix; ${s.prefix} is a /${prefix.value.length}`,
+      message: `FortiOS NAT64 needs a /96 prefix; ${s.prefix} is a /${s.prefix.length}`,
     });
     return [];
   }
@@ -208,7 +205,7 @@ function nat64(
       message: `FortiOS ${versionText(caps.version)} matches NAT64 destinations with the policy's dstaddr6; an address6 object for ${s.prefix} is outside the schema v6mostly checks, so dstaddr6 is "all": create one for ${s.prefix} and put it in dstaddr6 of the policy`,
     });
   }
-  const ranges = a.pool4.map((t) => parseRange(t, 4)).flatMap((r) => (r.ok ? [r.value] : []));
+  const ranges = a.pool4;
   const pools = ranges.map((r, i) => {
     const name = `${NAME_PREFIX}${a.name}${ranges.length > 1 ? `-${i + 1}` : ""}`;
     const id = `firewall/ippool/${name}`;

@@ -11,8 +11,9 @@ import type {
   Nat64Assignment,
   RaAssignment,
 } from "../../planner/plan.ts";
-import { format, parsePrefix, parseRange, type Range } from "../../util/net.ts";
+import { type Address, format, type Prefix, type Span } from "../../util/net.ts";
 import {
+  asJson,
   complement,
   type DesiredObject,
   type Diagnostic,
@@ -43,7 +44,8 @@ export interface IosxeRendered {
 }
 
 /** IOS writes IPv6 in upper case; the running-config and RESTCONF replies do too. */
-const up = (t: string) => t.toUpperCase();
+/** IOS shows addresses and prefixes in upper case, as the user wrote them otherwise. */
+const up = (t: string | Prefix | Address) => String(t).toUpperCase();
 
 /** RFC 8040 §3.5.3: key values in a path are percent-encoded ("0/0/1" → "0%2F0%2F1"). */
 export const encodeKey = (k: string) =>
@@ -129,7 +131,7 @@ export function renderIosxe(input: IosxeRenderInput): IosxeRendered {
       apiOnly: true,
     });
   }
-  return { objects: mergeObjects(objects, diagnostics), diagnostics };
+  return { objects: asJson(mergeObjects(objects, diagnostics)), diagnostics };
 }
 
 function unreachable(a: never): never {
@@ -144,12 +146,11 @@ export function option108Hex(seconds: number): string {
 function dhcp(a: DhcpAssignment, out: Diagnostic[]): DesiredObject[] {
   const owner = `DhcpScope/${a.name}`;
   const s = a.spec;
-  const net = parsePrefix(s.subnet, 4);
-  if (!net.ok) return [];
+  const net = s.subnet;
   const name = `${NAME_PREFIX}${a.name}`;
   const id = `dhcp/pool/${name}`;
-  const pool: Record<string, unknown> = { id: name, network: { "primary-network": network4(net.value) } };
-  const lines = [` network ${network4(net.value).number} ${network4(net.value).mask}`];
+  const pool: Record<string, unknown> = { id: name, network: { "primary-network": network4(net) } };
+  const lines = [` network ${network4(net).number} ${network4(net).mask}`];
   if (s.router) {
     pool["default-router"] = { "default-router-list": [s.router] };
     lines.push(` default-router ${s.router}`);
@@ -208,14 +209,13 @@ function dhcp(a: DhcpAssignment, out: Diagnostic[]): DesiredObject[] {
     },
   ];
   // IOS leases every address of the pool's network that is not excluded: exclude what lies outside ranges.
-  const subnet: Range = {
+  const subnet: Span = {
     family: 4,
-    first: net.value.network,
-    last: net.value.network + (1n << BigInt(32 - net.value.length)) - 1n,
-    text: s.subnet,
+    first: net.network,
+    last: net.network + (1n << BigInt(32 - net.length)) - 1n,
   };
-  const leased = s.ranges.map((t) => parseRange(t, 4)).flatMap((r) => (r.ok ? [r.value] : []));
-  const excluded = s.exclude.map((t) => parseRange(t, 4)).flatMap((r) => (r.ok ? [r.value] : []));
+  const leased = s.ranges;
+  const excluded = s.exclude;
   const holes = complement(subnet, leased);
   const all = mergeRanges([
     ...holes,
@@ -248,14 +248,14 @@ function dhcp(a: DhcpAssignment, out: Diagnostic[]): DesiredObject[] {
   return objects;
 }
 
-function mergeRanges(ranges: Range[]): Range[] {
+function mergeRanges(ranges: readonly Span[]): Span[] {
   const sorted = [...ranges].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-  const out: Range[] = [];
+  const out: Span[] = [];
   for (const r of sorted) {
     const last = out[out.length - 1];
     if (last && r.first <= last.last + 1n) {
       if (r.last > last.last) last.last = r.last;
-    } else out.push({ ...r });
+    } else out.push({ family: r.family, first: r.first, last: r.last });
   }
   return out;
 }
@@ -293,7 +293,7 @@ function nat64(
   }
   const acl = `${NAME_PREFIX}nat64-${a.name}`;
   const poolName = `${NAME_PREFIX}${a.name}`;
-  const ranges = a.pool4.map((t) => parseRange(t, 4)).flatMap((r) => (r.ok ? [r.value] : []));
+  const ranges = a.pool4;
   if (ranges.length > 1) {
     out.push({
       severity: "error",
@@ -301,7 +301,7 @@ function nat64(
       message: `IOS-XE's nat64 v4 pool is one start-end range; pool4 lists ${ranges.length}: only ${a.pool4[0]} is used`,
     });
   }
-  const prefix = up(parsePrefix(s.prefix, 6).ok ? s.prefix : s.prefix);
+  const prefix = up(s.prefix);
   const objects: DesiredObject[] = [];
   const rules = s.allowedSources.map((src, i) => ({
     sequence: String((i + 1) * 10), // uint64: RFC 7951 §6.1 encodes it as a JSON string
@@ -402,14 +402,9 @@ function nat64(
   return objects;
 }
 
-function covers(outer: string, inner: string): boolean {
-  const a = parsePrefix(outer, 6);
-  const b = parsePrefix(inner, 6);
-  if (!a.ok || !b.ok) return false;
-  const len = a.value.length;
-  return (
-    b.value.length >= len && b.value.network >> BigInt(128 - len) === a.value.network >> BigInt(128 - len)
-  );
+function covers(outer: Prefix, inner: Prefix): boolean {
+  const len = outer.length;
+  return inner.length >= len && inner.network >> BigInt(128 - len) === outer.network >> BigInt(128 - len);
 }
 
 const unique = <T>(xs: T[]) => [...new Set(xs)];

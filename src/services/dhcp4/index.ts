@@ -6,7 +6,7 @@ import type { RunningService, ServiceContext } from "../contract.ts";
 import { compileScope } from "./scope.ts";
 import { Dhcp4Server, interfaceAddress } from "./server.ts";
 import { FileLeaseStore, type LeaseStore } from "./store.ts";
-import { formatAddr, parseAddr } from "./wire.ts";
+import { formatAddr } from "./wire.ts";
 
 export interface DhcpService extends RunningService<DhcpAssignment> {
   update(a: DhcpAssignment): Promise<void>;
@@ -21,7 +21,7 @@ function serverAddress(a: DhcpAssignment): number {
   const want = a.spec.serverAddress;
   if (want !== undefined) {
     // spec.serverAddress: that address, on the interface (in cluster mode the ownership gate put it there)
-    const id = interfaceAddress(a.spec.interface, parseAddr(want), 0xffffffff);
+    const id = interfaceAddress(a.spec.interface, Number(want.value) >>> 0, 0xffffffff);
     if (id === undefined)
       throw new Error(
         `DhcpScope ${a.name}: interface ${a.spec.interface} does not have serverAddress ${want}; the server needs it (it is option 54 and the source of replies)`,

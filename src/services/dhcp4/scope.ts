@@ -1,7 +1,7 @@
 // The DhcpScope spec compiled once into numbers the hot path can use.
 
 import type { DhcpAssignment } from "../../planner/plan.ts";
-import { parseAddress, parsePrefix, parseRange } from "../../util/net.ts";
+import type { Address, Range } from "../../util/net.ts";
 import { addrBytes, OPT, type OptionOut } from "./wire.ts";
 
 export interface AddrRange {
@@ -44,18 +44,10 @@ export interface Scope {
 
 const u32 = (b: bigint) => Number(b) >>> 0;
 
-function addr(text: string): number {
-  const a = parseAddress(text, 4);
-  if (!a.ok) throw new Error(a.error);
-  return u32(a.value.value);
-}
+const addr = (a: Address): number => u32(a.value);
 
-function ranges(list: string[]): AddrRange[] {
-  return list.map((t) => {
-    const r = parseRange(t, 4);
-    if (!r.ok) throw new Error(r.error);
-    return { first: u32(r.value.first), last: u32(r.value.last) };
-  });
+function ranges(list: readonly Range[]): AddrRange[] {
+  return list.map((r) => ({ first: u32(r.first), last: u32(r.last) }));
 }
 
 export function normalizeMac(mac: string): string {
@@ -68,10 +60,8 @@ export function compileScope(
   opts: Partial<Pick<Scope, "offerHold" | "declineProbation">> = {},
 ): Scope {
   const s = a.spec;
-  const p = parsePrefix(s.subnet, 4);
-  if (!p.ok) throw new Error(p.error);
-  const network = u32(p.value.network);
-  const mask = p.value.length === 0 ? 0 : (0xffffffff << (32 - p.value.length)) >>> 0;
+  const network = u32(s.subnet.network);
+  const mask = s.subnet.length === 0 ? 0 : (0xffffffff << (32 - s.subnet.length)) >>> 0;
   const broadcast = (network | ~mask) >>> 0;
   const reservations = new Map<string, Reservation>();
   for (const r of s.reservations) {

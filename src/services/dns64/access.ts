@@ -1,18 +1,14 @@
 // Who may query: the allowClients list (everyone else is REFUSED, so this is never an open resolver)
 // and a per-client token bucket (over the limit, UDP queries are dropped and counted, as response
 // rate limiting does: answering would let a spoofed source turn us into a reflector).
-import { parseAddress, parsePrefix, prefixRange, type Range } from "../../util/net.ts";
+import { type Prefix, parseAddress, prefixRange, type Range } from "../../util/net.ts";
 
 export class ClientAcl {
   private readonly ranges: Range[];
   private readonly memo = new Map<string, boolean>();
 
-  constructor(prefixes: readonly string[]) {
-    this.ranges = prefixes.map((t) => {
-      const p = parsePrefix(t, undefined, false);
-      if (!p.ok) throw new Error(p.error);
-      return prefixRange(p.value);
-    });
+  constructor(prefixes: readonly Prefix[]) {
+    this.ranges = prefixes.map(prefixRange);
   }
 
   /** `address` as Node reports it ("192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1", "fe80::1%eth0"). */

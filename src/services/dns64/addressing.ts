@@ -2,7 +2,7 @@
 // RFC 6147 §5.1.4, and the reverse names (ip6.arpa / in-addr.arpa) of RFC 6147 §5.3.1.
 
 import { Rfc6052Prefix } from "../../datapath/siit/addr/rfc6052.ts";
-import { parsePrefix } from "../../util/net.ts";
+import type { Prefix } from "../../util/net.ts";
 import { concat, lowerName, textToName } from "./wire.ts";
 
 export { Rfc6052Prefix };
@@ -17,10 +17,8 @@ function bigintToBytes(v: bigint): Uint8Array {
 }
 
 /** Compiles a PREF64 ("64:ff9b::/96", any RFC 6052 length) or throws with the reason. */
-export function compilePref64(text: string): Rfc6052Prefix {
-  const p = parsePrefix(text, 6);
-  if (!p.ok) throw new Error(p.error);
-  return new Rfc6052Prefix(bigintToBytes(p.value.network), p.value.length);
+export function compilePref64(p: Prefix): Rfc6052Prefix {
+  return new Rfc6052Prefix(bigintToBytes(p.network), p.length);
 }
 
 /** RFC 6052 §2.3: the IPv6 address embedding `v4` (4 bytes) under `prefix`. */
@@ -36,10 +34,8 @@ export interface Prefix6 {
   length: number;
 }
 
-export function compilePrefix6(text: string): Prefix6 {
-  const p = parsePrefix(text, 6);
-  if (!p.ok) throw new Error(p.error);
-  return { bytes: bigintToBytes(p.value.network), length: p.value.length };
+export function compilePrefix6(p: Prefix): Prefix6 {
+  return { bytes: bigintToBytes(p.network), length: p.length };
 }
 
 /** True when the 16 bytes at a[o] lie inside `p`. */

@@ -2,6 +2,7 @@
 // agent host it: startDns64(assignment, ctx, opts?) → { stop, update, stats }.
 import type { Worker } from "node:worker_threads";
 import type { Dns64Assignment } from "../../planner/plan.ts";
+import { encodeAssignment } from "../../planner/wire.ts";
 import type { Logger } from "../../util/log.ts";
 import { startWorker as newWorker, siblingModule } from "../../util/worker.ts";
 import type { RunningService, ServiceContext } from "../contract.ts";
@@ -24,7 +25,7 @@ interface WorkerHandle {
 }
 
 function startWorker(a: Dns64Assignment, opts: Dns64Options, log: Logger): Promise<WorkerHandle> {
-  const worker = newWorker(workerUrl, { assignment: a, opts, level: log.level });
+  const worker = newWorker(workerUrl, { assignment: encodeAssignment(a), opts, level: log.level });
   const h: WorkerHandle = { worker, stats: {} };
   return new Promise((resolve, reject) => {
     worker.on("message", (m) => {
@@ -95,7 +96,8 @@ export async function startDns64(
     async update(a: Dns64Assignment) {
       // answers depend on the prefix, the exclusions and alwaysSynthesize: a change empties the cache
       const sameAnswers =
-        a.prefix === currentSpec.prefix &&
+        a.prefix.network === currentSpec.prefix.network &&
+        a.prefix.length === currentSpec.prefix.length &&
         JSON.stringify(a.spec.exclude) === JSON.stringify(currentSpec.spec.exclude) &&
         a.spec.alwaysSynthesize === currentSpec.spec.alwaysSynthesize;
       await close(current);

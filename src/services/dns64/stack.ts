@@ -4,7 +4,7 @@
 
 import type { Dns64Assignment } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
-import { parseEndpoint } from "../../util/net.ts";
+import type { Endpoint } from "../../util/net.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
 import { compilePref64, compilePrefix6 } from "./addressing.ts";
 import { AnswerCache, type CacheLimits, DEFAULT_CACHE_LIMITS } from "./cache.ts";
@@ -46,12 +46,8 @@ export function configOf(a: Dns64Assignment): Dns64Config {
   };
 }
 
-export function endpoints(texts: readonly string[]): ListenAddress[] {
-  return texts.map((t) => {
-    const e = parseEndpoint(t, 53);
-    if (!e.ok) throw new Error(e.error);
-    return { family: e.value.family, host: e.value.host, port: e.value.port };
-  });
+export function endpoints(list: readonly Endpoint[]): ListenAddress[] {
+  return list.map((e) => ({ family: e.family, host: e.host, port: e.port }));
 }
 
 function rateOf(a: Dns64Assignment, opts: Dns64Options): number {

@@ -108,8 +108,8 @@ export async function startNat64Gateway(
     return {
       mode: spec.mode,
       tun: spec.tunName,
-      prefix: spec.prefix,
-      pool4: assignment.pool4,
+      prefix: spec.prefix.text,
+      pool4: assignment.pool4.map(String),
       counters: counters(stats),
       drops: Object.fromEntries(Object.entries(dropsByName(stats)).filter(([, v]) => v > 0)),
       sessions: table.sessions,

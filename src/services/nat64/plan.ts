@@ -7,7 +7,7 @@ import type { Nat64Config } from "../../datapath/nat64/translator.ts";
 import { Rfc6052Prefix, type SiitConfig } from "../../datapath/siit/index.ts";
 import type { Nat64Assignment } from "../../planner/plan.ts";
 import { format4, format6 } from "../../util/addrtext.ts";
-import { format, parsePrefix, parseRange, type Range } from "../../util/net.ts";
+import { format, type Prefix, prefixRange, type Range } from "../../util/net.ts";
 
 export interface GatewayOptions {
   /** Session timers in seconds, overriding spec.timeouts (tests: the schema enforces RFC 6146's minimums). */
@@ -81,12 +81,9 @@ function span4(r: Range): Span4 {
   return { first: Number(r.first), last: Number(r.last) };
 }
 
-function ranges(texts: readonly string[], family: 4 | 6, what: string): Range[] {
-  return texts.map((t) => {
-    const r = parseRange(t, family);
-    if (!r.ok) throw new Error(`${what} ${t}: ${r.error}`);
-    return r.value;
-  });
+/** network/length in canonical text (what `ip route` and the translator's configuration take) */
+function prefixText(p: Prefix): string {
+  return `${format(p.family, p.network)}/${p.length}`;
 }
 
 /** Every address of the ranges, up to `limit`, as text. */
@@ -99,12 +96,10 @@ function addresses(list: readonly Range[], limit: number): string[] {
 }
 
 /** The RFC 6052 image (§2.2) of the IPv4 address `a` under the IPv6 `prefix`. */
-export function embed4(prefix: string, a: number): { bytes: Uint8Array; text: string } {
-  const p = parsePrefix(prefix, 6);
-  if (!p.ok) throw new Error(`prefix ${prefix}: ${p.error}`);
+export function embed4(prefix: Prefix, a: number): { bytes: Uint8Array; text: string } {
   const bytes = new Uint8Array(16);
   const v4 = new Uint8Array([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff]);
-  new Rfc6052Prefix(bytes6(p.value.network), p.value.length).embed(v4, 0, bytes, 0);
+  new Rfc6052Prefix(bytes6(prefix.network), prefix.length).embed(v4, 0, bytes, 0);
   return { bytes, text: format6(bytes) };
 }
 
@@ -116,12 +111,12 @@ export function planGateway(
   const spec = a.spec;
   const stateful = spec.mode === "stateful";
   const notes: string[] = [];
-  const pool4: Pool4Range[] = (stateful ? ranges(a.pool4, 4, "pool4") : []).map((r) => ({
+  const pool4: Pool4Range[] = (stateful ? a.pool4 : []).map((r) => ({
     ...span4(r),
     portMin: opts.portMin ?? 1024,
     portMax: opts.portMax ?? 65535,
   }));
-  const eamt4 = stateful ? [] : spec.eamt.map((e) => ranges([e.ipv4], 4, "eamt")[0]!);
+  const eamt4 = stateful ? [] : spec.eamt.map((e) => prefixRange(e.ipv4));
 
   // The translator's own addresses (sources of the ICMP errors it makes): the first pool4 address
   // and its IPv6 image through the prefix.
@@ -130,8 +125,8 @@ export function planGateway(
     lowestIpv6Mtu: spec.lowestIpv6Mtu,
     amendUdpChecksumZero: spec.amendUdpChecksumZero,
     rfc6791Pool: {
-      ipv4: addresses(ranges(spec.rfc6791Pool.ipv4, 4, "rfc6791Pool.ipv4"), RFC6791_LIMIT),
-      ipv6: addresses(ranges(spec.rfc6791Pool.ipv6, 6, "rfc6791Pool.ipv6"), RFC6791_LIMIT),
+      ipv4: addresses(spec.rfc6791Pool.ipv4, RFC6791_LIMIT),
+      ipv6: addresses(spec.rfc6791Pool.ipv6, RFC6791_LIMIT),
     },
     ipv4LinkMtu: spec.mtu,
     ipv6LinkMtu: spec.mtu,
@@ -140,7 +135,7 @@ export function planGateway(
 
   const routes4: string[] = [];
   for (const r of pool4) routes4.push(...rangeToCidrs(r.first, r.last));
-  for (const e of stateful ? [] : spec.eamt) routes4.push(e.ipv4);
+  for (const e of stateful ? [] : spec.eamt) routes4.push(`${format(4, e.ipv4.network)}/${e.ipv4.length}`);
 
   const asked = opts.queues ?? spec.queues;
   const queues = Math.max(1, Math.min(8, Math.floor(asked) || 1));
@@ -154,13 +149,9 @@ export function planGateway(
   const t = spec.timeouts;
   const nat64: Nat64Config | undefined = stateful
     ? {
-        pool6: spec.prefix,
+        pool6: prefixText(spec.prefix),
         pool4,
-        allowedSources: spec.allowedSources.map((s) => {
-          const p = parsePrefix(s, 6);
-          if (!p.ok) throw new Error(`allowedSources ${s}: ${p.error}`);
-          return { bytes: bytes6(p.value.network), len: p.value.length };
-        }),
+        allowedSources: spec.allowedSources.map((p) => ({ bytes: bytes6(p.network), len: p.length })),
         filtering: spec.filtering,
         timeouts: {
           udp: opts.timeouts?.udp ?? t.udp,
@@ -176,7 +167,13 @@ export function planGateway(
     : undefined;
   const siit: SiitConfig | undefined = stateful
     ? undefined
-    : { ...siitCommon, pool6: spec.prefix, eamt: spec.eamt, ownIpv4: null, hairpinMode: "intrinsic" };
+    : {
+        ...siitCommon,
+        pool6: prefixText(spec.prefix),
+        eamt: spec.eamt.map((e) => ({ ipv6: prefixText(e.ipv6), ipv4: prefixText(e.ipv4) })),
+        ownIpv4: null,
+        hairpinMode: "intrinsic",
+      };
 
   return {
     resource,
@@ -188,7 +185,7 @@ export function planGateway(
       mtu: spec.mtu,
       // Only the prefix goes into the device on the IPv6 side: the IPv6 side of an EAMT entry is
       // usually a local client, reached through its own link.
-      routes6: [spec.prefix],
+      routes6: [prefixText(spec.prefix)],
       routes4,
       uplink: spec.uplinkInterface,
       proxy4: [],

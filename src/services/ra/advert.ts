@@ -4,9 +4,8 @@
 // source link-layer address, MTU, Prefix Information (RFC 4861 §4.6.2), Route Information
 // (RFC 4191 §2.3), RDNSS and DNSSL (RFC 8106 §5), PREF64 (RFC 8781 §4).
 
-import { routerAdvertSpec } from "../../api/routeradvert.ts";
 import type { RaAssignment } from "../../planner/plan.ts";
-import { parsePrefix } from "../../util/net.ts";
+import { format } from "../../util/net.ts";
 import {
   encodeRouterAdvertisement,
   type NdOption,
@@ -29,16 +28,12 @@ export interface Link {
 const U32 = 0xffffffff;
 
 /**
- * Problems that make the configuration impossible to advertise, independent of the interface.
- * The schema's rules run again (the assignment may come from anywhere), then what the wire format
- * needs beyond them.
+ * Problems that make the configuration impossible to advertise, independent of the interface: what
+ * the wire format needs beyond the schema's rules (an assignment is always parsed by the schema
+ * first, from a file or from a NodeConfig).
  */
 export function configProblems(a: RaAssignment): string[] {
   const problems: string[] = [];
-  const parsed = routerAdvertSpec.safeParse(a.spec);
-  if (!parsed.success) {
-    for (const i of parsed.error.issues) problems.push(`spec.${i.path.join(".")}: ${i.message}`);
-  }
   const r = a.resolved;
   if (
     !(
@@ -64,15 +59,12 @@ export function configProblems(a: RaAssignment): string[] {
   });
   r.routes.forEach((x, i) => {
     if (x.lifetime > U32) problems.push(`routes.${i}.lifetime: ${x.lifetime}s does not fit 32 bits`);
-    const p = parsePrefix(x.prefix, 6);
-    if (!p.ok) problems.push(`routes.${i}.prefix: ${p.error}`);
   });
   if (r.pref64) {
-    const p = parsePrefix(r.pref64.prefix, 6);
-    if (!p.ok) problems.push(`pref64.prefix: ${p.error}`);
-    else if (!(PREF64_PLC_LENGTHS as readonly number[]).includes(p.value.length)) {
+    const p = r.pref64.prefix;
+    if (!(PREF64_PLC_LENGTHS as readonly number[]).includes(p.length)) {
       problems.push(
-        `pref64.prefix: /${p.value.length} has no PREF64 prefix length code (RFC 8781 §4: /32 /40 /48 /56 /64 /96)`,
+        `pref64.prefix: /${p.length} has no PREF64 prefix length code (RFC 8781 §4: /32 /40 /48 /56 /64 /96)`,
       );
     }
     if (r.pref64.lifetime > 65528)
@@ -140,11 +132,10 @@ export function buildAdvertisement(a: RaAssignment, link: Link, o: BuildOptions 
   // which radvd 2.19 lacks, comes last.
   const options: NdOption[] = [];
   for (const p of s.prefixes) {
-    const pp = parsePrefix(p.prefix, 6);
     options.push({
       type: "prefixInformation",
-      prefix: p.prefix.split("/")[0]!,
-      prefixLength: pp.ok ? pp.value.length : 64,
+      prefix: format(6, p.prefix.network),
+      prefixLength: p.prefix.length,
       onLink: p.onLink,
       autonomous: p.autonomous,
       routerAddress: false,
@@ -153,17 +144,20 @@ export function buildAdvertisement(a: RaAssignment, link: Link, o: BuildOptions 
     });
   }
   for (const x of r.routes) {
-    const [prefix, len] = x.prefix.split("/");
     options.push({
       type: "routeInformation",
-      prefix: prefix!,
-      prefixLength: Number(len),
+      prefix: format(6, x.prefix.network),
+      prefixLength: x.prefix.length,
       preference: x.preference,
       lifetime: final ? 0 : x.lifetime,
     });
   }
   for (const g of groupByLifetime(r.rdnss)) {
-    options.push({ type: "rdnss", lifetime: final ? 0 : g.lifetime, servers: g.items.map((x) => x.address) });
+    options.push({
+      type: "rdnss",
+      lifetime: final ? 0 : g.lifetime,
+      servers: g.items.map((x) => format(6, x.address.value)),
+    });
   }
   for (const g of groupByLifetime(r.dnssl)) {
     options.push({ type: "dnssl", lifetime: final ? 0 : g.lifetime, domains: g.items.map((x) => x.domain) });
@@ -171,11 +165,10 @@ export function buildAdvertisement(a: RaAssignment, link: Link, o: BuildOptions 
   if (s.mtu !== undefined) options.push({ type: "mtu", mtu: s.mtu });
   if (link.mac) options.push({ type: "sourceLinkAddress", address: link.mac });
   if (r.pref64) {
-    const [prefix, len] = r.pref64.prefix.split("/");
     options.push({
       type: "pref64",
-      prefix: prefix!,
-      prefixLength: Number(len),
+      prefix: format(6, r.pref64.prefix.network),
+      prefixLength: r.pref64.prefix.length,
       lifetime: final ? 0 : r.pref64.lifetime,
     });
   }

@@ -1,5 +1,6 @@
 // The query path without sockets: QueryHandler + Resolver with a scripted upstream (a fake Fetcher
 // answering from a table, counting what it is asked) and a fake clock.
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import dnsPacket from "dns-packet";
@@ -10,6 +11,7 @@ import { QueryHandler } from "../../../src/services/dns64/handler.ts";
 import { type Fetcher, Resolver } from "../../../src/services/dns64/resolver.ts";
 import type { UpstreamAnswer, UpstreamQuestion } from "../../../src/services/dns64/upstream.ts";
 import { nameToText, parseMessage } from "../../../src/services/dns64/wire.ts";
+import { prefixOf } from "../../../src/util/net.ts";
 import {
   type Answer,
   a,
@@ -59,7 +61,7 @@ function setup(clientNets = ["127.0.0.0/8", "2001:db8:1::/64"]) {
   let now = 1000;
   const up = new TableUpstream(table);
   const resolver = new Resolver(config(), up, new AnswerCache(), undefined, () => now);
-  const handler = new QueryHandler(resolver, new ClientAcl(clientNets));
+  const handler = new QueryHandler(resolver, new ClientAcl(clientNets.map((t) => prefixOf(t))));
   return { up, resolver, handler, tick: (s: number) => (now += s) };
 }
 
@@ -255,7 +257,10 @@ test("fuzz: hostile upstream answers (mutated after the question) never break th
             return msg?.question ? { wire: b, msg } : undefined;
           },
         };
-        const handler = new QueryHandler(new Resolver(config(), hostile), new ClientAcl(["127.0.0.0/8"]));
+        const handler = new QueryHandler(
+          new Resolver(config(), hostile),
+          new ClientAcl([prefixOf("127.0.0.0/8")]),
+        );
         const r = await handler.handle(queryWire("x.example", qtype, { do: true }), "127.0.0.1", false);
         if (r) assert.ok(parseMessage(r), "our answer parses");
         assert.equal(handler.stats.errors, 0, "no exception reached the boundary");

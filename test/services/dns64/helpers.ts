@@ -1,10 +1,12 @@
 // Test helpers: upstream answers written with dns-packet (an independent encoder), turned into the
 // resolver's Replies, and answers decoded back with dns-packet for the assertions.
+
 import dnsPacket from "dns-packet";
 import { compilePref64, compilePrefix6 } from "../../../src/services/dns64/addressing.ts";
 import { type Reply, replyFromUpstream } from "../../../src/services/dns64/reply.ts";
 import type { Dns64Config } from "../../../src/services/dns64/synth.ts";
 import { parseMessage } from "../../../src/services/dns64/wire.ts";
+import { prefixOf } from "../../../src/util/net.ts";
 
 export type Packet = dnsPacket.Packet;
 export type Answer = dnsPacket.Answer;
@@ -14,8 +16,8 @@ export function config(
   extra: Partial<Omit<Dns64Config, "prefix">> = {},
 ): Dns64Config {
   return {
-    prefix: compilePref64(prefix),
-    exclude: ["::ffff:0:0/96"].map(compilePrefix6),
+    prefix: compilePref64(prefixOf(prefix)),
+    exclude: ["::ffff:0:0/96"].map((t) => compilePrefix6(prefixOf(t))),
     alwaysSynthesize: false,
     ...extra,
   };

@@ -7,12 +7,14 @@
 // authority/additional sections (BIND adds NS records, minimal-responses differ) and the AD bit
 // (the peers validate with a trust anchor; v6mostly forwards to a validating upstream in production,
 // here straight to the authoritative server, which never sets AD).
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type dnsPacket from "dns-packet";
 import type { Dns64Assignment } from "../../../src/planner/plan.ts";
 import { type Dns64Service, startDns64 } from "../../../src/services/dns64/index.ts";
 import { createLogger } from "../../../src/util/log.ts";
+import { dns64Assignment } from "../../support/assignments.ts";
 import { type AskOptions, askServer, essence } from "./client.ts";
 import { expand6 } from "./helpers.ts";
 import { BIG, type Lab, MANY, missingTools, names, portBase, startLab } from "./lab.ts";
@@ -115,11 +117,8 @@ function ip6arpa(addr: string): string {
 }
 
 function assignment(prefix: string, port: number, upstreams: string[]): Dns64Assignment {
-  return {
-    kind: "Dns64Resolver",
-    name: "test",
-    prefix,
-    spec: {
+  return dns64Assignment(
+    {
       listen: [`127.0.0.1:${port}`, `[::1]:${port}`],
       prefix,
       upstreams,
@@ -128,7 +127,8 @@ function assignment(prefix: string, port: number, upstreams: string[]): Dns64Ass
       allowClients: ["127.0.0.0/8", "::1/128"],
       nodeSelector: {},
     },
-  } as Dns64Assignment;
+    "test",
+  );
 }
 
 const log = createLogger("dns64-test", { level: "warn" });

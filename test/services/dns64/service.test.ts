@@ -1,12 +1,14 @@
 // The service over real sockets with a scripted upstream (a dns-packet server on loopback): the
 // listeners, update(), the client checks on the wire, rate limiting, and TC → TCP towards upstream.
 // No Debian daemon needed; the BIND/Unbound diff lives in peers.test.ts.
+
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { test } from "node:test";
 import type { Dns64Assignment } from "../../../src/planner/plan.ts";
 import { startDns64 } from "../../../src/services/dns64/index.ts";
 import { createLogger } from "../../../src/util/log.ts";
+import { dns64Assignment } from "../../support/assignments.ts";
 import { askServer } from "./client.ts";
 import { expand6 } from "./helpers.ts";
 import { portBase } from "./lab.ts";
@@ -20,11 +22,8 @@ function assignment(
   upstream: string,
   extra: Record<string, unknown> = {},
 ): Dns64Assignment {
-  return {
-    kind: "Dns64Resolver",
-    name: "svc",
-    prefix,
-    spec: {
+  return dns64Assignment(
+    {
       listen,
       prefix,
       upstreams: [upstream],
@@ -35,7 +34,8 @@ function assignment(
       nodeSelector: {},
       ...extra,
     },
-  } as Dns64Assignment;
+    "svc",
+  );
 }
 
 test("service: UDP and TCP listeners, TC from upstream retried over TCP, update() to a new prefix", async () => {

@@ -1,6 +1,7 @@
 // Batched UDP (udpbatch.ts, src/util/sys/mmsg.ts): bursts of queries queued on the socket are
 // drained with recvmmsg and answered with sendmmsg; every datagram still passes the rate limit, the
 // ACL (REFUSED), FORMERR handling and the cache. The sockaddr formatter is fuzzed.
+
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { test } from "node:test";
@@ -10,6 +11,7 @@ import { startDns64 } from "../../../src/services/dns64/index.ts";
 import { createLogger } from "../../../src/util/log.ts";
 import { parseAddress } from "../../../src/util/net.ts";
 import { sockaddrPort, sockaddrText } from "../../../src/util/sys/mmsg.ts";
+import { dns64Assignment } from "../../support/assignments.ts";
 import { decode, queryWire } from "./helpers.ts";
 import { portBase } from "./lab.ts";
 import { fakeUpstream } from "./upstream.ts";
@@ -67,11 +69,8 @@ test("sockaddrText: IPv4 and IPv6 (RFC 5952) text as dgram reports it; never thr
 });
 
 function assignment(listen: string, upstream: string, extra: Record<string, unknown> = {}): Dns64Assignment {
-  return {
-    kind: "Dns64Resolver",
-    name: "batch",
-    prefix: "64:ff9b::/96",
-    spec: {
+  return dns64Assignment(
+    {
       listen: [listen],
       prefix: "64:ff9b::/96",
       upstreams: [upstream],
@@ -82,7 +81,8 @@ function assignment(listen: string, upstream: string, extra: Record<string, unkn
       nodeSelector: {},
       ...extra,
     },
-  } as Dns64Assignment;
+    "batch",
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 // Wire helpers and addressing: pure functions, checked against dns-packet and the RFC 6052 §2.4 table,
 // and fuzzed (the parsers must return undefined, never throw, on any input).
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import dnsPacket from "dns-packet";
@@ -25,6 +26,7 @@ import {
   soaMinimum,
   textToName,
 } from "../../../src/services/dns64/wire.ts";
+import { prefixOf } from "../../../src/util/net.ts";
 import { a, cname, expand6, soa, upstreamWire } from "./helpers.ts";
 
 const bytes = (ip6: string) => {
@@ -56,17 +58,23 @@ test("RFC 6052 §2.4 table: 192.0.2.33 under every prefix length", () => {
     ["64:ff9b::/96", "64:ff9b::192.0.2.33"],
   ];
   for (const [prefix, want] of table) {
-    assert.equal(text6(synthesizeAddress(compilePref64(prefix), v4)), expand6(want), prefix);
+    assert.equal(text6(synthesizeAddress(compilePref64(prefixOf(prefix)), v4)), expand6(want), prefix);
   }
 });
 
 test("reverse zone of each prefix and ip6.arpa names round-trip to addresses", () => {
   assert.equal(
-    nameToText(reverseZone(compilePref64("64:ff9b::/96"))),
+    nameToText(reverseZone(compilePref64(prefixOf("64:ff9b::/96")))),
     "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa.",
   );
-  assert.equal(nameToText(reverseZone(compilePref64("2001:db8::/32"))), "8.b.d.0.1.0.0.2.ip6.arpa.");
-  assert.equal(nameToText(reverseZone(compilePref64("2001:db8:100::/40"))), "1.0.8.b.d.0.1.0.0.2.ip6.arpa.");
+  assert.equal(
+    nameToText(reverseZone(compilePref64(prefixOf("2001:db8::/32")))),
+    "8.b.d.0.1.0.0.2.ip6.arpa.",
+  );
+  assert.equal(
+    nameToText(reverseZone(compilePref64(prefixOf("2001:db8:100::/40")))),
+    "1.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+  );
   assert.equal(nameToText(inAddrArpaName(Uint8Array.of(192, 0, 2, 33))), "33.2.0.192.in-addr.arpa.");
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (addr) => {
@@ -83,10 +91,10 @@ test("reverse zone of each prefix and ip6.arpa names round-trip to addresses", (
 });
 
 test("exclusion prefixes match by bits", () => {
-  const p = compilePrefix6("::ffff:0:0/96");
+  const p = compilePrefix6(prefixOf("::ffff:0:0/96"));
   assert.ok(inPrefix6(p, bytes("::ffff:192.0.2.3")));
   assert.ok(!inPrefix6(p, bytes("2001:db8::4")));
-  const odd = compilePrefix6("2001:db8:8000::/33");
+  const odd = compilePrefix6(prefixOf("2001:db8:8000::/33"));
   assert.ok(inPrefix6(odd, bytes("2001:db8:8000::1")));
   assert.ok(!inPrefix6(odd, bytes("2001:db8:7fff::1")));
 });

@@ -1,8 +1,10 @@
 // The gateway's plan is pure: what the host and the workers will get, decided without root.
+
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { plan } from "../../../src/planner/plan.ts";
 import { embed4, planGateway, proxyArp, rangeToCidrs } from "../../../src/services/nat64/plan.ts";
+import { prefixOf } from "../../../src/util/net.ts";
 import { doc, validateText } from "../../support/validate.ts";
 
 const num = (t: string) => t.split(".").reduce((a, b) => a * 256 + Number(b), 0) >>> 0;
@@ -26,7 +28,7 @@ describe("Nat64Gateway plan", () => {
       ["2001:db8:122:344::/64", "2001:db8:122:344:c0:2:2100:0"],
       ["2001:db8:122:344::/96", "2001:db8:122:344::c000:221"],
     ];
-    for (const [prefix, image] of cases) assert.equal(embed4(prefix, v4).text, image, prefix);
+    for (const [prefix, image] of cases) assert.equal(embed4(prefixOf(prefix), v4).text, image, prefix);
   });
 
   it("routes pool4 as CIDR blocks, the prefix into the device, and answers ARP only on the uplink's subnet", () => {

@@ -4,11 +4,13 @@
  * namespace tests: `node --import tsx test/services/nat64/serve.ts '<json>'` where json
  * is { spec, pool4, options, status, stateDir }. SIGTERM stops it.
  */
+
 import { startStatusServer } from "../../../src/agent/status.ts";
 import { nat64GatewaySpec } from "../../../src/api/nat64gateway.ts";
 import type { Nat64Assignment } from "../../../src/planner/plan.ts";
 import { startNat64Gateway } from "../../../src/services/nat64/index.ts";
 import { createLogger } from "../../../src/util/log.ts";
+import { rangeFrom } from "../../../src/util/net.ts";
 
 const arg = JSON.parse(process.argv[2]!) as {
   spec: Record<string, unknown>;
@@ -23,7 +25,7 @@ const assignment: Nat64Assignment = {
   namespace: "default",
   name: "lab",
   spec,
-  pool4: arg.pool4,
+  pool4: arg.pool4.map((t) => rangeFrom(t, 4)),
   pool4Count: 0,
   pool4Total: 0,
 };

@@ -1,7 +1,9 @@
 // What the service advertises for a RouterAdvert, what it rejects, what a change withdraws, and
 // RFC 4861 §6.1 / §6.2.7 on received messages.
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { decodeAssignment, encodeAssignment } from "../../../src/planner/wire.ts";
 import {
   buildAdvertisement,
   configProblems,
@@ -17,6 +19,7 @@ import {
   ipv6Bytes,
   type NdOption,
 } from "../../../src/services/ra/wire.ts";
+import { addressOf, prefixOf } from "../../../src/util/net.ts";
 import { assignmentFrom, fullSpecYaml } from "./support.ts";
 
 const link: Link = { name: "eth0", index: 2, linkLocal: "fe80::1", mac: "02:00:5e:10:00:01", mtu: 1500 };
@@ -114,17 +117,20 @@ test("invalid configuration is rejected with the reason", () => {
   bad.resolved.interval = { min: 1, max: 4 };
   assert.match(configProblems(bad).join("\n"), /MinRtrAdvInterval/);
   const bad64 = structuredClone(a);
-  bad64.resolved.pref64 = { prefix: "2001:db8:64::/80", lifetime: 1800 };
+  bad64.resolved.pref64 = { prefix: prefixOf("2001:db8:64::/80"), lifetime: 1800 };
   assert.match(configProblems(bad64).join("\n"), /prefix length code/);
-  const badSpec = structuredClone(a);
-  badSpec.spec.defaultRouter.lifetime = 70000;
-  assert.match(configProblems(badSpec).join("\n"), /defaultRouter\.lifetime/);
+  // a spec the schema refuses never becomes an assignment: not from a file, not from a NodeConfig
+  const wire = JSON.parse(JSON.stringify(encodeAssignment(a)));
+  wire.spec.defaultRouter.lifetime = 70000;
+  const decoded = decodeAssignment(wire);
+  assert.ok(!decoded.ok);
+  assert.match(decoded.error, /spec: defaultRouter\.lifetime: /);
   // the link: an MTU option above the link MTU, too many options for the link
   assert.match(linkProblems(a, { ...link, mtu: 1280 }).join("\n"), /more than the MTU of eth0/);
   const big = structuredClone(a);
   big.spec.mtu = undefined;
   big.resolved.rdnss = Array.from({ length: 100 }, (_, i) => ({
-    address: `2001:db8::${i + 1}`,
+    address: addressOf(`2001:db8::${i + 1}`),
     lifetime: 1800 + i,
   }));
   assert.match(linkProblems(big, link).join("\n"), /advertise fewer options/);
@@ -208,7 +214,7 @@ test("startRouterAdvert refuses invalid configuration before it touches the inte
   const { startRouterAdvert, RaConfigError } = await import("../../../src/services/ra/index.ts");
   const { createLogger } = await import("../../../src/util/log.ts");
   const bad = assignmentFrom(fullSpecYaml("v6mnosuch0"));
-  bad.resolved.pref64 = { prefix: "2001:db8:64::/80", lifetime: 1800 };
+  bad.resolved.pref64 = { prefix: prefixOf("2001:db8:64::/80"), lifetime: 1800 };
   const log = createLogger("test", { level: "silent" });
   await assert.rejects(startRouterAdvert(bad, { log, stateDir: "/tmp" }), (e: unknown) => {
     assert.ok(e instanceof RaConfigError);

@@ -2,11 +2,13 @@
 // refused), invalid configuration refused before anything is sent, another router's inconsistent
 // advertisements reported (radvd as that router), and hostile traffic counted and dropped while
 // the event loop stays free.
+
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { encodeAssignment } from "../../../src/planner/wire.ts";
 import type { NdOption } from "../../../src/services/ra/wire.ts";
 import { Lab, linkLocalOf, missing, sh, waitUntil } from "./lab.ts";
 import { assignmentFrom, fullSpecYaml } from "./support.ts";
@@ -163,7 +165,7 @@ test("invalid configuration is refused before anything is sent", async (t) => {
   const bad = assignmentFrom(fullSpecYaml(lab.rif));
   bad.resolved.interval = { min: 1, max: 4 };
   const badJson = join(dir, "bad.json");
-  writeFileSync(badJson, JSON.stringify(bad));
+  writeFileSync(badJson, JSON.stringify(encodeAssignment(bad)));
   // 2. an MTU option larger than the link MTU (1500 on veth)
   const bigMtu = join(dir, "mtu.yaml");
   writeFileSync(bigMtu, fullSpecYaml(lab.rif).replace("mtu: 1400", "mtu: 9000"));
