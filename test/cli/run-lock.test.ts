@@ -108,9 +108,9 @@ test("a second run on the same state directory is refused; one on another shares
       "C's readiness",
       () => {
         const r = readyz("127.0.0.1:19466");
-        return r && r.detail.every((d) => d.running || d.reason === "InterfaceInUse") && r.detail.length === 3
-          ? r
-          : undefined;
+        const settled =
+          r?.detail.length === 3 && r.detail.every((d) => d.running || d.reason === "InterfaceInUse");
+        return settled ? r : undefined;
       },
       60_000,
     ).catch((e) => {
