@@ -275,21 +275,11 @@ test("a REQUEST wins over another client's unrequested offer of the same address
   assert.equal(formatAddr(b.reply!.fields.yiaddr), "192.0.2.100");
   assert.equal(table.reclaimed, 1);
   // A answers its OFFER first: it still counts as answering our offer, and wins
-  const ackA = run(scope, table, {
-    type: DHCPREQUEST,
-    mac: mac(1),
-    requested: "192.0.2.100",
-    serverId: "192.0.2.1",
-  });
-  assert.equal(ackA.reply?.type, DHCPACK);
+  const select = (m: Uint8Array) =>
+    run(scope, table, { type: DHCPREQUEST, mac: m, requested: "192.0.2.100", serverId: "192.0.2.1" });
+  assert.equal(select(mac(1)).reply?.type, DHCPACK);
   assert.equal(formatAddr(a.reply!.fields.yiaddr), "192.0.2.100");
-  const nakB = run(scope, table, {
-    type: DHCPREQUEST,
-    mac: mac(2),
-    requested: "192.0.2.100",
-    serverId: "192.0.2.1",
-  });
-  assert.equal(nakB.reply?.type, DHCPNAK);
+  assert.equal(select(mac(2)).reply?.type, DHCPNAK);
 });
 
 /** DISCOVER, OFFER, REQUEST, and the REQUEST once more if it was turned away (as clients retransmit). */

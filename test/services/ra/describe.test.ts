@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { describeOption, terminalJson, visible } from "../../../src/services/ra/describe.ts";
-import { decodeRouterAdvertisement, encodeRouterAdvertisement } from "../../../src/services/ra/wire.ts";
-import { HOSTILE } from "./fixtures/hostile-ra.ts";
+import { decodeRouterAdvertisement } from "../../../src/services/ra/wire.ts";
+import { HOSTILE, hostileAdvertisement } from "./fixtures/hostile-ra.ts";
 
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
@@ -22,25 +22,13 @@ test("a captive portal URI with escape sequences, a C1 CSI, a bidi override and 
   );
 });
 
-test("DNSSL names come out of the decoder in presentation form, escape bytes as \\027", () => {
-  const bytes = encodeRouterAdvertisement({
-    curHopLimit: 64,
-    managed: false,
-    otherConfig: false,
-    homeAgent: false,
-    preference: "medium",
-    proxy: false,
-    routerLifetime: 0,
-    reachableTime: 0,
-    retransTimer: 0,
-    options: [{ type: "dnssl", lifetime: 600, domains: [HOSTILE.dnssl] }],
-  });
-  const d = decodeRouterAdvertisement(bytes);
+test("the decoder gives DNSSL names in presentation form (escape bytes as \\027); both options described escaped", () => {
+  const d = decodeRouterAdvertisement(hostileAdvertisement());
   assert.ok(d.ok);
-  assert.equal(
-    describeOption(d.value.options[0]!),
+  assert.deepEqual(d.value.options.map(describeOption), [
     "DNSSL evil\\027\\0912J\\027\\0930\\059pwned\\007.example, lifetime 600s (10m)",
-  );
+    "captive portal https://portal.example/\\x1b[31mred\\x1b[0m\\x9b2J\\u{202e}gnp.exe\\\\x41",
+  ]);
 });
 
 test("fuzz: visible() leaves nothing a terminal acts on, and says exactly what the text was", () => {
