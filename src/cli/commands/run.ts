@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { lockStateDir, withInterfaceRoles } from "../../agent/lock.ts";
+import { type HeldLock, lockStateDir, withInterfaceRoles } from "../../agent/lock.ts";
 import { NodeRuntime, type ServiceStatus } from "../../agent/runtime.ts";
 import { FileSource } from "../../agent/sources/files.ts";
 import { starters } from "../../agent/starters.ts";
@@ -70,7 +70,7 @@ Example:
         }
         mkdirSync(opts.stateDir, { recursive: true });
         // One instance per state directory, from before anything is touched (src/agent/lock.ts).
-        let lock: ReturnType<typeof lockStateDir>;
+        let lock: HeldLock;
         try {
           lock = lockStateDir(opts.stateDir, "v6mostly run");
         } catch (e) {

@@ -44,10 +44,10 @@ export interface LeaseView {
   byAddress(address: number): Lease | undefined;
   /** the last offer made to the client (kept until it lapses, even once its address was reclaimed) */
   offerFor(client: string): Offer | undefined;
-  /** the client whose unlapsed offer keeps `address` from other DISCOVERs, if any */
-  offeredTo(address: number, now: number): string | undefined;
   /** whether `address` may be bound to `client` now: no live binding or quarantine of another (offers do not count) */
   available(address: number, client: string, now: number): boolean;
+  /** available, and not kept from other DISCOVERs by another client's unlapsed offer */
+  offerable(address: number, client: string, now: number): boolean;
   /** an address to offer a client, or undefined when every address is bound or quarantined */
   allocate(client: string, now: number): number | undefined;
   /** leasable addresses neither bound nor quarantined (at most a second old) */
@@ -187,7 +187,8 @@ export class LeaseTable implements LeaseView {
     for (const [client, o] of this.offers) if (o.until <= now) this.clearOffer(client);
   }
 
-  offeredTo(address: number, now: number): string | undefined {
+  /** the client whose unlapsed offer keeps `address` from other DISCOVERs, if any */
+  private offeredTo(address: number, now: number): string | undefined {
     const by = this.offered.get(address);
     if (by === undefined) return undefined;
     const o = this.offers.get(by);
@@ -201,8 +202,7 @@ export class LeaseTable implements LeaseView {
     return l.client === client || !liveBinding(l, now);
   }
 
-  /** Free for `client` and not kept by another client's offer. */
-  private offerable(address: number, client: string, now: number): boolean {
+  offerable(address: number, client: string, now: number): boolean {
     const by = this.offeredTo(address, now);
     return (by === undefined || by === client) && this.available(address, client, now);
   }

@@ -193,18 +193,19 @@ function choose(
     if (view.available(res.address, client, now)) return { address: res.address };
     return { drop: "reserved address in use" };
   }
-  const free = (a: number) => {
-    const by = view.offeredTo(a, now);
-    return (by === undefined || by === client) && view.available(a, client, now);
-  };
   const offer = view.offerFor(client);
-  if (offer && view.offeredTo(offer.address, now) === client && view.available(offer.address, client, now))
-    return { address: offer.address };
+  if (offer && view.offerable(offer.address, client, now)) return { address: offer.address };
   const mine = view.byClient(client);
-  if (mine && dynamic(scope, mine.address) && mine.state !== "declined" && free(mine.address))
+  if (
+    mine &&
+    dynamic(scope, mine.address) &&
+    mine.state !== "declined" &&
+    view.offerable(mine.address, client, now)
+  )
     return { address: mine.address };
   const asked = optionAddress(m, OPT.requestedAddress);
-  if (asked !== undefined && dynamic(scope, asked) && free(asked)) return { address: asked };
+  if (asked !== undefined && dynamic(scope, asked) && view.offerable(asked, client, now))
+    return { address: asked };
   const a = view.allocate(client, now);
   if (a === undefined) return { drop: "pool exhausted" };
   return { address: a };
