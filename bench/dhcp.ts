@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { keaCommand } from "../test/services/dhcp4/kea.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const id = process.pid % 100000;
@@ -66,16 +67,8 @@ function cleanup(): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-function start(
-  n: string,
-  cmd: string[],
-  env: NodeJS.ProcessEnv = {},
-): { child: ChildProcess; out: string[] } {
-  const child = spawn("ip", ["netns", "exec", n, ...cmd], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+function start(n: string, cmd: string[]): { child: ChildProcess; out: string[] } {
+  const child = spawn("ip", ["netns", "exec", n, ...cmd], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   const out: string[] = [];
   child.stdout!.setEncoding("utf8").on("data", (d: string) => out.push(d));
@@ -138,41 +131,15 @@ async function startV6mostly(run: string) {
 }
 
 async function startKea(run: string) {
-  const kdir = path.join(dir, `kea-${run}`);
-  fs.mkdirSync(kdir);
-  const cfg = path.join(kdir, "kea-dhcp4.conf");
-  fs.writeFileSync(
-    cfg,
-    JSON.stringify({
-      Dhcp4: {
-        "interfaces-config": { interfaces: [SIF], "dhcp-socket-type": "raw" },
-        "lease-database": {
-          type: "memfile",
-          persist: true,
-          name: path.join(kdir, "leases4.csv"),
-          "lfc-interval": 0,
-        },
-        "valid-lifetime": 3600,
-        "renew-timer": 1800,
-        "rebind-timer": 3150,
-        subnet4: [
-          {
-            id: 1,
-            subnet: SUBNET,
-            pools: [{ pool: `${POOL_FIRST} - ${POOL_LAST}` }],
-            "option-data": [
-              { name: "routers", data: "198.18.0.1" },
-              { name: "domain-name-servers", data: "198.18.0.53" },
-            ],
-          },
-        ],
-        loggers: [
-          { name: "kea-dhcp4", severity: "WARN", output_options: [{ output: path.join(kdir, "kea.log") }] },
-        ],
-      },
-    }),
-  );
-  const p = start(S, ["kea-dhcp4", "-c", cfg], { KEA_PIDFILE_DIR: kdir, KEA_LOCKFILE_DIR: kdir });
+  const argv = keaCommand(path.join(dir, `kea-${run}`), {
+    interface: SIF,
+    subnet: SUBNET,
+    pool: `${POOL_FIRST} - ${POOL_LAST}`,
+    router: "198.18.0.1",
+    dnsServers: ["198.18.0.53"],
+    validLifetime: 3600,
+  });
+  const p = start(S, argv);
   // Kea opens its sockets before it starts reading: give it a moment and check it is alive.
   await new Promise((r) => setTimeout(r, 1500));
   if (p.child.exitCode !== null) throw new Error(`kea-dhcp4 did not start: ${p.out.join("")}`);

@@ -74,8 +74,19 @@ export const dhcpScopeSpec = z
       .number()
       .int()
       .min(1)
-      .default(600)
-      .describe("new leases handed out per minute at most: a starvation attack from many MACs stops there"),
+      .optional()
+      .describe(
+        "new bindings per minute on the interface, for clients the server does not know yet (renewals and reservations are not counted); a flood of new MACs or client identifiers binds no faster. Default: a quarter of the pool",
+      ),
+    poolReservePercent: z
+      .number()
+      .int()
+      .min(0)
+      .max(50)
+      .default(10)
+      .describe(
+        "percent of the pool kept for clients that answer this server's OFFER: a REQUEST for an address it was not offered (a blind claim) never takes the last ones",
+      ),
     nodeSelector: nodeSelector.default({}),
     deviceRef: localRef("ExternalDevice").optional(),
   })

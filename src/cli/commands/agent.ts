@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Command } from "commander";
 import { Agent } from "../../agent/index.ts";
+import { type HeldLock, lockStateDir, withInterfaceRoles } from "../../agent/lock.ts";
 import { timingFor } from "../../agent/ownership/gate.ts";
 import { starters } from "../../agent/starters.ts";
 import { startStatusServer } from "../../agent/status.ts";
@@ -66,6 +67,15 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
           );
           process.exit(2);
         }
+        // one instance per state directory, as `run` (src/agent/lock.ts): a host path shared with a
+        // `v6mostly run` on the same node is refused instead of served twice
+        let lock: HeldLock;
+        try {
+          lock = lockStateDir(opts.stateDir, `v6mostly agent (node ${opts.nodeName})`);
+        } catch (e) {
+          process.stderr.write(`nothing started: ${(e as Error).message}\n`);
+          process.exit(1);
+        }
         const client = await KubeClient.load(opts.kubeconfig);
         const server = opts.statusAddress === "off" ? undefined : await startStatusServer(opts.statusAddress);
         const agent = new Agent({
@@ -75,18 +85,20 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
           stateDir: opts.stateDir,
           log,
           // an owned DhcpScope keeps its leases in the API, where the next owner reads them
-          starters: await starters({
-            dhcpStore: (a) =>
-              a.owner
-                ? new ApiLeaseStore({
-                    client,
-                    namespace: opts.namespace,
-                    scope: a,
-                    identity: opts.nodeName,
-                    log,
-                  })
-                : undefined,
-          }),
+          starters: withInterfaceRoles(
+            await starters({
+              dhcpStore: (a) =>
+                a.owner
+                  ? new ApiLeaseStore({
+                      client,
+                      namespace: opts.namespace,
+                      scope: a,
+                      identity: opts.nodeName,
+                      log,
+                    })
+                  : undefined,
+            }),
+          ),
           ownership: { timing: timingFor(lease.seconds * 1000) },
           server,
           version: program.version() ?? "dev",
@@ -97,6 +109,7 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
         log.info({ signal }, "withdrawing and stopping");
         await agent.stop();
         await server?.close();
+        lock.release();
         process.exit(0);
       },
     );

@@ -1,7 +1,7 @@
 // `v6mostly ra listen -i IFACE [-o json] [--count N] [--timeout D] [--solicit]`
 import type { Command } from "commander";
 import { parseDuration } from "../../api/duration.ts";
-import { describeAdvertisement } from "../../services/ra/describe.ts";
+import { describeAdvertisement, terminalJson } from "../../services/ra/describe.ts";
 import { isLinkLocal } from "../../services/ra/receive.ts";
 import {
   decodeRouterAdvertisement,
@@ -38,6 +38,9 @@ export function register(program: Command): void {
 Runs until Ctrl-C, --count or --timeout. Needs CAP_NET_RAW (root). Advertisements that hosts
 would ignore are printed too, with the reason (hop limit not 255, source not link-local,
 malformed options), since that is what one looks for when a network misbehaves.
+
+Whoever sends an RA chooses its text: control and format characters reach the terminal escaped,
+as \\x1b or \\u{202e} (a backslash as \\\\), DNSSL names as dig shows them (\\027); in JSON as \\u001b.
 
 Exit status: 0, or 1 when --timeout ends the listening before --count advertisements arrived
 (before any, without --count), 2 on errors (no such interface, no permission).
@@ -94,7 +97,7 @@ async function listen(opts: ListenOptions): Promise<number> {
     const onPacket = (p: Icmp6Packet) => {
       seen++;
       process.stdout.write(
-        opts.output === "json" ? `${JSON.stringify(record(opts.interface, p))}\n` : text(opts.interface, p),
+        opts.output === "json" ? `${terminalJson(record(opts.interface, p))}\n` : text(opts.interface, p),
       );
       if (count !== undefined && seen >= count) finish(0);
     };

@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { type HeldLock, lockStateDir, withInterfaceRoles } from "../../agent/lock.ts";
 import { NodeRuntime, type ServiceStatus } from "../../agent/runtime.ts";
 import { FileSource } from "../../agent/sources/files.ts";
 import { starters } from "../../agent/starters.ts";
@@ -39,6 +40,10 @@ on this host; nodeSelector is ignored. Most services need root or CAP_NET_ADMIN/
 A service that cannot start (an interface that is not up yet, a port in use) is retried with
 backoff, from 1 s doubling to 5 min; /readyz says which and why meanwhile.
 
+One instance per state directory: a second \`run\` with the same --state-dir exits 1 naming the
+first one's PID. RA and DHCP serve an interface from one instance only (locks in /run/v6mostly):
+in a second instance with another state directory they wait (InterfaceInUse), the rest runs.
+
 Signals: SIGTERM or Ctrl-C stops every service cleanly (the RA sender sends a final RA with router
 lifetime 0); SIGHUP re-reads the files and applies the difference without restarting what did
 not change.
@@ -64,6 +69,15 @@ Example:
           return;
         }
         mkdirSync(opts.stateDir, { recursive: true });
+        // One instance per state directory, from before anything is touched (src/agent/lock.ts).
+        let lock: HeldLock;
+        try {
+          lock = lockStateDir(opts.stateDir, "v6mostly run");
+        } catch (e) {
+          process.stderr.write(`nothing started: ${(e as Error).message}\n`);
+          process.exitCode = 1;
+          return;
+        }
         let server: StatusServer | undefined;
         if (opts.statusAddress !== "off") {
           try {
@@ -77,7 +91,11 @@ Example:
           }
           log.info({ address: server.address() }, "status server: /metrics /healthz /readyz /translations");
         }
-        const runtime = new NodeRuntime(await starters(), { log, stateDir: opts.stateDir, server });
+        const runtime = new NodeRuntime(withInterfaceRoles(await starters()), {
+          log,
+          stateDir: opts.stateDir,
+          server,
+        });
         // ready while every service of the plan runs; follows reloads, failures and retries
         server?.setReadiness(() => readiness(runtime.status()));
         await source.start((assignments) => runtime.apply(assignments));
@@ -102,6 +120,7 @@ Example:
               .stop()
               .then(() => runtime.stopAll())
               .then(() => server?.close())
+              .then(() => lock.release())
               .then(resolve);
           };
           process.once("SIGTERM", () => stop("SIGTERM"));

@@ -1,7 +1,8 @@
 // What the server answers (RFC 2131 §4.3, RFC 8925 §3.3): given the scope, the lease table and a
 // client message, the reply to send, where to send it (§4.1), and the lease to record. Pure apart
-// from reading the table (and taking a rate-limit token for a new client).
-import { type Lease, type LeaseView, liveBinding } from "./leases.ts";
+// from reading the table (and taking a token of the new-binding budget for a client it does not
+// know: leases.ts says what a flood of new clients can and cannot take).
+import { type Claim, type Lease, type LeaseView, liveBinding } from "./leases.ts";
 import { dynamic, inSubnet, normalizeMac, type Scope } from "./scope.ts";
 import {
   addrBytes,
@@ -175,9 +176,10 @@ function nak(scope: Scope, m: DhcpMessage, why: string): Decision {
 }
 
 /**
- * The address a client may have, in the order of §4.3.1: its reservation, its current binding,
- * its previous address, the address it asks for, a new one from the pool. `fresh` says whether
- * it is a client we did not know (it then takes a token of the new-client limit).
+ * The address to offer, in the order of §4.3.1: the client's reservation, the address its offer
+ * still holds, its current or previous binding, the address it asks for, a new one from the pool.
+ * An OFFER takes no token of the new-binding budget: it binds nothing, and under pressure its
+ * address is reclaimed (leases.ts).
  */
 function choose(
   scope: Scope,
@@ -185,33 +187,50 @@ function choose(
   m: DhcpMessage,
   client: string,
   now: number,
-): { address?: number; fresh: boolean; drop?: string } {
+): { address?: number; drop?: string } {
   const res = reservationOf(scope, m);
   if (res) {
-    if (view.available(res.address, client, now)) return { address: res.address, fresh: false };
-    return { fresh: false, drop: "reserved address in use" };
+    if (view.available(res.address, client, now)) return { address: res.address };
+    return { drop: "reserved address in use" };
   }
   const offer = view.offerFor(client);
-  if (offer && offer.until > now && view.available(offer.address, client, now))
-    return { address: offer.address, fresh: false };
+  if (offer && view.offerable(offer.address, client, now)) return { address: offer.address };
   const mine = view.byClient(client);
   if (
     mine &&
     dynamic(scope, mine.address) &&
     mine.state !== "declined" &&
-    view.available(mine.address, client, now)
-  ) {
-    return { address: mine.address, fresh: false };
-  }
+    view.offerable(mine.address, client, now)
+  )
+    return { address: mine.address };
   const asked = optionAddress(m, OPT.requestedAddress);
-  const known = mine !== undefined;
-  if (!known && !view.admitNewClient(now)) return { fresh: true, drop: "rate limited (maxLeasesPerMinute)" };
-  if (asked !== undefined && dynamic(scope, asked) && view.available(asked, client, now))
-    return { address: asked, fresh: !known };
+  if (asked !== undefined && dynamic(scope, asked) && view.offerable(asked, client, now))
+    return { address: asked };
   const a = view.allocate(client, now);
-  if (a === undefined) return { fresh: !known, drop: "pool exhausted" };
-  return { address: a, fresh: !known };
+  if (a === undefined) return { drop: "pool exhausted" };
+  return { address: a };
 }
+
+/**
+ * Whether a client this server does not know may have a new binding now: a token of the budget,
+ * and for a claim without our offer, a free address beyond the pool's reserve. A reason to drop
+ * the message, or undefined.
+ */
+function refuseNew(
+  scope: Scope,
+  view: LeaseView,
+  claim: Claim,
+  client: string,
+  now: number,
+): string | undefined {
+  if (claim === "blind" && view.free(now) <= scope.reserve) return REFUSED_RESERVE;
+  if (!view.admit(claim, client, now)) return REFUSED_BUDGET;
+  return undefined;
+}
+
+/** Why a new client got nothing (counted as drop_rate_limited and drop_pool_reserve). */
+export const REFUSED_BUDGET = "rate limited (maxLeasesPerMinute)";
+export const REFUSED_RESERVE = "pool reserve (a claim without our offer)";
 
 function bind(scope: Scope, m: DhcpMessage, client: string, address: number, now: number): Lease {
   const hostname = hostnameOf(m);
@@ -231,7 +250,22 @@ function ack(scope: Scope, m: DhcpMessage, client: string, address: number, now:
   return { reply: r, lease: bind(scope, m, client, address, now), v6only };
 }
 
-/** Whether `address` may be bound to this client (reservation rules, pool, other clients). */
+/** ACK `address`; for a client this server does not know, only as a new binding `refuseNew` allows. */
+function grant(
+  scope: Scope,
+  view: LeaseView,
+  m: DhcpMessage,
+  client: string,
+  address: number,
+  claim: Claim,
+  now: number,
+): Decision {
+  const known = view.byClient(client) !== undefined || reservationOf(scope, m) !== undefined;
+  const why = known ? undefined : refuseNew(scope, view, claim, client, now);
+  return why ? { drop: why } : ack(scope, m, client, address, now);
+}
+
+/** Whether `address` may be bound to this client (reservation rules, pool, other clients' bindings). */
 function acceptable(
   scope: Scope,
   view: LeaseView,
@@ -263,7 +297,7 @@ export function decide(scope: Scope, view: LeaseView, m: DhcpMessage, now: numbe
       const { options, v6only } = configuration(scope, m, true);
       const r = reply(scope, m, DHCPOFFER, c.address, options, destination(m, c.address));
       // RFC 8925 §3.3.1 allows yiaddr 0.0.0.0 in an OFFER with option 108; v6mostly offers a real
-      // address (docs/dhcp4.md says why) but only holds it in memory for `offerHold` seconds.
+      // address (docs/dhcp4.md says why) but only holds it in memory, for `offerHold` seconds at most.
       return { reply: r, offer: { client, address: c.address, until: now + scope.offerHold }, v6only };
     }
 
@@ -274,15 +308,12 @@ export function decide(scope: Scope, view: LeaseView, m: DhcpMessage, now: numbe
         // SELECTING: the client answers an OFFER; it names the server it chose.
         if (serverId !== scope.serverId) return { clearOffer: client, drop: "client chose another server" };
         if (requested === undefined || m.ciaddr !== 0) return { drop: "SELECTING without requested address" };
+        // It answers our OFFER if we offered it that address (even if a DISCOVER under pressure
+        // took the address for another offer since: the first REQUEST wins).
         const offer = view.offerFor(client);
-        if (offer && offer.address === requested && view.available(requested, client, now)) {
-          return ack(scope, m, client, requested, now);
-        }
-        if (acceptable(scope, view, m, client, requested, now)) {
-          const known = view.byClient(client) !== undefined || reservationOf(scope, m) !== undefined;
-          if (!known && !view.admitNewClient(now)) return { drop: "rate limited (maxLeasesPerMinute)" };
-          return ack(scope, m, client, requested, now);
-        }
+        const claim: Claim = offer && offer.address === requested && offer.until > now ? "offered" : "blind";
+        if (acceptable(scope, view, m, client, requested, now))
+          return grant(scope, view, m, client, requested, claim, now);
         return nak(scope, m, "requested address not available");
       }
       if (requested !== undefined && m.ciaddr === 0) {
@@ -300,12 +331,8 @@ export function decide(scope: Scope, view: LeaseView, m: DhcpMessage, now: numbe
         // This server is the only one for the scope (the planner guarantees it), so it answers
         // authoritatively instead of staying silent on an unknown client (§4.3.2 leaves that to
         // servers that are not alone).
-        if (acceptable(scope, view, m, client, requested, now)) {
-          if (!mine && reservationOf(scope, m) === undefined && !view.admitNewClient(now)) {
-            return { drop: "rate limited (maxLeasesPerMinute)" };
-          }
-          return ack(scope, m, client, requested, now);
-        }
+        if (acceptable(scope, view, m, client, requested, now))
+          return grant(scope, view, m, client, requested, "blind", now);
         return nak(scope, m, "requested address not available");
       }
       if (m.ciaddr !== 0) {
@@ -320,12 +347,8 @@ export function decide(scope: Scope, view: LeaseView, m: DhcpMessage, now: numbe
         ) {
           return ack(scope, m, client, m.ciaddr, now);
         }
-        if (acceptable(scope, view, m, client, m.ciaddr, now)) {
-          if (!mine && reservationOf(scope, m) === undefined && !view.admitNewClient(now)) {
-            return { drop: "rate limited (maxLeasesPerMinute)" };
-          }
-          return ack(scope, m, client, m.ciaddr, now);
-        }
+        if (acceptable(scope, view, m, client, m.ciaddr, now))
+          return grant(scope, view, m, client, m.ciaddr, "blind", now);
         return nak(scope, m, "address not yours");
       }
       return { drop: "REQUEST without ciaddr or requested address" };

@@ -35,8 +35,13 @@ export interface Scope {
   v6OnlyWait?: number;
   /** options every ACK/OFFER carries, after 53 and 54 (1, 3, 6, 15 and raw ones) */
   configOptions: OptionOut[];
+  /** how many addresses the pools can lease: ranges less exclusions, reservations and serverId */
+  poolSize: number;
+  /** new bindings per minute on this interface (spec.maxLeasesPerMinute, default a quarter of poolSize) */
   maxLeasesPerMinute: number;
-  /** seconds an offered address stays set aside for the client (memory only) */
+  /** free addresses a claim without our OFFER never takes (spec.poolReservePercent of poolSize) */
+  reserve: number;
+  /** seconds an offered address is kept from other DISCOVERs while addresses are left (memory only) */
   offerHold: number;
   /** seconds a DECLINEd address stays out of the pool (RFC 2131 §4.3.3) */
   declineProbation: number;
@@ -48,6 +53,46 @@ const addr = (a: Address): number => u32(a.value);
 
 function ranges(list: readonly Range[]): AddrRange[] {
   return list.map((r) => ({ first: u32(r.first), last: u32(r.last) }));
+}
+
+/**
+ * Seconds an OFFER keeps its address from other DISCOVERs. RFC 2131 §4.3.1 does not require the
+ * server to reserve an offered address at all; §4.4.1 has a client retransmit its REQUEST after
+ * about 4, 12 and 28 s, so 30 s covers its first three tries. Under pressure (no address left that
+ * nobody holds) an unrequested offer is reclaimed sooner, oldest first (leases.ts).
+ */
+export const OFFER_HOLD = 30;
+
+/**
+ * The default budget of new bindings per minute: a quarter of the pool, so that a flood of new
+ * clients needs at least four minutes to bind it all (and is counted meanwhile); at least 4, so
+ * that a pool of a few addresses still takes a few new devices at once.
+ */
+export function defaultLeasesPerMinute(poolSize: number): number {
+  return Math.max(4, Math.floor(poolSize / 4));
+}
+
+/** Addresses in `pools` (disjoint) outside `exclude` (may overlap), less the `single` addresses found there. */
+export function poolSize(
+  pools: readonly AddrRange[],
+  exclude: readonly AddrRange[],
+  single: number[],
+): number {
+  const inside = (a: number, rs: readonly AddrRange[]) => rs.some((r) => a >= r.first && a <= r.last);
+  // exclusions merged, so that an address excluded twice is subtracted once
+  const merged: AddrRange[] = [];
+  for (const r of [...exclude].sort((x, y) => x.first - y.first)) {
+    const last = merged[merged.length - 1];
+    if (last && r.first <= last.last + 1) last.last = Math.max(last.last, r.last);
+    else merged.push({ ...r });
+  }
+  let n = 0;
+  for (const p of pools) {
+    n += p.last - p.first + 1;
+    for (const x of merged) n -= Math.max(0, Math.min(p.last, x.last) - Math.max(p.first, x.first) + 1);
+  }
+  for (const a of new Set(single)) if (inside(a, pools) && !inside(a, merged)) n--;
+  return n;
 }
 
 export function normalizeMac(mac: string): string {
@@ -83,6 +128,10 @@ export function compileScope(
     configOptions.push([OPT.domainName, new TextEncoder().encode(s.domainName)]);
   for (const o of s.options)
     configOptions.push([o.code, Uint8Array.from(Buffer.from(o.hex.replace(/[:\s.]/g, ""), "hex"))]);
+  const pools = ranges(s.ranges);
+  const exclude = ranges(s.exclude);
+  const reserved = new Set([...reservations.values()].map((r) => r.address));
+  const size = poolSize(pools, exclude, [...reserved, serverId]);
   return {
     name: a.name,
     interface: s.interface,
@@ -90,17 +139,19 @@ export function compileScope(
     network,
     mask,
     broadcast,
-    pools: ranges(s.ranges),
-    exclude: ranges(s.exclude),
+    pools,
+    exclude,
     reservations,
-    reserved: new Set([...reservations.values()].map((r) => r.address)),
+    reserved,
     leaseTime: s.leaseTime,
     renewalTime: a.renewalTime,
     rebindingTime: a.rebindingTime,
     ...(s.ipv6OnlyPreferred !== undefined ? { v6OnlyWait: s.ipv6OnlyPreferred } : {}),
     configOptions,
-    maxLeasesPerMinute: s.maxLeasesPerMinute,
-    offerHold: opts.offerHold ?? 60,
+    poolSize: size,
+    maxLeasesPerMinute: s.maxLeasesPerMinute ?? defaultLeasesPerMinute(size),
+    reserve: Math.floor((size * s.poolReservePercent) / 100),
+    offerHold: opts.offerHold ?? OFFER_HOLD,
     declineProbation: opts.declineProbation ?? 3600,
   };
 }

@@ -8,7 +8,7 @@ import type { Logger } from "../../util/log.ts";
 import { interfaceIndex, MSG_DONTWAIT, sendto, sockaddrIn } from "../../util/sys/libc.ts";
 import { ipv4UdpDatagram, LinkSender, udp4SocketOnDevice } from "../../util/sys/udp4.ts";
 import { type Lease, LeaseTable } from "./leases.ts";
-import { type Decision, decide, type Reply } from "./policy.ts";
+import { type Decision, decide, REFUSED_BUDGET, REFUSED_RESERVE, type Reply } from "./policy.ts";
 import type { Scope } from "./scope.ts";
 import type { LeaseStore } from "./store.ts";
 import {
@@ -71,6 +71,9 @@ export class Dhcp4Server {
   private discovers: DhcpMessage[] = [];
   private discoverHead = 0;
   private scheduled = false;
+  /** new clients refused since the last warning, and when it was logged (ms) */
+  private refused = 0;
+  private warnedAt = 0;
   private readonly counters: Record<string, number> = {
     received: 0,
     replies: 0,
@@ -189,6 +192,7 @@ export class Dhcp4Server {
     if (d.drop) {
       this.count("dropped");
       this.count(`drop_${key(d.drop)}`);
+      if (d.drop === REFUSED_BUDGET || d.drop === REFUSED_RESERVE) this.warnRefused();
     }
     if (d.lease) {
       const lease = d.lease;
@@ -209,6 +213,25 @@ export class Dhcp4Server {
       return;
     }
     if (d.reply) this.send(d.reply, d.v6only === true);
+  }
+
+  /** At most one warning a minute while new clients are refused: a flood of new MACs looks like this. */
+  private warnRefused(): void {
+    this.refused++;
+    const t = Date.now();
+    if (t - this.warnedAt < 60_000) return;
+    const now = nowSeconds();
+    this.log.warn(
+      {
+        refused: this.refused,
+        maxLeasesPerMinute: this.scope.maxLeasesPerMinute,
+        free: this.table.free(now),
+        reserve: this.scope.reserve,
+      },
+      "dhcp4: new clients refused (budget of new bindings spent, or only the pool's reserve left): many new MACs or client identifiers on the link?",
+    );
+    this.warnedAt = t;
+    this.refused = 0;
   }
 
   private send(r: Reply, v6only: boolean): void {
@@ -267,7 +290,9 @@ export class Dhcp4Server {
     return {
       ...this.counters,
       leasesBound: this.table.boundCount(now),
+      poolFree: this.table.free(now),
       offersHeld: this.table.offerCount(),
+      offersReclaimed: this.table.reclaimed,
       ...Object.fromEntries(Object.entries(this.store.stats()).map(([k, v]) => [`store_${k}`, v])),
     };
   }

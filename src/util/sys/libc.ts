@@ -60,6 +60,13 @@ export const sendmsg = lib.func("intptr_t sendmsg(int fd, void *msg, int flags)"
 export const if_nametoindex = lib.func("unsigned int if_nametoindex(const char *ifname)") as (
   name: string,
 ) => number;
+/** flock(2): an advisory lock on an open file, released when the last descriptor of it closes. */
+export const flock = lib.func("int flock(int fd, int operation)") as (
+  fd: number,
+  operation: number,
+) => number;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 const strerrorRaw = lib.func("const char *strerror(int errnum)") as (errnum: number) => string;
 
 // <sys/socket.h>, <netinet/in.h>, <linux/in6.h>, <netinet/icmp6.h>, <linux/netlink.h>

@@ -4,6 +4,10 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_pr
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** the repository's root: scripts and tsx resolve from there */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 export function missing(tools: string[]): string | undefined {
   if (process.getuid?.() !== 0) return "needs root (network namespaces)";
@@ -98,6 +102,28 @@ export class Lab {
     return p;
   }
 
+  /** Our code in a namespace: `node --import tsx <script, from the repository root> args`. */
+  node(ns: string, script: string, args: string[] = []): Proc {
+    return this.start(ns, [process.execPath, "--import", "tsx", path.join(ROOT, script), ...args], ROOT);
+  }
+
+  /**
+   * The v6mostly DHCPv4 server (fixture-server.ts) in the server namespace, serving scope "lab"
+   * with `spec` once it says READY; `config` is its configuration file (SIGHUP re-reads it).
+   */
+  async serve(spec: object, stateDir: string): Promise<{ server: Proc; config: string }> {
+    const config = path.join(this.dir, `scope-${Date.now()}.json`);
+    fs.writeFileSync(config, JSON.stringify({ name: "lab", spec, stateDir }));
+    const server = this.node(this.server, "test/services/dhcp4/fixture-server.ts", [config]);
+    await waitFor(
+      "server READY",
+      () => server.out.join("").includes("READY") || server.child.exitCode !== null,
+      20000,
+    );
+    if (server.child.exitCode !== null) throw new Error(`server exited: ${server.err.join("")}`);
+    return { server, config };
+  }
+
   /** Ends a process this lab started, by its PID. */
   async kill(p: Proc, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
     if (p.child.exitCode === null && p.child.signalCode === null && p.child.pid) {
@@ -135,4 +161,13 @@ export async function waitFor<T>(what: string, f: () => T | undefined | false, m
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The counters of a fixture-server.ts (it prints them on SIGUSR1). */
+export async function serverStats(p: Proc): Promise<Record<string, number>> {
+  const before = p.out.join("").split("STATS ").length;
+  process.kill(p.child.pid!, "SIGUSR1");
+  await waitFor("STATS", () => p.out.join("").split("STATS ").length > before);
+  const all = p.out.join("").split("STATS ");
+  return JSON.parse(all[all.length - 1]!.split("\n")[0]!) as Record<string, number>;
 }

@@ -177,7 +177,11 @@ test("reservations: the reserved MAC gets its address, nobody else does", () => 
 });
 
 test("ranges and exclusions: only pool addresses outside exclusions are handed out", () => {
-  const scope = scopeOf({ ranges: ["192.0.2.100-192.0.2.104"], exclude: ["192.0.2.101-192.0.2.102"] });
+  const scope = scopeOf({
+    ranges: ["192.0.2.100-192.0.2.104"],
+    exclude: ["192.0.2.101-192.0.2.102"],
+    maxLeasesPerMinute: 60,
+  });
   const table = new LeaseTable(scope);
   const got = [1, 2, 3].map((i) => dora(scope, table, mac(i)));
   assert.deepEqual(got.sort(), ["192.0.2.100", "192.0.2.103", "192.0.2.104"]);
@@ -199,7 +203,7 @@ test("client identifier (option 61) identifies the client, not chaddr, and is ec
 });
 
 test("RELEASE frees the address; DECLINE quarantines it", () => {
-  const scope = scopeOf({ ranges: ["192.0.2.100-192.0.2.101"] });
+  const scope = scopeOf({ ranges: ["192.0.2.100-192.0.2.101"], maxLeasesPerMinute: 60 });
   const table = new LeaseTable(scope);
   const a = dora(scope, table, mac(1));
   const b = dora(scope, table, mac(2));
@@ -231,22 +235,153 @@ test("INFORM gets configuration without a lease, sent to ciaddr (§4.3.5)", () =
   assert.equal(d.lease, undefined);
 });
 
-test("starvation: many MACs stop at maxLeasesPerMinute; known clients are still served", () => {
-  const scope = scopeOf({ ranges: ["192.0.2.10-192.0.2.250"], maxLeasesPerMinute: 20 });
+test("the pool's size, the default budget of new bindings (a quarter of the pool) and the reserve (10%)", () => {
+  const scope = scopeOf({
+    ranges: ["192.0.2.1-192.0.2.120", "192.0.2.200-192.0.2.209"],
+    exclude: ["192.0.2.100-192.0.2.109", "192.0.2.105-192.0.2.119", "192.0.2.205"],
+    reservations: [{ mac: "02:00:5e:00:00:09", address: "192.0.2.50" }],
+  });
+  // 120 - 20 excluded (100-119) - the reservation - serverId 192.0.2.1, + 10 - 1 excluded
+  assert.equal(scope.poolSize, 98 + 9);
+  assert.equal(scope.maxLeasesPerMinute, 26);
+  assert.equal(scope.reserve, 10);
+  assert.equal(scopeOf({ ranges: ["192.0.2.100-192.0.2.102"] }).maxLeasesPerMinute, 4);
+  assert.equal(scopeOf({ maxLeasesPerMinute: 7, poolReservePercent: 0 }).maxLeasesPerMinute, 7);
+  assert.equal(scopeOf({ poolReservePercent: 0 }).reserve, 0);
+});
+
+test("a DISCOVER flood from many MACs and client identifiers binds nothing and blocks nobody", () => {
+  const scope = scopeOf({ ranges: ["192.0.2.100-192.0.2.109"] });
   const table = new LeaseTable(scope);
-  const a = dora(scope, table, mac(1));
   let offers = 0;
   for (let i = 100; i < 5100; i++) {
-    const d = run(scope, table, { type: DHCPDISCOVER, mac: mac(i) }, NOW + 1);
-    if (d.reply) offers++;
+    const id = Uint8Array.of(0xff, i >> 8, i & 255);
+    if (run(scope, table, { type: DHCPDISCOVER, mac: mac(i), clientId: id }, NOW + 1).reply) offers++;
   }
-  assert.equal(offers, 19);
-  assert.equal(
-    run(scope, table, { type: DHCPREQUEST, mac: mac(1), ciaddr: a }, NOW + 2).reply?.type,
-    DHCPACK,
+  // every DISCOVER got an OFFER: the oldest unrequested offer gave its address up each time
+  assert.equal(offers, 5000);
+  assert.ok(table.reclaimed >= 4990, String(table.reclaimed));
+  assert.equal(table.boundCount(NOW + 1), 0);
+  // a new client in the middle of it completes DISCOVER, OFFER, REQUEST, ACK
+  assert.match(dora(scope, table, mac(1)), /^192\.0\.2\.10\d$/);
+});
+
+test("a REQUEST wins over another client's unrequested offer of the same address; the other gets a NAK", () => {
+  const scope = scopeOf({ ranges: ["192.0.2.100"] });
+  const table = new LeaseTable(scope);
+  const a = run(scope, table, { type: DHCPDISCOVER, mac: mac(1) });
+  const b = run(scope, table, { type: DHCPDISCOVER, mac: mac(2) });
+  // one address: B's DISCOVER reclaimed A's offer
+  assert.equal(formatAddr(b.reply!.fields.yiaddr), "192.0.2.100");
+  assert.equal(table.reclaimed, 1);
+  // A answers its OFFER first: it still counts as answering our offer, and wins
+  const select = (m: Uint8Array) =>
+    run(scope, table, { type: DHCPREQUEST, mac: m, requested: "192.0.2.100", serverId: "192.0.2.1" });
+  assert.equal(select(mac(1)).reply?.type, DHCPACK);
+  assert.equal(formatAddr(a.reply!.fields.yiaddr), "192.0.2.100");
+  assert.equal(select(mac(2)).reply?.type, DHCPNAK);
+});
+
+/** DISCOVER, OFFER, REQUEST, and the REQUEST once more if it was turned away (as clients retransmit). */
+function patient(
+  scope: Scope,
+  table: LeaseTable,
+  m: Uint8Array,
+  now = NOW,
+): { first: Decision; last: Decision } {
+  const offer = run(scope, table, { type: DHCPDISCOVER, mac: m }, now);
+  assert.equal(offer.reply?.type, DHCPOFFER, "an OFFER takes no token");
+  const request = {
+    type: DHCPREQUEST,
+    mac: m,
+    requested: formatAddr(offer.reply!.fields.yiaddr),
+    serverId: "192.0.2.1",
+  };
+  const first = run(scope, table, request, now);
+  return { first, last: first.reply ? first : run(scope, table, request, now + 1) };
+}
+
+test("new bindings: half the budget to anyone, the rest to clients that come back; claims without our offer never take the reserve", () => {
+  const scope = scopeOf({
+    ranges: ["192.0.2.100-192.0.2.199"],
+    maxLeasesPerMinute: 20,
+    poolReservePercent: 10,
+  });
+  assert.equal(scope.reserve, 10);
+  const table = new LeaseTable(scope);
+  const known = dora(scope, table, mac(1));
+  // blind claims from many MACs (INIT-REBOOT and SELECTING for addresses never offered to them)
+  const blindFlood = (now: number, from: number) => {
+    let acks = 0;
+    for (let i = 0; i < 400; i++) {
+      const requested = `192.0.2.${100 + (i % 100)}`;
+      const m = mac(from + i);
+      const d =
+        i % 2 === 0
+          ? run(scope, table, { type: DHCPREQUEST, mac: m, requested }, now)
+          : run(scope, table, { type: DHCPREQUEST, mac: m, requested, serverId: "192.0.2.1" }, now);
+      if (d.reply?.type === DHCPACK) acks++;
+    }
+    return acks;
+  };
+  // the first half of 20: one went to the first client, the flood of new identities took the rest
+  assert.equal(blindFlood(NOW, 10_000), 9);
+  // a new client answering our OFFER is turned away once, and served when it comes back
+  for (let i = 0; i < 10; i++) {
+    const { first, last } = patient(scope, table, mac(2 + i));
+    assert.equal(first.drop, "rate limited (maxLeasesPerMinute)");
+    assert.equal(last.reply?.type, DHCPACK);
+  }
+  // the minute's budget is spent: even a client that comes back waits
+  assert.equal(patient(scope, table, mac(50)).last.drop, "rate limited (maxLeasesPerMinute)");
+  // a known client renews whatever the budget says
+  assert.equal(run(scope, table, { type: DHCPREQUEST, mac: mac(1), ciaddr: known }).reply?.type, DHCPACK);
+  // minute after minute, blind claims stop at the reserve: the last 10 free addresses stay
+  let now = NOW;
+  for (let minute = 1; minute < 30; minute++) {
+    now += 61;
+    blindFlood(now, 100_000 * minute);
+  }
+  assert.equal(table.free(now), scope.reserve);
+  // and a client answering our OFFER gets one of them
+  assert.equal(patient(scope, table, mac(60), now).last.reply?.type, DHCPACK);
+  assert.equal(table.free(now + 1), scope.reserve - 1);
+});
+
+test("one live binding per hardware address: a new client identifier behind the same MAC moves it", () => {
+  const scope = scopeOf();
+  const table = new LeaseTable(scope);
+  const first = run(scope, table, { type: DHCPDISCOVER, mac: mac(1), clientId: Uint8Array.of(1, 1) });
+  const a = formatAddr(first.reply!.fields.yiaddr);
+  const ackA = run(scope, table, {
+    type: DHCPREQUEST,
+    mac: mac(1),
+    clientId: Uint8Array.of(1, 1),
+    requested: a,
+    serverId: "192.0.2.1",
+  });
+  const second = run(
+    scope,
+    table,
+    { type: DHCPDISCOVER, mac: mac(1), clientId: Uint8Array.of(1, 2) },
+    NOW + 5,
   );
-  // a minute later new clients are admitted again
-  assert.equal(run(scope, table, { type: DHCPDISCOVER, mac: mac(9999) }, NOW + 62).reply?.type, DHCPOFFER);
+  const b = formatAddr(second.reply!.fields.yiaddr);
+  const ackB = run(
+    scope,
+    table,
+    { type: DHCPREQUEST, mac: mac(1), clientId: Uint8Array.of(1, 2), requested: b, serverId: "192.0.2.1" },
+    NOW + 5,
+  );
+  assert.notEqual(a, b);
+  assert.equal(table.boundCount(NOW + 5), 1);
+  assert.equal(table.byAddress(parseAddr(a))?.state, "released");
+  // the same state whatever order a store hands the records back in
+  const replay = new LeaseTable(scope);
+  replay.put(ackB.lease!);
+  replay.put(ackA.lease!);
+  assert.equal(replay.boundCount(NOW + 5), 1);
+  assert.equal(replay.byAddress(parseAddr(b))?.state, "bound");
 });
 
 test("fuzz: decide never throws and never hands one address to two clients", () => {
