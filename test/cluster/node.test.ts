@@ -1,0 +1,301 @@
+// A real node against itself: the project's image (built offline with buildah) imported into
+// containerd, kubelet 1.20.2 Ready, and DaemonSet pods of the image on the node: `v6mostly
+// --version`, a TUN device made with NET_ADMIN only that appears in the node's namespace and not
+// the machine's, loadFromCluster() with the ServiceAccount token kubelet mounts, what a non-root
+// container gets of the capabilities it asks for; and after stop(), the machine as it was:
+// interfaces, addresses, routes, rules, forwarding and kubelet's kernel settings, no process,
+// mount, cgroup or namespace left.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type ControlPlane, startControlPlane } from "./controlplane.ts";
+import { type BuiltImage, buildImage } from "./image.ts";
+import { ip, listNamespaces } from "./netns.ts";
+import { applyManifests, nodeAvailable, startNode, type TestNode } from "./node.ts";
+import { hierarchies } from "./node-cgroups.ts";
+import { readKernelSettings } from "./node-kernel.ts";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const NS = "v6m-node-test";
+const skip = nodeAvailable();
+
+// linux/capability.h
+const CAP = { NET_BIND_SERVICE: 10, NET_ADMIN: 12, NET_RAW: 13 };
+const capMask = (...bits: number[]) => bits.reduce((m, b) => m | (1n << BigInt(b)), 0n);
+
+/** The machine's own network state and the sysctls the node could touch. */
+function machineState() {
+  const json = (args: string[]) =>
+    JSON.parse(ip(undefined, ["-j", ...args]) || "[]") as Record<string, unknown>[];
+  const drop = (o: Record<string, unknown>, keys: string[]) =>
+    Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
+  const sysctl = (p: string) => readFileSync(join("/proc/sys", p), "utf8").trim();
+  return {
+    links: json(["link", "show"]).map((l) => drop(l, ["stats", "stats64", "operstate", "linkmode"])),
+    addresses: json(["addr", "show"]).map((a) => ({ ifname: a.ifname, addr_info: a.addr_info })),
+    routes4: json(["-4", "route", "show", "table", "all"]).map((r) => drop(r, ["expires"])),
+    routes6: json(["-6", "route", "show", "table", "all"]).map((r) => drop(r, ["expires"])),
+    rules4: json(["-4", "rule", "show"]),
+    rules6: json(["-6", "rule", "show"]),
+    forwarding: {
+      ipv4: sysctl("net/ipv4/ip_forward"),
+      ipv6: sysctl("net/ipv6/conf/all/forwarding"),
+    },
+    kernel: readKernelSettings(),
+  };
+}
+
+// The probe every pod runs (ES module, from the image's /app): what the process may do, a TUN
+// device through the project's own openTun, and the API through in-cluster config; one JSON object
+// per line on stdout, then it stays up so the TUN device stays.
+const PROBE = `
+import { readFileSync } from "node:fs";
+import * as k8s from "@kubernetes/client-node";
+import { openTun } from "/app/dist/datapath/tun/tun.js";
+const say = (o) => console.log(JSON.stringify(o));
+const status = readFileSync("/proc/self/status", "utf8");
+const cap = (set) => new RegExp("^Cap" + set + ":\\\\s*(\\\\S+)$", "m").exec(status)[1];
+say({ uid: process.getuid(), capEff: cap("Eff"), capPrm: cap("Prm"), capBnd: cap("Bnd") });
+try {
+  openTun(process.env.TUN_NAME);
+  say({ tun: "created" });
+} catch (e) {
+  say({ tun: e.message });
+}
+const kc = new k8s.KubeConfig();
+kc.loadFromCluster();
+const api = kc.makeApiClient(k8s.CoreV1Api);
+const namespace = process.env.POD_NAMESPACE;
+try {
+  const pod = await api.readNamespacedPod({ name: process.env.POD_NAME, namespace });
+  say({ server: kc.getCurrentCluster().server, podUid: pod.metadata.uid });
+} catch (e) {
+  say({ server: kc.getCurrentCluster()?.server, api: String(e.code ?? e.message) });
+}
+try {
+  await api.listNamespacedSecret({ namespace });
+  say({ secrets: 200 });
+} catch (e) {
+  say({ secrets: e.code ?? e.message });
+}
+setInterval(() => {}, 1 << 30);
+`;
+
+function probeDaemonSet(
+  image: string,
+  name: string,
+  tun: string,
+  securityContext: Record<string, unknown>,
+): Record<string, unknown> {
+  const labels = { app: name };
+  return {
+    apiVersion: "apps/v1",
+    kind: "DaemonSet",
+    metadata: { name, namespace: NS },
+    spec: {
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          hostNetwork: true,
+          serviceAccountName: "prober",
+          terminationGracePeriodSeconds: 0,
+          initContainers: [
+            // the image's entrypoint as it is: node /app/bin/v6mostly.js
+            { name: "version", image, imagePullPolicy: "Never", args: ["--version"] },
+          ],
+          containers: [
+            {
+              name: "probe",
+              image,
+              imagePullPolicy: "Never",
+              command: ["node", "--input-type=module", "-e", PROBE],
+              env: [
+                { name: "TUN_NAME", value: tun },
+                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+              ],
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] },
+                ...securityContext,
+              },
+              volumeMounts: [{ name: "tun", mountPath: "/dev/net/tun" }],
+            },
+          ],
+          volumes: [{ name: "tun", hostPath: { path: "/dev/net/tun", type: "CharDevice" } }],
+        },
+      },
+    },
+  };
+}
+
+const RBAC = [
+  { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
+  { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "prober", namespace: NS } },
+  {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: { name: "prober", namespace: NS },
+    rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }],
+  },
+  {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name: "prober", namespace: NS },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "prober" },
+    subjects: [{ kind: "ServiceAccount", name: "prober", namespace: NS }],
+  },
+];
+
+describe("a real node: containerd + kubelet 1.20.2 in the control plane's node namespace", { skip }, () => {
+  let image: BuiltImage;
+  let cp: ControlPlane;
+  let node: TestNode;
+  let before0: ReturnType<typeof machineState>;
+  const apply = (objects: unknown[]) => applyManifests(cp, objects);
+
+  /** The probe's lines (and the init container's) once the DaemonSet's pod on the node is running. */
+  async function probe(
+    ds: string,
+  ): Promise<{ pod: { uid: string; name: string }; version: string; lines: Record<string, unknown>[] }> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const pods = JSON.parse(cp.kubectl(["get", "pods", "-n", NS, "-l", `app=${ds}`, "-o", "json"])) as {
+        items: {
+          metadata: { name: string; uid: string };
+          spec: { nodeName?: string };
+          status: { phase?: string };
+        }[];
+      };
+      const pod = pods.items.find((p) => p.status.phase === "Running");
+      if (pod) {
+        assert.equal(pod.spec.nodeName, node.name);
+        const lines = cp
+          .kubectl(["logs", "-n", NS, pod.metadata.name, "-c", "probe"])
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        if (lines.some((l) => "secrets" in l)) {
+          const version = cp.kubectl(["logs", "-n", NS, pod.metadata.name, "-c", "version"]).trim();
+          return { pod: { uid: pod.metadata.uid, name: pod.metadata.name }, version, lines };
+        }
+      }
+      if (Date.now() > deadline) {
+        assert.fail(
+          `no probe output from DaemonSet ${ds}:\n${cp.kubectl(["describe", "pods", "-n", NS])}\n${node.logTails()}`,
+        );
+      }
+      await sleep(500);
+    }
+  }
+  const field = (lines: Record<string, unknown>[], key: string) => lines.find((l) => key in l)?.[key];
+
+  before(async () => {
+    before0 = machineState();
+    image = buildImage();
+    console.log(
+      `# image ${image.ref}: ${(image.compressedBytes / 1e6).toFixed(1)} MB compressed, ` +
+        `${(image.uncompressedBytes / 1e6).toFixed(1)} MB uncompressed; ` +
+        (image.cached ? "cached" : `built in ${image.buildSeconds} s, exported in ${image.exportSeconds} s`),
+    );
+    cp = await startControlPlane({ name: "nodetest" });
+    node = await startNode(cp, { name: "node-a", images: [image.archive] });
+    console.log(
+      `# node ${node.name} Ready in ${node.timings.readyMs} ms (image import ${node.timings.importMs} ms)`,
+    );
+    apply(RBAC);
+  });
+
+  after(async () => {
+    await node?.stop();
+    if (node) console.log(`# node ${node.name} stopped in ${node.timings.stopMs} ms`);
+    await cp?.stop();
+  });
+
+  it("registers the node Ready, at the address the cluster's IPv4 network gives it", async () => {
+    const n = JSON.parse(cp.kubectl(["get", "node", node.name, "-o", "json"])) as {
+      status: {
+        addresses: { type: string; address: string }[];
+        nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string };
+      };
+    };
+    assert.equal(await node.readyCondition(), "True");
+    assert.deepEqual(n.status.addresses.find((a) => a.type === "InternalIP")?.address, node.nodeIP);
+    assert.equal(n.status.nodeInfo.kubeletVersion, "v1.20.2");
+    assert.match(n.status.nodeInfo.containerRuntimeVersion, /^containerd:\/\/1\.6\./);
+    assert.match(
+      node.ctr(["images", "ls", "-q"]),
+      new RegExp(`^${image.ref.replace(/[.:/]/g, "\\$&")}$`, "m"),
+    );
+  });
+
+  it("runs the image in a DaemonSet pod: --version, a TUN device with NET_ADMIN only, loadFromCluster()", async () => {
+    apply([probeDaemonSet(image.ref, "probe-root", "v6mprobe0", { runAsUser: 0, runAsGroup: 0 })]);
+    const { pod, version, lines } = await probe("probe-root");
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    assert.equal(version, pkg.version);
+    assert.equal(field(lines, "uid"), 0);
+    // exactly the capability asked for, effective
+    assert.equal(BigInt(`0x${field(lines, "capEff")}`), capMask(CAP.NET_ADMIN));
+    assert.equal(field(lines, "tun"), "created");
+    // the device is in the node's namespace, not in the machine's
+    assert.match(node.exec(["ip", "-o", "link", "show", "v6mprobe0"]), /v6mprobe0/);
+    assert.throws(() => ip(undefined, ["link", "show", "v6mprobe0"]), /does not exist/);
+    // in-cluster config: kubelet's KUBERNETES_SERVICE_HOST, the legacy token secret it mounts
+    assert.equal(field(lines, "server"), "https://10.96.0.1:443");
+    assert.equal(field(lines, "podUid"), pod.uid);
+    // the token is the ServiceAccount's: its Role allows pods/get, not secrets
+    assert.equal(field(lines, "secrets"), 403);
+  });
+
+  it("gives a non-root container none of the capabilities it adds (why the agent runs as uid 0)", async () => {
+    // The image's own user (65532); Kubernetes puts NET_ADMIN in the bounding set only.
+    apply([probeDaemonSet(image.ref, "probe-nonroot", "v6mprobe1", {})]);
+    const { lines } = await probe("probe-nonroot");
+    assert.equal(field(lines, "uid"), 65532);
+    assert.equal(BigInt(`0x${field(lines, "capEff")}`), 0n);
+    assert.equal(BigInt(`0x${field(lines, "capPrm")}`), 0n);
+    assert.equal(BigInt(`0x${field(lines, "capBnd")}`) & capMask(CAP.NET_ADMIN), capMask(CAP.NET_ADMIN));
+    // refused at open (the machine's /dev/net/tun is root's) or at TUNSETIFF (no CAP_NET_ADMIN)
+    assert.match(String(field(lines, "tun")), /Permission denied|Operation not permitted/);
+    assert.throws(() => node.exec(["ip", "link", "show", "v6mprobe1"]), /does not exist/);
+  });
+
+  it("leaves the machine's interfaces, routes and rules as they were while it runs", () => {
+    const now = machineState();
+    assert.deepEqual(
+      { ...now, kernel: undefined, forwarding: undefined },
+      { ...before0, kernel: undefined, forwarding: undefined },
+    );
+    assert.deepEqual(now.forwarding, before0.forwarding);
+    // kubelet changed the machine-wide kernel settings (what stop() must undo)
+    assert.equal(now.kernel["kernel/panic"], "10");
+    assert.equal(now.kernel["vm/overcommit_memory"], "1");
+  });
+
+  it("stop() leaves nothing: processes, mounts, cgroups, namespaces; the machine as it was", async () => {
+    const pids = node.cgroups.pids();
+    assert.ok(pids.length >= 5, `the node's processes: ${pids.join(" ")}`); // pause, containerd, kubelet, shims, probes
+    const { dir } = node.paths;
+    await node.stop();
+    for (const pid of pids)
+      assert.ok(
+        !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z"),
+        `PID ${pid} is still there`,
+      );
+    assert.deepEqual(node.mountsUnder(), []);
+    assert.equal(existsSync(dir), false);
+    for (const h of hierarchies())
+      assert.equal(existsSync(join(h, node.cgroups.root)), false, `${h}${node.cgroups.root}`);
+    await cp.stop();
+    assert.deepEqual(
+      listNamespaces().filter((n) => n.startsWith(cp.netns)),
+      [],
+    );
+    assert.deepEqual(machineState(), before0);
+  });
+});
