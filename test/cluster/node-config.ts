@@ -9,6 +9,8 @@ import { stringify } from "yaml";
 /** Where a node keeps everything: one directory, removed by stop(). */
 export interface NodePaths {
   dir: string;
+  /** containerd's root and state below it (a tmpfs in the node's mount namespace) */
+  containerdDir: string;
   containerdRoot: string;
   containerdState: string;
   containerdSocket: string;
@@ -25,6 +27,7 @@ export interface NodePaths {
 export function nodePaths(dir: string): NodePaths {
   return {
     dir,
+    containerdDir: join(dir, "containerd"),
     containerdRoot: join(dir, "containerd", "root"),
     containerdState: join(dir, "containerd", "state"),
     containerdSocket: join(dir, "containerd.sock"),
@@ -57,7 +60,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   address = ${toml(p.containerdSocket)}
 
 [plugins."io.containerd.internal.v1.opt"]
-  path = ${toml(join(p.dir, "containerd", "opt"))}
+  path = ${toml(join(p.containerdDir, "opt"))}
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = ${toml(PAUSE_IMAGE)}
@@ -99,7 +102,7 @@ export function cniConflist(p: NodePaths, podSubnet: string): string {
         {
           type: "bridge",
           bridge: "cni0",
-          isGateway: true,
+          isDefaultGateway: true,
           ipMasq: false,
           ipam: { type: "host-local", ranges: [[{ subnet: podSubnet }]], dataDir: p.cniDataDir },
         },

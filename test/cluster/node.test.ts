@@ -6,7 +6,7 @@
 // interfaces, addresses, routes, rules, forwarding and kubelet's kernel settings, no process,
 // mount, cgroup or namespace left.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -25,7 +25,18 @@ const skip = nodeAvailable();
 const CAP = { NET_BIND_SERVICE: 10, NET_ADMIN: 12, NET_RAW: 13 };
 const capMask = (...bits: number[]) => bits.reduce((m, b) => m | (1n << BigInt(b)), 0n);
 
-/** The machine's own network state and the sysctls the node could touch. */
+const MACHINE_PATHS = [
+  "/run/containerd",
+  "/run/runc",
+  "/var/lib/kubelet",
+  "/var/lib/containerd",
+  "/var/lib/v6mostly",
+  "/var/log/pods",
+  "/var/log/containers",
+  "/opt/containerd",
+];
+
+/** The machine's own network state, the sysctls the node could touch, and paths it could write. */
 function machineState() {
   const json = (args: string[]) =>
     JSON.parse(ip(undefined, ["-j", ...args]) || "[]") as Record<string, unknown>[];
@@ -44,6 +55,9 @@ function machineState() {
       ipv6: sysctl("net/ipv6/conf/all/forwarding"),
     },
     kernel: readKernelSettings(),
+    // where kubelet and containerd write by default: the node keeps them in its mount namespace
+    paths: Object.fromEntries(MACHINE_PATHS.map((p) => [p, existsSync(p)])),
+    cniNetns: readdirSync("/run/netns").filter((n) => n.startsWith("cni-")),
   };
 }
 
@@ -58,11 +72,13 @@ const say = (o) => console.log(JSON.stringify(o));
 const status = readFileSync("/proc/self/status", "utf8");
 const cap = (set) => new RegExp("^Cap" + set + ":\\\\s*(\\\\S+)$", "m").exec(status)[1];
 say({ uid: process.getuid(), capEff: cap("Eff"), capPrm: cap("Prm"), capBnd: cap("Bnd") });
-try {
-  openTun(process.env.TUN_NAME);
-  say({ tun: "created" });
-} catch (e) {
-  say({ tun: e.message });
+if (process.env.TUN_NAME) {
+  try {
+    openTun(process.env.TUN_NAME);
+    say({ tun: "created" });
+  } catch (e) {
+    say({ tun: e.message });
+  }
 }
 const kc = new k8s.KubeConfig();
 kc.loadFromCluster();
@@ -83,13 +99,15 @@ try {
 setInterval(() => {}, 1 << 30);
 `;
 
+/** A DaemonSet of the probe; `tun` names the TUN device it makes (with /dev/net/tun mounted). */
 function probeDaemonSet(
   image: string,
   name: string,
-  tun: string,
-  securityContext: Record<string, unknown>,
+  o: { tun?: string; hostNetwork: boolean; securityContext: Record<string, unknown> },
 ): Record<string, unknown> {
   const labels = { app: name };
+  const tun =
+    o.tun === undefined ? [] : [{ name: "tun", hostPath: { path: "/dev/net/tun", type: "CharDevice" } }];
   return {
     apiVersion: "apps/v1",
     kind: "DaemonSet",
@@ -99,7 +117,7 @@ function probeDaemonSet(
       template: {
         metadata: { labels },
         spec: {
-          hostNetwork: true,
+          hostNetwork: o.hostNetwork,
           serviceAccountName: "prober",
           terminationGracePeriodSeconds: 0,
           initContainers: [
@@ -113,20 +131,20 @@ function probeDaemonSet(
               imagePullPolicy: "Never",
               command: ["node", "--input-type=module", "-e", PROBE],
               env: [
-                { name: "TUN_NAME", value: tun },
+                ...(o.tun === undefined ? [] : [{ name: "TUN_NAME", value: o.tun }]),
                 { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                 { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
               ],
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
-                capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] },
-                ...securityContext,
+                capabilities: { drop: ["ALL"] },
+                ...o.securityContext,
               },
-              volumeMounts: [{ name: "tun", mountPath: "/dev/net/tun" }],
+              volumeMounts: tun.map((v) => ({ name: v.name, mountPath: "/dev/net/tun" })),
             },
           ],
-          volumes: [{ name: "tun", hostPath: { path: "/dev/net/tun", type: "CharDevice" } }],
+          volumes: tun,
         },
       },
     },
@@ -156,7 +174,6 @@ describe("a real node: containerd + kubelet 1.20.2 in the control plane's node n
   let cp: ControlPlane;
   let node: TestNode;
   let before0: ReturnType<typeof machineState>;
-  const apply = (objects: unknown[]) => applyManifests(cp, objects);
 
   /** The probe's lines (and the init container's) once the DaemonSet's pod on the node is running. */
   async function probe(
@@ -207,7 +224,23 @@ describe("a real node: containerd + kubelet 1.20.2 in the control plane's node n
     console.log(
       `# node ${node.name} Ready in ${node.timings.readyMs} ms (image import ${node.timings.importMs} ms)`,
     );
-    apply(RBAC);
+    // both probes at once: the pods start while the first test runs
+    applyManifests(cp, [
+      ...RBAC,
+      probeDaemonSet(image.ref, "probe-root", {
+        tun: "v6mprobe0",
+        hostNetwork: true,
+        securityContext: { runAsUser: 0, runAsGroup: 0, capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] } },
+      }),
+      // the image's own user (65532)
+      probeDaemonSet(image.ref, "probe-nonroot", {
+        tun: "v6mprobe1",
+        hostNetwork: true,
+        securityContext: { capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] } },
+      }),
+      // as the operator's pod runs: on the pod network, non-root, no capability
+      probeDaemonSet(image.ref, "probe-podnet", { hostNetwork: false, securityContext: {} }),
+    ]);
   });
 
   after(async () => {
@@ -234,7 +267,6 @@ describe("a real node: containerd + kubelet 1.20.2 in the control plane's node n
   });
 
   it("runs the image in a DaemonSet pod: --version, a TUN device with NET_ADMIN only, loadFromCluster()", async () => {
-    apply([probeDaemonSet(image.ref, "probe-root", "v6mprobe0", { runAsUser: 0, runAsGroup: 0 })]);
     const { pod, version, lines } = await probe("probe-root");
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
     assert.equal(version, pkg.version);
@@ -254,7 +286,6 @@ describe("a real node: containerd + kubelet 1.20.2 in the control plane's node n
 
   it("gives a non-root container none of the capabilities it adds (why the agent runs as uid 0)", async () => {
     // The image's own user (65532); Kubernetes puts NET_ADMIN in the bounding set only.
-    apply([probeDaemonSet(image.ref, "probe-nonroot", "v6mprobe1", {})]);
     const { lines } = await probe("probe-nonroot");
     assert.equal(field(lines, "uid"), 65532);
     assert.equal(BigInt(`0x${field(lines, "capEff")}`), 0n);
@@ -263,6 +294,16 @@ describe("a real node: containerd + kubelet 1.20.2 in the control plane's node n
     // refused at open (the machine's /dev/net/tun is root's) or at TUNSETIFF (no CAP_NET_ADMIN)
     assert.match(String(field(lines, "tun")), /Permission denied|Operation not permitted/);
     assert.throws(() => node.exec(["ip", "link", "show", "v6mprobe1"]), /does not exist/);
+  });
+
+  it("reaches the API from the pod network too (a pod that is not hostNetwork, as the operator's)", async () => {
+    const { pod, lines } = await probe("probe-podnet");
+    const ip4 = JSON.parse(cp.kubectl(["get", "pod", "-n", NS, pod.name, "-o", "json"])).status
+      .podIP as string;
+    assert.match(ip4, /^198\.19\./);
+    assert.equal(BigInt(`0x${field(lines, "capEff")}`), 0n);
+    assert.equal(field(lines, "server"), "https://10.96.0.1:443");
+    assert.equal(field(lines, "podUid"), pod.uid, JSON.stringify(lines));
   });
 
   it("leaves the machine's interfaces, routes and rules as they were while it runs", () => {
