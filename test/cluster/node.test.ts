@@ -12,12 +12,14 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ControlPlane, startControlPlane } from "./controlplane.ts";
 import { type BuiltImage, buildImage } from "./image.ts";
-import { ip, listNamespaces } from "./netns.ts";
+import { addNamespace, deleteNamespace, ip, listNamespaces, run } from "./netns.ts";
 import { applyManifests, nodeAvailable, startNode, type TestNode } from "./node.ts";
 import { hierarchies } from "./node-cgroups.ts";
 import { readKernelSettings } from "./node-kernel.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
+/** the link between the node and the test's client namespace (a ULA) */
+const LAN = { node: "fd00:6b8:1::1", client: "fd00:6b8:1::2" };
 const NS = "v6m-node-test";
 const skip = nodeAvailable();
 
@@ -64,8 +66,11 @@ function machineState() {
 // The probe every pod runs (ES module, from the image's /app): what the process may do, a TUN
 // device through the project's own openTun, and the API through in-cluster config; one JSON object
 // per line on stdout, then it stays up so the TUN device stays.
+const ECHO_PORT = 40007;
 const PROBE = `
+import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import * as k8s from "@kubernetes/client-node";
 import { openTun } from "/app/dist/datapath/tun/tun.js";
 const say = (o) => console.log(JSON.stringify(o));
@@ -96,6 +101,10 @@ try {
 } catch (e) {
   say({ secrets: e.code ?? e.message });
 }
+say({ interfaces: Object.keys(networkInterfaces()) });
+// a UDP echo on every address (clients on the node's links reach the pod), or just stay up
+const echo = createSocket("udp6").on("message", (m, from) => echo.send(m, from.port, from.address));
+if (process.env.ECHO_PORT) echo.bind(Number(process.env.ECHO_PORT));
 setInterval(() => {}, 1 << 30);
 `;
 
@@ -103,7 +112,7 @@ setInterval(() => {}, 1 << 30);
 function probeDaemonSet(
   image: string,
   name: string,
-  o: { tun?: string; hostNetwork: boolean; securityContext: Record<string, unknown> },
+  o: { tun?: string; echo?: boolean; hostNetwork: boolean; securityContext: Record<string, unknown> },
 ): Record<string, unknown> {
   const labels = { app: name };
   const tun =
@@ -132,6 +141,7 @@ function probeDaemonSet(
               command: ["node", "--input-type=module", "-e", PROBE],
               env: [
                 ...(o.tun === undefined ? [] : [{ name: "TUN_NAME", value: o.tun }]),
+                ...(o.echo ? [{ name: "ECHO_PORT", value: String(ECHO_PORT) }] : []),
                 { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                 { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
               ],
@@ -174,6 +184,7 @@ describe("a real node: containerd + kubelet 1.20.2 in the control plane's node n
   let cp: ControlPlane;
   let node: TestNode;
   let before0: ReturnType<typeof machineState>;
+  const client = `v6m-nodecl-${process.pid}`;
 
   /** The probe's lines (and the init container's) once the DaemonSet's pod on the node is running. */
   async function probe(
@@ -224,11 +235,17 @@ describe("a real node: containerd + kubelet 1.20.2 in the control plane's node n
     console.log(
       `# node ${node.name} Ready in ${node.timings.readyMs} ms (image import ${node.timings.importMs} ms)`,
     );
-    // both probes at once: the pods start while the first test runs
+    // a lab's client: a namespace of its own, attached to the node by a veth made inside the node
+    addNamespace(client);
+    node.link("lan0", client, "eth0");
+    ip(node.netns, ["addr", "add", `${LAN.node}/64`, "dev", "lan0", "nodad"]);
+    ip(client, ["addr", "add", `${LAN.client}/64`, "dev", "eth0", "nodad"]);
+    // every probe at once: the pods start while the first test runs
     applyManifests(cp, [
       ...RBAC,
       probeDaemonSet(image.ref, "probe-root", {
         tun: "v6mprobe0",
+        echo: true,
         hostNetwork: true,
         securityContext: { runAsUser: 0, runAsGroup: 0, capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] } },
       }),
@@ -247,6 +264,7 @@ describe("a real node: containerd + kubelet 1.20.2 in the control plane's node n
     await node?.stop();
     if (node) console.log(`# node ${node.name} stopped in ${node.timings.stopMs} ms`);
     await cp?.stop();
+    deleteNamespace(client);
   });
 
   it("registers the node Ready, at the address the cluster's IPv4 network gives it", async () => {
@@ -282,6 +300,29 @@ describe("a real node: containerd + kubelet 1.20.2 in the control plane's node n
     assert.equal(field(lines, "podUid"), pod.uid);
     // the token is the ServiceAccount's: its Role allows pods/get, not secrets
     assert.equal(field(lines, "secrets"), 403);
+  });
+
+  it("lets a client namespace attached to the node reach a hostNetwork pod, which sees the node's links only", async () => {
+    const { lines } = await probe("probe-root");
+    const seen = field(lines, "interfaces") as string[];
+    assert.ok(seen.includes("lan0") && seen.includes("k8s0"), `the pod's interfaces: ${seen.join(" ")}`);
+    const machine = (JSON.parse(ip(undefined, ["-j", "link", "show"])) as { ifname: string }[])
+      .map((l) => l.ifname)
+      .filter((n) => n !== "lo");
+    assert.deepEqual(
+      seen.filter((n) => machine.includes(n)),
+      [],
+    );
+    // from the client's namespace to the pod, over the veth: a UDP echo
+    const echoed = run(client, [
+      process.execPath,
+      "-e",
+      `const s = require("node:dgram").createSocket("udp6");
+       s.on("message", (m) => { console.log(String(m)); s.close(); });
+       s.send("v6mostly", ${ECHO_PORT}, "${LAN.node}");
+       setTimeout(() => process.exit(1), 5000).unref();`,
+    ]).trim();
+    assert.equal(echoed, "v6mostly");
   });
 
   it("gives a non-root container none of the capabilities it adds (why the agent runs as uid 0)", async () => {

@@ -231,6 +231,17 @@ export class TestNode {
     return run(undefined, ["ctr", `--address=${this.paths.containerdSocket}`, "--namespace=k8s.io", ...args]);
   }
 
+  /**
+   * A veth pair made inside the node's namespace, `local` kept here and its peer moved straight
+   * into namespace `peerNs` as `peerName` (it never appears in the machine's namespace); both up.
+   * How a lab's clients reach hostNetwork pods: `peerNs` is a client namespace the test made.
+   */
+  link(local: string, peerNs: string, peerName: string): void {
+    ip(this.netns, ["link", "add", local, "type", "veth", "peer", "name", peerName, "netns", peerNs]);
+    ip(this.netns, ["link", "set", local, "up"]);
+    ip(peerNs, ["link", "set", peerName, "up"]);
+  }
+
   /** Run a command to its end in the node's network namespace (the machine's mounts); stdout. */
   exec(argv: string[]): string {
     return run(this.netns, argv);
