@@ -30,7 +30,6 @@ RUNTIME=localhost/v6mostly-node:$version
 BUILD=localhost/v6mostly-node-build:$version
 PAUSE=k8s.gcr.io/pause:3.2
 PAUSE_BIN=$CACHE/k8s/1.20.2/bin/pause
-PAUSE_ARCHIVE=$IMAGES/pause-3.2.oci.tar
 [ -x "$PAUSE_BIN" ] || { echo "image-base: $PAUSE_BIN is missing (run test/cluster/build-k8s.sh)" >&2; exit 1; }
 for cmd in buildah ldd install; do
   command -v "$cmd" >/dev/null || { echo "image-base: $cmd is missing (test/cluster/build-k8s.sh installs it)" >&2; exit 1; }

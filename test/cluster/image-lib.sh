@@ -8,6 +8,7 @@
 
 CACHE=${V6MOSTLY_CACHE:-/var/cache/v6mostly}
 IMAGES=$CACHE/images
+PAUSE_ARCHIVE=$IMAGES/pause-3.2.oci.tar   # image.ts pauseArchive() names it too
 
 bah() {
   buildah --root "$CACHE/buildah" --runroot /run/v6mostly-buildah --storage-driver vfs "$@"

@@ -21,7 +21,6 @@ META=${ARCHIVE%.oci.tar}.json
 
 mapfile -t bases < <("$here/image-base.sh")
 runtime=${bases[0]} build=${bases[1]} pause=${bases[2]}
-PAUSE_ARCHIVE=$IMAGES/pause-3.2.oci.tar
 npm_cache=$(npm config get cache)
 
 cd "$repo"

@@ -24,6 +24,11 @@ export interface BuiltImage {
   cached: boolean;
 }
 
+/** The pause image's archive (image-base.sh writes it; every node imports it). */
+export function pauseArchive(): string {
+  return join(process.env.V6MOSTLY_CACHE ?? "/var/cache/v6mostly", "images", "pause-3.2.oci.tar");
+}
+
 /** Why the image cannot be built here, or undefined. */
 export function imageUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return "needs root (buildah's storage under /var/cache/v6mostly)";

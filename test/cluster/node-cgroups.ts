@@ -43,7 +43,7 @@ export class NodeCgroups {
         }
       }
     }
-    mkdirSync(join(this.daemonCgroup()), { recursive: true });
+    mkdirSync(this.daemonCgroup(), { recursive: true });
   }
 
   /** The pids cgroup the node's daemons are started in (write "$$" to its cgroup.procs, then exec). */
@@ -98,13 +98,18 @@ export class NodeCgroups {
     return left;
   }
 
-  /** Synchronous last resort (process exit hook): SIGKILL what is there, try to remove the tree. */
+  /** Synchronous last resort (process exit hook): SIGKILL what is there, remove the tree (3 s at most). */
   killNow(): void {
-    for (const pid of this.pids()) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {}
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      const pids = this.pids();
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+      if ((pids.length === 0 && this.remove().length === 0) || Date.now() > deadline) return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     }
-    this.remove();
   }
 }
