@@ -153,10 +153,8 @@ export function kubeletConfig(p: NodePaths, o: KubeletOptions): string {
     evictionHard: { "memory.available": "100Mi", "nodefs.available": "0%", "imagefs.available": "0%" },
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,
-    // status reported often: Node Ready and pod status are seen sooner
+    // status reported often: Node Ready is seen sooner
     nodeStatusUpdateFrequency: "4s",
-    syncFrequency: "10s",
-    fileCheckFrequency: "10s",
   });
 }
 
