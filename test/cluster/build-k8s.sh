@@ -23,9 +23,10 @@ SRC=$CACHE/src
 COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 # Build: golang-go, rsync (the Makefile's tree copies), dpkg-dev (apt-get source), the fixed
 # reflect2, gcc + libc6-dev (pause). Run: etcd, openssl (the tests' PKI), containerd + runc + CNI
-# plugins (the node level, issue 15), iproute2 and util-linux (ip netns, nsenter).
+# plugins (the test nodes, node.ts), iproute2 and util-linux (ip netns, nsenter, unshare). buildah:
+# the project's image without a Docker engine (image.sh).
 PACKAGES=(golang-go rsync dpkg-dev golang-github-modern-go-reflect2-dev gcc libc6-dev
-  etcd-server openssl containerd runc containernetworking-plugins iproute2 util-linux)
+  etcd-server openssl containerd runc containernetworking-plugins iproute2 util-linux buildah)
 
 log() { echo "[build-k8s $(date -u +%H:%M:%S)] $*"; }
 

@@ -148,6 +148,8 @@ export class ControlPlane {
         `--client-ca-file=${this.pki.caCert}`,
         `--kubelet-client-certificate=${kubeletClient.cert}`,
         `--kubelet-client-key=${kubeletClient.key}`,
+        // a node's name does not resolve (no cluster DNS): reach kubelets (logs, exec) by address
+        "--kubelet-preferred-address-types=InternalIP",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         `--service-account-key-file=${this.saKeys.pub}`,
         `--service-account-signing-key-file=${this.saKeys.key}`,

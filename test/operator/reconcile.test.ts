@@ -134,6 +134,8 @@ describe("operator and agents on a fake API", () => {
     assert.equal(pod.hostNetwork, true);
     assert.equal(pod.containers[0]!.image, "localhost/v6mostly:test");
     assert.deepEqual(pod.containers[0]!.securityContext, {
+      runAsUser: 0,
+      runAsNonRoot: false,
       privileged: false,
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

@@ -83,6 +83,10 @@ export function agentDaemonSet(
             ],
             resources: t.resources,
             securityContext: {
+              // the image runs as 65532 by default; a non-root container gets none of the added
+              // capabilities (no ambient ones) and cannot open /dev/net/tun (Dockerfile, test/cluster)
+              runAsUser: 0,
+              runAsNonRoot: false,
               privileged: false,
               allowPrivilegeEscalation: false,
               readOnlyRootFilesystem: true,
