@@ -5,9 +5,13 @@
 //
 // Each server gets the same offered load (perfdhcp -r RATE for SECONDS, new clients each time),
 // one after the other on a fresh lease store; the figure is perfdhcp's completed exchanges/s.
+// Without BENCH_RATES the offered rate is raised step by step until a server completes fewer than
+// 95% of the exchanges offered (saturation); both servers' figures at that step are printed. A
+// step where perfdhcp itself cannot send the rate (2 shared cores) ends the ramp and says so.
 // Both persist leases: v6mostly fsyncs (group commit) before each ACK; Kea's memfile writes its
 // CSV without fsync. maxLeasesPerMinute is lifted for the bench (Kea has no such limit).
-//   env: BENCH_RATES (default "2000,5000"), BENCH_SECONDS (default 6), BENCH_VERBOSE=1 for details
+//   env: BENCH_RATES (fixed rates instead of the ramp, e.g. "2000,5000"), BENCH_SECONDS (default 6),
+//   BENCH_VERBOSE=1 for details
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -22,7 +26,11 @@ const C = `v6m-bd-${id}-c`;
 const SIF = `bd${id}s`;
 const CIF = `bd${id}c`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "v6m-bench-dhcp-"));
-const rates = (process.env.BENCH_RATES ?? "2000,5000").split(",").map(Number);
+const fixedRates = process.env.BENCH_RATES?.split(",").map(Number);
+/** the ramp: each step offers this much more than the last */
+const RAMP = [2000, 4000, 6000, 8000, 12000, 16000, 24000, 32000];
+/** a server that completes less than this share of the offered exchanges is saturated */
+const SATURATED = 0.95;
 const seconds = Number(process.env.BENCH_SECONDS ?? "6");
 const children: ChildProcess[] = [];
 /** each server first gets a short uncounted run (the same for both) */
@@ -150,6 +158,8 @@ interface Result {
   rate: number;
   exchanges: number;
   drops: string;
+  /** DISCOVERs perfdhcp sent per second: below the rate, the sender is the limit */
+  sentPerSecond: number;
 }
 
 async function perfdhcp(rate: number, base: number, period = seconds): Promise<Result> {
@@ -177,7 +187,8 @@ async function perfdhcp(rate: number, base: number, period = seconds): Promise<R
   if (!m) throw new Error(`perfdhcp gave no rate:\n${text}`);
   const drops = /drops:\s*(\d+)/g;
   const d = [...text.matchAll(drops)].map((x) => x[1]).join("/");
-  return { rate, exchanges: Number(m[1]), drops: d };
+  const sent = /sent packets:\s*(\d+)/.exec(text);
+  return { rate, exchanges: Number(m[1]), drops: d, sentPerSecond: sent ? Number(sent[1]) / period : rate };
 }
 
 async function main(): Promise<void> {
@@ -190,7 +201,7 @@ async function main(): Promise<void> {
   const rows: { rate: number; v6m: Result; kea: Result }[] = [];
   try {
     let base = 1;
-    for (const rate of rates) {
+    for (const rate of fixedRates ?? RAMP) {
       const v = await startV6mostly(String(rate));
       await perfdhcp(WARMUP_RATE, base++, WARMUP_SECONDS); // JIT and caches warm, not counted
       const v6m = await perfdhcp(rate, base++);
@@ -212,6 +223,22 @@ async function main(): Promise<void> {
         `offered ${rate}/s for ${seconds}s: v6mostly ${v6m.exchanges.toFixed(0)} 4-way/s (drops ${v6m.drops}), ` +
           `Kea ${kea.exchanges.toFixed(0)} 4-way/s (drops ${kea.drops}), ratio ${(v6m.exchanges / kea.exchanges).toFixed(2)}x`,
       );
+      if (fixedRates) continue;
+      const senderShort = Math.min(v6m.sentPerSecond, kea.sentPerSecond) < rate * SATURATED;
+      const full = (r: Result) => r.exchanges < rate * SATURATED;
+      if (senderShort) {
+        console.log(
+          `perfdhcp sent only ${Math.min(v6m.sentPerSecond, kea.sentPerSecond).toFixed(0)} DISCOVERs/s of ${rate}: the sender is the limit here, not the servers`,
+        );
+        break;
+      }
+      if (full(v6m) || full(kea)) {
+        const who = [full(v6m) && "v6mostly", full(kea) && "Kea"].filter(Boolean).join(" and ");
+        console.log(
+          `saturation at ${rate}/s offered (${who} below ${SATURATED * 100}%): v6mostly ${v6m.exchanges.toFixed(0)}, Kea ${kea.exchanges.toFixed(0)} 4-way exchanges/s, ratio ${(v6m.exchanges / kea.exchanges).toFixed(2)}x`,
+        );
+        break;
+      }
     }
   } finally {
     cleanup();
