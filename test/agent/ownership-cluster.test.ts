@@ -18,6 +18,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { NODE_CONFIG_RESOURCE, nodeConfigCrd } from "../../src/api/nodeconfig.ts";
+import { agentNamespaceRules } from "../../src/operator/manifests/rbac.ts";
 import { CORE, KubeClient, type KubeObject } from "../../src/operator/runtime/client.ts";
 import { plan } from "../../src/planner/plan.ts";
 import { encodeAssignment } from "../../src/planner/wire.ts";
@@ -76,15 +77,8 @@ allowClients: ["192.0.2.0/24", "fd00:64:1::/64"]`,
   ),
 ].join("---\n");
 
-/** What the agent's ServiceAccount may do in the operator's namespace: no more. */
-const AGENT_RULES = [
-  { apiGroups: ["v6mostly.dev"], resources: ["nodeconfigs"], verbs: ["get", "list", "watch"] },
-  { apiGroups: ["v6mostly.dev"], resources: ["nodeconfigs/status"], verbs: ["patch"] },
-  // the heartbeat and the owned assignments' Leases
-  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update", "patch"] },
-  // the DHCP lease store
-  { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update", "patch"] },
-];
+/** What the agent's ServiceAccount may do in the operator's namespace: the chart's rules, no more. */
+const AGENT_RULES = agentNamespaceRules();
 
 const NODES = [
   { name: "node-a", mac: "02:00:5e:10:00:0a", v4: "192.0.2.11/24", v6: "fd00:64:1::11/64" },

@@ -56,13 +56,17 @@ export function operatorNamespaceRules(): Rule[] {
 
 export function agentNamespaceRules(): Rule[] {
   return [
+    // its node's NodeConfig (an informer: list and watch), and the status it reports there
     { apiGroups: [GROUP], resources: [NODE_CONFIG.plural], verbs: READ },
-    { apiGroups: [GROUP], resources: [`${NODE_CONFIG.plural}/status`], verbs: ["get", "patch", "update"] },
+    { apiGroups: [GROUP], resources: [`${NODE_CONFIG.plural}/status`], verbs: ["patch"] },
+    // the heartbeat and the owned assignments' Leases (src/agent/heartbeat.ts, ownership/gate.ts)
     {
       apiGroups: ["coordination.k8s.io"],
       resources: ["leases"],
-      verbs: ["get", "list", "watch", "create", "update", "patch"],
+      verbs: ["get", "create", "update", "patch"],
     },
+    // an owned DHCP scope's lease store (src/services/dhcp4/storeapi.ts)
+    { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update", "patch"] },
   ];
 }
 
