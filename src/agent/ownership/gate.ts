@@ -210,15 +210,15 @@ export class OwnedService<A extends OwnedAssignment> implements RunningService<A
       // another candidate may be able to serve it: give the Lease up and try again later
       this.state = "failed";
       this.failures++;
+      const delay = Math.min((this.opts.retryMs ?? 1000) * 2 ** (this.failures - 1), 60_000);
+      const message = (e as Error).message;
+      // said as the runtime says its own retries, whole from the start (a report may come any time)
       this.failure = {
         reason: e instanceof ServiceError ? e.reason : "StartFailed",
-        message: (e as Error).message,
+        message: `${message}; retrying at ${new Date(Date.now() + delay).toISOString()} (${this.failures} failed start${this.failures === 1 ? "" : "s"})`,
       };
-      this.log.warn({ err: this.failure.message }, "could not serve; Lease released");
+      this.log.warn({ err: message }, "could not serve; Lease released");
       await this.giveUp();
-      const delay = Math.min((this.opts.retryMs ?? 1000) * 2 ** (this.failures - 1), 60_000);
-      // said as the runtime says its own retries
-      this.failure.message += `; retrying at ${new Date(Date.now() + delay).toISOString()} (${this.failures} failed start${this.failures === 1 ? "" : "s"})`;
       this.retry = setTimeout(() => {
         this.retry = undefined;
         if (this.state === "failed") this.campaign();
@@ -333,7 +333,10 @@ export class OwnedService<A extends OwnedAssignment> implements RunningService<A
   conditions(): Condition[] {
     const lease = this.owner.lease;
     const moving = this.owner.addresses.length ? `; ${this.owner.addresses.join(", ")} move with it` : "";
-    switch (this.state) {
+    // a retry after a failed start reports the failure until it succeeds (the status would otherwise
+    // flap between the failure's reason and Activating with every retry)
+    const state = this.state === "activating" && this.failure ? "failed" : this.state;
+    switch (state) {
       case "active":
         return [
           {

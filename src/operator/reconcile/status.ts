@@ -130,6 +130,9 @@ export function desiredStatuses(input: StatusInputs): Map<string, DesiredStatus>
       else if (ready?.status === "True") {
         ok = true;
         message = "running";
+      } else if (ready?.reason === "Activating") {
+        // an owned assignment being taken over (src/agent/ownership): on its way, not incapable
+        message = ready.message || "taking over";
       } else {
         message = ready?.message || "not running";
         failing.push(`${p.node}: ${message}`);
