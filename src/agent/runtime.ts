@@ -17,6 +17,7 @@ import {
   type Starters,
 } from "../services/contract.ts";
 import type { Logger } from "../util/log.ts";
+import { dependsOn, type Gated, type GatewayState, gate, gatewaysOf } from "./fatesharing.ts";
 import type { StatusServer } from "./status.ts";
 
 /** The identity of an assignment on a node: namespace/Kind/name. */
@@ -89,6 +90,8 @@ interface Entry {
   since: Map<string, { status: string; at: string }>;
   /** topics the service published on the status server, withdrawn when it stops */
   unpublish: (() => void)[];
+  /** what the service runs: `assignment` as gated by fate-sharing (fatesharing.ts) */
+  gated?: Gated;
 }
 
 export interface RuntimeOptions {
@@ -98,6 +101,8 @@ export interface RuntimeOptions {
   retry?: RetryPolicy;
   /** called after every change the runtime made (apply, retry, stop): the agent reports then */
   onChange?: () => void;
+  /** how often the gateways' health is looked at for fate-sharing (default 1 s; 0 = only on changes) */
+  healthEveryMs?: number;
 }
 
 export class NodeRuntime {
@@ -108,18 +113,104 @@ export class NodeRuntime {
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
 
+  private readonly health: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly starters: Starters,
     private readonly options: RuntimeOptions,
   ) {
     this.log = options.log;
     this.retry = options.retry ?? DEFAULT_RETRY;
+    const every = options.healthEveryMs ?? 1000;
+    if (every > 0) {
+      // a gateway can fail without a change of configuration (its workers die): look every second,
+      // and tell the agent only when a gate moved
+      this.health = setInterval(() => {
+        if (this.stopped || !this.hasGateways()) return;
+        this.queue = this.queue
+          .then(async () => {
+            if (await this.regate()) this.options.onChange?.();
+          })
+          .catch((e: Error) => this.log.error({ err: e.message }, "fate-sharing check failed"));
+      }, every);
+      this.health.unref();
+    }
   }
 
   private serial(step: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(step).then(() => this.options.onChange?.());
+    const run = this.queue
+      .then(step)
+      .then(() => this.regate())
+      .then(() => this.options.onChange?.());
     this.queue = run.catch((e: Error) => this.log.error({ err: e.message }, "runtime step failed"));
     return run;
+  }
+
+  private hasGateways(): boolean {
+    for (const e of this.entries.values()) if (e.assignment.kind === "Nat64Gateway") return true;
+    return false;
+  }
+
+  /** This host's Nat64Gateways: running, and healthy by their own account. */
+  private gateways(): GatewayState[] {
+    return gatewaysOf(
+      [...this.entries.values()].map((e) => {
+        const h = e.service?.health?.();
+        return {
+          assignment: e.assignment,
+          running: e.service !== undefined && (h === undefined || h.ok),
+          why: e.service ? (h && !h.ok ? h.why : undefined) : (e.error ?? "not running"),
+        };
+      }),
+      labelOf,
+    );
+  }
+
+  /**
+   * Fate-sharing: hand every running service the assignment gate() gives for the gateways as they
+   * are now; a service whose gate moved is updated (or restarted). True when a gate moved.
+   */
+  private async regate(): Promise<boolean> {
+    if (this.stopped) return false;
+    const gateways = this.gateways();
+    let moved = false;
+    for (const [key, entry] of [...this.entries]) {
+      if (!entry.service || entry.assignment.kind === "Nat64Gateway") continue;
+      const next = gate(entry.assignment, gateways);
+      const now = entry.gated ?? { assignment: entry.assignment };
+      if (isDeepStrictEqual(next.assignment, now.assignment)) continue;
+      moved = true;
+      const label = labelOf(entry.assignment);
+      if (next.withdrawn)
+        this.log.warn(
+          { resource: label, gateway: next.withdrawn.gateway, why: next.withdrawn.why },
+          `fate-sharing: ${next.withdrawn.gateway} is not running here; withdrawing ${next.withdrawn.what}`,
+        );
+      else this.log.info({ resource: label }, "fate-sharing: the Nat64Gateway runs again; restoring");
+      await this.deliver(key, entry, next);
+    }
+    return moved;
+  }
+
+  /** Give a running service a gated assignment: update in place, or restart it with it. */
+  private async deliver(key: string, entry: Entry, next: Gated): Promise<void> {
+    const svc = entry.service!;
+    const label = labelOf(entry.assignment);
+    if (svc.update) {
+      try {
+        await svc.update(next.assignment);
+        entry.gated = next;
+        return;
+      } catch (e) {
+        this.log.warn(
+          { resource: label, err: (e as Error).message },
+          "update failed; restarting the service",
+        );
+      }
+    }
+    const assignment = entry.assignment;
+    await this.stopOne(key, entry, "changed");
+    await this.startOne(key, assignment);
   }
 
   /** Bring the running services in line with `next`. Never throws: failures are logged, kept and retried. */
@@ -151,8 +242,10 @@ export class NodeRuntime {
     const label = labelOf(to);
     if (svc.update) {
       try {
-        await svc.update(to);
+        const gated = gate(to, this.gateways());
+        await svc.update(gated.assignment);
         entry.assignment = to;
+        entry.gated = gated;
         this.log.info({ resource: label }, "updated in place");
         return;
       } catch (e) {
@@ -191,9 +284,16 @@ export class NodeRuntime {
           }
         : undefined,
     };
-    const started = await startWith(this.starters, a.kind, a, ctx);
+    const gated = a.kind === "Nat64Gateway" ? { assignment: a } : gate(a, this.gateways());
+    if (gated.withdrawn)
+      this.log.warn(
+        { resource: label, gateway: gated.withdrawn.gateway, why: gated.withdrawn.why },
+        `fate-sharing: ${gated.withdrawn.gateway} is not running here; starting without ${gated.withdrawn.what}`,
+      );
+    const started = await startWith(this.starters, a.kind, gated.assignment, ctx);
     if (started.ok) {
       entry.service = started.service;
+      entry.gated = gated;
       entry.error = undefined;
       entry.reason = undefined;
       entry.failures = 0;
@@ -246,6 +346,7 @@ export class NodeRuntime {
 
   /** Stop everything, newest first; later `apply` calls do nothing. */
   stopAll(why = "shutting down"): Promise<void> {
+    if (this.health) clearInterval(this.health);
     return this.serial(async () => {
       this.stopped = true;
       for (const [key, entry] of [...this.entries].reverse()) await this.stopOne(key, entry, why);
@@ -254,6 +355,7 @@ export class NodeRuntime {
 
   /** Every assignment of this node, running or not, with its conditions (Ready first). */
   status(): ServiceStatus[] {
+    const gateways = this.gateways();
     return [...this.entries.values()].map((e) => {
       const a = e.assignment;
       const ready: Condition = e.service
@@ -269,9 +371,11 @@ export class NodeRuntime {
           };
       // A service may say itself whether it is Ready (the ownership gate's standby, src/agent/ownership).
       const own = e.service?.conditions?.() ?? [];
+      const shared = e.service ? fateCondition(e, gateways) : undefined;
       const conditions = [
         own.find((c) => c.type === "Ready") ?? ready,
         ...own.filter((c) => c.type !== "Ready"),
+        ...(shared ? [shared] : []),
       ].map((c) => this.stamp(e, c));
       return {
         resource: labelOf(a),
@@ -298,6 +402,29 @@ export class NodeRuntime {
     e.since.set(c.type, { status: c.status, at });
     return { ...c, since: at };
   }
+}
+
+/**
+ * NAT64Available, for a service that shares a local gateway's fate: False while what it would
+ * send clients to is withdrawn (fatesharing.ts), True while the gateway runs.
+ */
+function fateCondition(e: Entry, gateways: GatewayState[]): Condition | undefined {
+  const w = e.gated?.withdrawn;
+  if (w)
+    return {
+      type: "NAT64Available",
+      status: "False",
+      reason: "GatewayDown",
+      message: `${w.gateway} is not running on this node (${w.why}): ${w.what} withdrawn`,
+    };
+  const on = dependsOn(e.assignment, gateways);
+  if (on.length === 0) return undefined;
+  return {
+    type: "NAT64Available",
+    status: "True",
+    reason: "GatewayRunning",
+    message: `${on.map((g) => g.resource).join(", ")} runs on this node`,
+  };
 }
 
 type Started =

@@ -25,6 +25,12 @@ export const dns64ResolverSpec = z
       .boolean()
       .default(false)
       .describe("synthesize AAAA even when real AAAA records exist (FortiOS always-synthesize-aaaa-record)"),
+    fateSharing: z
+      .boolean()
+      .default(true)
+      .describe(
+        "while the Nat64Gateway with this prefix is not running on this host, answer as a plain forwarder (no synthesized AAAA, no ipv4only.arpa answer), so clients are not sent into a black hole; back to DNS64 when it runs again",
+      ),
     exclude: z
       .array(prefix(6))
       .prefault(["::ffff:0:0/96"])

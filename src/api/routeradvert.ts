@@ -89,6 +89,12 @@ export const routerAdvertSpec = z
       .describe(
         "Route Information options (RFC 4191), e.g. the PREF64 route while another router stays default",
       ),
+    fateSharing: z
+      .boolean()
+      .default(true)
+      .describe(
+        "while the Nat64Gateway with the PREF64's prefix is not running on this host, withdraw the PREF64 and the routes into that prefix (lifetime 0 once, RFC 8781 §4, RFC 4191), then leave them out; they return when it runs again",
+      ),
     defaultRouter: z
       .strictObject({
         lifetime: duration().default(1800).describe("router lifetime; 0 = not a default router"),

@@ -57,6 +57,11 @@ export interface Dns64Assignment extends AssignmentIdentity {
   prefix: Prefix;
   /** cluster mode, listening on addresses of its own: one node at a time serves them */
   owner?: Ownership;
+  /**
+   * Set by the node runtime, never by the planner: the Nat64Gateway with this prefix is not running
+   * on this host, so the resolver answers as a plain forwarder (src/agent/fatesharing.ts).
+   */
+  forwardOnly?: boolean;
 }
 
 /** Every optional lifetime and interval filled in from RFC defaults. */

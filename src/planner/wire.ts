@@ -47,7 +47,12 @@ const derived = {
     pool4Count: z.number().int().min(0),
     pool4Total: z.number().int().min(0),
   }),
-  Dns64Resolver: z.strictObject({ prefix: pref64, owner: owner.optional() }),
+  // forwardOnly: set by the runtime (fate-sharing), crosses to the DNS64's worker threads
+  Dns64Resolver: z.strictObject({
+    prefix: pref64,
+    owner: owner.optional(),
+    forwardOnly: z.boolean().optional(),
+  }),
   RouterAdvert: z.strictObject({
     resolved: z.strictObject({
       interval: z.strictObject({ min: z.number().int().min(0), max: z.number().int().min(1) }),

@@ -53,6 +53,11 @@ export interface RunningService<A> {
   stats(): Record<string, number>;
   /** What the service itself observes beyond "running" (e.g. an RA's other routers); default none. */
   conditions?(): Condition[];
+  /**
+   * Whether it still does its job, for the services that share its fate (src/agent/fatesharing.ts):
+   * a NAT64 whose workers died runs but translates nothing. Absent: running is healthy.
+   */
+  health?(): { ok: true } | { ok: false; why: string };
 }
 
 export type Starter<A> = (assignment: A, ctx: ServiceContext) => Promise<RunningService<A>>;

@@ -94,12 +94,14 @@ export async function startDns64(
       log.info("dns64 stopped");
     },
     async update(a: Dns64Assignment) {
-      // answers depend on the prefix, the exclusions and alwaysSynthesize: a change empties the cache
+      // answers depend on the prefix, the exclusions, alwaysSynthesize and fate-sharing's
+      // forwardOnly: a change empties the cache
       const sameAnswers =
         a.prefix.network === currentSpec.prefix.network &&
         a.prefix.length === currentSpec.prefix.length &&
         JSON.stringify(a.spec.exclude) === JSON.stringify(currentSpec.spec.exclude) &&
-        a.spec.alwaysSynthesize === currentSpec.spec.alwaysSynthesize;
+        a.spec.alwaysSynthesize === currentSpec.spec.alwaysSynthesize &&
+        a.forwardOnly === currentSpec.forwardOnly;
       await close(current);
       if (!sameAnswers) cache.clear();
       current = await build(a);

@@ -43,6 +43,7 @@ export function configOf(a: Dns64Assignment): Dns64Config {
     prefix: compilePref64(a.prefix),
     exclude: a.spec.exclude.map(compilePrefix6),
     alwaysSynthesize: a.spec.alwaysSynthesize,
+    forwardOnly: a.forwardOnly === true,
   };
 }
 

@@ -29,6 +29,11 @@ export interface Dns64Config {
   exclude: Prefix6[];
   /** synthesize even when usable AAAA records exist */
   alwaysSynthesize: boolean;
+  /**
+   * a plain forwarder while the NAT64 with this prefix is down (src/agent/fatesharing.ts): no
+   * synthesis, no ipv4only.arpa answer, no PTR mapping
+   */
+  forwardOnly?: boolean;
 }
 
 /** RFC 6147 §5.1.7: TTL bound for synthesized records when the AAAA answer carried no SOA. */
@@ -57,7 +62,7 @@ export function planQuery(
   dnssecOk: boolean,
   cd: boolean,
 ): Plan {
-  if (qclass !== CLASS_IN) return { kind: "forward" };
+  if (qclass !== CLASS_IN || cfg.forwardOnly) return { kind: "forward" };
   if (isSubdomain(qname, IPV4ONLY_ARPA)) return { kind: "ipv4only" };
   if (dnssecOk && cd) return { kind: "forward" };
   if (qtype === TYPE.AAAA) return { kind: "aaaa" };

@@ -133,5 +133,7 @@ export async function startNat64Gateway(
       if (workers.failure || !workers.alive) c.workerFailed = 1;
       return c;
     },
+    // for fate-sharing (src/agent/fatesharing.ts): the RA and DNS64 that send clients here
+    health: () => workers.health(),
   };
 }

@@ -77,6 +77,8 @@ export class PacketWorkers {
   private readonly workers: Worker[];
   private readonly control = new SharedArrayBuffer(4);
   private readonly latest = new Map<Worker, SessionTable>();
+  /** when each worker was last heard from (any message) */
+  private readonly heard = new Map<Worker, number>();
   private readonly summer: NodeJS.Timeout | null;
   private readonly waker: { socket: Socket; poke(): void; timer: NodeJS.Timeout } | null;
   private running: number;
@@ -192,7 +194,9 @@ export class PacketWorkers {
       done = true;
       if (--this.running === 0) this.whenStopped?.();
     };
+    this.heard.set(w, Date.now());
     w.on("message", (m: { type: string } & Record<string, unknown>) => {
+      this.heard.set(w, Date.now());
       if (m.type === "snapshot") this.latest.set(w, m as unknown as SessionTable);
       else if (m.type === "log") {
         const { type: _t, msg, ...rest } = m;
@@ -209,6 +213,19 @@ export class PacketWorkers {
   /** Every worker still running. */
   get alive(): boolean {
     return this.running === this.workers.length;
+  }
+
+  /**
+   * Whether every worker's loop still turns: each sends its session table once a second from the
+   * loop itself (tun/worker.ts), so one not heard from for `silentMs` is dead or stuck.
+   */
+  health(now = Date.now(), silentMs = 5000): { ok: true } | { ok: false; why: string } {
+    if (this.failure) return { ok: false, why: `a packet worker failed: ${this.failure.message}` };
+    if (!this.alive) return { ok: false, why: "a packet worker exited" };
+    const quiet = this.workers.filter((w) => now - (this.heard.get(w) ?? 0) > silentMs).length;
+    if (quiet)
+      return { ok: false, why: `${quiet} packet worker(s) silent for more than ${silentMs / 1000} s` };
+    return { ok: true };
   }
 
   /** The latest session tables of the workers (sent once a second), merged, at most `snapshotLimit` rows. */
