@@ -18,7 +18,7 @@ import { parsePrefix6 } from "../siit/config.ts";
 import { Rfc6052Prefix, type SiitConfig } from "../siit/index.ts";
 import { Ring } from "../tun/handoff.ts";
 import { type HostPlan, HostPlumbing, ip, preflight, rangeToCidrs } from "../tun/host.ts";
-import { dropsByName, S, STATS_LEN } from "../tun/stats.ts";
+import { counters as countersOf, dropsByName, METRICS, STATS_LEN, samples } from "../tun/stats.ts";
 import * as sys from "../tun/sys.ts";
 import { closeTun, openTun, TunError } from "../tun/tun.ts";
 import type { SessionRow, ShardInput, WorkerInput } from "../tun/worker.ts";
@@ -431,34 +431,7 @@ export async function startNat64Gateway(
     "translating",
   );
 
-  const counters = (): Record<string, number> => ({
-    packets6to4: stats[S.packets6to4]!,
-    packets4to6: stats[S.packets4to6]!,
-    bytes6to4: stats[S.bytes6to4]!,
-    bytes4to6: stats[S.bytes4to6]!,
-    icmpErrorsSent: stats[S.icmpErrors]!,
-    sessionsTcp: stats[S.sessionsTcp]!,
-    sessionsUdp: stats[S.sessionsUdp]!,
-    sessionsIcmp: stats[S.sessionsIcmp]!,
-    bibTcp: stats[S.bibTcp]!,
-    bibUdp: stats[S.bibUdp]!,
-    bibIcmp: stats[S.bibIcmp]!,
-    poolUsedTcp: stats[S.poolUsedTcp]!,
-    poolUsedUdp: stats[S.poolUsedUdp]!,
-    poolUsedIcmp: stats[S.poolUsedIcmp]!,
-    poolCapacity: stats[S.poolCapacity]!,
-    tableBytes: stats[S.tableBytes]!,
-    workerHeapBytes: stats[S.workerHeapBytes]!,
-    heldSyns: stats[S.heldSyns]!,
-    gsoPackets: stats[S.gsoIn]!,
-    gsoSoftwareSegmented: stats[S.gsoSoftware]!,
-    gsoTailsSplit: stats[S.gsoTailSplit]!,
-    offloadDrops: stats[S.offloadDrops]!,
-    handoffs: stats[S.handoffs]!,
-    handoffDrops: stats[S.handoffDrops]!,
-    readErrors: stats[S.readErrors]!,
-    writeErrors: stats[S.writeErrors]!,
-  });
+  const counters = (): Record<string, number> => countersOf(stats);
 
   const unpublish = ctx.publish?.(
     "translations",
@@ -509,45 +482,6 @@ export async function startNat64Gateway(
       });
     };
     const fills = gaugeFills;
-    gauge(
-      "v6mostly_nat64_sessions",
-      "NAT64 sessions (RFC 6146 §3.2) by protocol",
-      ["resource", "proto"],
-      (g) => {
-        g.set({ ...labels, proto: "tcp" }, stats[S.sessionsTcp]!);
-        g.set({ ...labels, proto: "udp" }, stats[S.sessionsUdp]!);
-        g.set({ ...labels, proto: "icmp" }, stats[S.sessionsIcmp]!);
-      },
-    );
-    gauge("v6mostly_nat64_bib_entries", "NAT64 BIB entries by protocol", ["resource", "proto"], (g) => {
-      g.set({ ...labels, proto: "tcp" }, stats[S.bibTcp]!);
-      g.set({ ...labels, proto: "udp" }, stats[S.bibUdp]!);
-      g.set({ ...labels, proto: "icmp" }, stats[S.bibIcmp]!);
-    });
-    gauge(
-      "v6mostly_nat64_pool4_ports_used",
-      "pool4 ports (identifiers) in use by protocol",
-      ["resource", "proto"],
-      (g) => {
-        g.set({ ...labels, proto: "tcp" }, stats[S.poolUsedTcp]!);
-        g.set({ ...labels, proto: "udp" }, stats[S.poolUsedUdp]!);
-        g.set({ ...labels, proto: "icmp" }, stats[S.poolUsedIcmp]!);
-      },
-    );
-    gauge("v6mostly_nat64_pool4_ports", "pool4 ports per protocol (capacity)", ["resource"], (g) => {
-      g.set(labels, stats[S.poolCapacity]!);
-    });
-    gauge(
-      "v6mostly_nat64_table_bytes",
-      "estimated memory of the BIB and session tables",
-      ["resource"],
-      (g) => {
-        g.set(labels, stats[S.tableBytes]!);
-      },
-    );
-    gauge("v6mostly_nat64_worker_heap_bytes", "heap used by the packet worker", ["resource"], (g) => {
-      g.set(labels, stats[S.workerHeapBytes]!);
-    });
     // Monotonic totals from the worker, exposed as counters.
     const counter = (
       name: string,
@@ -573,7 +507,8 @@ export async function startNat64Gateway(
         for (const [l, v] of values()) {
           const k = JSON.stringify(l);
           const d = v - (last.get(k) ?? 0);
-          if (d > 0) cc.inc({ ...labels, ...l }, d);
+          // Every series from the first scrape on, at 0 too (a total nobody has seen is not 0).
+          if (d > 0 || !last.has(k)) cc.inc({ ...labels, ...l }, Math.max(0, d));
           last.set(k, v);
         }
       };
@@ -590,49 +525,15 @@ export async function startNat64Gateway(
         },
       });
     };
-    counter(
-      "v6mostly_nat64_packets_total",
-      "packets translated by direction",
-      ["resource", "direction"],
-      () => [
-        [{ direction: "6to4" }, stats[S.packets6to4]!],
-        [{ direction: "4to6" }, stats[S.packets4to6]!],
-      ],
-    );
-    counter(
-      "v6mostly_nat64_bytes_total",
-      "bytes translated (input size) by direction",
-      ["resource", "direction"],
-      () => [
-        [{ direction: "6to4" }, stats[S.bytes6to4]!],
-        [{ direction: "4to6" }, stats[S.bytes4to6]!],
-      ],
-    );
-    counter("v6mostly_nat64_drops_total", "packets not translated, by reason", ["resource", "reason"], () =>
-      Object.entries(dropsByName(stats)).map(([reason, v]) => [{ reason }, v]),
-    );
-    counter("v6mostly_nat64_icmp_errors_total", "ICMP errors the translator generated", ["resource"], () => [
-      [{}, stats[S.icmpErrors]!],
-    ]);
-    counter(
-      "v6mostly_nat64_handoffs_total",
-      "packets a worker passed to the worker owning their BIB entry (several queues), by outcome",
-      ["resource", "outcome"],
-      () => [
-        [{ outcome: "passed" }, stats[S.handoffs]!],
-        [{ outcome: "ring-full" }, stats[S.handoffDrops]!],
-      ],
-    );
-    counter(
-      "v6mostly_nat64_offload_packets_total",
-      "TCP super-packets read from the TUN device (segmentation offload), by how they were translated",
-      ["resource", "path"],
-      () => [
-        [{ path: "whole" }, stats[S.gsoIn]! - stats[S.gsoSoftware]! - stats[S.offloadDrops]!],
-        [{ path: "software-segmented" }, stats[S.gsoSoftware]!],
-        [{ path: "dropped" }, stats[S.offloadDrops]!],
-      ],
-    );
+    // Every family the worker's counters and drops are published in (tun/stats.ts).
+    for (const f of METRICS) {
+      const labelNames = f.label ? ["resource", f.label] : ["resource"];
+      if (f.kind === "gauge")
+        gauge(f.name, f.help, labelNames, (g) => {
+          for (const [l, v] of samples(f, stats)) g.set({ ...labels, ...l }, v);
+        });
+      else counter(f.name, f.help, labelNames, () => samples(f, stats));
+    }
   }
 
   return {

@@ -13,13 +13,13 @@
 import { buildIcmp4Error, buildIcmp6Error } from "../siit/icmpErrors.ts";
 import {
   compileSiitConfig,
-  DropReason,
   dropReasonName,
   type Rfc6052Prefix,
   type SiitConfig,
   SiitTranslator,
   Verdict,
 } from "../siit/index.ts";
+import { NAT64_DROP_COUNT, Nat64Drop, namedDrops } from "./drops.ts";
 import { Nat64Mapper } from "./mapper.ts";
 import type { Pool4Range, PortShare } from "./pool4.ts";
 import { packetOwner } from "./shard.ts";
@@ -27,48 +27,6 @@ import { type BibEntry, Nat64State, type Nat64Timeouts, type StaticBib, sessionK
 import { TCP_RST, TCP_SYN } from "./tcp.ts";
 
 export { Verdict };
-
-/** NAT64-specific reasons (SIIT's own reasons are counted by the SIIT core). */
-export const Nat64Drop = {
-  /** IPv6 source outside allowedSources (ICMPv6 1/1 sent). */
-  SourceNotAllowed: 0,
-  /** IPv6 destination outside pool6 / IPv4 destination outside pool4. */
-  NotOurs: 1,
-  /** No BIB entry / session for an incoming packet. */
-  NoState: 2,
-  /** Address-dependent filtering refused an incoming packet. */
-  Filtered: 3,
-  /** pool4 has no port left for a new BIB entry (ICMPv6 1/3 sent). */
-  PoolExhausted: 4,
-  /** The session limit is reached (ICMP error sent). */
-  SessionLimit: 5,
-  /** A non-first fragment: reassembly is not done. */
-  Fragment: 6,
-  /** Neither TCP, UDP nor ICMP. */
-  UnsupportedProtocol: 7,
-  /** Shorter than the headers the NAT64 needs to read. */
-  Truncated: 8,
-  /** The SIIT core refused the packet (see its counters). */
-  Translation: 9,
-  /** The unsolicited-SYN hold table is full. */
-  SynHoldFull: 10,
-  /** An IPv4 SYN held for simultaneous open (not a loss unless it times out). */
-  SynHeld: 11,
-} as const;
-export const nat64DropNames = [
-  "sourceNotAllowed",
-  "notOurs",
-  "noState",
-  "filtered",
-  "poolExhausted",
-  "sessionLimit",
-  "fragment",
-  "unsupportedProtocol",
-  "truncated",
-  "translation",
-  "synHoldFull",
-  "synHeld",
-];
 
 export interface Nat64Config {
   /** RFC 6052 prefix (pool6). */
@@ -148,7 +106,8 @@ export class Nat64Translator {
   readonly mapper = new Nat64Mapper();
   siit: SiitTranslator;
   readonly pool6: Rfc6052Prefix;
-  readonly drops = new Float64Array(nat64DropNames.length);
+  /** Packets per NAT64 drop reason (index = Nat64Drop). */
+  readonly drops = new Float64Array(NAT64_DROP_COUNT);
   /** Outputs of the last call: outBuf[outOffset[i], +outLength[i]), all for outSide. */
   outBuf: Uint8Array;
   outOffset: Int32Array;
@@ -775,16 +734,10 @@ export class Nat64Translator {
     return out;
   }
 
-  /** The SIIT core's drop counters by name plus the NAT64's own. */
+  /** The non-zero drop counters by name, the NAT64's own and the SIIT core's (see drops.ts). */
   dropCounts(): Record<string, number> {
-    const r: Record<string, number> = {};
-    nat64DropNames.forEach((n, i) => {
-      if (this.drops[i]! > 0) r[n] = this.drops[i]!;
-    });
-    this.siit.dropCounters.forEach((c, i) => {
-      if (c > 0 && i !== DropReason.None) r[`siit.${dropReasonName[i]}`] = c;
-    });
-    return r;
+    const all = namedDrops([...this.drops, ...this.siit.dropCounters]);
+    return Object.fromEntries(Object.entries(all).filter(([, n]) => n > 0));
   }
 }
 

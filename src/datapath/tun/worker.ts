@@ -219,7 +219,7 @@ function publishStats(): void {
     stats[S.packets4to6] = nat.packets4to6;
     stats[S.bytes6to4] = nat.bytes6to4;
     stats[S.bytes4to6] = nat.bytes4to6;
-    stats[S.icmpErrors] = nat.icmpErrorsSent + nat.siit.icmpErrorsSent;
+    stats[S.icmpErrorsSent] = nat.icmpErrorsSent + nat.siit.icmpErrorsSent;
     const st = nat.state;
     stats[S.sessionsTcp] = st.sessionCount[0]!;
     stats[S.sessionsUdp] = st.sessionCount[1]!;
@@ -233,11 +233,12 @@ function publishStats(): void {
     stats[S.poolCapacity] = st.pool.capacity();
     stats[S.tableBytes] = st.approxBytes();
     stats[S.heldSyns] = st.stored.size;
+    stats[S.internalErrors] = nat.internalErrors;
     for (let i = 0; i < nat.drops.length; i++) stats[NAT64_DROP_BASE + i] = nat.drops[i]!;
     const d = nat.siit.dropCounters;
     for (let i = 0; i < d.length; i++) stats[SIIT_DROP_BASE + i] = d[i]!;
   } else if (siit) {
-    stats[S.icmpErrors] = siit.icmpErrorsSent;
+    stats[S.icmpErrorsSent] = siit.icmpErrorsSent;
     const d = siit.dropCounters;
     for (let i = 0; i < d.length; i++) stats[SIIT_DROP_BASE + i] = d[i]!;
   }
@@ -301,7 +302,7 @@ function takeOffload(len: number, now: number): boolean {
   xctx.csumOffset = hdr16(rx, 8);
   xctx.gsoSize = 0;
   if (type === VNET_GSO_NONE) return true;
-  stats[S.gsoIn]!++;
+  stats[S.gsoPackets]!++;
   const gso = hdr16(rx, 4);
   const tcp = type === VNET_GSO_TCPV4 || type === VNET_GSO_TCPV6;
   if (tcp && gso > 0 && xctx.csumPartial) {
@@ -311,11 +312,12 @@ function takeOffload(len: number, now: number): boolean {
     const tailLen = tail > 0 ? splitTail(rbuf, 0, len, l4, tail, tailBuf) : -1;
     const headLen = tailLen > 0 ? len - tail : len;
     if (gsoKeepsWhole(tr.cfg, rbuf, 0, headLen, gso)) {
+      stats[S.gsoKeptWhole]!++;
       if (tailLen < 0) {
         xctx.gsoSize = gso;
         return true;
       }
-      stats[S.gsoTailSplit]!++;
+      stats[S.gsoTailsSplit]!++;
       xctx.gsoSize = gso;
       translateOne(rbuf, headLen, now);
       sendTail(l4, tailLen, now);
@@ -348,7 +350,7 @@ function softwareSegments(len: number, gso: number, now: number): boolean {
     stats[S.offloadDrops]!++;
     return false;
   }
-  stats[S.gsoSoftware]!++;
+  stats[S.gsoSoftwareSegmented]!++;
   for (let i = 0; i < k; i++) {
     xctx.csumPartial = false;
     xctx.gsoSize = 0;
@@ -365,7 +367,7 @@ function handle(n: number, now: number, hops = 0): void {
   const len = n - H;
   if (len <= 0) return;
   if (blocking && isWake(len)) return;
-  if (hops === 0) stats[S.packetsIn]!++;
+  if (hops === 0) stats[S.packetsRead]!++;
   if (workers > 1) {
     let owner = packetOwner(rbuf, 0, len, workers);
     // A non-first fragment: whoever saw the first one; ask the workers in turn.

@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { Nat64Drop } from "../../../src/datapath/nat64/drops.ts";
 import { Pool4 } from "../../../src/datapath/nat64/pool4.ts";
 import { TcpState, TcpTimer, tcpTransition } from "../../../src/datapath/nat64/tcp.ts";
-import { Nat64Drop, Nat64Translator, Verdict } from "../../../src/datapath/nat64/translator.ts";
+import { Nat64Translator, Verdict } from "../../../src/datapath/nat64/translator.ts";
 import { a6, checksumsOk4, checksumsOk6, n4, nat64Config, pkt4, pkt6, str4, str6, TCP } from "./packets.ts";
 
 const H1 = "2001:db8:1::10";
