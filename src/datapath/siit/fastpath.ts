@@ -8,7 +8,7 @@
  * and the general path handles the packet.
  */
 import { type Flow, MAP_OK } from "./addr/mapper.ts";
-import { fold16 as fold, sum16 } from "./checksum.ts";
+import { adjust, fold16 as fold, sum16 } from "./checksum.ts";
 import type { CompiledSiitConfig } from "./config.ts";
 import type { XlatContext } from "./context.ts";
 
@@ -30,14 +30,6 @@ function sumW(w: Uint32Array, k: number, n: number): number {
 
 function swap16(x: number): number {
   return ((x & 0xff) << 8) | (x >>> 8);
-}
-
-/** RFC 1624 eqn. 3 on folded 16-bit values in network order. */
-function adjust16(hc: number, m: number, m2: number): number {
-  let s = (~hc & 0xffff) + (~m & 0xffff) + m2;
-  s = (s & 0xffff) + (s >>> 16);
-  s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
 }
 
 /** Network-layer size of one segment of a TCP super-packet: header + TCP header + gso payload. */
@@ -230,14 +222,12 @@ export function fast64(
   if (flow.srcPort !== sp || flow.dstPort !== dp) {
     m += sp + dp;
     m2 += flow.srcPort + flow.dstPort;
-    m = (m & 0xffff) + (m >>> 16);
-    m2 = (m2 & 0xffff) + (m2 >>> 16);
     b[ol4] = flow.srcPort >>> 8;
     b[ol4 + 1] = flow.srcPort & 0xff;
     b[ol4 + 2] = flow.dstPort >>> 8;
     b[ol4 + 3] = flow.dstPort & 0xff;
   }
-  let c = adjust16(oldCs, m, m2);
+  let c = adjust(oldCs, m, m2);
   if (nh === 17 && c === 0) c = 0xffff;
   b[ol4 + csumOff] = c >>> 8;
   b[ol4 + csumOff + 1] = c & 0xff;
@@ -317,14 +307,12 @@ export function fast46(
   if (flow.srcPort !== sp || flow.dstPort !== dp) {
     m += sp + dp;
     m2 += flow.srcPort + flow.dstPort;
-    m = (m & 0xffff) + (m >>> 16);
-    m2 = (m2 & 0xffff) + (m2 >>> 16);
     b[ol4] = flow.srcPort >>> 8;
     b[ol4 + 1] = flow.srcPort & 0xff;
     b[ol4 + 2] = flow.dstPort >>> 8;
     b[ol4 + 3] = flow.dstPort & 0xff;
   }
-  let c = adjust16(oldCs, m, m2);
+  let c = adjust(oldCs, m, m2);
   if (proto === 17 && c === 0) c = 0xffff;
   b[ol4 + csumOff] = c >>> 8;
   b[ol4 + csumOff + 1] = c & 0xff;
