@@ -10,6 +10,7 @@
  *
  * Never throws on packet input; every refusal is a counted reason.
  */
+import { adjust, read16, read32, write16, write32 } from "../siit/checksum.ts";
 import { buildIcmp4Error, buildIcmp6Error } from "../siit/icmpErrors.ts";
 import {
   compileSiitConfig,
@@ -69,19 +70,6 @@ function prefixMatch(a: Uint8Array, o: number, p: { bytes: Uint8Array; len: numb
   return ((a[o + full]! ^ p.bytes[full]!) & mask) === 0;
 }
 
-function read16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-function read32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-function write32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
-
 /** The mapping a fragmented datagram's first fragment used. */
 interface FragmentFlow {
   v4: number;
@@ -136,7 +124,6 @@ export class Nat64Translator {
   private readonly hairBuf = new Uint8Array(65536 + 64);
   private readonly tmp4 = new Uint8Array(4);
   private readonly tmp16 = new Uint8Array(16);
-  private own4: Uint8Array | null;
   private own6: Uint8Array | null;
   private now = 0;
   /** The BIB slots the last outbound / inbound packet used (for the fragments that follow). */
@@ -169,7 +156,6 @@ export class Nat64Translator {
     this.tunTtl = cfg.hopLimitMode === "tun";
     this.siit = this.buildSiit(cfg.siit ?? {});
     this.pool6 = this.siit.cfg.pool6!;
-    this.own4 = this.siit.cfg.ownIpv4;
     this.own6 = this.siit.cfg.ownIpv6;
     this.outBuf = this.siit.buf;
     this.outOffset = this.siit.outOffset;
@@ -185,7 +171,6 @@ export class Nat64Translator {
   /** Changes header-translation settings (MTUs, traffic class...) keeping all state. */
   reconfigureSiit(s: Omit<SiitConfig, "pool6" | "eamt" | "hairpinMode">): void {
     this.siit = this.buildSiit(s);
-    this.own4 = this.siit.cfg.ownIpv4;
     this.own6 = this.siit.cfg.ownIpv6;
   }
 
@@ -781,12 +766,9 @@ export function bumpTtl4(b: Uint8Array, o: number): void {
   const ttl = b[o + 8]!;
   if (ttl >= 255) return;
   b[o + 8] = ttl + 1;
-  // The TTL is the high byte of the 16-bit word at offset 8: the sum grows by 0x0100.
-  let c = (~((b[o + 10]! << 8) | b[o + 11]!) & 0xffff) + 0x0100;
-  c = (c & 0xffff) + (c >>> 16);
-  c = ~c & 0xffff;
-  b[o + 10] = c >>> 8;
-  b[o + 11] = c & 0xff;
+  // The TTL is the high byte of the 16-bit word at offset 8: that word grows by 0x0100.
+  const word = (ttl << 8) | b[o + 9]!;
+  write16(b, o + 10, adjust(read16(b, o + 10), word, word + 0x0100));
 }
 
 /** Hop limit + 1 (capped at 255); IPv6 has no header checksum. */
