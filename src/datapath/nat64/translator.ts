@@ -412,7 +412,7 @@ export class Nat64Translator {
   }
 
   private finish64(pkt: Uint8Array, len: number, dst4: number): Verdict {
-    if (this.tunTtl) bumpHopLimit6(pkt);
+    if (this.tunTtl) bumpHopLimit6(pkt, 0);
     const v = this.runSiit(pkt, len);
     if (v === Verdict.Translated) {
       this.packets6to4++;
@@ -600,8 +600,7 @@ export class Nat64Translator {
     if (v === Verdict.Translated) {
       this.packets4to6++;
       this.bytes4to6 += len;
-      if (this.tunTtl)
-        for (let k = 0; k < this.outCount; k++) bumpHopLimit6(this.outBuf.subarray(this.outOffset[k]!));
+      if (this.tunTtl) for (let k = 0; k < this.outCount; k++) bumpHopLimit6(this.outBuf, this.outOffset[k]!);
     }
     return v;
   }
@@ -771,9 +770,9 @@ export function bumpTtl4(b: Uint8Array, o: number): void {
   write16(b, o + 10, adjust(read16(b, o + 10), word, word + 0x0100));
 }
 
-/** Hop limit + 1 (capped at 255); IPv6 has no header checksum. */
-export function bumpHopLimit6(b: Uint8Array): void {
-  if (b[7]! < 255) b[7] = b[7]! + 1;
+/** Hop limit + 1 (capped at 255) of the IPv6 header at b[o]; IPv6 has no header checksum. */
+export function bumpHopLimit6(b: Uint8Array, o: number): void {
+  if (b[o + 7]! < 255) b[o + 7] = b[o + 7]! + 1;
 }
 
 export type { BibEntry, Nat64Timeouts, Pool4Range, StaticBib };

@@ -486,7 +486,7 @@ export class PacketLoop {
     const s = this.siit!;
     // Between two kernel forwards: net one decrement (see Nat64Config.hopLimitMode).
     const v6 = pkt[0]! >>> 4 === 6;
-    if (v6) bumpHopLimit6(pkt);
+    if (v6) bumpHopLimit6(pkt, 0);
     else if (n >= 20) bumpTtl4(pkt, 0);
     const v = s.translate(pkt, n);
     if (v === Verdict.Drop) return;
@@ -503,7 +503,7 @@ export class PacketLoop {
     for (let i = 0; i < s.outCount; i++) {
       const o = s.outOffset[i]!;
       if (v === Verdict.Translated) {
-        if (s.outSide === 6) bumpHopLimit6(s.buf.subarray(o));
+        if (s.outSide === 6) bumpHopLimit6(s.buf, o);
         else bumpTtl4(s.buf, o);
       }
       this.writeOut(s.buf, o, s.outLength[i]!, partial);
