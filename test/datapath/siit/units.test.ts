@@ -10,6 +10,7 @@ import {
   SiitAddressMapper,
 } from "../../../src/datapath/siit/addr/mapper.ts";
 import { Rfc6052Prefix } from "../../../src/datapath/siit/addr/rfc6052.ts";
+import { rfc6791Source } from "../../../src/datapath/siit/addr/rfc6791.ts";
 import { adjust, finish, fold16, read16, sum16, write16 } from "../../../src/datapath/siit/checksum.ts";
 import { compileSiitConfig, parsePrefix4, parsePrefix6 } from "../../../src/datapath/siit/config.ts";
 import {
@@ -19,6 +20,7 @@ import {
   pointer6to4,
 } from "../../../src/datapath/siit/icmpTables.ts";
 import { DropReason, Side, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
+import { originalDatagramLength } from "../../../src/datapath/siit/rfc4884.ts";
 import { baseSiitConfig } from "../../conformance/jool-suite.ts";
 import { addr4, addr6, bytes, ipv4Packet, ipv6Packet } from "./build.ts";
 import { l4ChecksumProblem, type Parsed, parseOutput } from "./verify.ts";
@@ -394,5 +396,94 @@ describe("translator rules not exercised by the Jool suite", () => {
       assert.equal(read16(o, proto === 58 ? 24 : 20), 61000, `proto ${proto}: port/identifier rewritten`);
       assert.equal(l4ChecksumProblem(o, parseOutput(o) as Parsed), null, `proto ${proto}`);
     }
+  });
+});
+
+describe("shared by both directions: RFC 6791 sources, RFC 4884 lengths, quoted packets", () => {
+  const cfg = baseSiitConfig();
+  const v6host = "2001:db8:1c0:2:21::"; // 192.0.2.33
+  const v4peer6 = "2001:db8:1c6:3364:2::"; // 198.51.100.2
+  /** The RFC 1071 sum of an address's 16-bit words, folded (this test's own). */
+  const words = (a: Uint8Array) => {
+    let s = 0;
+    for (let i = 0; i < a.length; i += 2) s += (a[i]! << 8) | a[i + 1]!;
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    return s;
+  };
+
+  test("rfc6791Source: the pool address the key picks, else the own address, else none", () => {
+    const pool = new Uint8Array([203, 0, 113, 8, 203, 0, 113, 9, 203, 0, 113, 10]);
+    const out = new Uint8Array(4);
+    for (const [key, last] of [
+      [0, 8],
+      [4, 9],
+      [5, 10],
+    ] as const) {
+      assert.equal(rfc6791Source(pool, null, 4, key, out, 0), true);
+      assert.deepEqual(out, addr4(`203.0.113.${last}`));
+    }
+    assert.equal(rfc6791Source(new Uint8Array(0), addr4("198.51.100.1"), 4, 7, out, 0), true);
+    assert.deepEqual(out, addr4("198.51.100.1"));
+    assert.equal(rfc6791Source(new Uint8Array(0), null, 4, 7, out, 0), false);
+    const out6 = new Uint8Array(16);
+    const pool6 = new Uint8Array([...addr6("2001:db8:ffff::1"), ...addr6("2001:db8:ffff::2")]);
+    assert.equal(rfc6791Source(pool6, null, 16, 3, out6, 0), true);
+    assert.deepEqual(out6, addr6("2001:db8:ffff::2"));
+  });
+
+  test("an ICMPv6 error from an untranslatable router gets the RFC 6791 address its source picks", () => {
+    const tr = new SiitTranslator({
+      ...cfg,
+      rfc6791Pool: { ipv4: ["203.0.113.8", "203.0.113.9"], ipv6: [] },
+    });
+    const quoted = ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(20) });
+    for (const router of ["2001:db8:ffff::1", "2001:db8:ffff::2"]) {
+      const err = ipv6Packet(router, v6host, {
+        proto: 58,
+        icmpType: 1,
+        icmpCode: 4,
+        icmpRest: 0,
+        payload: quoted,
+      });
+      assert.equal(tr.translate(err), Verdict.Translated, router);
+      const o = tr.outputs()[0]!;
+      const pick = words(addr6(router)) % 2;
+      assert.deepEqual(o.subarray(12, 16), addr4(`203.0.113.${8 + pick}`), router);
+      assert.equal(l4ChecksumProblem(o, parseOutput(o) as Parsed), null);
+    }
+  });
+
+  test("RFC 4884: a length field beyond the payload drops the error; 0 or the whole payload means none", () => {
+    assert.equal(originalDatagramLength(0, 100), 0);
+    assert.equal(originalDatagramLength(100, 100), 0);
+    assert.equal(originalDatagramLength(128, 200), 128);
+    assert.equal(originalDatagramLength(132, 128), -1);
+    const tr = new SiitTranslator(cfg);
+    const quoted = ipv4Packet("192.0.2.33", "198.51.100.2", { proto: 17, payload: bytes(100) });
+    // 3/3 with an ICMPv4 length (RFC 4884 §4.1, 32-bit words, byte 5) of 40 words: 160 bytes > 128.
+    const err = ipv4Packet("198.51.100.2", "192.0.2.33", {
+      proto: 1,
+      icmpType: 3,
+      icmpCode: 3,
+      icmpRest: 40 << 16,
+      payload: quoted,
+    });
+    assert.equal(tr.translate(err), Verdict.Drop);
+    assert.equal(tr.lastReason, DropReason.BadIcmpExtension);
+  });
+
+  test("a quoted packet whose address has no mapping makes a bad error, never an ICMP reply (RFC 7915 §5.3)", () => {
+    const tr = new SiitTranslator({ ...cfg, icmpOnUntranslatable: true });
+    // The quoted packet went to an IPv6 address outside pool6 and the EAMT.
+    const quoted = ipv6Packet(v6host, "2001:db8:ffff::9", { proto: 17, payload: bytes(20) });
+    const err = ipv6Packet(v4peer6, v6host, {
+      proto: 58,
+      icmpType: 1,
+      icmpCode: 4,
+      icmpRest: 0,
+      payload: quoted,
+    });
+    assert.equal(tr.translate(err), Verdict.Drop);
+    assert.equal(tr.lastReason, DropReason.BadInnerPacket);
   });
 });
