@@ -9,15 +9,16 @@
 import { PerformanceObserver } from "node:perf_hooks";
 import { Nat64Translator } from "../src/datapath/nat64/translator.ts";
 import { SiitTranslator, Verdict } from "../src/datapath/siit/index.ts";
+import { addressOf, prefixOf } from "../src/util/net.ts";
 import { bytes, ipv4Packet, ipv6Packet, offHeap } from "../test/datapath/siit/build.ts";
 
 const tr = new SiitTranslator(
   {
-    pool6: "64:ff9b::/96",
-    eamt: [{ ipv6: "2001:db8:3::/120", ipv4: "1.0.0.0/24" }],
-    rfc6791Pool: { ipv4: ["203.0.113.8"], ipv6: [] },
-    ownIpv4: "198.51.100.1",
-    ownIpv6: "2001:db8::1",
+    pool6: prefixOf("64:ff9b::/96"),
+    eamt: [{ ipv6: prefixOf("2001:db8:3::/120"), ipv4: prefixOf("1.0.0.0/24") }],
+    rfc6791Pool: { ipv4: [addressOf("203.0.113.8")], ipv6: [] },
+    ownIpv4: addressOf("198.51.100.1"),
+    ownIpv6: addressOf("2001:db8::1"),
   },
   { nextIpv4Id: () => 0 },
 );
@@ -49,11 +50,11 @@ const icmpErr64 = ipv6Packet("2001:db8:3::8", "64:ff9b::c633:6402", {
 // The NAT64 as the TUN worker runs it (hop limits kept for the kernel's two forwards), with one
 // flow per protocol set up by the first 6→4 packet; the 4→6 packets are the server's replies.
 const nat = new Nat64Translator({
-  pool6: "64:ff9b::/96",
+  pool6: prefixOf("64:ff9b::/96"),
   pool4: [{ first: 0xc6336401, last: 0xc6336408, portMin: 1024, portMax: 65535 }], // 198.51.100.1-8
   timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
   hopLimitMode: "tun",
-  siit: { ownIpv4: "198.51.100.1", ownIpv6: "64:ff9b::c633:6401" },
+  siit: { ownIpv4: addressOf("198.51.100.1"), ownIpv6: addressOf("64:ff9b::c633:6401") },
 });
 const NOW = 1000;
 const natUdp64 = ipv6Packet("2001:db8:3::8", "64:ff9b::cb00:710a", { proto: 17, payload: bytes(16) });

@@ -10,11 +10,13 @@
  *
  * Never throws on packet input; every refusal is a counted reason.
  */
+import type { PrefixData } from "../../util/net.ts";
 import { adjust, read16, read32, write16, write32 } from "../siit/checksum.ts";
 import { buildIcmp4Error, buildIcmp6Error } from "../siit/icmpErrors.ts";
 import {
   compileSiitConfig,
   dropReasonName,
+  prefixBytes,
   type Rfc6052Prefix,
   type SiitConfig,
   SiitTranslator,
@@ -31,11 +33,11 @@ export { Verdict };
 
 export interface Nat64Config {
   /** RFC 6052 prefix (pool6). */
-  pool6: string;
+  pool6: PrefixData;
   pool4: Pool4Range[];
   staticBib?: StaticBib[];
-  /** IPv6 prefixes allowed to use the NAT64 (bytes + length). Empty = everyone (tests only). */
-  allowedSources?: { bytes: Uint8Array; len: number }[];
+  /** IPv6 prefixes allowed to use the NAT64. Empty = everyone (tests only). */
+  allowedSources?: PrefixData[];
   /** RFC 4787: 'endpointIndependent' (default) or 'addressDependent'. */
   filtering?: "endpointIndependent" | "addressDependent";
   timeouts: Nat64Timeouts;
@@ -150,7 +152,7 @@ export class Nat64Translator {
     );
     this.share = cfg.share && cfg.share.count > 1 ? cfg.share : null;
     for (const s of cfg.staticBib ?? []) this.state.addStatic(s);
-    this.allowed = cfg.allowedSources ?? [];
+    this.allowed = (cfg.allowedSources ?? []).map((p) => prefixBytes(p, 6, "allowedSources"));
     this.adf = cfg.filtering === "addressDependent";
     this.better = cfg.sourceIcmpv6ErrorsBetter ?? true;
     this.tunTtl = cfg.hopLimitMode === "tun";

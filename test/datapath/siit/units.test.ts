@@ -12,20 +12,26 @@ import {
 import { Rfc6052Prefix } from "../../../src/datapath/siit/addr/rfc6052.ts";
 import { rfc6791Source } from "../../../src/datapath/siit/addr/rfc6791.ts";
 import { adjust, finish, fold16, read16, sum16, write16 } from "../../../src/datapath/siit/checksum.ts";
-import { compileSiitConfig, parsePrefix4, parsePrefix6 } from "../../../src/datapath/siit/config.ts";
+import { compileSiitConfig, prefixBytes } from "../../../src/datapath/siit/config.ts";
 import {
   icmp4ErrorTo6,
   icmp6ErrorTo4,
   pointer4to6,
   pointer6to4,
 } from "../../../src/datapath/siit/icmpTables.ts";
-import { DropReason, Side, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
+import {
+  DropReason,
+  Side,
+  type SiitConfig,
+  SiitTranslator,
+  Verdict,
+} from "../../../src/datapath/siit/index.ts";
 import { originalDatagramLength } from "../../../src/datapath/siit/rfc4884.ts";
+import { addressOf, prefixOf } from "../../../src/util/net.ts";
 import { baseSiitConfig } from "../../conformance/jool-suite.ts";
 import { addr4, addr6, bytes, ipv4Packet, ipv6Packet } from "./build.ts";
 import { l4ChecksumProblem, type Parsed, parseOutput } from "./verify.ts";
 
-const hex6 = (b: Uint8Array) => parsePrefix6(fmt6(b)).bytes;
 function fmt6(b: Uint8Array): string {
   const g: string[] = [];
   for (let i = 0; i < 16; i += 2) g.push(((b[i]! << 8) | b[i + 1]!).toString(16));
@@ -79,12 +85,11 @@ describe("RFC 6052 §2.4 examples (192.0.2.33 under each prefix length)", () => 
 describe("EAMT (RFC 7757)", () => {
   const mk = (entries: [string, string][]) =>
     new Eamt(
-      entries.map(([v6, v4]) => ({
-        v6: parsePrefix6(v6).bytes,
-        len6: parsePrefix6(v6).len,
-        v4: parsePrefix4(v4).bytes,
-        len4: parsePrefix4(v4).len,
-      })),
+      entries.map(([t6, t4]) => {
+        const p6 = prefixBytes(prefixOf(t6), 6, "ipv6");
+        const p4 = prefixBytes(prefixOf(t4), 4, "ipv4");
+        return { v6: p6.bytes, len6: p6.len, v4: p4.bytes, len4: p4.len };
+      }),
     );
   test("RFC 7757 §3.2 example and longest prefix match", () => {
     const t = mk([
@@ -116,7 +121,7 @@ describe("EAMT (RFC 7757)", () => {
     const o4 = new Uint8Array(4);
     assert.ok(t.map6to4(addr6("2001:db8:5::7"), 0, o4, 0));
     assert.deepEqual(o4, addr4("203.0.113.15"));
-    assert.ok(t.map6to4(hex6(addr6("2001:db8:1c6:3364:2::")), 0, o4, 0));
+    assert.ok(t.map6to4(addr6("2001:db8:1c6:3364:2::"), 0, o4, 0));
     assert.deepEqual(o4, addr4("198.51.100.2"));
   });
   test("word paths agree with the byte paths (random prefixes, any alignment)", () => {
@@ -225,6 +230,37 @@ describe("ICMP tables (RFC 7915 §4.2, §5.2)", () => {
       [0, 1, 2, 4, 6, 7, 8, 23, 24, 39, 40].map(pointer6to4),
       [0, 1, -1, 2, 9, 8, 12, 12, 16, 16, -1],
     );
+  });
+});
+
+describe("configuration (util/net values, compiled once)", () => {
+  test("an address or prefix of the wrong family is refused with the field's name", () => {
+    const cfg = baseSiitConfig();
+    const cases: [Partial<SiitConfig>, RegExp][] = [
+      [{ pool6: prefixOf("192.0.2.0/24") }, /^Error: pool6 must be an IPv6 prefix$/],
+      [{ eamt: [{ ipv6: prefixOf("192.0.2.0/24"), ipv4: prefixOf("192.0.2.0/24") }] }, /eamt ipv6 must be/],
+      [
+        { eamt: [{ ipv6: prefixOf("2001:db8::/120"), ipv4: prefixOf("2001:db8::/120") }] },
+        /eamt ipv4 must be/,
+      ],
+      [{ ownIpv4: addressOf("2001:db8::1") }, /ownIpv4 must be an IPv4 address/],
+      [{ ownIpv6: addressOf("192.0.2.1") }, /ownIpv6 must be an IPv6 address/],
+      [{ rfc6791Pool: { ipv4: [addressOf("2001:db8::1")] } }, /rfc6791Pool ipv4 must be/],
+    ];
+    for (const [over, error] of cases) assert.throws(() => compileSiitConfig({ ...cfg, ...over }), error);
+  });
+
+  test("a prefix with host bits set is taken by its network part", () => {
+    const ipv6 = { family: 6, network: prefixOf("2001:db8:3::/120").network | 1n, length: 120 } as const;
+    const tr = new SiitTranslator({ ...baseSiitConfig(), eamt: [{ ipv6, ipv4: prefixOf("192.0.2.0/24") }] });
+    const udp = { proto: 17, srcPort: 5000, dstPort: 53, payload: bytes(20) };
+    for (const pkt of [
+      ipv4Packet("198.51.100.2", "192.0.2.4", udp),
+      ipv4Packet("198.51.100.2", "192.0.2.4", { ...udp, proto: 99 }),
+    ]) {
+      assert.equal(tr.translate(pkt), Verdict.Translated);
+      assert.deepEqual(tr.outputs()[0]!.subarray(24, 40), addr6("2001:db8:3::4"));
+    }
   });
 });
 
@@ -434,7 +470,7 @@ describe("shared by both directions: RFC 6791 sources, RFC 4884 lengths, quoted 
   test("an ICMPv6 error from an untranslatable router gets the RFC 6791 address its source picks", () => {
     const tr = new SiitTranslator({
       ...cfg,
-      rfc6791Pool: { ipv4: ["203.0.113.8", "203.0.113.9"], ipv6: [] },
+      rfc6791Pool: { ipv4: [addressOf("203.0.113.8"), addressOf("203.0.113.9")], ipv6: [] },
     });
     const quoted = ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(20) });
     for (const router of ["2001:db8:ffff::1", "2001:db8:ffff::2"]) {

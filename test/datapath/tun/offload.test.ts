@@ -23,6 +23,7 @@ import {
   splitTail,
   tcpOffset,
 } from "../../../src/datapath/tun/offload.ts";
+import { addressOf, prefixOf } from "../../../src/util/net.ts";
 import {
   client6,
   deviceComplete,
@@ -66,12 +67,12 @@ type Arb<A> = A extends fc.Arbitrary<infer T> ? T : never;
 
 function nat64Cfg(over: Partial<Nat64Config> = {}): Nat64Config {
   return {
-    pool6: "2001:db8:64::/96",
+    pool6: prefixOf("2001:db8:64::/96"),
     pool4: [{ first: 0xc6336401, last: 0xc6336408, portMin: 1024, portMax: 65535 }], // 198.51.100.1-8
     timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
     siit: {
-      ownIpv4: "198.51.100.1",
-      ownIpv6: "2001:db8:64::c633:6401",
+      ownIpv4: addressOf("198.51.100.1"),
+      ownIpv6: addressOf("2001:db8:64::c633:6401"),
       ipv4LinkMtu: 1500,
       ipv6LinkMtu: 1500,
     },
@@ -929,7 +930,7 @@ describe("segmentation offload (gsoSize): whole super-packet == its segments one
 
 const HAIRPIN_CFG: SiitConfig = {
   ...SIIT_CFG,
-  eamt: [{ ipv6: "2001:db8:1::/125", ipv4: "198.51.100.0/29" }],
+  eamt: [{ ipv6: prefixOf("2001:db8:1::/125"), ipv4: prefixOf("198.51.100.0/29") }],
   hairpinMode: "intrinsic",
 };
 /** 2001:db8:1::n (EAMT ↔ 198.51.100.n). */
@@ -1109,9 +1110,9 @@ describe("translate() with random offload flags never throws", () => {
       wrapSiit(
         new SiitTranslator({
           ...SIIT_CFG,
-          pool6: "2001:db8:64::/96",
+          pool6: prefixOf("2001:db8:64::/96"),
           hairpinMode: "intrinsic",
-          eamt: [{ ipv4: "198.51.100.0/29", ipv6: "2001:db8:1::/125" }],
+          eamt: [{ ipv4: prefixOf("198.51.100.0/29"), ipv6: prefixOf("2001:db8:1::/125") }],
           icmpOnUntranslatable: true,
         }),
       ),

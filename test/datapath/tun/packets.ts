@@ -5,12 +5,13 @@
  * the kernel writes them (CHECKSUM_PARTIAL), and documentation addresses.
  */
 import type { SiitConfig } from "../../../src/datapath/siit/index.ts";
+import { addressOf, prefixOf } from "../../../src/util/net.ts";
 
 /** A stateless translator for these packets: 64:ff9b::/96, links of 1500 bytes. */
 export const SIIT_CFG: SiitConfig = {
-  pool6: "64:ff9b::/96",
-  ownIpv4: "192.0.2.1",
-  ownIpv6: "2001:db8:ffff::1",
+  pool6: prefixOf("64:ff9b::/96"),
+  ownIpv4: addressOf("192.0.2.1"),
+  ownIpv6: addressOf("2001:db8:ffff::1"),
   ipv4LinkMtu: 1500,
   ipv6LinkMtu: 1500,
   hairpinMode: "off",
