@@ -24,6 +24,7 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Nat64Translator } from "../src/datapath/nat64/translator.ts";
+import { prefixOf } from "../src/util/net.ts";
 import { canRun, Lab, PREFIX, SERVER4, SERVER6, sh, waitFor } from "../test/services/nat64/lab.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -144,7 +145,7 @@ async function tayga(lab: Lab): Promise<Figures> {
 /** Memory per session: 100k UDP flows through the pure core (heap delta / sessions). */
 function memoryPerSession(n: number): { bytes: number; sessions: number } {
   const nat = new Nat64Translator({
-    pool6: PREFIX,
+    pool6: prefixOf(PREFIX),
     pool4: [{ first: 0xcb007180, last: 0xcb007187, portMin: 1024, portMax: 65535 }],
     timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
   });

@@ -1,20 +1,24 @@
 /**
- * `npm run bench:translate`: packets per second of the pure SIIT translation
- * function on one core (no TUN, no syscalls), with ns/packet and GC counts.
- * There is no peer in this bench: a TAYGA comparison needs the TUN datapath
- * (issue 4) and is not measured here.
+ * `npm run bench:translate`: packets per second of the pure translation
+ * functions on one core (no TUN, no syscalls), with ns/packet and GC counts:
+ * stateless SIIT, then the stateful NAT64 on an established flow (BIB and
+ * session lookups included) as the TUN worker calls it.
+ * There is no peer in this bench: the TAYGA comparison needs the TUN datapath
+ * (npm run bench:nat64) and is not measured here.
  */
 import { PerformanceObserver } from "node:perf_hooks";
+import { Nat64Translator } from "../src/datapath/nat64/translator.ts";
 import { SiitTranslator, Verdict } from "../src/datapath/siit/index.ts";
+import { addressOf, prefixOf } from "../src/util/net.ts";
 import { bytes, ipv4Packet, ipv6Packet, offHeap } from "../test/datapath/siit/build.ts";
 
 const tr = new SiitTranslator(
   {
-    pool6: "64:ff9b::/96",
-    eamt: [{ ipv6: "2001:db8:3::/120", ipv4: "1.0.0.0/24" }],
-    rfc6791Pool: { ipv4: ["203.0.113.8"], ipv6: [] },
-    ownIpv4: "198.51.100.1",
-    ownIpv6: "2001:db8::1",
+    pool6: prefixOf("64:ff9b::/96"),
+    eamt: [{ ipv6: prefixOf("2001:db8:3::/120"), ipv4: prefixOf("1.0.0.0/24") }],
+    rfc6791Pool: { ipv4: [addressOf("203.0.113.8")], ipv6: [] },
+    ownIpv4: addressOf("198.51.100.1"),
+    ownIpv6: addressOf("2001:db8::1"),
   },
   { nextIpv4Id: () => 0 },
 );
@@ -43,6 +47,52 @@ const icmpErr64 = ipv6Packet("2001:db8:3::8", "64:ff9b::c633:6402", {
   payload: quoted6,
 });
 
+// The NAT64 as the TUN worker runs it (hop limits kept for the kernel's two forwards), with one
+// flow per protocol set up by the first 6→4 packet; the 4→6 packets are the server's replies.
+const nat = new Nat64Translator({
+  pool6: prefixOf("64:ff9b::/96"),
+  pool4: [{ first: 0xc6336401, last: 0xc6336408, portMin: 1024, portMax: 65535 }], // 198.51.100.1-8
+  timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
+  hopLimitMode: "tun",
+  siit: { ownIpv4: addressOf("198.51.100.1"), ownIpv6: addressOf("64:ff9b::c633:6401") },
+});
+const NOW = 1000;
+const natUdp64 = ipv6Packet("2001:db8:3::8", "64:ff9b::cb00:710a", { proto: 17, payload: bytes(16) });
+const natTcp64 = ipv6Packet("2001:db8:3::8", "64:ff9b::cb00:710a", { proto: 6, payload: bytes(1500 - 60) });
+/** The server's answer to the translation of `p` (a TCP or UDP packet from the IPv6 side). */
+function reply(p: Uint8Array, payload: number): Uint8Array {
+  const first = p.slice();
+  if (first[6] === 6) first[40 + 13] = 0x02; // TCP: a SYN opens the mapping (RFC 6146 §3.5.2.2)
+  if (nat.translate(first, first.length, NOW) !== Verdict.Translated)
+    throw new Error("NAT64: flow not set up");
+  const o = nat.outputs()[0]!;
+  const a4 = (at: number) => `${o[at]}.${o[at + 1]}.${o[at + 2]}.${o[at + 3]}`;
+  const port = (at: number) => (o[at]! << 8) | o[at + 1]!;
+  return ipv4Packet(a4(16), a4(12), {
+    proto: o[9]!,
+    srcPort: port(22),
+    dstPort: port(20),
+    payload: bytes(payload),
+  });
+}
+const natUdp46 = reply(natUdp64, 36);
+const natTcp46 = reply(natTcp64, 1480 - 40);
+
+/** What the bench loop calls: SiitTranslator.translate ignores `now`. */
+interface Xlat {
+  readonly inputBuffer: Uint8Array;
+  translate(pkt: Uint8Array, len: number, now: number): number;
+  readonly lastReason: number;
+}
+const siitX: Xlat = tr;
+const natX: Xlat = {
+  inputBuffer: nat.siit.inputBuffer,
+  translate: (p, l, now) => nat.translate(p, l, now),
+  get lastReason() {
+    return nat.lastDrop;
+  },
+};
+
 let gcCount = 0;
 const obs = new PerformanceObserver((list) => {
   gcCount += list.getEntries().length;
@@ -51,16 +101,16 @@ obs.observe({ entryTypes: ["gc"] });
 
 const g = (globalThis as { gc?: () => void }).gc;
 
-function run(name: string, built: Uint8Array, seconds: number, zeroCopy = false): Promise<void> {
+function run(x: Xlat, name: string, built: Uint8Array, seconds: number, zeroCopy = false): Promise<void> {
   // Packets arrive in device-sized (off-heap) buffers, not in 64-byte on-heap arrays.
-  // zeroCopy: the packet sits in tr.inputBuffer (a TUN read would put it there).
-  const pkt = zeroCopy ? tr.inputBuffer : offHeap(built);
-  if (zeroCopy) tr.inputBuffer.set(built);
+  // zeroCopy: the packet sits in x.inputBuffer (a TUN read would put it there).
+  const pkt = zeroCopy ? x.inputBuffer : offHeap(built);
+  if (zeroCopy) x.inputBuffer.set(built);
   const len = built.length;
-  if (tr.translate(pkt, len) !== Verdict.Translated)
-    throw new Error(`${name}: not translated (reason ${tr.lastReason})`);
+  if (x.translate(pkt, len, NOW) !== Verdict.Translated)
+    throw new Error(`${name}: not translated (reason ${x.lastReason})`);
   // Warm up (JIT).
-  for (let i = 0; i < 200_000; i++) tr.translate(pkt, len);
+  for (let i = 0; i < 200_000; i++) x.translate(pkt, len, NOW);
   g?.();
   return new Promise((resolve) => {
     // Let the GC observer flush entries from the warm-up / forced GC.
@@ -73,7 +123,7 @@ function run(name: string, built: Uint8Array, seconds: number, zeroCopy = false)
       const deadline = t0 + BigInt(Math.round(seconds * 1e9));
       let now = t0;
       while (now < deadline) {
-        for (let i = 0; i < 10_000; i++) tr.translate(pkt, len);
+        for (let i = 0; i < 10_000; i++) x.translate(pkt, len, NOW);
         n += 10_000;
         now = process.hrtime.bigint();
       }
@@ -87,7 +137,7 @@ function run(name: string, built: Uint8Array, seconds: number, zeroCopy = false)
         const cpuPps = (n / cpuNs) * 1e9;
         const heapDelta = heapAfter - heapBefore;
         console.log(
-          `${name.padEnd(30)} ${(pps / 1e6).toFixed(2).padStart(5)} Mpps wall ${(ns / n).toFixed(0).padStart(5)} ns/pkt | ` +
+          `${name.padEnd(36)} ${(pps / 1e6).toFixed(2).padStart(5)} Mpps wall ${(ns / n).toFixed(0).padStart(5)} ns/pkt | ` +
             `${(cpuPps / 1e6).toFixed(2).padStart(5)} Mpps cpu ${(cpuNs / n).toFixed(0).padStart(5)} ns/pkt | ` +
             `${String(n).padStart(8)} pkts, GCs ${gcs}, heap delta ${(heapDelta / 1024).toFixed(1)} KiB (${(heapDelta / n).toFixed(3)} B/pkt)`,
         );
@@ -101,7 +151,7 @@ const secs = Number(process.env.BENCH_SECONDS ?? 2);
 console.log(
   `SIIT pure-function translation bench, one core, node ${process.version}, ${secs}s per case${g ? ", --expose-gc" : ""}`,
 );
-console.log("No peer in this bench: the TAYGA comparison needs the TUN datapath (issue 4).");
+console.log("No peer in this bench: the TAYGA comparison needs the TUN datapath (npm run bench:nat64).");
 console.log(
   `Load average at start: ${(await import("node:os"))
     .loadavg()
@@ -110,19 +160,23 @@ console.log(
       " ",
     )} on ${(await import("node:os")).cpus().length} CPUs (wall figures suffer from other load; cpu figures count this process only)`,
 );
-await run(`UDP 6->4 (${udp64.length} B)`, udp64, secs);
-await run(`UDP 4->6 (${udp46.length} B)`, udp46, secs);
-await run(`TCP 6->4 (${tcp64.length} B)`, tcp64, secs);
-await run(`TCP 4->6 (${tcp46.length} B)`, tcp46, secs);
-await run(`ICMPv4 error 4->6 (${icmpErr46.length} B)`, icmpErr46, secs);
-await run(`ICMPv6 error 6->4 (${icmpErr64.length} B)`, icmpErr64, secs);
-await run(`UDP 6->4 (${udp64.length} B), zero-copy`, udp64, secs, true);
-await run(`UDP 4->6 (${udp46.length} B), zero-copy`, udp46, secs, true);
+await run(siitX, `UDP 6->4 (${udp64.length} B)`, udp64, secs);
+await run(siitX, `UDP 4->6 (${udp46.length} B)`, udp46, secs);
+await run(siitX, `TCP 6->4 (${tcp64.length} B)`, tcp64, secs);
+await run(siitX, `TCP 4->6 (${tcp46.length} B)`, tcp46, secs);
+await run(siitX, `ICMPv4 error 4->6 (${icmpErr46.length} B)`, icmpErr46, secs);
+await run(siitX, `ICMPv6 error 6->4 (${icmpErr64.length} B)`, icmpErr64, secs);
+await run(siitX, `UDP 6->4 (${udp64.length} B), zero-copy`, udp64, secs, true);
+await run(siitX, `UDP 4->6 (${udp46.length} B), zero-copy`, udp46, secs, true);
+await run(natX, `NAT64 UDP 6->4 (${natUdp64.length} B), zero-copy`, natUdp64, secs, true);
+await run(natX, `NAT64 UDP 4->6 (${natUdp46.length} B), zero-copy`, natUdp46, secs, true);
+await run(natX, `NAT64 TCP 6->4 (${natTcp64.length} B), zero-copy`, natTcp64, secs, true);
+await run(natX, `NAT64 TCP 4->6 (${natTcp46.length} B), zero-copy`, natTcp46, secs, true);
 obs.disconnect();
 console.log(
   'Allocation: "GCs 0" and a heap delta well under 1 B/pkt (any allocation is >= 16 B) mean no per-packet allocation; ' +
     "the residual delta is the bench loop itself.",
 );
 console.log(
-  "zero-copy = the packet is read straight into tr.inputBuffer (the TUN read path); the other rows include one copy of the input.",
+  "zero-copy = the packet is read straight into the translator's inputBuffer (the TUN read path); the other rows include one copy of the input.",
 );

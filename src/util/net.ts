@@ -278,3 +278,28 @@ export const rangeFrom = (text: string, family?: Family): Range => must(parseRan
 export const addressOf = (text: string, family?: Family): Address => must(parseAddress(text, family));
 export const endpointOf = (text: string, defaultPort: number): Endpoint =>
   must(parseEndpoint(text, defaultPort));
+
+/**
+ * An address's data without its text and methods: what the packet datapath takes, and all that a
+ * structured clone (workerData, postMessage) keeps of an Address. An Address is one as it is.
+ */
+export type AddressData = Pick<Address, "family" | "value">;
+/** A prefix's data without its text and methods (see AddressData). A Prefix is one as it is. */
+export type PrefixData = Pick<Prefix, "family" | "network" | "length">;
+
+/** The address in network byte order: 4 bytes for IPv4, 16 for IPv6. */
+export function toBytes(family: Family, value: bigint): Uint8Array {
+  const out = new Uint8Array(family === 4 ? 4 : 16);
+  for (let i = out.length - 1; i >= 0; i--) {
+    out[i] = Number(value & 0xffn);
+    value >>= 8n;
+  }
+  return out;
+}
+
+/** The address held by bytes in network byte order (4 bytes: IPv4, 16: IPv6). */
+export function fromBytes(b: Uint8Array): bigint {
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return v;
+}

@@ -3,18 +3,15 @@
  * §8) against ONE stateful NAT64 instance, in file order: sessions made by
  * earlier cases are used by later ones, as upstream does.
  */
-import { Address6 } from "ip-address";
 import { type Nat64Config, Nat64Translator, Verdict } from "../../src/datapath/nat64/translator.ts";
+import { addressOf, prefixOf, toBytes } from "../../src/util/net.ts";
 import { type CaseResult, compare, type JoolCase, readPkt } from "./jool-suite.ts";
 
 function v6(s: string): Uint8Array {
-  const arr = new Address6(s).toUnsignedByteArray();
-  const out = new Uint8Array(16);
-  out.set(arr, 16 - arr.length);
-  return out;
+  return toBytes(6, addressOf(s, 6).value);
 }
 function v4(s: string): number {
-  return s.split(".").reduce((a, b) => a * 256 + Number(b), 0) >>> 0;
+  return Number(addressOf(s, 4).value);
 }
 
 /** MANIFEST §3, NAT64 suite table. */
@@ -22,15 +19,15 @@ export const baseNat64Siit = {
   lowestIpv6Mtu: 1280,
   ipv4LinkMtu: 1500,
   ipv6LinkMtu: 1500,
-  ownIpv4: "192.0.2.2",
-  ownIpv6: "2001:db8::1",
+  ownIpv4: addressOf("192.0.2.2"),
+  ownIpv6: addressOf("2001:db8::1"),
   resetTrafficClass: false,
 };
 
 export function joolNat64Config(): Nat64Config {
   const j = v4("192.0.2.2");
   return {
-    pool6: "64:ff9b::/96",
+    pool6: prefixOf("64:ff9b::/96"),
     pool4: [{ first: j, last: j, portMin: 1, portMax: 3000 }],
     staticBib: [
       { proto: "tcp", ipv4: j, port4: 2000, ipv6: v6("2001:db8::5"), port6: 2000 },

@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SiitConfig } from "../../src/datapath/siit/config.ts";
 import { dropReasonName, SiitTranslator, Verdict } from "../../src/datapath/siit/index.ts";
+import { addressOf, prefixOf } from "../../src/util/net.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const suiteDir = path.resolve(
@@ -57,18 +58,18 @@ export function loadCases(): JoolCase[] {
 /** MANIFEST §3, SIIT suite table. */
 export function baseSiitConfig(): SiitConfig {
   return {
-    pool6: "2001:db8:100::/40",
+    pool6: prefixOf("2001:db8:100::/40"),
     eamt: [
-      { ipv6: "2001:db8:3::/120", ipv4: "1.0.0.0/24" },
-      { ipv6: "2001:db8:2::/120", ipv4: "10.0.0.0/24" },
+      { ipv6: prefixOf("2001:db8:3::/120"), ipv4: prefixOf("1.0.0.0/24") },
+      { ipv6: prefixOf("2001:db8:2::/120"), ipv4: prefixOf("10.0.0.0/24") },
     ],
-    rfc6791Pool: { ipv4: ["203.0.113.8"], ipv6: [] },
+    rfc6791Pool: { ipv4: [addressOf("203.0.113.8")], ipv6: [] },
     lowestIpv6Mtu: 1280,
     amendUdpChecksumZero: false,
     ipv4LinkMtu: 1500,
     ipv6LinkMtu: 1500,
-    ownIpv4: "198.51.100.1",
-    ownIpv6: "2001:db8:1c0:2:1::",
+    ownIpv4: addressOf("198.51.100.1"),
+    ownIpv6: addressOf("2001:db8:1c0:2:1::"),
     hairpinMode: "intrinsic",
   };
 }
@@ -91,16 +92,23 @@ export function siitConfigFor(c: JoolCase): SiitConfig {
         cfg.amendUdpChecksumZero = v as boolean;
         break;
       case "pool6":
-        cfg.pool6 = v as string | null;
+        cfg.pool6 = v === null ? null : prefixOf(v as string);
         break;
       case "eamt_add":
-        for (const [v4, v6] of v as [string, string][]) cfg.eamt!.push({ ipv4: v4, ipv6: v6 });
+        for (const [v4, v6] of v as [string, string][])
+          cfg.eamt!.push({ ipv4: prefixOf(v4), ipv6: prefixOf(v6) });
         break;
       case "rfc6791v4_prefix":
-        cfg.rfc6791Pool = { ipv4: v === null ? [] : [v as string], ipv6: cfg.rfc6791Pool?.ipv6 ?? [] };
+        cfg.rfc6791Pool = {
+          ipv4: v === null ? [] : [addressOf(v as string)],
+          ipv6: cfg.rfc6791Pool?.ipv6 ?? [],
+        };
         break;
       case "rfc6791v6_prefix":
-        cfg.rfc6791Pool = { ipv4: cfg.rfc6791Pool?.ipv4 ?? [], ipv6: v === null ? [] : [v as string] };
+        cfg.rfc6791Pool = {
+          ipv4: cfg.rfc6791Pool?.ipv4 ?? [],
+          ipv6: v === null ? [] : [addressOf(v as string)],
+        };
         break;
       case "note":
         break;

@@ -21,6 +21,8 @@
  * there), so handing over is rare once a flow has started.
  */
 
+import { read16 } from "../siit/checksum.ts";
+
 /** Which worker owns a port (or ICMP identifier): pairs of ports, so both parities stay with each owner. */
 export function portOwner(port: number, workers: number): number {
   return (port >>> 1) % workers;
@@ -28,10 +30,6 @@ export function portOwner(port: number, workers: number): number {
 
 /** Owner of a non-first fragment: not known from the packet. */
 export const OWNER_FRAGMENT = -1;
-
-function read16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
 
 /** Index of the L4 header after IPv6 extension headers; -1 truncated, -2 non-first fragment. */
 function l4Of6(b: Uint8Array, o: number, len: number): { nh: number; at: number } | number {

@@ -27,6 +27,7 @@
  * and tests (made on demand, never on the packet path); they read the slot
  * live, so they are valid until the slot is freed and reused.
  */
+import { read32 } from "../siit/checksum.ts";
 import { Pool4, type Pool4Range, type PortShare, protoIndex } from "./pool4.ts";
 import { TcpState, TcpTimer, tcpStateName, tcpTransition } from "./tcp.ts";
 
@@ -171,10 +172,6 @@ export function sessionKey(
 export type StateEvent =
   | { type: "bib-add" | "bib-remove"; bib: BibEntry }
   | { type: "session-add" | "session-remove" | "session-state"; session: Session; state: string };
-
-function read32(a: Uint8Array, o: number): number {
-  return ((a[o]! << 24) | (a[o + 1]! << 16) | (a[o + 2]! << 8) | a[o + 3]!) >>> 0;
-}
 
 // MurmurHash3 (32-bit) steps, seeded per table so remote hosts cannot aim at one chain.
 function mix(h: number, k: number): number {

@@ -3,6 +3,8 @@
  * (state, packet event) → (next state, which timer to (re)arm).
  */
 
+import { namesByCode } from "../../util/codes.ts";
+
 export const TcpState = {
   Closed: 0,
   V4Init: 1,
@@ -15,16 +17,10 @@ export const TcpState = {
 } as const;
 export type TcpState = (typeof TcpState)[keyof typeof TcpState];
 
-export const tcpStateName = [
-  "CLOSED",
-  "V4_INIT",
-  "V6_INIT",
-  "ESTABLISHED",
-  "V4_FIN_RCV",
-  "V6_FIN_RCV",
-  "V4_FIN_V6_FIN_RCV",
-  "TRANS",
-];
+/** State names by code, spelled as RFC 6146 §3.5.2.2 does ("V4FinV6FinRcv" → "V4_FIN_V6_FIN_RCV"). */
+export const tcpStateName: readonly string[] = namesByCode(TcpState).map((n) =>
+  n.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase(),
+);
 
 /** Which lifetime the session gets after the packet (RFC 6146 §3.5.2.2). */
 export const TcpTimer = {

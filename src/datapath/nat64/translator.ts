@@ -10,16 +10,19 @@
  *
  * Never throws on packet input; every refusal is a counted reason.
  */
+import type { PrefixData } from "../../util/net.ts";
+import { adjust, read16, read32, write16, write32 } from "../siit/checksum.ts";
 import { buildIcmp4Error, buildIcmp6Error } from "../siit/icmpErrors.ts";
 import {
   compileSiitConfig,
-  DropReason,
   dropReasonName,
+  prefixBytes,
   type Rfc6052Prefix,
   type SiitConfig,
   SiitTranslator,
   Verdict,
 } from "../siit/index.ts";
+import { NAT64_DROP_COUNT, Nat64Drop, namedDrops } from "./drops.ts";
 import { Nat64Mapper } from "./mapper.ts";
 import type { Pool4Range, PortShare } from "./pool4.ts";
 import { packetOwner } from "./shard.ts";
@@ -28,55 +31,13 @@ import { TCP_RST, TCP_SYN } from "./tcp.ts";
 
 export { Verdict };
 
-/** NAT64-specific reasons (SIIT's own reasons are counted by the SIIT core). */
-export const Nat64Drop = {
-  /** IPv6 source outside allowedSources (ICMPv6 1/1 sent). */
-  SourceNotAllowed: 0,
-  /** IPv6 destination outside pool6 / IPv4 destination outside pool4. */
-  NotOurs: 1,
-  /** No BIB entry / session for an incoming packet. */
-  NoState: 2,
-  /** Address-dependent filtering refused an incoming packet. */
-  Filtered: 3,
-  /** pool4 has no port left for a new BIB entry (ICMPv6 1/3 sent). */
-  PoolExhausted: 4,
-  /** The session limit is reached (ICMP error sent). */
-  SessionLimit: 5,
-  /** A non-first fragment: reassembly is not done. */
-  Fragment: 6,
-  /** Neither TCP, UDP nor ICMP. */
-  UnsupportedProtocol: 7,
-  /** Shorter than the headers the NAT64 needs to read. */
-  Truncated: 8,
-  /** The SIIT core refused the packet (see its counters). */
-  Translation: 9,
-  /** The unsolicited-SYN hold table is full. */
-  SynHoldFull: 10,
-  /** An IPv4 SYN held for simultaneous open (not a loss unless it times out). */
-  SynHeld: 11,
-} as const;
-export const nat64DropNames = [
-  "sourceNotAllowed",
-  "notOurs",
-  "noState",
-  "filtered",
-  "poolExhausted",
-  "sessionLimit",
-  "fragment",
-  "unsupportedProtocol",
-  "truncated",
-  "translation",
-  "synHoldFull",
-  "synHeld",
-];
-
 export interface Nat64Config {
   /** RFC 6052 prefix (pool6). */
-  pool6: string;
+  pool6: PrefixData;
   pool4: Pool4Range[];
   staticBib?: StaticBib[];
-  /** IPv6 prefixes allowed to use the NAT64 (bytes + length). Empty = everyone (tests only). */
-  allowedSources?: { bytes: Uint8Array; len: number }[];
+  /** IPv6 prefixes allowed to use the NAT64. Empty = everyone (tests only). */
+  allowedSources?: PrefixData[];
   /** RFC 4787: 'endpointIndependent' (default) or 'addressDependent'. */
   filtering?: "endpointIndependent" | "addressDependent";
   timeouts: Nat64Timeouts;
@@ -111,19 +72,6 @@ function prefixMatch(a: Uint8Array, o: number, p: { bytes: Uint8Array; len: numb
   return ((a[o + full]! ^ p.bytes[full]!) & mask) === 0;
 }
 
-function read16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-function read32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-function write32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
-
 /** The mapping a fragmented datagram's first fragment used. */
 interface FragmentFlow {
   v4: number;
@@ -148,7 +96,8 @@ export class Nat64Translator {
   readonly mapper = new Nat64Mapper();
   siit: SiitTranslator;
   readonly pool6: Rfc6052Prefix;
-  readonly drops = new Float64Array(nat64DropNames.length);
+  /** Packets per NAT64 drop reason (index = Nat64Drop). */
+  readonly drops = new Float64Array(NAT64_DROP_COUNT);
   /** Outputs of the last call: outBuf[outOffset[i], +outLength[i]), all for outSide. */
   outBuf: Uint8Array;
   outOffset: Int32Array;
@@ -177,7 +126,6 @@ export class Nat64Translator {
   private readonly hairBuf = new Uint8Array(65536 + 64);
   private readonly tmp4 = new Uint8Array(4);
   private readonly tmp16 = new Uint8Array(16);
-  private own4: Uint8Array | null;
   private own6: Uint8Array | null;
   private now = 0;
   /** The BIB slots the last outbound / inbound packet used (for the fragments that follow). */
@@ -204,13 +152,12 @@ export class Nat64Translator {
     );
     this.share = cfg.share && cfg.share.count > 1 ? cfg.share : null;
     for (const s of cfg.staticBib ?? []) this.state.addStatic(s);
-    this.allowed = cfg.allowedSources ?? [];
+    this.allowed = (cfg.allowedSources ?? []).map((p) => prefixBytes(p, 6, "allowedSources"));
     this.adf = cfg.filtering === "addressDependent";
     this.better = cfg.sourceIcmpv6ErrorsBetter ?? true;
     this.tunTtl = cfg.hopLimitMode === "tun";
     this.siit = this.buildSiit(cfg.siit ?? {});
     this.pool6 = this.siit.cfg.pool6!;
-    this.own4 = this.siit.cfg.ownIpv4;
     this.own6 = this.siit.cfg.ownIpv6;
     this.outBuf = this.siit.buf;
     this.outOffset = this.siit.outOffset;
@@ -226,7 +173,6 @@ export class Nat64Translator {
   /** Changes header-translation settings (MTUs, traffic class...) keeping all state. */
   reconfigureSiit(s: Omit<SiitConfig, "pool6" | "eamt" | "hairpinMode">): void {
     this.siit = this.buildSiit(s);
-    this.own4 = this.siit.cfg.ownIpv4;
     this.own6 = this.siit.cfg.ownIpv6;
   }
 
@@ -468,7 +414,7 @@ export class Nat64Translator {
   }
 
   private finish64(pkt: Uint8Array, len: number, dst4: number): Verdict {
-    if (this.tunTtl) bumpHopLimit6(pkt);
+    if (this.tunTtl) bumpHopLimit6(pkt, 0);
     const v = this.runSiit(pkt, len);
     if (v === Verdict.Translated) {
       this.packets6to4++;
@@ -656,8 +602,7 @@ export class Nat64Translator {
     if (v === Verdict.Translated) {
       this.packets4to6++;
       this.bytes4to6 += len;
-      if (this.tunTtl)
-        for (let k = 0; k < this.outCount; k++) bumpHopLimit6(this.outBuf.subarray(this.outOffset[k]!));
+      if (this.tunTtl) for (let k = 0; k < this.outCount; k++) bumpHopLimit6(this.outBuf, this.outOffset[k]!);
     }
     return v;
   }
@@ -775,16 +720,10 @@ export class Nat64Translator {
     return out;
   }
 
-  /** The SIIT core's drop counters by name plus the NAT64's own. */
+  /** The non-zero drop counters by name, the NAT64's own and the SIIT core's (see drops.ts). */
   dropCounts(): Record<string, number> {
-    const r: Record<string, number> = {};
-    nat64DropNames.forEach((n, i) => {
-      if (this.drops[i]! > 0) r[n] = this.drops[i]!;
-    });
-    this.siit.dropCounters.forEach((c, i) => {
-      if (c > 0 && i !== DropReason.None) r[`siit.${dropReasonName[i]}`] = c;
-    });
-    return r;
+    const all = namedDrops([...this.drops, ...this.siit.dropCounters]);
+    return Object.fromEntries(Object.entries(all).filter(([, n]) => n > 0));
   }
 }
 
@@ -828,17 +767,14 @@ export function bumpTtl4(b: Uint8Array, o: number): void {
   const ttl = b[o + 8]!;
   if (ttl >= 255) return;
   b[o + 8] = ttl + 1;
-  // The TTL is the high byte of the 16-bit word at offset 8: the sum grows by 0x0100.
-  let c = (~((b[o + 10]! << 8) | b[o + 11]!) & 0xffff) + 0x0100;
-  c = (c & 0xffff) + (c >>> 16);
-  c = ~c & 0xffff;
-  b[o + 10] = c >>> 8;
-  b[o + 11] = c & 0xff;
+  // The TTL is the high byte of the 16-bit word at offset 8: that word grows by 0x0100.
+  const word = (ttl << 8) | b[o + 9]!;
+  write16(b, o + 10, adjust(read16(b, o + 10), word, word + 0x0100));
 }
 
-/** Hop limit + 1 (capped at 255); IPv6 has no header checksum. */
-export function bumpHopLimit6(b: Uint8Array): void {
-  if (b[7]! < 255) b[7] = b[7]! + 1;
+/** Hop limit + 1 (capped at 255) of the IPv6 header at b[o]; IPv6 has no header checksum. */
+export function bumpHopLimit6(b: Uint8Array, o: number): void {
+  if (b[o + 7]! < 255) b[o + 7] = b[o + 7]! + 1;
 }
 
 export type { BibEntry, Nat64Timeouts, Pool4Range, StaticBib };

@@ -1,23 +1,26 @@
 /**
- * SIIT (RFC 7915) translator configuration: the user-facing shape and its
- * compiled, byte-level form. Parsing happens once, never on the packet path.
+ * SIIT (RFC 7915) translator configuration: the shape the service hands over
+ * (addresses and prefixes as parsed once at the boundary, src/util/net.ts;
+ * their plain data, which is what crosses to a worker thread) and its
+ * compiled, byte-level form. Nothing here parses text, and nothing of it runs
+ * on the packet path.
  */
-import { Address4, Address6 } from "ip-address";
+import { type AddressData, type Family, maskOf, type PrefixData, toBytes } from "../../util/net.ts";
 import { Eamt, type EamtEntryBytes } from "./addr/eamt.ts";
 import { Rfc6052Prefix } from "./addr/rfc6052.ts";
 
 export interface EamtEntry {
-  /** IPv6 prefix, e.g. "2001:db8:3::/120". */
-  ipv6: string;
-  /** IPv4 prefix, e.g. "1.0.0.0/24". */
-  ipv4: string;
+  /** IPv6 prefix, e.g. 2001:db8:3::/120. */
+  ipv6: PrefixData;
+  /** IPv4 prefix, e.g. 192.0.2.0/24. */
+  ipv4: PrefixData;
 }
 
 export type HairpinMode = "intrinsic" | "off";
 
 export interface SiitConfig {
   /** RFC 6052 prefix (/32 /40 /48 /56 /64 /96); null/absent = EAMT only. */
-  pool6?: string | null;
+  pool6?: PrefixData | null;
   /** RFC 7757 explicit address mappings. */
   eamt?: EamtEntry[];
   /** RFC 7915 §4 / §6: IPv4 packets without DF are fragmented to this size. Default 1280. */
@@ -25,15 +28,15 @@ export interface SiitConfig {
   /** RFC 7915 §4.5: compute a checksum for unfragmented IPv4 UDP with checksum 0. Default false. */
   amendUdpChecksumZero?: boolean;
   /** RFC 6791: sources for ICMP errors whose source cannot be translated. */
-  rfc6791Pool?: { ipv4?: string[]; ipv6?: string[] };
+  rfc6791Pool?: { ipv4?: AddressData[]; ipv6?: AddressData[] };
   /** Link MTU on the IPv4 side (output of 6→4), for Packet Too Big. Default 1500. */
   ipv4LinkMtu?: number;
   /** Link MTU on the IPv6 side (output of 4→6), for Fragmentation Needed and fragmenting. Default 1500. */
   ipv6LinkMtu?: number;
   /** The translator's own IPv4 address: source of ICMPv4 errors it generates (and RFC 6791 fallback). */
-  ownIpv4?: string | null;
+  ownIpv4?: AddressData | null;
   /** The translator's own IPv6 address: source of ICMPv6 errors it generates (and RFC 6791 fallback). */
-  ownIpv6?: string | null;
+  ownIpv6?: AddressData | null;
   /** RFC 7915 §4.1 / §5.1: set traffic class / TOS to zero instead of copying. Default false. */
   resetTrafficClass?: boolean;
   /** RFC 7757 Appendix B hairpinning. Default 'intrinsic'. */
@@ -64,25 +67,16 @@ export interface CompiledSiitConfig {
   icmpOnUntranslatable: boolean;
 }
 
-function bytes6(a: Address6): Uint8Array {
-  const arr = a.toUnsignedByteArray();
-  const out = new Uint8Array(16);
-  out.set(arr, 16 - arr.length);
-  return out;
+/** A prefix's network in bytes (host bits zero) and its length; throws on the wrong family. */
+export function prefixBytes(p: PrefixData, family: Family, name: string): { bytes: Uint8Array; len: number } {
+  if (p.family !== family) throw new Error(`${name} must be an IPv${family} prefix`);
+  return { bytes: toBytes(family, p.network & maskOf(family, p.length)), len: p.length };
 }
 
-export function parsePrefix6(s: string): { bytes: Uint8Array; len: number } {
-  const a = new Address6(s);
-  const len = s.includes("/") ? a.subnetMask : 128;
-  const start = new Address6(`${a.startAddress().correctForm()}`);
-  return { bytes: bytes6(start), len };
-}
-
-export function parsePrefix4(s: string): { bytes: Uint8Array; len: number } {
-  const a = new Address4(s);
-  const len = s.includes("/") ? a.subnetMask : 32;
-  const start = a.startAddress();
-  return { bytes: new Uint8Array(start.toArray()), len };
+/** An address in bytes; throws on the wrong family. */
+function addressBytes(a: AddressData, family: Family, name: string): Uint8Array {
+  if (a.family !== family) throw new Error(`${name} must be an IPv${family} address`);
+  return toBytes(family, a.value);
 }
 
 function mtu(v: number | undefined, def: number, min: number, name: string): number {
@@ -96,23 +90,23 @@ function mtu(v: number | undefined, def: number, min: number, name: string): num
 export function compileSiitConfig(c: SiitConfig): CompiledSiitConfig {
   let pool6: Rfc6052Prefix | null = null;
   if (c.pool6) {
-    const p = parsePrefix6(c.pool6);
+    const p = prefixBytes(c.pool6, 6, "pool6");
     pool6 = new Rfc6052Prefix(p.bytes, p.len);
   }
   const entries: EamtEntryBytes[] = (c.eamt ?? []).map((e) => {
-    const p6 = parsePrefix6(e.ipv6);
-    const p4 = parsePrefix4(e.ipv4);
+    const p6 = prefixBytes(e.ipv6, 6, "eamt ipv6");
+    const p4 = prefixBytes(e.ipv4, 4, "eamt ipv4");
     return { v6: p6.bytes, len6: p6.len, v4: p4.bytes, len4: p4.len };
   });
   const v4list = c.rfc6791Pool?.ipv4 ?? [];
   const v6list = c.rfc6791Pool?.ipv6 ?? [];
   const rfc6791v4 = new Uint8Array(4 * v4list.length);
-  v4list.forEach((s, i) => {
-    rfc6791v4.set(parsePrefix4(s).bytes, 4 * i);
+  v4list.forEach((a, i) => {
+    rfc6791v4.set(addressBytes(a, 4, "rfc6791Pool ipv4"), 4 * i);
   });
   const rfc6791v6 = new Uint8Array(16 * v6list.length);
-  v6list.forEach((s, i) => {
-    rfc6791v6.set(parsePrefix6(s).bytes, 16 * i);
+  v6list.forEach((a, i) => {
+    rfc6791v6.set(addressBytes(a, 6, "rfc6791Pool ipv6"), 16 * i);
   });
   return {
     pool6,
@@ -125,8 +119,8 @@ export function compileSiitConfig(c: SiitConfig): CompiledSiitConfig {
     // RFC 791: every IPv4 link carries 68 bytes (one 20-byte header + 48 bytes of fragment).
     ipv4LinkMtu: mtu(c.ipv4LinkMtu, 1500, 68, "ipv4LinkMtu"),
     ipv6LinkMtu: mtu(c.ipv6LinkMtu, 1500, 1280, "ipv6LinkMtu"),
-    ownIpv4: c.ownIpv4 ? parsePrefix4(c.ownIpv4).bytes : null,
-    ownIpv6: c.ownIpv6 ? parsePrefix6(c.ownIpv6).bytes : null,
+    ownIpv4: c.ownIpv4 ? addressBytes(c.ownIpv4, 4, "ownIpv4") : null,
+    ownIpv6: c.ownIpv6 ? addressBytes(c.ownIpv6, 6, "ownIpv6") : null,
     resetTrafficClass: c.resetTrafficClass ?? false,
     hairpinMode: c.hairpinMode ?? "intrinsic",
     icmpOnUntranslatable: c.icmpOnUntranslatable ?? false,

@@ -61,13 +61,15 @@ export class XlatContext {
   }
 
   /**
-   * The mapper refused the outer packet's addresses. MAP_PROHIBITED is the
+   * The mapper refused the packet's addresses. MAP_PROHIBITED is the
    * mapper's call (a NAT64 answers with its own errors). An untranslatable
    * address is dropped (as Jool does) or, with `icmpOnUntranslatable`, answered:
    * destination → ICMPv6 1/0 (no route) / ICMPv4 3/1 (host unreachable);
-   * source → ICMPv6 1/1 / ICMPv4 3/13 (administratively prohibited).
+   * source → ICMPv6 1/1 / ICMPv4 3/13 (administratively prohibited). A packet
+   * quoted in an ICMP error (`inner`) only makes the error a bad one.
    */
-  unmapped(r: number, fromV6: boolean): number {
+  unmapped(r: number, fromV6: boolean, inner: boolean): number {
+    if (inner) return this.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : DropReason.BadInnerPacket);
     if (r & MAP_PROHIBITED) return this.drop(DropReason.Prohibited);
     if (!this.cfg.icmpOnUntranslatable || this.flow.icmpError) return this.drop(DropReason.Untranslatable);
     const dst = (r & MAP_DST_FAIL) !== 0;

@@ -9,8 +9,7 @@
  * (ICMPv6, RFC 4443 §2.4(c)).
  */
 import { copyBytes } from "./bytes.ts";
-import { finish, sum16, write16, write32 } from "./checksum.ts";
-import { pseudoSum6 } from "./translate46.ts";
+import { finish, pseudoSum6, sum16, write16, write32 } from "./checksum.ts";
 import * as I from "./wire/icmp.ts";
 import * as V4 from "./wire/ipv4.ts";
 import * as V6 from "./wire/ipv6.ts";

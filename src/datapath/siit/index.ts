@@ -10,6 +10,12 @@ export {
   SiitAddressMapper,
 } from "./addr/mapper.ts";
 export { Rfc6052Prefix } from "./addr/rfc6052.ts";
-export { type CompiledSiitConfig, compileSiitConfig, type EamtEntry, type SiitConfig } from "./config.ts";
+export {
+  type CompiledSiitConfig,
+  compileSiitConfig,
+  type EamtEntry,
+  prefixBytes,
+  type SiitConfig,
+} from "./config.ts";
 export { DropReason, dropReasonName, Verdict } from "./result.ts";
 export { Side, SiitTranslator, type TranslatorOptions } from "./translator.ts";

@@ -2,6 +2,7 @@
  * Verdicts and counted drop reasons. The translator never throws on packet
  * input: every refusal is one of these codes and bumps a counter.
  */
+import { namesByCode } from "../../util/codes.ts";
 
 export const Verdict = {
   /** Outputs are the translated packet (one, or several fragments), for the other side. */
@@ -56,10 +57,7 @@ export const DropReason = {
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
-export const DROP_REASON_COUNT = 22;
-
-export const dropReasonName: readonly string[] = (() => {
-  const names: string[] = [];
-  for (const [k, v] of Object.entries(DropReason)) names[v] = k;
-  return names;
-})();
+/** Reason names by code ("Truncated"...), as counters and logs print them. */
+export const dropReasonName: readonly string[] = namesByCode(DropReason);
+/** How many reasons there are: the length of a counter array indexed by DropReason. */
+export const DROP_REASON_COUNT = dropReasonName.length;

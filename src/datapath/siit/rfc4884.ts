@@ -14,6 +14,17 @@
 
 import { copyBytes } from "./bytes.ts";
 
+/**
+ * RFC 4884 §4.1, §4.5, §5: the length in bytes of the original datagram an
+ * ICMP error's length field announces (`field`, already in bytes), for a
+ * payload of payloadLen bytes: 0 when there is no extension (the field is 0,
+ * or covers the whole payload), -1 when it claims more than the payload.
+ */
+export function originalDatagramLength(field: number, payloadLen: number): number {
+  if (field === 0 || field === payloadLen) return 0;
+  return field > payloadLen ? -1 : field;
+}
+
 /** Output of {@link layoutIcmpExtension}, reused. */
 export class ExtensionLayout {
   /** Bytes after the ICMP header: OP (+ padding + extension). */

@@ -5,23 +5,20 @@
  * Pure function of (context config, input bytes) writing into a caller-owned
  * output buffer; no allocation, no exceptions.
  */
-import { MAP_OK, MAP_PROHIBITED, MAP_SRC_FAIL } from "./addr/mapper.ts";
+import { MAP_OK, MAP_SRC_FAIL } from "./addr/mapper.ts";
+import { rfc6791Source } from "./addr/rfc6791.ts";
 import { copyBytes } from "./bytes.ts";
-import { adjust, finish, read16, sum16, write16, write32 } from "./checksum.ts";
+import { finish, pseudoSum6, read16, sum16, write16, write32 } from "./checksum.ts";
 import { FAIL_DROP, type XlatContext } from "./context.ts";
 import { icmp4ErrorTo6, plateauBelow, pointer4to6 } from "./icmpTables.ts";
 import { DropReason } from "./result.ts";
-import { ExtensionLayout, layoutIcmpExtension } from "./rfc4884.ts";
+import { ExtensionLayout, layoutIcmpExtension, originalDatagramLength } from "./rfc4884.ts";
+import { rewriteEcho, rewriteTcpUdp, writePorts } from "./transport.ts";
 import * as I from "./wire/icmp.ts";
 import * as V4 from "./wire/ipv4.ts";
 import * as V6 from "./wire/ipv6.ts";
 
 const extLayout = new ExtensionLayout();
-
-/** Sum of the IPv6 pseudo-header (RFC 8200 §8.1) for the header at b[o]. */
-export function pseudoSum6(b: Uint8Array, o: number, upperLen: number, nh: number): number {
-  return sum16(b, o + V6.OFF_SRC, 32, 0) + (upperLen >>> 16) + (upperLen & 0xffff) + nh;
-}
 
 /**
  * Translates the IPv4 packet at inp[io, io+ilen) into out[oo...].
@@ -159,14 +156,12 @@ export function translate46(
     flow,
   );
   if (r !== MAP_OK) {
-    if (r === MAP_SRC_FAIL && flow.icmpError) {
-      // RFC 6791 §3 / RFC 7915 §4.2: an ICMPv4 error from an untranslatable source
-      // gets its IPv6 source from the RFC 6791 pool (else the translator's own address).
-      if (!rfc6791Source6(ctx, inp, io, out, oo + V6.OFF_SRC)) return ctx.drop(DropReason.Untranslatable);
-    } else {
-      if (inner) return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : DropReason.BadInnerPacket);
-      return ctx.unmapped(r, false);
-    }
+    if (r !== MAP_SRC_FAIL || !flow.icmpError) return ctx.unmapped(r, false, inner);
+    // RFC 6791 §3 / RFC 7915 §4.2: an ICMPv4 error from an untranslatable source
+    // gets its IPv6 source from the RFC 6791 pool (else the translator's own address).
+    const key = sum16(inp, io + V4.OFF_SRC, 4, 0);
+    if (!rfc6791Source(cfg.rfc6791v6, cfg.ownIpv6, 16, key, out, oo + V6.OFF_SRC))
+      return ctx.drop(DropReason.Untranslatable);
   }
   let ol4 = oo + V6.IPV6_HDR_LEN;
   if (needFragHdr) {
@@ -201,17 +196,13 @@ export function translate46(
   if (!firstFrag) return written; // no transport header in this fragment
 
   // --- Transport (RFC 7915 §4.5) ---
-  const portsChanged = flow.hasPorts && (flow.srcPort !== origSrcPort || flow.dstPort !== origDstPort);
   if (proto === V6.NH_TCP || proto === V6.NH_UDP) {
-    const csumOff = proto === V6.NH_TCP ? 16 : 6;
-    if (portsChanged) {
-      write16(out, ol4, flow.srcPort);
-      write16(out, ol4 + 2, flow.dstPort);
-    }
-    if (l4len < csumOff + 2) return written; // truncated quote: nothing to adjust
-    const old = read16(inp, l4 + csumOff);
-    if (proto === V6.NH_UDP && old === 0) {
-      if (inner) return written;
+    const udp = proto === V6.NH_UDP;
+    const csumOff = udp ? 6 : 16;
+    const old = l4len < csumOff + 2 ? -1 : read16(inp, l4 + csumOff);
+    if (old < 0 || (udp && old === 0)) {
+      writePorts(out, ol4, flow, origSrcPort, origDstPort);
+      if (old < 0 || inner) return written; // a truncated quote: nothing to adjust
       // RFC 7915 §4.5: a zero UDP checksum is computed only for unfragmented
       // packets and only when configured; otherwise drop (ICMPv4 3/13, like Jool).
       if (isFrag || !cfg.amendUdpChecksumZero) {
@@ -222,15 +213,9 @@ export function translate46(
       write16(out, ol4 + csumOff, c === 0 ? 0xffff : c);
       return written;
     }
-    let oldSum = sum16(inp, io + V4.OFF_SRC, 8, 0);
-    let newSum = sum16(out, oo + V6.OFF_SRC, 32, 0);
-    if (portsChanged) {
-      oldSum += origSrcPort + origDstPort;
-      newSum += flow.srcPort + flow.dstPort;
-    }
-    let c = adjust(old, oldSum, newSum);
-    if (proto === V6.NH_UDP && c === 0) c = 0xffff;
-    write16(out, ol4 + csumOff, c);
+    const oldSum = sum16(inp, io + V4.OFF_SRC, 8, 0);
+    const newSum = sum16(out, oo + V6.OFF_SRC, 32, 0);
+    rewriteTcpUdp(out, ol4, csumOff, udp, old, oldSum, newSum, flow, origSrcPort, origDstPort);
     return written;
   }
   if (proto === V6.NH_ICMP4) {
@@ -239,40 +224,15 @@ export function translate46(
         return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.IcmpUntranslatable);
       // RFC 7915 §4.2: echo 8/0 → 128/129, checksum now covers the IPv6 pseudo-header.
       const type6 = icmpType === I.ICMP4_ECHO_REQUEST ? I.ICMP6_ECHO_REQUEST : I.ICMP6_ECHO_REPLY;
-      out[ol4] = type6;
-      out[ol4 + 1] = 0;
-      if (portsChanged && l4len >= 6) write16(out, ol4 + 4, flow.srcPort);
-      if (l4len < 4) return written;
       const icmpLen = inner ? totalLen - ihl : l4len;
-      let oldSum = icmpType << 8;
-      let newSum = (type6 << 8) + pseudoSum6(out, oo, icmpLen, V6.NH_ICMP6);
-      if (portsChanged) {
-        oldSum += origSrcPort;
-        newSum += flow.srcPort;
-      }
-      write16(out, ol4 + 2, adjust(read16(inp, l4 + 2), oldSum, newSum));
+      const newSum = (type6 << 8) + pseudoSum6(out, oo, icmpLen, V6.NH_ICMP6);
+      rewriteEcho(out, ol4, l4len, type6, read16(inp, l4 + 2), icmpType << 8, newSum, flow, origSrcPort);
       return written;
     }
     if (icmpType === -1 && l4len === 0) return written;
     return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.IcmpUntranslatable);
   }
   return written; // other protocols are copied verbatim (RFC 7915 §4.1 Next Header)
-}
-
-/** RFC 6791: picks the IPv6 source for an ICMPv4 error whose source is untranslatable. */
-function rfc6791Source6(ctx: XlatContext, inp: Uint8Array, io: number, out: Uint8Array, o: number): boolean {
-  const pool = ctx.cfg.rfc6791v6;
-  const n = pool.length >>> 4;
-  if (n > 0) {
-    // Deterministic spread over the pool, keyed on the offending source.
-    const k = n === 1 ? 0 : (sum16(inp, io + V4.OFF_SRC, 4, 0) % n) << 4;
-    copyBytes(pool, k, out, o, 16);
-    return true;
-  }
-  const own = ctx.cfg.ownIpv6;
-  if (own === null) return false;
-  copyBytes(own, 0, out, o, 16);
-  return true;
 }
 
 /**
@@ -323,13 +283,9 @@ function translateIcmp4Error(
   write32(out, ol4 + 4, rest);
 
   // RFC 4884 §4.1: ICMPv4 length (32-bit words) in the second byte of the unused field.
-  let ipl = inp[l4 + 5]! << 2;
-  let hasExt = false;
-  if (ipl !== 0) {
-    if (ipl === payloadLen) ipl = 0;
-    else if (ipl > payloadLen) return ctx.drop(DropReason.BadIcmpExtension);
-    else hasExt = true;
-  }
+  const ipl = originalDatagramLength(inp[l4 + 5]! << 2, payloadLen);
+  if (ipl < 0) return ctx.drop(DropReason.BadIcmpExtension);
+  const hasExt = ipl > 0;
   const opLenIn = hasExt ? ipl : payloadLen;
   const n = translate46(ctx, inp, op, opLenIn, out, ol4 + I.ICMP_HDR_LEN, true, hairpin);
   if (n < 0) {

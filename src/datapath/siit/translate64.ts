@@ -5,14 +5,15 @@
  * Pure function of (context config, input bytes) writing into a caller-owned
  * output buffer; no allocation, no exceptions.
  */
-import { MAP_OK, MAP_PROHIBITED, MAP_SRC_FAIL } from "./addr/mapper.ts";
+import { MAP_OK, MAP_SRC_FAIL } from "./addr/mapper.ts";
+import { rfc6791Source } from "./addr/rfc6791.ts";
 import { copyBytes } from "./bytes.ts";
-import { adjust, finish, read16, read32, sum16, write16, write32 } from "./checksum.ts";
+import { finish, pseudoSum6, read16, read32, sum16, write16, write32 } from "./checksum.ts";
 import { FAIL_DROP, type XlatContext } from "./context.ts";
 import { icmp6ErrorTo4, pointer6to4 } from "./icmpTables.ts";
 import { DropReason } from "./result.ts";
-import { ExtensionLayout, layoutIcmpExtension } from "./rfc4884.ts";
-import { pseudoSum6 } from "./translate46.ts";
+import { ExtensionLayout, layoutIcmpExtension, originalDatagramLength } from "./rfc4884.ts";
+import { rewriteEcho, rewriteTcpUdp, writePorts } from "./transport.ts";
 import * as I from "./wire/icmp.ts";
 import * as V4 from "./wire/ipv4.ts";
 import * as V6 from "./wire/ipv6.ts";
@@ -186,13 +187,11 @@ export function translate64(
     flow,
   );
   if (r !== MAP_OK) {
-    if (r === MAP_SRC_FAIL && flow.icmpError) {
-      // RFC 6791 §3 / RFC 7915 §5.2: source of an ICMPv6 error without a mapping.
-      if (!rfc6791Source4(ctx, inp, io, out, oo + V4.OFF_SRC)) return ctx.drop(DropReason.Untranslatable);
-    } else {
-      if (inner) return ctx.drop(r & MAP_PROHIBITED ? DropReason.Prohibited : DropReason.BadInnerPacket);
-      return ctx.unmapped(r, true);
-    }
+    if (r !== MAP_SRC_FAIL || !flow.icmpError) return ctx.unmapped(r, true, inner);
+    // RFC 6791 §3 / RFC 7915 §5.2: source of an ICMPv6 error without a mapping.
+    const key = sum16(inp, io + V6.OFF_SRC, 16, 0);
+    if (!rfc6791Source(cfg.rfc6791v4, cfg.ownIpv4, 4, key, out, oo + V4.OFF_SRC))
+      return ctx.drop(DropReason.Untranslatable);
   }
   const ol4 = oo + V4.IPV4_HDR_LEN;
 
@@ -226,25 +225,17 @@ export function translate64(
   if (!firstFrag || icmpError) return total;
 
   // --- Transport (RFC 7915 §5.5) ---
-  const portsChanged = flow.hasPorts && (flow.srcPort !== origSrcPort || flow.dstPort !== origDstPort);
   if (proto === V6.NH_TCP || proto === V6.NH_UDP) {
-    const csumOff = proto === V6.NH_TCP ? 16 : 6;
-    if (portsChanged) {
-      write16(out, ol4, flow.srcPort);
-      write16(out, ol4 + 2, flow.dstPort);
+    const udp = proto === V6.NH_UDP;
+    const csumOff = udp ? 6 : 16;
+    const old = l4len < csumOff + 2 ? -1 : read16(inp, l4 + csumOff);
+    // A quote too short for the checksum, or UDP without one (invalid in IPv6; "none" in IPv4): ports only.
+    if (old < 0 || (udp && old === 0)) writePorts(out, ol4, flow, origSrcPort, origDstPort);
+    else {
+      const oldSum = sum16(inp, io + V6.OFF_SRC, 32, 0);
+      const newSum = sum16(out, oo + V4.OFF_SRC, 8, 0);
+      rewriteTcpUdp(out, ol4, csumOff, udp, old, oldSum, newSum, flow, origSrcPort, origDstPort);
     }
-    if (l4len < csumOff + 2) return total;
-    const old = read16(inp, l4 + csumOff);
-    if (proto === V6.NH_UDP && old === 0) return total; // invalid in IPv6; 0 means "none" in IPv4
-    let oldSum = sum16(inp, io + V6.OFF_SRC, 32, 0);
-    let newSum = sum16(out, oo + V4.OFF_SRC, 8, 0);
-    if (portsChanged) {
-      oldSum += origSrcPort + origDstPort;
-      newSum += flow.srcPort + flow.dstPort;
-    }
-    let c = adjust(old, oldSum, newSum);
-    if (proto === V6.NH_UDP && c === 0) c = 0xffff;
-    write16(out, ol4 + csumOff, c);
     return total;
   }
   if (proto === V6.NH_ICMP6 && (icmpType === I.ICMP6_ECHO_REQUEST || icmpType === I.ICMP6_ECHO_REPLY)) {
@@ -252,34 +243,11 @@ export function translate64(
       return ctx.drop(inner ? DropReason.BadInnerPacket : DropReason.IcmpUntranslatable);
     // RFC 7915 §5.2: 128/129 → 8/0; the ICMPv4 checksum has no pseudo-header.
     const type4 = icmpType === I.ICMP6_ECHO_REQUEST ? I.ICMP4_ECHO_REQUEST : I.ICMP4_ECHO_REPLY;
-    out[ol4] = type4;
-    out[ol4 + 1] = 0;
-    if (portsChanged && l4len >= 6) write16(out, ol4 + 4, flow.srcPort);
     const icmpLen = inner ? payloadLen - (l4 - io - V6.IPV6_HDR_LEN) : l4len;
-    let oldSum = (icmpType << 8) + pseudoSum6(inp, io, icmpLen, V6.NH_ICMP6);
-    let newSum = type4 << 8;
-    if (portsChanged) {
-      oldSum += origSrcPort;
-      newSum += flow.srcPort;
-    }
-    write16(out, ol4 + 2, adjust(read16(inp, l4 + 2), oldSum, newSum));
+    const oldSum = (icmpType << 8) + pseudoSum6(inp, io, icmpLen, V6.NH_ICMP6);
+    rewriteEcho(out, ol4, l4len, type4, read16(inp, l4 + 2), oldSum, type4 << 8, flow, origSrcPort);
   }
   return total; // other protocols are copied verbatim (RFC 7915 §5.1 Protocol)
-}
-
-/** RFC 6791: picks the IPv4 source for an ICMPv6 error whose source is untranslatable. */
-function rfc6791Source4(ctx: XlatContext, inp: Uint8Array, io: number, out: Uint8Array, o: number): boolean {
-  const pool = ctx.cfg.rfc6791v4;
-  const n = pool.length >>> 2;
-  if (n > 0) {
-    const k = n === 1 ? 0 : (sum16(inp, io + V6.OFF_SRC, 16, 0) % n) << 2;
-    copyBytes(pool, k, out, o, 4);
-    return true;
-  }
-  const own = ctx.cfg.ownIpv4;
-  if (own === null) return false;
-  copyBytes(own, 0, out, o, 4);
-  return true;
 }
 
 /**
@@ -329,13 +297,10 @@ function translateIcmp6Error(
   const op = l4 + I.ICMP_HDR_LEN;
   // RFC 4884 §4.5: ICMPv6 length (64-bit words) in the first byte after the
   // checksum, defined for Destination Unreachable and Time Exceeded.
-  let ipl = type6 === I.ICMP6_DEST_UNREACH || type6 === I.ICMP6_TIME_EXCEEDED ? inp[l4 + 4]! << 3 : 0;
-  let hasExt = false;
-  if (ipl !== 0) {
-    if (ipl === payloadLen) ipl = 0;
-    else if (ipl > payloadLen) return ctx.drop(DropReason.BadIcmpExtension);
-    else hasExt = true;
-  }
+  const field = type6 === I.ICMP6_DEST_UNREACH || type6 === I.ICMP6_TIME_EXCEEDED ? inp[l4 + 4]! << 3 : 0;
+  const ipl = originalDatagramLength(field, payloadLen);
+  if (ipl < 0) return ctx.drop(DropReason.BadIcmpExtension);
+  const hasExt = ipl > 0;
   const n = translate64(ctx, inp, op, hasExt ? ipl : payloadLen, out, ol4 + I.ICMP_HDR_LEN, true);
   if (n < 0) {
     ctx.reason = DropReason.BadInnerPacket;

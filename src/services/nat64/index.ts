@@ -7,8 +7,8 @@
  * "translations" (the live table, for `v6mostly translations`).
  */
 
-import { dropsByName, S } from "../../datapath/tun/stats.ts";
-import type { SessionRow } from "../../datapath/tun/worker.ts";
+import type { SessionRow } from "../../datapath/tun/contract.ts";
+import { counters, dropsByName } from "../../datapath/tun/stats.ts";
 import type { Nat64Assignment } from "../../planner/plan.ts";
 import { type RunningService, type ServiceContext, ServiceError } from "../contract.ts";
 import { HostPlumbing, preflight, uplinkSubnets } from "./host.ts";
@@ -28,38 +28,6 @@ export interface TranslationsTopic {
   sessions: SessionRow[];
   totalSessions: number;
   truncated: boolean;
-}
-
-/** The counters a gateway reports in `stats()` and /translations. */
-function counters(stats: Float64Array): Record<string, number> {
-  return {
-    packets6to4: stats[S.packets6to4]!,
-    packets4to6: stats[S.packets4to6]!,
-    bytes6to4: stats[S.bytes6to4]!,
-    bytes4to6: stats[S.bytes4to6]!,
-    icmpErrorsSent: stats[S.icmpErrors]!,
-    sessionsTcp: stats[S.sessionsTcp]!,
-    sessionsUdp: stats[S.sessionsUdp]!,
-    sessionsIcmp: stats[S.sessionsIcmp]!,
-    bibTcp: stats[S.bibTcp]!,
-    bibUdp: stats[S.bibUdp]!,
-    bibIcmp: stats[S.bibIcmp]!,
-    poolUsedTcp: stats[S.poolUsedTcp]!,
-    poolUsedUdp: stats[S.poolUsedUdp]!,
-    poolUsedIcmp: stats[S.poolUsedIcmp]!,
-    poolCapacity: stats[S.poolCapacity]!,
-    tableBytes: stats[S.tableBytes]!,
-    workerHeapBytes: stats[S.workerHeapBytes]!,
-    heldSyns: stats[S.heldSyns]!,
-    gsoPackets: stats[S.gsoIn]!,
-    gsoSoftwareSegmented: stats[S.gsoSoftware]!,
-    gsoTailsSplit: stats[S.gsoTailSplit]!,
-    offloadDrops: stats[S.offloadDrops]!,
-    handoffs: stats[S.handoffs]!,
-    handoffDrops: stats[S.handoffDrops]!,
-    readErrors: stats[S.readErrors]!,
-    writeErrors: stats[S.writeErrors]!,
-  };
 }
 
 export async function startNat64Gateway(
@@ -129,7 +97,7 @@ export async function startNat64Gateway(
       log.info({ dev: spec.tunName }, "stopped");
     },
     stats() {
-      const c = counters(stats);
+      const c: Record<string, number> = counters(stats);
       if (workers.failure || !workers.alive) c.workerFailed = 1;
       return c;
     },

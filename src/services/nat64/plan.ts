@@ -7,7 +7,7 @@ import type { Nat64Config } from "../../datapath/nat64/translator.ts";
 import { Rfc6052Prefix, type SiitConfig } from "../../datapath/siit/index.ts";
 import type { Nat64Assignment } from "../../planner/plan.ts";
 import { format4, format6 } from "../../util/addrtext.ts";
-import { format, type Prefix, prefixRange, type Range } from "../../util/net.ts";
+import { Address, format, fromBytes, type Prefix, prefixRange, type Range, toBytes } from "../../util/net.ts";
 
 export interface GatewayOptions {
   /** Session timers in seconds, overriding spec.timeouts (tests: the schema enforces RFC 6146's minimums). */
@@ -81,16 +81,17 @@ function span4(r: Range): Span4 {
   return { first: Number(r.first), last: Number(r.last) };
 }
 
-/** network/length in canonical text (what `ip route` and the translator's configuration take) */
+/** network/length in canonical text (what `ip route` takes) */
 function prefixText(p: Prefix): string {
   return `${format(p.family, p.network)}/${p.length}`;
 }
 
-/** Every address of the ranges, up to `limit`, as text. */
-function addresses(list: readonly Range[], limit: number): string[] {
-  const out: string[] = [];
+/** Every address of the ranges, up to `limit`. */
+function addresses(list: readonly Range[], limit: number): Address[] {
+  const out: Address[] = [];
   for (const r of list) {
-    for (let a = r.first; a <= r.last && out.length < limit; a++) out.push(format(r.family, a));
+    for (let a = r.first; a <= r.last && out.length < limit; a++)
+      out.push(new Address(r.family, a, format(r.family, a)));
   }
   return out;
 }
@@ -98,8 +99,7 @@ function addresses(list: readonly Range[], limit: number): string[] {
 /** The RFC 6052 image (§2.2) of the IPv4 address `a` under the IPv6 `prefix`. */
 export function embed4(prefix: Prefix, a: number): { bytes: Uint8Array; text: string } {
   const bytes = new Uint8Array(16);
-  const v4 = new Uint8Array([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff]);
-  new Rfc6052Prefix(bytes6(prefix.network), prefix.length).embed(v4, 0, bytes, 0);
+  new Rfc6052Prefix(toBytes(6, prefix.network), prefix.length).embed(toBytes(4, BigInt(a)), 0, bytes, 0);
   return { bytes, text: format6(bytes) };
 }
 
@@ -120,7 +120,9 @@ export function planGateway(
 
   // The translator's own addresses (sources of the ICMP errors it makes): the first pool4 address
   // and its IPv6 image through the prefix.
-  const own4 = pool4.length ? format4(pool4[0]!.first) : null;
+  const first4 = pool4[0]?.first;
+  const own4 = first4 === undefined ? null : new Address(4, BigInt(first4), format4(first4));
+  const own6 = first4 === undefined ? null : embed4(spec.prefix, first4);
   const siitCommon: SiitConfig = {
     lowestIpv6Mtu: spec.lowestIpv6Mtu,
     amendUdpChecksumZero: spec.amendUdpChecksumZero,
@@ -149,9 +151,9 @@ export function planGateway(
   const t = spec.timeouts;
   const nat64: Nat64Config | undefined = stateful
     ? {
-        pool6: prefixText(spec.prefix),
+        pool6: spec.prefix,
         pool4,
-        allowedSources: spec.allowedSources.map((p) => ({ bytes: bytes6(p.network), len: p.length })),
+        allowedSources: spec.allowedSources,
         filtering: spec.filtering,
         timeouts: {
           udp: opts.timeouts?.udp ?? t.udp,
@@ -162,15 +164,15 @@ export function planGateway(
         },
         maxSessions: opts.maxSessions ?? 1_000_000,
         hopLimitMode: "tun",
-        siit: { ...siitCommon, ownIpv6: own4 ? embed4(spec.prefix, pool4[0]!.first).text : null },
+        siit: { ...siitCommon, ownIpv6: own6 && new Address(6, fromBytes(own6.bytes), own6.text) },
       }
     : undefined;
   const siit: SiitConfig | undefined = stateful
     ? undefined
     : {
         ...siitCommon,
-        pool6: prefixText(spec.prefix),
-        eamt: spec.eamt.map((e) => ({ ipv6: prefixText(e.ipv6), ipv4: prefixText(e.ipv4) })),
+        pool6: spec.prefix,
+        eamt: spec.eamt,
         ownIpv4: null,
         hairpinMode: "intrinsic",
       };
@@ -229,15 +231,6 @@ export function rangeToCidrs(first: number, last: number): string[] {
     }
     out.push(`${format4(a)}/${size}`);
     a += 2 ** (32 - size);
-  }
-  return out;
-}
-
-function bytes6(v: bigint): Uint8Array {
-  const out = new Uint8Array(16);
-  for (let i = 15; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
   }
   return out;
 }

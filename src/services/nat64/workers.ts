@@ -1,13 +1,13 @@
 // A Nat64Gateway's TUN queues and the packet workers that translate on them: one worker thread per
-// queue (src/datapath/tun/worker.ts), their shared counters, the session tables they publish, and
-// an orderly stop.
+// queue (src/datapath/tun/worker.ts, running the loop of tun/loop.ts), their shared counters, the
+// session tables they publish, and an orderly stop.
 import { createSocket, type Socket } from "node:dgram";
 import type { Worker } from "node:worker_threads";
+import type { SessionRow, ShardInput, WorkerInput } from "../../datapath/tun/contract.ts";
 import { Ring } from "../../datapath/tun/handoff.ts";
 import { STATS_LEN } from "../../datapath/tun/stats.ts";
 import * as sys from "../../datapath/tun/sys.ts";
 import { closeTun, openTun, TunError } from "../../datapath/tun/tun.ts";
-import type { SessionRow, ShardInput, WorkerInput } from "../../datapath/tun/worker.ts";
 import type { Logger } from "../../util/log.ts";
 import { siblingModule, startWorker } from "../../util/worker.ts";
 import type { GatewayPlan } from "./plan.ts";

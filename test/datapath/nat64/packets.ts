@@ -1,12 +1,9 @@
 /** Packet builders for the NAT64 unit tests (valid checksums, documentation addresses). */
-import { Address6 } from "ip-address";
 import type { Nat64Config } from "../../../src/datapath/nat64/translator.ts";
+import { addressOf, format, fromBytes, prefixOf, toBytes } from "../../../src/util/net.ts";
 
 export function a6(s: string): Uint8Array {
-  const arr = new Address6(s).toUnsignedByteArray();
-  const out = new Uint8Array(16);
-  out.set(arr, 16 - arr.length);
-  return out;
+  return toBytes(6, addressOf(s, 6).value);
 }
 export function a4(s: string): Uint8Array {
   return new Uint8Array(s.split(".").map(Number));
@@ -18,7 +15,7 @@ export function str4(b: Uint8Array, o: number): string {
   return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
 }
 export function str6(b: Uint8Array, o: number): string {
-  return Address6.fromUnsignedByteArray([...b.subarray(o, o + 16)]).correctForm();
+  return format(6, fromBytes(b.subarray(o, o + 16)));
 }
 
 function sum(b: Uint8Array, o: number, n: number, acc = 0): number {
@@ -130,11 +127,11 @@ export function checksumsOk6(b: Uint8Array): boolean {
 /** The unit tests' NAT64: 2001:db8:64::/96, pool4 198.51.100.1-8, clients in 2001:db8:1::/48. */
 export function nat64Config(over: Partial<Nat64Config> = {}): Nat64Config {
   return {
-    pool6: "2001:db8:64::/96",
+    pool6: prefixOf("2001:db8:64::/96"),
     pool4: [{ first: n4("198.51.100.1"), last: n4("198.51.100.8"), portMin: 1024, portMax: 65535 }],
-    allowedSources: [{ bytes: a6("2001:db8:1::"), len: 48 }],
+    allowedSources: [prefixOf("2001:db8:1::/48")],
     timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
-    siit: { ownIpv4: "198.51.100.1", ownIpv6: "2001:db8:64::c633:6401" },
+    siit: { ownIpv4: addressOf("198.51.100.1"), ownIpv6: addressOf("2001:db8:64::c633:6401") },
     ...over,
   };
 }

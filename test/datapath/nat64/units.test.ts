@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { Nat64Drop } from "../../../src/datapath/nat64/drops.ts";
 import { Pool4 } from "../../../src/datapath/nat64/pool4.ts";
 import { TcpState, TcpTimer, tcpTransition } from "../../../src/datapath/nat64/tcp.ts";
-import { Nat64Drop, Nat64Translator, Verdict } from "../../../src/datapath/nat64/translator.ts";
+import { Nat64Translator, Verdict } from "../../../src/datapath/nat64/translator.ts";
 import { a6, checksumsOk4, checksumsOk6, n4, nat64Config, pkt4, pkt6, str4, str6, TCP } from "./packets.ts";
 
 const H1 = "2001:db8:1::10";
@@ -89,6 +90,39 @@ describe("mapping, filtering, timers", () => {
     assert.equal(str6(back, 8), str6(a6(SRV6), 0));
     assert.equal(port(back, 42), 40000);
     assert.ok(checksumsOk6(back));
+  });
+
+  it("checksums stay right when a port rewrite carries the address and port sum to 0x1ffff (RFC 1071 folding)", () => {
+    // One pool4 port, so every flow's port is rewritten (RFC 1624 update with ports). The other ports are
+    // chosen so that the 16-bit sum of the old (or new) addresses and ports is 0x1ffff, which a single
+    // end-around-carry fold leaves at 0x10000 instead of 1.
+    const pool = "198.51.100.1";
+    const P = 65000;
+    const one = cfg({ pool4: [{ first: n4(pool), last: n4(pool), portMin: P, portMax: P }] });
+    const words = (...as: Uint8Array[]) => {
+      let s = 0;
+      for (const a of as) for (let i = 0; i < a.length; i += 2) s += (a[i]! << 8) | a[i + 1]!;
+      while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+      return s;
+    };
+    const v4 = (t: string) => new Uint8Array(t.split(".").map(Number));
+    // 6→4 old sum: the IPv6 addresses and the host's two ports.
+    const ports6 = 0x1ffff - words(a6(H1), a6(SRV6));
+    const hostPort = ports6 >>> 1;
+    // 6→4 new sum and 4→6 old sum: the IPv4 addresses, P and the server's port.
+    const serverPort = 0x1ffff - words(v4(pool), v4(SRV)) - P;
+    for (const [h, srv] of [
+      [hostPort, ports6 - hostPort],
+      [40000, serverPort],
+    ] as const) {
+      assert.ok(h > 0 && h < 65536 && srv > 0 && srv < 65536, `ports ${h} ${srv}`);
+      const nat = new Nat64Translator(one);
+      const o = x(nat, pkt6("udp", H1, h, SRV6, srv))!;
+      assert.equal(port(o, 20), P);
+      assert.ok(checksumsOk4(o), `6→4 ${h} → ${srv}`);
+      const back = x(nat, pkt4("udp", SRV, srv, pool, P))!;
+      assert.ok(checksumsOk6(back), `4→6 ${srv} → ${h}`);
+    }
   });
 
   it("endpoint-independent mapping and paired address pooling (RFC 4787 REQ-1, REQ-2)", () => {

@@ -1,5 +1,5 @@
 /** Small builders for well-formed test packets (with valid checksums). */
-import { parsePrefix4, parsePrefix6 } from "../../../src/datapath/siit/config.ts";
+import { addressOf, toBytes } from "../../../src/util/net.ts";
 
 // Own copies of the checksum helpers, so building test packets does not feed
 // the translator's functions with other kinds of arrays (keeps the bench honest).
@@ -18,10 +18,10 @@ function write16(b: Uint8Array, off: number, v: number): void {
 }
 
 export function addr6(s: string): Uint8Array {
-  return parsePrefix6(s).bytes;
+  return toBytes(6, addressOf(s, 6).value);
 }
 export function addr4(s: string): Uint8Array {
-  return parsePrefix4(s).bytes;
+  return toBytes(4, addressOf(s, 4).value);
 }
 
 export interface L4Spec {

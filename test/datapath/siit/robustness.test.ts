@@ -15,6 +15,7 @@ import fc from "fast-check";
 import { Rfc6052Prefix } from "../../../src/datapath/siit/addr/rfc6052.ts";
 import { finish, read16, sum16, write16 } from "../../../src/datapath/siit/checksum.ts";
 import { Side, type SiitConfig, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
+import { addressOf, parsePrefix } from "../../../src/util/net.ts";
 import { baseSiitConfig, suiteDir, suitePresent } from "../../conformance/jool-suite.ts";
 import { addr6, ipv4Packet, ipv6Packet, type L4Spec } from "./build.ts";
 import { l4ChecksumProblem, type Parsed, parseOutput } from "./verify.ts";
@@ -177,7 +178,7 @@ test("mutation fuzzer seeded with the Jool suite packets", (t) => {
       ipv4LinkMtu: 1400,
       amendUdpChecksumZero: true,
     },
-    { ...baseSiitConfig(), pool6: null, rfc6791Pool: { ipv4: [], ipv6: ["2::2"] } },
+    { ...baseSiitConfig(), pool6: null, rfc6791Pool: { ipv4: [], ipv6: [addressOf("2::2")] } },
   ];
   const trs = configs.map((c) => new SiitTranslator(c));
   const seed = Number(process.env.SIIT_FUZZ_SEED ?? 0x5eed);
@@ -351,9 +352,13 @@ test("6→4→6 gives back the addresses and the transport bytes (all RFC 6052 l
       fc.tuple(fc.integer({ min: 11, max: 223 }), fc.nat(255), fc.nat(255), fc.nat(255)),
       fc.integer({ min: 3, max: 255 }),
       (l4, plen, v4, hl) => {
-        const pool6 = `2001:db8:${"1".padStart(4, "0")}:${"2".padStart(4, "0")}::/${plen}`;
+        // Host bits set below the shorter lengths: the translator uses the network part.
+        const text = `2001:db8:${"1".padStart(4, "0")}:${"2".padStart(4, "0")}::/${plen}`;
+        const parsed = parsePrefix(text, 6, false);
+        assert.ok(parsed.ok);
+        const pool6 = parsed.value;
         const tr = new SiitTranslator({ ...baseSiitConfig(), pool6 });
-        const prefix = new Rfc6052Prefix(addr6(pool6.split("/")[0]!), plen);
+        const prefix = new Rfc6052Prefix(addr6(text.split("/")[0]!), plen);
         const dst = new Uint8Array(16);
         prefix.embed(Uint8Array.from(v4), 0, dst, 0);
         const pkt = ipv6Packet("2001:db8:3::8", "::", l4, hl);

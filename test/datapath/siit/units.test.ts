@@ -10,20 +10,28 @@ import {
   SiitAddressMapper,
 } from "../../../src/datapath/siit/addr/mapper.ts";
 import { Rfc6052Prefix } from "../../../src/datapath/siit/addr/rfc6052.ts";
+import { rfc6791Source } from "../../../src/datapath/siit/addr/rfc6791.ts";
 import { adjust, finish, fold16, read16, sum16, write16 } from "../../../src/datapath/siit/checksum.ts";
-import { compileSiitConfig, parsePrefix4, parsePrefix6 } from "../../../src/datapath/siit/config.ts";
+import { compileSiitConfig, prefixBytes } from "../../../src/datapath/siit/config.ts";
 import {
   icmp4ErrorTo6,
   icmp6ErrorTo4,
   pointer4to6,
   pointer6to4,
 } from "../../../src/datapath/siit/icmpTables.ts";
-import { DropReason, Side, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
+import {
+  DropReason,
+  Side,
+  type SiitConfig,
+  SiitTranslator,
+  Verdict,
+} from "../../../src/datapath/siit/index.ts";
+import { originalDatagramLength } from "../../../src/datapath/siit/rfc4884.ts";
+import { addressOf, prefixOf } from "../../../src/util/net.ts";
 import { baseSiitConfig } from "../../conformance/jool-suite.ts";
 import { addr4, addr6, bytes, ipv4Packet, ipv6Packet } from "./build.ts";
 import { l4ChecksumProblem, type Parsed, parseOutput } from "./verify.ts";
 
-const hex6 = (b: Uint8Array) => parsePrefix6(fmt6(b)).bytes;
 function fmt6(b: Uint8Array): string {
   const g: string[] = [];
   for (let i = 0; i < 16; i += 2) g.push(((b[i]! << 8) | b[i + 1]!).toString(16));
@@ -77,12 +85,11 @@ describe("RFC 6052 §2.4 examples (192.0.2.33 under each prefix length)", () => 
 describe("EAMT (RFC 7757)", () => {
   const mk = (entries: [string, string][]) =>
     new Eamt(
-      entries.map(([v6, v4]) => ({
-        v6: parsePrefix6(v6).bytes,
-        len6: parsePrefix6(v6).len,
-        v4: parsePrefix4(v4).bytes,
-        len4: parsePrefix4(v4).len,
-      })),
+      entries.map(([t6, t4]) => {
+        const p6 = prefixBytes(prefixOf(t6), 6, "ipv6");
+        const p4 = prefixBytes(prefixOf(t4), 4, "ipv4");
+        return { v6: p6.bytes, len6: p6.len, v4: p4.bytes, len4: p4.len };
+      }),
     );
   test("RFC 7757 §3.2 example and longest prefix match", () => {
     const t = mk([
@@ -114,7 +121,7 @@ describe("EAMT (RFC 7757)", () => {
     const o4 = new Uint8Array(4);
     assert.ok(t.map6to4(addr6("2001:db8:5::7"), 0, o4, 0));
     assert.deepEqual(o4, addr4("203.0.113.15"));
-    assert.ok(t.map6to4(hex6(addr6("2001:db8:1c6:3364:2::")), 0, o4, 0));
+    assert.ok(t.map6to4(addr6("2001:db8:1c6:3364:2::"), 0, o4, 0));
     assert.deepEqual(o4, addr4("198.51.100.2"));
   });
   test("word paths agree with the byte paths (random prefixes, any alignment)", () => {
@@ -223,6 +230,37 @@ describe("ICMP tables (RFC 7915 §4.2, §5.2)", () => {
       [0, 1, 2, 4, 6, 7, 8, 23, 24, 39, 40].map(pointer6to4),
       [0, 1, -1, 2, 9, 8, 12, 12, 16, 16, -1],
     );
+  });
+});
+
+describe("configuration (util/net values, compiled once)", () => {
+  test("an address or prefix of the wrong family is refused with the field's name", () => {
+    const cfg = baseSiitConfig();
+    const cases: [Partial<SiitConfig>, RegExp][] = [
+      [{ pool6: prefixOf("192.0.2.0/24") }, /^Error: pool6 must be an IPv6 prefix$/],
+      [{ eamt: [{ ipv6: prefixOf("192.0.2.0/24"), ipv4: prefixOf("192.0.2.0/24") }] }, /eamt ipv6 must be/],
+      [
+        { eamt: [{ ipv6: prefixOf("2001:db8::/120"), ipv4: prefixOf("2001:db8::/120") }] },
+        /eamt ipv4 must be/,
+      ],
+      [{ ownIpv4: addressOf("2001:db8::1") }, /ownIpv4 must be an IPv4 address/],
+      [{ ownIpv6: addressOf("192.0.2.1") }, /ownIpv6 must be an IPv6 address/],
+      [{ rfc6791Pool: { ipv4: [addressOf("2001:db8::1")] } }, /rfc6791Pool ipv4 must be/],
+    ];
+    for (const [over, error] of cases) assert.throws(() => compileSiitConfig({ ...cfg, ...over }), error);
+  });
+
+  test("a prefix with host bits set is taken by its network part", () => {
+    const ipv6 = { family: 6, network: prefixOf("2001:db8:3::/120").network | 1n, length: 120 } as const;
+    const tr = new SiitTranslator({ ...baseSiitConfig(), eamt: [{ ipv6, ipv4: prefixOf("192.0.2.0/24") }] });
+    const udp = { proto: 17, srcPort: 5000, dstPort: 53, payload: bytes(20) };
+    for (const pkt of [
+      ipv4Packet("198.51.100.2", "192.0.2.4", udp),
+      ipv4Packet("198.51.100.2", "192.0.2.4", { ...udp, proto: 99 }),
+    ]) {
+      assert.equal(tr.translate(pkt), Verdict.Translated);
+      assert.deepEqual(tr.outputs()[0]!.subarray(24, 40), addr6("2001:db8:3::4"));
+    }
   });
 });
 
@@ -394,5 +432,94 @@ describe("translator rules not exercised by the Jool suite", () => {
       assert.equal(read16(o, proto === 58 ? 24 : 20), 61000, `proto ${proto}: port/identifier rewritten`);
       assert.equal(l4ChecksumProblem(o, parseOutput(o) as Parsed), null, `proto ${proto}`);
     }
+  });
+});
+
+describe("shared by both directions: RFC 6791 sources, RFC 4884 lengths, quoted packets", () => {
+  const cfg = baseSiitConfig();
+  const v6host = "2001:db8:1c0:2:21::"; // 192.0.2.33
+  const v4peer6 = "2001:db8:1c6:3364:2::"; // 198.51.100.2
+  /** The RFC 1071 sum of an address's 16-bit words, folded (this test's own). */
+  const words = (a: Uint8Array) => {
+    let s = 0;
+    for (let i = 0; i < a.length; i += 2) s += (a[i]! << 8) | a[i + 1]!;
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    return s;
+  };
+
+  test("rfc6791Source: the pool address the key picks, else the own address, else none", () => {
+    const pool = new Uint8Array([203, 0, 113, 8, 203, 0, 113, 9, 203, 0, 113, 10]);
+    const out = new Uint8Array(4);
+    for (const [key, last] of [
+      [0, 8],
+      [4, 9],
+      [5, 10],
+    ] as const) {
+      assert.equal(rfc6791Source(pool, null, 4, key, out, 0), true);
+      assert.deepEqual(out, addr4(`203.0.113.${last}`));
+    }
+    assert.equal(rfc6791Source(new Uint8Array(0), addr4("198.51.100.1"), 4, 7, out, 0), true);
+    assert.deepEqual(out, addr4("198.51.100.1"));
+    assert.equal(rfc6791Source(new Uint8Array(0), null, 4, 7, out, 0), false);
+    const out6 = new Uint8Array(16);
+    const pool6 = new Uint8Array([...addr6("2001:db8:ffff::1"), ...addr6("2001:db8:ffff::2")]);
+    assert.equal(rfc6791Source(pool6, null, 16, 3, out6, 0), true);
+    assert.deepEqual(out6, addr6("2001:db8:ffff::2"));
+  });
+
+  test("an ICMPv6 error from an untranslatable router gets the RFC 6791 address its source picks", () => {
+    const tr = new SiitTranslator({
+      ...cfg,
+      rfc6791Pool: { ipv4: [addressOf("203.0.113.8"), addressOf("203.0.113.9")], ipv6: [] },
+    });
+    const quoted = ipv6Packet(v6host, v4peer6, { proto: 17, payload: bytes(20) });
+    for (const router of ["2001:db8:ffff::1", "2001:db8:ffff::2"]) {
+      const err = ipv6Packet(router, v6host, {
+        proto: 58,
+        icmpType: 1,
+        icmpCode: 4,
+        icmpRest: 0,
+        payload: quoted,
+      });
+      assert.equal(tr.translate(err), Verdict.Translated, router);
+      const o = tr.outputs()[0]!;
+      const pick = words(addr6(router)) % 2;
+      assert.deepEqual(o.subarray(12, 16), addr4(`203.0.113.${8 + pick}`), router);
+      assert.equal(l4ChecksumProblem(o, parseOutput(o) as Parsed), null);
+    }
+  });
+
+  test("RFC 4884: a length field beyond the payload drops the error; 0 or the whole payload means none", () => {
+    assert.equal(originalDatagramLength(0, 100), 0);
+    assert.equal(originalDatagramLength(100, 100), 0);
+    assert.equal(originalDatagramLength(128, 200), 128);
+    assert.equal(originalDatagramLength(132, 128), -1);
+    const tr = new SiitTranslator(cfg);
+    const quoted = ipv4Packet("192.0.2.33", "198.51.100.2", { proto: 17, payload: bytes(100) });
+    // 3/3 with an ICMPv4 length (RFC 4884 §4.1, 32-bit words, byte 5) of 40 words: 160 bytes > 128.
+    const err = ipv4Packet("198.51.100.2", "192.0.2.33", {
+      proto: 1,
+      icmpType: 3,
+      icmpCode: 3,
+      icmpRest: 40 << 16,
+      payload: quoted,
+    });
+    assert.equal(tr.translate(err), Verdict.Drop);
+    assert.equal(tr.lastReason, DropReason.BadIcmpExtension);
+  });
+
+  test("a quoted packet whose address has no mapping makes a bad error, never an ICMP reply (RFC 7915 §5.3)", () => {
+    const tr = new SiitTranslator({ ...cfg, icmpOnUntranslatable: true });
+    // The quoted packet went to an IPv6 address outside pool6 and the EAMT.
+    const quoted = ipv6Packet(v6host, "2001:db8:ffff::9", { proto: 17, payload: bytes(20) });
+    const err = ipv6Packet(v4peer6, v6host, {
+      proto: 58,
+      icmpType: 1,
+      icmpCode: 4,
+      icmpRest: 0,
+      payload: quoted,
+    });
+    assert.equal(tr.translate(err), Verdict.Drop);
+    assert.equal(tr.lastReason, DropReason.BadInnerPacket);
   });
 });

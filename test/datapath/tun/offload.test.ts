@@ -5,7 +5,7 @@
  * partial and super-packet paths with the plain one (both directions, SIIT and
  * NAT64), and a fuzz of the offload flags.
  *
- * Every checksum here is computed by this file's own helpers (never by the
+ * Every checksum here is computed by the helpers of packets.ts (never by the
  * code under test). "Completing" a partial checksum is modelled on a device
  * (RFC 1071: ones' complement of the sum over [csum_start, end); RFC 768: a
  * UDP checksum that comes out 0 is sent as 0xffff).
@@ -23,241 +23,56 @@ import {
   splitTail,
   tcpOffset,
 } from "../../../src/datapath/tun/offload.ts";
+import { addressOf, prefixOf } from "../../../src/util/net.ts";
+import {
+  client6,
+  deviceComplete,
+  fill,
+  fin,
+  fold,
+  hex,
+  type Ip,
+  ipPacket,
+  ipv4HeaderOk,
+  l4Of,
+  l4Ok,
+  maskId,
+  nat64Addr,
+  partialOf,
+  protoOf,
+  pseudo,
+  r16,
+  r32,
+  SIIT_CFG,
+  seedOf,
+  sum,
+  TCP_ACK,
+  TCP_CWR,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  tcpBytes,
+  udpBytes,
+  v4,
+  w16,
+  wkp,
+} from "./packets.ts";
 
 // ------------------------------------------------------------------ own helpers
 
 type Arb<A> = A extends fc.Arbitrary<infer T> ? T : never;
 
-function sum(b: Uint8Array, o: number, n: number, acc = 0): number {
-  let s = acc;
-  for (let i = 0; i < n; i += 2) s += (b[o + i]! << 8) | (i + 1 < n ? b[o + i + 1]! : 0);
-  return s;
-}
-function fold(s: number): number {
-  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
-  return s;
-}
-function fin(s: number): number {
-  return ~fold(s) & 0xffff;
-}
-function r16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-function w16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & 0xff;
-  b[o + 1] = v & 0xff;
-}
-function r32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-function w32(b: Uint8Array, o: number, v: number): void {
-  w16(b, o, v >>> 16);
-  w16(b, o + 2, v & 0xffff);
-}
-/** Deterministic filler (xorshift32), so large payloads do not go through fast-check's shrinker. */
-function fill(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
-}
-/** An IPv4 packet in hex with its Identification and header checksum zeroed. */
-function maskId(b: Uint8Array): string {
-  const c = b.slice();
-  c.fill(0, 4, 6);
-  c.fill(0, 10, 12);
-  return hex(c);
-}
-
-const TCP_FIN = 0x01;
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
-const TCP_PSH = 0x08;
-const TCP_ACK = 0x10;
-const TCP_CWR = 0x80;
-
-interface Ip {
-  v: 4 | 6;
-  src: Uint8Array;
-  dst: Uint8Array;
-  ttl?: number;
-  tos?: number;
-  id?: number;
-  df?: boolean;
-  /** IPv4 options (multiple of 4 bytes, NOPs) or, for IPv6, a Destination Options header of this many bytes (8k). */
-  opt?: number;
-}
-
-/** IPv4 / IPv6 header + transport bytes, lengths and checksums filled in (UDP length too). */
-function ipPacket(h: Ip, proto: number, l4: Uint8Array): Uint8Array {
-  const opt = h.opt ?? 0;
-  const ihl = (h.v === 4 ? 20 : 40) + opt;
-  const b = new Uint8Array(ihl + l4.length);
-  const tos = h.tos ?? 0;
-  if (h.v === 4) {
-    b[0] = 0x40 | (ihl >>> 2);
-    b[1] = tos;
-    w16(b, 2, b.length);
-    w16(b, 4, h.id ?? 0);
-    w16(b, 6, h.df ? 0x4000 : 0);
-    b[8] = h.ttl ?? 64;
-    b[9] = proto;
-    b.set(h.src, 12);
-    b.set(h.dst, 16);
-    b.fill(1, 20, ihl); // NOP options
-    w16(b, 10, fin(sum(b, 0, ihl)));
-  } else {
-    b[0] = 0x60 | (tos >>> 4);
-    b[1] = (tos & 0x0f) << 4;
-    w16(b, 4, b.length - 40);
-    b[6] = opt > 0 ? 60 : proto;
-    b[7] = h.ttl ?? 64;
-    b.set(h.src, 8);
-    b.set(h.dst, 24);
-    if (opt > 0) {
-      b[40] = proto;
-      b[41] = (opt >>> 3) - 1;
-      b[42] = 1; // PadN
-      b[43] = opt - 4;
-    }
-  }
-  b.set(l4, ihl);
-  if (proto === 17) w16(b, ihl + 4, l4.length);
-  if (proto === 6 || proto === 17) {
-    const co = ihl + (proto === 6 ? 16 : 6);
-    w16(b, co, 0);
-    let c = fin(sum(b, ihl, l4.length, pseudo(b)));
-    if (proto === 17 && c === 0) c = 0xffff; // RFC 768
-    w16(b, co, c);
-  }
-  return b;
-}
-
-/** Offset of the transport header (after IPv4 options / the IPv6 extension header this file builds). */
-function l4Of(b: Uint8Array): number {
-  if (b[0]! >>> 4 === 4) return (b[0]! & 0x0f) << 2;
-  return b[6] === 60 ? 40 + ((b[41]! + 1) << 3) : 40;
-}
-function protoOf(b: Uint8Array): number {
-  return b[0]! >>> 4 === 4 ? b[9]! : b[6] === 60 ? b[40]! : b[6]!;
-}
-/** Unfolded pseudo-header sum (RFC 793 §3.1 / RFC 8200 §8.1): addresses, protocol, transport length. */
-function pseudo(b: Uint8Array): number {
-  const l4 = l4Of(b);
-  if (b[0]! >>> 4 === 4) return sum(b, 12, 8) + b[9]! + (r16(b, 2) - l4);
-  return sum(b, 8, 32) + protoOf(b) + (40 + r16(b, 4) - l4);
-}
-function csumField(b: Uint8Array): number {
-  return l4Of(b) + (protoOf(b) === 6 ? 16 : 6);
-}
-/** The kernel's CHECKSUM_PARTIAL seed: the folded, NOT complemented, pseudo-header sum. */
-function seedOf(b: Uint8Array): number {
-  return fold(pseudo(b));
-}
-/** A copy of b with its transport checksum replaced by the pseudo-header seed. */
-function partialOf(b: Uint8Array): Uint8Array {
-  const p = b.slice();
-  w16(p, csumField(p), seedOf(p));
-  return p;
-}
-/** A device completing a partial checksum (RFC 1071; UDP 0 → 0xffff, RFC 768). */
-function deviceComplete(b: Uint8Array, start: number, offset: number, proto: number): void {
-  let c = fin(sum(b, start, b.length - start));
-  if (proto === 17 && c === 0) c = 0xffff;
-  w16(b, start + offset, c);
-}
-function ipv4HeaderOk(b: Uint8Array): boolean {
-  return fin(sum(b, 0, (b[0]! & 0x0f) << 2)) === 0;
-}
-/** Transport checksum of a whole (unfragmented) TCP/UDP packet verifies. */
-function l4Ok(b: Uint8Array): boolean {
-  const l4 = l4Of(b);
-  return fin(sum(b, l4, b.length - l4, pseudo(b))) === 0;
-}
-
-function tcpBytes(t: {
-  sport: number;
-  dport: number;
-  seq: number;
-  ack?: number;
-  flags: number;
-  opts?: number;
-  payload: Uint8Array;
-}): Uint8Array {
-  const opts = t.opts ?? 0;
-  const b = new Uint8Array(20 + opts + t.payload.length);
-  w16(b, 0, t.sport);
-  w16(b, 2, t.dport);
-  w32(b, 4, t.seq >>> 0);
-  w32(b, 8, (t.ack ?? 0x01020304) >>> 0);
-  b[12] = ((20 + opts) >>> 2) << 4;
-  b[13] = t.flags;
-  w16(b, 14, 0xfaf0);
-  w16(b, 18, 0);
-  b.fill(1, 20, 20 + opts); // NOP options
-  b.set(t.payload, 20 + opts);
-  return b;
-}
-function udpBytes(sport: number, dport: number, payload: Uint8Array): Uint8Array {
-  const b = new Uint8Array(8 + payload.length);
-  w16(b, 0, sport);
-  w16(b, 2, dport);
-  b.set(payload, 8);
-  return b;
-}
-
-const v4 = (a: number, b: number, c: number, d: number) => new Uint8Array([a, b, c, d]);
-/** 64:ff9b::/96 + an IPv4 address (RFC 6052 §2.2). */
-function wkp(a4: Uint8Array): Uint8Array {
-  const b = new Uint8Array(16);
-  b[1] = 0x64;
-  b[2] = 0xff;
-  b[3] = 0x9b;
-  b.set(a4, 12);
-  return b;
-}
-/** 2001:db8:64::/96 + an IPv4 address (the NAT64's pool6 here). */
-function nat64Addr(a4: Uint8Array): Uint8Array {
-  const b = new Uint8Array(16);
-  b.set([0x20, 0x01, 0x0d, 0xb8, 0x00, 0x64], 0);
-  b.set(a4, 12);
-  return b;
-}
-/** A client in 2001:db8:1::/64. */
-function client6(x: number): Uint8Array {
-  const b = new Uint8Array(16);
-  b.set([0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01], 0);
-  w32(b, 12, x >>> 0);
-  return b;
-}
-
 // ------------------------------------------------------------------ translators
-
-const SIIT_CFG: SiitConfig = {
-  pool6: "64:ff9b::/96",
-  ownIpv4: "192.0.2.1",
-  ownIpv6: "2001:db8:ffff::1",
-  ipv4LinkMtu: 1500,
-  ipv6LinkMtu: 1500,
-  hairpinMode: "off",
-};
 
 function nat64Cfg(over: Partial<Nat64Config> = {}): Nat64Config {
   return {
-    pool6: "2001:db8:64::/96",
+    pool6: prefixOf("2001:db8:64::/96"),
     pool4: [{ first: 0xc6336401, last: 0xc6336408, portMin: 1024, portMax: 65535 }], // 198.51.100.1-8
     timeouts: { udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240, tcpIncomingSyn: 6 },
     siit: {
-      ownIpv4: "198.51.100.1",
-      ownIpv6: "2001:db8:64::c633:6401",
+      ownIpv4: addressOf("198.51.100.1"),
+      ownIpv6: addressOf("2001:db8:64::c633:6401"),
       ipv4LinkMtu: 1500,
       ipv6LinkMtu: 1500,
     },
@@ -1115,7 +930,7 @@ describe("segmentation offload (gsoSize): whole super-packet == its segments one
 
 const HAIRPIN_CFG: SiitConfig = {
   ...SIIT_CFG,
-  eamt: [{ ipv6: "2001:db8:1::/125", ipv4: "198.51.100.0/29" }],
+  eamt: [{ ipv6: prefixOf("2001:db8:1::/125"), ipv4: prefixOf("198.51.100.0/29") }],
   hairpinMode: "intrinsic",
 };
 /** 2001:db8:1::n (EAMT ↔ 198.51.100.n). */
@@ -1295,9 +1110,9 @@ describe("translate() with random offload flags never throws", () => {
       wrapSiit(
         new SiitTranslator({
           ...SIIT_CFG,
-          pool6: "2001:db8:64::/96",
+          pool6: prefixOf("2001:db8:64::/96"),
           hairpinMode: "intrinsic",
-          eamt: [{ ipv4: "198.51.100.0/29", ipv6: "2001:db8:1::/125" }],
+          eamt: [{ ipv4: prefixOf("198.51.100.0/29"), ipv6: prefixOf("2001:db8:1::/125") }],
           icmpOnUntranslatable: true,
         }),
       ),

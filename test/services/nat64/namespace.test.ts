@@ -207,6 +207,8 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
       );
       assert.match(m, /v6mostly_nat64_bytes_total\{resource="Nat64Gateway\/lab",direction="4to6"\} [1-9]\d*/);
       assert.match(m, /v6mostly_nat64_table_bytes\{resource="Nat64Gateway\/lab"\} \d+/);
+      // Published at 0 too: a bug caught on the packet path would show here.
+      assert.match(m, /v6mostly_nat64_internal_errors_total\{resource="Nat64Gateway\/lab"\} 0\n/);
     },
   );
 

@@ -2,9 +2,13 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Nat64Translator } from "../../../src/datapath/nat64/translator.ts";
+import { compileSiitConfig, Verdict } from "../../../src/datapath/siit/index.ts";
 import { plan } from "../../../src/planner/plan.ts";
 import { embed4, planGateway, proxyArp, rangeToCidrs } from "../../../src/services/nat64/plan.ts";
-import { prefixOf } from "../../../src/util/net.ts";
+import { format6 } from "../../../src/util/addrtext.ts";
+import { addressOf, prefixOf } from "../../../src/util/net.ts";
+import { bytes, ipv6Packet } from "../../datapath/siit/build.ts";
 import { doc, validateText } from "../../support/validate.ts";
 
 const num = (t: string) => t.split(".").reduce((a, b) => a * 256 + Number(b), 0) >>> 0;
@@ -43,8 +47,8 @@ describe("Nat64Gateway plan", () => {
     const subnet = { first: num("198.51.100.0"), last: num("198.51.100.7") };
     assert.deepEqual(proxyArp(p.answered, [subnet]), ["198.51.100.5", "198.51.100.6", "198.51.100.7"]);
     assert.deepEqual(proxyArp(p.answered, [subnet], 2), ["198.51.100.5", "198.51.100.6"]);
-    assert.equal(p.nat64?.siit?.ownIpv4, "198.51.100.5");
-    assert.equal(p.nat64?.siit?.ownIpv6, "2001:db8:64::c633:6405");
+    assert.deepEqual(p.nat64?.siit?.ownIpv4, addressOf("198.51.100.5"));
+    assert.deepEqual(p.nat64?.siit?.ownIpv6, addressOf("2001:db8:64::c633:6405"));
     assert.equal(p.wake.text, "2001:db8:64::1");
     assert.deepEqual([p.queues, p.loop, p.offload], [1, "poll", true]);
   });
@@ -68,7 +72,36 @@ describe("Nat64Gateway plan", () => {
     assert.deepEqual(p.host.routes4, ["203.0.113.140/31"]);
     assert.deepEqual(p.answered, [{ first: num("203.0.113.140"), last: num("203.0.113.141") }]);
     assert.equal(p.nat64, undefined);
-    assert.equal(p.siit?.pool6, "2001:db8:64::/96");
+    assert.deepEqual(p.siit?.pool6, prefixOf("2001:db8:64::/96"));
+  });
+
+  it("hands the translators values that survive the copy into a worker thread (structured clone)", () => {
+    // workerData is a structured clone: the values arrive as plain objects, their fields intact.
+    const stateful = planGateway(
+      gateway(`prefix: "2001:db8:64::/96"\npool4: ["198.51.100.5"]\nallowedSources: ["2001:db8:1::/64"]`),
+    );
+    const nat64 = structuredClone(stateful.nat64!);
+    assert.equal(Object.getPrototypeOf(nat64.pool6), Object.prototype);
+    const nat = new Nat64Translator(nat64);
+    const udp = { proto: 17, srcPort: 5000, dstPort: 53, payload: bytes(20) };
+    assert.equal(
+      nat.translate(ipv6Packet("2001:db8:1::7", "2001:db8:64::c000:201", udp)),
+      Verdict.Translated,
+    );
+    // a source outside allowedSources gets ICMPv6 1/1 from the translator's own address
+    assert.equal(nat.translate(ipv6Packet("2001:db8:2::7", "2001:db8:64::c000:201", udp)), Verdict.IcmpReply);
+    assert.equal(format6(nat.outBuf, nat.outOffset[0]! + 8), "2001:db8:64::c633:6405");
+
+    const stateless = planGateway(
+      gateway(
+        `mode: stateless\nprefix: "2001:db8:64::/96"\neamt: [{ ipv6: "2001:db8:1::10/127", ipv4: "203.0.113.140/31" }]\nrfc6791Pool: { ipv4: ["203.0.113.8-203.0.113.9"] }`,
+      ),
+    );
+    const siit = compileSiitConfig(structuredClone(stateless.siit!));
+    assert.deepEqual(siit, compileSiitConfig(stateless.siit!));
+    assert.deepEqual([...siit.rfc6791v4], [203, 0, 113, 8, 203, 0, 113, 9]);
+    assert.equal(siit.eamt.size, 1);
+    assert.equal(siit.pool6?.len, 96);
   });
 
   it("cuts ranges into the fewest CIDR blocks", () => {

@@ -1,0 +1,73 @@
+/**
+ * What the main thread and a packet worker exchange: the workerData a worker
+ * starts from (plain data and SharedArrayBuffers, copied or shared by
+ * postMessage), and the messages it posts back. The packet loop (loop.ts)
+ * and the service that starts the workers both import this; neither
+ * imports the other.
+ */
+import type { Nat64Config } from "../nat64/translator.ts";
+import type { SiitConfig } from "../siit/index.ts";
+
+export interface WorkerInput {
+  fd: number;
+  mode: "stateful" | "stateless";
+  nat64?: Nat64Config;
+  siit?: SiitConfig;
+  /** Float64Array layout of stats.ts. */
+  stats: SharedArrayBuffer;
+  /** Int32Array: [0] stop flag. */
+  control: SharedArrayBuffer;
+  /** Largest number of sessions in a published snapshot. */
+  snapshotLimit: number;
+  /** Log session events (debug level). */
+  logEvents: boolean;
+  /**
+   * "poll": non-blocking fd, read until EAGAIN then poll() with a timeout.
+   * "blocking": blocking read(); the main thread sends a datagram to `wake`
+   * (the prefix's image of 0.0.0.1, never a real destination) every 250 ms and
+   * on stop, so timers run and the loop ends.
+   */
+  loop: "poll" | "blocking";
+  wake: Uint8Array;
+  /** The fd was opened with offload (IFF_VNET_HDR + TUNSETOFFLOAD). */
+  offload: boolean;
+  /** Multi-queue stateful NAT64: this worker's place among the workers (see nat64/shard.ts). */
+  shard?: ShardInput;
+}
+
+export interface ShardInput {
+  index: number;
+  count: number;
+  /** rings[from][to]: the handoff ring from worker `from` to worker `to` (null on the diagonal). */
+  rings: (SharedArrayBuffer | null)[][];
+  /** Each worker's eventfd, written to wake it. */
+  eventfds: number[];
+  /** Int32Array, one flag per worker: 1 while it may be asleep in poll(). */
+  sleeping: SharedArrayBuffer;
+}
+
+/** One session of the published table (`/translations`, `v6mostly translations`). */
+export interface SessionRow {
+  proto: "tcp" | "udp" | "icmp";
+  ipv6: string;
+  port6: number;
+  ipv4: string;
+  port4: number;
+  remote4: string;
+  remotePort: number;
+  remote6: string;
+  state: string;
+  expiresIn: number;
+  static: boolean;
+}
+
+/** What a worker posts to the main thread. */
+export type WorkerMessage =
+  /** The loop runs: translating has started. */
+  | { type: "ready" }
+  /** The session table (at most snapshotLimit rows of `total`), once a second. */
+  | { type: "snapshot"; sessions: SessionRow[]; total: number }
+  /** A session event, when logEvents is set (at most 100 a second). */
+  | { type: "log"; msg: string; proto: number; ipv6: string; ipv4: string; remote?: string; state?: string }
+  /** The loop has ended after the stop flag was raised; the counters are final. */
+  | { type: "stopped" };
