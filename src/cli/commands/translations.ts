@@ -33,8 +33,12 @@ export function renderTranslations(all: Record<string, TranslationsTopic>): stri
         rows,
       ),
     );
+    const age =
+      t.sessionsAgeMs === undefined
+        ? " (no table from the packet workers yet)"
+        : ` (table from ${(t.sessionsAgeMs / 1000).toFixed(1)} s ago: the workers send it once a second; the counters below are at most 0.25 s old)`;
     out.push(
-      `Total number of translations: ${t.totalSessions}${t.truncated ? ` (${t.sessions.length} shown)` : ""}`,
+      `Total number of translations: ${t.totalSessions}${t.truncated ? ` (${t.sessions.length} shown)` : ""}${age}`,
     );
     const c = t.counters;
     out.push(

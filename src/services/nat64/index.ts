@@ -28,6 +28,11 @@ export interface TranslationsTopic {
   sessions: SessionRow[];
   totalSessions: number;
   truncated: boolean;
+  /**
+   * how old the session table is, in ms (the workers send theirs once a second; the counters are
+   * at most a quarter of a second old); absent before the first table arrived
+   */
+  sessionsAgeMs?: number;
 }
 
 export async function startNat64Gateway(
@@ -83,6 +88,7 @@ export async function startNat64Gateway(
       sessions: table.sessions,
       totalSessions: table.total,
       truncated: table.total > table.sessions.length,
+      sessionsAgeMs: table.at === undefined ? undefined : Date.now() - table.at,
     };
   });
   const metrics = ctx.metrics ? gatewayMetrics(ctx.metrics, plan.resource, stats) : undefined;

@@ -68,6 +68,8 @@ export function openQueues(plan: GatewayPlan, log: Logger): Queues {
 export interface SessionTable {
   sessions: SessionRow[];
   total: number;
+  /** when (Date.now()) the oldest of the merged tables was received; absent before the first */
+  at?: number;
 }
 
 /** The running workers of one gateway. */
@@ -197,7 +199,7 @@ export class PacketWorkers {
     this.heard.set(w, Date.now());
     w.on("message", (m: { type: string } & Record<string, unknown>) => {
       this.heard.set(w, Date.now());
-      if (m.type === "snapshot") this.latest.set(w, m as unknown as SessionTable);
+      if (m.type === "snapshot") this.latest.set(w, { ...(m as unknown as SessionTable), at: Date.now() });
       else if (m.type === "log") {
         const { type: _t, msg, ...rest } = m;
         this.log.debug(rest, String(msg));
@@ -232,11 +234,13 @@ export class PacketWorkers {
   sessions(): SessionTable {
     const sessions: SessionRow[] = [];
     let total = 0;
+    let at: number | undefined;
     for (const l of this.latest.values()) {
       total += l.total;
+      at = Math.min(at ?? Number.POSITIVE_INFINITY, l.at ?? 0);
       for (const r of l.sessions) if (sessions.length < this.plan.snapshotLimit) sessions.push(r);
     }
-    return { sessions, total };
+    return { sessions, total, at };
   }
 
   /** Ask the workers to stop (the control word), wait up to 3 s, then end the threads. */
