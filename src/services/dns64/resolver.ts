@@ -10,7 +10,15 @@ import {
   type Reply,
   replyFromUpstream,
 } from "./reply.ts";
-import { type Dns64Config, ipv4onlyAnswer, judgeAaaa, planQuery, ptrAnswer, synthesize } from "./synth.ts";
+import {
+  aFailure,
+  type Dns64Config,
+  ipv4onlyAnswer,
+  judgeAaaa,
+  planQuery,
+  ptrAnswer,
+  synthesize,
+} from "./synth.ts";
 import type { UpstreamAnswer, UpstreamQuestion } from "./upstream.ts";
 import { CLASS_IN, RCODE, TYPE, writeU32 } from "./wire.ts";
 
@@ -116,8 +124,14 @@ export class Resolver {
       return verdict.reply;
     }
     const a = await this.answer(name, TYPE.A, CLASS_IN, dnssecOk, cd);
-    const synthesized = synthesize(this.cfg, name, aaaaReply, aged(a.reply, a.age), dnssecOk, aaaaMsg);
-    if (!synthesized) return aaaaReply; // §5.1.6: nothing to synthesize from: the AAAA answer stands
+    const aReply = aged(a.reply, a.age);
+    if (aReply.rcode !== RCODE.NOERROR && verdict.nodata) return aFailure(name, aReply, dnssecOk);
+    const synthesized = synthesize(this.cfg, name, aaaaReply, aReply, dnssecOk, aaaaMsg);
+    if (!synthesized) {
+      // §5.1.6: nothing to synthesize from: the AAAA answer stands, without excluded records (§5.1.4)
+      if (verdict.fallback !== aaaaReply) this.stats.excludedFiltered++;
+      return verdict.fallback;
+    }
     this.stats.synthesized++;
     return synthesized;
   }

@@ -9,7 +9,7 @@ import {
   reverseZone,
   synthesizeAddress,
 } from "./addressing.ts";
-import { buildReply, copyRecord, type OutRecord, parseReply, type Reply } from "./reply.ts";
+import { buildReply, copyRecord, errorReply, type OutRecord, parseReply, type Reply } from "./reply.ts";
 import {
   CLASS_IN,
   FLAG,
@@ -83,7 +83,10 @@ export function ptrTarget(cfg: Dns64Config, qname: Uint8Array): Uint8Array | und
 
 export type AaaaVerdict =
   | { kind: "answer"; reply: Reply } // return this (real AAAA, or NXDOMAIN)
-  | { kind: "synthesize" }; // fetch the A records and synthesize
+  // fetch the A records and synthesize; with nothing to synthesize from (§5.1.6), `fallback` is the
+  // answer: the AAAA answer without its excluded records (NODATA when all were excluded, §5.1.4);
+  // `nodata`: it holds no usable AAAA (only alwaysSynthesize leaves some)
+  | { kind: "synthesize"; fallback: Reply; nodata: boolean };
 
 /** Records of the answer section that are AAAA data (class IN, 16 bytes). */
 function aaaaRecords(m: Message) {
@@ -98,45 +101,55 @@ function aaaaRecords(m: Message) {
  * - any other RCODE but NOERROR: treated as NODATA (§5.1.2), so synthesis is tried.
  * - NOERROR with AAAA records: usable unless every one lies in an excluded prefix (§5.1.4); the
  *   excluded ones are removed from a mixed answer (BIND does the same; Unbound has no default
- *   exclusion and returns ::ffff:0:0/96 records unchanged).
+ *   exclusion and returns ::ffff:0:0/96 records unchanged). An excluded record is never returned,
+ *   not even when there is nothing to synthesize from (§5.1.4: it counts as absent).
  * - NOERROR without AAAA (NODATA, or a CNAME chain ending without AAAA, §5.1.3): synthesize.
  * `parsed`: the reply already parsed (parseReply), when the caller has it.
  */
 export function judgeAaaa(cfg: Dns64Config, reply: Reply, parsed?: Message): AaaaVerdict {
   if (reply.rcode === RCODE.NXDOMAIN) return { kind: "answer", reply };
-  if (reply.rcode !== RCODE.NOERROR) return { kind: "synthesize" };
+  if (reply.rcode !== RCODE.NOERROR) return { kind: "synthesize", fallback: reply, nodata: true };
   const m = parsed ?? parseReply(reply);
   const aaaa = aaaaRecords(m);
-  if (aaaa.length === 0) return { kind: "synthesize" };
-  if (cfg.alwaysSynthesize) return { kind: "synthesize" };
+  if (aaaa.length === 0) return { kind: "synthesize", fallback: reply, nodata: true };
   const excluded = aaaa.filter((r) => cfg.exclude.some((p) => inPrefix6(p, reply.wire, r.rdataOffset)));
-  if (excluded.length === aaaa.length) return { kind: "synthesize" };
-  if (excluded.length === 0) return { kind: "answer", reply };
-  const keep = (sec: 0 | 1 | 2) =>
-    m.records
-      .filter((r) => r.section === sec && !excluded.includes(r) && r.type !== TYPE.OPT)
-      .map((r) => copyRecord(reply.wire, r));
-  const sections = [keep(0), keep(1), keep(2)];
-  if (sections.some((s) => s.some((r) => r === undefined))) return { kind: "answer", reply };
+  const usable = excluded.length === 0 ? reply : withoutRecords(reply, m, excluded);
+  const nodata = excluded.length === aaaa.length;
+  if (cfg.alwaysSynthesize || nodata) return { kind: "synthesize", fallback: usable, nodata };
+  return { kind: "answer", reply: usable };
+}
+
+/** `reply` rebuilt without the records `drop` (SERVFAIL when a record cannot be copied). */
+function withoutRecords(reply: Reply, m: Message, drop: Message["records"]): Reply {
   const q = m.question!;
-  const filtered = buildReply(
-    q.name,
-    q.type,
-    q.class,
-    m.flags,
-    sections as [OutRecord[], OutRecord[], OutRecord[]],
-    reply.ttl,
-  );
-  return { kind: "answer", reply: filtered };
+  const sections: [OutRecord[], OutRecord[], OutRecord[]] = [[], [], []];
+  for (const r of m.records) {
+    if (r.type === TYPE.OPT || drop.includes(r)) continue;
+    const c = copyRecord(reply.wire, r);
+    if (!c) return errorReply(q.name, q.type, q.class, RCODE.SERVFAIL);
+    sections[r.section].push(c);
+  }
+  return buildReply(q.name, q.type, q.class, m.flags, sections, reply.ttl);
+}
+
+/**
+ * RFC 6147 §5.1.3: a record of the A answer's CNAME/DNAME chain, kept in the AAAA answer made from
+ * it, with its signatures when the client asked for DNSSEC records (signatures over A records are
+ * not kept: they cover the A data).
+ */
+function isChainRecord(wire: Uint8Array, r: Message["records"][number], dnssecOk: boolean): boolean {
+  if (r.type === TYPE.CNAME || r.type === TYPE.DNAME) return true;
+  if (r.type !== TYPE.RRSIG || !dnssecOk || r.rdlength < 2) return false;
+  const covered = readU16(wire, r.rdataOffset);
+  return covered === TYPE.CNAME || covered === TYPE.DNAME;
 }
 
 /**
  * RFC 6147 §5.1.6-§5.1.8: the synthesized answer to an AAAA query, from the upstream A answer.
  * Returns undefined when there is nothing to synthesize from (no A records, or an error): the caller
- * then returns the original AAAA answer (§5.1.6).
+ * then returns the AAAA answer (§5.1.6), or the A query's failure (see aFailure).
  *
- * - The CNAME/DNAME chain of the A answer is kept as is (§5.1.3), with its signatures when the
- *   client asked for DNSSEC records; signatures over A records are dropped (they cover the A data).
+ * - The CNAME/DNAME chain of the A answer is kept as is (§5.1.3, isChainRecord).
  * - Every A record becomes an AAAA record with the RFC 6052 address under the PREF64 (§5.1.6).
  * - TTL (§5.1.7): the smaller of the A record's TTL and the negative-caching TTL of the AAAA answer
  *   (its SOA, RFC 2308 §5); 600 s when the AAAA answer had no SOA. BIND does this; Unbound 1.17
@@ -165,7 +178,7 @@ export function synthesize(
   let synthesized = 0;
   for (const r of a.records) {
     if (r.section !== 0) continue;
-    if (r.type === TYPE.CNAME || r.type === TYPE.DNAME) {
+    if (isChainRecord(aReply.wire, r, dnssecOk)) {
       const c = copyRecord(aReply.wire, r);
       if (!c) return undefined;
       answer.push(c);
@@ -179,16 +192,6 @@ export function synthesize(
         rdata: v6,
       });
       synthesized++;
-    } else if (r.type === TYPE.RRSIG && dnssecOk && r.rdlength >= 2) {
-      const covered = readU16(aReply.wire, r.rdataOffset);
-      if (covered === TYPE.CNAME || covered === TYPE.DNAME)
-        answer.push({
-          name: r.name,
-          type: r.type,
-          class: r.class,
-          ttl: r.ttl,
-          rdata: aReply.wire.slice(r.rdataOffset, r.end),
-        });
     }
   }
   if (synthesized === 0) return undefined;
@@ -196,6 +199,27 @@ export function synthesize(
   let ttl = Math.min(aReply.ttl, ttlCap);
   for (const r of answer) ttl = Math.min(ttl, r.ttl);
   return buildReply(qname, TYPE.AAAA, CLASS_IN, ad | RCODE.NOERROR, [answer, [], []], ttl);
+}
+
+/**
+ * The answer to an AAAA query when the AAAA answer had nothing usable and the A query then failed
+ * (any RCODE but NOERROR: SERVFAIL, NXDOMAIN, REFUSED): that failure, under the AAAA question.
+ * RFC 6147 §5.1.6 synthesizes from the A answer; an A answer that is an error has nothing to
+ * synthesize from, and an empty NOERROR instead would tell the client that the name exists without
+ * addresses (and be cached for the AAAA answer's negative TTL) when the truth is unknown or that it
+ * does not exist. Kept: the A answer's CNAME/DNAME chain (isChainRecord) and its authority section
+ * (the SOA of an NXDOMAIN for negative caching, RFC 2308 §3); its TTL (a SERVFAIL is not cached).
+ */
+export function aFailure(qname: Uint8Array, aReply: Reply, dnssecOk: boolean): Reply {
+  const a = parseReply(aReply);
+  const sections: [OutRecord[], OutRecord[], OutRecord[]] = [[], [], []];
+  for (const r of a.records) {
+    if (r.section === 2 || (r.section === 0 && !isChainRecord(aReply.wire, r, dnssecOk))) continue;
+    const c = copyRecord(aReply.wire, r);
+    if (!c) return errorReply(qname, TYPE.AAAA, CLASS_IN, RCODE.SERVFAIL);
+    sections[r.section].push(c);
+  }
+  return buildReply(qname, TYPE.AAAA, CLASS_IN, a.flags, sections, aReply.ttl);
 }
 
 /**

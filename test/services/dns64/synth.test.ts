@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  aFailure,
   ipv4onlyAnswer,
   judgeAaaa,
   planQuery,
@@ -69,6 +70,10 @@ test("§5.1.4: AAAA inside exclude count as absent; mixed answers lose the exclu
   const real = upstreamReply(NAME, "AAAA", { answers: [aaaa(NAME, "2001:db8::2")] });
   const r = judgeAaaa(cfg, real);
   assert.ok(r.kind === "answer" && r.reply === real, "a usable answer is passed through untouched");
+  // nothing to synthesize from: the fallback has no excluded record (NODATA), §5.1.4
+  const vm = judgeAaaa(cfg, mapped);
+  assert.ok(vm.kind === "synthesize" && vm.nodata);
+  if (vm.kind === "synthesize") assert.deepEqual(decode(vm.fallback.wire).answers, []);
   // an empty exclude list keeps mapped addresses
   assert.equal(judgeAaaa(config("64:ff9b::/96", { exclude: [] }), mapped).kind, "answer");
 });
@@ -115,6 +120,28 @@ test("§5.1.6: no A records → nothing to synthesize (the AAAA answer stands)",
     undefined,
   );
   assert.equal(synthesize(cfg, qn, aaaaR, upstreamReply(NAME, "A", { rcode: "SERVFAIL" }), false), undefined);
+});
+
+test("a failed A query after AAAA NODATA: its RCODE, CNAME chain and SOA under the AAAA question", () => {
+  const aR = upstreamReply(NAME, "A", {
+    rcode: "NXDOMAIN",
+    answers: [cname(NAME, "gone.example", 200)],
+    authorities: [soa("example", 300, 45)],
+  });
+  const p = decode(aFailure(qn, aR, false).wire);
+  assert.equal(p.rcode, "NXDOMAIN");
+  assert.deepEqual(p.questions, [{ name: NAME, type: "AAAA", class: "IN" }]);
+  assert.deepEqual(
+    p.answers.map((r) => `${r.type} ${r.data}`),
+    ["CNAME gone.example"],
+  );
+  assert.deepEqual(
+    p.authorities.map((r) => r.type),
+    ["SOA"],
+  );
+  const sf = aFailure(qn, upstreamReply(NAME, "A", { rcode: "SERVFAIL" }), false);
+  assert.equal(decode(sf.wire).rcode, "SERVFAIL");
+  assert.equal(sf.ttl, 0, "a SERVFAIL is not cached");
 });
 
 test("§5.5: DO+CD turns synthesis off; CD alone or DO alone keeps it", () => {
