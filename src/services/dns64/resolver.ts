@@ -17,6 +17,7 @@ import {
   judgeAaaa,
   planQuery,
   ptrAnswer,
+  reverseNodata,
   synthesize,
 } from "./synth.ts";
 import type { UpstreamAnswer, UpstreamQuestion } from "./upstream.ts";
@@ -103,6 +104,8 @@ export class Resolver {
           return { reply: ipv4onlyAnswer(this.cfg, lowerName, qtype, qclass), age: 0 };
         case "aaaa":
           return this.store(key, await this.aaaa(key, lowerName, dnssecOk, cd));
+        case "reverseNodata":
+          return { reply: reverseNodata(this.cfg, lowerName, qtype, qclass), age: 0 };
         case "ptr": {
           const inAddr = await this.answer(plan.target, TYPE.PTR, CLASS_IN, dnssecOk, cd);
           this.stats.ptrSynthesized++;

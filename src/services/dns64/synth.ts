@@ -4,6 +4,7 @@ import {
   addressOfIp6Arpa,
   inAddrArpaName,
   inPrefix6,
+  isPartialIp6Arpa,
   type Prefix6,
   type Rfc6052Prefix,
   reverseZone,
@@ -12,6 +13,7 @@ import {
 import { buildReply, copyRecord, errorReply, type OutRecord, parseReply, type Reply } from "./reply.ts";
 import {
   CLASS_IN,
+  concat,
   FLAG,
   isSubdomain,
   type Message,
@@ -39,6 +41,7 @@ export type Plan =
   | { kind: "forward" } // pass through (A, MX, ..., and DNS64 switched off by DO+CD)
   | { kind: "aaaa" } // RFC 6147 §5.1: AAAA, maybe synthesized
   | { kind: "ptr"; target: Uint8Array } // RFC 6147 §5.3.1: ip6.arpa under the PREF64
+  | { kind: "reverseNodata" } // RFC 6147 §5.3.1: a PTR above the addresses of the PREF64's zone
   | { kind: "ipv4only" }; // RFC 8880 §7.2: answered locally
 
 export const IPV4ONLY_ARPA = textToName("ipv4only.arpa");
@@ -64,6 +67,7 @@ export function planQuery(
   if (qtype === TYPE.PTR) {
     const target = ptrTarget(cfg, qname);
     if (target) return { kind: "ptr", target };
+    if (isPartialIp6Arpa(cfg.prefix, reverseZone(cfg.prefix), qname)) return { kind: "reverseNodata" };
   }
   return { kind: "forward" };
 }
@@ -250,6 +254,38 @@ export function ptrAnswer(qname: Uint8Array, target: Uint8Array, inAddr: Reply):
     sections[0].length === 0 && rcode === RCODE.NOERROR && sections[1].length === 0 ? 0 : ttl,
   );
 }
+
+/** TTL and negative TTL (SOA MINIMUM, RFC 2308 §4) of the PREF64's reverse zone SOA. */
+export const REVERSE_SOA_TTL = NO_SOA_TTL;
+
+/**
+ * RFC 6147 §5.3.1: the DNS64 answers for the ip6.arpa zone of its PREF64 (ptrTarget maps whole
+ * addresses). A name of that zone with fewer nibbles than an address (the apex, or a name between
+ * it and the addresses) exists in the zone's tree and owns no PTR record: NOERROR with no answer
+ * (NODATA), and the zone's SOA in the authority section so that the client can cache the answer
+ * (RFC 2308 §3). The SOA is the one of an empty zone as BIND writes it for its built-in empty zones
+ * (MNAME the zone, RNAME "."), with the §5.1.7 bound of 600 s as TTL and MINIMUM.
+ */
+export function reverseNodata(cfg: Dns64Config, qname: Uint8Array, qtype: number, qclass: number): Reply {
+  const zone = reverseZone(cfg.prefix);
+  const times = new Uint8Array(20);
+  const view = new DataView(times.buffer);
+  // SERIAL 0, REFRESH, RETRY, EXPIRE (BIND's empty-zone values), MINIMUM
+  view.setUint32(4, 28800);
+  view.setUint32(8, 7200);
+  view.setUint32(12, 604800);
+  view.setUint32(16, REVERSE_SOA_TTL);
+  const soa: OutRecord = {
+    name: zone,
+    type: TYPE.SOA,
+    class: CLASS_IN,
+    ttl: REVERSE_SOA_TTL,
+    rdata: concat(zone, ROOT_NAME, times),
+  };
+  return buildReply(qname, qtype, qclass, RCODE.NOERROR, [[], [soa], []], REVERSE_SOA_TTL);
+}
+
+const ROOT_NAME = Uint8Array.of(0);
 
 /** RFC 8880 §2: the well-known IPv4 addresses of ipv4only.arpa. */
 export const IPV4ONLY_ADDRESSES = [Uint8Array.of(192, 0, 0, 170), Uint8Array.of(192, 0, 0, 171)];

@@ -388,3 +388,20 @@ test("AAAA NODATA, then the A query fails: the client gets the failure, not an e
   // an AAAA SERVFAIL counts as NODATA (§5.1.2): the A answer decides
   assert.equal(decode(await ask(handler, queryWire("aaaa-servfail.example", "AAAA"))).rcode, "NXDOMAIN");
 });
+
+test("§5.3.1: a PTR query above the addresses of the PREF64's zone gets NODATA with the SOA, not upstream's REFUSED", async () => {
+  const { up, handler } = setup();
+  for (const name of [
+    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa",
+    "0.0.0.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa",
+  ]) {
+    const p = decode(await ask(handler, queryWire(name, "PTR")));
+    assert.equal(p.rcode, "NOERROR", name);
+    assert.deepEqual(p.answers, []);
+    assert.deepEqual(
+      p.authorities.map((r) => `${r.type} ${r.name}`),
+      ["SOA 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa"],
+    );
+  }
+  assert.deepEqual(up.asked, [], "answered without an upstream query");
+});
