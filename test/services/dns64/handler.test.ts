@@ -48,6 +48,8 @@ class TableUpstream implements Fetcher {
   }
 }
 
+const LONG = "a-name-long-enough-to-matter-when-repeated.example";
+
 const table = {
   "a-only.example A": { answers: [a("a-only.example", "192.0.2.1", 300)] },
   "a-only.example AAAA": { authorities: [soa("example", 300, 120)] },
@@ -57,6 +59,11 @@ const table = {
     answers: Array.from({ length: 60 }, (_, i) => a("many.example", `198.51.100.${i + 1}`)),
   },
   "many.example AAAA": { authorities: [soa("example")] },
+  // EDNS: 40 synthesized AAAA fit in 1232 bytes with the owner names compressed (28 bytes a record)
+  [`${LONG} A`]: {
+    answers: Array.from({ length: 40 }, (_, i) => a(LONG, `198.51.100.${i + 1}`)),
+  },
+  [`${LONG} AAAA`]: { authorities: [soa("example")] },
   // RFC 6147 §5.1.4 edge cases: AAAA only in excluded ranges, and no A either
   "mapped-only.example AAAA": { answers: [aaaa("mapped-only.example", "::ffff:192.0.2.5")] },
   "mapped-only.example A": { authorities: [soa("example", 300, 90)] },
@@ -404,4 +411,38 @@ test("§5.3.1: a PTR query above the addresses of the PREF64's zone gets NODATA 
     );
   }
   assert.deepEqual(up.asked, [], "answered without an upstream query");
+});
+
+test("EDNS: an answer that fits the client's UDP size is sent whole (names compressed); one that does not gets TC and TCP gets it whole", async () => {
+  const { up, handler } = setup();
+  const q = (o: Parameters<typeof queryWire>[2]) => queryWire(LONG, "AAAA", { id: 99, ...o });
+  for (const udpSize of [1232, 1400, 4096]) {
+    const r = await ask(handler, q({ udpSize }));
+    const p = decode(r);
+    assert.ok(!p.flag_tc, `fits in ${r.length} bytes: no TC (client size ${udpSize})`);
+    assert.ok(r.length <= 1232);
+    assert.equal(p.answers.length, 40);
+    assert.deepEqual(new Set(p.answers.map((x) => x.name)), new Set([LONG]));
+  }
+  // too big for a client without EDNS (512 bytes): TC, and nothing else broken
+  const small = await ask(handler, q({ edns: false, id: 7 }));
+  const t = decode(small);
+  assert.ok(t.flag_tc);
+  assert.equal(t.id, 7);
+  assert.equal(t.rcode, "NOERROR");
+  assert.deepEqual(t.questions, [{ name: LONG, type: "AAAA", class: "IN" }]);
+  assert.deepEqual([t.answers.length, t.authorities.length, t.additionals.length], [0, 0, 0]);
+  // the same with EDNS 512 and DO: the OPT record comes back with DO
+  const withDo = decode(await ask(handler, q({ udpSize: 512, do: true })));
+  assert.ok(withDo.flag_tc);
+  assert.deepEqual(
+    withDo.additionals.map((x) => [x.type, (x as unknown as { flags: number }).flags & 0x8000]),
+    [["OPT", 0x8000]],
+  );
+  // TCP gets it whole, from the cache (one upstream exchange per question and DO bit)
+  const whole = decode(await ask(handler, q({ edns: false }), "127.0.0.1", true));
+  assert.ok(!whole.flag_tc);
+  assert.equal(whole.answers.length, 40);
+  assert.deepEqual(up.asked, [`${LONG} AAAA`, `${LONG} A`, `${LONG} AAAA +do`, `${LONG} A +do`]);
+  assert.equal(handler.stats.truncated, 2);
 });
