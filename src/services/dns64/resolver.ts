@@ -13,6 +13,7 @@ import {
 import {
   aFailure,
   type Dns64Config,
+  excludedNodata,
   ipv4onlyAnswer,
   judgeAaaa,
   planQuery,
@@ -132,8 +133,9 @@ export class Resolver {
     const synthesized = synthesize(this.cfg, name, aaaaReply, aReply, dnssecOk, aaaaMsg);
     if (!synthesized) {
       // §5.1.6: nothing to synthesize from: the AAAA answer stands, without excluded records (§5.1.4)
-      if (verdict.fallback !== aaaaReply) this.stats.excludedFiltered++;
-      return verdict.fallback;
+      if (verdict.fallback === aaaaReply) return aaaaReply;
+      this.stats.excludedFiltered++;
+      return verdict.nodata ? excludedNodata(verdict.fallback, aReply) : verdict.fallback;
     }
     this.stats.synthesized++;
     return synthesized;

@@ -206,6 +206,33 @@ export function synthesize(
 }
 
 /**
+ * §5.1.4 with RFC 2308 §3: the NODATA left when every AAAA record was excluded (`fallback`, from
+ * judgeAaaa) and the A answer has no A records either. The AAAA answer held data, so its authority
+ * section has no SOA and a client could not cache the NODATA; the A answer's SOA (same name, same
+ * zone) is put in its place, as BIND does. Without an SOA in the A answer, `fallback` stands.
+ */
+export function excludedNodata(fallback: Reply, aReply: Reply): Reply {
+  const a = parseReply(aReply);
+  if (negativeTtl(aReply.wire, a) === undefined) return fallback;
+  const f = parseReply(fallback);
+  const sections: [OutRecord[], OutRecord[], OutRecord[]] = [[], [], []];
+  for (const [m, reply, section] of [
+    [f, fallback, 0],
+    [a, aReply, 1],
+  ] as const) {
+    for (const r of m.records) {
+      if (r.section !== section) continue;
+      const c = copyRecord(reply.wire, r);
+      if (!c) return fallback;
+      sections[section].push(c);
+    }
+  }
+  const q = f.question!;
+  const flags = (f.flags & a.flags & FLAG.AD) | RCODE.NOERROR;
+  return buildReply(q.name, q.type, q.class, flags, sections, Math.min(fallback.ttl, aReply.ttl));
+}
+
+/**
  * The answer to an AAAA query when the AAAA answer had nothing usable and the A query then failed
  * (any RCODE but NOERROR: SERVFAIL, NXDOMAIN, REFUSED): that failure, under the AAAA question.
  * RFC 6147 §5.1.6 synthesizes from the A answer; an A answer that is an error has nothing to

@@ -343,6 +343,11 @@ test("§5.1.4: excluded AAAA are never returned; with no A either the answer is 
     const p = decode(await ask(handler, queryWire(name, "AAAA")));
     assert.equal(p.rcode, "NOERROR", name);
     assert.deepEqual(p.answers, [], `${name}: no AAAA in an excluded range`);
+    assert.deepEqual(
+      p.authorities.map((r) => `${r.type} ${r.name}`),
+      ["SOA example"],
+      `${name}: the A answer's SOA, so that the NODATA can be cached (RFC 2308 §3)`,
+    );
   }
   assert.deepEqual(up.asked, [
     "mapped-only.example AAAA",
