@@ -23,6 +23,7 @@ import {
   readU16,
   TYPE,
   textToName,
+  type Record as WireRecord,
 } from "./wire.ts";
 
 export interface Dns64Config {
@@ -124,16 +125,27 @@ export function judgeAaaa(cfg: Dns64Config, reply: Reply, parsed?: Message): Aaa
 }
 
 /** `reply` rebuilt without the records `drop` (SERVFAIL when a record cannot be copied). */
-function withoutRecords(reply: Reply, m: Message, drop: Message["records"]): Reply {
+function withoutRecords(reply: Reply, m: Message, drop: WireRecord[]): Reply {
   const q = m.question!;
+  const sections = copySections(reply, m, (r) => !drop.includes(r));
+  if (!sections) return errorReply(q.name, q.type, q.class, RCODE.SERVFAIL);
+  return buildReply(q.name, q.type, q.class, m.flags, sections, reply.ttl);
+}
+
+/** The records of `m` (parsed from `reply`) that `keep` selects, copied by section; undefined when one cannot be copied. */
+function copySections(
+  reply: Reply,
+  m: Message,
+  keep: (r: WireRecord) => boolean,
+): [OutRecord[], OutRecord[], OutRecord[]] | undefined {
   const sections: [OutRecord[], OutRecord[], OutRecord[]] = [[], [], []];
   for (const r of m.records) {
-    if (r.type === TYPE.OPT || drop.includes(r)) continue;
+    if (r.type === TYPE.OPT || !keep(r)) continue;
     const c = copyRecord(reply.wire, r);
-    if (!c) return errorReply(q.name, q.type, q.class, RCODE.SERVFAIL);
+    if (!c) return undefined;
     sections[r.section].push(c);
   }
-  return buildReply(q.name, q.type, q.class, m.flags, sections, reply.ttl);
+  return sections;
 }
 
 /**
@@ -141,7 +153,7 @@ function withoutRecords(reply: Reply, m: Message, drop: Message["records"]): Rep
  * it, with its signatures when the client asked for DNSSEC records (signatures over A records are
  * not kept: they cover the A data).
  */
-function isChainRecord(wire: Uint8Array, r: Message["records"][number], dnssecOk: boolean): boolean {
+function isChainRecord(wire: Uint8Array, r: WireRecord, dnssecOk: boolean): boolean {
   if (r.type === TYPE.CNAME || r.type === TYPE.DNAME) return true;
   if (r.type !== TYPE.RRSIG || !dnssecOk || r.rdlength < 2) return false;
   const covered = readU16(wire, r.rdataOffset);
@@ -215,21 +227,19 @@ export function excludedNodata(fallback: Reply, aReply: Reply): Reply {
   const a = parseReply(aReply);
   if (negativeTtl(aReply.wire, a) === undefined) return fallback;
   const f = parseReply(fallback);
-  const sections: [OutRecord[], OutRecord[], OutRecord[]] = [[], [], []];
-  for (const [m, reply, section] of [
-    [f, fallback, 0],
-    [a, aReply, 1],
-  ] as const) {
-    for (const r of m.records) {
-      if (r.section !== section) continue;
-      const c = copyRecord(reply.wire, r);
-      if (!c) return fallback;
-      sections[section].push(c);
-    }
-  }
+  const chain = copySections(fallback, f, (r) => r.section === 0);
+  const soa = copySections(aReply, a, (r) => r.section === 1);
+  if (!chain || !soa) return fallback;
   const q = f.question!;
   const flags = (f.flags & a.flags & FLAG.AD) | RCODE.NOERROR;
-  return buildReply(q.name, q.type, q.class, flags, sections, Math.min(fallback.ttl, aReply.ttl));
+  return buildReply(
+    q.name,
+    q.type,
+    q.class,
+    flags,
+    [chain[0], soa[1], []],
+    Math.min(fallback.ttl, aReply.ttl),
+  );
 }
 
 /**
@@ -243,13 +253,10 @@ export function excludedNodata(fallback: Reply, aReply: Reply): Reply {
  */
 export function aFailure(qname: Uint8Array, aReply: Reply, dnssecOk: boolean): Reply {
   const a = parseReply(aReply);
-  const sections: [OutRecord[], OutRecord[], OutRecord[]] = [[], [], []];
-  for (const r of a.records) {
-    if (r.section === 2 || (r.section === 0 && !isChainRecord(aReply.wire, r, dnssecOk))) continue;
-    const c = copyRecord(aReply.wire, r);
-    if (!c) return errorReply(qname, TYPE.AAAA, CLASS_IN, RCODE.SERVFAIL);
-    sections[r.section].push(c);
-  }
+  const kept = (r: WireRecord) =>
+    r.section === 1 || (r.section === 0 && isChainRecord(aReply.wire, r, dnssecOk));
+  const sections = copySections(aReply, a, kept);
+  if (!sections) return errorReply(qname, TYPE.AAAA, CLASS_IN, RCODE.SERVFAIL);
   return buildReply(qname, TYPE.AAAA, CLASS_IN, a.flags, sections, aReply.ttl);
 }
 
@@ -282,6 +289,8 @@ export function ptrAnswer(qname: Uint8Array, target: Uint8Array, inAddr: Reply):
   );
 }
 
+const ROOT_NAME = Uint8Array.of(0);
+
 /** TTL and negative TTL (SOA MINIMUM, RFC 2308 §4) of the PREF64's reverse zone SOA. */
 export const REVERSE_SOA_TTL = NO_SOA_TTL;
 
@@ -311,8 +320,6 @@ export function reverseNodata(cfg: Dns64Config, qname: Uint8Array, qtype: number
   };
   return buildReply(qname, qtype, qclass, RCODE.NOERROR, [[], [soa], []], REVERSE_SOA_TTL);
 }
-
-const ROOT_NAME = Uint8Array.of(0);
 
 /** RFC 8880 §2: the well-known IPv4 addresses of ipv4only.arpa. */
 export const IPV4ONLY_ADDRESSES = [Uint8Array.of(192, 0, 0, 170), Uint8Array.of(192, 0, 0, 171)];
