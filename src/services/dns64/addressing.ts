@@ -88,11 +88,12 @@ export function addressOfIp6Arpa(name: Uint8Array): Uint8Array | undefined {
 }
 
 /**
- * True when `name` lies in the reverse zone `zone` of `prefix` (reverseZone) with fewer than the
- * 32 nibble labels of a whole address, each label one hex digit: a name of the zone's tree above
- * the addresses (the apex included), which exists but holds no PTR record.
+ * True when `name` lies in the reverse zone of `prefix` (reverseZone) with fewer than the 32 nibble
+ * labels of a whole address, each label one hex digit: a name of the zone's tree above the
+ * addresses (the apex included), which exists but holds no PTR record.
  */
-export function isPartialIp6Arpa(prefix: Rfc6052Prefix, zone: Uint8Array, name: Uint8Array): boolean {
+export function isPartialIp6Arpa(prefix: Rfc6052Prefix, name: Uint8Array): boolean {
+  const zone = reverseZone(prefix);
   const extra = name.length - zone.length;
   if (extra < 0 || extra % 2 !== 0 || prefix.len / 4 + extra / 2 >= 32) return false;
   for (let i = 0; i < extra; i += 2) {

@@ -68,7 +68,7 @@ export function planQuery(
   if (qtype === TYPE.PTR) {
     const target = ptrTarget(cfg, qname);
     if (target) return { kind: "ptr", target };
-    if (isPartialIp6Arpa(cfg.prefix, reverseZone(cfg.prefix), qname)) return { kind: "reverseNodata" };
+    if (isPartialIp6Arpa(cfg.prefix, qname)) return { kind: "reverseNodata" };
   }
   return { kind: "forward" };
 }
@@ -292,7 +292,7 @@ export function ptrAnswer(qname: Uint8Array, target: Uint8Array, inAddr: Reply):
 const ROOT_NAME = Uint8Array.of(0);
 
 /** TTL and negative TTL (SOA MINIMUM, RFC 2308 §4) of the PREF64's reverse zone SOA. */
-export const REVERSE_SOA_TTL = NO_SOA_TTL;
+const REVERSE_SOA_TTL = NO_SOA_TTL;
 
 /**
  * RFC 6147 §5.3.1: the DNS64 answers for the ip6.arpa zone of its PREF64 (ptrTarget maps whole

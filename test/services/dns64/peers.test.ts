@@ -18,7 +18,7 @@ import { type Dns64Service, startDns64 } from "../../../src/services/dns64/index
 import { createLogger } from "../../../src/util/log.ts";
 import { dns64Assignment } from "../../support/assignments.ts";
 import { type AskOptions, askServer, essence } from "./client.ts";
-import { type Decoded, expand6 } from "./helpers.ts";
+import { type Decoded, expand6, soa as soaRecord } from "./helpers.ts";
 import { BIG, EXCLUDED, FITS, type Lab, MANY, missingTools, names, portBase, startLab } from "./lab.ts";
 import { scriptedUpstream } from "./upstream.ts";
 
@@ -442,21 +442,7 @@ test("AAAA NODATA then a failing A query, against BIND and Unbound (issue 17)", 
   // no zone answers NODATA to AAAA and fails the A query of the same name: a scripted upstream does,
   // for all three resolvers
   const zone = "edge.example";
-  const soa = {
-    type: "SOA" as const,
-    name: zone,
-    ttl: 300,
-    class: "IN" as const,
-    data: {
-      mname: `ns.${zone}`,
-      rname: `hostmaster.${zone}`,
-      serial: 1,
-      refresh: 3600,
-      retry: 600,
-      expire: 86400,
-      minimum: 60,
-    },
-  };
+  const soa = soaRecord(zone, 300, 60);
   const upPort = portBase() + 7;
   const up = await scriptedUpstream(upPort, {
     [`a-servfail.${zone} AAAA`]: { authorities: [soa] },
