@@ -3,7 +3,7 @@
 
 import { Rfc6052Prefix } from "../../datapath/siit/addr/rfc6052.ts";
 import type { Prefix } from "../../util/net.ts";
-import { concat, lowerName, textToName } from "./wire.ts";
+import { concat, lowerName, nameEquals, textToName } from "./wire.ts";
 
 export { Rfc6052Prefix };
 
@@ -85,6 +85,23 @@ export function addressOfIp6Arpa(name: Uint8Array): Uint8Array | undefined {
     out[nib >>> 1]! |= nib % 2 === 0 ? v << 4 : v;
   }
   return out;
+}
+
+/**
+ * True when `name` lies in the reverse zone of `prefix` (reverseZone) with fewer than the 32 nibble
+ * labels of a whole address, each label one hex digit: a name of the zone's tree above the
+ * addresses (the apex included), which exists but holds no PTR record.
+ */
+export function isPartialIp6Arpa(prefix: Rfc6052Prefix, name: Uint8Array): boolean {
+  const zone = reverseZone(prefix);
+  const extra = name.length - zone.length;
+  if (extra < 0 || extra % 2 !== 0 || prefix.len / 4 + extra / 2 >= 32) return false;
+  for (let i = 0; i < extra; i += 2) {
+    const c = name[i + 1]!;
+    const lower = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+    if (name[i] !== 1 || HEX.indexOf(String.fromCharCode(lower)) < 0) return false;
+  }
+  return nameEquals(name.subarray(extra), zone);
 }
 
 /** d.c.b.a.in-addr.arpa for a.b.c.d (RFC 1035 §3.5). */

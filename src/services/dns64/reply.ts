@@ -7,6 +7,7 @@ import {
   FLAG,
   HEADER_LEN,
   type Message,
+  NameTable,
   negativeTtl,
   parseMessage,
   RCODE,
@@ -126,8 +127,10 @@ export function copyRecord(wire: Uint8Array, r: Record, name = r.name, ttl = r.t
 }
 
 /**
- * Builds a Reply from scratch: one question and the given sections, names uncompressed.
- * `ttl` is how long it may be cached.
+ * Builds a Reply from scratch: one question and the given sections, owner names compressed against
+ * the question and the owners and CNAME/DNAME targets before them (NameTable; RDATA is written as
+ * given). Compression keeps a synthesized answer as small as the A answer it came from allows: a
+ * client's UDP size is measured against it (render). `ttl` is how long it may be cached.
  */
 export function buildReply(
   qname: Uint8Array,
@@ -147,12 +150,13 @@ export function buildReply(
     sections[1].length,
     sections[2].length,
   );
-  w.bytes(qname);
+  const names = new NameTable();
+  names.write(w, qname);
   w.u16(qtype);
   w.u16(qclass);
   const ttlOffsets: number[] = [];
   for (const s of sections)
-    for (const r of s) ttlOffsets.push(writeRecord(w, r.name, r.type, r.class, r.ttl, r.rdata));
+    for (const r of s) ttlOffsets.push(writeRecord(w, r.name, r.type, r.class, r.ttl, r.rdata, names));
   return { wire: w.finish(), ttlOffsets, rcode: flags & 0x0f, ttl };
 }
 

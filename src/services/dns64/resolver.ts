@@ -10,7 +10,17 @@ import {
   type Reply,
   replyFromUpstream,
 } from "./reply.ts";
-import { type Dns64Config, ipv4onlyAnswer, judgeAaaa, planQuery, ptrAnswer, synthesize } from "./synth.ts";
+import {
+  aFailure,
+  type Dns64Config,
+  excludedNodata,
+  ipv4onlyAnswer,
+  judgeAaaa,
+  planQuery,
+  ptrAnswer,
+  reverseNodata,
+  synthesize,
+} from "./synth.ts";
 import type { UpstreamAnswer, UpstreamQuestion } from "./upstream.ts";
 import { CLASS_IN, RCODE, TYPE, writeU32 } from "./wire.ts";
 
@@ -95,6 +105,8 @@ export class Resolver {
           return { reply: ipv4onlyAnswer(this.cfg, lowerName, qtype, qclass), age: 0 };
         case "aaaa":
           return this.store(key, await this.aaaa(key, lowerName, dnssecOk, cd));
+        case "reverseNodata":
+          return { reply: reverseNodata(this.cfg, lowerName, qtype, qclass), age: 0 };
         case "ptr": {
           const inAddr = await this.answer(plan.target, TYPE.PTR, CLASS_IN, dnssecOk, cd);
           this.stats.ptrSynthesized++;
@@ -116,8 +128,15 @@ export class Resolver {
       return verdict.reply;
     }
     const a = await this.answer(name, TYPE.A, CLASS_IN, dnssecOk, cd);
-    const synthesized = synthesize(this.cfg, name, aaaaReply, aged(a.reply, a.age), dnssecOk, aaaaMsg);
-    if (!synthesized) return aaaaReply; // §5.1.6: nothing to synthesize from: the AAAA answer stands
+    const aReply = aged(a.reply, a.age);
+    if (aReply.rcode !== RCODE.NOERROR && verdict.nodata) return aFailure(name, aReply, dnssecOk);
+    const synthesized = synthesize(this.cfg, name, aaaaReply, aReply, dnssecOk, aaaaMsg);
+    if (!synthesized) {
+      // §5.1.6: nothing to synthesize from: the AAAA answer stands, without excluded records (§5.1.4)
+      if (verdict.fallback === aaaaReply) return aaaaReply;
+      this.stats.excludedFiltered++;
+      return verdict.nodata ? excludedNodata(verdict.fallback, aReply) : verdict.fallback;
+    }
     this.stats.synthesized++;
     return synthesized;
   }

@@ -4,14 +4,16 @@ import {
   addressOfIp6Arpa,
   inAddrArpaName,
   inPrefix6,
+  isPartialIp6Arpa,
   type Prefix6,
   type Rfc6052Prefix,
   reverseZone,
   synthesizeAddress,
 } from "./addressing.ts";
-import { buildReply, copyRecord, type OutRecord, parseReply, type Reply } from "./reply.ts";
+import { buildReply, copyRecord, errorReply, type OutRecord, parseReply, type Reply } from "./reply.ts";
 import {
   CLASS_IN,
+  concat,
   FLAG,
   isSubdomain,
   type Message,
@@ -21,6 +23,7 @@ import {
   readU16,
   TYPE,
   textToName,
+  type Record as WireRecord,
 } from "./wire.ts";
 
 export interface Dns64Config {
@@ -44,6 +47,7 @@ export type Plan =
   | { kind: "forward" } // pass through (A, MX, ..., and DNS64 switched off by DO+CD)
   | { kind: "aaaa" } // RFC 6147 §5.1: AAAA, maybe synthesized
   | { kind: "ptr"; target: Uint8Array } // RFC 6147 §5.3.1: ip6.arpa under the PREF64
+  | { kind: "reverseNodata" } // RFC 6147 §5.3.1: a PTR above the addresses of the PREF64's zone
   | { kind: "ipv4only" }; // RFC 8880 §7.2: answered locally
 
 export const IPV4ONLY_ARPA = textToName("ipv4only.arpa");
@@ -69,6 +73,7 @@ export function planQuery(
   if (qtype === TYPE.PTR) {
     const target = ptrTarget(cfg, qname);
     if (target) return { kind: "ptr", target };
+    if (isPartialIp6Arpa(cfg.prefix, qname)) return { kind: "reverseNodata" };
   }
   return { kind: "forward" };
 }
@@ -88,7 +93,10 @@ export function ptrTarget(cfg: Dns64Config, qname: Uint8Array): Uint8Array | und
 
 export type AaaaVerdict =
   | { kind: "answer"; reply: Reply } // return this (real AAAA, or NXDOMAIN)
-  | { kind: "synthesize" }; // fetch the A records and synthesize
+  // fetch the A records and synthesize; with nothing to synthesize from (§5.1.6), `fallback` is the
+  // answer: the AAAA answer without its excluded records (NODATA when all were excluded, §5.1.4);
+  // `nodata`: it holds no usable AAAA (only alwaysSynthesize leaves some)
+  | { kind: "synthesize"; fallback: Reply; nodata: boolean };
 
 /** Records of the answer section that are AAAA data (class IN, 16 bytes). */
 function aaaaRecords(m: Message) {
@@ -103,45 +111,66 @@ function aaaaRecords(m: Message) {
  * - any other RCODE but NOERROR: treated as NODATA (§5.1.2), so synthesis is tried.
  * - NOERROR with AAAA records: usable unless every one lies in an excluded prefix (§5.1.4); the
  *   excluded ones are removed from a mixed answer (BIND does the same; Unbound has no default
- *   exclusion and returns ::ffff:0:0/96 records unchanged).
+ *   exclusion and returns ::ffff:0:0/96 records unchanged). An excluded record is never returned,
+ *   not even when there is nothing to synthesize from (§5.1.4: it counts as absent).
  * - NOERROR without AAAA (NODATA, or a CNAME chain ending without AAAA, §5.1.3): synthesize.
  * `parsed`: the reply already parsed (parseReply), when the caller has it.
  */
 export function judgeAaaa(cfg: Dns64Config, reply: Reply, parsed?: Message): AaaaVerdict {
   if (reply.rcode === RCODE.NXDOMAIN) return { kind: "answer", reply };
-  if (reply.rcode !== RCODE.NOERROR) return { kind: "synthesize" };
+  if (reply.rcode !== RCODE.NOERROR) return { kind: "synthesize", fallback: reply, nodata: true };
   const m = parsed ?? parseReply(reply);
   const aaaa = aaaaRecords(m);
-  if (aaaa.length === 0) return { kind: "synthesize" };
-  if (cfg.alwaysSynthesize) return { kind: "synthesize" };
+  if (aaaa.length === 0) return { kind: "synthesize", fallback: reply, nodata: true };
   const excluded = aaaa.filter((r) => cfg.exclude.some((p) => inPrefix6(p, reply.wire, r.rdataOffset)));
-  if (excluded.length === aaaa.length) return { kind: "synthesize" };
-  if (excluded.length === 0) return { kind: "answer", reply };
-  const keep = (sec: 0 | 1 | 2) =>
-    m.records
-      .filter((r) => r.section === sec && !excluded.includes(r) && r.type !== TYPE.OPT)
-      .map((r) => copyRecord(reply.wire, r));
-  const sections = [keep(0), keep(1), keep(2)];
-  if (sections.some((s) => s.some((r) => r === undefined))) return { kind: "answer", reply };
+  const usable = excluded.length === 0 ? reply : withoutRecords(reply, m, excluded);
+  const nodata = excluded.length === aaaa.length;
+  if (cfg.alwaysSynthesize || nodata) return { kind: "synthesize", fallback: usable, nodata };
+  return { kind: "answer", reply: usable };
+}
+
+/** `reply` rebuilt without the records `drop` (SERVFAIL when a record cannot be copied). */
+function withoutRecords(reply: Reply, m: Message, drop: WireRecord[]): Reply {
   const q = m.question!;
-  const filtered = buildReply(
-    q.name,
-    q.type,
-    q.class,
-    m.flags,
-    sections as [OutRecord[], OutRecord[], OutRecord[]],
-    reply.ttl,
-  );
-  return { kind: "answer", reply: filtered };
+  const sections = copySections(reply, m, (r) => !drop.includes(r));
+  if (!sections) return errorReply(q.name, q.type, q.class, RCODE.SERVFAIL);
+  return buildReply(q.name, q.type, q.class, m.flags, sections, reply.ttl);
+}
+
+/** The records of `m` (parsed from `reply`) that `keep` selects, copied by section; undefined when one cannot be copied. */
+function copySections(
+  reply: Reply,
+  m: Message,
+  keep: (r: WireRecord) => boolean,
+): [OutRecord[], OutRecord[], OutRecord[]] | undefined {
+  const sections: [OutRecord[], OutRecord[], OutRecord[]] = [[], [], []];
+  for (const r of m.records) {
+    if (r.type === TYPE.OPT || !keep(r)) continue;
+    const c = copyRecord(reply.wire, r);
+    if (!c) return undefined;
+    sections[r.section].push(c);
+  }
+  return sections;
+}
+
+/**
+ * RFC 6147 §5.1.3: a record of the A answer's CNAME/DNAME chain, kept in the AAAA answer made from
+ * it, with its signatures when the client asked for DNSSEC records (signatures over A records are
+ * not kept: they cover the A data).
+ */
+function isChainRecord(wire: Uint8Array, r: WireRecord, dnssecOk: boolean): boolean {
+  if (r.type === TYPE.CNAME || r.type === TYPE.DNAME) return true;
+  if (r.type !== TYPE.RRSIG || !dnssecOk || r.rdlength < 2) return false;
+  const covered = readU16(wire, r.rdataOffset);
+  return covered === TYPE.CNAME || covered === TYPE.DNAME;
 }
 
 /**
  * RFC 6147 §5.1.6-§5.1.8: the synthesized answer to an AAAA query, from the upstream A answer.
  * Returns undefined when there is nothing to synthesize from (no A records, or an error): the caller
- * then returns the original AAAA answer (§5.1.6).
+ * then returns the AAAA answer (§5.1.6), or the A query's failure (see aFailure).
  *
- * - The CNAME/DNAME chain of the A answer is kept as is (§5.1.3), with its signatures when the
- *   client asked for DNSSEC records; signatures over A records are dropped (they cover the A data).
+ * - The CNAME/DNAME chain of the A answer is kept as is (§5.1.3, isChainRecord).
  * - Every A record becomes an AAAA record with the RFC 6052 address under the PREF64 (§5.1.6).
  * - TTL (§5.1.7): the smaller of the A record's TTL and the negative-caching TTL of the AAAA answer
  *   (its SOA, RFC 2308 §5); 600 s when the AAAA answer had no SOA. BIND does this; Unbound 1.17
@@ -170,7 +199,7 @@ export function synthesize(
   let synthesized = 0;
   for (const r of a.records) {
     if (r.section !== 0) continue;
-    if (r.type === TYPE.CNAME || r.type === TYPE.DNAME) {
+    if (isChainRecord(aReply.wire, r, dnssecOk)) {
       const c = copyRecord(aReply.wire, r);
       if (!c) return undefined;
       answer.push(c);
@@ -184,16 +213,6 @@ export function synthesize(
         rdata: v6,
       });
       synthesized++;
-    } else if (r.type === TYPE.RRSIG && dnssecOk && r.rdlength >= 2) {
-      const covered = readU16(aReply.wire, r.rdataOffset);
-      if (covered === TYPE.CNAME || covered === TYPE.DNAME)
-        answer.push({
-          name: r.name,
-          type: r.type,
-          class: r.class,
-          ttl: r.ttl,
-          rdata: aReply.wire.slice(r.rdataOffset, r.end),
-        });
     }
   }
   if (synthesized === 0) return undefined;
@@ -201,6 +220,49 @@ export function synthesize(
   let ttl = Math.min(aReply.ttl, ttlCap);
   for (const r of answer) ttl = Math.min(ttl, r.ttl);
   return buildReply(qname, TYPE.AAAA, CLASS_IN, ad | RCODE.NOERROR, [answer, [], []], ttl);
+}
+
+/**
+ * §5.1.4 with RFC 2308 §3: the NODATA left when every AAAA record was excluded (`fallback`, from
+ * judgeAaaa) and the A answer has no A records either. The AAAA answer held data, so its authority
+ * section has no SOA and a client could not cache the NODATA; the A answer's SOA (same name, same
+ * zone) is put in its place, as BIND does. Without an SOA in the A answer, `fallback` stands.
+ */
+export function excludedNodata(fallback: Reply, aReply: Reply): Reply {
+  const a = parseReply(aReply);
+  if (negativeTtl(aReply.wire, a) === undefined) return fallback;
+  const f = parseReply(fallback);
+  const chain = copySections(fallback, f, (r) => r.section === 0);
+  const soa = copySections(aReply, a, (r) => r.section === 1);
+  if (!chain || !soa) return fallback;
+  const q = f.question!;
+  const flags = (f.flags & a.flags & FLAG.AD) | RCODE.NOERROR;
+  return buildReply(
+    q.name,
+    q.type,
+    q.class,
+    flags,
+    [chain[0], soa[1], []],
+    Math.min(fallback.ttl, aReply.ttl),
+  );
+}
+
+/**
+ * The answer to an AAAA query when the AAAA answer had nothing usable and the A query then failed
+ * (any RCODE but NOERROR: SERVFAIL, NXDOMAIN, REFUSED): that failure, under the AAAA question.
+ * RFC 6147 §5.1.6 synthesizes from the A answer; an A answer that is an error has nothing to
+ * synthesize from, and an empty NOERROR instead would tell the client that the name exists without
+ * addresses (and be cached for the AAAA answer's negative TTL) when the truth is unknown or that it
+ * does not exist. Kept: the A answer's CNAME/DNAME chain (isChainRecord) and its authority section
+ * (the SOA of an NXDOMAIN for negative caching, RFC 2308 §3); its TTL (a SERVFAIL is not cached).
+ */
+export function aFailure(qname: Uint8Array, aReply: Reply, dnssecOk: boolean): Reply {
+  const a = parseReply(aReply);
+  const kept = (r: WireRecord) =>
+    r.section === 1 || (r.section === 0 && isChainRecord(aReply.wire, r, dnssecOk));
+  const sections = copySections(aReply, a, kept);
+  if (!sections) return errorReply(qname, TYPE.AAAA, CLASS_IN, RCODE.SERVFAIL);
+  return buildReply(qname, TYPE.AAAA, CLASS_IN, a.flags, sections, aReply.ttl);
 }
 
 /**
@@ -230,6 +292,38 @@ export function ptrAnswer(qname: Uint8Array, target: Uint8Array, inAddr: Reply):
     sections,
     sections[0].length === 0 && rcode === RCODE.NOERROR && sections[1].length === 0 ? 0 : ttl,
   );
+}
+
+const ROOT_NAME = Uint8Array.of(0);
+
+/** TTL and negative TTL (SOA MINIMUM, RFC 2308 §4) of the PREF64's reverse zone SOA. */
+const REVERSE_SOA_TTL = NO_SOA_TTL;
+
+/**
+ * RFC 6147 §5.3.1: the DNS64 answers for the ip6.arpa zone of its PREF64 (ptrTarget maps whole
+ * addresses). A name of that zone with fewer nibbles than an address (the apex, or a name between
+ * it and the addresses) exists in the zone's tree and owns no PTR record: NOERROR with no answer
+ * (NODATA), and the zone's SOA in the authority section so that the client can cache the answer
+ * (RFC 2308 §3). The SOA is the one of an empty zone as BIND writes it for its built-in empty zones
+ * (MNAME the zone, RNAME "."), with the §5.1.7 bound of 600 s as TTL and MINIMUM.
+ */
+export function reverseNodata(cfg: Dns64Config, qname: Uint8Array, qtype: number, qclass: number): Reply {
+  const zone = reverseZone(cfg.prefix);
+  const times = new Uint8Array(20);
+  const view = new DataView(times.buffer);
+  // SERIAL 0, REFRESH, RETRY, EXPIRE (BIND's empty-zone values), MINIMUM
+  view.setUint32(4, 28800);
+  view.setUint32(8, 7200);
+  view.setUint32(12, 604800);
+  view.setUint32(16, REVERSE_SOA_TTL);
+  const soa: OutRecord = {
+    name: zone,
+    type: TYPE.SOA,
+    class: CLASS_IN,
+    ttl: REVERSE_SOA_TTL,
+    rdata: concat(zone, ROOT_NAME, times),
+  };
+  return buildReply(qname, qtype, qclass, RCODE.NOERROR, [[], [soa], []], REVERSE_SOA_TTL);
 }
 
 /** RFC 8880 §2: the well-known IPv4 addresses of ipv4only.arpa. */

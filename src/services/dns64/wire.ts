@@ -368,7 +368,48 @@ export function writeHeader(
   w.u16(ar);
 }
 
-/** An RR with an uncompressed owner name and the given rdata. Returns the TTL field's offset. */
+/**
+ * RFC 1035 §4.1.4 message compression, whole names only: the names written so far and where, so
+ * that a name written again becomes a 2-byte pointer. Enough for the messages built here, where
+ * every synthesized record repeats its owner name (the question's, or a CNAME target's).
+ */
+export class NameTable {
+  private readonly names: Uint8Array[] = [];
+  private readonly offsets: number[] = [];
+
+  /** Remembers that `name` was written at `offset` (pointers reach 14 bits). */
+  note(name: Uint8Array, offset: number): void {
+    if (offset < 0x4000) {
+      this.names.push(name);
+      this.offsets.push(offset);
+    }
+  }
+
+  /** Writes `name`: a pointer when the same bytes were written before, else the name (noted). */
+  write(w: Writer, name: Uint8Array): void {
+    for (let i = 0; i < this.names.length; i++) {
+      if (bytesEqual(this.names[i]!, name)) {
+        w.u16(0xc000 | this.offsets[i]!);
+        return;
+      }
+    }
+    this.note(name, w.len);
+    w.bytes(name);
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * An RR with the given rdata; the owner name uncompressed, or through `names` (NameTable), which
+ * also learns the target of a CNAME or DNAME (the next owner of a chain). Returns the TTL field's
+ * offset.
+ */
 export function writeRecord(
   w: Writer,
   name: Uint8Array,
@@ -376,13 +417,16 @@ export function writeRecord(
   klass: number,
   ttl: number,
   rdata: Uint8Array,
+  names?: NameTable,
 ): number {
-  w.bytes(name);
+  if (names) names.write(w, name);
+  else w.bytes(name);
   w.u16(type);
   w.u16(klass);
   const ttlOffset = w.len;
   w.u32(ttl);
   w.u16(rdata.length);
+  if (names && (type === TYPE.CNAME || type === TYPE.DNAME)) names.note(rdata, w.len);
   w.bytes(rdata);
   return ttlOffset;
 }

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import dnsPacket from "dns-packet";
 import fc from "fast-check";
 import { ClientAcl, RateLimiter } from "../../../src/services/dns64/access.ts";
+import { compilePrefix6 } from "../../../src/services/dns64/addressing.ts";
 import { AnswerCache } from "../../../src/services/dns64/cache.ts";
 import { QueryHandler } from "../../../src/services/dns64/handler.ts";
 import { type Fetcher, Resolver } from "../../../src/services/dns64/resolver.ts";
@@ -16,6 +17,7 @@ import {
   type Answer,
   a,
   aaaa,
+  cname,
   config,
   decode,
   expand6,
@@ -46,6 +48,8 @@ class TableUpstream implements Fetcher {
   }
 }
 
+const LONG = "a-name-long-enough-to-matter-when-repeated.example";
+
 const table = {
   "a-only.example A": { answers: [a("a-only.example", "192.0.2.1", 300)] },
   "a-only.example AAAA": { authorities: [soa("example", 300, 120)] },
@@ -55,12 +59,45 @@ const table = {
     answers: Array.from({ length: 60 }, (_, i) => a("many.example", `198.51.100.${i + 1}`)),
   },
   "many.example AAAA": { authorities: [soa("example")] },
+  // EDNS: 40 synthesized AAAA fit in 1232 bytes with the owner names compressed (28 bytes a record)
+  [`${LONG} A`]: {
+    answers: Array.from({ length: 40 }, (_, i) => a(LONG, `198.51.100.${i + 1}`)),
+  },
+  [`${LONG} AAAA`]: { authorities: [soa("example")] },
+  // RFC 6147 §5.1.4 edge cases: AAAA only in excluded ranges, and no A either
+  "mapped-only.example AAAA": { answers: [aaaa("mapped-only.example", "::ffff:192.0.2.5")] },
+  "mapped-only.example A": { authorities: [soa("example", 300, 90)] },
+  "excluded-only.example AAAA": { answers: [aaaa("excluded-only.example", "2001:db8:dead::5")] },
+  "excluded-only.example A": { authorities: [soa("example")] },
+  "mixed-only.example AAAA": {
+    answers: [aaaa("mixed-only.example", "::ffff:192.0.2.6"), aaaa("mixed-only.example", "2001:db8::6")],
+  },
+  "mixed-only.example A": { authorities: [soa("example")] },
+  "alias-mapped.example AAAA": {
+    answers: [
+      cname("alias-mapped.example", "mapped-only.example"),
+      aaaa("mapped-only.example", "::ffff:192.0.2.5"),
+    ],
+  },
+  "alias-mapped.example A": {
+    answers: [cname("alias-mapped.example", "mapped-only.example")],
+    authorities: [soa("example")],
+  },
+  // AAAA NODATA, then the A query fails
+  "a-servfail.example AAAA": { authorities: [soa("example")] },
+  "a-servfail.example A": { rcode: "SERVFAIL" },
+  "a-nxdomain.example AAAA": { authorities: [soa("example")] },
+  "a-nxdomain.example A": { rcode: "NXDOMAIN", authorities: [soa("example", 300, 45)] },
+  "dual-a-servfail.example AAAA": { answers: [aaaa("dual-a-servfail.example", "2001:db8::7")] },
+  "dual-a-servfail.example A": { rcode: "SERVFAIL" },
+  "aaaa-servfail.example AAAA": { rcode: "SERVFAIL" },
+  "aaaa-servfail.example A": { rcode: "NXDOMAIN", authorities: [soa("example")] },
 };
 
-function setup(clientNets = ["127.0.0.0/8", "2001:db8:1::/64"]) {
+function setup(clientNets = ["127.0.0.0/8", "2001:db8:1::/64"], cfg = config()) {
   let now = 1000;
   const up = new TableUpstream(table);
-  const resolver = new Resolver(config(), up, new AnswerCache(), undefined, () => now);
+  const resolver = new Resolver(cfg, up, new AnswerCache(), undefined, () => now);
   const handler = new QueryHandler(resolver, new ClientAcl(clientNets.map((t) => prefixOf(t))));
   return { up, resolver, handler, tick: (s: number) => (now += s) };
 }
@@ -292,4 +329,125 @@ test("identical questions in flight are resolved once; the A query of synthesis 
   );
   assert.deepEqual(up.asked.sort(), ["a-only.example A", "a-only.example AAAA"]);
   assert.equal(resolver.stats.coalesced, 1, "the second AAAA joined the first");
+});
+
+const addrs = (p: ReturnType<typeof decode>) =>
+  p.answers.filter((r) => r.type === "AAAA").map((r) => expand6(r.data));
+
+test("§5.1.4: excluded AAAA are never returned; with no A either the answer is NODATA", async () => {
+  const cfg = config("64:ff9b::/96", {
+    exclude: ["::ffff:0:0/96", "2001:db8:dead::/48"].map((t) => compilePrefix6(prefixOf(t))),
+  });
+  const { up, handler } = setup(undefined, cfg);
+  for (const name of ["mapped-only.example", "excluded-only.example"]) {
+    const p = decode(await ask(handler, queryWire(name, "AAAA")));
+    assert.equal(p.rcode, "NOERROR", name);
+    assert.deepEqual(p.answers, [], `${name}: no AAAA in an excluded range`);
+    assert.deepEqual(
+      p.authorities.map((r) => `${r.type} ${r.name}`),
+      ["SOA example"],
+      `${name}: the A answer's SOA, so that the NODATA can be cached (RFC 2308 §3)`,
+    );
+  }
+  assert.deepEqual(up.asked, [
+    "mapped-only.example AAAA",
+    "mapped-only.example A",
+    "excluded-only.example AAAA",
+    "excluded-only.example A",
+  ]);
+  // a CNAME chain is kept, the excluded AAAA at its end is not
+  const alias = decode(await ask(handler, queryWire("alias-mapped.example", "AAAA")));
+  assert.deepEqual(
+    alias.answers.map((r) => `${r.type} ${r.data}`),
+    ["CNAME mapped-only.example"],
+  );
+  // the excluded answer is cached as the NODATA it is
+  const again = decode(await ask(handler, queryWire("mapped-only.example", "AAAA")));
+  assert.deepEqual(again.answers, []);
+});
+
+test("§5.1.4 with alwaysSynthesize and no A: the usable AAAA stand, the excluded ones do not", async () => {
+  const { handler } = setup(undefined, config("64:ff9b::/96", { alwaysSynthesize: true }));
+  assert.deepEqual(addrs(decode(await ask(handler, queryWire("mixed-only.example", "AAAA")))), [
+    expand6("2001:db8::6"),
+  ]);
+  assert.deepEqual(decode(await ask(handler, queryWire("mapped-only.example", "AAAA"))).answers, []);
+  // real AAAA and a failing A query: the real AAAA stand (there is an answer, just not a synthesized one)
+  assert.deepEqual(addrs(decode(await ask(handler, queryWire("dual-a-servfail.example", "AAAA")))), [
+    expand6("2001:db8::7"),
+  ]);
+});
+
+test("AAAA NODATA, then the A query fails: the client gets the failure, not an empty NOERROR", async () => {
+  const { up, handler } = setup();
+  const sf = decode(await ask(handler, queryWire("a-servfail.example", "AAAA")));
+  assert.equal(sf.rcode, "SERVFAIL");
+  assert.deepEqual(sf.answers, []);
+  await ask(handler, queryWire("a-servfail.example", "AAAA"));
+  assert.equal(
+    up.asked.filter((q) => q === "a-servfail.example A").length,
+    2,
+    "the failure is not cached (RFC 2308 §7.1 allows it, we do not)",
+  );
+  const nx = decode(await ask(handler, queryWire("a-nxdomain.example", "AAAA")));
+  assert.equal(nx.rcode, "NXDOMAIN");
+  assert.deepEqual(
+    nx.authorities.map((r) => `${r.type} ${r.name}`),
+    ["SOA example"],
+    "the SOA for negative caching (RFC 2308 §3)",
+  );
+  assert.equal(nx.questions[0]!.type, "AAAA");
+  // an AAAA SERVFAIL counts as NODATA (§5.1.2): the A answer decides
+  assert.equal(decode(await ask(handler, queryWire("aaaa-servfail.example", "AAAA"))).rcode, "NXDOMAIN");
+});
+
+test("§5.3.1: a PTR query above the addresses of the PREF64's zone gets NODATA with the SOA, not upstream's REFUSED", async () => {
+  const { up, handler } = setup();
+  for (const name of [
+    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa",
+    "0.0.0.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa",
+  ]) {
+    const p = decode(await ask(handler, queryWire(name, "PTR")));
+    assert.equal(p.rcode, "NOERROR", name);
+    assert.deepEqual(p.answers, []);
+    assert.deepEqual(
+      p.authorities.map((r) => `${r.type} ${r.name}`),
+      ["SOA 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa"],
+    );
+  }
+  assert.deepEqual(up.asked, [], "answered without an upstream query");
+});
+
+test("EDNS: an answer that fits the client's UDP size is sent whole (names compressed); one that does not gets TC and TCP gets it whole", async () => {
+  const { up, handler } = setup();
+  const q = (o: Parameters<typeof queryWire>[2]) => queryWire(LONG, "AAAA", { id: 99, ...o });
+  for (const udpSize of [1232, 1400, 4096]) {
+    const r = await ask(handler, q({ udpSize }));
+    const p = decode(r);
+    assert.ok(!p.flag_tc, `fits in ${r.length} bytes: no TC (client size ${udpSize})`);
+    assert.ok(r.length <= 1232);
+    assert.equal(p.answers.length, 40);
+    assert.deepEqual(new Set(p.answers.map((x) => x.name)), new Set([LONG]));
+  }
+  // too big for a client without EDNS (512 bytes): TC, and nothing else broken
+  const small = await ask(handler, q({ edns: false, id: 7 }));
+  const t = decode(small);
+  assert.ok(t.flag_tc);
+  assert.equal(t.id, 7);
+  assert.equal(t.rcode, "NOERROR");
+  assert.deepEqual(t.questions, [{ name: LONG, type: "AAAA", class: "IN" }]);
+  assert.deepEqual([t.answers.length, t.authorities.length, t.additionals.length], [0, 0, 0]);
+  // the same with EDNS 512 and DO: the OPT record comes back with DO
+  const withDo = decode(await ask(handler, q({ udpSize: 512, do: true })));
+  assert.ok(withDo.flag_tc);
+  assert.deepEqual(
+    withDo.additionals.map((x) => [x.type, (x as unknown as { flags: number }).flags & 0x8000]),
+    [["OPT", 0x8000]],
+  );
+  // TCP gets it whole, from the cache (one upstream exchange per question and DO bit)
+  const whole = decode(await ask(handler, q({ edns: false }), "127.0.0.1", true));
+  assert.ok(!whole.flag_tc);
+  assert.equal(whole.answers.length, 40);
+  assert.deepEqual(up.asked, [`${LONG} AAAA`, `${LONG} A`, `${LONG} AAAA +do`, `${LONG} A +do`]);
+  assert.equal(handler.stats.truncated, 2);
 });

@@ -31,7 +31,14 @@ export const names = {
   signedA: `www.${SIGNED}`, // A 203.0.113.1 in a DNSSEC-signed zone
   signedDual: `dual.${SIGNED}`, // A 203.0.113.2 AAAA 2001:db8::202
   broken: `www.${BROKEN}`, // in a zone that fails to load: the authoritative answers SERVFAIL
+  mappedOnly: `mapped-only.${ZONE}`, // AAAA ::ffff:192.0.2.5 only (excluded by default), no A
+  excludedOnly: `excluded-only.${ZONE}`, // AAAA 2001:db8:dead::5 only (in EXCLUDED), no A
+  fits: `a-name-long-enough-to-matter-when-repeated.${ZONE}`, // FITS A records: fits 1232 compressed
 };
+
+export const FITS = 36;
+/** A configured exclusion (RFC 6147 §5.1.4) besides ::ffff:0:0/96, for BIND and v6mostly */
+export const EXCLUDED = "2001:db8:dead::/48";
 
 export const MANY = 24;
 export const BIG = 90; // BIND 9.18 caps an RRset at 100 records
@@ -58,7 +65,10 @@ function zoneText(benchNames = 0): string {
     "cname-dual IN CNAME dual",
     "cname-nx IN CNAME nothere",
     'nodata IN TXT "no addresses here"',
+    "mapped-only IN AAAA ::ffff:192.0.2.5",
+    "excluded-only IN AAAA 2001:db8:dead::5",
   ];
+  for (let i = 1; i <= FITS; i++) lines.push(`${names.fits.split(".")[0]} IN A 198.51.100.${100 + i}`);
   for (let i = 1; i <= MANY; i++) lines.push(`many IN A 198.51.100.${i}`);
   for (let i = 1; i <= BIG; i++) lines.push(`big IN A 198.18.${Math.floor(i / 200)}.${i % 200}`);
   for (let i = 0; i < benchNames; i++) lines.push(`h${i} IN A 198.19.${i >> 8}.${i & 0xff}`);
@@ -192,6 +202,8 @@ export interface LabOptions {
   synthAll?: boolean;
   /** bench: how many h<i> names to add (and the wildcard) */
   benchNames?: number;
+  /** BIND dns64 and Unbound forward to this 127.0.0.1 port instead of the authoritative BIND */
+  forwardPort?: number;
 }
 
 /**
@@ -204,6 +216,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   const auth = { host: "127.0.0.1", port: base };
   const b64 = { host: "127.0.0.1", port: base + 1 };
   const u64 = { host: "127.0.0.1", port: base + 2 };
+  const fwd = { host: auth.host, port: opts.forwardPort ?? auth.port };
   writeFileSync(join(dir, "zone.db"), zoneText(opts.benchNames));
   writeFileSync(join(dir, "reverse.db"), reverseText());
   writeFileSync(join(dir, "signed.db"), signedText());
@@ -296,13 +309,13 @@ options {
   recursion yes;
   allow-query { any; };
   allow-recursion { 127.0.0.0/8; };
-  forwarders { ${auth.host} port ${auth.port}; };
+  forwarders { ${fwd.host} port ${fwd.port}; };
   forward only;
   dnssec-validation yes;
   empty-zones-enable no;
   qname-minimization off;
   minimal-responses no;
-  dns64 ${opts.prefix} { clients { any; };${opts.synthAll ? " exclude { ::/0; };" : ""} };
+  dns64 ${opts.prefix} { clients { any; }; exclude { ${opts.synthAll ? "::/0;" : `::ffff:0:0/96; ${EXCLUDED};`} }; };
 };
 controls { };
 trust-anchors { ${SIGNED}. static-key ${flags} ${proto} ${alg} "${key.join("")}"; };
@@ -342,7 +355,7 @@ server:
   ip-ratelimit: 0
 forward-zone:
   name: "."
-  forward-addr: ${auth.host}@${auth.port}
+  forward-addr: ${fwd.host}@${fwd.port}
 `;
       writeFileSync(join(dir, "unbound.conf"), unboundConf);
       lab.unbound64 = startDaemon(

@@ -3,6 +3,8 @@
 // for every RFC 6052 prefix length, over UDP, TCP and IPv6.
 //
 // Where BIND and Unbound disagree, the case says which one we match and why (the RFC decides).
+// Issue 17's edge cases (compareEdge) print what each of the three answers and whether it keeps the
+// RFC's rule; v6mostly must, the peers' deviations are printed (and listed in the module README).
 // Compared: RCODE, TC and the answer section (names, types, data); TTLs where stated. Not compared:
 // authority/additional sections (BIND adds NS records, minimal-responses differ) and the AD bit
 // (the peers validate with a trust anchor; v6mostly forwards to a validating upstream in production,
@@ -16,8 +18,9 @@ import { type Dns64Service, startDns64 } from "../../../src/services/dns64/index
 import { createLogger } from "../../../src/util/log.ts";
 import { dns64Assignment } from "../../support/assignments.ts";
 import { type AskOptions, askServer, essence } from "./client.ts";
-import { expand6 } from "./helpers.ts";
-import { BIG, type Lab, MANY, missingTools, names, portBase, startLab } from "./lab.ts";
+import { type Decoded, expand6, soa as soaRecord } from "./helpers.ts";
+import { BIG, EXCLUDED, FITS, type Lab, MANY, missingTools, names, portBase, startLab } from "./lab.ts";
+import { scriptedUpstream } from "./upstream.ts";
 
 const PREFIXES = [
   "2001:db8::/32",
@@ -116,6 +119,62 @@ function ip6arpa(addr: string): string {
   return `${hex.split("").reverse().join(".")}.ip6.arpa`;
 }
 
+/** The ip6.arpa zone of a PREF64 given as text ("64:ff9b::/96"), apex first label first. */
+function reverseZoneText(prefix: string): string {
+  const [addr, len] = prefix.split("/");
+  const nibbles = hexOf(addr!).slice(0, Number(len) / 4);
+  return `${nibbles.split("").reverse().join(".")}.ip6.arpa`;
+}
+
+/** One case of issue 17's DNS64 edge cases: the RFC's rule and a check of an answer against it. */
+interface Edge {
+  label: string;
+  rule: string;
+  keeps: (p: Decoded) => boolean;
+}
+
+/** An answer in one line: RCODE, TC, the answer records (or their count), the authority types. */
+function oneLine(p: Decoded | undefined): string {
+  if (!p) return "no answer";
+  const an = p.answers.filter((r) => r.type !== "RRSIG");
+  const records =
+    an.length > 3
+      ? `${an.length} ${an[0]!.type}`
+      : an.map((r) => `${r.type} ${typeof r.data === "string" ? r.data : ""}`.trim()).join(", ");
+  const ns = [...new Set(p.authorities.map((r) => r.type))].join("+");
+  return `${p.rcode}${p.flag_tc ? " TC" : ""} ${records || "(no answer)"}${ns ? ` [authority ${ns}]` : ""}`;
+}
+
+/**
+ * Asks v6mostly, BIND and Unbound the same question, prints what each answered and whether that
+ * keeps the RFC's rule (a peer that does not is named as deviating), and asserts that v6mostly does.
+ */
+async function compareEdge(
+  lab: Lab,
+  ours: number,
+  e: Edge,
+  ask: (host: string, port: number) => Promise<Decoded>,
+): Promise<void> {
+  const orNone = (p: Promise<Decoded>) => p.catch(() => undefined);
+  const [o, b, u] = await Promise.all([
+    orNone(ask("127.0.0.1", ours)),
+    orNone(ask(lab.bind64!.host, lab.bind64!.port)),
+    orNone(ask(lab.unbound64!.host, lab.unbound64!.port)),
+  ]);
+  const verdict = (p: Decoded | undefined) => (p && e.keeps(p) ? "keeps the rule" : "DEVIATES from the RFC");
+  console.log(
+    `issue 17 edge: ${e.label} — RFC: ${e.rule}\n  BIND 9.18: ${oneLine(b)} (${verdict(b)})\n  Unbound:   ${oneLine(u)} (${verdict(u)})\n  v6mostly:  ${oneLine(o)} (${verdict(o)})`,
+  );
+  assert.ok(o && e.keeps(o), `${e.label}: v6mostly answered ${oneLine(o)}; RFC: ${e.rule}`);
+}
+
+/** NOERROR, no AAAA, and an SOA so that the client can cache it (RFC 2308 §3) */
+const nodata = (p: Decoded) =>
+  p.rcode === "NOERROR" &&
+  !p.flag_tc &&
+  !p.answers.some((r) => r.type === "AAAA") &&
+  p.authorities.some((r) => r.type === "SOA");
+
 function assignment(prefix: string, port: number, upstreams: string[]): Dns64Assignment {
   return dns64Assignment(
     {
@@ -123,7 +182,7 @@ function assignment(prefix: string, port: number, upstreams: string[]): Dns64Ass
       prefix,
       upstreams,
       alwaysSynthesize: false,
-      exclude: ["::ffff:0:0/96"],
+      exclude: ["::ffff:0:0/96", EXCLUDED],
       allowClients: ["127.0.0.0/8", "::1/128"],
       nodeSelector: {},
     },
@@ -179,6 +238,48 @@ for (const prefix of PREFIXES) {
           assert.notDeepEqual(eb, eu, `${label}: the peers were expected to disagree here`);
       }
 
+      // issue 17, DNS64 (RFC 6147) edge cases: what each server answers, against the RFC
+      const edges: [Edge, string, dnsPacket.RecordType, AskOptions?][] = [
+        [
+          {
+            label: `${names.mappedOnly} AAAA (only ::ffff:192.0.2.5, no A)`,
+            rule: "§5.1.4: an AAAA in ::ffff:0:0/96 is never returned; with no A either, NODATA (with the SOA, RFC 2308 §3)",
+            keeps: nodata,
+          },
+          names.mappedOnly,
+          "AAAA",
+        ],
+        [
+          {
+            label: `${names.excludedOnly} AAAA (only an AAAA in the configured ${EXCLUDED}, no A)`,
+            rule: "§5.1.4: an AAAA in a configured excluded range is never returned; with no A either, NODATA (with the SOA, RFC 2308 §3)",
+            keeps: nodata,
+          },
+          names.excludedOnly,
+          "AAAA",
+        ],
+        [
+          {
+            label: `${names.fits} AAAA over UDP, EDNS 1232 (${FITS} synthesized records)`,
+            rule: "RFC 6891 §6.2.5: an answer that fits the requestor's payload size is sent whole",
+            keeps: (p) => !p.flag_tc && p.answers.filter((r) => r.type === "AAAA").length === FITS,
+          },
+          names.fits,
+          "AAAA",
+        ],
+        [
+          {
+            label: `${names.big} AAAA over UDP, EDNS 1232 (${BIG} synthesized records)`,
+            rule: "RFC 6891 §7, RFC 2181 §9: an answer that does not fit sets TC (the client retries over TCP)",
+            keeps: (p) => p.flag_tc,
+          },
+          names.big,
+          "AAAA",
+        ],
+      ];
+      for (const [e, name, type, opts] of edges)
+        await compareEdge(lab, ours, e, (h, p) => askServer(h, p, name, type, opts));
+
       // the answers really are synthesized with this prefix, every A record of the zone
       const many = await askServer("127.0.0.1", ours, names.many, "AAAA");
       assert.equal(many.answers.length, MANY);
@@ -222,6 +323,23 @@ for (const prefix of PREFIXES) {
         "PTR target as BIND's",
       );
       assert.equal(po.answers[0]!.data, names.aOnly);
+      // §5.3.1 a name of the zone with fewer nibbles: the synthesized address's name without the
+      // 8 nibbles of its last 32 bits (for /96 that is the zone's apex)
+      const zone = reverseZoneText(prefix);
+      const partial = ptrName.split(".").slice(8).join(".");
+      await compareEdge(
+        lab,
+        ours,
+        {
+          label: `${partial} PTR (${32 - 8} of 32 nibbles, zone ${zone})`,
+          rule: "§5.3.1: a name of the PREF64's reverse zone that is not a whole address: NOERROR/NODATA with the zone's SOA in the authority section",
+          keeps: (p) =>
+            p.rcode === "NOERROR" &&
+            p.answers.length === 0 &&
+            p.authorities.some((r) => r.type === "SOA" && r.name.toLowerCase() === zone),
+        },
+        (h, p) => askServer(h, p, partial, "PTR"),
+      );
 
       // RFC 8880 + RFC 7050 §3: a node finds the prefix from the ipv4only.arpa AAAA answer
       const wka = await askServer("127.0.0.1", ours, "ipv4only.arpa", "AAAA");
@@ -312,5 +430,54 @@ test("alwaysSynthesize against BIND (exclude { ::/0; }) and Unbound (dns64-synth
   } finally {
     await svc?.stop();
     await lab.stop();
+  }
+});
+
+test("AAAA NODATA then a failing A query, against BIND and Unbound (issue 17)", async (t) => {
+  const missing = missingTools();
+  if (missing) {
+    t.skip(missing);
+    return;
+  }
+  // no zone answers NODATA to AAAA and fails the A query of the same name: a scripted upstream does,
+  // for all three resolvers
+  const zone = "edge.example";
+  const soa = soaRecord(zone, 300, 60);
+  const upPort = portBase() + 7;
+  const up = await scriptedUpstream(upPort, {
+    [`a-servfail.${zone} AAAA`]: { authorities: [soa] },
+    [`a-servfail.${zone} A`]: { rcode: "SERVFAIL" },
+    [`a-nxdomain.${zone} AAAA`]: { authorities: [soa] },
+    [`a-nxdomain.${zone} A`]: { rcode: "NXDOMAIN", authorities: [soa] },
+  });
+  const prefix = "64:ff9b::/96";
+  let lab: Lab | undefined;
+  let svc: Dns64Service | undefined;
+  try {
+    lab = await startLab({ prefix, forwardPort: upPort });
+    const port = portBase() + 5;
+    svc = await startDns64(
+      assignment(prefix, port, [`127.0.0.1:${upPort}`]),
+      { log, stateDir: lab.dir },
+      { rateLimit: 0, upstream: { timeoutMs: 500, tcpTimeoutMs: 1000, rounds: 1 } },
+    );
+    for (const rcode of ["SERVFAIL", "NXDOMAIN"]) {
+      const name = `a-${rcode.toLowerCase()}.${zone}`;
+      await compareEdge(
+        lab,
+        port,
+        {
+          label: `${name} AAAA (AAAA NODATA, A ${rcode})`,
+          rule: `the A query's failure is the answer: ${rcode}, not an empty NOERROR`,
+          keeps: (p) => p.rcode === rcode && p.answers.length === 0,
+        },
+        (h, p) => askServer(h, p, name, "AAAA", { timeoutMs: 8000 }),
+      );
+    }
+    assert.ok(up.asked.includes(`a-servfail.${zone} A`), "the A query reached the scripted upstream");
+  } finally {
+    await svc?.stop();
+    await lab?.stop();
+    await up.close();
   }
 });

@@ -3,11 +3,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  aFailure,
   ipv4onlyAnswer,
   judgeAaaa,
   planQuery,
   ptrAnswer,
   ptrTarget,
+  reverseNodata,
   synthesize,
 } from "../../../src/services/dns64/synth.ts";
 import { FLAG, nameToText, textToName } from "../../../src/services/dns64/wire.ts";
@@ -69,6 +71,10 @@ test("§5.1.4: AAAA inside exclude count as absent; mixed answers lose the exclu
   const real = upstreamReply(NAME, "AAAA", { answers: [aaaa(NAME, "2001:db8::2")] });
   const r = judgeAaaa(cfg, real);
   assert.ok(r.kind === "answer" && r.reply === real, "a usable answer is passed through untouched");
+  // nothing to synthesize from: the fallback has no excluded record (NODATA), §5.1.4
+  const vm = judgeAaaa(cfg, mapped);
+  assert.ok(vm.kind === "synthesize" && vm.nodata);
+  if (vm.kind === "synthesize") assert.deepEqual(decode(vm.fallback.wire).answers, []);
   // an empty exclude list keeps mapped addresses
   assert.equal(judgeAaaa(config("64:ff9b::/96", { exclude: [] }), mapped).kind, "answer");
 });
@@ -115,6 +121,28 @@ test("§5.1.6: no A records → nothing to synthesize (the AAAA answer stands)",
     undefined,
   );
   assert.equal(synthesize(cfg, qn, aaaaR, upstreamReply(NAME, "A", { rcode: "SERVFAIL" }), false), undefined);
+});
+
+test("a failed A query after AAAA NODATA: its RCODE, CNAME chain and SOA under the AAAA question", () => {
+  const aR = upstreamReply(NAME, "A", {
+    rcode: "NXDOMAIN",
+    answers: [cname(NAME, "gone.example", 200)],
+    authorities: [soa("example", 300, 45)],
+  });
+  const p = decode(aFailure(qn, aR, false).wire);
+  assert.equal(p.rcode, "NXDOMAIN");
+  assert.deepEqual(p.questions, [{ name: NAME, type: "AAAA", class: "IN" }]);
+  assert.deepEqual(
+    p.answers.map((r) => `${r.type} ${r.data}`),
+    ["CNAME gone.example"],
+  );
+  assert.deepEqual(
+    p.authorities.map((r) => r.type),
+    ["SOA"],
+  );
+  const sf = aFailure(qn, upstreamReply(NAME, "A", { rcode: "SERVFAIL" }), false);
+  assert.equal(decode(sf.wire).rcode, "SERVFAIL");
+  assert.equal(sf.ttl, 0, "a SERVFAIL is not cached");
 });
 
 test("§5.5: DO+CD turns synthesis off; CD alone or DO alone keeps it", () => {
@@ -168,6 +196,42 @@ test("§5.3.1: PTR under the PREF64's ip6.arpa maps to in-addr.arpa and is re-ow
     undefined,
     "outside the prefix",
   );
+});
+
+test("§5.3.1: a PTR name of the PREF64's zone with fewer nibbles than an address → NODATA with the zone's SOA", () => {
+  const PTR = 12;
+  for (const [prefix, zone] of [
+    ["64:ff9b::/96", "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa"],
+    ["2001:db8::/32", "8.b.d.0.1.0.0.2.ip6.arpa"],
+    ["2001:db8:122:344::/64", "4.4.3.0.2.2.1.0.8.b.d.0.1.0.0.2.ip6.arpa"],
+  ] as const) {
+    const cfg = config(prefix);
+    const zoneNibbles = zone.split(".").length - 2;
+    for (let extra = 0; extra + zoneNibbles < 32; extra++) {
+      const name = `${"0.".repeat(extra)}${zone}`;
+      const plan = planQuery(cfg, textToName(name), PTR, 1, false, false);
+      assert.equal(plan.kind, "reverseNodata", `${prefix}: ${name}`);
+    }
+    // a whole address is a PTR to map, the labels above the zone and other names are forwarded
+    const whole = textToName(`${"0.".repeat(32 - zoneNibbles)}${zone}`);
+    assert.notEqual(planQuery(cfg, whole, PTR, 1, false, false).kind, "reverseNodata", prefix);
+    for (const other of [zone.split(".").slice(1).join("."), `x.${zone}`, `00.${zone}`, `0.x.${zone}`]) {
+      assert.equal(
+        planQuery(cfg, textToName(other), PTR, 1, false, false).kind,
+        "forward",
+        `${prefix}: ${other}`,
+      );
+    }
+    assert.equal(planQuery(cfg, textToName(`0.${zone}`), 16, 1, false, false).kind, "forward", "PTR only");
+    const p = decode(reverseNodata(cfg, textToName(`A.${zone}`), PTR, 1).wire);
+    assert.equal(p.rcode, "NOERROR");
+    assert.deepEqual(p.answers, []);
+    assert.deepEqual(
+      p.authorities.map((r) => [r.type, r.name, r.ttl, r.data.minimum]),
+      [["SOA", zone, 600, 600]],
+    );
+    assert.equal(p.questions[0]!.name, `A.${zone}`);
+  }
 });
 
 test("RFC 8880 §7.2: ipv4only.arpa answered locally with both well-known addresses", () => {

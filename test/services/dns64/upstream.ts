@@ -72,3 +72,45 @@ export async function fakeUpstream(port: number) {
     },
   };
 }
+
+export interface Scripted {
+  rcode?: "NOERROR" | "SERVFAIL" | "NXDOMAIN" | "REFUSED";
+  answers?: dnsPacket.Answer[];
+  authorities?: dnsPacket.Answer[];
+}
+
+/**
+ * A UDP+TCP upstream answering from a table keyed "name TYPE" (lower case), REFUSED for anything
+ * else: for answers no real zone gives, such as an A query that fails where the AAAA query of the
+ * same name did not. `asked` lists the questions it got.
+ */
+export async function scriptedUpstream(port: number, table: Record<string, Scripted>) {
+  const asked: string[] = [];
+  const rcodes = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 };
+  const answer = (m: Buffer): Buffer => {
+    const q = dnsPacket.decode(m);
+    const question = q.questions![0]!;
+    const key = `${question.name.toLowerCase()} ${question.type}`;
+    asked.push(key);
+    const e = table[key] ?? { rcode: "REFUSED" };
+    return dnsPacket.encode({
+      type: "response",
+      id: q.id,
+      flags: dnsPacket.RECURSION_AVAILABLE | dnsPacket.RECURSION_DESIRED | rcodes[e.rcode ?? "NOERROR"],
+      questions: q.questions,
+      answers: e.answers ?? [],
+      authorities: e.authorities ?? [],
+    });
+  };
+  const udp = createSocket("udp4");
+  udp.on("message", (m, r) => udp.send(answer(m), r.port, r.address));
+  await new Promise<void>((r) => udp.bind(port, "127.0.0.1", () => r()));
+  const tcp = await tcpResponder(port, answer);
+  return {
+    asked,
+    close: async () => {
+      udp.close();
+      await new Promise((r) => tcp.close(r));
+    },
+  };
+}

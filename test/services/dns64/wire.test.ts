@@ -14,6 +14,7 @@ import {
   reverseZone,
   synthesizeAddress,
 } from "../../../src/services/dns64/addressing.ts";
+import { buildReply, type OutRecord } from "../../../src/services/dns64/reply.ts";
 import {
   expandRdata,
   isSubdomain,
@@ -236,4 +237,56 @@ test("fuzz: readName and skipName agree with a plain reading at every offset of 
   const soaRecord = neg.records.find((r) => r.type === 6)!;
   assert.equal(soaMinimum(base, soaRecord), 120);
   assert.equal(negativeTtl(base, neg), 120);
+});
+
+test("fuzz: buildReply's compressed owner names decode (dns-packet) to the records written", () => {
+  const pool = ["a.example", "b.a.example", "A.example", "c.example", "example"];
+  const rec = fc.record({
+    name: fc.constantFrom(...pool),
+    kind: fc.constantFrom("A", "AAAA", "CNAME", "TXT"),
+    target: fc.constantFrom(...pool),
+    ttl: fc.nat(86400),
+  });
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...pool),
+      fc.array(fc.array(rec, { maxLength: 8 }), { minLength: 3, maxLength: 3 }),
+      (q, secs) => {
+        const rdata = (r: (typeof secs)[0][0]): [number, Uint8Array] => {
+          switch (r.kind) {
+            case "A":
+              return [1, Uint8Array.of(192, 0, 2, 1)];
+            case "AAAA":
+              return [28, new Uint8Array(16).fill(7)];
+            case "CNAME":
+              return [5, textToName(r.target)];
+            default:
+              return [16, Uint8Array.of(2, 0x68, 0x69)];
+          }
+        };
+        const sections = secs.map((s) =>
+          s.map((r): OutRecord => {
+            const [type, data] = rdata(r);
+            return { name: textToName(r.name), type, class: 1, ttl: r.ttl, rdata: data };
+          }),
+        ) as [OutRecord[], OutRecord[], OutRecord[]];
+        const reply = buildReply(textToName(q), 28, 1, 0, sections, 60);
+        const p = dnsPacket.decode(Buffer.from(reply.wire));
+        const got = [p.answers, p.authorities, p.additionals].map((s) =>
+          (s ?? []).map(
+            (r) =>
+              `${r.name} ${r.type} ${(r as { ttl?: number }).ttl}${r.type === "CNAME" ? ` ${r.data}` : ""}`,
+          ),
+        );
+        const want = secs.map((s) =>
+          s.map((r) => `${r.name} ${r.kind} ${r.ttl}${r.kind === "CNAME" ? ` ${r.target}` : ""}`),
+        );
+        assert.deepEqual(got, want);
+        assert.equal(p.questions![0]!.name, q);
+        // the TTL offsets still point at the TTL fields
+        for (const o of reply.ttlOffsets) assert.ok(o + 4 <= reply.wire.length);
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
