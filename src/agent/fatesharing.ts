@@ -5,8 +5,9 @@
 // Nat64Gateway with that prefix is not running on this host (it failed to start, it stopped, its
 // workers died), they would send clients into a black hole. So, while it is down:
 // - the RA leaves out the PREF64 option and the routes inside the prefix: the RA service sends
-//   them once with lifetime 0 (RFC 8781 §4: a lifetime of 0 means the prefix must no longer be
-//   used; RFC 4191 §2.3 the same for a route), then omits them;
+//   them with lifetime 0 (RFC 8781 §4: a lifetime of 0 means the prefix must no longer be used;
+//   RFC 4191 §2.3 the same for a route) in the next advertisements, three at most as for every
+//   removed option (so that one lost RA does not leave them standing), then omits them;
 // - the DNS64 answers as a plain forwarder: no synthesized AAAA (IPv6-only clients without a CLAT
 //   fall back to what they can reach) and no ipv4only.arpa answer (RFC 7050 discovery finds no
 //   PREF64).
