@@ -152,8 +152,7 @@ export function isKind(k: unknown): k is Kind {
   return typeof k === "string" && Object.hasOwn(KINDS, k);
 }
 
-/** The whole object of a kind: apiVersion, kind, metadata, spec, status. */
-export function resourceSchema<K extends Kind>(kind: K) {
+function buildResourceSchema<K extends Kind>(kind: K) {
   return z.strictObject({
     apiVersion: z.literal(API_VERSION),
     kind: z.literal(kind),
@@ -161,6 +160,16 @@ export function resourceSchema<K extends Kind>(kind: K) {
     spec: KINDS[kind].spec as (typeof KINDS)[K]["spec"],
     status: status.optional(),
   });
+}
+
+/** one schema per kind: zod compiles a schema on its first use, which costs per instance */
+const resourceSchemas = new Map<Kind, unknown>();
+
+/** The whole object of a kind: apiVersion, kind, metadata, spec, status. */
+export function resourceSchema<K extends Kind>(kind: K): ReturnType<typeof buildResourceSchema<K>> {
+  let s = resourceSchemas.get(kind);
+  if (!s) resourceSchemas.set(kind, (s = buildResourceSchema(kind)));
+  return s as ReturnType<typeof buildResourceSchema<K>>;
 }
 
 export type Spec<K extends Kind> = z.output<(typeof KINDS)[K]["spec"]>;

@@ -68,7 +68,39 @@ describe("loading", () => {
     const docs = readDocuments([join(dir, "tree")], dir);
     assert.deepEqual(
       docs.map((d) => d.source.file),
-      [join("tree", "a.yml"), join("tree", "b.yaml")],
+      [join("tree", "a.yml"), join("tree", "b.yaml"), join("tree", "sub", "c.json")],
+    );
+    // the JSON file holds no resource: named as an error, not passed over
+    assert.match(docs[2]!.error ?? "", /no resources in this file/);
+  });
+
+  it("an empty file, or one of only comments and ---, is an error naming the file (issue 17)", () => {
+    writeFileSync(join(dir, "empty.yaml"), "");
+    writeFileSync(join(dir, "dashes.yaml"), "---\n# nothing here\n---\n");
+    const docs = readDocuments([join(dir, "empty.yaml"), join(dir, "dashes.yaml")], dir);
+    assert.deepEqual(
+      docs.map((d) => [d.source.file, d.error]),
+      [
+        ["empty.yaml", "no resources in this file (it is empty, or holds only comments and ---)"],
+        ["dashes.yaml", "no resources in this file (it is empty, or holds only comments and ---)"],
+      ],
+    );
+  });
+
+  it("numbers documents and lines across --- as a whole-file parse does (parsed one at a time)", () => {
+    // the numbers the yaml library gives for the whole text at once (what load.ts did before it
+    // cut files into documents): document 3 is bad, noticed at its closing ---
+    const ok = doc("Nat64Gateway", "a", NAT64_OK);
+    const text = `# leading comment\n${ok}---\n---\nkind: [unclosed\n---\n${ok}`;
+    const docs = parseDocuments("f.yaml", text);
+    const okLines = ok.split("\n").length - 1;
+    assert.deepEqual(
+      docs.map((d) => [d.source.doc, d.source.line, d.error?.replace(/:.*/, "")]),
+      [
+        [1, 2, undefined],
+        [3, okLines + 3, `not valid YAML (line ${okLines + 5}, column 1)`],
+        [4, okLines + 5, undefined],
+      ],
     );
   });
 
