@@ -3,6 +3,10 @@
 // needs (NET_ADMIN for TUN, routes and proxy ARP; NET_RAW for RA and DHCP raw sockets;
 // NET_BIND_SERVICE for port 53 and 67) instead of privileged, /dev/net/tun from the host, and a
 // state directory on the node (DHCP leases, host plumbing ledgers) that survives pod restarts.
+// The node's forwarding sysctls are not the agent's to set: runc mounts /proc/sys read-only in a
+// container that is not privileged and refuses any mount inside /proc ("cannot be mounted because
+// it is inside /proc", seen on a real node: the pod never started), so the node must have
+// net.ipv4.ip_forward and net.ipv6.conf.all.forwarding on (the NAT64 only writes them when off).
 // Pure: the same plan gives the same object (applied again without change).
 import type { V1Container, V1DaemonSetSpec, V1NodeSelectorTerm, V1Toleration } from "@kubernetes/client-node";
 import { ApiObject, App, Chart } from "cdk8s";
@@ -98,15 +102,12 @@ export function agentDaemonSet(
             volumeMounts: [
               { name: "tun", mountPath: "/dev/net/tun" },
               { name: "state", mountPath: stateDir },
-              { name: "proc-sys-net", mountPath: "/proc/sys/net" },
             ],
           },
         ],
         volumes: [
           { name: "tun", hostPath: { path: "/dev/net/tun", type: "CharDevice" } },
           { name: "state", hostPath: { path: stateDir, type: "DirectoryOrCreate" } },
-          // forwarding sysctls: with hostNetwork they are the node's; runc mounts /proc/sys read-only
-          { name: "proc-sys-net", hostPath: { path: "/proc/sys/net", type: "Directory" } },
         ],
       },
     },
