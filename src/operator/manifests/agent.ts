@@ -7,6 +7,9 @@
 // container that is not privileged and refuses any mount inside /proc ("cannot be mounted because
 // it is inside /proc", seen on a real node: the pod never started), so the node must have
 // net.ipv4.ip_forward and net.ipv6.conf.all.forwarding on (the NAT64 only writes them when off).
+// The RA and DHCP services hold a lock per interface in /run/v6mostly (src/agent/lock.ts, for
+// root): the node's own directory, so that the agent and a `v6mostly run` on the node never both
+// answer on one link (and a read-only root has no /run to make it in: RA and DHCP never started).
 // Pure: the same plan gives the same object (applied again without change).
 import type { V1Container, V1DaemonSetSpec, V1NodeSelectorTerm, V1Toleration } from "@kubernetes/client-node";
 import { ApiObject, App, Chart } from "cdk8s";
@@ -29,6 +32,8 @@ export interface AgentTemplate {
 }
 
 export const AGENT_NAME = "v6mostly-agent";
+/** roleLockDir() of src/agent/lock.ts for root (the agent runs as uid 0) */
+export const ROLE_LOCK_DIR = "/run/v6mostly";
 export const AGENT_LABELS = { "app.kubernetes.io/name": "v6mostly", "app.kubernetes.io/component": "agent" };
 
 /**
@@ -102,12 +107,14 @@ export function agentDaemonSet(
             volumeMounts: [
               { name: "tun", mountPath: "/dev/net/tun" },
               { name: "state", mountPath: stateDir },
+              { name: "locks", mountPath: ROLE_LOCK_DIR },
             ],
           },
         ],
         volumes: [
           { name: "tun", hostPath: { path: "/dev/net/tun", type: "CharDevice" } },
           { name: "state", hostPath: { path: stateDir, type: "DirectoryOrCreate" } },
+          { name: "locks", hostPath: { path: ROLE_LOCK_DIR, type: "DirectoryOrCreate" } },
         ],
       },
     },
