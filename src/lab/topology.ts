@@ -83,6 +83,8 @@ export const routerNs = (s: LabState) => s.routerNs ?? ns(s, ROUTER);
  * Kubernetes node whose agent pods run the lab's resources). The lab makes its links, addresses
  * and routes inside `netns` as in its own router namespace, calls `start` where it would start
  * `v6mostly run` (the services must answer on the LAN when it resolves), and never removes `netns`.
+ * `check` reads the router's status at STATUS_ADDRESS in `netns` and its log from the lab's
+ * router.log, which the caller writes.
  */
 export interface ExternalRouter {
   netns: string;

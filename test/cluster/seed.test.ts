@@ -23,7 +23,7 @@ import {
   examplesDir,
   missingCapability,
   ns,
-  type Progress,
+  progressOn,
   STATUS_ADDRESS,
   up,
 } from "../../src/lab/topology.ts";
@@ -68,19 +68,8 @@ type Obj = {
   status?: Record<string, unknown>;
 };
 
-/** One progress line per lab step, on the test's output (the lab's own format). */
-const progress: Progress = (() => {
-  const note = (l: string) => console.log(`#          ${l}`);
-  return {
-    async step(what, fn) {
-      const t0 = performance.now();
-      const v = await fn();
-      console.log(`# [lab] ${what}: ok (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-      return v;
-    },
-    note,
-  };
-})();
+/** One progress line per lab step, as `v6mostly lab` prints them. */
+const progress = progressOn(process.stdout);
 
 describe("the seed's network through agent pods on a real node (chart, operator, agents)", { skip }, () => {
   let image: BuiltImage;
