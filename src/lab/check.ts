@@ -16,7 +16,7 @@ import {
   type SessionEvidence,
 } from "./matrix.ts";
 import type { LabState } from "./state.ts";
-import { ipv4Of, ns, type Progress, ROUTER, refreshDhcp, STATUS_ADDRESS } from "./topology.ts";
+import { ipv4Of, ns, type Progress, refreshDhcp, routerNs, STATUS_ADDRESS } from "./topology.ts";
 
 export interface CheckReport {
   cells: Cell[];
@@ -33,7 +33,7 @@ interface ReadyDetail {
 }
 
 function status<T>(s: LabState, topic: string): T | undefined {
-  const out = inNs(ns(s, ROUTER), ["curl", "-s", "-m", "2", `http://${STATUS_ADDRESS}/${topic}`], {
+  const out = inNs(routerNs(s), ["curl", "-s", "-m", "2", `http://${STATUS_ADDRESS}/${topic}`], {
     allowFail: true,
   });
   try {

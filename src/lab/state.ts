@@ -16,6 +16,8 @@ export interface LabState {
   complete: boolean;
   /** the router's `v6mostly run` */
   routerPid?: number;
+  /** the router's namespace when the caller runs the router (`up`'s `router`), not the lab */
+  routerNs?: string;
   /** what the clients learned during `up`, read by `check` */
   learned: {
     rdnss?: string;

@@ -75,6 +75,27 @@ export function examplesDir(): string {
 export const ns = (s: LabState, id: string) => `${s.prefix}${id}`;
 export const ROUTER = "r";
 export const INTERNET = "i";
+/** The router's namespace: the lab's own, or the one an external router gave (`up`'s `router`). */
+export const routerNs = (s: LabState) => s.routerNs ?? ns(s, ROUTER);
+
+/**
+ * A router the caller runs in a namespace of its own instead of the lab's `v6mostly run` (a
+ * Kubernetes node whose agent pods run the lab's resources). The lab makes its links, addresses
+ * and routes inside `netns` as in its own router namespace, calls `start` where it would start
+ * `v6mostly run` (the services must answer on the LAN when it resolves), and never removes `netns`.
+ * `check` reads the router's status at STATUS_ADDRESS in `netns` and its log from the lab's
+ * router.log, which the caller writes.
+ */
+export interface ExternalRouter {
+  netns: string;
+  start(progress: Progress): Promise<void>;
+}
+
+export interface UpOptions {
+  /** on failure, leave what was built for inspection */
+  keep?: boolean;
+  router?: ExternalRouter;
+}
 
 /** Why the lab cannot run here, or undefined. */
 export function missingCapability(): string | undefined {
@@ -162,7 +183,7 @@ export async function down(
 }
 
 /** Build the lab. On failure everything made so far is removed, unless `keep`. */
-export async function up(dir: string, progress: Progress, opts: { keep?: boolean } = {}): Promise<LabState> {
+export async function up(dir: string, progress: Progress, opts: UpOptions = {}): Promise<LabState> {
   const existing = readState(dir);
   if (existing) {
     const left = listLabNamespaces(existing.prefix);
@@ -181,10 +202,11 @@ export async function up(dir: string, progress: Progress, opts: { keep?: boolean
     createdAt: new Date().toISOString(),
     complete: false,
     learned: {},
+    ...(opts.router ? { routerNs: opts.router.netns } : {}),
   };
   writeState(s);
   try {
-    await build(s, progress);
+    await build(s, progress, opts.router);
     s.complete = true;
     writeState(s);
     return s;
@@ -202,14 +224,15 @@ export async function up(dir: string, progress: Progress, opts: { keep?: boolean
   }
 }
 
-async function build(s: LabState, p: Progress): Promise<void> {
-  const R = ns(s, ROUTER);
+async function build(s: LabState, p: Progress, router?: ExternalRouter): Promise<void> {
+  const R = routerNs(s);
   const I = ns(s, INTERNET);
   const file = (name: string) => join(s.dir, name);
   mkdirSync(s.dir, { recursive: true });
 
-  await p.step(`namespaces ${s.prefix}{r,i,c1..c4}`, () => {
-    for (const id of [ROUTER, INTERNET, ...CLIENTS.map((c) => c.id)]) {
+  const own = router ? [INTERNET] : [ROUTER, INTERNET];
+  await p.step(`namespaces ${s.prefix}{${own.join(",")},c1..c4}${router ? `, router ${R}` : ""}`, () => {
+    for (const id of [...own, ...CLIENTS.map((c) => c.id)]) {
       run(["ip", "netns", "add", ns(s, id)]);
       inNs(ns(s, id), ["ip", "link", "set", "lo", "up"]);
     }
@@ -305,55 +328,8 @@ async function build(s: LabState, p: Progress): Promise<void> {
     },
   );
 
-  await p.step(
-    `router: v6mostly run -f examples/lab (NAT64, DNS64, RA, DHCP), status on ${STATUS_ADDRESS}`,
-    async () => {
-      const stateDir = file("router-state");
-      mkdirSync(stateDir, { recursive: true });
-      s.routerPid = startInNs(
-        R,
-        [
-          ...selfCommand(),
-          "run",
-          "-f",
-          examplesDir(),
-          "--state-dir",
-          stateDir,
-          "--status-address",
-          STATUS_ADDRESS,
-          "--node-name",
-          "lab-router",
-        ],
-        file("router.log"),
-      );
-      writeState(s);
-      const ready = await waitFor(
-        "the router's /readyz (router.log)",
-        () => {
-          if (!alive(s.routerPid!))
-            throw new CommandError(
-              `v6mostly run exited; see ${file("router.log")}:\n${tail(file("router.log"), 15)}`,
-            );
-          const out = inNs(R, ["curl", "-s", "-m", "1", `http://${STATUS_ADDRESS}/readyz`], {
-            allowFail: true,
-          });
-          try {
-            const j = JSON.parse(out) as {
-              ready: boolean;
-              detail: { resource: string; running: boolean; error?: string }[];
-            };
-            return j.ready ? j.detail : undefined;
-          } catch {
-            return undefined;
-          }
-        },
-        60_000,
-        300,
-      );
-      for (const r of ready)
-        p.note(`${r.running ? "runs" : "DOES NOT RUN"}: ${r.resource}${r.error ? ` (${r.error})` : ""}`);
-    },
-  );
+  if (router) await router.start(p);
+  else await runRouter(s, p, R);
 
   await p.step(
     "clients: links up (IPv4-only without IPv6; the CLAT client accepts RAs while forwarding)",
@@ -479,6 +455,60 @@ async function build(s: LabState, p: Progress): Promise<void> {
       s.learned.problems = [...(s.learned.problems ?? []), ...failed.map((f) => `DHCPv4: ${f}`)];
       writeState(s);
       for (const f of failed) p.note(`DHCP FAILED: ${f}`);
+    },
+  );
+}
+
+/** The lab's own router: `v6mostly run` of examples/lab in namespace R, until its /readyz says ready. */
+async function runRouter(s: LabState, p: Progress, R: string): Promise<void> {
+  const file = (name: string) => join(s.dir, name);
+  await p.step(
+    `router: v6mostly run -f examples/lab (NAT64, DNS64, RA, DHCP), status on ${STATUS_ADDRESS}`,
+    async () => {
+      const stateDir = file("router-state");
+      mkdirSync(stateDir, { recursive: true });
+      s.routerPid = startInNs(
+        R,
+        [
+          ...selfCommand(),
+          "run",
+          "-f",
+          examplesDir(),
+          "--state-dir",
+          stateDir,
+          "--status-address",
+          STATUS_ADDRESS,
+          "--node-name",
+          "lab-router",
+        ],
+        file("router.log"),
+      );
+      writeState(s);
+      const ready = await waitFor(
+        "the router's /readyz (router.log)",
+        () => {
+          if (!alive(s.routerPid!))
+            throw new CommandError(
+              `v6mostly run exited; see ${file("router.log")}:\n${tail(file("router.log"), 15)}`,
+            );
+          const out = inNs(R, ["curl", "-s", "-m", "1", `http://${STATUS_ADDRESS}/readyz`], {
+            allowFail: true,
+          });
+          try {
+            const j = JSON.parse(out) as {
+              ready: boolean;
+              detail: { resource: string; running: boolean; error?: string }[];
+            };
+            return j.ready ? j.detail : undefined;
+          } catch {
+            return undefined;
+          }
+        },
+        60_000,
+        300,
+      );
+      for (const r of ready)
+        p.note(`${r.running ? "runs" : "DOES NOT RUN"}: ${r.resource}${r.error ? ` (${r.error})` : ""}`);
     },
   );
 }

@@ -75,6 +75,16 @@ function load(): Record | undefined {
   return existsSync(RECORD) ? (JSON.parse(readFileSync(RECORD, "utf8")) as Record) : undefined;
 }
 
+/**
+ * The values kubelet's settings had before any test node on this machine started: the record's
+ * while a node (of any run) holds them, the current ones otherwise. What the machine must show
+ * again once every node has stopped.
+ */
+export function kernelBaseline(): { held: boolean; settings: { [setting: string]: string } } {
+  const record = load();
+  return record ? { held: true, settings: record.saved } : { held: false, settings: readKernelSettings() };
+}
+
 /** Before a kubelet starts: record the current values unless a live (or crashed) run already did. */
 export function holdKernelSettings(holder: string): void {
   locked(() => {

@@ -7,16 +7,16 @@
 // stop(), the machine as it was: interfaces, addresses, routes, rules, forwarding, kubelet's
 // kernel settings and default paths, no process, mount, cgroup or namespace left.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ControlPlane, startControlPlane } from "./controlplane.ts";
 import { type BuiltImage, buildImage } from "./image.ts";
+import { machineState } from "./machine.ts";
 import { addNamespace, deleteNamespace, ip, listNamespaces, run } from "./netns.ts";
 import { applyManifests, nodeAvailable, startNode, type TestNode } from "./node.ts";
 import { hierarchies } from "./node-cgroups.ts";
-import { readKernelSettings } from "./node-kernel.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 /** the link between the node and the test's client namespace (a ULA) */
@@ -26,42 +26,6 @@ const skip = nodeAvailable();
 
 /** CAP_NET_ADMIN's bit in /proc/PID/status (linux/capability.h) */
 const NET_ADMIN = 1n << 12n;
-
-const MACHINE_PATHS = [
-  "/run/containerd",
-  "/run/runc",
-  "/var/lib/kubelet",
-  "/var/lib/containerd",
-  "/var/lib/v6mostly",
-  "/var/log/pods",
-  "/var/log/containers",
-  "/opt/containerd",
-];
-
-/** The machine's own network state, the sysctls the node could touch, and paths it could write. */
-function machineState() {
-  const json = (args: string[]) =>
-    JSON.parse(ip(undefined, ["-j", ...args]) || "[]") as Record<string, unknown>[];
-  const drop = (o: Record<string, unknown>, keys: string[]) =>
-    Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
-  const sysctl = (p: string) => readFileSync(join("/proc/sys", p), "utf8").trim();
-  return {
-    links: json(["link", "show"]).map((l) => drop(l, ["stats", "stats64", "operstate", "linkmode"])),
-    addresses: json(["addr", "show"]).map((a) => ({ ifname: a.ifname, addr_info: a.addr_info })),
-    routes4: json(["-4", "route", "show", "table", "all"]).map((r) => drop(r, ["expires"])),
-    routes6: json(["-6", "route", "show", "table", "all"]).map((r) => drop(r, ["expires"])),
-    rules4: json(["-4", "rule", "show"]),
-    rules6: json(["-6", "rule", "show"]),
-    forwarding: {
-      ipv4: sysctl("net/ipv4/ip_forward"),
-      ipv6: sysctl("net/ipv6/conf/all/forwarding"),
-    },
-    kernel: readKernelSettings(),
-    // where kubelet and containerd write by default: the node keeps them in its mount namespace
-    paths: Object.fromEntries(MACHINE_PATHS.map((p) => [p, existsSync(p)])),
-    cniNetns: existsSync("/run/netns") ? readdirSync("/run/netns").filter((n) => n.startsWith("cni-")) : [],
-  };
-}
 
 // The probe every pod runs (ES module, from the image's /app): what the process may do, a TUN
 // device through the project's own openTun, and the API through in-cluster config; one JSON object

@@ -3,6 +3,13 @@
 // needs (NET_ADMIN for TUN, routes and proxy ARP; NET_RAW for RA and DHCP raw sockets;
 // NET_BIND_SERVICE for port 53 and 67) instead of privileged, /dev/net/tun from the host, and a
 // state directory on the node (DHCP leases, host plumbing ledgers) that survives pod restarts.
+// The node's forwarding sysctls are not the agent's to set: runc mounts /proc/sys read-only in a
+// container that is not privileged and refuses any mount inside /proc ("cannot be mounted because
+// it is inside /proc", seen on a real node: the pod never started), so the node must have
+// net.ipv4.ip_forward and net.ipv6.conf.all.forwarding on (the NAT64 only writes them when off).
+// The RA and DHCP services hold a lock per interface in /run/v6mostly (src/agent/lock.ts, for
+// root): the node's own directory, so that the agent and a `v6mostly run` on the node never both
+// answer on one link (and a read-only root has no /run to make it in: RA and DHCP never started).
 // Pure: the same plan gives the same object (applied again without change).
 import type { V1Container, V1DaemonSetSpec, V1NodeSelectorTerm, V1Toleration } from "@kubernetes/client-node";
 import { ApiObject, App, Chart } from "cdk8s";
@@ -25,6 +32,8 @@ export interface AgentTemplate {
 }
 
 export const AGENT_NAME = "v6mostly-agent";
+/** roleLockDir() of src/agent/lock.ts for root (the agent runs as uid 0) */
+export const ROLE_LOCK_DIR = "/run/v6mostly";
 export const AGENT_LABELS = { "app.kubernetes.io/name": "v6mostly", "app.kubernetes.io/component": "agent" };
 
 /**
@@ -98,15 +107,14 @@ export function agentDaemonSet(
             volumeMounts: [
               { name: "tun", mountPath: "/dev/net/tun" },
               { name: "state", mountPath: stateDir },
-              { name: "proc-sys-net", mountPath: "/proc/sys/net" },
+              { name: "locks", mountPath: ROLE_LOCK_DIR },
             ],
           },
         ],
         volumes: [
           { name: "tun", hostPath: { path: "/dev/net/tun", type: "CharDevice" } },
           { name: "state", hostPath: { path: stateDir, type: "DirectoryOrCreate" } },
-          // forwarding sysctls: with hostNetwork they are the node's; runc mounts /proc/sys read-only
-          { name: "proc-sys-net", hostPath: { path: "/proc/sys/net", type: "Directory" } },
+          { name: "locks", hostPath: { path: ROLE_LOCK_DIR, type: "DirectoryOrCreate" } },
         ],
       },
     },

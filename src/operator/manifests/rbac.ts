@@ -65,7 +65,8 @@ export function agentNamespaceRules(): Rule[] {
       resources: ["leases"],
       verbs: ["get", "create", "update", "patch"],
     },
-    // an owned DHCP scope's lease store (src/services/dhcp4/storeapi.ts)
+    // the DHCP lease store of the scopes it serves (services/dhcp4/storeapi.ts: find, create,
+    // merge patch, replace); without it no DhcpScope ever served from a pod (403, seen on a node)
     { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update", "patch"] },
   ];
 }

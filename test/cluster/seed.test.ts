@@ -1,0 +1,487 @@
+// The seed's network through agent pods on a real node (issue 15), installed as a user installs
+// it: the chart rendered by helm-render (test/helm: byte for byte what helm v3.17.2 prints) with
+// the image set to the one imported into the node, applied to the API server; the operator's
+// Deployment and the agent DaemonSet it creates Ready on a real kubelet; the lab's router being
+// the node's namespace (its clients and "internet" attached by veths made inside it), the lab's
+// resources applied as Kubernetes objects, and the lab's client matrix run against the agent's
+// NAT64, DNS64, RA and DHCP: every cell as in the seed. Then a changed Nat64Gateway reaches the
+// datapath, `helm upgrade` with a changed value rolls the agents, `helm uninstall` (the rendered
+// objects deleted) removes everything but the CRDs and the user's resources, and after stop() the
+// machine is as it was.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CLIENTS, SERVERS } from "../../src/lab/addressing.ts";
+import { type CheckReport, check } from "../../src/lab/check.ts";
+import { renderMatrix } from "../../src/lab/matrix.ts";
+import type { LabState } from "../../src/lab/state.ts";
+import {
+  down,
+  examplesDir,
+  missingCapability,
+  ns,
+  progressOn,
+  STATUS_ADDRESS,
+  up,
+} from "../../src/lab/topology.ts";
+import { helmRender, type RenderedDocument, renderChart } from "../helm/render.ts";
+import { type ControlPlane, startControlPlane } from "./controlplane.ts";
+import { type BuiltImage, buildImage } from "./image.ts";
+import { machineState } from "./machine.ts";
+import { listNamespaces, run } from "./netns.ts";
+import { applyManifests, nodeAvailable, startNode, type TestNode } from "./node.ts";
+import { kernelBaseline } from "./node-kernel.ts";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const CHART = join(ROOT, "charts", "v6mostly");
+const RELEASE_NS = "v6mostly-system";
+/** the user's resources: `kubectl apply -f` without a namespace puts them here */
+const USER_NS = "default";
+const KINDS = ["nat64gateways", "dns64resolvers", "routeradverts", "dhcpscopes"] as const;
+/** examples/lab (the seed's network in documentation ranges): the node runs these */
+const LAB_FILES = ["nat64.yaml", "dns64.yaml", "ra.yaml", "dhcp.yaml"];
+/** the changed pool4 (on the uplink's subnet, as the lab's own) */
+const NEW_POOL4 = "198.51.100.101-198.51.100.150";
+/** the IPv4-only web server through the NAT64 prefix (RFC 6052 §2.2, /96) */
+const V4ONLY_VIA_NAT64 = `http://[fd00:ff9b::${SERVERS.v4only4}]/`;
+
+/** Why this cannot run here (printed as the skip reason): the node, helm-render (Go), the lab's peers. */
+const skip = (() => {
+  const helm = helmRender();
+  return nodeAvailable() ?? ("skip" in helm ? helm.skip : undefined) ?? missingCapability();
+})();
+
+type Obj = {
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid: string;
+    generation?: number;
+    deletionTimestamp?: string;
+    annotations?: Record<string, string>;
+  };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+};
+
+/** One progress line per lab step, as `v6mostly lab` prints them. */
+const progress = progressOn(process.stdout);
+
+describe("the seed's network through agent pods on a real node (chart, operator, agents)", { skip }, () => {
+  let image: BuiltImage;
+  let cp: ControlPlane;
+  let node: TestNode;
+  let lab: LabState | undefined;
+  let before0: ReturnType<typeof machineState>;
+  let installed: RenderedDocument[] = [];
+  const labDir = mkdtempSync(join(tmpdir(), "v6m-seed-lab-"));
+
+  const kubectlJson = <T = { items: Obj[] }>(args: string[]): T =>
+    JSON.parse(cp.kubectl([...args, "-o", "json"])) as T;
+
+  /** Diagnostics for a failed wait: the pods, the operator's and agent's logs, the node's daemons. */
+  function diagnostics(): string {
+    const parts: string[] = [];
+    const tryRun = (label: string, f: () => string) => {
+      try {
+        parts.push(`--- ${label}\n${f()}`);
+      } catch (e) {
+        parts.push(`--- ${label}: ${(e as Error).message}`);
+      }
+    };
+    tryRun("pods", () => cp.kubectl(["get", "pods", "-A", "-o", "wide"]));
+    tryRun("describe pods", () => cp.kubectl(["describe", "pods", "-n", RELEASE_NS]).slice(-6000));
+    for (const c of ["operator", "agent"])
+      tryRun(`${c} logs`, () =>
+        cp.kubectl(["logs", "-n", RELEASE_NS, "-l", `app.kubernetes.io/component=${c}`, "--tail=40"]),
+      );
+    tryRun("node", () => node.logTails(20));
+    return parts.join("\n");
+  }
+
+  /** Poll `f` until it returns something other than undefined; errors count as "not yet". */
+  async function until<T>(what: string, timeoutMs: number, f: () => T | undefined): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    for (;;) {
+      try {
+        const v = f();
+        if (v !== undefined) return v;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+      if (Date.now() > deadline)
+        assert.fail(
+          `${what}: not within ${timeoutMs} ms${last ? ` (last error: ${last})` : ""}\n${diagnostics()}`,
+        );
+      await sleep(200);
+    }
+  }
+
+  /** The chart as `helm template v6mostly charts/v6mostly -n v6mostly-system` with the imported image. */
+  async function render(extra: object = {}): Promise<{ manifest: string; documents: RenderedDocument[] }> {
+    const at = image.ref.lastIndexOf(":");
+    const values = {
+      image: { repository: image.ref.slice(0, at), tag: image.ref.slice(at + 1), pullPolicy: "Never" },
+    };
+    return renderChart(CHART, { release: "v6mostly", namespace: RELEASE_NS, values: [values, extra] });
+  }
+
+  /** `helm upgrade --install`'s apply: every rendered object, server-side, one field manager. */
+  function applyRendered(manifest: string): void {
+    applyManifests(cp, manifest, ["--server-side", "--force-conflicts", "--field-manager=helm"]);
+  }
+
+  const identity = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? RELEASE_NS}/${o.metadata.name}`;
+  const kept = (o: Obj) => o.metadata.annotations?.["helm.sh/resource-policy"] === "keep";
+
+  /**
+   * Delete objects as Helm does when a release drops them (upgrade) or is uninstalled: in reverse
+   * order, except those annotated `helm.sh/resource-policy: keep`; kubectl's output.
+   */
+  function deleteObjects(objects: Obj[]): string {
+    const gone = objects.filter((o) => !kept(o)).reverse();
+    if (gone.length === 0) return "";
+    return cp.kubectl([
+      "delete",
+      "-n",
+      RELEASE_NS,
+      "--ignore-not-found",
+      "--wait=false",
+      ...gone.map((o) => `${o.kind}/${o.metadata.name}`),
+    ]);
+  }
+
+  const objectsOf = (docs: RenderedDocument[]) =>
+    docs.map((d) => d.object as Obj | null).filter((o): o is Obj => o !== null);
+
+  /** The operator Deployment rolled out: every replica updated and Ready. */
+  function operatorReady(): Obj | undefined {
+    const d = kubectlJson<Obj & { spec: { replicas: number } }>([
+      "get",
+      "deployment",
+      "-n",
+      RELEASE_NS,
+      "v6mostly-operator",
+    ]);
+    const s = d.status as {
+      observedGeneration?: number;
+      replicas?: number;
+      updatedReplicas?: number;
+      readyReplicas?: number;
+    };
+    const n = d.spec.replicas;
+    return s.observedGeneration === d.metadata.generation &&
+      s.updatedReplicas === n &&
+      s.readyReplicas === n &&
+      s.replicas === n
+      ? d
+      : undefined;
+  }
+
+  /** The agent DaemonSet (the operator's) rolled out on every node it selects, every pod Ready. */
+  function agentsReady():
+    | (Obj & { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } })
+    | undefined {
+    const d = kubectlJson<
+      Obj & { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } }
+    >(["get", "daemonset", "-n", RELEASE_NS, "v6mostly-agent"]);
+    const s = d.status as {
+      observedGeneration?: number;
+      desiredNumberScheduled?: number;
+      updatedNumberScheduled?: number;
+      numberReady?: number;
+      numberAvailable?: number;
+    };
+    const n = s.desiredNumberScheduled ?? 0;
+    return s.observedGeneration === d.metadata.generation &&
+      n >= 1 &&
+      s.updatedNumberScheduled === n &&
+      s.numberReady === n &&
+      s.numberAvailable === n
+      ? d
+      : undefined;
+  }
+
+  /** The agent pods, Running and Ready. */
+  function agentPods(): Obj[] {
+    return kubectlJson([
+      "get",
+      "pods",
+      "-n",
+      RELEASE_NS,
+      "-l",
+      "app.kubernetes.io/component=agent",
+    ]).items.filter(
+      (p) =>
+        !p.metadata.deletionTimestamp &&
+        (p.status as { conditions?: { type: string; status: string }[] }).conditions?.some(
+          (c) => c.type === "Ready" && c.status === "True",
+        ),
+    );
+  }
+
+  /** What the agent's status server publishes in the node's namespace (its port is on 0.0.0.0). */
+  function agentStatus<T>(topic: string): T | undefined {
+    try {
+      return JSON.parse(node.exec(["curl", "-s", "-m", "2", `http://${STATUS_ADDRESS}/${topic}`])) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A connection from the IPv6-only client through the NAT64: the source the server saw, or undefined. */
+  function throughNat64(): string | undefined {
+    try {
+      const out = run(ns(lab!, "c3"), ["curl", "-s", "-m", "1", V4ONLY_VIA_NAT64]);
+      return (JSON.parse(out) as { from: string }).from;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The user's resources (the lab's four), each Ready with `programmed` as given. */
+  function userResources(programmed: string): Obj[] | undefined {
+    const items = kubectlJson(["get", KINDS.join(","), "-n", USER_NS]).items;
+    if (items.length !== KINDS.length) return undefined;
+    const ok = items.every((o) => {
+      const s = o.status as
+        | {
+            programmed?: string;
+            conditions?: { type: string; status: string }[];
+            observedGeneration?: number;
+          }
+        | undefined;
+      return (
+        s?.programmed === programmed &&
+        s.observedGeneration === o.metadata.generation &&
+        s.conditions?.some((c) => c.type === "Ready" && c.status === "True")
+      );
+    });
+    return ok ? items : undefined;
+  }
+
+  before(async () => {
+    before0 = { ...machineState(), kernel: kernelBaseline().settings };
+    image = buildImage();
+    console.log(
+      `# image ${image.ref}: ${(image.compressedBytes / 1e6).toFixed(1)} MB compressed, ` +
+        `${(image.uncompressedBytes / 1e6).toFixed(1)} MB uncompressed` +
+        (image.cached ? " (cached)" : `; built in ${image.buildSeconds} s`),
+    );
+    cp = await startControlPlane({ name: "seed" });
+    node = await startNode(cp, { name: "router", images: [image.archive] });
+    console.log(`# node ${node.name} Ready in ${node.timings.readyMs} ms`);
+  });
+
+  after(async () => {
+    // idempotent: the last test does all of it and checks it; this is for a failure before it
+    if (lab) await down(lab.dir, progress, { keepFiles: true }).catch(() => undefined);
+    await node?.stop().catch(() => undefined);
+    await cp?.stop();
+    rmSync(labDir, { recursive: true, force: true });
+  });
+
+  it("installs the chart (rendered, applied): the operator Deployment and every agent Ready", async () => {
+    const r = await render();
+    installed = r.documents;
+    cp.kubectl(["create", "namespace", RELEASE_NS]); // helm install --create-namespace
+    const t0 = performance.now();
+    applyRendered(r.manifest);
+    await until("the operator Deployment rolled out", 180_000, operatorReady);
+    const ds = await until("the agent DaemonSet Ready", 180_000, agentsReady);
+    const ms = Math.round(performance.now() - t0);
+    console.log(`# chart applied → every agent Ready: ${ms} ms`);
+    // the operator made it, from the chart's agent configuration and image
+    assert.equal(
+      (ds.metadata as { ownerReferences?: { kind: string; name: string }[] }).ownerReferences?.[0]?.name,
+      "v6mostly-operator",
+    );
+    const pods = agentPods();
+    assert.equal(pods.length, 1);
+    assert.equal((pods[0]!.spec as { nodeName: string }).nodeName, node.name);
+    assert.equal((pods[0]!.spec as { containers: { image: string }[] }).containers[0]!.image, image.ref);
+  });
+
+  it("runs the seed's network through the agent pods: the lab's client matrix, every cell as in the seed", async () => {
+    const resources = LAB_FILES.map((f) => readFileSync(join(examplesDir(), f), "utf8")).join("\n---\n");
+    lab = await up(labDir, progress, {
+      router: {
+        netns: node.netns,
+        start: (p) =>
+          p.step(
+            "router: the node's agent runs examples/lab (NAT64, DNS64, RA, DHCP) from the API",
+            async () => {
+              // The lab made br0 and wan inside the node: the names examples/lab uses.
+              applyManifests(cp, resources);
+              const t0 = performance.now();
+              const items = await until("the lab's resources Ready, Programmed 1/1 nodes", 120_000, () =>
+                userResources("1/1 nodes"),
+              );
+              p.note(
+                `${items.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}: Ready, 1/1 nodes in ${Math.round(performance.now() - t0)} ms`,
+              );
+              await until("the agent's /readyz", 60_000, () =>
+                agentStatus<{ ready: boolean }>("readyz")?.ready ? true : undefined,
+              );
+            },
+          ),
+      },
+    });
+    // check reads the router's log for errors: the agent pod's
+    const pod = agentPods()[0]!;
+    writeFileSync(join(lab.dir, "router.log"), cp.kubectl(["logs", "-n", RELEASE_NS, pod.metadata.name]));
+    const report: CheckReport = await check(lab, progress);
+    const matrix = renderMatrix(report.cells, report.findings);
+    console.log(matrix.replace(/^/gm, "# "));
+    assert.equal(report.cells.length, CLIENTS.length * 2 * 4);
+    assert.ok(report.ok, `the matrix differs from the seed's:\n${matrix}\n${diagnostics()}`);
+  });
+
+  it("runs a changed Nat64Gateway: the new pool4 in the agent's table and in traffic", async () => {
+    const from = throughNat64();
+    assert.ok(from?.startsWith("198.51.100.2"), `a connection through the NAT64 before the change: ${from}`);
+    const t0 = performance.now();
+    cp.kubectl([
+      "patch",
+      "nat64gateway",
+      "lab",
+      "-n",
+      USER_NS,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { pool4: [NEW_POOL4] } }),
+    ]);
+    let tableMs = 0;
+    const tableHasIt = () => {
+      const t = agentStatus<Record<string, { pool4?: string[] }>>("translations");
+      if (!tableMs && t && Object.values(t).some((x) => x.pool4?.includes(NEW_POOL4)))
+        tableMs = Math.round(performance.now() - t0);
+    };
+    const source = await until("a connection through the NAT64 from the new pool4", 60_000, () => {
+      tableHasIt();
+      const f = throughNat64();
+      tableHasIt();
+      return f && /^198\.51\.100\.1([0-4]\d|50)$/.test(f) ? f : undefined;
+    });
+    const ms = Math.round(performance.now() - t0);
+    console.log(
+      `# changed Nat64Gateway → datapath running it: ${ms} ms (first connection from ${source}; ` +
+        `pool4 in the agent's /translations at ${tableMs} ms)`,
+    );
+    assert.ok(tableMs > 0, "the new pool4 in the agent's /translations");
+    await until("the changed Nat64Gateway Programmed 1/1 nodes", 60_000, () => userResources("1/1 nodes"));
+  });
+
+  it("helm upgrade with a changed value rolls the agents, which translate again", async () => {
+    const old = agentPods()[0]!;
+    const r = await render({ agent: { logLevel: "debug" } });
+    const t0 = performance.now();
+    applyRendered(r.manifest);
+    // what the release dropped: none with this value, but an upgrade prunes it as helm does
+    const now = new Set(objectsOf(r.documents).map(identity));
+    deleteObjects(objectsOf(installed).filter((o) => !now.has(identity(o))));
+    installed = r.documents;
+    // NAT64 availability during the roll: connections every ~200 ms, the longest gap between two
+    let lastOk = performance.now();
+    let gap = 0;
+    const rolled = await until("the agents rolled with the new value", 240_000, () => {
+      if (throughNat64()) {
+        gap = Math.max(gap, performance.now() - lastOk);
+        lastOk = performance.now();
+      }
+      const ds = agentsReady();
+      const env = ds?.spec.template.spec.containers[0]?.env ?? [];
+      if (env.find((e) => e.name === "V6MOSTLY_LOG_LEVEL")?.value !== "debug") return undefined;
+      const pods = agentPods();
+      return pods.length === 1 && pods[0]!.metadata.uid !== old.metadata.uid ? pods[0] : undefined;
+    });
+    await until("the operator Deployment rolled out", 120_000, operatorReady);
+    await until("a connection through the NAT64 after the roll", 60_000, () => {
+      const ok = throughNat64();
+      if (ok) gap = Math.max(gap, performance.now() - lastOk);
+      return ok;
+    });
+    const ms = Math.round(performance.now() - t0);
+    console.log(
+      `# helm upgrade → agents rolled and translating: ${ms} ms; NAT64 unreachable for at most ${Math.round(gap)} ms`,
+    );
+    assert.notEqual(rolled.metadata.name, old.metadata.name);
+    await until("the user's resources Ready again, 1/1 nodes", 60_000, () => userResources("1/1 nodes"));
+  });
+
+  it("helm uninstall removes everything but the CRDs (kept) and the user's resources", async () => {
+    const objects = objectsOf(installed);
+    const crds = objects.filter((o) => o.kind === "CustomResourceDefinition");
+    assert.ok(crds.length >= 5 && crds.every(kept), "the chart's CRDs carry helm.sh/resource-policy: keep");
+    const t0 = performance.now();
+    deleteObjects(objects);
+    await until("every pod of the release gone", 120_000, () =>
+      kubectlJson(["get", "pods", "-n", RELEASE_NS]).items.length === 0 ? true : undefined,
+    );
+    console.log(`# helm uninstall → every pod gone: ${Math.round(performance.now() - t0)} ms`);
+    // what the operator made goes with its Deployment (owner references; the garbage collector)
+    await until("the DaemonSet and the NodeConfigs gone", 60_000, () =>
+      kubectlJson(["get", "daemonsets,nodeconfigs", "-n", RELEASE_NS]).items.length === 0 ? true : undefined,
+    );
+    // the agent withdrew what it set up on the node: no TUN device left
+    assert.throws(() => node.exec(["ip", "link", "show", "nat64"]), /does not exist/);
+    for (const o of objects.filter((x) => !kept(x))) {
+      assert.throws(
+        () => cp.kubectl(["get", o.kind, o.metadata.name, "-n", RELEASE_NS]),
+        /NotFound|not found/,
+        `${identity(o)} is gone`,
+      );
+    }
+    // kept: the CRDs, and with them the user's resources
+    for (const c of crds) cp.kubectl(["get", "crd", c.metadata.name]);
+    assert.equal(kubectlJson(["get", KINDS.join(","), "-n", USER_NS]).items.length, KINDS.length);
+    // Left in the namespace: no object of the chart's, only the runtime state the operator and
+    // the agents wrote (owned by nothing the uninstall deletes; README "Kubernetes"): the Leases
+    // (leader, heartbeats, owned assignments) and the DHCP lease store of each scope.
+    const left = kubectlJson([
+      "get",
+      "configmaps,secrets,serviceaccounts,roles,rolebindings,leases",
+      "-n",
+      RELEASE_NS,
+    ])
+      .items.map((o) => `${o.kind}/${o.metadata.name}`)
+      .filter(
+        (n) => !/^(ConfigMap\/kube-root-ca\.crt|ServiceAccount\/default|Secret\/default-token-\w+)$/.test(n),
+      );
+    console.log(`# left in ${RELEASE_NS} after the uninstall: ${left.join(", ")}`);
+    const runtimeState =
+      /^(Lease\/v6mostly-operator|Lease\/v6mostly-agent-[a-z0-9.-]+|Lease\/v6mostly-owner-[a-z0-9.-]+|ConfigMap\/v6mostly-dhcp4-leases-[a-z0-9.-]+)$/;
+    assert.deepEqual(
+      left.filter((n) => !runtimeState.test(n)),
+      [],
+      "nothing but the Leases and DHCP lease stores left in the release's namespace",
+    );
+  });
+
+  it("leaves nothing behind: the lab's namespaces, the node, the control plane; the machine as it was", async () => {
+    assert.ok(lab, "the lab was built");
+    await down(lab.dir, progress);
+    lab = undefined;
+    await node.stop();
+    await cp.stop();
+    assert.deepEqual(
+      listNamespaces().filter((n) => n.startsWith(cp.netns) || n.startsWith(`v6m-lab-${process.pid}-`)),
+      [],
+    );
+    // kubelet's kernel settings are written back by the last node of the machine to stop: another
+    // engineer's test may still run one
+    const kernel = kernelBaseline();
+    if (kernel.held)
+      console.log("# kubelet's kernel settings: another node on this machine still holds them");
+    const now = machineState();
+    assert.deepEqual(
+      { ...now, kernel: kernel.held ? undefined : now.kernel },
+      { ...before0, kernel: kernel.held ? undefined : before0.kernel },
+    );
+  });
+});
