@@ -68,6 +68,7 @@ const derived = {
     rebindingTime: z.number().int().min(0),
     owner: owner.optional(),
   }),
+  EdgeTranslation: z.strictObject({}),
 } satisfies Record<NodeKind, z.ZodType>;
 
 /** The wire form of an assignment. */
@@ -84,7 +85,7 @@ export type Decoded = { ok: true; value: Assignment } | { ok: false; error: stri
 export function decodeAssignment(w: unknown): Decoded {
   const head = z
     .looseObject({
-      kind: z.enum(["Nat64Gateway", "Dns64Resolver", "RouterAdvert", "DhcpScope"]),
+      kind: z.enum(["Nat64Gateway", "Dns64Resolver", "RouterAdvert", "DhcpScope", "EdgeTranslation"]),
       ...identity,
     })
     .safeParse(w);
@@ -130,6 +131,12 @@ function decodeKind(kind: NodeKind, w: Record<string, unknown>): Decoded {
     }
     case "DhcpScope": {
       const p = parts(KINDS.DhcpScope.spec, derived.DhcpScope);
+      return !p.ok
+        ? { ok: false, error: p.error }
+        : { ok: true, value: { kind, ...id, spec: p.spec, ...p.extra } };
+    }
+    case "EdgeTranslation": {
+      const p = parts(KINDS.EdgeTranslation.spec, derived.EdgeTranslation);
       return !p.ok
         ? { ok: false, error: p.error }
         : { ok: true, value: { kind, ...id, spec: p.spec, ...p.extra } };

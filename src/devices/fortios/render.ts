@@ -71,6 +71,13 @@ export function renderFortios(input: FortiRenderInput): FortiRendered {
             "a DHCP server on FortiOS (config system dhcp server) is not driven by v6mostly yet; run this DhcpScope on a node or on an IOS-XE device",
         });
         break;
+      case "EdgeTranslation":
+        diagnostics.push({
+          severity: "error",
+          subject,
+          message: "EdgeTranslation is not rendered for FortiOS yet",
+        });
+        break;
       default:
         unreachable(a);
     }

@@ -118,6 +118,13 @@ export function renderIosxe(input: IosxeRenderInput): IosxeRendered {
           message: "IOS-XE has no DNS64; run this Dns64Resolver on a node or on a FortiGate",
         });
         break;
+      case "EdgeTranslation":
+        diagnostics.push({
+          severity: "error",
+          subject: `EdgeTranslation/${a.name}`,
+          message: "EdgeTranslation is not rendered for IOS-XE yet",
+        });
+        break;
       default:
         unreachable(a);
     }
