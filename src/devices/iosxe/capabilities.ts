@@ -24,17 +24,6 @@ export const NAT64_MODELLED = new Set([
   "Tunnel",
 ]);
 
-/** Interface types whose `ip nat inside|outside` (ip/nat) the Cisco-IOS-XE-nat model augments (BDI too). */
-export const IP_NAT_MODELLED = new Set([
-  "BDI",
-  "GigabitEthernet",
-  "TenGigabitEthernet",
-  "Port-channel",
-  "Loopback",
-  "Tunnel",
-  "Vlan",
-]);
-
 /** Interface types whose `nat66 inside|outside` leaf the model augments (not BDI in 17.9–17.15). */
 export const NAT66_MODELLED = new Set([
   "GigabitEthernet",
@@ -44,3 +33,6 @@ export const NAT66_MODELLED = new Set([
   "Tunnel",
   "Vlan",
 ]);
+
+/** Interface types whose `ip nat inside|outside` (ip/nat) the model augments: those, and BDI. */
+export const IP_NAT_MODELLED = new Set([...NAT66_MODELLED, "BDI"]);

@@ -11,7 +11,7 @@
 import type { EdgeAssignment } from "../../planner/plan.ts";
 import { format, parsePrefix, prefixRange, rangeSize } from "../../util/net.ts";
 import type { DesiredObject, Diagnostic, InterfaceFacts } from "../model.ts";
-import { network4 } from "../model.ts";
+import { canonicalPrefix, network4 } from "../model.ts";
 import { IP_NAT_MODELLED, NAT66_MODELLED } from "./capabilities.ts";
 import {
   canonicalName,
@@ -101,32 +101,37 @@ export function edgeTranslation(
     [outside, "outside"] as const,
   ]) {
     const type = splitInterface(ifname)?.type ?? "";
+    const settings = [
+      ...(v4
+        ? [
+            {
+              modelled: IP_NAT_MODELLED,
+              path: "ip/Cisco-IOS-XE-nat:nat",
+              value: { [role]: [null] },
+              cli: `ip nat ${role}`,
+            },
+          ]
+        : []),
+      ...(nptv6
+        ? [{ modelled: NAT66_MODELLED, path: "Cisco-IOS-XE-nat:nat66", value: role, cli: `nat66 ${role}` }]
+        : []),
+    ];
     const cliOnly: string[] = [];
-    if (v4) {
-      if (IP_NAT_MODELLED.has(type)) {
-        objects.push(
-          ledger(
-            owner,
-            `nat/interface/${ifname}`,
-            `${interfacePath(ifname)}/ip/Cisco-IOS-XE-nat:nat`,
-            { "Cisco-IOS-XE-nat:nat": { [role]: [null] } },
-            { parent: `interface ${ifname}`, lines: [`ip nat ${role}`] },
-          ),
-        );
-      } else cliOnly.push(`ip nat ${role}`);
-    }
-    if (nptv6) {
-      if (NAT66_MODELLED.has(type)) {
-        objects.push(
-          ledger(
-            owner,
-            `nat66/interface/${ifname}`,
-            `${interfacePath(ifname)}/Cisco-IOS-XE-nat:nat66`,
-            { "Cisco-IOS-XE-nat:nat66": role },
-            { parent: `interface ${ifname}`, lines: [`nat66 ${role}`] },
-          ),
-        );
-      } else cliOnly.push(`nat66 ${role}`);
+    for (const x of settings) {
+      if (!x.modelled.has(type)) {
+        cliOnly.push(x.cli);
+        continue;
+      }
+      const leaf = x.path.slice(x.path.lastIndexOf(":") + 1);
+      objects.push(
+        ledger(
+          owner,
+          `${leaf}/interface/${ifname}`,
+          `${interfacePath(ifname)}/${x.path}`,
+          { [`Cisco-IOS-XE-nat:${leaf}`]: x.value },
+          { parent: `interface ${ifname}`, lines: [x.cli] },
+        ),
+      );
     }
     if (cliOnly.length)
       objects.push(
@@ -167,10 +172,7 @@ export function edgeTranslation(
   }
 
   if (nptv6) {
-    const [i, o] = [
-      up(`${format(6, nptv6.inside.network)}/${nptv6.inside.length}`),
-      up(`${format(6, nptv6.outside.network)}/${nptv6.outside.length}`),
-    ];
+    const [i, o] = [up(canonicalPrefix(nptv6.inside)), up(canonicalPrefix(nptv6.outside))];
     objects.push(
       ledger(
         owner,
