@@ -52,7 +52,8 @@ export const prefix = (family?: Family, description?: string) =>
     parsePrefix(t, family),
   );
 
-export const range = (family: Family, description: string) =>
+/** A range of one family, or of either when `family` is undefined. */
+export const range = (family: Family | undefined, description: string) =>
   parsed(description, (t) => parseRange(t, family));
 
 export const endpoint = (defaultPort: number, description: string) =>

@@ -1,8 +1,9 @@
-// The five kinds of group v6mostly.dev/v1alpha1: one registry that the loader, the CRD generator and
+// The kinds of group v6mostly.dev/v1alpha1: one registry that the loader, the CRD generator and
 // the planner all read, so a field exists in exactly one place.
 import { z } from "zod";
 import { dhcpScopeSpec } from "./dhcpscope.ts";
 import { dns64ResolverSpec } from "./dns64resolver.ts";
+import { edgeTranslationSpec } from "./edgetranslation.ts";
 import { externalDeviceSpec } from "./externaldevice.ts";
 import { objectName } from "./fields.ts";
 import { nat64GatewaySpec } from "./nat64gateway.ts";
@@ -133,6 +134,25 @@ export const KINDS = {
       { name: "Vendor", type: "string", jsonPath: ".spec.vendor", description: "fortios or iosxe" },
       { name: "Endpoint", type: "string", jsonPath: ".spec.endpoint", description: "management URL" },
       { name: "Version", type: "string", jsonPath: ".status.version", description: "software version" },
+      ready,
+      programmed,
+      age,
+    ],
+  },
+  EdgeTranslation: {
+    kind: "EdgeTranslation",
+    plural: "edgetranslations",
+    singular: "edgetranslation",
+    shortNames: ["edge"],
+    spec: edgeTranslationSpec,
+    columns: [
+      { name: "Inside", type: "string", jsonPath: ".spec.insideInterfaces", description: "LAN interfaces" },
+      {
+        name: "Outside",
+        type: "string",
+        jsonPath: ".spec.outsideInterface",
+        description: "upstream interface",
+      },
       ready,
       programmed,
       age,

@@ -1,7 +1,8 @@
 // The HTTP requests a first apply would send, as text (`v6mostly render … --format requests`).
 // The credential is named, never shown.
 import type { ExternalDeviceSpec } from "../api/externaldevice.ts";
-import { cliOrder, keyField } from "./fortios/render.ts";
+import { isNumbered, keyField } from "./fortios/objects.ts";
+import { cliOrder } from "./fortios/render.ts";
 import { CMDB } from "./fortios/rest.ts";
 import { cliRpcBody } from "./iosxe/render.ts";
 import { CLI_RPC, DATA, SAVE_CONFIG } from "./iosxe/restconf.ts";
@@ -23,7 +24,7 @@ function credentialSource(spec: ExternalDeviceSpec): string {
 export function fortiRequests(objects: readonly DesiredObject[], vdom: string): RequestText[] {
   const q = `?vdom=${encodeURIComponent(vdom)}`;
   return cliOrder(order(objects)).map((o) => {
-    const singleton = o.key === undefined && !o.path.startsWith("firewall/policy");
+    const singleton = o.key === undefined && !isNumbered(o.path);
     if (singleton) return { method: "PUT", path: `${CMDB}${o.path}${q}`, body: o.body };
     if (o.key === undefined) {
       return {

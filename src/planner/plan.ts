@@ -89,12 +89,18 @@ export interface DhcpAssignment extends AssignmentIdentity {
   owner?: Ownership;
 }
 
+export interface EdgeAssignment extends AssignmentIdentity {
+  kind: "EdgeTranslation";
+  spec: Spec<"EdgeTranslation">;
+}
+
 /** What a node or device runs, by kind: the kinds that run on nodes. */
 export interface AssignmentByKind {
   Nat64Gateway: Nat64Assignment;
   Dns64Resolver: Dns64Assignment;
   RouterAdvert: RaAssignment;
   DhcpScope: DhcpAssignment;
+  EdgeTranslation: EdgeAssignment;
 }
 
 export type NodeKind = keyof AssignmentByKind;
@@ -198,22 +204,20 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
   const claimed: { r: AnyResource; what: string; ranges: Range[] }[] = [];
   const excluded = new Set<AnyResource>();
   for (const r of ordered) {
-    let mine: { what: string; ranges: Range[] } | undefined;
-    if (r.kind === "Nat64Gateway" && r.spec.mode === "stateful")
-      mine = { what: "pool4", ranges: r.spec.pool4 };
-    if (r.kind === "DhcpScope") mine = { what: "DHCP range", ranges: r.spec.ranges };
-    if (!mine) continue;
-    const clash = claimed.find((c) => c.ranges.some((a) => mine.ranges.some((b) => overlaps(a, b))));
-    if (clash) {
+    const mine = claims(r);
+    const clash = mine
+      .map((m) => ({ m, c: claimed.find((c) => c.ranges.some((a) => m.ranges.some((b) => overlaps(a, b)))) }))
+      .find((x) => x.c);
+    if (clash?.c) {
       excluded.add(r);
       out.conflicts.push({
         resource: id(r),
         source: r.source,
-        with: id(clash.r),
+        with: id(clash.c.r),
         where: "",
-        message: `its ${mine.what} overlaps the ${clash.what} of ${id(clash.r)}: one address cannot serve both`,
+        message: `its ${clash.m.what} overlaps the ${clash.c.what} of ${id(clash.c.r)}: one address cannot serve both`,
       });
-    } else claimed.push({ r, ...mine });
+    } else claimed.push(...mine.map((m) => ({ r, ...m })));
   }
 
   for (const r of ordered) {
@@ -270,6 +274,20 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
       place(nodeTarget.get(node.name)!, r, value, `node ${node.name}`, out.conflicts);
   }
   return out;
+}
+
+/** The IPv4 addresses a resource takes for itself on a link: no other resource may use them. */
+function claims(r: AnyResource): { what: string; ranges: Range[] }[] {
+  if (r.kind === "Nat64Gateway" && r.spec.mode === "stateful")
+    return [{ what: "pool4", ranges: r.spec.pool4 }];
+  if (r.kind === "DhcpScope") return [{ what: "DHCP range", ranges: r.spec.ranges }];
+  if (r.kind === "EdgeTranslation") {
+    return [
+      { what: "SNAT44 pool", ranges: r.spec.snat44?.pool ?? [] },
+      { what: "DNAT44 external range", ranges: r.spec.dnat44.map((m) => m.external) },
+    ].filter((c) => c.ranges.length > 0);
+  }
+  return [];
 }
 
 /**
@@ -411,6 +429,8 @@ function resolve(
         },
       };
     }
+    case "EdgeTranslation":
+      return { ok: true, value: { kind: r.kind, ...identity, spec: r.spec } };
     default:
       return { ok: false, error: `${(r as { kind: Kind }).kind} does not run on nodes` };
   }
@@ -465,6 +485,10 @@ function clash(a: Assignment, b: Assignment): string | undefined {
       }
       return undefined;
     }
+    case "EdgeTranslation":
+      return a.spec.outsideInterface === (b as EdgeAssignment).spec.outsideInterface
+        ? `outside interface ${a.spec.outsideInterface} already has EdgeTranslation/${b.name}: one edge translation per outside interface`
+        : undefined;
     case "Dns64Resolver": {
       const mine = a.spec.listen;
       const theirs = (b as Dns64Assignment).spec.listen;

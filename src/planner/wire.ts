@@ -73,6 +73,7 @@ const derived = {
     rebindingTime: z.number().int().min(0),
     owner: owner.optional(),
   }),
+  EdgeTranslation: z.strictObject({}),
 } satisfies Record<NodeKind, z.ZodType>;
 
 /** The wire form of an assignment. */
@@ -89,7 +90,7 @@ export type Decoded = { ok: true; value: Assignment } | { ok: false; error: stri
 export function decodeAssignment(w: unknown): Decoded {
   const head = z
     .looseObject({
-      kind: z.enum(["Nat64Gateway", "Dns64Resolver", "RouterAdvert", "DhcpScope"]),
+      kind: z.enum(["Nat64Gateway", "Dns64Resolver", "RouterAdvert", "DhcpScope", "EdgeTranslation"]),
       ...identity,
     })
     .safeParse(w);
@@ -135,6 +136,12 @@ function decodeKind(kind: NodeKind, w: Record<string, unknown>): Decoded {
     }
     case "DhcpScope": {
       const p = parts(KINDS.DhcpScope.spec, derived.DhcpScope);
+      return !p.ok
+        ? { ok: false, error: p.error }
+        : { ok: true, value: { kind, ...id, spec: p.spec, ...p.extra } };
+    }
+    case "EdgeTranslation": {
+      const p = parts(KINDS.EdgeTranslation.spec, derived.EdgeTranslation);
       return !p.ok
         ? { ok: false, error: p.error }
         : { ok: true, value: { kind, ...id, spec: p.spec, ...p.extra } };

@@ -610,7 +610,7 @@ const CASES: Case[] = [
     what: "a misspelt kind",
     text: doc("Nat64Gatway", "home", NAT64_OK),
     at: "home.yaml#1 kind",
-    says: '"Nat64Gatway" is not a v6mostly kind (Nat64Gateway, Dns64Resolver, RouterAdvert, DhcpScope, ExternalDevice); did you mean Nat64Gateway?',
+    says: '"Nat64Gatway" is not a v6mostly kind (Nat64Gateway, Dns64Resolver, RouterAdvert, DhcpScope, ExternalDevice, EdgeTranslation); did you mean Nat64Gateway?',
   },
   {
     what: "broken YAML",

@@ -85,12 +85,16 @@ describe("v6mostly CLI", () => {
       t.out,
       /device fortigate \(fortios 6\.2\.16\) +Dns64Resolver\/lan +DNS64 fd00:ff9b::\/96 on \[fc00::1\]:53, 172\.16\.1\.254:53/,
     );
+    assert.match(
+      t.out,
+      /device fortigate \(fortios 6\.2\.16\) +EdgeTranslation\/home +lan1 -> wan1: SNAT44 pool 192\.168\.1\.151-192\.168\.1\.200 one-to-one, DNAT44 192\.168\.1\.101-192\.168\.1\.151 -> 172\.16\.1\.1-172\.16\.1\.51, SNAT66 wan1's address/,
+    );
     const j = v6mostly("plan", "-f", join(repoRoot, "examples", "seed"), "-o", "json");
     assert.equal(j.code, 0);
     const p = JSON.parse(j.out) as { mode: string; devices: { name: string; assignments: unknown[] }[] };
     assert.equal(p.mode, "standalone");
     assert.deepEqual(p.devices.map((d) => [d.name, d.assignments.length]).sort(), [
-      ["fortigate", 1],
+      ["fortigate", 2],
       ["isr", 3],
     ]);
   });

@@ -184,11 +184,12 @@ test("the seed's FortiGate: render reproduces its config system nat64 and dns-se
     if (line.startsWith("config ")) stanzas.push([line]);
     else stanzas[stanzas.length - 1]!.push(line.trim());
   }
+  // (the translation's stanzas that follow are compared in fortios-edge.test.ts)
   assert.deepEqual(
-    stanzas.map((s) => s[0]),
+    stanzas.slice(0, 2).map((s) => s[0]),
     ["config system nat64", "config system dns-server"],
   );
-  for (const s of stanzas) {
+  for (const s of stanzas.slice(0, 2)) {
     const at = seed.indexOf(s[0]!);
     assert.ok(at >= 0, `${s[0]} is in the seed`);
     assert.deepEqual(seed.slice(at, at + s.length), s);

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { formatDuration } from "../../api/duration.ts";
+import type { EdgeTranslationSpec } from "../../api/edgetranslation.ts";
 import { describeFsError, parseDocuments } from "../../api/load.ts";
 import { formatProblem, validatePaths } from "../../api/validate.ts";
 import { localNode, type NodeInfo, nodesFrom } from "../../planner/nodes.ts";
@@ -170,5 +171,34 @@ function describe(a: Assignment, onDevice = false): string {
         s.ipv6OnlyPreferred !== undefined ? `, option 108 ${formatDuration(s.ipv6OnlyPreferred)}` : "";
       return `DHCPv4 on ${s.interface} ${s.subnet} ranges ${s.ranges.join(", ")}, lease ${formatDuration(s.leaseTime)}${v6only}`;
     }
+    case "EdgeTranslation":
+      return describeEdge(a.spec);
   }
+}
+
+/** `lan1 -> wan1: SNAT44 pool 192.0.2.151-192.0.2.200 one-to-one, DNAT44 ...` */
+function describeEdge(s: EdgeTranslationSpec): string {
+  const parts: string[] = [];
+  if (s.snat44) {
+    const to = s.snat44.pool.length ? `pool ${s.snat44.pool.join(" ")}` : `${s.outsideInterface}'s address`;
+    parts.push(`SNAT44 ${to} ${s.snat44.mode === "oneToOne" ? "one-to-one" : "overload"}`);
+  }
+  for (const m of s.dnat44) parts.push(`DNAT44 ${m.external} -> ${m.internal}`);
+  if (s.snat66) {
+    const n = s.snat66.nptv6;
+    if (n) parts.push(`NPTv6 ${n.inside} <-> ${n.outside}`);
+    else
+      parts.push(
+        `SNAT66 ${s.snat66.pool.length ? `pool ${s.snat66.pool.join(" ")}` : `${s.outsideInterface}'s address`}`,
+      );
+  }
+  for (const m of s.dnat66) parts.push(`DNAT66 ${m.external} -> ${m.internal}`);
+  if (s.inboundSnat66) parts.push(`inbound SNAT66 pool ${s.inboundSnat66.pool.join(" ")}`);
+  if (s.proxyNeighbors.length)
+    parts.push(
+      `answers for ${s.proxyNeighbors.map((n) => `${n.addresses}${n.linkLayerAddress ? ` as ${n.linkLayerAddress}` : ""}`).join(" ")}`,
+    );
+  if (s.defaultRoute?.ipv4) parts.push(`default via ${s.defaultRoute.ipv4}`);
+  if (s.defaultRoute?.ipv6) parts.push(`default via ${s.defaultRoute.ipv6}`);
+  return `${s.insideInterfaces.join(" ")} -> ${s.outsideInterface}: ${parts.join(", ")}`;
 }

@@ -28,12 +28,14 @@ export interface FortiCapabilities {
   systemNat64: boolean;
   /** ≥ 7.0.1: `config system dns64`; NAT64 is a firewall policy with `nat64 enable` + an ippool with `nat64 enable` */
   nat64Policy: boolean;
-  /** ≤ 6.2.x: IPv6 policies live in firewall/policy6 */
+  /** ≤ 6.2.x: IPv6 policies live in firewall/policy6; from 6.4.0 in firewall/policy (srcaddr6, dstaddr6, poolname6) */
   policy6: boolean;
   /** 7.0.8–7.0.12 and ≥ 7.2.4: vip6 has `ndp-reply` (answers Neighbor Solicitations for the VIP range) */
   vip6NdpReply: boolean;
   /** ≥ 7.6.1: RDNSS moves from the prefix list to ip6-rdnss-list */
   rdnssList: boolean;
+  /** ≥ 7.6.0: ippool6 type nptv6 (RFC 6296 prefix translation) */
+  nptv6: boolean;
 }
 
 export function capabilities(v: Version): FortiCapabilities {
@@ -45,5 +47,6 @@ export function capabilities(v: Version): FortiCapabilities {
     policy6: inVersionRange(v, undefined, "6.2.7"),
     vip6NdpReply: inVersionRange(v, "7.0.8", "7.0.12") || ge("7.2.4"),
     rdnssList: ge("7.6.1"),
+    nptv6: ge("7.6.0"),
   };
 }

@@ -20,11 +20,12 @@ import {
   interfaceHolding,
   interfacesIn,
   interfacesOnSubnetOf,
-  MARKER,
   mergeObjects,
 } from "../model.ts";
 import { type Version, versionText } from "../version.ts";
 import { capabilities, type FortiCapabilities, inVersionRange } from "./capabilities.ts";
+import { edgeTranslation } from "./edge.ts";
+import { isNumbered, keyField, markerComment, NAME_PREFIX } from "./objects.ts";
 
 export interface FortiRenderInput {
   target: DeviceTarget;
@@ -39,13 +40,7 @@ export interface FortiRendered {
   diagnostics: Diagnostic[];
 }
 
-/** The comment that marks an object as ours; `id` makes it findable again. */
-export function markerComment(id: string): string {
-  return `${MARKER}: ${id}`;
-}
-
-/** Name prefix of the objects we create (ippools). */
-export const NAME_PREFIX = "v6m-";
+export { keyField, markerComment, NAME_PREFIX } from "./objects.ts";
 
 export function renderFortios(input: FortiRenderInput): FortiRendered {
   const caps = capabilities(input.version);
@@ -70,6 +65,9 @@ export function renderFortios(input: FortiRenderInput): FortiRendered {
           message:
             "a DHCP server on FortiOS (config system dhcp server) is not driven by v6mostly yet; run this DhcpScope on a node or on an IOS-XE device",
         });
+        break;
+      case "EdgeTranslation":
+        objects.push(...edgeTranslation(a, caps, diagnostics));
         break;
       default:
         unreachable(a);
@@ -460,8 +458,8 @@ function cliLines(body: Record<string, unknown>, depth: number, skip: string | u
 }
 
 /**
- * The objects as CLI: `config <path>` / `edit <key>` / `set …` / `next` / `end`. Policies we find
- * by their comment are written `edit 0` (FortiOS allocates the next free id).
+ * The objects as CLI: `config <path>` / `edit <key>` / `set …` / `next` / `end`. Policies and
+ * routes we find by their comment are written `edit 0` (FortiOS allocates the next free id).
  */
 export function renderFortiCli(objects: readonly DesiredObject[]): string {
   const out: string[] = [];
@@ -473,7 +471,7 @@ export function renderFortiCli(objects: readonly DesiredObject[]): string {
     while (i < list.length && list[i]!.path === path) group.push(list[i++]!);
     out.push(`config ${path.replace("/", " ")}`);
     for (const o of group) {
-      const singleton = o.key === undefined && !path.startsWith("firewall/policy");
+      const singleton = o.key === undefined && !isNumbered(path);
       if (singleton) {
         out.push(...cliLines(o.body, 1, undefined));
         continue;
@@ -487,12 +485,6 @@ export function renderFortiCli(objects: readonly DesiredObject[]): string {
   return `${out.join("\n")}\n`;
 }
 
-export function keyField(path: string): string {
-  if (path.startsWith("firewall/policy")) return "policyid";
-  if (path.startsWith("router/static")) return "seq-num";
-  return "name";
-}
-
 /** Stanzas grouped by path, in an order FortiOS accepts (referenced objects first). */
 export function cliOrder(objects: readonly DesiredObject[]): DesiredObject[] {
   const rank = (p: string) =>
@@ -502,8 +494,14 @@ export function cliOrder(objects: readonly DesiredObject[]): DesiredObject[] {
       "system/dns64",
       "system/dns-server",
       "firewall/ippool",
+      "firewall/ippool6",
+      "firewall/vip",
+      "firewall/vip6",
       "firewall/policy64",
       "firewall/policy",
+      "firewall/policy6",
+      "router/static",
+      "router/static6",
     ].indexOf(p);
   return [...objects].sort((a, b) => rank(a.path) - rank(b.path));
 }

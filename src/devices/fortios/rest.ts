@@ -31,13 +31,10 @@ import {
 } from "../http.ts";
 import type { Current } from "../model.ts";
 import { type DesiredObject, MARKER } from "../model.ts";
-import { keyField, markerComment } from "./render.ts";
+import { commentField, isNumbered, keyField, MARKED_PATHS, markerComment } from "./objects.ts";
 
 export const CMDB = "/api/v2/cmdb/";
 export const STATUS = "/api/v2/monitor/system/status";
-
-/** Endpoints where our objects carry a marker comment and can be found by listing. */
-const MARKED_PATHS = ["firewall/ippool", "firewall/policy64", "firewall/policy"] as const;
 
 /** FortiOS internal error codes (shared/devices/fortios-notes.md, "Errors"). */
 export const FORTI_ERRORS: Record<number, string> = {
@@ -59,8 +56,7 @@ export interface FortiDriverOptions {
   timeoutMs?: number;
 }
 
-const isPolicy = (path: string) => path === "firewall/policy" || path === "firewall/policy64";
-const isSingleton = (o: { path: string; key?: string }) => o.key === undefined && !isPolicy(o.path);
+const isSingleton = (o: { path: string; key?: string }) => o.key === undefined && !isNumbered(o.path);
 
 /** "172.16.1.254 255.255.255.0" → "172.16.1.254/24" */
 function v4WithLength(ipMask: string): string | undefined {
@@ -94,8 +90,8 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
     timeoutMs: o.timeoutMs,
   });
   const query = { vdom: o.vdom };
-  /** policy object id → the policyid the box gave it */
-  const policyIds = new Map<string, number>();
+  /** policy or route object id → the policyid / seq-num the box gave it */
+  const numbers = new Map<string, number>();
   // 500 without an internal code, and the gateway errors, are transient; -5/-651/... are answers.
   const retryable = (r: HttpResponse) =>
     [502, 503, 504].includes(r.status) ||
@@ -134,10 +130,12 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
     lists.set(path, v);
     return v;
   }
-  async function findPolicy(o: DesiredObject, fresh: boolean): Promise<JsonObject | undefined> {
+  /** A policy or route of ours (the box numbered it): found by its comment; its number remembered. */
+  async function findNumbered(o: DesiredObject, fresh: boolean): Promise<JsonObject | undefined> {
     const all = (await list(o.path, fresh)) ?? [];
-    const mine = all.find((p) => p.comments === markerComment(o.id));
-    if (mine) policyIds.set(o.id, numberAt(mine.policyid, `GET ${url(o.path)}: policyid of ${o.id}`));
+    const mine = all.find((p) => p[commentField(o.path)] === markerComment(o.id));
+    const key = keyField(o.path);
+    if (mine) numbers.set(o.id, numberAt(mine[key], `GET ${url(o.path)}: ${key} of ${o.id}`));
     return mine;
   }
 
@@ -174,7 +172,7 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
       lists.clear();
       const current: Current = new Map();
       for (const d of desired) {
-        if (isPolicy(d.path)) current.set(d.id, await findPolicy(d, false));
+        if (isNumbered(d.path)) current.set(d.id, await findNumbered(d, false));
         else current.set(d.id, (await get(d.path, isSingleton(d) ? undefined : d.key))?.[0]);
       }
       const wanted = new Set(desired.map((d) => d.id));
@@ -184,7 +182,8 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
       for (const path of MARKED_PATHS) {
         const all = await list(path);
         for (const [n, x] of (all ?? []).entries()) {
-          const c = typeof x.comments === "string" ? x.comments : "";
+          const comment = x[commentField(path)];
+          const c = typeof comment === "string" ? comment : "";
           if (!c.startsWith(`${MARKER}: `)) continue;
           const id = c.slice(MARKER.length + 2);
           if (wanted.has(id)) continue;
@@ -221,9 +220,9 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
         await call("PUT", url(obj.path), obj.body);
         return;
       }
-      if (isPolicy(obj.path)) {
-        if (change.op === "update" && policyIds.has(obj.id)) {
-          await call("PUT", url(obj.path, policyIds.get(obj.id)), obj.body);
+      if (isNumbered(obj.path)) {
+        if (change.op === "update" && numbers.has(obj.id)) {
+          await call("PUT", url(obj.path, numbers.get(obj.id)), obj.body);
           return;
         }
         // A retried POST would append a second policy: one attempt at a time, and before each
@@ -232,7 +231,7 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
           try {
             const r = await call("POST", url(obj.path), obj.body, false);
             const mkey = (r.body as { mkey?: number } | undefined)?.mkey;
-            if (typeof mkey === "number") policyIds.set(obj.id, mkey);
+            if (typeof mkey === "number") numbers.set(obj.id, mkey);
             return;
           } catch (e) {
             const transient =
@@ -241,7 +240,7 @@ export function createFortiDriver(o: FortiDriverOptions): Driver & {
                 (e.status >= 502 || (e.status === 500 && e.code === undefined)));
             if (!transient || attempt >= 4) throw e;
             await new Promise((res) => setTimeout(res, Math.min(200 * 2 ** attempt, 5000)));
-            if (await findPolicy(obj, true)) return;
+            if (await findNumbered(obj, true)) return;
           }
         }
       }

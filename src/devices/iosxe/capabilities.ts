@@ -23,3 +23,16 @@ export const NAT64_MODELLED = new Set([
   "Loopback",
   "Tunnel",
 ]);
+
+/** Interface types whose `nat66 inside|outside` leaf the model augments (not BDI in 17.9–17.15). */
+export const NAT66_MODELLED = new Set([
+  "GigabitEthernet",
+  "TenGigabitEthernet",
+  "Port-channel",
+  "Loopback",
+  "Tunnel",
+  "Vlan",
+]);
+
+/** Interface types whose `ip nat inside|outside` (ip/nat) the model augments: those, and BDI. */
+export const IP_NAT_MODELLED = new Set([...NAT66_MODELLED, "BDI"]);

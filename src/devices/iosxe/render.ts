@@ -25,10 +25,18 @@ import {
 } from "../model.ts";
 import { type Version, versionText } from "../version.ts";
 import { type IosxeCapabilities, iosxeCapabilities, NAT64_MODELLED } from "./capabilities.ts";
+import { edgeTranslation } from "./edge.ts";
+import {
+  canonicalName,
+  cliObject,
+  encodeKey,
+  interfacePath,
+  NAME_PREFIX,
+  NATIVE,
+  splitInterface,
+} from "./objects.ts";
 
-export const NATIVE = "Cisco-IOS-XE-native:native";
-/** Name prefix of the pools and ACLs we create. */
-export const NAME_PREFIX = "v6m-";
+export { encodeKey, NAME_PREFIX, NATIVE } from "./objects.ts";
 
 export interface IosxeRenderInput {
   target: DeviceTarget;
@@ -47,51 +55,20 @@ export interface IosxeRendered {
 /** IOS shows addresses and prefixes in upper case, as the user wrote them otherwise. */
 const up = (t: string | Prefix | Address) => String(t).toUpperCase();
 
-/** RFC 8040 §3.5.3: key values in a path are percent-encoded ("0/0/1" → "0%2F0%2F1"). */
-export const encodeKey = (k: string) =>
-  encodeURIComponent(k).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
-/** "BDI10" → { type: "BDI", number: "10" }; "GigabitEthernet0/0/1.100" → GigabitEthernet, "0/0/1.100". */
-export function splitInterface(name: string): { type: string; number: string } | undefined {
-  const m = /^([A-Za-z-]+?)\s*(\d[\d/.:]*)$/.exec(name.trim());
-  if (!m) return undefined;
-  const canon: Record<string, string> = {
-    bdi: "BDI",
-    gigabitethernet: "GigabitEthernet",
-    gi: "GigabitEthernet",
-    tengigabitethernet: "TenGigabitEthernet",
-    vlan: "Vlan",
-    loopback: "Loopback",
-    "port-channel": "Port-channel",
-    tunnel: "Tunnel",
-  };
-  const t = m[1]!.toLowerCase();
-  return { type: Object.hasOwn(canon, t) ? canon[t]! : m[1]!, number: m[2]! };
-}
-
-export function interfacePath(name: string): string | undefined {
-  const i = splitInterface(name);
-  return i ? `${NATIVE}/interface/${i.type}=${encodeKey(i.number)}` : undefined;
-}
-
-const canonicalName = (name: string) => {
-  const i = splitInterface(name);
-  return i ? `${i.type}${i.number}` : name;
-};
-
 export function renderIosxe(input: IosxeRenderInput): IosxeRendered {
   const caps = iosxeCapabilities(input.version);
   const diagnostics: Diagnostic[] = [];
   const objects: DesiredObject[] = [];
-  const needsV6 = input.target.assignments.some(
-    (a) => a.kind === "RouterAdvert" || a.kind === "Nat64Gateway",
+  const v6 = input.target.assignments.filter(
+    (a) =>
+      a.kind === "RouterAdvert" ||
+      a.kind === "Nat64Gateway" ||
+      (a.kind === "EdgeTranslation" && (a.spec.snat66?.mode === "nptv6" || a.spec.defaultRoute?.ipv6)),
   );
-  if (needsV6) {
+  if (v6.length) {
     objects.push({
       id: "ipv6/unicast-routing",
-      owners: input.target.assignments
-        .filter((a) => a.kind === "RouterAdvert" || a.kind === "Nat64Gateway")
-        .map((a) => `${a.kind}/${a.name}`),
+      owners: v6.map((a) => `${a.kind}/${a.name}`),
       path: `${NATIVE}/ipv6/unicast-routing`,
       body: { "Cisco-IOS-XE-native:unicast-routing": [null] },
       dependsOn: [],
@@ -117,6 +94,9 @@ export function renderIosxe(input: IosxeRenderInput): IosxeRendered {
           subject: `Dns64Resolver/${a.name}`,
           message: "IOS-XE has no DNS64; run this Dns64Resolver on a node or on a FortiGate",
         });
+        break;
+      case "EdgeTranslation":
+        objects.push(...edgeTranslation(a, input.interfaces, diagnostics));
         break;
       default:
         unreachable(a);
@@ -258,21 +238,6 @@ function mergeRanges(ranges: readonly Span[]): Span[] {
     } else out.push({ family: r.family, first: r.first, last: r.last });
   }
   return out;
-}
-
-/** The cli-rpc object for lines under one interface, owned by one resource. */
-function cliObject(owner: string, ifname: string, lines: string[], removeLines: string[]): DesiredObject {
-  const parent = `interface ${ifname}`;
-  return {
-    id: `cli/${ifname}/${owner}`,
-    owners: [owner],
-    path: "cli-rpc",
-    body: { "config-clis": `${parent}\n${lines.map((l) => ` ${l}\n`).join("")}` },
-    dependsOn: [],
-    ownership: "ledger",
-    removal: { kind: "cli", text: `${parent}\n${removeLines.map((l) => ` ${l}\n`).join("")}` },
-    cli: { parent, lines },
-  };
 }
 
 function nat64(
@@ -586,6 +551,10 @@ export const LIST_KEYS: Record<string, string[]> = {
   list: ["id"],
   "low-high-address-list": ["low-address", "high-address"],
   "low-address-list": ["low-address"],
+  "nat-static-transport-list": ["local-ip", "global-ip"],
+  inside: ["inside-pfx"],
+  "ip-route-interface-forwarding-list": ["prefix", "mask"],
+  "ipv6-route-list": ["prefix"],
 };
 
 /** Key leaves of a list; own properties only ("valueOf" is not a list of ours). */

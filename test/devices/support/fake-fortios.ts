@@ -165,7 +165,7 @@ export class FakeFortiGate {
         this.error(res, method, path, 500, -651, problems.join("; "));
         return false;
       }
-      const dangling = this.dangling(b);
+      const dangling = this.dangling(path, b);
       if (dangling) {
         this.error(res, method, path, 500, -651, `node_check_object fail! for ${dangling}`);
         return false;
@@ -195,7 +195,7 @@ export class FakeFortiGate {
     if (method === "POST" && body) {
       if (!check(body)) return;
       let key = keyName ? body[keyName] : undefined;
-      if (keyName === "policyid" && (key === undefined || key === 0)) {
+      if ((keyName === "policyid" || keyName === "seq-num") && (key === undefined || key === 0)) {
         const n = Math.max(0, ...[...table.keys()].map(Number), this.nextPolicy.get(path) ?? 0) + 1;
         this.nextPolicy.set(path, n);
         key = n;
@@ -221,10 +221,12 @@ export class FakeFortiGate {
     return this.error(res, method, path, 405, undefined);
   }
 
-  /** A poolname or interface that does not exist (FortiOS answers -651). */
-  private dangling(b: Record<string, unknown>): string | undefined {
-    for (const p of (b.poolname as { name: string }[] | undefined) ?? []) {
-      if (!this.table("firewall/ippool").has(p.name)) return `poolname ${p.name}`;
+  /** A poolname, vip or interface that does not exist (FortiOS answers -651). */
+  private dangling(path: string, b: Record<string, unknown>): string | undefined {
+    for (const [field, table] of REFERENCES[path] ?? []) {
+      for (const p of (b[field] as { name: string }[] | undefined) ?? []) {
+        if (p.name !== "all" && !this.table(table).has(p.name)) return `${field} ${p.name}`;
+      }
     }
     const ifs = this.table("system/interface");
     for (const f of ["srcintf", "dstintf"]) {
@@ -237,14 +239,31 @@ export class FakeFortiGate {
   }
 
   private referenced(path: string, key: string): boolean {
-    if (path !== "firewall/ippool") return false;
-    for (const p of ["firewall/policy", "firewall/policy64"]) {
-      for (const pol of this.table(p).values())
-        if ((pol.poolname as { name: string }[] | undefined)?.some((x) => x.name === key)) return true;
+    for (const [from, refs] of Object.entries(REFERENCES)) {
+      for (const [field, table] of refs) {
+        if (table !== path) continue;
+        for (const pol of this.table(from).values())
+          if ((pol[field] as { name: string }[] | undefined)?.some((x) => x.name === key)) return true;
+      }
     }
     return false;
   }
 }
+
+/** Per table, the fields that name objects of another table: [field, that table]. */
+const REFERENCES: Record<string, [string, string][]> = {
+  "firewall/policy": [
+    ["poolname", "firewall/ippool"],
+    ["poolname6", "firewall/ippool6"],
+    ["dstaddr", "firewall/vip"],
+    ["dstaddr6", "firewall/vip6"],
+  ],
+  "firewall/policy64": [["poolname", "firewall/ippool"]],
+  "firewall/policy6": [
+    ["poolname", "firewall/ippool6"],
+    ["dstaddr", "firewall/vip6"],
+  ],
+};
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out = structuredClone(a);

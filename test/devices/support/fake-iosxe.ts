@@ -16,7 +16,8 @@ export interface SeenRc {
 
 /** Key leaves by list name (and its parent where two lists share a name). */
 function keysOf(parent: string, list: string): string[] {
-  if (list === "pool") return parent === "dhcp" ? ["id"] : ["pool-name"];
+  if (list === "pool")
+    return parent === "dhcp" || parent === "nat" ? ["id"] : parent === "list" ? ["name"] : ["pool-name"];
   const table: Record<string, string[]> = {
     BDI: ["name"],
     GigabitEthernet: ["name"],
@@ -24,6 +25,12 @@ function keysOf(parent: string, list: string): string[] {
     list: ["id"],
     "low-high-address-list": ["low-address", "high-address"],
     "low-address-list": ["low-address"],
+    standard: ["name"],
+    interface: ["name"],
+    "nat-static-transport-list": ["local-ip", "global-ip"],
+    inside: ["inside-pfx"],
+    "ip-route-interface-forwarding-list": ["prefix", "mask"],
+    "ipv6-route-list": ["prefix"],
   };
   const k = table[list];
   if (!k) throw new Error(`fake: unknown list ${list}`);
