@@ -6,7 +6,7 @@ import { startStatusServer } from "../../agent/status.ts";
 import { Operator } from "../../operator/index.ts";
 import type { AgentTemplate } from "../../operator/manifests/agent.ts";
 import { KubeClient } from "../../operator/runtime/client.ts";
-import type { FailurePolicy } from "../../operator/webhook/configuration.ts";
+import { type FailurePolicy, webhookUrlProblem } from "../../operator/webhook/configuration.ts";
 import { Webhook } from "../../operator/webhook/index.ts";
 import { createLogger } from "../../util/log.ts";
 import { untilSignal } from "../signals.ts";
@@ -89,6 +89,8 @@ Example (outside a cluster, against the current kubeconfig context):
           agent = { ...extra, image };
           if (!["Ignore", "Fail"].includes(opts.webhookFailurePolicy))
             throw new Error(`--webhook-failure-policy is Ignore or Fail, not ${opts.webhookFailurePolicy}`);
+          const urlProblem = opts.webhookUrl ? webhookUrlProblem(opts.webhookUrl) : undefined;
+          if (urlProblem) throw new Error(`--webhook-url: ${urlProblem}`);
         } catch (e) {
           process.stderr.write(`v6mostly operator: ${(e as Error).message}\n`);
           process.exitCode = 2;

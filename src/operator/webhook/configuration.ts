@@ -1,7 +1,10 @@
 // The ValidatingWebhookConfiguration that sends CREATE and UPDATE of the five kinds to the
 // webhook: a pure function, for the operator (--webhook-manage-config) and for the chart.
+
+import type { X509Certificate } from "node:crypto";
 import { GROUP, KIND_NAMES, KINDS, VERSION } from "../../api/resources.ts";
 import type { KubeObject } from "../runtime/client.ts";
+import { splitPem } from "./certificates.ts";
 
 /** The Service in front of the operator's replicas, its TLS Secret, and the configuration's names. */
 export const WEBHOOK_SERVICE = "v6mostly-webhook";
@@ -76,10 +79,24 @@ export function validatingWebhookConfiguration(opts: ConfigurationOptions): Kube
   };
 }
 
+/** Why the API server would refuse this as a webhook URL (admissionregistration/v1), or undefined. */
+export function webhookUrlProblem(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `${url} is not a URL`;
+  }
+  if (u.protocol !== "https:") return `${url}: the webhook URL must be https`;
+  if (u.username || u.password || u.search || u.hash)
+    return `${url}: no user, password, query or fragment allowed in a webhook URL`;
+  return undefined;
+}
+
 function clientTarget(opts: ConfigurationOptions) {
   if (opts.url !== undefined) {
-    const u = new URL(opts.url);
-    if (u.protocol !== "https:") throw new Error(`the webhook URL must be https, got ${opts.url}`);
+    const problem = webhookUrlProblem(opts.url);
+    if (problem) throw new Error(problem);
     return { url: opts.url };
   }
   return {
@@ -93,6 +110,26 @@ function clientTarget(opts: ConfigurationOptions) {
 }
 
 /**
+ * Whether a configuration's caBundle (base64, as stored) trusts what a replica serves from `ours`
+ * (PEM): every CA of ours is in it, and any other is one that has not expired (a CA that a replica
+ * with a newer Secret put there). An expired extra is pruned by rewriting.
+ */
+export function caBundleCurrent(observed: string | undefined, ours: string, now: Date): boolean {
+  let seen: X509Certificate[];
+  try {
+    seen = splitPem(Buffer.from(observed ?? "", "base64").toString("utf8"));
+  } catch {
+    return false;
+  }
+  const mine = new Set(splitPem(ours).map((c) => c.fingerprint256));
+  const have = new Set(seen.map((c) => c.fingerprint256));
+  return (
+    [...mine].every((f) => have.has(f)) &&
+    seen.every((c) => mine.has(c.fingerprint256) || Date.parse(c.validTo) > now.getTime())
+  );
+}
+
+/**
  * Only the caBundle, for a configuration someone else owns (the chart): applied under the
  * operator's field manager, it takes over that one field and leaves the rest to its owner.
  */
@@ -102,5 +139,49 @@ export function caBundleOnly(caBundle: string): KubeObject {
     kind: "ValidatingWebhookConfiguration",
     metadata: { name: WEBHOOK_CONFIGURATION },
     webhooks: [{ name: WEBHOOK_NAME, clientConfig: { caBundle: Buffer.from(caBundle).toString("base64") } }],
+  };
+}
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  resourceNames?: string[];
+  verbs: string[];
+}
+
+/**
+ * What the webhook needs from RBAC, by name where the API allows it (list and watch with a
+ * metadata.name field selector are authorized against resourceNames; create has no name yet).
+ * With `manageConfig` the operator also creates the configuration: server-side apply of an
+ * object that does not exist is authorized as a create, and the create right cannot be limited
+ * to one name. The chart adds these rules to the operator's Role (namespace) and ClusterRole.
+ */
+export function webhookPolicyRules(opts: { manageConfig?: boolean } = {}): {
+  namespaced: PolicyRule[];
+  cluster: PolicyRule[];
+} {
+  const configurations = ["validatingwebhookconfigurations"];
+  return {
+    namespaced: [
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        resourceNames: [WEBHOOK_SECRET],
+        verbs: ["get", "list", "watch", "update"],
+      },
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+    ],
+    cluster: [
+      {
+        apiGroups: ["admissionregistration.k8s.io"],
+        resources: configurations,
+        resourceNames: [WEBHOOK_CONFIGURATION],
+        // server-side apply is a patch
+        verbs: ["get", "list", "watch", "patch"],
+      },
+      ...(opts.manageConfig
+        ? [{ apiGroups: ["admissionregistration.k8s.io"], resources: configurations, verbs: ["create"] }]
+        : []),
+    ],
   };
 }

@@ -1,12 +1,13 @@
 // The validating admission webhook of `v6mostly operator`: served by every replica (the API
 // server's Service picks any), from the certificate Secret they share, with the
-// ValidatingWebhookConfiguration's caBundle kept equal to the Secret's CAs.
+// ValidatingWebhookConfiguration's caBundle kept trusting the Secret's CAs.
 //
-// Who writes the caBundle: every replica, idempotently, whenever the certificate it serves
-// changes, not the leader alone. The configuration is a function of the Secret, which all
-// replicas read; applying the same object under the one field manager is a no-op for the API, so
-// replicas cannot fight, and a webhook served by followers stays trusted while leader election is
-// stuck or changing hands.
+// Who writes the configuration: every replica, idempotently, not the leader alone. The caBundle is
+// a function of the Secret, which all replicas read, so they agree on it; a replica writes only
+// when what it sees differs from what it wants, so agreeing replicas never write twice; a replica
+// that has not yet read a rotated Secret leaves a caBundle that trusts more than it knows alone;
+// and a webhook served by followers stays trusted while leader election is stuck or changing
+// hands. The configuration is watched too: deleted or reset (`helm upgrade`), it is written back.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "../../util/log.ts";
@@ -15,6 +16,7 @@ import { CORE, type KubeClient, type KubeObject } from "../runtime/client.ts";
 import { Informer } from "../runtime/informer.ts";
 import { type CertificateBundle, type Lifetimes, splitPem, summarize } from "./certificates.ts";
 import {
+  caBundleCurrent,
   caBundleOnly,
   type FailurePolicy,
   serviceHosts,
@@ -46,6 +48,9 @@ export interface WebhookOptions {
   now?: () => Date;
 }
 
+/** the least time between two writes of the same caBundle (repairs of other drift) */
+const REPAIR_INTERVAL_MS = 10_000;
+
 type Configuration = KubeObject & { webhooks?: ({ name: string } & Record<string, unknown>)[] };
 
 export class Webhook {
@@ -55,7 +60,9 @@ export class Webhook {
   private readonly configurations: Informer<Configuration>;
   private syncing = false;
   private syncAgain = false;
+  private lastWrite: { ca: string; at: number } | undefined;
   private missingLogged = false;
+  private configurationsListed = false;
   private readonly expiry: Gauge | undefined;
   /** configuration writes, for tests */
   readonly counts = { configApplied: 0, configFailures: 0 };
@@ -93,7 +100,10 @@ export class Webhook {
 
   /** Resolves once the server listens with the shared certificate. */
   async start(): Promise<void> {
-    void this.configurations.start();
+    void this.configurations.start().then(() => {
+      this.configurationsListed = true;
+      void this.syncConfiguration();
+    });
     const first = await this.secret.start();
     if (!this.server) {
       this.server = await startWebhookServer({
@@ -151,9 +161,27 @@ export class Webhook {
       do {
         this.syncAgain = false;
         const ca = this.secret.current?.caCert;
-        if (!ca) return;
+        const desired = ca === undefined ? undefined : this.desiredConfiguration(ca);
+        if (ca === undefined || desired === undefined || !this.needsWrite(desired, ca)) continue;
+        // A repair with the caBundle last written waits a while after that write: replicas whose
+        // flags differ (during a rollout) then take turns that often, not in a tight loop.
+        const wait = this.lastWrite?.ca === ca ? this.lastWrite.at + REPAIR_INTERVAL_MS - Date.now() : 0;
+        if (wait > 0) {
+          await sleep(wait, undefined, { signal: this.abort.signal }).catch(() => undefined);
+          this.syncAgain = true; // look again: the bundle or the configuration may have moved on
+          continue;
+        }
         try {
-          await this.applyConfiguration(ca);
+          await this.opts.client.apply(CORE.validatingwebhookconfigurations, desired, {
+            fieldManager: FIELD_MANAGER,
+            force: true,
+          });
+          this.lastWrite = { ca, at: Date.now() };
+          this.counts.configApplied++;
+          this.opts.log.info(
+            { configuration: WEBHOOK_CONFIGURATION, ca: summarize(ca) },
+            "webhook configuration updated",
+          );
           delay = 1000;
         } catch (e) {
           this.counts.configFailures++;
@@ -171,45 +199,39 @@ export class Webhook {
     }
   }
 
-  private async applyConfiguration(caBundle: string): Promise<void> {
-    const { client, log } = this.opts;
-    const observed = this.configurations.get(WEBHOOK_CONFIGURATION);
-    const observedHook = observed?.webhooks?.find((w) => w.name === WEBHOOK_NAME);
-    let desired: KubeObject;
-    if (this.opts.manageConfig) {
-      desired = validatingWebhookConfiguration({
+  /** The configuration to apply: the whole of it, or only the caBundle of the chart's (if any). */
+  private desiredConfiguration(caBundle: string): KubeObject | undefined {
+    if (this.opts.manageConfig)
+      return validatingWebhookConfiguration({
         namespace: this.opts.namespace,
         caBundle,
         failurePolicy: this.opts.failurePolicy,
         timeoutSeconds: this.opts.timeoutSeconds,
         url: this.opts.url,
       });
-    } else {
-      // The chart owns the configuration: only its caBundle is ours, and only once it exists.
-      if (!observed) {
-        if (!this.missingLogged)
-          log.info(
-            { configuration: WEBHOOK_CONFIGURATION },
-            "no ValidatingWebhookConfiguration to put the caBundle in yet (install the chart's, or run with --webhook-manage-config)",
-          );
-        this.missingLogged = true;
-        return;
-      }
-      desired = caBundleOnly(caBundle);
-    }
-    // Apply only what differs: an apply that changes nothing would still wake every replica's
-    // watch, and the API server fills in defaults that the desired object leaves out.
-    const hook = (desired.webhooks as Record<string, unknown>[])[0]!;
-    if (observedHook && covers(observedHook, hook) && covers(observed?.metadata, desired.metadata)) return;
-    await client.apply(CORE.validatingwebhookconfigurations, desired, {
-      fieldManager: FIELD_MANAGER,
-      force: true,
-    });
-    this.counts.configApplied++;
-    log.info(
-      { configuration: WEBHOOK_CONFIGURATION, ca: summarize(caBundle) },
-      "webhook configuration updated",
-    );
+    if (this.configurations.get(WEBHOOK_CONFIGURATION)) return caBundleOnly(caBundle);
+    if (this.configurationsListed && !this.missingLogged)
+      this.opts.log.info(
+        { configuration: WEBHOOK_CONFIGURATION },
+        "no ValidatingWebhookConfiguration to put the caBundle in yet (install the chart's, or run with --webhook-manage-config)",
+      );
+    this.missingLogged = this.configurationsListed;
+    return undefined;
+  }
+
+  /**
+   * Whether the configuration seen differs from `desired`. Fields the API server fills in are not
+   * differences; a caBundle that trusts our CAs and more that have not expired is not one either:
+   * another replica has read a newer Secret than ours, and we would undo its rotation.
+   */
+  private needsWrite(desired: KubeObject, caBundle: string): boolean {
+    const observed = this.configurations.get(WEBHOOK_CONFIGURATION);
+    const hook = observed?.webhooks?.find((w) => w.name === WEBHOOK_NAME);
+    if (!observed || !hook || !covers(observed.metadata, desired.metadata)) return true;
+    const want = structuredClone((desired.webhooks as Record<string, { caBundle?: string }>[])[0]!);
+    delete want.clientConfig!.caBundle;
+    const seen = (hook.clientConfig as { caBundle?: string } | undefined)?.caBundle;
+    return !covers(hook, want) || !caBundleCurrent(seen, caBundle, this.opts.now?.() ?? new Date());
   }
 }
 

@@ -136,7 +136,7 @@ export class CertificateSecret {
       this.failuresInRow++;
       wakeInMs = Math.min(1000 * 2 ** (this.failuresInRow - 1), 30_000);
       log.warn(
-        { secret: this.name, err: (e as Error).message, retryInMs: wakeInMs },
+        { secretName: this.name, err: (e as Error).message, retryInMs: wakeInMs },
         "webhook certificate check failed",
       );
     }
@@ -182,12 +182,15 @@ export class CertificateSecret {
       } catch (e) {
         if (!isConflict(e)) throw e;
         this.counts.conflicts++;
-        log.debug({ secret: this.name }, "another replica wrote the webhook certificate first; reading it");
+        log.debug(
+          { secretName: this.name },
+          "another replica wrote the webhook certificate first; reading it",
+        );
         continue;
       }
       log.info(
         {
-          secret: this.name,
+          secretName: this.name,
           reasons: plan.reasons,
           certificate: summarize(next.cert),
           ca: summarize(next.caCert),
@@ -208,7 +211,7 @@ export class CertificateSecret {
     if (how === "read") {
       this.counts.adopted++;
       this.opts.log.info(
-        { secret: this.name, certificate: summarize(bundle.cert), ca: summarize(bundle.caCert) },
+        { secretName: this.name, certificate: summarize(bundle.cert), ca: summarize(bundle.caCert) },
         "webhook certificate loaded",
       );
     }
