@@ -100,23 +100,28 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
         return send(405, { error: `${req.method} ${WEBHOOK_PATH}: POST an AdmissionReview` });
       }
       const declared = Number(req.headers["content-length"] ?? 0);
+      // Refused at once; the rest of the body is read and dropped (never kept), and the
+      // connection closes after the answer (requestTimeout bounds a sender that never stops).
       const tooLarge = () => {
         count("too_large");
         log.warn({ limit, declared: declared || undefined }, "admission review refused: body too large");
         res.setHeader("connection", "close");
         send(413, malformed("", `the body is larger than ${limit} bytes`).body);
-        req.destroy();
       };
-      if (declared > limit) return tooLarge();
+      if (declared > limit) {
+        tooLarge();
+        req.resume();
+        return;
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       req.on("data", (c: Buffer) => {
         size += c.length;
-        if (size > limit) {
-          if (!res.headersSent) tooLarge();
-          return;
+        if (size <= limit) chunks.push(c);
+        else if (!res.headersSent) {
+          chunks.length = 0;
+          tooLarge();
         }
-        chunks.push(c);
       });
       req.on("end", () => {
         if (size > limit) return;
