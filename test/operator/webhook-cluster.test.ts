@@ -14,13 +14,17 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as k8s from "@kubernetes/client-node";
 import { formatProblem, validatePaths } from "../../src/api/validate.ts";
+import { KubeClient } from "../../src/operator/runtime/client.ts";
 import { type CertificateBundle, hostsOf, issue, splitPem } from "../../src/operator/webhook/certificates.ts";
 import {
   WEBHOOK_CONFIGURATION,
+  WEBHOOK_NAME,
   WEBHOOK_SECRET,
   webhookPolicyRules,
 } from "../../src/operator/webhook/configuration.ts";
+import { Webhook } from "../../src/operator/webhook/index.ts";
 import { fromSecret, toSecret } from "../../src/operator/webhook/secret.ts";
+import { createLogger } from "../../src/util/log.ts";
 import {
   binDir,
   type ControlPlane,
@@ -500,6 +504,66 @@ describe("admission webhook on a real kube-apiserver", { skip }, () => {
           "a Secret's data is in a log",
         );
       }
+    }
+  });
+
+  it("a configuration the chart owns: only its caBundle becomes the operator's (server-side apply), and is put back after a reset", async () => {
+    // both replicas have stopped; one in this process, without --webhook-manage-config
+    await admission.deleteValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION });
+    const chart: k8s.V1ValidatingWebhookConfiguration = {
+      metadata: { name: WEBHOOK_CONFIGURATION },
+      webhooks: [
+        {
+          name: WEBHOOK_NAME,
+          clientConfig: {
+            service: { namespace: NS, name: "v6mostly-webhook", path: "/validate", port: 443 },
+          },
+          rules: [
+            {
+              apiGroups: ["v6mostly.dev"],
+              apiVersions: ["v1alpha1"],
+              operations: ["CREATE", "UPDATE"],
+              resources: ["nat64gateways"],
+            },
+          ],
+          failurePolicy: "Ignore",
+          sideEffects: "None",
+          admissionReviewVersions: ["v1"],
+        },
+      ],
+    };
+    await admission.createValidatingWebhookConfiguration({ body: chart, fieldManager: "helm" });
+    const w = new Webhook({
+      client: KubeClient.load(cp.kubeconfig),
+      namespace: NS,
+      log: createLogger("test", { level: "silent" }),
+      address: "127.0.0.1:0",
+    });
+    try {
+      await w.start();
+      const { bundle } = await readSecret();
+      const want = Buffer.from(bundle.caCert).toString("base64");
+      await until("the caBundle put in", async () => ((await caBundle()) === want ? true : undefined));
+      const c = await admission.readValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION });
+      const hook = c.webhooks![0]!;
+      assert.equal(hook.failurePolicy, "Ignore", "the chart's fields are the chart's");
+      assert.equal(hook.clientConfig.service?.name, "v6mostly-webhook");
+      assert.equal(hook.clientConfig.url, undefined);
+      const ours = c.metadata!.managedFields!.find((m) => m.manager === "v6mostly-operator")!;
+      assert.equal(ours.operation, "Apply");
+      const owned = JSON.stringify(ours.fieldsV1);
+      assert.match(owned, /f:caBundle/);
+      assert.doesNotMatch(owned, /f:failurePolicy|f:rules|f:service/);
+      // `helm upgrade` writes its own object back, without the caBundle
+      await admission.replaceValidatingWebhookConfiguration({
+        name: WEBHOOK_CONFIGURATION,
+        body: { ...chart, metadata: { ...chart.metadata, resourceVersion: c.metadata!.resourceVersion } },
+        fieldManager: "helm",
+      });
+      assert.equal(await caBundle(), undefined);
+      await until("the caBundle put back", async () => ((await caBundle()) === want ? true : undefined));
+    } finally {
+      await w.stop();
     }
   });
 });
