@@ -75,6 +75,7 @@ function call(
       },
     );
     req.on("error", reject);
+    req.setTimeout(5000, () => req.destroy(new Error("no answer in 5 s")));
     if (opts.body !== undefined) req.end(opts.body);
     else req.end();
   });
