@@ -534,7 +534,7 @@ describe("admission webhook on a real kube-apiserver", { skip }, () => {
     };
     await admission.createValidatingWebhookConfiguration({ body: chart, fieldManager: "helm" });
     const w = new Webhook({
-      client: KubeClient.load(cp.kubeconfig),
+      client: await KubeClient.load(cp.kubeconfig),
       namespace: NS,
       log: createLogger("test", { level: "silent" }),
       address: "127.0.0.1:0",
