@@ -85,7 +85,11 @@ function answerRequest(uid: string, request: Json): Answer {
   const operation = typeof request.operation === "string" ? request.operation : "";
   const requestKind = isMapping(request.kind) ? request.kind : {};
   const kind = typeof requestKind.kind === "string" ? requestKind.kind : "";
-  const base = { kind, operation };
+  // metric labels: only values from the closed sets (a hostile poster must not mint new series)
+  const base = {
+    kind: isKind(kind) ? kind : "",
+    operation: ["CREATE", "UPDATE", "DELETE", "CONNECT"].includes(operation) ? operation : "",
+  };
   // DELETE (and CONNECT) are always allowed: deletion must work even for objects that are invalid.
   if (operation !== "CREATE" && operation !== "UPDATE") {
     if (!["DELETE", "CONNECT"].includes(operation))

@@ -171,16 +171,15 @@ export async function issue(
   now: Date,
   lifetimes: Lifetimes = DEFAULT_LIFETIMES,
 ): Promise<CertificateBundle> {
-  let caCert = bundle?.caCert ?? "";
+  let trusted = bundle ? safeSplit(bundle.caCert) : [];
   let caKey = bundle?.caKey ?? "";
-  let trusted = plan.newCa && bundle ? safeSplit(bundle.caCert) : [];
   if (plan.newCa) {
     const ca = await makeCa(now, lifetimes.caMs);
     caKey = ca.key;
     trusted = [new X509Certificate(ca.cert), ...trusted];
-  } else trusted = safeSplit(caCert);
+  }
   trusted = trusted.filter((c) => Date.parse(c.validTo) > now.getTime());
-  caCert = trusted.map((c) => c.toString()).join("");
+  const caCert = trusted.map((c) => c.toString()).join("");
   let { cert, key } = bundle ?? { cert: "", key: "" };
   if (plan.newServing)
     ({ cert, key } = await makeServing(trusted[0]!, caKey, plan.hosts, now, lifetimes.servingMs));
