@@ -11,20 +11,11 @@ import { WEBHOOK_SECRET } from "../../src/operator/webhook/configuration.ts";
 import { CertificateSecret, fromSecret } from "../../src/operator/webhook/secret.ts";
 import { createLogger } from "../../src/util/log.ts";
 import { FakeApi } from "./support/fakeapi.ts";
+import { sleep, until } from "./support/wait.ts";
 
 const NS = "v6mostly";
 const DAY = 86_400_000;
 const HOSTS = ["v6mostly-webhook.v6mostly.svc", "v6mostly-webhook.v6mostly.svc.cluster.local"];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, f: () => T | undefined | false, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(10);
-  }
-}
 
 describe("the webhook's certificate Secret, shared by replicas", () => {
   let api: FakeApi;

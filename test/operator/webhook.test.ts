@@ -11,19 +11,10 @@ import { WEBHOOK_CONFIGURATION, WEBHOOK_NAME } from "../../src/operator/webhook/
 import { Webhook, type WebhookOptions } from "../../src/operator/webhook/index.ts";
 import { createLogger } from "../../src/util/log.ts";
 import { FakeApi } from "./support/fakeapi.ts";
+import { sleep, until } from "./support/wait.ts";
 
 const log = createLogger("test", { level: process.env.TEST_LOG ?? "silent" });
 const NS = "v6mostly";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, f: () => T | undefined | false, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(10);
-  }
-}
 type Hook = { name: string; failurePolicy?: string; clientConfig: { caBundle?: string; url?: string } };
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
