@@ -125,15 +125,6 @@ export class Webhook {
     return this.server !== undefined;
   }
 
-  get reviews(): WebhookServer["counts"] | undefined {
-    return this.server?.counts;
-  }
-
-  address(): string {
-    if (!this.server) throw new Error("the webhook is not started");
-    return this.server.address();
-  }
-
   async stop(): Promise<void> {
     this.abort.abort();
     this.secret.stop();
