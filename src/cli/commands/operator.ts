@@ -7,6 +7,10 @@ import { Operator, type OperatorOptions } from "../../operator/index.ts";
 import type { AgentTemplate } from "../../operator/manifests/agent.ts";
 import { operatorMetrics } from "../../operator/metrics.ts";
 import { KubeClient, type Resource } from "../../operator/runtime/client.ts";
+import { type FailurePolicy, webhookUrlProblem } from "../../operator/webhook/configuration.ts";
+import { Webhook } from "../../operator/webhook/index.ts";
+import { createLogger } from "../../util/log.ts";
+import { untilSignal } from "../signals.ts";
 
 const DEPLOYMENTS: Resource = {
   group: "apps",
@@ -15,9 +19,6 @@ const DEPLOYMENTS: Resource = {
   kind: "Deployment",
   namespaced: true,
 };
-
-import { createLogger } from "../../util/log.ts";
-import { untilSignal } from "../signals.ts";
 
 export function register(program: Command): void {
   program
@@ -54,6 +55,22 @@ export function register(program: Command): void {
       "where /metrics, /healthz and /readyz are served; 'off' for none",
       "0.0.0.0:8080",
     )
+    .option(
+      "--webhook-address <addr>",
+      "where the admission webhook listens (HTTPS, every replica); ':9443' is every address, IPv6 and IPv4; 'off' for none",
+      ":9443",
+    )
+    .option("--webhook-url <url>", "the configuration calls this https URL, not the Service v6mostly-webhook")
+    .option("--webhook-host <host...>", "more names or addresses for the webhook's certificate")
+    .option(
+      "--webhook-manage-config",
+      "create and update the ValidatingWebhookConfiguration (otherwise only the caBundle of the chart's is kept current)",
+    )
+    .option(
+      "--webhook-failure-policy <policy>",
+      "Ignore (invalid objects get in while no replica answers; the operator marks them Invalid) or Fail (no create or update then)",
+      "Ignore",
+    )
     .addHelpText(
       "after",
       `
@@ -74,6 +91,11 @@ Example (outside a cluster, against the current kubeconfig context):
         leaseDuration: string;
         ownerDeployment?: string;
         statusAddress: string;
+        webhookAddress: string;
+        webhookUrl?: string;
+        webhookHost?: string[];
+        webhookManageConfig?: boolean;
+        webhookFailurePolicy: string;
       }) => {
         const log = createLogger("v6mostly-operator");
         let agent: AgentTemplate;
@@ -85,6 +107,10 @@ Example (outside a cluster, against the current kubeconfig context):
           if (!image)
             throw new Error("--agent-image (or V6MOSTLY_IMAGE, or image in --agent-config) is required");
           agent = { ...extra, image };
+          if (!["Ignore", "Fail"].includes(opts.webhookFailurePolicy))
+            throw new Error(`--webhook-failure-policy is Ignore or Fail, not ${opts.webhookFailurePolicy}`);
+          const urlProblem = opts.webhookUrl ? webhookUrlProblem(opts.webhookUrl) : undefined;
+          if (urlProblem) throw new Error(`--webhook-url: ${urlProblem}`);
         } catch (e) {
           process.stderr.write(`v6mostly operator: ${(e as Error).message}\n`);
           process.exitCode = 2;
@@ -115,13 +141,36 @@ Example (outside a cluster, against the current kubeconfig context):
             log.warn("lost leadership; standing by");
           },
         });
-        server?.setReadiness(() => ({ ready: true, detail: { leader: operator.isLeader } }));
+        const webhook =
+          opts.webhookAddress === "off"
+            ? undefined
+            : new Webhook({
+                client,
+                namespace: opts.namespace,
+                log,
+                address: opts.webhookAddress,
+                url: opts.webhookUrl,
+                hosts: opts.webhookHost,
+                manageConfig: opts.webhookManageConfig,
+                failurePolicy: opts.webhookFailurePolicy as FailurePolicy,
+                metrics: server?.metrics,
+              });
+        server?.setReadiness(() => ({
+          ready: webhook?.serving ?? true,
+          detail: { leader: operator.isLeader, webhook: webhook?.serving },
+        }));
         if (server) operatorMetrics(server.metrics, operator);
+        // every replica serves the webhook, leader or not; reconciling does not wait for it
+        webhook?.start().catch((e: Error) => {
+          log.error({ err: e.message }, "the admission webhook cannot start");
+          process.exit(1);
+        });
         await operator.start();
         log.info({ namespace: opts.namespace, server: client.server }, "operator running");
         const signal = await untilSignal();
         log.info({ signal }, "stopping");
         await operator.stop();
+        await webhook?.stop();
         await server?.close();
         process.exit(0);
       },
