@@ -3,8 +3,9 @@
 //
 // Operator: reads every v6mostly kind and the Nodes, writes only their /status (never a user's
 // spec), writes Events; in its own namespace it owns NodeConfigs, the agent DaemonSet, its leader
-// Lease and the webhook's certificate Secret; it reads a Secret elsewhere only by name (`get`, never
-// list or watch: an ExternalDevice's credentialsSecretRef).
+// Lease, the webhook's certificate Secret and one ConfigMap per ExternalDevice (what it configured
+// on the box, and the last outcome); it reads a Secret elsewhere only by name (`get`, never list or
+// watch: an ExternalDevice's credentialsSecretRef and tls.caSecretRef).
 // Agent: nothing cluster-wide; in the operator's namespace it reads NodeConfigs, writes their
 // /status, and renews Leases (its heartbeat, and the addresses it owns).
 
@@ -49,6 +50,7 @@ export function operatorNamespaceRules(): Rule[] {
     { apiGroups: ["apps"], resources: ["daemonsets"], verbs: WRITE },
     { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"] },
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: WRITE },
+    { apiGroups: [""], resources: ["configmaps"], verbs: WRITE },
     { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "update", "patch"] },
   ];
 }
