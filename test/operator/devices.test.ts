@@ -2,7 +2,8 @@
 // and CA from Secrets, apply, statuses from the device's outcome, a steady state that writes
 // nothing, drift corrected, a bad or missing Secret (never quoted anywhere) and its repair, a
 // resource deleted without a finalizer of its own, and the ExternalDevice's finalizer: config
-// removed, then released; an unreachable box released after the cleanup timeout.
+// removed, then released; an unreachable box released after the cleanup timeout. An IOS-XE box
+// (user from the spec, password from the Secret), run on demand by an annotation.
 // The same flow against a real kube-apiserver: test/operator/devices-cluster.test.ts.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -12,6 +13,7 @@ import { Operator } from "../../src/operator/index.ts";
 import { DEVICE_FINALIZER } from "../../src/operator/reconcile/devices.ts";
 import { CORE, type KubeClient, type KubeObject } from "../../src/operator/runtime/client.ts";
 import { FakeFortiGate } from "../devices/support/fake-fortios.ts";
+import { FakeIosxe, ISR_INTERFACES } from "../devices/support/fake-iosxe.ts";
 import { FortiSchemaChecker } from "../devices/support/fortios-schema.ts";
 import { boxHarness } from "../devices/support/harness.ts";
 import { capturedLogger } from "../devices/support/logs.ts";
@@ -47,6 +49,7 @@ type Obj = KubeObject & {
   };
 };
 
+const cond = (o: Obj | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type);
 const b64 = (t: string) => Buffer.from(t).toString("base64");
 const secret = (name: string, data: Record<string, string>): KubeObject => ({
   apiVersion: "v1",
@@ -87,7 +90,6 @@ describe("the device controller on a fake API with fake FortiGates", { skip: h.s
     api
       .objects(`v6mostly.dev/${kindResource(kind as "Nat64Gateway").plural}`)
       .find((o) => o.metadata.name === name && o.metadata.namespace === "lan") as Obj | undefined;
-  const cond = (o: Obj | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type);
   const events = (reason: string, name = "fgt") =>
     api
       .objects("/events")
@@ -371,5 +373,102 @@ describe("the device controller on a fake API with fake FortiGates", { skip: h.s
     assert.match(abandoned[0]!.message, /left on the box: .*firewall\/ippool\/v6m-home/);
     assert.match(abandoned[0]!.message, /Unreachable: /);
     await until("its state removed", () => !state("gone"));
+  });
+});
+
+describe("an IOS-XE box through the device controller, run on demand", { skip: h.skip }, () => {
+  const PASSWORD = "isr-operator-pw-81c4d2e0f9a7";
+  let api: FakeApi;
+  let client: KubeClient;
+  let operator: Operator;
+  let isr: FakeIosxe;
+  const logs = capturedLogger();
+  const device = () =>
+    api.objects("v6mostly.dev/externaldevices").find((o) => o.metadata.name === "isr") as Obj | undefined;
+  const pools = () =>
+    ((isr.native().ip as Record<string, Record<string, unknown>> | undefined)?.dhcp?.pool ?? []) as Record<
+      string,
+      unknown
+    >[];
+
+  before(async () => {
+    api = await new FakeApi().start();
+    client = api.client();
+    isr = h.track(
+      new FakeIosxe({
+        user: "admin",
+        password: PASSWORD,
+        version: "17.12.1",
+        key: h.pki.key,
+        cert: h.pki.cert,
+        interfaces: ISR_INTERFACES,
+      }),
+    );
+    const endpoint = await isr.start();
+    await client.create(CORE.secrets, secret("isr-login", { password: PASSWORD }));
+    await client.create(CORE.secrets, secret("isr-ca", { "ca.crt": h.pki.ca }));
+    await client.create(
+      kindResource("ExternalDevice"),
+      resource("ExternalDevice", "isr", {
+        vendor: "iosxe",
+        endpoint,
+        username: "admin",
+        credentialsSecretRef: { name: "isr-login", key: "password" },
+        tls: { caSecretRef: { name: "isr-ca", key: "ca.crt" } },
+      }),
+    );
+    await client.create(
+      kindResource("DhcpScope"),
+      resource("DhcpScope", "lan", {
+        interface: "BDI10",
+        subnet: "192.0.2.0/24",
+        ranges: ["192.0.2.101-192.0.2.249"],
+        router: "192.0.2.254",
+        dnsServers: ["192.0.2.254"],
+        ipv6OnlyPreferred: "30m",
+        deviceRef: { name: "isr" },
+      }),
+    );
+    // drift checks far apart: a run within this test is one that something asked for
+    operator = new Operator({
+      client,
+      namespace: NS,
+      log: logs.log,
+      agent: { image: "localhost/v6mostly:test" },
+      leaderElection: false,
+      devices: { resyncMs: 600_000, retryMs: 600_000, run: { retries: 1, backoffMs: 5, timeoutMs: 2000 } },
+    });
+    await operator.start();
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await api?.stop();
+  });
+
+  it("logs in with the user of the spec and the password of the Secret; the version probed from the box", async () => {
+    await until("isr in sync", () => cond(device(), "DeviceSynced")?.status === "True");
+    assert.equal(device()!.status!.version, "17.12.1");
+    assert.deepEqual(
+      pools().map((p) => p.id),
+      ["v6m-lan"],
+    );
+    const basic = `Basic ${b64(`admin:${PASSWORD}`)}`;
+    assert.ok(isr.seen.every((s) => s.auth === basic));
+    assert.ok(isr.saves > 0, "saved to startup-config");
+    assert.ok(!logs.text().includes(PASSWORD) && !logs.text().includes(b64(`admin:${PASSWORD}`)));
+  });
+
+  it("an annotation on the ExternalDevice runs it now, long before the next drift check", async () => {
+    const runs = operator.devices.counts.runs;
+    (isr.native().ip as Record<string, Record<string, unknown>>).dhcp!.pool = [];
+    await client.mergePatch(kindResource("ExternalDevice"), "lan", "isr", {
+      metadata: { annotations: { "v6mostly.dev/resync": "now" } },
+    });
+    await until("the pool back", () => pools().some((p) => p.id === "v6m-lan"));
+    assert.equal(operator.devices.counts.runs, runs + 1);
+    // the controller's own writes (status, finalizer) run nothing
+    await sleep(300);
+    assert.equal(operator.devices.counts.runs, runs + 1);
   });
 });
