@@ -215,6 +215,29 @@ describe("the device controller on a real API server, a fake FortiGate in a node
     assert.ok(!JSON.stringify(states.items).includes(TOKEN));
   });
 
+  it("steady state: two drift checks later, no object the operator writes has changed (no write loop)", async () => {
+    const versions = async () =>
+      [
+        await get("ExternalDevice", "fgt"),
+        await get("Nat64Gateway", "home"),
+        await get("Dns64Resolver", "lan"),
+        await admin.find(CORE.configmaps, NS, "device.lan.fgt"),
+      ].map((o) => `${o?.metadata.name} ${o?.metadata.resourceVersion}`);
+    // the first test's writes settle (the plan reconciler follows the device's outcome)
+    let before = await versions();
+    await until("the writes settle", async () => {
+      await sleep(3500);
+      const now = await versions();
+      const same = JSON.stringify(now) === JSON.stringify(before);
+      before = now;
+      return same;
+    });
+    const box = (await boxState()).tables["firewall/ippool"];
+    await sleep(7000); // two --device-resync periods
+    assert.deepEqual(await versions(), before);
+    assert.deepEqual((await boxState()).tables["firewall/ippool"], box);
+  });
+
   it("corrects drift at the periodic check and says so in an Event", async () => {
     await control("POST", "/set", {
       path: "firewall/ippool",

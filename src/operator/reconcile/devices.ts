@@ -26,6 +26,7 @@
 // left on the box. When nothing was recorded as configured (the ledger is empty: the device never
 // got a change), one attempt is made and the object goes whatever its outcome. To let it go at
 // once: `kubectl patch externaldevice NAME --type=merge -p '{"metadata":{"finalizers":null}}'`.
+import { isDeepStrictEqual } from "node:util";
 import type { RawDocument } from "../../api/load.ts";
 import { API_VERSION, kindResource, type Resource } from "../../api/resources.ts";
 import { validateDocuments } from "../../api/validate.ts";
@@ -174,7 +175,10 @@ export class DeviceReconciler {
     state.outcome = outcomeOf(run, parsed.device.target, o.metadata.generation, before);
     await this.opts.states.save(key, state);
     await this.writeStatus(o, { kind: "ran", outcome: state.outcome });
-    await this.tell(o, run, before);
+    const insecure = parsed.device.spec.tls.insecureSkipVerify
+      ? ["tls.insecureSkipVerify is set: the box's certificate is not checked"]
+      : [];
+    await this.tell(o, run, before, insecure);
     return { requeueAfterMs: this.next(key, run) };
   }
 
@@ -317,7 +321,7 @@ export class DeviceReconciler {
       version: current.version,
       conditions: current.conditions,
     });
-    if (JSON.stringify(mine) === JSON.stringify(next)) return;
+    if (isDeepStrictEqual(mine, next)) return;
     await this.opts.client.mergePatch(
       EXTERNAL_DEVICES,
       o.metadata.namespace,
@@ -329,7 +333,12 @@ export class DeviceReconciler {
   }
 
   /** Events for what changed on the box, and for a change of the run's outcome. */
-  private async tell(o: DeviceObject, run: DeviceRun, before: DeviceOutcome | undefined): Promise<void> {
+  private async tell(
+    o: DeviceObject,
+    run: DeviceRun,
+    before: DeviceOutcome | undefined,
+    notes: string[],
+  ): Promise<void> {
     const key = keyOfObject(o);
     const ok = run.condition.status === "True";
     if (run.applied > 0) this.counts.applied += run.applied;
@@ -362,12 +371,14 @@ export class DeviceReconciler {
     } else if (before?.status !== "False" || before.reason !== run.condition.reason) {
       await this.event(o, "Warning", run.condition.reason, run.condition.message);
     }
-    const warnings = run.diagnostics
-      .filter((d) => d.severity === "warning")
-      .map((d) =>
-        d.subject === `ExternalDevice/${o.metadata.name}` ? d.message : `${d.subject}: ${d.message}`,
-      )
-      .join("; ");
+    const warnings = [
+      ...notes,
+      ...run.diagnostics
+        .filter((d) => d.severity === "warning")
+        .map((d) =>
+          d.subject === `ExternalDevice/${o.metadata.name}` ? d.message : `${d.subject}: ${d.message}`,
+        ),
+    ].join("; ");
     if (warnings !== (this.warned.get(key) ?? "")) {
       this.warned.set(key, warnings);
       if (warnings) await this.event(o, "Warning", "DeviceWarnings", warnings);
