@@ -347,6 +347,27 @@ describe("the device controller on a fake API with fake FortiGates", { skip: h.s
     assert.equal(home.message, 'spec.deviceRef.name: no ExternalDevice named "fgt" in namespace lan');
   });
 
+  it("a device that never got a change is let go after one attempt, without waiting for the timeout", async () => {
+    const spec = {
+      ...fgtSpec(`https://127.0.0.1:${box.port}`),
+      credentialsSecretRef: { name: "nope", key: "token" },
+    };
+    await client.create(kindResource("ExternalDevice"), resource("ExternalDevice", "never", spec));
+    await until("never: CredentialsUnavailable", () => {
+      const o = get("ExternalDevice", "never");
+      return cond(o, "DeviceSynced")?.reason === "CredentialsUnavailable" && o?.metadata.finalizers?.length;
+    });
+    await client.delete(kindResource("ExternalDevice"), "lan", "never");
+    await until("never gone", () => !get("ExternalDevice", "never"));
+    const released = events("Released", "never");
+    assert.equal(released.length, 1);
+    assert.equal(
+      released[0]!.message,
+      "nothing was recorded as configured by v6mostly; not waiting for the box (CredentialsUnavailable: credentialsSecretRef: Secret lan/nope does not exist)",
+    );
+    assert.deepEqual(events("CleanupAbandoned", "never"), []);
+  });
+
   it("an unreachable box holds its ExternalDevice's deletion only for the cleanup timeout", async () => {
     const dead = await newBox();
     const endpoint = await dead.start();
