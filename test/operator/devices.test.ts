@@ -12,6 +12,7 @@ import { stateName } from "../../src/operator/devices/state.ts";
 import { Operator } from "../../src/operator/index.ts";
 import { DEVICE_FINALIZER } from "../../src/operator/reconcile/devices.ts";
 import { CORE, type KubeClient, type KubeObject } from "../../src/operator/runtime/client.ts";
+import type { Logger } from "../../src/util/log.ts";
 import { FakeFortiGate } from "../devices/support/fake-fortios.ts";
 import { FakeIosxe, ISR_INTERFACES } from "../devices/support/fake-iosxe.ts";
 import { FortiSchemaChecker } from "../devices/support/fortios-schema.ts";
@@ -78,6 +79,24 @@ const GATEWAY = {
   uplinkInterface: "wan1",
   deviceRef: { name: "fgt" },
 };
+
+/** One operator, no leader election, quick driver retries. */
+async function startOperator(
+  client: KubeClient,
+  log: Logger,
+  devices: { resyncMs: number; retryMs: number; cleanupTimeoutMs?: number },
+): Promise<Operator> {
+  const operator = new Operator({
+    client,
+    namespace: NS,
+    log,
+    agent: { image: "localhost/v6mostly:test" },
+    leaderElection: false,
+    devices: { ...devices, run: { retries: 1, backoffMs: 5, timeoutMs: 2000 } },
+  });
+  await operator.start();
+  return operator;
+}
 
 describe("the device controller on a fake API with fake FortiGates", { skip: h.skip }, () => {
   let api: FakeApi;
@@ -148,20 +167,7 @@ describe("the device controller on a fake API with fake FortiGates", { skip: h.s
         deviceRef: { name: "fgt" },
       }),
     );
-    operator = new Operator({
-      client,
-      namespace: NS,
-      log: logs.log,
-      agent: { image: "localhost/v6mostly:test" },
-      leaderElection: false,
-      devices: {
-        resyncMs: 300,
-        retryMs: 100,
-        cleanupTimeoutMs: 2000,
-        run: { retries: 1, backoffMs: 5, timeoutMs: 2000 },
-      },
-    });
-    await operator.start();
+    operator = await startOperator(client, logs.log, { resyncMs: 300, retryMs: 100, cleanupTimeoutMs: 2000 });
   });
 
   after(async () => {
@@ -451,15 +457,7 @@ describe("an IOS-XE box through the device controller, run on demand", { skip: h
       }),
     );
     // drift checks far apart: a run within this test is one that something asked for
-    operator = new Operator({
-      client,
-      namespace: NS,
-      log: logs.log,
-      agent: { image: "localhost/v6mostly:test" },
-      leaderElection: false,
-      devices: { resyncMs: 600_000, retryMs: 600_000, run: { retries: 1, backoffMs: 5, timeoutMs: 2000 } },
-    });
-    await operator.start();
+    operator = await startOperator(client, logs.log, { resyncMs: 600_000, retryMs: 600_000 });
   });
 
   after(async () => {
