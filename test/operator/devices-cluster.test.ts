@@ -93,7 +93,7 @@ describe("the device controller on a real API server, a fake FortiGate in a node
 
   before(async () => {
     cp = await startControlPlane({ name: "dev" });
-    admin = KubeClient.load(cp.kubeconfig);
+    admin = await KubeClient.load(cp.kubeconfig);
     await applyAll(admin, [
       { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "lan" } },
