@@ -242,6 +242,12 @@ describe("admission webhook on a real kube-apiserver", { skip }, () => {
         resources: ["leases"],
         verbs: ["get", "list", "watch", "create", "update"],
       },
+      // the device controller's state (the operator waits for this cache before it campaigns)
+      {
+        apiGroups: [""],
+        resources: ["configmaps"],
+        verbs: ["get", "list", "watch", "create", "patch", "delete"],
+      },
     ];
     for (const [name, r] of [
       ["webhook", rules.cluster],

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { parse } from "yaml";
 import { startStatusServer } from "../../agent/status.ts";
+import { parseDuration } from "../../api/duration.ts";
 import { Operator, type OperatorOptions } from "../../operator/index.ts";
 import type { AgentTemplate } from "../../operator/manifests/agent.ts";
 import { operatorMetrics } from "../../operator/metrics.ts";
@@ -51,6 +52,16 @@ export function register(program: Command): void {
       "15",
     )
     .option(
+      "--device-resync <duration>",
+      "ExternalDevices in sync are read again this often (drift corrected)",
+      "5m",
+    )
+    .option(
+      "--device-cleanup-timeout <duration>",
+      "a deleted ExternalDevice whose box cannot be reached is let go after this long, its configuration left on the box",
+      "10m",
+    )
+    .option(
       "--status-address <addr>",
       "where /metrics, /healthz and /readyz are served; 'off' for none",
       "0.0.0.0:8080",
@@ -76,7 +87,10 @@ export function register(program: Command): void {
       `
 The operator never reaches into a node: it writes one NodeConfig per node (kubectl get nodeconfigs
 -n NAMESPACE), keeps the agent DaemonSet on the nodes the resources select, and writes each
-resource's status from the plan and the agents' reports (kubectl get nat64gateways).
+resource's status from the plan and the agents' reports (kubectl get nat64gateways). It configures
+ExternalDevices itself, with the token or password of their credentialsSecretRef, and reads them
+again every --device-resync; kubectl annotate externaldevice NAME v6mostly.dev/resync="$(date)"
+--overwrite runs one now (a fixed Secret is also picked up at the next retry).
 
 Example (outside a cluster, against the current kubeconfig context):
   v6mostly operator --namespace v6mostly --agent-image localhost/v6mostly:dev`,
@@ -90,6 +104,8 @@ Example (outside a cluster, against the current kubeconfig context):
         leaderElect: boolean;
         leaseDuration: string;
         ownerDeployment?: string;
+        deviceResync: string;
+        deviceCleanupTimeout: string;
         statusAddress: string;
         webhookAddress: string;
         webhookUrl?: string;
@@ -99,7 +115,14 @@ Example (outside a cluster, against the current kubeconfig context):
       }) => {
         const log = createLogger("v6mostly-operator");
         let agent: AgentTemplate;
+        let devices: { resyncMs: number; cleanupTimeoutMs: number };
+        let leaderElection: OperatorOptions["leaderElection"];
         try {
+          leaderElection = opts.leaderElect ? leaseTimings(Number(opts.leaseDuration)) : false;
+          devices = {
+            resyncMs: durationMs("--device-resync", opts.deviceResync),
+            cleanupTimeoutMs: durationMs("--device-cleanup-timeout", opts.deviceCleanupTimeout),
+          };
           const extra = opts.agentConfig
             ? (parse(readFileSync(opts.agentConfig, "utf8")) as Partial<AgentTemplate>)
             : {};
@@ -134,7 +157,8 @@ Example (outside a cluster, against the current kubeconfig context):
           namespace: opts.namespace,
           log,
           agent,
-          leaderElection: opts.leaderElect ? leaseTimings(Number(opts.leaseDuration)) : false,
+          leaderElection,
+          devices: { ...devices, retryMs: Math.min(30_000, devices.resyncMs) },
           onLostLeadership: () => {
             // it stopped reconciling before the lease could pass to another replica; it keeps its
             // caches warm and campaigns again (an API server restart should not cost a pod restart)
@@ -175,6 +199,13 @@ Example (outside a cluster, against the current kubeconfig context):
         process.exit(0);
       },
     );
+}
+
+function durationMs(flag: string, text: string): number {
+  const d = parseDuration(text);
+  if (!d.ok) throw new Error(`${flag}: ${d.error}`);
+  if (d.seconds < 1) throw new Error(`${flag}: at least 1 second`);
+  return d.seconds * 1000;
 }
 
 /** client-go's proportions: renew deadline 2/3 of the duration, retry every 2/15 of it. */

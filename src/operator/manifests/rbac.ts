@@ -2,9 +2,10 @@
 // the tests apply the same objects.
 //
 // Operator: reads every v6mostly kind and the Nodes, writes only their /status (never a user's
-// spec), writes Events; in its own namespace it owns NodeConfigs, the agent DaemonSet and its
-// leader Lease; it reads a Secret elsewhere only by name (`get`, never list or watch: an
-// ExternalDevice's credentialsSecretRef).
+// spec), writes Events; in its own namespace it owns NodeConfigs, the agent DaemonSet, its leader
+// Lease and one ConfigMap per ExternalDevice (what it configured on the box, and the last
+// outcome); it reads a Secret elsewhere only by name (`get`, never list or watch: an
+// ExternalDevice's credentialsSecretRef and tls.caSecretRef).
 // Its admission webhook (webhookPolicyRules, separate objects so the chart can leave them out):
 // the certificate Secret and the ValidatingWebhookConfiguration, by name.
 // Agent: nothing cluster-wide; in the operator's namespace it reads NodeConfigs, writes their
@@ -48,20 +49,14 @@ export function operatorNamespaceRules(): Rule[] {
     { apiGroups: ["apps"], resources: ["daemonsets"], verbs: WRITE },
     { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"] },
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: WRITE },
-  ];
-}
-
-export function agentNamespaceRules(): Rule[] {
-  return [
-    { apiGroups: [GROUP], resources: [NODE_CONFIG.plural], verbs: READ },
-    { apiGroups: [GROUP], resources: [`${NODE_CONFIG.plural}/status`], verbs: ["get", "patch", "update"] },
+    // the device state ConfigMaps (src/operator/devices/state.ts): watched (by label, which RBAC
+    // cannot narrow), server-side applied (a patch, or a create for a new one), deleted with the
+    // device; never replaced
     {
-      apiGroups: ["coordination.k8s.io"],
-      resources: ["leases"],
-      verbs: ["get", "list", "watch", "create", "update", "patch"],
+      apiGroups: [""],
+      resources: ["configmaps"],
+      verbs: ["get", "list", "watch", "create", "patch", "delete"],
     },
-    // the DHCP lease store (src/services/dhcp4/storeapi.ts)
-    { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update", "patch"] },
   ];
 }
 
@@ -100,6 +95,18 @@ export function webhookPolicyRules(opts: { manageConfig?: boolean } = {}): {
         : []),
     ],
   };
+}
+
+export function agentNamespaceRules(): Rule[] {
+  return [
+    { apiGroups: [GROUP], resources: [NODE_CONFIG.plural], verbs: READ },
+    { apiGroups: [GROUP], resources: [`${NODE_CONFIG.plural}/status`], verbs: ["get", "patch", "update"] },
+    {
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      verbs: ["get", "list", "watch", "create", "update", "patch"],
+    },
+  ];
 }
 
 type Obj = Record<string, unknown>;
