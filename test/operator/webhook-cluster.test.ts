@@ -15,13 +15,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as k8s from "@kubernetes/client-node";
 import { formatProblem, validatePaths } from "../../src/api/validate.ts";
 import { webhookPolicyRules } from "../../src/operator/manifests/rbac.ts";
+import { webhookObjects } from "../../src/operator/manifests/webhook.ts";
 import { KubeClient } from "../../src/operator/runtime/client.ts";
 import { type CertificateBundle, hostsOf, issue, splitPem } from "../../src/operator/webhook/certificates.ts";
-import {
-  WEBHOOK_CONFIGURATION,
-  WEBHOOK_NAME,
-  WEBHOOK_SECRET,
-} from "../../src/operator/webhook/configuration.ts";
+import { WEBHOOK_CONFIGURATION, WEBHOOK_SECRET } from "../../src/operator/webhook/configuration.ts";
 import { Webhook } from "../../src/operator/webhook/index.ts";
 import { fromSecret, toSecret } from "../../src/operator/webhook/secret.ts";
 import { createLogger } from "../../src/util/log.ts";
@@ -516,28 +513,11 @@ describe("admission webhook on a real kube-apiserver", { skip }, () => {
   it("a configuration the chart owns: only its caBundle becomes the operator's (server-side apply), and is put back after a reset", async () => {
     // both replicas have stopped; one in this process, without --webhook-manage-config
     await admission.deleteValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION });
-    const chart: k8s.V1ValidatingWebhookConfiguration = {
-      metadata: { name: WEBHOOK_CONFIGURATION },
-      webhooks: [
-        {
-          name: WEBHOOK_NAME,
-          clientConfig: {
-            service: { namespace: NS, name: "v6mostly-webhook", path: "/validate", port: 443 },
-          },
-          rules: [
-            {
-              apiGroups: ["v6mostly.dev"],
-              apiVersions: ["v1alpha1"],
-              operations: ["CREATE", "UPDATE"],
-              resources: ["nat64gateways"],
-            },
-          ],
-          failurePolicy: "Ignore",
-          sideEffects: "None",
-          admissionReviewVersions: ["v1"],
-        },
-      ],
-    };
+    // the chart's own (charts/v6mostly/templates/webhook.yaml is generated from webhookObjects)
+    const chart = webhookObjects({ namespace: NS }).find(
+      (o) => o.kind === "ValidatingWebhookConfiguration",
+    ) as unknown as k8s.V1ValidatingWebhookConfiguration;
+    assert.equal(chart.webhooks![0]!.clientConfig.caBundle, undefined);
     await admission.createValidatingWebhookConfiguration({ body: chart, fieldManager: "helm" });
     const w = new Webhook({
       client: await KubeClient.load(cp.kubeconfig),

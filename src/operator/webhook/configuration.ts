@@ -28,8 +28,8 @@ export const DEFAULT_FAILURE_POLICY: FailurePolicy = "Ignore";
 export interface ConfigurationOptions {
   /** the operator's namespace (the Service's) */
   namespace: string;
-  /** PEM: the CAs the API server trusts for the webhook */
-  caBundle: string;
+  /** PEM: the CAs the API server trusts for the webhook; absent in the chart's (a replica puts it in) */
+  caBundle?: string;
   failurePolicy?: FailurePolicy;
   /** 1 to 30 (the API's bounds); validation takes microseconds, the rest is the network */
   timeoutSeconds?: number;
@@ -57,7 +57,10 @@ export function validatingWebhookConfiguration(opts: ConfigurationOptions): Kube
     webhooks: [
       {
         name: WEBHOOK_NAME,
-        clientConfig: { ...clientTarget(opts), caBundle: Buffer.from(opts.caBundle).toString("base64") },
+        clientConfig: {
+          ...clientTarget(opts),
+          ...(opts.caBundle === undefined ? {} : { caBundle: Buffer.from(opts.caBundle).toString("base64") }),
+        },
         rules: [
           {
             apiGroups: [GROUP],
