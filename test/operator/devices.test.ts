@@ -21,22 +21,14 @@ import { capturedLogger } from "../devices/support/logs.ts";
 import { fortiSchema } from "../devices/support/paths.ts";
 import { FGT_INTERFACES } from "../devices/support/seed.ts";
 import { FakeApi } from "./support/fakeapi.ts";
+import { sleep, until as waitUntil } from "./support/wait.ts";
 
 const NS = "v6mostly";
 const TOKEN = "fgt-operator-token-9c41e7a2b5d8";
 const WRONG = "fgt-wrong-token-3f06b9d1c7e2";
 const h = boxHarness({ needsShared: true });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => T | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
-}
+/** A device run takes longer than the fake API's round trips: 15 s. */
+const until = <T>(what: string, f: () => T | undefined | false) => waitUntil(what, f, 15_000);
 
 type Cond = { type: string; status: string; reason: string; message: string; observedGeneration?: number };
 type Obj = KubeObject & {
