@@ -19,9 +19,6 @@ import { assignmentDigest, type DeviceOutcome } from "../devices/state.ts";
 import { type Placement, placedStatus } from "../devices/status.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
 
-/** The agent's Ready reason while an owned assignment starts after taking its Lease. */
-const ACTIVATING = "Activating";
-
 export interface ObjectIdentity {
   kind: string;
   namespace: string;
@@ -142,10 +139,9 @@ export function desiredStatuses(input: StatusInputs): Map<string, DesiredStatus>
       else if (ready?.status === "True") {
         ok = true;
         message = "running";
-      } else if (ready?.reason === ACTIVATING) {
-        // an owned assignment (src/agent/ownership/gate.ts) between taking its Lease and running:
-        // on its way, not a node that cannot run it
-        message = ready.message || "activating";
+      } else if (ready?.reason === "Activating") {
+        // an owned assignment being taken over (src/agent/ownership): on its way, not incapable
+        message = ready.message || "taking over";
       } else {
         message = ready?.message || "not running";
         failing.push(`${p.node}: ${message}`);
