@@ -58,6 +58,22 @@ export const chartValues = z.strictObject({
       .describe("seconds: a standby takes over this long after the leader stops"),
     logLevel,
   }),
+  webhook: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .describe(
+          "the validating admission webhook: kubectl apply of an invalid resource is refused with validate's message",
+        ),
+      failurePolicy: z
+        .enum(["Ignore", "Fail"])
+        .describe(
+          "Ignore: while no operator replica answers, resources get in unchecked (the operator marks an invalid one Ready=False Invalid); Fail: no create or update of the five kinds then",
+        ),
+    })
+    .describe(
+      "served by every operator replica on port 9443 behind the Service v6mostly-webhook; the operator keeps its own CA in the Secret v6mostly-webhook-tls and puts it in the configuration's caBundle",
+    ),
   agent: z.strictObject({
     nodeSelector: labels.describe(
       "nodes the agent may run on at all; the resources' nodeSelectors choose among them",

@@ -15,6 +15,7 @@ import {
   type Source,
 } from "./resources.ts";
 import { formatPath } from "./rules.ts";
+import { warningsOf } from "./warnings.ts";
 
 export interface Problem {
   source: Source;
@@ -48,18 +49,31 @@ export function validateDocuments(docs: readonly RawDocument[]): Validated {
   const resources: AnyResource[] = [];
   const problems: Problem[] = [];
   for (const doc of docs) {
-    try {
-      validateOne(doc, resources, problems);
-    } catch (e) {
-      problems.push({
-        source: doc.source,
-        severity: "error",
-        path: "",
-        message: `internal error: ${(e as Error).message}`,
-      });
-    }
+    const one = validateDocument(doc);
+    resources.push(...one.resources);
+    problems.push(...one.problems);
   }
   crossCheck(resources, problems);
+  return { resources, problems };
+}
+
+/**
+ * One document on its own: every check but those between resources (references, a name used
+ * twice). The admission webhook judges one object at a time with it. Never throws.
+ */
+export function validateDocument(doc: RawDocument): Validated {
+  const resources: AnyResource[] = [];
+  const problems: Problem[] = [];
+  try {
+    validateOne(doc, resources, problems);
+  } catch (e) {
+    problems.push({
+      source: doc.source,
+      severity: "error",
+      path: "",
+      message: `internal error: ${(e as Error).message}`,
+    });
+  }
   return { resources, problems };
 }
 
@@ -115,6 +129,14 @@ function validateOne(doc: RawDocument, resources: AnyResource[], problems: Probl
     return;
   }
   const r = parsed.data;
+  for (const w of warningsOf(kind, r.spec))
+    problems.push({
+      source: doc.source,
+      severity: "warning",
+      object,
+      path: formatPath(w.path),
+      message: w.message,
+    });
   resources.push({
     kind,
     name: r.metadata.name,

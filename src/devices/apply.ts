@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Condition } from "../api/status.ts";
 import type { Logger } from "../util/log.ts";
 import { DeviceAnswerError } from "./answer.ts";
-import { CredentialError, readCredential } from "./credentials.ts";
+import { CredentialError, type Credentials, readCredential } from "./credentials.ts";
 import { diagnosePolicyOrder, diagnoseVip6, type Vip6 } from "./diagnose.ts";
 import { DeviceApiError, type Driver, type Ledger } from "./driver.ts";
 import { createFortiDriver } from "./fortios/rest.ts";
@@ -27,12 +27,19 @@ export interface DeviceRun {
   /** requests sent to the box (reads included) */
   requests: number;
   applied: number;
+  /** objects the resources need on the box (what is in sync when the run succeeds) */
+  objects: number;
   condition: Omit<Condition, "lastTransitionTime"> & { lastTransitionTime: string };
 }
 
 export interface RunOptions {
   log: Logger;
-  stateDir: string;
+  /** where the ledger file is kept (standalone); not needed with `ledger` */
+  stateDir?: string;
+  /** another place for the ledger (cluster mode: the API); default: the file under stateDir */
+  ledger?: LedgerStore;
+  /** where the credential and the CA come from (cluster mode: Secrets); default: the spec's file or env */
+  credentials?: () => Promise<Credentials>;
   /** tests: a driver over a fake; default: built from the spec */
   driver?: Driver;
   env?: NodeJS.ProcessEnv;
@@ -55,6 +62,20 @@ export function loadLedger(stateDir: string, device: string): Ledger {
   return { device, entries: {} };
 }
 
+/** Where a device's ledger lives between runs; saved after every change, so a run cut short resumes. */
+export interface LedgerStore {
+  load(): Promise<Ledger>;
+  save(l: Ledger): Promise<void>;
+}
+
+function fileLedger(stateDir: string | undefined, device: string): LedgerStore {
+  if (!stateDir) throw new Error("a state directory (or another ledger store) is needed");
+  return {
+    load: async () => loadLedger(stateDir, device),
+    save: async (l) => saveLedger(stateDir, l),
+  };
+}
+
 function saveLedger(stateDir: string, l: Ledger): void {
   mkdirSync(stateDir, { recursive: true });
   const file = ledgerPath(stateDir, l.device);
@@ -70,7 +91,7 @@ interface Connection {
   log: Logger;
 }
 
-function connect(device: Device, o: RunOptions): Connection {
+async function connect(device: Device, o: RunOptions): Promise<Connection> {
   if (o.driver) return { driver: o.driver, redact: (t) => t, log: o.log };
   const spec = device.spec;
   if (spec.vendor === "iosxe" && spec.transport === "ssh") {
@@ -78,14 +99,16 @@ function connect(device: Device, o: RunOptions): Connection {
       "transport ssh is not driven by v6mostly yet; `v6mostly render iosxe --format ssh` prints the session to type (with a revert timer)",
     );
   }
-  const secret = readCredential(device.name, spec, o.env, o.log);
+  const { secret, ca } = o.credentials
+    ? await o.credentials()
+    : { secret: readCredential(device.name, spec, o.env, o.log), ca: readCa(spec.tls.caFile) };
   const username = spec.username ?? "";
   // What the transport puts on the wire: the token (Bearer), or user:password in base64 (Basic).
   const redact = redactor(
     spec.vendor === "fortios" ? [secret] : [secret, Buffer.from(`${username}:${secret}`).toString("base64")],
   );
   const log = redactingLogger(o.log, redact);
-  const tls = { insecureSkipVerify: spec.tls.insecureSkipVerify, ca: readCa(spec.tls.caFile) };
+  const tls = { insecureSkipVerify: spec.tls.insecureSkipVerify, ca };
   const common = {
     endpoint: spec.endpoint,
     tls,
@@ -133,6 +156,7 @@ interface Prepared {
   changes: Change[];
   drift: Change[];
   ledger: Ledger;
+  store: LedgerStore;
   diagnostics: Diagnostic[];
 }
 
@@ -155,7 +179,8 @@ async function prepare(device: Device, { driver }: Connection, o: RunOptions): P
   const interfaces = device.spec.interfaces.length > 0 ? device.spec.interfaces : probe.interfaces;
   const rendered = renderDevice(device, version, interfaces);
   diagnostics.push(...rendered.diagnostics);
-  const ledger = loadLedger(o.stateDir, device.name);
+  const store = o.ledger ?? fileLedger(o.stateDir, device.name);
+  const ledger = await store.load();
   const read = await driver.read(rendered.objects, ledger);
   const same = device.spec.vendor === "iosxe" ? iosxeSame : defaultSame;
   const changes = diff(rendered.objects, read.current, read.orphans, same);
@@ -167,7 +192,7 @@ async function prepare(device: Device, { driver }: Connection, o: RunOptions): P
       ...(await vip6Diagnostics(driver, rendered.parsedVersion)),
       ...(await policyOrder(driver, rendered)),
     );
-  return { rendered, changes, drift, ledger, diagnostics };
+  return { rendered, changes, drift, ledger, store, diagnostics };
 }
 
 /** FortiOS: deny policies of the box's own above ours. */
@@ -207,6 +232,7 @@ function report(
     diagnostics: p?.diagnostics ?? [],
     requests: c?.driver.requests ?? 0,
     applied,
+    objects: p?.rendered.objects.length ?? 0,
     condition: cond,
   };
   // The box's values (changes, diagnostics) and its error texts may echo the credential.
@@ -239,7 +265,7 @@ async function withDevice(
   let c: Connection | undefined;
   const progress: Progress = { applied: 0 };
   try {
-    c = connect(device, o);
+    c = await connect(device, o);
     return await body(c, progress);
   } catch (e) {
     const f = failureReason(e);
@@ -296,7 +322,7 @@ export function applyDevice(device: Device, o: RunOptions): Promise<DeviceRun> {
           body: ch.object.path === "cli-rpc" ? ch.object.body : undefined,
         };
       }
-      saveLedger(o.stateDir, p.ledger);
+      await p.store.save(p.ledger);
     }
     const applied = progress.applied;
     await driver.finish(applied > 0);

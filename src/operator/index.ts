@@ -1,11 +1,13 @@
-// `v6mostly operator`: informers on every v6mostly kind, Nodes and NodeConfigs; the plan
-// reconciler behind a Lease (one active operator; the others keep warm caches and take over
-// within the lease duration when it dies).
+// `v6mostly operator`: informers on every v6mostly kind, Nodes, NodeConfigs and the device states;
+// the plan reconciler and the device controller behind a Lease (one active operator; the others
+// keep warm caches and take over within the lease duration when it dies).
 import { hostname } from "node:os";
 import { NODE_CONFIG_RESOURCE } from "../api/nodeconfig.ts";
 import { KIND_NAMES, type Kind, kindResource } from "../api/resources.ts";
 import type { Logger } from "../util/log.ts";
+import { DeviceStates, STATE_SELECTOR } from "./devices/state.ts";
 import type { AgentTemplate } from "./manifests/agent.ts";
+import { type DeviceControllerOptions, DeviceReconciler } from "./reconcile/devices.ts";
 import { FIELD_MANAGER, PlanReconciler } from "./reconcile/plan.ts";
 import { CORE, type KubeClient, type KubeObject } from "./runtime/client.ts";
 import { Controller } from "./runtime/controller.ts";
@@ -27,6 +29,8 @@ export interface OperatorOptions {
   resyncMs?: number;
   /** called when this replica loses leadership after having it (it stops reconciling and campaigns again) */
   onLostLeadership?: () => void;
+  /** the device controller's timings (drift checks, retries, cleanup) and driver settings */
+  devices?: Pick<DeviceControllerOptions, "resyncMs" | "retryMs" | "cleanupTimeoutMs" | "run">;
 }
 
 export const LEADER_LEASE = "v6mostly-operator";
@@ -34,6 +38,7 @@ export const LEADER_LEASE = "v6mostly-operator";
 export class Operator {
   readonly reconciler: PlanReconciler;
   readonly controller: Controller;
+  readonly devices: DeviceReconciler;
   private readonly informers: Informer<KubeObject>[] = [];
   private readonly elector: LeaderElector | undefined;
   private leading = false;
@@ -51,17 +56,33 @@ export class Operator {
       ...informerOpts,
       namespace: opts.namespace,
     });
-    this.informers.push(...Object.values(kinds), nodes, nodeConfigs);
+    const states = new Informer<KubeObject>(client, CORE.configmaps, {
+      ...informerOpts,
+      namespace: opts.namespace,
+      labelSelector: STATE_SELECTOR,
+    });
+    this.informers.push(...Object.values(kinds), nodes, nodeConfigs, states);
+    const events = new EventRecorder(client, FIELD_MANAGER, log);
+    this.devices = new DeviceReconciler({
+      client,
+      log,
+      events,
+      devices: kinds.ExternalDevice,
+      states: new DeviceStates(client, opts.namespace, states, FIELD_MANAGER),
+      ...opts.devices,
+    });
     this.reconciler = new PlanReconciler({
       client,
       namespace: opts.namespace,
       log,
-      events: new EventRecorder(client, FIELD_MANAGER, log),
+      events,
       kinds,
       nodes,
       nodeConfigs,
       agent: opts.agent,
       owner: opts.owner,
+      deviceOutcome: (namespace, name) => this.devices.outcome(namespace, name),
+      onPlanned: (plan) => this.devices.planned(plan),
     });
     this.controller = new Controller({
       name: "plan",
@@ -105,6 +126,7 @@ export class Operator {
 
   private lead(): void {
     this.leading = true;
+    this.devices.start();
     this.controller.start();
     this.controller.enqueue("plan");
   }
@@ -113,6 +135,7 @@ export class Operator {
     if (!this.leading) return;
     this.leading = false;
     await this.controller.stop();
+    await this.devices.stop();
   }
 
   async stop(): Promise<void> {

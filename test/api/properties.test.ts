@@ -124,7 +124,7 @@ describe("every valid resource is accepted and survives the CRD schema unchanged
         fc.property(arb, (res) => {
           const v = validateYaml(stringify(res));
           assert.deepEqual(
-            v.problems.map((p) => `${p.path}: ${p.message}`),
+            v.problems.filter((p) => p.severity === "error").map((p) => `${p.path}: ${p.message}`),
             [],
             `rejected: ${JSON.stringify(res)}`,
           );

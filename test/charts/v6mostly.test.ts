@@ -8,11 +8,21 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "yaml";
 import { chartValues } from "../../src/api/chart.ts";
 import { repoRoot } from "../../src/api/gen.ts";
+import { KIND_NAMES, KINDS } from "../../src/api/resources.ts";
+import { OPERATOR_ACCOUNT, webhookPolicyRules } from "../../src/operator/manifests/rbac.ts";
 import { KubeClient, type KubeObject } from "../../src/operator/runtime/client.ts";
-import { type ControlPlane, controlPlaneAvailable, startControlPlane } from "../cluster/controlplane.ts";
+import { WEBHOOK_CONFIGURATION, WEBHOOK_SECRET } from "../../src/operator/webhook/configuration.ts";
+import { fromSecret } from "../../src/operator/webhook/secret.ts";
+import {
+  type ControlPlane,
+  controlPlaneAvailable,
+  serviceAccount,
+  startControlPlane,
+} from "../cluster/controlplane.ts";
 import { helmPeer, helmRender, type RenderedDocument, renderChart, templateArgs } from "../helm/render.ts";
 import { applyAll, resourceOf } from "../operator/support/apply.ts";
 
@@ -35,6 +45,7 @@ const FULL = {
     leaseDuration: 30,
     logLevel: "debug",
   },
+  webhook: { enabled: true, failurePolicy: "Fail" },
   agent: {
     nodeSelector: { "v6mostly.dev/router": "true" },
     tolerations: [{ key: "dedicated", operator: "Equal", value: "router", effect: "NoExecute" }],
@@ -43,6 +54,21 @@ const FULL = {
     statusPort: 9555,
     logLevel: "warn",
   },
+};
+
+type OperatorDeployment = {
+  spec: {
+    template: {
+      metadata: { labels: Record<string, string> };
+      spec: {
+        containers: {
+          args: string[];
+          ports: { name: string; containerPort: number; protocol: string }[];
+          readinessProbe: { httpGet: unknown };
+        }[];
+      };
+    };
+  };
 };
 
 const kinds = (docs: RenderedDocument[]) =>
@@ -88,6 +114,10 @@ describe("charts/v6mostly", { skip: helmSkip }, () => {
       "Role/v6mostly-agent",
       "ConfigMap/v6mostly-agent",
       "Deployment/v6mostly-operator",
+      "Service/v6mostly-webhook",
+      "ValidatingWebhookConfiguration/v6mostly-webhook",
+      "ClusterRole/v6mostly-operator-webhook",
+      "Role/v6mostly-operator-webhook",
     ]) {
       assert.ok(names.includes(want), `${want} in ${names.join(", ")}`);
     }
@@ -113,6 +143,93 @@ describe("charts/v6mostly", { skip: helmSkip }, () => {
     assert.equal(agent.priorityClassName, "system-node-critical");
     assert.match(r.notes, /kubectl -n home get nat64gateways/);
     assert.match(r.notes, /pod-security\.kubernetes\.io\/enforce:\s+privileged/);
+    assert.match(r.notes, /admission webhook \(failurePolicy Ignore\)/);
+  });
+
+  it("the webhook: a Service from 443 to the operator's 9443, a configuration without caBundle, its RBAC; all gone with webhook.enabled=false", async () => {
+    const r = await renderChart(CHART, { release: "v6", namespace: "v6mostly-system" });
+    const d = find(r.documents, "Deployment", "v6mostly-operator") as unknown as OperatorDeployment;
+    const pod = d.spec.template;
+    const c = pod.spec.containers[0]!;
+    assert.ok(c.args.includes("--webhook-address=:9443"), c.args.join(" "));
+    assert.ok(
+      !c.args.some((a) => a.startsWith("--webhook-manage-config")),
+      "the chart owns the configuration",
+    );
+    assert.deepEqual(
+      c.ports.find((p) => p.name === "webhook"),
+      { name: "webhook", containerPort: 9443, protocol: "TCP" },
+    );
+    assert.deepEqual(c.readinessProbe.httpGet, { path: "/readyz", port: "metrics" });
+    const svc = find(r.documents, "Service", "v6mostly-webhook") as unknown as {
+      metadata: { namespace: string };
+      spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] };
+    };
+    assert.equal(svc.metadata.namespace, "v6mostly-system");
+    assert.deepEqual(
+      svc.spec.ports.map((p) => [p.port, p.targetPort]),
+      [[443, "webhook"]],
+    );
+    for (const [k, v] of Object.entries(svc.spec.selector))
+      assert.equal(pod.metadata.labels[k], v, `the Service selects the operator's pods by ${k}`);
+    const vwc = find(r.documents, "ValidatingWebhookConfiguration", "v6mostly-webhook") as unknown as {
+      webhooks: {
+        name: string;
+        clientConfig: { caBundle?: string; service: Record<string, unknown> };
+        failurePolicy: string;
+        rules: { resources: string[]; operations: string[] }[];
+      }[];
+    };
+    const hook = vwc.webhooks[0]!;
+    assert.equal(hook.name, "validate.v6mostly.dev");
+    assert.equal(hook.clientConfig.caBundle, undefined, "the operator writes the caBundle, never the chart");
+    assert.deepEqual(hook.clientConfig.service, {
+      namespace: "v6mostly-system",
+      name: "v6mostly-webhook",
+      path: "/validate",
+      port: 443,
+    });
+    assert.equal(hook.failurePolicy, "Ignore");
+    assert.deepEqual(hook.rules[0]!.operations, ["CREATE", "UPDATE"]);
+    assert.deepEqual(hook.rules[0]!.resources.sort(), KIND_NAMES.map((k) => KINDS[k].plural).sort());
+    // the webhook's RBAC: by name, bound to the operator
+    const role = find(r.documents, "ClusterRole", "v6mostly-operator-webhook") as unknown as {
+      rules: { resourceNames?: string[]; verbs: string[] }[];
+    };
+    assert.deepEqual(role.rules, webhookPolicyRules().cluster);
+
+    const full = await renderChart(CHART, { release: "v6", namespace: "net", values: [FULL] });
+    const fullHook = find(
+      full.documents,
+      "ValidatingWebhookConfiguration",
+      "v6mostly-webhook",
+    ) as unknown as {
+      webhooks: { failurePolicy: string; clientConfig: { service: { namespace: string } } }[];
+    };
+    assert.equal(fullHook.webhooks[0]!.failurePolicy, "Fail");
+    assert.equal(fullHook.webhooks[0]!.clientConfig.service.namespace, "net");
+    assert.match(full.notes, /failurePolicy Fail/);
+
+    const off = await renderChart(CHART, { release: "v6", set: ["webhook.enabled=false"] });
+    const names = kinds(off.documents);
+    for (const gone of [
+      "Service/v6mostly-webhook",
+      "ValidatingWebhookConfiguration/v6mostly-webhook",
+      "ClusterRole/v6mostly-operator-webhook",
+      "ClusterRoleBinding/v6mostly-operator-webhook",
+      "Role/v6mostly-operator-webhook",
+      "RoleBinding/v6mostly-operator-webhook",
+    ])
+      assert.ok(!names.includes(gone), `${gone} with webhook.enabled=false`);
+    const offContainer = (
+      find(off.documents, "Deployment", "v6mostly-operator") as unknown as OperatorDeployment
+    ).spec.template.spec.containers[0]!;
+    assert.ok(offContainer.args.includes("--webhook-address=off"));
+    assert.equal(
+      offContainer.ports.find((p) => p.name === "webhook"),
+      undefined,
+    );
+    assert.match(off.notes, /webhook\.enabled is false/);
   });
 
   it("renders every value of a full values file where it belongs", async () => {
@@ -241,4 +358,66 @@ describe("charts/v6mostly on a real API server", { skip: helmSkip ?? controlPlan
         await client.apply(resourceOf(String(o.kind)), o, { fieldManager: "helm-test" });
     });
   }
+
+  it("the operator, with only the chart's RBAC, makes its certificate Secret and puts its CA in the chart's configuration", async () => {
+    const ns = "v6mostly-webhook";
+    await applyAll(client, [{ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }]);
+    const r = await renderChart(CHART, { release: "v6", namespace: ns });
+    for (const d of r.documents) {
+      const o = d.object as KubeObject;
+      await client.apply(resourceOf(String(o.kind)), o, { fieldManager: "helm-test" });
+    }
+    const node = await cp.addNodeNamespace("chart-operator");
+    const op = cp.spawn(
+      "chart-operator",
+      [
+        process.execPath,
+        "--import",
+        "tsx",
+        "src/cli/main.ts",
+        "operator",
+        // the chart's arguments that matter here (no Deployment runs: no kubelet)
+        "--namespace",
+        ns,
+        "--agent-image",
+        "localhost/v6mostly:test",
+        "--status-address",
+        "off",
+        "--webhook-address",
+        ":9443",
+      ],
+      {
+        ns: node.netns,
+        cwd: repoRoot,
+        env: { KUBECONFIG: cp.kubeconfigAs(serviceAccount(ns, OPERATOR_ACCOUNT), node.netns) },
+      },
+    );
+    try {
+      const configuration = resourceOf("ValidatingWebhookConfiguration");
+      const end = Date.now() + 60_000;
+      for (;;) {
+        const secret = await client.find<KubeObject & { data?: Record<string, string> }>(
+          resourceOf("Secret"),
+          ns,
+          WEBHOOK_SECRET,
+        );
+        const vwc = await client.find<KubeObject & { webhooks: { clientConfig: { caBundle?: string } }[] }>(
+          configuration,
+          undefined,
+          WEBHOOK_CONFIGURATION,
+        );
+        const ca = secret ? fromSecret(secret).caCert : undefined;
+        const bundle = vwc?.webhooks[0]?.clientConfig.caBundle;
+        if (ca && bundle && Buffer.from(bundle, "base64").toString("utf8") === ca) break;
+        if (Date.now() > end)
+          assert.fail(
+            `no caBundle from the Secret ${WEBHOOK_SECRET} in ${WEBHOOK_CONFIGURATION} after 60 s (Secret ${secret ? "made" : "absent"}); the operator's log:\n${readFileSync(op.log, "utf8")}`,
+          );
+        await sleep(250);
+      }
+      assert.doesNotMatch(readFileSync(op.log, "utf8"), /403|forbidden/i, "no request refused by RBAC");
+    } finally {
+      await op.stop();
+    }
+  });
 });

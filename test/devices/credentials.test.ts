@@ -1,12 +1,12 @@
-// Where a device's credential comes from in standalone mode, what is said when it is not there,
-// and the warning for a credentials file that others can read.
+// Where a device's credential comes from (standalone: a file or the environment; cluster: Secrets),
+// what is said when it is not there, and the warning for a credentials file that others can read.
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { ExternalDeviceSpec } from "../../src/api/externaldevice.ts";
-import { CredentialError, readCredential } from "../../src/devices/credentials.ts";
+import { CredentialError, readCredential, readSecretCredentials } from "../../src/devices/credentials.ts";
 import { capturedLogger } from "./support/logs.ts";
 import { device, seedResources } from "./support/seed.ts";
 
@@ -82,4 +82,57 @@ test("a missing or empty credential is an error about the credential, without th
     ),
     "pw",
   );
+});
+
+test("cluster mode: the credential and the CA from Secrets of the device's namespace, by name", async () => {
+  const secrets: Record<string, Record<string, string>> = {
+    "isr-login": { password: "pw-from-secret\n", blank: " " },
+    "isr-ca": { "ca.crt": "-----BEGIN CERTIFICATE-----\n" },
+  };
+  const read = async (name: string) => {
+    if (name === "forbidden") throw new Error("403 Forbidden");
+    return secrets[name];
+  };
+  const spec = (login: string, key = "password", ca?: { name: string; key: string }): ExternalDeviceSpec => ({
+    ...isr,
+    credentialsFile: undefined,
+    credentialsSecretRef: { name: login, key },
+    tls: { insecureSkipVerify: false, caSecretRef: ca },
+  });
+  assert.deepEqual(
+    await readSecretCredentials(
+      spec("isr-login", "password", { name: "isr-ca", key: "ca.crt" }),
+      "lan",
+      read,
+    ),
+    {
+      secret: "pw-from-secret",
+      ca: "-----BEGIN CERTIFICATE-----\n",
+    },
+  );
+  const cases: [ExternalDeviceSpec, string][] = [
+    [spec("absent"), "credentialsSecretRef: Secret lan/absent does not exist"],
+    [spec("isr-login", "token"), "credentialsSecretRef: Secret lan/isr-login has no key token"],
+    [spec("isr-login", "blank"), "credentialsSecretRef: key blank of Secret lan/isr-login is empty"],
+    [spec("forbidden"), "credentialsSecretRef: Secret lan/forbidden cannot be read: 403 Forbidden"],
+    [
+      spec("isr-login", "password", { name: "isr-ca", key: "ca.pem" }),
+      "tls.caSecretRef: Secret lan/isr-ca has no key ca.pem",
+    ],
+    [
+      isr,
+      "credentialsFile is read by standalone `device` commands; in a cluster name a Secret with credentialsSecretRef",
+    ],
+    [
+      { ...spec("isr-login"), tls: { insecureSkipVerify: false, caFile: "/etc/ca.pem" } },
+      "tls.caFile is read by standalone `device` commands; in a cluster name a Secret with tls.caSecretRef",
+    ],
+  ];
+  for (const [s, message] of cases) {
+    await assert.rejects(
+      readSecretCredentials(s, "lan", read),
+      (e: unknown) => e instanceof CredentialError && e.message === message,
+      message,
+    );
+  }
 });

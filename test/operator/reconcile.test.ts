@@ -11,19 +11,10 @@ import type { Nat64Assignment } from "../../src/planner/plan.ts";
 import { ServiceError, type Starters } from "../../src/services/contract.ts";
 import { createLogger } from "../../src/util/log.ts";
 import { FakeApi } from "./support/fakeapi.ts";
+import { until } from "./support/wait.ts";
 
 const log = createLogger("test", { level: process.env.TEST_LOG ?? "silent" });
 const NS = "v6mostly";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, f: () => T | undefined | false, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(10);
-  }
-}
 
 const node = (name: string, labels: Record<string, string> = {}): KubeObject => ({
   apiVersion: "v1",

@@ -1,6 +1,8 @@
 // `npm run gen`: writes every generated file from src/: the CRDs (crds/, src/api/gen.ts) and the
 // Helm chart's generated parts: templates/crds.yaml (the same CRDs behind crds.enabled /
-// crds.keep), templates/rbac.yaml (rbac.ts) and values.schema.json (src/api/chart.ts).
+// crds.keep), templates/rbac.yaml (rbac.ts; the webhook's rules behind webhook.enabled),
+// templates/webhook.yaml (webhook.ts, behind webhook.enabled) and values.schema.json
+// (src/api/chart.ts).
 // `--check` writes nothing and exits 1 when a checked-in file differs (the tests check it too).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -12,7 +14,8 @@ import { crdFiles, repoRoot } from "../../api/gen.ts";
 import { nodeConfigCrd } from "../../api/nodeconfig.ts";
 import { KIND_NAMES } from "../../api/resources.ts";
 import { isMainModule } from "../../util/main.ts";
-import { rbacObjects } from "./rbac.ts";
+import { rbacObjects, webhookRbacObjects } from "./rbac.ts";
+import { webhookObjects } from "./webhook.ts";
 
 const CHART = join("charts", "v6mostly");
 const TEMPLATE_HEADER =
@@ -42,13 +45,28 @@ function chartFiles(crds: readonly object[]): Map<string, string> {
   );
   const ns = "__V6MOSTLY_NAMESPACE__";
   const labels = { __V6MOSTLY_LABELS__: "" };
+  const failurePolicy = "__V6MOSTLY_FAILURE_POLICY__";
+  const directives = {
+    [ns]: "{{ .Release.Namespace }}",
+    '__V6MOSTLY_LABELS__: ""': '{{- include "v6mostly.labels" . | nindent 4 }}',
+    [failurePolicy]: "{{ .Values.webhook.failurePolicy }}",
+  };
+  const ifWebhook = (text: string) => `{{- if .Values.webhook.enabled }}\n${text}{{- end }}\n`;
   files.set(
     join(CHART, "templates", "rbac.yaml"),
+    `${TEMPLATE_HEADER}${helmYaml(rbacObjects(ns, labels, { webhook: false }), directives)}${ifWebhook(
+      `---\n${helmYaml(webhookRbacObjects(ns, labels), directives)}`,
+    )}`,
+  );
+  files.set(
+    join(CHART, "templates", "webhook.yaml"),
     TEMPLATE_HEADER +
-      helmYaml(rbacObjects(ns, labels), {
-        [ns]: "{{ .Release.Namespace }}",
-        '__V6MOSTLY_LABELS__: ""': '{{- include "v6mostly.labels" . | nindent 4 }}',
-      }),
+      ifWebhook(
+        helmYaml(
+          webhookObjects({ namespace: ns, labels, failurePolicy: failurePolicy as "Ignore" }),
+          directives,
+        ),
+      ),
   );
   const schema = z.toJSONSchema(chartValues, { io: "input", target: "draft-7" });
   files.set(join(CHART, "values.schema.json"), `${JSON.stringify(schema, null, 2)}\n`);

@@ -13,7 +13,7 @@ import { NODE_CONFIG_RESOURCE, type NodeConfigSpec, type NodeConfigStatus } from
 import { API_VERSION, KIND_NAMES, type Kind, kindResource } from "../../api/resources.ts";
 import { type Problem, validateDocuments } from "../../api/validate.ts";
 import type { NodeInfo } from "../../planner/nodes.ts";
-import { plan } from "../../planner/plan.ts";
+import { type Plan, plan } from "../../planner/plan.ts";
 import { encodeAssignment } from "../../planner/wire.ts";
 import type { Logger } from "../../util/log.ts";
 import { type AgentTemplate, agentDaemonSet } from "../manifests/agent.ts";
@@ -21,7 +21,7 @@ import { CORE, type KubeClient, type KubeObject, withoutEmptyStrings } from "../
 import { type StatusCondition, setConditions } from "../runtime/conditions.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import type { Informer } from "../runtime/informer.ts";
-import { type DesiredStatus, desiredStatuses, keyOf } from "./status.ts";
+import { type DesiredStatus, desiredStatuses, keyOf, type StatusInputs } from "./status.ts";
 
 export const FIELD_MANAGER = "v6mostly-operator";
 
@@ -51,6 +51,10 @@ export interface PlanContext {
   owner?: { apiVersion: string; kind: string; name: string; uid: string };
   /** nodes whose agent heartbeat is fresh (agent leases); absent = trust the reports */
   aliveNodes?: () => ReadonlySet<string>;
+  /** the device controller's last outcome per ExternalDevice (resources placed on devices) */
+  deviceOutcome?: StatusInputs["deviceOutcome"];
+  /** told each plan made (the device controller takes its devices' assignments from it) */
+  onPlanned?: (plan: Plan) => void;
 }
 
 /** A Node takes part while it is not being deleted and not NotReady (objects without kubelet count). */
@@ -107,6 +111,7 @@ export class PlanReconciler {
       .filter((n): n is NodeInfo => n !== undefined)
       .sort((a, b) => a.name.localeCompare(b.name));
     const p = plan(valid, { nodes });
+    ctx.onPlanned?.(p);
 
     // 3. one NodeConfig per node that runs something; none elsewhere
     const wanted = new Map<string, NodeConfigSpec>();
@@ -169,6 +174,7 @@ export class PlanReconciler {
       plan: p,
       reports,
       alive: ctx.aliveNodes?.(),
+      deviceOutcome: ctx.deviceOutcome,
     });
     for (const o of objects) {
       const k = keyOf({ kind: o.kind ?? "", namespace: o.metadata.namespace ?? "", name: o.metadata.name });

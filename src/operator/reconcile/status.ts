@@ -6,6 +6,8 @@
 //   Programmed   "2/2 nodes": nodes whose agent runs this generation / nodes it was placed on
 //   NodeCapable  False (reason from the agent: NoSuchInterface, PortInUse, ...) when a node cannot run it
 //   Conflict     True when the planner left it out somewhere (message: the planner's words)
+//   DeviceSynced (with a deviceRef) from the device controller's outcome: ../devices/status.ts
+//   ExternalDevices get no status here: the device controller writes theirs.
 //   Invalid resources (stored before the webhook, or with the webhook down) get Ready=False,
 //   reason Invalid, with every field path and message; they are left out of the plan.
 
@@ -13,6 +15,8 @@ import type { NodeConfigStatus } from "../../api/nodeconfig.ts";
 import { objectLabel } from "../../api/resources.ts";
 import type { Problem } from "../../api/validate.ts";
 import type { Plan } from "../../planner/plan.ts";
+import { assignmentDigest, type DeviceOutcome } from "../devices/state.ts";
+import { type Placement, placedStatus } from "../devices/status.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
 
 export interface ObjectIdentity {
@@ -49,6 +53,8 @@ export interface StatusInputs {
   reports: ReadonlyMap<string, NodeConfigStatus>;
   /** nodes whose agent is alive (its heartbeat is fresh); absent = every reporting node */
   alive?: ReadonlySet<string>;
+  /** the device controller's last outcome for an ExternalDevice (namespace, name) */
+  deviceOutcome?: (namespace: string, name: string) => DeviceOutcome | undefined;
 }
 
 /** The status every object should have. */
@@ -67,15 +73,18 @@ export function desiredStatuses(input: StatusInputs): Map<string, DesiredStatus>
       placedOn.set(k, list);
     }
   }
-  const onDevice = new Map<string, string[]>();
+  const onDevice = new Map<string, Placement[]>();
   for (const d of input.plan.devices) {
     for (const a of d.assignments) {
       const k = keyOf(a);
-      onDevice.set(k, [...(onDevice.get(k) ?? []), d.name]);
+      const p = { namespace: d.namespace, device: d.name, digest: assignmentDigest(a) };
+      onDevice.set(k, [...(onDevice.get(k) ?? []), p]);
     }
   }
+  const outcomeOf = input.deviceOutcome ?? (() => undefined);
   const label = (o: ObjectIdentity) => objectLabel(o);
   for (const o of input.objects) {
+    if (o.kind === "ExternalDevice") continue;
     const k = keyOf(o);
     const gen = o.generation;
     const conditions: ConditionInput[] = [];
@@ -141,20 +150,18 @@ export function desiredStatuses(input: StatusInputs): Map<string, DesiredStatus>
       nodes.push({ name: p.node, ready: ok, message, detail: p.detail });
     }
     nodes.sort((a, b) => a.name.localeCompare(b.name));
-    const devices: TargetStatus[] = (onDevice.get(k) ?? []).map((d) => ({
-      name: d,
-      ready: false,
-      message: "applied by the device controller",
-      detail: {},
-    }));
+    const placements = onDevice.get(k) ?? [];
+    const placed = placements.length ? placedStatus(k, placements, outcomeOf, gen) : undefined;
+    const devices: TargetStatus[] = placed?.devices ?? [];
     const readyNodes = nodes.filter((n) => n.ready).length;
     let programmed: string;
-    if (devices.length) programmed = `device ${devices.map((d) => d.name).join(", ")}`;
+    if (placed) programmed = placed.programmed;
     else if (nodes.length)
       programmed = `${readyNodes}/${nodes.length} nodes${failReason ? `: ${failReason}` : ""}`;
     else programmed = unplaced ? "not placed" : conflicts.length ? "left out" : "nowhere";
 
-    if (o.kind !== "ExternalDevice" && !devices.length) {
+    if (placed) conditions.push(placed.synced);
+    else {
       conditions.push({
         type: "Programmed",
         status: nodes.length > 0 && readyNodes === nodes.length ? "True" : "False",
@@ -191,22 +198,7 @@ export function desiredStatuses(input: StatusInputs): Map<string, DesiredStatus>
         message: conditions[0]!.message,
         observedGeneration: gen,
       };
-    else if (devices.length)
-      ready = {
-        type: "Ready",
-        status: "Unknown",
-        reason: "DevicePending",
-        message: "applied to the device by the operator",
-        observedGeneration: gen,
-      };
-    else if (o.kind === "ExternalDevice")
-      ready = {
-        type: "Ready",
-        status: "Unknown",
-        reason: "DevicePending",
-        message: "",
-        observedGeneration: gen,
-      };
+    else if (placed) ready = placed.ready;
     else if (nodes.length && readyNodes === nodes.length)
       ready = {
         type: "Ready",

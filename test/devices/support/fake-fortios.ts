@@ -54,8 +54,8 @@ export class FakeFortiGate {
     return this.box.port;
   }
 
-  start(): Promise<string> {
-    return this.box.start();
+  start(host?: string, port?: number): Promise<string> {
+    return this.box.start(host, port);
   }
 
   stop(): Promise<void> {

@@ -25,7 +25,7 @@ export interface Harness {
   runOptions(
     env: NodeJS.ProcessEnv,
     o?: Partial<RunOptions>,
-  ): { opts: RunOptions; logs: { text(): string }; stateDir: string };
+  ): { opts: RunOptions & { stateDir: string }; logs: { text(): string }; stateDir: string };
 }
 
 /** Registers the file's before/after hooks; `needsShared`: the tests read ../shared/devices. */

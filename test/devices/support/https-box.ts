@@ -38,11 +38,11 @@ export class HttpsBox {
     });
   }
 
-  /** Listens; resolves to the endpoint, https://127.0.0.1:PORT. */
-  async start(): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+  /** Listens (default 127.0.0.1, a free port); resolves to the endpoint, https://127.0.0.1:PORT. */
+  async start(host = "127.0.0.1", port = 0): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(port, host, r));
     this.port = (this.server.address() as AddressInfo).port;
-    return `https://127.0.0.1:${this.port}`;
+    return `https://${host.includes(":") ? `[${host}]` : host}:${this.port}`;
   }
 
   async stop(): Promise<void> {

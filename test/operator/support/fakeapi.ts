@@ -1,6 +1,8 @@
 // An in-process fake of the Kubernetes API for fast unit tests of the controller runtime: plain
 // HTTP on loopback; list, get, create, replace (resourceVersion checked), merge patch, apply
-// (as a merge: no field ownership), delete, the /status subresource, and watches from a
+// (as a merge: no field ownership), delete (held by finalizers: deletionTimestamp set, gone when
+// the last finalizer is removed), a resourceVersion precondition in patches, the /status
+// subresource, and watches from a
 // resourceVersion, with a bounded history (older versions answer 410 Gone, as etcd compaction
 // does). `dropWatches()` cuts every watch connection (a hard disconnect), `failNext()` makes the
 // next requests fail. The real API server is tested in test/operator/cluster*.test.ts.
@@ -225,6 +227,11 @@ export class FakeApi {
     const current = items.get(key(name!));
     if (req.method === "DELETE") {
       if (!current) return status(404, "NotFound", `${plural} "${name}" not found`);
+      if ((current.metadata.finalizers as string[] | undefined)?.length) {
+        current.metadata.deletionTimestamp ??= new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+        this.record(collection, "MODIFIED", bump(current));
+        return send(200, current);
+      }
       items.delete(key(name!));
       this.record(collection, "DELETED", bump(current));
       return send(200, { kind: "Status", status: "Success" });
@@ -232,7 +239,9 @@ export class FakeApi {
     if (req.method === "PUT" || req.method === "PATCH") {
       const isApply = req.headers["content-type"] === "application/apply-patch+yaml";
       if (!current && !(isApply && !sub)) return status(404, "NotFound", `${plural} "${name}" not found`);
-      if (req.method === "PUT" && body!.metadata.resourceVersion !== current!.metadata.resourceVersion) {
+      const precondition = body!.metadata?.resourceVersion;
+      const stale = req.method === "PUT" || (precondition !== undefined && !isApply);
+      if (current && stale && precondition !== current.metadata.resourceVersion) {
         return status(
           409,
           "Conflict",
@@ -257,6 +266,11 @@ export class FakeApi {
       const specChanged = JSON.stringify(next.spec) !== JSON.stringify(current.spec);
       next.metadata.generation =
         ((current.metadata.generation as number) ?? 1) + (specChanged && !sub ? 1 : 0);
+      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers as string[] | undefined)?.length) {
+        items.delete(key(name!));
+        this.record(collection, "DELETED", bump(next));
+        return send(200, next);
+      }
       items.set(key(name!), bump(next));
       this.record(collection, "MODIFIED", next);
       return send(200, next);
