@@ -25,10 +25,12 @@ type Obj = {
   spec: Record<string, unknown>;
 };
 
-/** Every object of the examples, by kind: one valid object of each of the five kinds at least. */
-const examples: Obj[] = ["examples/single-host.yaml", "examples/seed/devices.yaml"].flatMap((f) =>
-  parseAllDocuments(readFileSync(join(ROOT, f), "utf8")).map((d) => d.toJS() as Obj),
-);
+/** Every object of the examples, by kind: one valid object of each kind at least. */
+const examples: Obj[] = [
+  "examples/single-host.yaml",
+  "examples/seed/devices.yaml",
+  "examples/seed/edge.yaml",
+].flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, f), "utf8")).map((d) => d.toJS() as Obj));
 const example = (kind: string) => structuredClone(examples.find((o) => o.kind === kind)!);
 
 function review(
@@ -89,6 +91,9 @@ const BREAK: Record<string, (spec: Record<string, unknown>) => void> = {
   },
   ExternalDevice: (s) => {
     s.vendor = "junos";
+  },
+  EdgeTranslation: (s) => {
+    s.insideInterfaces = [s.outsideInterface];
   },
 };
 

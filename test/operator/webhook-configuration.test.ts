@@ -35,7 +35,7 @@ type Hook = {
 const hookOf = (o: Record<string, unknown>) => (o.webhooks as Hook[])[0]!;
 
 describe("ValidatingWebhookConfiguration", () => {
-  it("sends CREATE and UPDATE of the five kinds (not /status, not DELETE) to the Service, v1 reviews, no side effects", () => {
+  it("sends CREATE and UPDATE of every kind (not /status, not DELETE) to the Service, v1 reviews, no side effects", () => {
     const c = validatingWebhookConfiguration({ namespace: "v6mostly", caBundle: CA });
     assert.equal(c.apiVersion, "admissionregistration.k8s.io/v1");
     assert.equal(c.kind, "ValidatingWebhookConfiguration");
@@ -49,7 +49,14 @@ describe("ValidatingWebhookConfiguration", () => {
         apiGroups: ["v6mostly.dev"],
         apiVersions: ["v1alpha1"],
         operations: ["CREATE", "UPDATE"],
-        resources: ["nat64gateways", "dns64resolvers", "routeradverts", "dhcpscopes", "externaldevices"],
+        resources: [
+          "nat64gateways",
+          "dns64resolvers",
+          "routeradverts",
+          "dhcpscopes",
+          "externaldevices",
+          "edgetranslations",
+        ],
         scope: "Namespaced",
       },
     ]);
