@@ -9,7 +9,7 @@
 //     applied the resource's current assignment (same digest): an edit not applied yet is Pending,
 //     never a stale True.
 
-import type { TargetStatus } from "../reconcile/status.ts";
+import type { TargetStatus } from "../reconcile/target.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
 import type { DeviceOutcome } from "./state.ts";
 

@@ -18,6 +18,7 @@ import type { Plan } from "../../planner/plan.ts";
 import { assignmentDigest, type DeviceOutcome } from "../devices/state.ts";
 import { type Placement, placedStatus } from "../devices/status.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
+import type { TargetStatus } from "./target.ts";
 
 export interface ObjectIdentity {
   kind: string;
@@ -29,12 +30,7 @@ export interface ObjectIdentity {
 export const keyOf = (o: { kind: string; namespace: string; name: string }) =>
   `${o.namespace}/${o.kind}/${o.name}`;
 
-export interface TargetStatus {
-  name: string;
-  ready: boolean;
-  message: string;
-  detail: Record<string, string>;
-}
+export type { TargetStatus } from "./target.ts";
 
 export interface DesiredStatus {
   observedGeneration?: number;
