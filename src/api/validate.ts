@@ -40,6 +40,14 @@ export function formatProblem(p: Problem): string {
   return `${head} ${p.path ? `${p.path}: ` : ""}${tag}${p.message}`;
 }
 
+/** A value quoted in a message is cut to its first 80 characters: a 50 MB scalar is not echoed. */
+export function shortQuotes(message: string): string {
+  return message.replace(
+    /"((?:[^"\\]|\\.){80})(?:[^"\\]|\\.)+"/g,
+    (quoted: string, head: string) => `"${head}…" (${quoted.length - 2} characters)`,
+  );
+}
+
 export function validatePaths(paths: readonly string[], cwd?: string): Validated {
   return validateDocuments(readDocuments(paths, cwd));
 }
@@ -79,7 +87,7 @@ export function validateDocument(doc: RawDocument): Validated {
 
 function validateOne(doc: RawDocument, resources: AnyResource[], problems: Problem[]) {
   const err = (message: string, path = "", object?: string) =>
-    problems.push({ source: doc.source, severity: "error", path, message, object });
+    problems.push({ source: doc.source, severity: "error", path, message: shortQuotes(message), object });
   if (doc.error !== undefined) return err(doc.error);
   const v = doc.value;
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
@@ -123,7 +131,7 @@ function validateOne(doc: RawDocument, resources: AnyResource[], problems: Probl
         severity: "error",
         object,
         path: formatPath(i.path),
-        message: describeIssue(i, o),
+        message: shortQuotes(describeIssue(i, o)),
       });
     }
     return;
@@ -154,7 +162,13 @@ function validateOne(doc: RawDocument, resources: AnyResource[], problems: Probl
 function crossCheck(resources: AnyResource[], problems: Problem[]) {
   const byKey = new Map<string, AnyResource>();
   const err = (r: AnyResource, path: string, message: string) =>
-    problems.push({ source: r.source, severity: "error", object: `${r.kind}/${r.name}`, path, message });
+    problems.push({
+      source: r.source,
+      severity: "error",
+      object: `${r.kind}/${r.name}`,
+      path,
+      message: shortQuotes(message),
+    });
   for (const r of resources) {
     const key = `${r.kind}/${r.namespace}/${r.name}`;
     const first = byKey.get(key);

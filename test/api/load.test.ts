@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseDocuments, readDocuments } from "../../src/api/load.ts";
 import { formatProblem, validatePaths } from "../../src/api/validate.ts";
-import { doc, NAT64_OK } from "../support/validate.ts";
+import { doc, NAT64_OK, validateText } from "../support/validate.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "v6m-load-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -124,5 +124,16 @@ describe("loading", () => {
     const docs = parseDocuments("bomb.yaml", bomb);
     assert.equal(docs.length, 1);
     assert.match(docs[0]!.error ?? "", /not valid YAML/);
+  });
+});
+
+describe("long values in messages (issue 17)", () => {
+  it("a value quoted in a problem is cut to 80 characters with its length", () => {
+    const v = validateText(
+      doc("Nat64Gateway", "x", NAT64_OK.replace(/prefix: .*/, `prefix: "${"a".repeat(5000)}"`)),
+    );
+    const p = v.errors.find((e) => e.includes("spec.prefix"))!;
+    assert.ok(p.length < 300, p);
+    assert.ok(p.includes(`"${"a".repeat(80)}…" (5000 characters)`), p);
   });
 });
