@@ -47,9 +47,17 @@ export const dhcpScopeSpec = z
     dnsServers: z.array(ipv4Address("a DNS server (option 6)")).default([]),
     domainName: z.string().min(1).max(253).optional().describe("option 15"),
     leaseTime: duration()
+      .refine((v) => v >= 60, { error: (i) => `${i.input}s is too short a lease; use at least 60s` })
       .default(3600)
       .describe("option 51; T1 and T2 (options 58, 59) are 50% and 87.5% of it"),
+    // single-field rules sit on the field: they are reported even when another field fails
+    // (a spec-wide refinement runs only once every field has parsed)
     ipv6OnlyPreferred: duration()
+      .refine((v) => v >= MIN_V6ONLY_WAIT, {
+        // RFC 8925 §3.4: a V6ONLY_WAIT below MIN_V6ONLY_WAIT is raised to it by clients; say so instead.
+        error: (i) =>
+          `${i.input}s is below MIN_V6ONLY_WAIT, 300 s (RFC 8925 §3.4); clients would wait 300 s anyway`,
+      })
       .optional()
       .describe("option 108 V6ONLY_WAIT (RFC 8925), at least 300 s; omitted = option not sent"),
     reservations: z
@@ -152,16 +160,7 @@ export const dhcpScopeSpec = z
         );
       addrs.set(key, i);
     });
-    // RFC 8925 §3.4: a V6ONLY_WAIT below MIN_V6ONLY_WAIT is raised to it by clients; say so instead.
-    if (spec.ipv6OnlyPreferred !== undefined && spec.ipv6OnlyPreferred < MIN_V6ONLY_WAIT) {
-      issue(
-        ctx,
-        ["ipv6OnlyPreferred"],
-        `${spec.ipv6OnlyPreferred}s is below MIN_V6ONLY_WAIT, 300 s (RFC 8925 §3.4); clients would wait 300 s anyway`,
-      );
-    }
-    if (spec.leaseTime < 60)
-      issue(ctx, ["leaseTime"], `${spec.leaseTime}s is too short a lease; use at least 60s`);
+
     const codes = new Map<number, number>();
     spec.options.forEach((o, i) => {
       const managed = MANAGED_OPTIONS[o.code];

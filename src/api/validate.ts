@@ -1,6 +1,8 @@
 // From parsed documents to validated resources and a list of problems, each naming the file, the
 // document, kind/name and the field, in words a network engineer reads without a schema at hand.
+
 import type { z } from "zod";
+import { addressClashes } from "./claims.ts";
 import type { RawDocument } from "./load.ts";
 import { readDocuments } from "./load.ts";
 import {
@@ -180,6 +182,8 @@ function crossCheck(resources: AnyResource[], problems: Problem[]) {
       );
     else byKey.set(key, r);
   }
+  // overlapping pool4, DHCP and edge ranges: `plan` leaves the later resource out; say it here too
+  for (const c of addressClashes(resources)) err(c.resource, c.path, c.message);
   const find = (kind: Kind, r: AnyResource, name: string) => byKey.get(`${kind}/${r.namespace}/${name}`);
   const names = (kind: Kind, namespace: string) =>
     resources.filter((x) => x.kind === kind && x.namespace === namespace).map((x) => x.name);

@@ -5,6 +5,7 @@
 // out where it conflicts and says why.
 
 import { createHash } from "node:crypto";
+import { addressClashes } from "../api/claims.ts";
 import {
   type AnyResource,
   type Kind,
@@ -199,25 +200,17 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
     return t;
   };
 
-  // Address space is shared by every node and device: pool4 ranges must not overlap each other
-  // or any DHCP range, wherever the resources run.
-  const claimed: { r: AnyResource; what: string; ranges: Range[] }[] = [];
+  // Address space is shared by every node and device (api/claims.ts): the older resource keeps it.
   const excluded = new Set<AnyResource>();
-  for (const r of ordered) {
-    const mine = claims(r);
-    const clash = mine
-      .map((m) => ({ m, c: claimed.find((c) => c.ranges.some((a) => m.ranges.some((b) => overlaps(a, b)))) }))
-      .find((x) => x.c);
-    if (clash?.c) {
-      excluded.add(r);
-      out.conflicts.push({
-        resource: id(r),
-        source: r.source,
-        with: id(clash.c.r),
-        where: "",
-        message: `its ${clash.m.what} overlaps the ${clash.c.what} of ${id(clash.c.r)}: one address cannot serve both`,
-      });
-    } else claimed.push(...mine.map((m) => ({ r, ...m })));
+  for (const c of addressClashes(ordered)) {
+    excluded.add(c.resource);
+    out.conflicts.push({
+      resource: id(c.resource),
+      source: c.resource.source,
+      with: id(c.with),
+      where: "",
+      message: c.message,
+    });
   }
 
   for (const r of ordered) {
@@ -277,19 +270,6 @@ export function plan(resources: readonly AnyResource[], options: PlanOptions = {
 }
 
 /** The IPv4 addresses a resource takes for itself on a link: no other resource may use them. */
-function claims(r: AnyResource): { what: string; ranges: Range[] }[] {
-  if (r.kind === "Nat64Gateway" && r.spec.mode === "stateful")
-    return [{ what: "pool4", ranges: r.spec.pool4 }];
-  if (r.kind === "DhcpScope") return [{ what: "DHCP range", ranges: r.spec.ranges }];
-  if (r.kind === "EdgeTranslation") {
-    return [
-      { what: "SNAT44 pool", ranges: r.spec.snat44?.pool ?? [] },
-      { what: "DNAT44 external range", ranges: r.spec.dnat44.map((m) => m.external) },
-    ].filter((c) => c.ranges.length > 0);
-  }
-  return [];
-}
-
 /**
  * Which assignments are served by one node at a time in cluster mode, and what moves with it:
  * - a DhcpScope, always (two servers on one range would lease one address twice); its

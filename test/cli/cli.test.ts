@@ -21,13 +21,37 @@ function v6mostly(...args: string[]) {
 }
 
 describe("v6mostly CLI", () => {
-  it("validate -f examples/ passes", () => {
-    const r = v6mostly("validate", "-f", join(repoRoot, "examples"));
-    assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /^valid: \d+ \w+(, \d+ \w+)*\n$/);
-    for (const kind of ["ExternalDevice", "DhcpScope", "Dns64Resolver", "Nat64Gateway", "RouterAdvert"]) {
-      assert.ok(r.out.includes(kind), `${kind} missing from ${r.out}`);
+  it("validate passes each example site (single-host, the lab, the seed); together they overlap", () => {
+    const seen: string[] = [];
+    for (const site of ["examples/single-host.yaml", "examples/lab", "examples/seed"]) {
+      const r = v6mostly("validate", "-f", join(repoRoot, site));
+      assert.equal(r.code, 0, `${site}: ${r.out}${r.err}`);
+      assert.match(r.out, /^valid: \d+ \w+(, \d+ \w+)*\n$/);
+      seen.push(r.out);
     }
+    for (const kind of [
+      "ExternalDevice",
+      "DhcpScope",
+      "Dns64Resolver",
+      "Nat64Gateway",
+      "RouterAdvert",
+      "EdgeTranslation",
+    ]) {
+      assert.ok(seen.join("").includes(kind), `${kind} missing from ${seen.join("")}`);
+    }
+    // the examples are alternatives: their pool4 and DHCP ranges overlap, and validate says so
+    const all = v6mostly(
+      "validate",
+      "-f",
+      join(repoRoot, "examples/single-host.yaml"),
+      "-f",
+      join(repoRoot, "examples/lab"),
+    );
+    assert.equal(all.code, 1);
+    assert.match(
+      all.out,
+      /spec\.pool4: its pool4 overlaps the pool4 of Nat64Gateway\/\w+: one address cannot serve both/,
+    );
   });
 
   it("validate prints one line per problem and exits 1", () => {

@@ -19,7 +19,12 @@ snat66: { mode: interface }`;
 
 function resources(...docs: string[]): AnyResource[] {
   const v = validateText(docs.join("---\n"));
-  assert.deepEqual(v.errors, []);
+  // overlapping ranges are validate's problems too (api/claims.ts); the planner must still cope
+  // with them (objects in the API are admitted one by one): they are these tests' subject
+  assert.deepEqual(
+    v.errors.filter((e) => !/overlaps the .* one address cannot serve both$/.test(e)),
+    [],
+  );
   return v.resources;
 }
 
