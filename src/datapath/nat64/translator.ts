@@ -26,7 +26,15 @@ import { NAT64_DROP_COUNT, Nat64Drop, namedDrops } from "./drops.ts";
 import { Nat64Mapper } from "./mapper.ts";
 import type { Pool4Range, PortShare } from "./pool4.ts";
 import { packetOwner } from "./shard.ts";
-import { type BibEntry, Nat64State, type Nat64Timeouts, type StaticBib, sessionKey } from "./state.ts";
+import {
+  type BibEntry,
+  CLIENT_LIMIT,
+  type ClientLimits,
+  Nat64State,
+  type Nat64Timeouts,
+  type StaticBib,
+  sessionKey,
+} from "./state.ts";
 import { TCP_RST, TCP_SYN } from "./tcp.ts";
 
 export { Verdict };
@@ -41,7 +49,10 @@ export interface Nat64Config {
   /** RFC 4787: 'endpointIndependent' (default) or 'addressDependent'. */
   filtering?: "endpointIndependent" | "addressDependent";
   timeouts: Nat64Timeouts;
+  /** The session table's limit; default one session per pool4 port and protocol (state.ts). */
   maxSessions?: number;
+  /** Limits per client (RFC 6888 §3 REQ-4, REQ-5); default none. */
+  limits?: ClientLimits;
   /** Jool's source-icmpv6-errors-better: source translated ICMPv6 errors from the IPv4 router that sent them. Default true. */
   sourceIcmpv6ErrorsBetter?: boolean;
   /**
@@ -149,6 +160,7 @@ export class Nat64Translator {
       4096,
       cfg.filtering === "addressDependent",
       cfg.share,
+      cfg.limits,
     );
     this.share = cfg.share && cfg.share.count > 1 ? cfg.share : null;
     for (const s of cfg.staticBib ?? []) this.state.addStatic(s);
@@ -343,6 +355,8 @@ export class Nat64Translator {
       if ((isTcp && !syn) || (proto === 1 && flags !== 128)) return this.drop(Nat64Drop.NoState);
       if (st.totalSessions() >= st.maxSessions) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
       const b = st.createBib(proto, pkt, 8, sport);
+      // A policy limit (RFC 6888 §3 REQ-4): ICMPv6 1/1, administratively prohibited.
+      if (b === CLIENT_LIMIT) return this.error6(pkt, len, 1, 1, Nat64Drop.ClientPortLimit);
       // RFC 6146 §3.5.1.1: no transport address left → ICMPv6 1/3 (address unreachable).
       if (b < 0) return this.error6(pkt, len, 1, 3, Nat64Drop.PoolExhausted);
       bib = b;
@@ -352,7 +366,12 @@ export class Nat64Translator {
     if (s < 0) {
       if (isTcp && !syn) return this.drop(Nat64Drop.NoState);
       s = st.createSession(bib, dst4, rport, now);
-      if (s < 0) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
+      if (s < 0) {
+        // A BIB entry made for this packet goes again: no session, no port held.
+        st.releaseUnused(bib);
+        if (s === CLIENT_LIMIT) return this.error6(pkt, len, 1, 1, Nat64Drop.ClientSessionLimit);
+        return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
+      }
       // A held IPv4 SYN for this very connection: simultaneous open (RFC 6146
       // §3.5.2.2): the IPv6 SYN is translated, the held one silently dropped.
       if (isTcp && st.stored.size > 0) st.stored.delete(st.sessionKeyOf(s));
@@ -543,7 +562,7 @@ export class Nat64Translator {
       // RFC 4787 §5 address-dependent filtering: only hosts the mapping has talked to.
       if (this.adf && !st.hasSessionWith(bib, src4)) return this.drop(Nat64Drop.Filtered);
       s = st.createSession(bib, src4, rport, now);
-      if (s < 0) return this.drop(Nat64Drop.SessionLimit);
+      if (s < 0) return this.drop(s === CLIENT_LIMIT ? Nat64Drop.ClientSessionLimit : Nat64Drop.SessionLimit);
     }
     if (isTcp) st.tcpPacket(s, false, flags, now);
     else st.touch(s, now);
@@ -777,4 +796,4 @@ export function bumpHopLimit6(b: Uint8Array, o: number): void {
   if (b[o + 7]! < 255) b[o + 7] = b[o + 7]! + 1;
 }
 
-export type { BibEntry, Nat64Timeouts, Pool4Range, StaticBib };
+export type { BibEntry, ClientLimits, Nat64Timeouts, Pool4Range, StaticBib };

@@ -12,7 +12,7 @@ import { Address, format, fromBytes, type Prefix, prefixRange, type Range, toByt
 export interface GatewayOptions {
   /** Session timers in seconds, overriding spec.timeouts (tests: the schema enforces RFC 6146's minimums). */
   timeouts?: Partial<Nat64Config["timeouts"]>;
-  /** Session limit of the gateway (default 1,000,000), shared by its workers. */
+  /** Session limit of the gateway (default one session per pool4 port and protocol), shared by its workers. */
   maxSessions?: number;
   /** Ports handed out per pool4 address (default 1024-65535; ICMP identifiers too). */
   portMin?: number;
@@ -162,7 +162,12 @@ export function planGateway(
           tcpTransitory: opts.timeouts?.tcpTransitory ?? t.tcpTransitory,
           tcpIncomingSyn: opts.timeouts?.tcpIncomingSyn ?? 6,
         },
-        maxSessions: opts.maxSessions ?? 1_000_000,
+        maxSessions: opts.maxSessions,
+        limits: {
+          prefixLength: spec.limits.clientPrefixLength,
+          ports: spec.limits.portsPerClient,
+          sessions: spec.limits.sessionsPerClient,
+        },
         hopLimitMode: "tun",
         siit: { ...siitCommon, ownIpv6: own6 && new Address(6, fromBytes(own6.bytes), own6.text) },
       }
