@@ -16,6 +16,7 @@ import { buildIcmp4Error, buildIcmp6Error } from "../siit/icmpErrors.ts";
 import {
   compileSiitConfig,
   dropReasonName,
+  isNonGlobal4,
   prefixBytes,
   type Rfc6052Prefix,
   type SiitConfig,
@@ -304,6 +305,8 @@ export class Nat64Translator {
     }
     const l4 = p;
     const dst4 = this.extract(pkt, 24);
+    // RFC 6052 §3.1: the Well-Known Prefix never carries a non-global IPv4 address: drop.
+    if (this.pool6.wellKnown && isNonGlobal4(dst4)) return this.drop(Nat64Drop.NonGlobalIpv4);
     if (nh === 6 || nh === 17) {
       if (l4 + (nh === 6 ? 14 : 8) > len) return this.drop(Nat64Drop.Truncated);
       const sport = read16(pkt, l4);
@@ -494,6 +497,9 @@ export class Nat64Translator {
     const proto = pkt[9]!;
     const l4 = ihl;
     const src4 = read32(pkt, 12);
+    // RFC 6052 §3.1: a non-global source cannot be written with the Well-Known Prefix: drop (ICMP
+    // errors from such routers too, as TAYGA does; a network-specific prefix carries them).
+    if (this.pool6.wellKnown && isNonGlobal4(src4)) return this.drop(Nat64Drop.NonGlobalIpv4);
     // No reassembly: the first fragment carries the ports and leaves its mapping for the others.
     const frag = read16(pkt, 6);
     if ((frag & 0x1fff) !== 0) return this.fragment4(pkt, len, src4, dst4);

@@ -5,10 +5,41 @@
  */
 import { constWords, words } from "../words.ts";
 
+/** The Well-Known Prefix 64:ff9b::/96 (RFC 6052 §2.1), its first bytes (the rest are zero). */
+const WELL_KNOWN = [0x00, 0x64, 0xff, 0x9b];
+
 export const RFC6052_LENGTHS: readonly number[] = [32, 40, 48, 56, 64, 96];
 
 export function isValidRfc6052Length(len: number): boolean {
   return RFC6052_LENGTHS.includes(len);
+}
+
+/**
+ * RFC 6052 §3.1: the IPv4 addresses the Well-Known Prefix never embeds (non-global: RFC 6890's
+ * registry marks them not globally reachable), as [network, mask] pairs.
+ * Documentation (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and benchmarking
+ * (198.18.0.0/15) space are left out on purpose: they never reach the Internet, and test labs
+ * use them behind 64:ff9b::/96. So is 192.0.0.0/24, which holds global anycast addresses.
+ */
+const NON_GLOBAL_4 = [
+  [0x00000000, 0xff000000], // 0.0.0.0/8 "this network" (RFC 791)
+  [0x0a000000, 0xff000000], // 10.0.0.0/8 private (RFC 1918)
+  [0x64400000, 0xffc00000], // 100.64.0.0/10 shared address space (RFC 6598)
+  [0x7f000000, 0xff000000], // 127.0.0.0/8 loopback
+  [0xa9fe0000, 0xffff0000], // 169.254.0.0/16 link local (RFC 3927)
+  [0xac100000, 0xfff00000], // 172.16.0.0/12 private (RFC 1918)
+  [0xc0a80000, 0xffff0000], // 192.168.0.0/16 private (RFC 1918)
+  [0xe0000000, 0xf0000000], // 224.0.0.0/4 multicast
+  [0xf0000000, 0xf0000000], // 240.0.0.0/4 reserved, and 255.255.255.255 limited broadcast
+] as const;
+/** The same, flat (network, mask, network, mask...) for an allocation-free loop. */
+const NON_GLOBAL_FLAT = new Uint32Array(NON_GLOBAL_4.flat());
+
+/** RFC 6052 §3.1: whether the IPv4 address `a` (a 32-bit number) is non-global. */
+export function isNonGlobal4(a: number): boolean {
+  const t = NON_GLOBAL_FLAT;
+  for (let i = 0; i < t.length; i += 2) if ((a & t[i + 1]!) >>> 0 === t[i]) return true;
+  return false;
 }
 
 /** A compiled RFC 6052 prefix. */
@@ -28,7 +59,14 @@ export class Rfc6052Prefix {
     this.len = len;
     this.lenBytes = len >>> 3;
     this.w = constWords(this.bytes);
+    this.wellKnown = len === 96 && this.bytes.every((b, i) => b === (WELL_KNOWN[i] ?? 0));
   }
+
+  /**
+   * RFC 6052 §2.1: this is the Well-Known Prefix 64:ff9b::/96, which §3.1 forbids to embed
+   * non-global IPv4 addresses: a translator drops such packets.
+   */
+  readonly wellKnown: boolean;
 
   /** True when the 16 bytes at a[o] start with this prefix. */
   matches(a: Uint8Array, o: number): boolean {
