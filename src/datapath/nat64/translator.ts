@@ -13,6 +13,7 @@
 import type { PrefixData } from "../../util/net.ts";
 import { adjust, read16, read32, write16, write32 } from "../siit/checksum.ts";
 import { buildIcmp4Error, buildIcmp6Error } from "../siit/icmpErrors.ts";
+import { type IcmpRate, IcmpRateLimit } from "../siit/icmpRate.ts";
 import {
   compileSiitConfig,
   dropReasonName,
@@ -54,6 +55,8 @@ export interface Nat64Config {
   maxSessions?: number;
   /** Limits per client (RFC 6888 §3 REQ-4, REQ-5); default none. */
   limits?: ClientLimits;
+  /** Rate of the ICMP errors it originates (RFC 4443 §2.4 f); default 1000/s, bursts of 50 (icmpRate.ts). */
+  icmpRate?: IcmpRate;
   /** Jool's source-icmpv6-errors-better: source translated ICMPv6 errors from the IPv4 router that sent them. Default true. */
   sourceIcmpv6ErrorsBetter?: boolean;
   /**
@@ -121,6 +124,8 @@ export class Nat64Translator {
   bytes6to4 = 0;
   bytes4to6 = 0;
   icmpErrorsSent = 0;
+  /** RFC 4443 §2.4 (f): every ICMP error it originates, its own and its SIIT core's, takes a token. */
+  readonly icmpRate: IcmpRateLimit;
   /** Exceptions caught on the packet path (a bug if ever non-zero). */
   internalErrors = 0;
   /** The packet was refused by the SIIT core for this reason (if lastDrop = Translation). */
@@ -152,6 +157,7 @@ export class Nat64Translator {
 
   constructor(cfg: Nat64Config) {
     this.cfg = cfg;
+    this.icmpRate = new IcmpRateLimit(cfg.icmpRate);
     if (cfg.share && cfg.share.count > 1 && (cfg.staticBib?.length ?? 0) > 0)
       throw new Error("static BIB entries need a single packet worker");
     this.state = new Nat64State(
@@ -180,7 +186,12 @@ export class Nat64Translator {
   private buildSiit(s: Omit<SiitConfig, "pool6" | "eamt" | "hairpinMode">): SiitTranslator {
     const full: SiitConfig = { ...s, pool6: this.cfg.pool6, eamt: [], hairpinMode: "off" };
     if (!compileSiitConfig(full).pool6) throw new Error("NAT64 needs pool6");
-    return new SiitTranslator(full, { mapper: this.mapper, nextIpv4Id: this.cfg.nextIpv4Id });
+    return new SiitTranslator(full, {
+      mapper: this.mapper,
+      nextIpv4Id: this.cfg.nextIpv4Id,
+      icmpRate: this.icmpRate,
+      clock: () => this.now,
+    });
   }
 
   /** Changes header-translation settings (MTUs, traffic class...) keeping all state. */
@@ -226,8 +237,12 @@ export class Nat64Translator {
     return Verdict.Drop;
   }
 
-  /** An ICMP error the NAT64 itself generates, back to the sender. */
+  /** An ICMP error the NAT64 itself generates, back to the sender (at the rate RFC 4443 §2.4 f allows). */
   private replyErr(side: number, len: number): Verdict {
+    if (!this.icmpRate.take(this.now)) {
+      this.outCount = 0;
+      return Verdict.Drop;
+    }
     this.errOffset[0] = 0;
     this.errLength[0] = len;
     this.outBuf = this.errBuf;
@@ -715,6 +730,7 @@ export class Nat64Translator {
     const out: { side: number; pkt: Uint8Array }[] = [];
     for (const [k, f] of this.fragments) if (f.expires < now) this.fragments.delete(k);
     for (const syn of this.state.expire(now)) {
+      if (!this.icmpRate.take(now)) continue;
       const p = syn.pkt;
       if (syn.fromV6) {
         if (this.own6 === null) continue;

@@ -4,6 +4,7 @@
 
 import type { Pool4Range } from "../../datapath/nat64/pool4.ts";
 import type { Nat64Config } from "../../datapath/nat64/translator.ts";
+import type { IcmpRate } from "../../datapath/siit/icmpRate.ts";
 import { Rfc6052Prefix, type SiitConfig } from "../../datapath/siit/index.ts";
 import type { Nat64Assignment } from "../../planner/plan.ts";
 import { format4, format6 } from "../../util/addrtext.ts";
@@ -17,6 +18,8 @@ export interface GatewayOptions {
   /** Ports handed out per pool4 address (default 1024-65535; ICMP identifiers too). */
   portMin?: number;
   portMax?: number;
+  /** Rate of the ICMP errors the translator originates (default 1000/s, bursts of 50; RFC 4443 §2.4 f). */
+  icmpRate?: IcmpRate;
   /** Largest number of sessions published in /translations (default 2000). */
   snapshotLimit?: number;
   /** Skip the preflight (tests that fake a missing piece on purpose). */
@@ -163,6 +166,7 @@ export function planGateway(
           tcpIncomingSyn: opts.timeouts?.tcpIncomingSyn ?? 6,
         },
         maxSessions: opts.maxSessions,
+        icmpRate: opts.icmpRate,
         limits: {
           prefixLength: spec.limits.clientPrefixLength,
           ports: spec.limits.portsPerClient,

@@ -5,6 +5,8 @@
  * /64) keeps working. Without limits per client the attacker takes every pool4
  * port or the whole session table and the second client is cut off (checked
  * first, so the test shows the attack works); with them it keeps working.
+ * Then the translator's smaller holes: the Well-Known Prefix with non-global
+ * IPv4 addresses (RFC 6052 §3.1) and the rate of its ICMP errors (RFC 4443 §2.4 f).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -123,6 +125,78 @@ test("one client floods ports and sessions; a second client keeps working", {
       assert.match(m, /v6mostly_nat64_drops_total\{[^}]*reason="clientPortLimit"[^}]*\} [1-9]/);
       assert.match(m, /v6mostly_nat64_drops_total\{[^}]*reason="clientSessionLimit"[^}]*\} [1-9]/);
       await stop();
+    },
+  );
+});
+
+test("64:ff9b::/96 never reaches non-global IPv4; ICMP errors to a flood are rate-limited", {
+  timeout: 120_000,
+}, async (t) => {
+  if (skip) {
+    t.skip(skip);
+    return;
+  }
+  const lab = await twoClients(t);
+  // A source outside allowedSources (2001:db8:1::/48), on the client's link.
+  const OUTSIDER = "2001:db8:99::2";
+  lab.ns(lab.c, ["ip", "addr", "add", `${OUTSIDER}/64`, "dev", "c0", "nodad"]);
+  lab.ns(lab.t, ["ip", "-6", "route", "add", "2001:db8:99::/64", "dev", "t0"]);
+  const status = "127.0.0.1:9467";
+  const rate = { perSecond: 10, burst: 10 };
+  const p = lab.startServe({ prefix: "64:ff9b::/96" }, { icmpRate: rate }, status, "serve-wkp.log");
+  t.after(() => lab.stop(p));
+  await waitFor("service", () => lab.translations(status)["Nat64Gateway/lab"]);
+  const ping = (dst: string) => {
+    try {
+      return lab.ns(lab.c, ["ping", "-c", "1", "-W", "1", "-I", CLIENT6, dst]);
+    } catch (e) {
+      return String((e as { stdout?: string }).stdout ?? "");
+    }
+  };
+
+  await t.test(
+    "RFC 6052 §3.1: loopback, private and link-local IPv4 behind 64:ff9b::/96 are dropped and counted",
+    async () => {
+      assert.match(
+        ping("64:ff9b::cb00:710a"),
+        /1 received/,
+        "the server's address (203.0.113.10) is reached",
+      );
+      for (const dst of ["64:ff9b::7f00:1", "64:ff9b::a00:1", "64:ff9b::c0a8:101", "64:ff9b::a9fe:a9fe"])
+        assert.match(ping(dst), /0 received/, dst);
+      const x = await settled(lab, status, (x) => (x.drops.nonGlobalIpv4 ?? 0) >= 4);
+      console.log(`non-global destinations: drops ${JSON.stringify(x.drops)}`);
+      assert.equal(x.counters.packets6to4, 1, "only the ping to the server was translated");
+    },
+  );
+
+  await t.test(
+    "RFC 4443 §2.4 (f): 2,000 packets from outside allowedSources get errors at 10/s at most",
+    async () => {
+      const before = lab.translations(status)["Nat64Gateway/lab"]!;
+      const f = hostile(lab, "flood-ports", OUTSIDER, "64:ff9b::cb00:710a", "9000", "2000");
+      const x = await settled(
+        lab,
+        status,
+        (x) => (x.drops.sourceNotAllowed ?? 0) - (before.drops.sourceNotAllowed ?? 0) >= f.sent! * 0.5,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const y = lab.translations(status)["Nat64Gateway/lab"]!;
+      const refused = (y.drops.sourceNotAllowed ?? 0) - (before.drops.sourceNotAllowed ?? 0);
+      const sent = y.counters.icmpErrorsSent! - before.counters.icmpErrorsSent!;
+      const suppressed = y.counters.icmpErrorsSuppressed! - before.counters.icmpErrorsSuppressed!;
+      console.log(
+        `${f.sent} packets from ${OUTSIDER}: ${refused} refused, ${sent} ICMPv6 errors sent, ${suppressed} suppressed (rate ${rate.perSecond}/s, burst ${rate.burst})`,
+      );
+      assert.ok(x);
+      assert.equal(
+        sent + suppressed,
+        refused,
+        "every refusal either got its error or was counted suppressed",
+      );
+      assert.ok(suppressed > refused / 2, "most errors suppressed");
+      const m = lab.ns(lab.t, ["curl", "-s", `http://${status}/metrics`]);
+      assert.match(m, /v6mostly_nat64_icmp_errors_suppressed_total\{[^}]*\} [1-9]/);
     },
   );
 });
