@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { Nat64Drop } from "../../../src/datapath/nat64/drops.ts";
 import { Nat64Translator, Verdict } from "../../../src/datapath/nat64/translator.ts";
 import { isNonGlobal4 } from "../../../src/datapath/siit/index.ts";
@@ -46,9 +47,28 @@ function wkp(v4: string): string {
 }
 
 describe("non-global IPv4 addresses (RFC 6052 §3.1)", () => {
-  it("isNonGlobal4 knows each block and its edges", () => {
+  it("isNonGlobal4 knows each block and its edges, and agrees with the CIDR list everywhere", () => {
     for (const a of NON_GLOBAL) assert.equal(isNonGlobal4(n4(a)), true, a);
     for (const a of [...GLOBAL, ...LABS]) assert.equal(isNonGlobal4(n4(a)), false, a);
+    const blocks = [
+      "0.0.0.0/8",
+      "10.0.0.0/8",
+      "100.64.0.0/10",
+      "127.0.0.0/8",
+      "169.254.0.0/16",
+      "172.16.0.0/12",
+      "192.168.0.0/16",
+      "224.0.0.0/4",
+      "240.0.0.0/4",
+    ].map((c) => {
+      const [net, len] = c.split("/");
+      return [n4(net!), Number(len)] as const;
+    });
+    const inList = (a: number) => blocks.some(([net, len]) => a >>> (32 - len) === net >>> (32 - len));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (a) => isNonGlobal4(a) === inList(a)),
+      { numRuns: 20_000 },
+    );
   });
 
   it("with 64:ff9b::/96: dropped and counted, never translated, in both directions", () => {

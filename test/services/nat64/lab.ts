@@ -138,20 +138,15 @@ ${extra}`,
     status: string,
     log = "serve.log",
   ): ChildProcess {
-    const arg = {
-      spec: {
-        prefix: PREFIX,
-        pool4: ["203.0.113.128"],
-        allowedSources: ["2001:db8:1::/48"],
-        uplinkInterface: "u0",
-        tunName: this.tun,
-        ...spec,
-      },
-      pool4: [String(spec.pool4 ?? "203.0.113.128")],
-      options,
-      status,
-      stateDir: join(this.dir, "state"),
+    const full = {
+      prefix: PREFIX,
+      pool4: ["203.0.113.128"],
+      allowedSources: ["2001:db8:1::/48"],
+      uplinkInterface: "u0",
+      tunName: this.tun,
+      ...spec,
     };
+    const arg = { spec: full, pool4: full.pool4, options, status, stateDir: join(this.dir, "state") };
     return this.spawnIn(
       this.t,
       [process.execPath, "--import", "tsx", join(REPO, "test/services/nat64/serve.ts"), JSON.stringify(arg)],

@@ -15,31 +15,35 @@ export function isValidRfc6052Length(len: number): boolean {
 }
 
 /**
- * RFC 6052 §3.1: the IPv4 addresses the Well-Known Prefix never embeds (non-global: RFC 6890's
- * registry marks them not globally reachable), as [network, mask] pairs.
- * Documentation (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and benchmarking
- * (198.18.0.0/15) space are left out on purpose: they never reach the Internet, and test labs
- * use them behind 64:ff9b::/96. So is 192.0.0.0/24, which holds global anycast addresses.
+ * RFC 6052 §3.1: whether the IPv4 address `a` (a 32-bit number) is one the Well-Known Prefix never
+ * embeds (non-global: RFC 6890's registry marks it not globally reachable). One branch on the
+ * first octet, as it runs for every packet under 64:ff9b::/96:
+ *   0/8 "this network", 10/8 and 172.16/12 and 192.168/16 private (RFC 1918), 100.64/10 shared
+ *   (RFC 6598), 127/8 loopback, 169.254/16 link local (RFC 3927), 224/4 multicast, 240/4
+ *   reserved with 255.255.255.255.
+ * Documentation (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and benchmarking (198.18.0.0/15)
+ * space are left out on purpose: they never reach the Internet, and test labs use them behind
+ * 64:ff9b::/96. So is 192.0.0.0/24, which holds global anycast addresses.
  */
-const NON_GLOBAL_4 = [
-  [0x00000000, 0xff000000], // 0.0.0.0/8 "this network" (RFC 791)
-  [0x0a000000, 0xff000000], // 10.0.0.0/8 private (RFC 1918)
-  [0x64400000, 0xffc00000], // 100.64.0.0/10 shared address space (RFC 6598)
-  [0x7f000000, 0xff000000], // 127.0.0.0/8 loopback
-  [0xa9fe0000, 0xffff0000], // 169.254.0.0/16 link local (RFC 3927)
-  [0xac100000, 0xfff00000], // 172.16.0.0/12 private (RFC 1918)
-  [0xc0a80000, 0xffff0000], // 192.168.0.0/16 private (RFC 1918)
-  [0xe0000000, 0xf0000000], // 224.0.0.0/4 multicast
-  [0xf0000000, 0xf0000000], // 240.0.0.0/4 reserved, and 255.255.255.255 limited broadcast
-] as const;
-/** The same, flat (network, mask, network, mask...) for an allocation-free loop. */
-const NON_GLOBAL_FLAT = new Uint32Array(NON_GLOBAL_4.flat());
-
-/** RFC 6052 §3.1: whether the IPv4 address `a` (a 32-bit number) is non-global. */
 export function isNonGlobal4(a: number): boolean {
-  const t = NON_GLOBAL_FLAT;
-  for (let i = 0; i < t.length; i += 2) if ((a & t[i + 1]!) >>> 0 === t[i]) return true;
-  return false;
+  const o1 = a >>> 24;
+  const o2 = (a >>> 16) & 0xff;
+  switch (o1) {
+    case 0:
+    case 10:
+    case 127:
+      return true;
+    case 100:
+      return (o2 & 0xc0) === 64;
+    case 169:
+      return o2 === 254;
+    case 172:
+      return (o2 & 0xf0) === 16;
+    case 192:
+      return o2 === 168;
+    default:
+      return o1 >= 224;
+  }
 }
 
 /** A compiled RFC 6052 prefix. */
