@@ -50,6 +50,36 @@ const timeouts = z
   })
   .describe("session timers");
 
+const limits = z
+  .strictObject({
+    clientPrefixLength: z
+      .number()
+      .int()
+      .min(32)
+      .max(128)
+      .default(64)
+      .describe(
+        "a client is an IPv6 source aggregated to this prefix length: 64 (the default) counts a whole /64 as one client, so a host cannot dodge the limits with more addresses; 128 counts each address (a flat LAN whose hosts share one /64)",
+      ),
+    portsPerClient: z
+      .number()
+      .int()
+      .min(1)
+      .default(16384)
+      .describe(
+        "pool4 ports (and ICMP identifiers), all protocols together, one client may hold: RFC 6888 §3 REQ-4, like Cisco IOS `ip nat translation max-entries host`",
+      ),
+    sessionsPerClient: z
+      .number()
+      .int()
+      .min(1)
+      .default(65536)
+      .describe("sessions (RFC 6146 §3.2) one client's mappings may hold: RFC 6888 §3 REQ-5"),
+  })
+  .describe(
+    "stateful: limits per client, so one client cannot take every port or session (drops counted as clientPortLimit, clientSessionLimit)",
+  );
+
 export const nat64GatewaySpec = z
   .strictObject({
     prefix: pref64.prefault("64:ff9b::/96"),
@@ -106,6 +136,7 @@ export const nat64GatewaySpec = z
         "TCP segmentation and checksum offload on the TUN device (64 KiB super-packets; docs/nat64.md)",
       ),
     timeouts: timeouts.default({ udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240 }),
+    limits: limits.default({ clientPrefixLength: 64, portsPerClient: 16384, sessionsPerClient: 65536 }),
     nodeSelector: nodeSelector.default({}),
     deviceRef: localRef("ExternalDevice").optional(),
   })

@@ -32,6 +32,12 @@ export const Nat64Drop = {
   SynHoldFull: 10,
   /** An IPv4 SYN held for simultaneous open (not a loss unless it times out). */
   SynHeld: 11,
+  /** The client (IPv6 source aggregated to limits.clientPrefixLength) holds its limit of ports (ICMPv6 1/1 sent). */
+  ClientPortLimit: 12,
+  /** The client holds its limit of sessions (ICMPv6 1/1 sent for an outbound packet). */
+  ClientSessionLimit: 13,
+  /** RFC 6052 §3.1: the Well-Known Prefix with a non-global IPv4 address is never translated. */
+  NonGlobalIpv4: 14,
 } as const;
 
 /** Published names by code: the reason with a lower-case initial ("sourceNotAllowed"). */

@@ -23,6 +23,13 @@
  * Sessions are also on a doubly linked list in creation order (the order the
  * expiry sweep and the /translations listing walk).
  *
+ * Clients (RFC 6888 §3 REQ-4, REQ-5: limits per subscriber): a dynamic BIB
+ * entry belongs to the client of its IPv6 source, the source aggregated to
+ * {@link ClientLimits.prefixLength} bits, so that a host cannot dodge the
+ * limits with more addresses of its /64. A client slot counts its dynamic
+ * BIB entries (pool4 ports) and their sessions; it exists while it has a
+ * BIB entry. Static BIB entries belong to no client.
+ *
  * {@link BibEntry} and {@link Session} are views over a slot for tools, logs
  * and tests (made on demand, never on the packet path); they read the slot
  * live, so they are valid until the slot is freed and reused.
@@ -150,6 +157,26 @@ export interface StaticBib {
 
 export const PROTO_NUM = { tcp: 6, udp: 17, icmp: 1 } as const;
 
+/** Limits per client (RFC 6888 §3 REQ-4 ports per subscriber, REQ-5 state per subscriber). */
+export interface ClientLimits {
+  /** A client is an IPv6 source aggregated to this many leading bits (64: one /64, 128: one address). */
+  prefixLength: number;
+  /** Dynamic BIB entries (pool4 ports or ICMP identifiers, all protocols) a client may hold. */
+  ports: number;
+  /** Sessions on a client's dynamic BIB entries (both directions) a client may hold. */
+  sessions: number;
+}
+
+/** No limit per client. */
+export const NO_CLIENT_LIMITS: ClientLimits = {
+  prefixLength: 128,
+  ports: 2 ** 31 - 1,
+  sessions: 2 ** 31 - 1,
+};
+
+/** createBib / createSession refused because the client reached its limit (-1 is the pool or table limit). */
+export const CLIENT_LIMIT = -2;
+
 /** Key of the held-SYN table (few entries, so a string is fine there). */
 export function sessionKey(
   proto: number,
@@ -197,6 +224,8 @@ function grown<T extends Slab>(a: T, n: number): T {
 }
 
 const INITIAL_SLOTS = 256;
+/** The smallest default session limit (a pool4 of a few ports still gets a usable table). */
+const MIN_SESSIONS = 65_536;
 
 export class Nat64State {
   readonly stored = new Map<string, StoredSyn>();
@@ -225,6 +254,8 @@ export class Nat64State {
   private bNext4 = new Int32Array(INITIAL_SLOTS);
   private bHead6 = new Int32Array(INITIAL_SLOTS).fill(NONE);
   private bHead4 = new Int32Array(INITIAL_SLOTS).fill(NONE);
+  /** The client slot of a dynamic entry; -1 for a static one. */
+  private bClient = new Int32Array(INITIAL_SLOTS).fill(NONE);
   private bTop = 0;
   private bFree = NONE;
   private nBib = 0;
@@ -248,6 +279,24 @@ export class Nat64State {
   private sFree = NONE;
   private nSess = 0;
 
+  // ---- client slots (ports 0 = free slot)
+  private cCap = INITIAL_SLOTS;
+  /** Client prefix (the IPv6 source masked to the client prefix length), 4 words per slot. */
+  private cV6 = new Uint32Array(INITIAL_SLOTS * 4);
+  private cPorts = new Int32Array(INITIAL_SLOTS);
+  private cSessions = new Int32Array(INITIAL_SLOTS);
+  /** Chain link of the client index; also links the free list. */
+  private cNext = new Int32Array(INITIAL_SLOTS);
+  private cHead = new Int32Array(INITIAL_SLOTS).fill(NONE);
+  private cTop = 0;
+  private cFree = NONE;
+  private nClients = 0;
+  /** The client prefix length as a mask per address word. */
+  private readonly cMask = new Uint32Array(4);
+  readonly limits: ClientLimits;
+  /** The session table's limit: by default one session per pool4 port of each protocol. */
+  readonly maxSessions: number;
+
   /** The session table as a read-only collection (size, values() oldest first). */
   readonly sessions = new SessionList(this);
   /** The BIB as a read-only collection (size, values()). */
@@ -258,13 +307,22 @@ export class Nat64State {
   constructor(
     pool4: Pool4Range[],
     readonly timeouts: Nat64Timeouts,
-    readonly maxSessions = 1_000_000,
+    maxSessions?: number,
     readonly maxStoredSyns = 4096,
     trackRemotes = false,
     share?: PortShare,
+    limits: ClientLimits = NO_CLIENT_LIMITS,
   ) {
     this.remotes = trackRemotes ? new Map() : null;
     this.pool = new Pool4(pool4, share);
+    // Ports x addresses x protocols (TCP, UDP, ICMP): one session per pool4 port, instead of a fixed
+    // 1,000,000 a one-address pool never needs (issue 19); at least MIN_SESSIONS for tiny pools.
+    this.maxSessions = maxSessions ?? Math.max(MIN_SESSIONS, this.pool.capacity() * 3);
+    this.limits = limits;
+    for (let i = 0; i < 4; i++) {
+      const bits = Math.min(32, Math.max(0, limits.prefixLength - 32 * i));
+      this.cMask[i] = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    }
     const t = timeouts;
     // Indexed by TcpTimer (Keep unused), then UDP, ICMP.
     this.ms = [
@@ -427,6 +485,7 @@ export class Nat64State {
     this.bV4 = grown(this.bV4, n);
     this.bV6 = grown(this.bV6, n * 4);
     this.bRefs = grown(this.bRefs, n);
+    this.bClient = grown(this.bClient, n);
     this.bNext6 = new Int32Array(n);
     this.bNext4 = new Int32Array(n);
     this.bHead6 = new Int32Array(n).fill(NONE);
@@ -470,6 +529,7 @@ export class Nat64State {
     this.bV4[b] = v4;
     for (let k = 0; k < 4; k++) this.bV6[4 * b + k] = read32(a, o + 4 * k);
     this.bRefs[b] = 0;
+    this.bClient[b] = NONE;
     this.linkBib(b);
     this.nBib++;
     this.bibCount[protoIndex(proto)]!++;
@@ -477,12 +537,113 @@ export class Nat64State {
     return b;
   }
 
-  /** RFC 6146 §3.5.1.1: a dynamic BIB entry's slot, or -1 when pool4 is exhausted for this host. */
+  /**
+   * RFC 6146 §3.5.1.1: a dynamic BIB entry's slot, or -1 when pool4 is exhausted for this host,
+   * or CLIENT_LIMIT when the client of address a[o..o+16) holds its limit of ports.
+   */
   createBib(proto: number, a: Uint8Array, o: number, port6: number): number {
+    const m = this.cMask;
+    const w0 = (read32(a, o) & m[0]!) >>> 0;
+    const w1 = (read32(a, o + 4) & m[1]!) >>> 0;
+    const w2 = (read32(a, o + 8) & m[2]!) >>> 0;
+    const w3 = (read32(a, o + 12) & m[3]!) >>> 0;
+    let c = this.findClient(w0, w1, w2, w3);
+    // RFC 6888 §3 REQ-4: a limit of external ports per subscriber.
+    if (c !== NONE && this.cPorts[c]! >= this.limits.ports) return CLIENT_LIMIT;
     const host = hostKey(a, o);
     const r = this.pool.allocate(proto, host, port6);
     if (r < 0) return NONE;
-    return this.newBib(proto, a, o, port6, Math.floor(r / 65536) >>> 0, r % 65536, false);
+    if (c === NONE) c = this.newClient(w0, w1, w2, w3);
+    const b = this.newBib(proto, a, o, port6, Math.floor(r / 65536) >>> 0, r % 65536, false);
+    this.bClient[b] = c;
+    this.cPorts[c]!++;
+    return b;
+  }
+
+  /** Removes a dynamic BIB entry left without a session (a new one whose first session was refused). */
+  releaseUnused(b: number): void {
+    if (this.bRefs[b] === 0 && this.bStatic[b] === 0 && this.bProto[b] !== 0) this.removeBib(b);
+  }
+
+  // ---------------------------------------------------------------- clients (RFC 6888 §3 REQ-4, REQ-5)
+
+  private hashC(w0: number, w1: number, w2: number, w3: number): number {
+    return fmix(mix(mix(mix(mix(this.seed, w0), w1), w2), w3));
+  }
+
+  /** The client slot of a client prefix (4 masked words), or -1. */
+  private findClient(w0: number, w1: number, w2: number, w3: number): number {
+    const v = this.cV6;
+    let c = this.cHead[this.hashC(w0, w1, w2, w3) & (this.cCap - 1)]!;
+    while (c !== NONE) {
+      const i = 4 * c;
+      if (v[i] === w0 && v[i + 1] === w1 && v[i + 2] === w2 && v[i + 3] === w3) return c;
+      c = this.cNext[c]!;
+    }
+    return NONE;
+  }
+
+  private linkClient(c: number): void {
+    const v = this.cV6;
+    const i = 4 * c;
+    const h = this.hashC(v[i]!, v[i + 1]!, v[i + 2]!, v[i + 3]!) & (this.cCap - 1);
+    this.cNext[c] = this.cHead[h]!;
+    this.cHead[h] = c;
+  }
+
+  private newClient(w0: number, w1: number, w2: number, w3: number): number {
+    let c = this.cFree;
+    if (c !== NONE) this.cFree = this.cNext[c]!;
+    else {
+      if (this.cTop === this.cCap) {
+        const n = this.cCap * 2;
+        this.cV6 = grown(this.cV6, n * 4);
+        this.cPorts = grown(this.cPorts, n);
+        this.cSessions = grown(this.cSessions, n);
+        this.cNext = new Int32Array(n);
+        this.cHead = new Int32Array(n).fill(NONE);
+        this.cCap = n;
+        // Rehash (the free list is empty: the table grows only when full).
+        for (let k = 0; k < this.cTop; k++) this.linkClient(k);
+      }
+      c = this.cTop++;
+    }
+    const i = 4 * c;
+    this.cV6[i] = w0;
+    this.cV6[i + 1] = w1;
+    this.cV6[i + 2] = w2;
+    this.cV6[i + 3] = w3;
+    this.cPorts[c] = 0;
+    this.cSessions[c] = 0;
+    this.linkClient(c);
+    this.nClients++;
+    return c;
+  }
+
+  private removeClient(c: number): void {
+    const v = this.cV6;
+    const i = 4 * c;
+    const h = this.hashC(v[i]!, v[i + 1]!, v[i + 2]!, v[i + 3]!) & (this.cCap - 1);
+    let p = this.cHead[h]!;
+    if (p === c) this.cHead[h] = this.cNext[c]!;
+    else {
+      while (this.cNext[p] !== c) p = this.cNext[p]!;
+      this.cNext[p] = this.cNext[c]!;
+    }
+    this.cNext[c] = this.cFree;
+    this.cFree = c;
+    this.nClients--;
+  }
+
+  /** Clients holding at least one dynamic BIB entry. */
+  totalClients(): number {
+    return this.nClients;
+  }
+
+  /** The ports and sessions the client of BIB slot b holds ([0, 0] for a static entry). */
+  clientUsage(b: number): [ports: number, sessions: number] {
+    const c = this.bClient[b]!;
+    return c === NONE ? [0, 0] : [this.cPorts[c]!, this.cSessions[c]!];
   }
 
   private unlinkBib(b: number): void {
@@ -511,6 +672,8 @@ export class Nat64State {
     this.nBib--;
     this.bibCount[protoIndex(proto)]!--;
     this.pool.release(proto, this.hostKeyOf(b), this.bV4[b]!, this.bPort4[b]!);
+    const c = this.bClient[b]!;
+    if (c !== NONE && --this.cPorts[c]! === 0) this.removeClient(c);
     // The event sees the slot intact; it is freed after.
     this.onEvent?.({ type: "bib-remove", bib: new BibEntry(this, b) });
     this.bProto[b] = 0;
@@ -572,9 +735,18 @@ export class Nat64State {
     this.sHead[h] = s;
   }
 
-  /** A new session slot of BIB slot b; -1 when the session limit is reached. */
+  /**
+   * A new session slot of BIB slot b; -1 when the table's limit is reached, CLIENT_LIMIT when
+   * the entry's client holds its limit of sessions.
+   */
   createSession(b: number, remote4: number, rport: number, now: number): number {
     if (this.nSess >= this.maxSessions) return NONE;
+    const c = this.bClient[b]!;
+    // RFC 6888 §3 REQ-5: state per subscriber is limited.
+    if (c !== NONE) {
+      if (this.cSessions[c]! >= this.limits.sessions) return CLIENT_LIMIT;
+      this.cSessions[c]!++;
+    }
     let s = this.sFree;
     if (s !== NONE) this.sFree = this.sNext[s]!;
     else {
@@ -654,6 +826,8 @@ export class Nat64State {
     const proto = this.bProto[b]!;
     this.sessionCount[protoIndex(proto)]!--;
     this.bRefs[b]!--;
+    const c = this.bClient[b]!;
+    if (c !== NONE) this.cSessions[c]!--;
     if (this.remotes) {
       const rk = this.remoteKey(b, this.sRemote4[s]!);
       const n = (this.remotes.get(rk) ?? 1) - 1;
@@ -716,6 +890,12 @@ export class Nat64State {
       this.bNext4,
       this.bHead6,
       this.bHead4,
+      this.bClient,
+      this.cV6,
+      this.cPorts,
+      this.cSessions,
+      this.cNext,
+      this.cHead,
       this.sBib,
       this.sRemote4,
       this.sRport,

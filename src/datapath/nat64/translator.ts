@@ -13,9 +13,11 @@
 import type { PrefixData } from "../../util/net.ts";
 import { adjust, read16, read32, write16, write32 } from "../siit/checksum.ts";
 import { buildIcmp4Error, buildIcmp6Error } from "../siit/icmpErrors.ts";
+import { type IcmpRate, IcmpRateLimit } from "../siit/icmpRate.ts";
 import {
   compileSiitConfig,
   dropReasonName,
+  isNonGlobal4,
   prefixBytes,
   type Rfc6052Prefix,
   type SiitConfig,
@@ -26,7 +28,15 @@ import { NAT64_DROP_COUNT, Nat64Drop, namedDrops } from "./drops.ts";
 import { Nat64Mapper } from "./mapper.ts";
 import type { Pool4Range, PortShare } from "./pool4.ts";
 import { packetOwner } from "./shard.ts";
-import { type BibEntry, Nat64State, type Nat64Timeouts, type StaticBib, sessionKey } from "./state.ts";
+import {
+  type BibEntry,
+  CLIENT_LIMIT,
+  type ClientLimits,
+  Nat64State,
+  type Nat64Timeouts,
+  type StaticBib,
+  sessionKey,
+} from "./state.ts";
 import { TCP_RST, TCP_SYN } from "./tcp.ts";
 
 export { Verdict };
@@ -41,7 +51,12 @@ export interface Nat64Config {
   /** RFC 4787: 'endpointIndependent' (default) or 'addressDependent'. */
   filtering?: "endpointIndependent" | "addressDependent";
   timeouts: Nat64Timeouts;
+  /** The session table's limit; default one session per pool4 port and protocol (state.ts). */
   maxSessions?: number;
+  /** Limits per client (RFC 6888 §3 REQ-4, REQ-5); default none. */
+  limits?: ClientLimits;
+  /** Rate of the ICMP errors it originates (RFC 4443 §2.4 f); default 1000/s, bursts of 50 (icmpRate.ts). */
+  icmpRate?: IcmpRate;
   /** Jool's source-icmpv6-errors-better: source translated ICMPv6 errors from the IPv4 router that sent them. Default true. */
   sourceIcmpv6ErrorsBetter?: boolean;
   /**
@@ -109,6 +124,8 @@ export class Nat64Translator {
   bytes6to4 = 0;
   bytes4to6 = 0;
   icmpErrorsSent = 0;
+  /** RFC 4443 §2.4 (f): every ICMP error it originates, its own and its SIIT core's, takes a token. */
+  readonly icmpRate: IcmpRateLimit;
   /** Exceptions caught on the packet path (a bug if ever non-zero). */
   internalErrors = 0;
   /** The packet was refused by the SIIT core for this reason (if lastDrop = Translation). */
@@ -140,6 +157,7 @@ export class Nat64Translator {
 
   constructor(cfg: Nat64Config) {
     this.cfg = cfg;
+    this.icmpRate = new IcmpRateLimit(cfg.icmpRate);
     if (cfg.share && cfg.share.count > 1 && (cfg.staticBib?.length ?? 0) > 0)
       throw new Error("static BIB entries need a single packet worker");
     this.state = new Nat64State(
@@ -149,6 +167,7 @@ export class Nat64Translator {
       4096,
       cfg.filtering === "addressDependent",
       cfg.share,
+      cfg.limits,
     );
     this.share = cfg.share && cfg.share.count > 1 ? cfg.share : null;
     for (const s of cfg.staticBib ?? []) this.state.addStatic(s);
@@ -167,7 +186,12 @@ export class Nat64Translator {
   private buildSiit(s: Omit<SiitConfig, "pool6" | "eamt" | "hairpinMode">): SiitTranslator {
     const full: SiitConfig = { ...s, pool6: this.cfg.pool6, eamt: [], hairpinMode: "off" };
     if (!compileSiitConfig(full).pool6) throw new Error("NAT64 needs pool6");
-    return new SiitTranslator(full, { mapper: this.mapper, nextIpv4Id: this.cfg.nextIpv4Id });
+    return new SiitTranslator(full, {
+      mapper: this.mapper,
+      nextIpv4Id: this.cfg.nextIpv4Id,
+      icmpRate: this.icmpRate,
+      clock: () => this.now,
+    });
   }
 
   /** Changes header-translation settings (MTUs, traffic class...) keeping all state. */
@@ -213,8 +237,12 @@ export class Nat64Translator {
     return Verdict.Drop;
   }
 
-  /** An ICMP error the NAT64 itself generates, back to the sender. */
+  /** An ICMP error the NAT64 itself generates, back to the sender (at the rate RFC 4443 §2.4 f allows). */
   private replyErr(side: number, len: number): Verdict {
+    if (!this.icmpRate.take(this.now)) {
+      this.outCount = 0;
+      return Verdict.Drop;
+    }
     this.errOffset[0] = 0;
     this.errLength[0] = len;
     this.outBuf = this.errBuf;
@@ -292,6 +320,8 @@ export class Nat64Translator {
     }
     const l4 = p;
     const dst4 = this.extract(pkt, 24);
+    // RFC 6052 §3.1: the Well-Known Prefix never carries a non-global IPv4 address: drop.
+    if (this.pool6.wellKnown && isNonGlobal4(dst4)) return this.drop(Nat64Drop.NonGlobalIpv4);
     if (nh === 6 || nh === 17) {
       if (l4 + (nh === 6 ? 14 : 8) > len) return this.drop(Nat64Drop.Truncated);
       const sport = read16(pkt, l4);
@@ -343,6 +373,8 @@ export class Nat64Translator {
       if ((isTcp && !syn) || (proto === 1 && flags !== 128)) return this.drop(Nat64Drop.NoState);
       if (st.totalSessions() >= st.maxSessions) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
       const b = st.createBib(proto, pkt, 8, sport);
+      // A policy limit (RFC 6888 §3 REQ-4): ICMPv6 1/1, administratively prohibited.
+      if (b === CLIENT_LIMIT) return this.error6(pkt, len, 1, 1, Nat64Drop.ClientPortLimit);
       // RFC 6146 §3.5.1.1: no transport address left → ICMPv6 1/3 (address unreachable).
       if (b < 0) return this.error6(pkt, len, 1, 3, Nat64Drop.PoolExhausted);
       bib = b;
@@ -352,7 +384,12 @@ export class Nat64Translator {
     if (s < 0) {
       if (isTcp && !syn) return this.drop(Nat64Drop.NoState);
       s = st.createSession(bib, dst4, rport, now);
-      if (s < 0) return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
+      if (s < 0) {
+        // A BIB entry made for this packet goes again: no session, no port held.
+        st.releaseUnused(bib);
+        if (s === CLIENT_LIMIT) return this.error6(pkt, len, 1, 1, Nat64Drop.ClientSessionLimit);
+        return this.error6(pkt, len, 1, 3, Nat64Drop.SessionLimit);
+      }
       // A held IPv4 SYN for this very connection: simultaneous open (RFC 6146
       // §3.5.2.2): the IPv6 SYN is translated, the held one silently dropped.
       if (isTcp && st.stored.size > 0) st.stored.delete(st.sessionKeyOf(s));
@@ -475,6 +512,9 @@ export class Nat64Translator {
     const proto = pkt[9]!;
     const l4 = ihl;
     const src4 = read32(pkt, 12);
+    // RFC 6052 §3.1: a non-global source cannot be written with the Well-Known Prefix: drop (ICMP
+    // errors from such routers too, as TAYGA does; a network-specific prefix carries them).
+    if (this.pool6.wellKnown && isNonGlobal4(src4)) return this.drop(Nat64Drop.NonGlobalIpv4);
     // No reassembly: the first fragment carries the ports and leaves its mapping for the others.
     const frag = read16(pkt, 6);
     if ((frag & 0x1fff) !== 0) return this.fragment4(pkt, len, src4, dst4);
@@ -543,7 +583,7 @@ export class Nat64Translator {
       // RFC 4787 §5 address-dependent filtering: only hosts the mapping has talked to.
       if (this.adf && !st.hasSessionWith(bib, src4)) return this.drop(Nat64Drop.Filtered);
       s = st.createSession(bib, src4, rport, now);
-      if (s < 0) return this.drop(Nat64Drop.SessionLimit);
+      if (s < 0) return this.drop(s === CLIENT_LIMIT ? Nat64Drop.ClientSessionLimit : Nat64Drop.SessionLimit);
     }
     if (isTcp) st.tcpPacket(s, false, flags, now);
     else st.touch(s, now);
@@ -690,6 +730,7 @@ export class Nat64Translator {
     const out: { side: number; pkt: Uint8Array }[] = [];
     for (const [k, f] of this.fragments) if (f.expires < now) this.fragments.delete(k);
     for (const syn of this.state.expire(now)) {
+      if (!this.icmpRate.take(now)) continue;
       const p = syn.pkt;
       if (syn.fromV6) {
         if (this.own6 === null) continue;
@@ -777,4 +818,4 @@ export function bumpHopLimit6(b: Uint8Array, o: number): void {
   if (b[o + 7]! < 255) b[o + 7] = b[o + 7]! + 1;
 }
 
-export type { BibEntry, Nat64Timeouts, Pool4Range, StaticBib };
+export type { BibEntry, ClientLimits, Nat64Timeouts, Pool4Range, StaticBib };

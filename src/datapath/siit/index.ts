@@ -9,7 +9,7 @@ export {
   MAP_SRC_FAIL,
   SiitAddressMapper,
 } from "./addr/mapper.ts";
-export { Rfc6052Prefix } from "./addr/rfc6052.ts";
+export { isNonGlobal4, Rfc6052Prefix } from "./addr/rfc6052.ts";
 export {
   type CompiledSiitConfig,
   compileSiitConfig,

@@ -12,6 +12,7 @@ import { FAIL_DROP, FAIL_ICMP, XlatContext } from "./context.ts";
 import { fast46, fast64, NOT_FAST } from "./fastpath.ts";
 import { fragment4, fragment6 } from "./fragment.ts";
 import { buildIcmp4Error, buildIcmp6Error } from "./icmpErrors.ts";
+import { IcmpRateLimit } from "./icmpRate.ts";
 import { DROP_REASON_COUNT, DropReason, Verdict } from "./result.ts";
 import { translate46 } from "./translate46.ts";
 import { translate64 } from "./translate64.ts";
@@ -46,6 +47,10 @@ export interface TranslatorOptions {
   mapper?: AddressMapper;
   /** IPv4 Identification for unfragmented 6→4 packets without DF. Default: a counter. */
   nextIpv4Id?: () => number;
+  /** The rate limit of the ICMP errors it originates (RFC 4443 §2.4 f); a NAT64 shares its own. */
+  icmpRate?: IcmpRateLimit;
+  /** The clock the rate limit reads (ms); default Date.now. */
+  clock?: () => number;
 }
 
 export class SiitTranslator {
@@ -76,6 +81,9 @@ export class SiitTranslator {
   readonly dropCounters = new Float64Array(DROP_REASON_COUNT);
   translatedCount = 0;
   icmpErrorsSent = 0;
+  /** RFC 4443 §2.4 (f): the token bucket every error this translator originates takes from. */
+  readonly icmpRate: IcmpRateLimit;
+  private readonly clock: () => number;
 
   /** @param config user configuration (validated here: throws on bad configuration, never on packets) */
   constructor(config: SiitConfig, opts: TranslatorOptions = {}) {
@@ -86,6 +94,8 @@ export class SiitTranslator {
       opts.mapper ??
       new SiitAddressMapper(this.cfg.pool6, this.cfg.eamt, this.cfg.hairpinMode === "intrinsic");
     this.ctx = new XlatContext(this.cfg, mapper, nextId);
+    this.icmpRate = opts.icmpRate ?? new IcmpRateLimit();
+    this.clock = opts.clock ?? Date.now;
   }
 
   /**
@@ -264,6 +274,8 @@ export class SiitTranslator {
   }
 
   private replied(side: Side, l: number, reason: number): Verdict {
+    // RFC 4443 §2.4 (f): over the rate, the packet is only dropped (the bucket counts it).
+    if (!this.icmpRate.take(this.clock())) return this.fail(reason);
     this.lastReason = reason;
     this.dropCounters[reason]!++;
     this.icmpErrorsSent++;

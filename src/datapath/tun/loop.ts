@@ -244,6 +244,8 @@ export class PacketLoop {
       stats[S.internalErrors] = nat.internalErrors;
       stats.set(nat.drops, NAT64_DROP_BASE);
     } else stats[S.icmpErrorsSent] = this.tr.icmpErrorsSent;
+    // One bucket per translator: a NAT64's SIIT core takes from the NAT64's.
+    stats[S.icmpErrorsSuppressed] = (nat ? nat.icmpRate : this.tr.icmpRate).suppressed;
     stats.set(this.tr.dropCounters, SIIT_DROP_BASE);
     stats[S.workerHeapBytes] = process.memoryUsage().heapUsed;
   }

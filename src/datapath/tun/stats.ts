@@ -25,6 +25,10 @@ const FAMILIES = {
   bytes_total: { kind: "counter", help: "bytes translated (input size) by direction", label: "direction" },
   drops_total: { kind: "counter", help: "packets not translated, by reason", label: "reason" },
   icmp_errors_total: { kind: "counter", help: "ICMP errors the translator generated" },
+  icmp_errors_suppressed_total: {
+    kind: "counter",
+    help: "ICMP errors the translator did not send: over its rate limit (RFC 4443 §2.4 f)",
+  },
   sessions: { kind: "gauge", help: "NAT64 sessions (RFC 6146 §3.2) by protocol", label: "proto" },
   bib_entries: { kind: "gauge", help: "NAT64 BIB entries by protocol", label: "proto" },
   pool4_ports_used: { kind: "gauge", help: "pool4 ports (identifiers) in use by protocol", label: "proto" },
@@ -74,6 +78,7 @@ const COUNTERS = {
   bytes6to4: { metric: "bytes_total", label: "6to4" },
   bytes4to6: { metric: "bytes_total", label: "4to6" },
   icmpErrorsSent: { metric: "icmp_errors_total" },
+  icmpErrorsSuppressed: { metric: "icmp_errors_suppressed_total" },
   sessionsTcp: { metric: "sessions", label: "tcp" },
   sessionsUdp: { metric: "sessions", label: "udp" },
   sessionsIcmp: { metric: "sessions", label: "icmp" },

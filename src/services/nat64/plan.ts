@@ -4,6 +4,7 @@
 
 import type { Pool4Range } from "../../datapath/nat64/pool4.ts";
 import type { Nat64Config } from "../../datapath/nat64/translator.ts";
+import type { IcmpRate } from "../../datapath/siit/icmpRate.ts";
 import { Rfc6052Prefix, type SiitConfig } from "../../datapath/siit/index.ts";
 import type { Nat64Assignment } from "../../planner/plan.ts";
 import { format4, format6 } from "../../util/addrtext.ts";
@@ -12,11 +13,13 @@ import { Address, format, fromBytes, type Prefix, prefixRange, type Range, toByt
 export interface GatewayOptions {
   /** Session timers in seconds, overriding spec.timeouts (tests: the schema enforces RFC 6146's minimums). */
   timeouts?: Partial<Nat64Config["timeouts"]>;
-  /** Session limit of the gateway (default 1,000,000), shared by its workers. */
+  /** Session limit of the gateway (default one session per pool4 port and protocol), shared by its workers. */
   maxSessions?: number;
   /** Ports handed out per pool4 address (default 1024-65535; ICMP identifiers too). */
   portMin?: number;
   portMax?: number;
+  /** Rate of the ICMP errors the translator originates (default 1000/s, bursts of 50; RFC 4443 §2.4 f). */
+  icmpRate?: IcmpRate;
   /** Largest number of sessions published in /translations (default 2000). */
   snapshotLimit?: number;
   /** Skip the preflight (tests that fake a missing piece on purpose). */
@@ -162,7 +165,13 @@ export function planGateway(
           tcpTransitory: opts.timeouts?.tcpTransitory ?? t.tcpTransitory,
           tcpIncomingSyn: opts.timeouts?.tcpIncomingSyn ?? 6,
         },
-        maxSessions: opts.maxSessions ?? 1_000_000,
+        maxSessions: opts.maxSessions,
+        icmpRate: opts.icmpRate,
+        limits: {
+          prefixLength: spec.limits.clientPrefixLength,
+          ports: spec.limits.portsPerClient,
+          sessions: spec.limits.sessionsPerClient,
+        },
         hopLimitMode: "tun",
         siit: { ...siitCommon, ownIpv6: own6 && new Address(6, fromBytes(own6.bytes), own6.text) },
       }

@@ -3,6 +3,7 @@
 // session tables they publish, and an orderly stop.
 import { createSocket, type Socket } from "node:dgram";
 import type { Worker } from "node:worker_threads";
+import type { Nat64Config } from "../../datapath/nat64/translator.ts";
 import type { SessionRow, ShardInput, WorkerInput } from "../../datapath/tun/contract.ts";
 import { Ring } from "../../datapath/tun/handoff.ts";
 import { STATS_LEN } from "../../datapath/tun/stats.ts";
@@ -112,15 +113,9 @@ export class PacketWorkers {
     const inputFor = (q: number): WorkerInput => ({
       fd: queues.fds[q]!,
       mode: plan.mode,
-      // The session limit is the gateway's: each worker takes its share.
-      nat64:
-        nat64 && shard
-          ? {
-              ...nat64,
-              share: { index: q, count: n },
-              maxSessions: Math.ceil((nat64.maxSessions ?? 1_000_000) / n),
-            }
-          : nat64,
+      // The limits are the gateway's: each worker takes its share (by default its table is sized from
+      // its share of pool4).
+      nat64: nat64 && shard ? workerNat64(nat64, q, n) : nat64,
       shard: shard?.(q),
       siit: plan.siit,
       stats: buffers[q]!,
@@ -264,4 +259,19 @@ export class PacketWorkers {
     if (this.summer) clearInterval(this.summer);
     for (const w of this.workers) await w.terminate();
   }
+}
+
+/**
+ * Worker q of n's part of a stateful gateway: its share of pool4's ports (shard.ts), of the
+ * session table and of each client's limits (a client's flows spread over the workers by port).
+ */
+export function workerNat64(nat64: Nat64Config, q: number, n: number): Nat64Config {
+  const part = (v: number) => Math.ceil(v / n);
+  const l = nat64.limits;
+  return {
+    ...nat64,
+    share: { index: q, count: n },
+    maxSessions: nat64.maxSessions === undefined ? undefined : part(nat64.maxSessions),
+    limits: l && { prefixLength: l.prefixLength, ports: part(l.ports), sessions: part(l.sessions) },
+  };
 }

@@ -15,6 +15,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { type Nat64Config, Nat64Translator } from "../../../src/datapath/nat64/translator.ts";
 import { gsoKeepsWhole } from "../../../src/datapath/siit/fastpath.ts";
+import { IcmpRateLimit } from "../../../src/datapath/siit/icmpRate.ts";
 import { DropReason, type SiitConfig, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
 import {
   completeChecksum,
@@ -424,6 +425,9 @@ const pktSpec = fc.record({
 });
 type PktSpec = Arb<typeof pktSpec>;
 
+/** An ICMP error rate limit that never refuses (tests comparing two runs of one packet). */
+const UNLIMITED = () => new IcmpRateLimit({ perSecond: 1e12, burst: 1e12 });
+
 function l4For(s: PktSpec, sport = s.sport, dport = s.dport): Uint8Array {
   const payload = fill(s.payload, s.seed);
   return s.proto === 6
@@ -433,7 +437,8 @@ function l4For(s: PktSpec, sport = s.sport, dport = s.dport): Uint8Array {
 
 describe("partial checksums through the translators (csumPartial)", () => {
   it("SIIT 6→4 and 4→6: partial in, completed out == plain in, plain out", () => {
-    const x = wrapSiit(new SiitTranslator(SIIT_CFG, { nextIpv4Id: () => 0x1234 }));
+    // Both runs of a packet must see the same verdict: no ICMP error rate limit in between.
+    const x = wrapSiit(new SiitTranslator(SIIT_CFG, { nextIpv4Id: () => 0x1234, icmpRate: UNLIMITED() }));
     const seen = new Set<string>();
     fc.assert(
       fc.property(pktSpec, fc.boolean(), (s, six) => {

@@ -21,6 +21,14 @@ export const SERVER6 = "2001:db8:64::cb00:710a";
 export const CLIENT6 = "2001:db8:1::2";
 export const POOL4 = "203.0.113.128-203.0.113.135";
 
+/** One gateway's part of `/translations` (what the tests read of it). */
+export interface Translations {
+  counters: Record<string, number>;
+  drops: Record<string, number>;
+  totalSessions: number;
+  sessions: { proto: string; ipv6: string; ipv4: string }[];
+}
+
 export function sh(args: string[], input?: string): string {
   return execFileSync(args[0]!, args.slice(1), { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
 }
@@ -117,6 +125,38 @@ ${extra}`,
   /** The peer servers in the server namespace (HTTP 8080, UDP echo 9000). */
   startPeer(): ChildProcess {
     return this.spawnIn(this.s, ["python3", join(REPO, "test/services/nat64/peer.py"), SERVER4], "peer.log");
+  }
+
+  /**
+   * The Nat64Gateway service alone (serve.ts) in the translator namespace, with test-only options
+   * (tiny port ranges, short timers) the schema refuses; `spec` gets prefix, pool4, sources,
+   * uplink and device from the lab unless given.
+   */
+  startServe(
+    spec: Record<string, unknown>,
+    options: Record<string, unknown>,
+    status: string,
+    log = "serve.log",
+  ): ChildProcess {
+    const full = {
+      prefix: PREFIX,
+      pool4: ["203.0.113.128"],
+      allowedSources: ["2001:db8:1::/48"],
+      uplinkInterface: "u0",
+      tunName: this.tun,
+      ...spec,
+    };
+    const arg = { spec: full, pool4: full.pool4, options, status, stateDir: join(this.dir, "state") };
+    return this.spawnIn(
+      this.t,
+      [process.execPath, "--import", "tsx", join(REPO, "test/services/nat64/serve.ts"), JSON.stringify(arg)],
+      log,
+    );
+  }
+
+  /** `/translations` of the status server at `status` (in the translator namespace). */
+  translations(status: string): Record<string, Translations> {
+    return JSON.parse(this.ns(this.t, ["curl", "-s", "--max-time", "3", `http://${status}/translations`]));
   }
 
   /** `v6mostly run -f` in the translator namespace. */

@@ -8,24 +8,13 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { CLIENT6, canRun, Lab, PREFIX, REPO, SERVER4, SERVER6, waitFor } from "./lab.ts";
+import { CLIENT6, canRun, Lab, PREFIX, REPO, SERVER4, SERVER6, type Translations, waitFor } from "./lab.ts";
 
 const skip = canRun();
 const POOL = /^203\.0\.113\.13[0-5]$|^203\.0\.113\.12[89]$/;
 
-function translations(
-  lab: Lab,
-  status: string,
-): Record<
-  string,
-  {
-    counters: Record<string, number>;
-    drops: Record<string, number>;
-    totalSessions: number;
-    sessions: { proto: string; ipv6: string; ipv4: string }[];
-  }
-> {
-  return JSON.parse(lab.ns(lab.t, ["curl", "-s", "--max-time", "3", `http://${status}/translations`]));
+function translations(lab: Lab, status: string): Record<string, Translations> {
+  return lab.translations(status);
 }
 
 function udp(
@@ -429,23 +418,10 @@ test("NAT64 service with test-only timers and a tiny port range", { timeout: 120
   lab.startPeer();
   await peerReady(lab);
   const status = "127.0.0.1:9465";
-  const arg = {
-    spec: {
-      prefix: PREFIX,
-      pool4: ["203.0.113.128"],
-      allowedSources: ["2001:db8:1::/48"],
-      uplinkInterface: "u0",
-      tunName: lab.tun,
-    },
-    pool4: ["203.0.113.128"],
-    options: { timeouts: { udp: 2, tcpIncomingSyn: 2 }, portMin: 2000, portMax: 2003 },
+  const svc = lab.startServe(
+    {},
+    { timeouts: { udp: 2, tcpIncomingSyn: 2 }, portMin: 2000, portMax: 2003 },
     status,
-    stateDir: join(lab.dir, "state"),
-  };
-  const svc = lab.spawnIn(
-    lab.t,
-    [process.execPath, "--import", "tsx", join(REPO, "test/services/nat64/serve.ts"), JSON.stringify(arg)],
-    "serve.log",
   );
   await waitFor("service", () => translations(lab, status)["Nat64Gateway/lab"]);
 

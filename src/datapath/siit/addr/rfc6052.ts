@@ -5,10 +5,45 @@
  */
 import { constWords, words } from "../words.ts";
 
+/** The Well-Known Prefix 64:ff9b::/96 (RFC 6052 §2.1), its first bytes (the rest are zero). */
+const WELL_KNOWN = [0x00, 0x64, 0xff, 0x9b];
+
 export const RFC6052_LENGTHS: readonly number[] = [32, 40, 48, 56, 64, 96];
 
 export function isValidRfc6052Length(len: number): boolean {
   return RFC6052_LENGTHS.includes(len);
+}
+
+/**
+ * RFC 6052 §3.1: whether the IPv4 address `a` (a 32-bit number) is one the Well-Known Prefix never
+ * embeds (non-global: RFC 6890's registry marks it not globally reachable). One branch on the
+ * first octet, as it runs for every packet under 64:ff9b::/96:
+ *   0/8 "this network", 10/8 and 172.16/12 and 192.168/16 private (RFC 1918), 100.64/10 shared
+ *   (RFC 6598), 127/8 loopback, 169.254/16 link local (RFC 3927), 224/4 multicast, 240/4
+ *   reserved with 255.255.255.255.
+ * Documentation (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and benchmarking (198.18.0.0/15)
+ * space are left out on purpose: they never reach the Internet, and test labs use them behind
+ * 64:ff9b::/96. So is 192.0.0.0/24, which holds global anycast addresses.
+ */
+export function isNonGlobal4(a: number): boolean {
+  const o1 = a >>> 24;
+  const o2 = (a >>> 16) & 0xff;
+  switch (o1) {
+    case 0:
+    case 10:
+    case 127:
+      return true;
+    case 100:
+      return (o2 & 0xc0) === 64;
+    case 169:
+      return o2 === 254;
+    case 172:
+      return (o2 & 0xf0) === 16;
+    case 192:
+      return o2 === 168;
+    default:
+      return o1 >= 224;
+  }
 }
 
 /** A compiled RFC 6052 prefix. */
@@ -28,7 +63,14 @@ export class Rfc6052Prefix {
     this.len = len;
     this.lenBytes = len >>> 3;
     this.w = constWords(this.bytes);
+    this.wellKnown = len === 96 && this.bytes.every((b, i) => b === (WELL_KNOWN[i] ?? 0));
   }
+
+  /**
+   * RFC 6052 §2.1: this is the Well-Known Prefix 64:ff9b::/96, which §3.1 forbids to embed
+   * non-global IPv4 addresses: a translator drops such packets.
+   */
+  readonly wellKnown: boolean;
 
   /** True when the 16 bytes at a[o] start with this prefix. */
   matches(a: Uint8Array, o: number): boolean {
