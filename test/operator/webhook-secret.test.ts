@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { CORE, type KubeObject } from "../../src/operator/runtime/client.ts";
 import { type CertificateBundle, splitPem } from "../../src/operator/webhook/certificates.ts";
 import { WEBHOOK_SECRET } from "../../src/operator/webhook/configuration.ts";
-import { CertificateSecret, fromSecret } from "../../src/operator/webhook/secret.ts";
+import { CertificateSecret, fromSecret, toSecret } from "../../src/operator/webhook/secret.ts";
 import { createLogger } from "../../src/util/log.ts";
 import { FakeApi } from "./support/fakeapi.ts";
 import { sleep, until } from "./support/wait.ts";
@@ -168,5 +168,15 @@ describe("the webhook's certificate Secret, shared by replicas", () => {
         );
       }
     }
+  });
+});
+
+describe("the certificate Secret's owner", () => {
+  it("is the operator's Deployment when one is named, so that an uninstall removes the Secret", () => {
+    const bundle = { caCert: "a", caKey: "b", cert: "c", key: "d" };
+    const owner = { apiVersion: "apps/v1", kind: "Deployment", name: "v6mostly-operator", uid: "u-1" };
+    const s = toSecret("v6mostly", WEBHOOK_SECRET, bundle, owner);
+    assert.deepEqual(s.metadata.ownerReferences, [{ ...owner, blockOwnerDeletion: false }]);
+    assert.equal(toSecret("v6mostly", WEBHOOK_SECRET, bundle).metadata.ownerReferences, undefined);
   });
 });

@@ -178,6 +178,7 @@ Example (outside a cluster, against the current kubeconfig context):
                 manageConfig: opts.webhookManageConfig,
                 failurePolicy: opts.webhookFailurePolicy as FailurePolicy,
                 metrics: server?.metrics,
+                owner,
               });
         server?.setReadiness(() => ({
           ready: webhook?.serving ?? true,

@@ -24,7 +24,7 @@ import {
   WEBHOOK_CONFIGURATION,
   WEBHOOK_NAME,
 } from "./configuration.ts";
-import { CertificateSecret } from "./secret.ts";
+import { CertificateSecret, type OwnerReference } from "./secret.ts";
 import { startWebhookServer, type WebhookServer } from "./server.ts";
 
 export interface WebhookOptions {
@@ -44,6 +44,8 @@ export interface WebhookOptions {
   timeoutSeconds?: number;
   metrics?: Registry;
   secretName?: string;
+  /** the operator's Deployment, owner of the certificate Secret (removed with it) */
+  owner?: OwnerReference;
   lifetimes?: Lifetimes;
   now?: () => Date;
 }
@@ -79,6 +81,7 @@ export class Webhook {
       lifetimes: opts.lifetimes,
       now: opts.now,
       onChange: (b) => this.serve(b),
+      owner: opts.owner,
     });
     // The configuration is watched too: one deleted, or reset by a `helm upgrade`, is mended.
     this.configurations = new Informer<Configuration>(opts.client, CORE.validatingwebhookconfigurations, {

@@ -32,11 +32,25 @@ export interface CertificateSecretOptions {
   checkEveryMs?: number;
   /** called with each bundle this replica starts serving; errors are the callee's to handle */
   onChange: (bundle: CertificateBundle) => void | Promise<void>;
+  /** the operator's Deployment: the Secret it creates goes with it (garbage collection on uninstall) */
+  owner?: OwnerReference;
 }
 
 type SecretObject = KubeObject & { type?: string; data?: Record<string, string> };
 
-export function toSecret(namespace: string, name: string, b: CertificateBundle): SecretObject {
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+export function toSecret(
+  namespace: string,
+  name: string,
+  b: CertificateBundle,
+  owner?: OwnerReference,
+): SecretObject {
   const data: Record<string, string> = {};
   for (const [part, key] of Object.entries(SECRET_KEYS))
     data[key] = Buffer.from(b[part as keyof CertificateBundle]).toString("base64");
@@ -47,6 +61,7 @@ export function toSecret(namespace: string, name: string, b: CertificateBundle):
       name,
       namespace,
       labels: { "app.kubernetes.io/name": "v6mostly", "app.kubernetes.io/component": "webhook" },
+      ...(owner ? { ownerReferences: [{ ...owner, blockOwnerDeletion: false }] } : {}),
     },
     type: "kubernetes.io/tls",
     data,
@@ -164,7 +179,7 @@ export class CertificateSecret {
         return plan.nextCheck;
       }
       const next = await issue(bundle, plan, now, lifetimes);
-      const secret = toSecret(namespace, this.name, next);
+      const secret = toSecret(namespace, this.name, next, this.opts.owner);
       try {
         if (found) {
           // PUT with the resourceVersion read: a replica that wrote in between wins, we read again
