@@ -242,11 +242,15 @@ describe("the device controller on a fake API with fake FortiGates", { skip: h.s
     );
     // a run that was already reading the box when the two changed may see only one of them: the
     // next run puts the other back, so the Events together name both
-    const drifts = await until("DriftCorrected Events naming both objects", () => {
-      const d = events("DriftCorrected");
-      const text = d.map((e) => e.message).join("\n");
-      return /update firewall\/ippool\/v6m-home/.test(text) && /update system\/dns64/.test(text) && d;
-    });
+    const drifts = await waitUntil(
+      "DriftCorrected Events naming both objects",
+      () => {
+        const d = events("DriftCorrected");
+        const text = d.map((e) => e.message).join("\n");
+        return /update firewall\/ippool\/v6m-home/.test(text) && /update system\/dns64/.test(text) && d;
+      },
+      30_000,
+    ); // one or two device runs; the whole suite on 2 cores once took more than 15 s
     for (const drift of drifts) {
       assert.equal(drift.type, "Warning");
       assert.match(drift.message, /^[12] object\(s\) changed on the box since v6mostly set them, put back: /);
