@@ -15,7 +15,8 @@ export function parseDuration(input: unknown): { ok: true; seconds: number } | {
     return { ok: false, error: `expected a duration such as 300, 300s, 30m, 2h4m or 30d` };
   const t = input.trim();
   if (/^\d+$/.test(t)) return { ok: true, seconds: Number(t) };
-  if (/^-\s*\d/.test(t)) return { ok: false, error: `"${input}" is negative: a duration is 0 or more seconds` };
+  if (/^-\s*\d/.test(t))
+    return { ok: false, error: `"${input}" is negative: a duration is 0 or more seconds` };
   const m = DURATION.exec(t);
   if (!t || !m || m.slice(1).every((g) => g === undefined)) {
     return { ok: false, error: `"${input}" is not a duration (write 300, 300s, 30m, 2h4m, 30d or 1w)` };

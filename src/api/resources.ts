@@ -188,7 +188,10 @@ const resourceSchemas = new Map<Kind, unknown>();
 /** The whole object of a kind: apiVersion, kind, metadata, spec, status. */
 export function resourceSchema<K extends Kind>(kind: K): ReturnType<typeof buildResourceSchema<K>> {
   let s = resourceSchemas.get(kind);
-  if (!s) resourceSchemas.set(kind, (s = buildResourceSchema(kind)));
+  if (!s) {
+    s = buildResourceSchema(kind);
+    resourceSchemas.set(kind, s);
+  }
   return s as ReturnType<typeof buildResourceSchema<K>>;
 }
 
