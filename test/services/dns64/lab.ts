@@ -129,9 +129,12 @@ export function missingTools(): string | undefined {
   return undefined;
 }
 
-/** Ports for this run: a block of 20 derived from the PID. */
+/**
+ * Ports for this run: a block of 20 derived from the PID, below Linux's ephemeral range (32768 and
+ * up by default), where another process's outgoing connection could hold one (EADDRINUSE, seen).
+ */
 export function portBase(): number {
-  return 20000 + ((process.pid * 20) % 30000);
+  return 20000 + ((process.pid * 20) % 12000);
 }
 
 async function waitForAnswer(host: string, port: number, ms: number): Promise<boolean> {
