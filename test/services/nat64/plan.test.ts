@@ -7,7 +7,7 @@ import { compileSiitConfig, Verdict } from "../../../src/datapath/siit/index.ts"
 import { plan } from "../../../src/planner/plan.ts";
 import { embed4, planGateway, proxyArp, rangeToCidrs } from "../../../src/services/nat64/plan.ts";
 import { format6 } from "../../../src/util/addrtext.ts";
-import { addressOf, prefixOf } from "../../../src/util/net.ts";
+import { prefixOf } from "../../../src/util/net.ts";
 import { bytes, ipv6Packet } from "../../datapath/siit/build.ts";
 import { doc, validateText } from "../../support/validate.ts";
 
