@@ -92,7 +92,8 @@ export class SiitLab {
     this.dir = mkdtempSync(join(tmpdir(), "v6m-live-"));
   }
 
-  private ip(ns: string, ...a: string[]): string {
+  /** `ip -n NS ...` */
+  ip(ns: string, ...a: string[]): string {
     return sh(["ip", "-n", ns, ...a]);
   }
 
