@@ -34,6 +34,7 @@ import { nat64Config } from "../nat64/packets.ts";
 import { addr6, bytes, ipv4Packet, ipv6Packet } from "../siit/build.ts";
 import {
   fill,
+  fragNeeded,
   hex,
   ipPacket,
   ipv4HeaderOk,
@@ -339,16 +340,8 @@ describe("packet loop: ICMP errors the host sources (SiitConfig.hostErrorSource)
   const big = () => ipv4Packet("198.51.100.2", "192.0.2.2", udp, READ_HOP);
   // What the translator quotes: the packet as the sender sent it (the loop undid the kernel's decrement).
   const quoted = ipv4Packet("198.51.100.2", "192.0.2.2", udp, SENT_HOP);
-  // RFC 1812 §4.3.2.3: 576 bytes at most; RFC 7915 §4: MTU = IPv6 link MTU - 20; source left to the host.
-  const fn = ipv4Packet(
-    "0.0.0.0",
-    "198.51.100.2",
-    { proto: 1, icmpType: 3, icmpCode: 4, icmpRest: 1480, payload: quoted.subarray(0, 576 - 28) },
-    64,
-    false,
-    0,
-    0,
-  );
+  // RFC 7915 §4: MTU = IPv6 link MTU - 20; the source left to the host.
+  const fn = fragNeeded("0.0.0.0", "198.51.100.2", 1480, quoted);
 
   it("an error with the unspecified source goes to the host's stack, not into the device", () => {
     const { io, c } = run(workerInput({ siit: hostSourced }), [big()]);
