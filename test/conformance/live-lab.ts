@@ -20,9 +20,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { canRun as canRunNamespaces, REPO, sh, waitFor } from "../services/nat64/lab.ts";
+import { REPO, sh, waitFor } from "../services/nat64/lab.ts";
 
-export { REPO, waitFor };
+/** Why the lab cannot run here (root, `ip netns`, /dev/net/tun, python3, curl), or null. */
+export { canRun, waitFor } from "../services/nat64/lab.ts";
 
 /** j's addresses on each link: Jool's translator addresses (MANIFEST §3). */
 export const J6 = "2001:db8:1c0:2:1::";
@@ -32,19 +33,6 @@ export const N4 = "198.51.100.2";
 const GW6 = "fe80::6";
 /** The IPv6 side's link (MANIFEST §3: n6 = 2001:db8:1c0:2:21::/64). */
 const N6_LINK = "2001:db8:1c0:2::/64";
-
-/** Why the lab cannot run here, or null. */
-export function canRun(): string | null {
-  if (process.getuid?.() !== 0) return "needs root (network namespaces)";
-  const why = canRunNamespaces();
-  if (why) return why;
-  try {
-    sh(["sh", "-c", "command -v python3"]);
-  } catch {
-    return "python3 missing (the packet helper uses it)";
-  }
-  return null;
-}
 
 /** One side's packet helper: send packets, collect what arrives. */
 export class Port {
@@ -224,7 +212,7 @@ export class SiitLab {
     await waitFor(`the gateway (log: ${join(this.dir, "run.log")})`, () => {
       writeFileSync(join(this.dir, "run.log"), Buffer.concat(log));
       if (p.exitCode !== null) throw new Error(`v6mostly run exited ${p.exitCode}: ${Buffer.concat(log)}`);
-      return /"translating"|translating/.test(Buffer.concat(log).toString()) || undefined;
+      return Buffer.concat(log).includes("translating") || undefined;
     });
     for (const r of routes4) this.ip(this.j, "route", "replace", r, "dev", this.tun);
   }

@@ -79,10 +79,16 @@ class SystemIo implements LoopIo {
   now(): number {
     return Date.now();
   }
+  close(): void {
+    this.host?.close();
+  }
   post(m: WorkerMessage): void {
     parentPort?.postMessage(m);
   }
 }
 
 const input = workerData as WorkerInput;
-new PacketLoop(input, new SystemIo(input)).run();
+const io = new SystemIo(input);
+new PacketLoop(input, io).run();
+// the TUN queue is the main thread's to close (workers.ts); these sockets are the worker's
+io.close();
