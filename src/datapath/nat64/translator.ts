@@ -143,7 +143,8 @@ export class Nat64Translator {
   private readonly hairBuf = new Uint8Array(65536 + 64);
   private readonly tmp4 = new Uint8Array(4);
   private readonly tmp16 = new Uint8Array(16);
-  private own6: Uint8Array | null;
+  /** Source of the ICMPv6 errors it originates (unspecified: the host picks it; see SiitConfig.hostErrorSource). */
+  private errorSource6: Uint8Array | null;
   private now = 0;
   /** The BIB slots the last outbound / inbound packet used (for the fragments that follow). */
   private outBib = -1;
@@ -177,7 +178,7 @@ export class Nat64Translator {
     this.tunTtl = cfg.hopLimitMode === "tun";
     this.siit = this.buildSiit(cfg.siit ?? {});
     this.pool6 = this.siit.cfg.pool6!;
-    this.own6 = this.siit.cfg.ownIpv6;
+    this.errorSource6 = this.siit.cfg.errorSource6;
     this.outBuf = this.siit.buf;
     this.outOffset = this.siit.outOffset;
     this.outLength = this.siit.outLength;
@@ -197,7 +198,7 @@ export class Nat64Translator {
   /** Changes header-translation settings (MTUs, traffic class...) keeping all state. */
   reconfigureSiit(s: Omit<SiitConfig, "pool6" | "eamt" | "hairpinMode">): void {
     this.siit = this.buildSiit(s);
-    this.own6 = this.siit.cfg.ownIpv6;
+    this.errorSource6 = this.siit.cfg.errorSource6;
   }
 
   setSourceIcmpv6ErrorsBetter(on: boolean): void {
@@ -258,9 +259,12 @@ export class Nat64Translator {
     this.drops[reason]!++;
     this.lastDrop = reason;
     // RFC 4443 §2.4(e): never an error about an ICMPv6 error.
-    if (this.own6 === null || (pkt[6] === 58 && len > 40 && pkt[40]! < 128)) return Verdict.Drop;
+    if (this.errorSource6 === null || (pkt[6] === 58 && len > 40 && pkt[40]! < 128)) return Verdict.Drop;
     const plen = Math.min(len, 40 + read16(pkt, 4));
-    return this.replyErr(Side.Ipv6, buildIcmp6Error(this.own6, type, code, 0, pkt, 0, plen, this.errBuf, 0));
+    return this.replyErr(
+      Side.Ipv6,
+      buildIcmp6Error(this.errorSource6, type, code, 0, pkt, 0, plen, this.errBuf, 0),
+    );
   }
 
   private error4(pkt: Uint8Array, len: number, src4: Uint8Array, type: number, code: number): Verdict {
@@ -733,9 +737,9 @@ export class Nat64Translator {
       if (!this.icmpRate.take(now)) continue;
       const p = syn.pkt;
       if (syn.fromV6) {
-        if (this.own6 === null) continue;
+        if (this.errorSource6 === null) continue;
         const n = buildIcmp6Error(
-          this.own6,
+          this.errorSource6,
           1,
           4,
           0,

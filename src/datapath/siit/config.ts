@@ -37,6 +37,13 @@ export interface SiitConfig {
   ownIpv4?: AddressData | null;
   /** The translator's own IPv6 address: source of ICMPv6 errors it generates (and RFC 6791 fallback). */
   ownIpv6?: AddressData | null;
+  /**
+   * The ICMP errors the translator originates whose family has no own address above leave with
+   * the unspecified source (0.0.0.0 / ::): the caller sends them through the host's own stack,
+   * which picks its address on the route back to the error's destination (RFC 4443 §2.2 (c),
+   * RFC 1812 §4.3.2.4; tun/loop.ts). Default false: without an own address they are not sent.
+   */
+  hostErrorSource?: boolean;
   /** RFC 7915 §4.1 / §5.1: set traffic class / TOS to zero instead of copying. Default false. */
   resetTrafficClass?: boolean;
   /** RFC 7757 Appendix B hairpinning. Default 'intrinsic'. */
@@ -62,6 +69,9 @@ export interface CompiledSiitConfig {
   ipv6LinkMtu: number;
   ownIpv4: Uint8Array | null;
   ownIpv6: Uint8Array | null;
+  /** Source of the ICMPv4 / ICMPv6 errors it originates: the own address, unspecified (the host picks), or none. */
+  errorSource4: Uint8Array | null;
+  errorSource6: Uint8Array | null;
   resetTrafficClass: boolean;
   hairpinMode: HairpinMode;
   icmpOnUntranslatable: boolean;
@@ -108,6 +118,9 @@ export function compileSiitConfig(c: SiitConfig): CompiledSiitConfig {
   v6list.forEach((a, i) => {
     rfc6791v6.set(addressBytes(a, 6, "rfc6791Pool ipv6"), 16 * i);
   });
+  const ownIpv4 = c.ownIpv4 ? addressBytes(c.ownIpv4, 4, "ownIpv4") : null;
+  const ownIpv6 = c.ownIpv6 ? addressBytes(c.ownIpv6, 6, "ownIpv6") : null;
+  const host = c.hostErrorSource ?? false;
   return {
     pool6,
     eamt: new Eamt(entries),
@@ -119,8 +132,10 @@ export function compileSiitConfig(c: SiitConfig): CompiledSiitConfig {
     // RFC 791: every IPv4 link carries 68 bytes (one 20-byte header + 48 bytes of fragment).
     ipv4LinkMtu: mtu(c.ipv4LinkMtu, 1500, 68, "ipv4LinkMtu"),
     ipv6LinkMtu: mtu(c.ipv6LinkMtu, 1500, 1280, "ipv6LinkMtu"),
-    ownIpv4: c.ownIpv4 ? addressBytes(c.ownIpv4, 4, "ownIpv4") : null,
-    ownIpv6: c.ownIpv6 ? addressBytes(c.ownIpv6, 6, "ownIpv6") : null,
+    ownIpv4,
+    ownIpv6,
+    errorSource4: ownIpv4 ?? (host ? new Uint8Array(4) : null),
+    errorSource6: ownIpv6 ?? (host ? new Uint8Array(16) : null),
     resetTrafficClass: c.resetTrafficClass ?? false,
     hairpinMode: c.hairpinMode ?? "intrinsic",
     icmpOnUntranslatable: c.icmpOnUntranslatable ?? false,

@@ -3,8 +3,9 @@
  * Time Exceeded, Fragmentation Needed / Packet Too Big, Source Route Failed,
  * Parameter Problem, administratively prohibited.
  *
- * Sent from the translator's own address to the source of the offending
- * packet, TTL/hop limit 64, TOS/traffic class 0, quoting as much of the
+ * Sent from the translator's own address (or, with `hostErrorSource`, from the
+ * unspecified address, for the host to fill in: {@link hostPicksSource}) to the
+ * source of the offending packet, TTL/hop limit 64, TOS/traffic class 0, quoting as much of the
  * offending packet as fits in 576 (ICMPv4, RFC 1812 §4.3.2.3) or 1280 bytes
  * (ICMPv6, RFC 4443 §2.4(c)).
  */
@@ -14,7 +15,21 @@ import * as I from "./wire/icmp.ts";
 import * as V4 from "./wire/ipv4.ts";
 import * as V6 from "./wire/ipv6.ts";
 
-const ERROR_TTL = 64;
+/** TTL / hop limit of the errors it originates. */
+export const ERROR_TTL = 64;
+
+/**
+ * Whether the IP packet at b[o] has the unspecified source address (0.0.0.0 or
+ * ::, RFC 1122 §3.2.1.3, RFC 4291 §2.5.2): an error built for the host to send,
+ * which picks its own address on the route back (SiitConfig.hostErrorSource).
+ * For Verdict.IcmpReply outputs only (a translated packet may carry 0.0.0.0 on).
+ */
+export function hostPicksSource(b: Uint8Array, o: number): boolean {
+  const from = o + (b[o]! >>> 4 === 4 ? V4.OFF_SRC : V6.OFF_SRC);
+  const to = from + (b[o]! >>> 4 === 4 ? 4 : 16);
+  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
+  return true;
+}
 
 /** Builds an ICMPv4 error about inp[io, io+ilen) at out[oo]. Returns its length. */
 export function buildIcmp4Error(

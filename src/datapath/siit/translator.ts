@@ -254,7 +254,7 @@ export class SiitTranslator {
   private reply6(pkt: Uint8Array, len: number): Verdict {
     const ctx = this.ctx;
     const reason = ctx.reason;
-    const own = this.cfg.ownIpv6;
+    const own = this.cfg.errorSource6;
     if (ctx.flow.icmpError || own === null) return this.fail(reason);
     const ilen = Math.min(len, V6.IPV6_HDR_LEN + ((pkt[IN + 4]! << 8) | pkt[IN + 5]!));
     const l = buildIcmp6Error(own, ctx.errType, ctx.errCode, ctx.errRest, pkt, IN, ilen, this.buf, MAIN);
@@ -265,7 +265,7 @@ export class SiitTranslator {
   private reply4(pkt: Uint8Array, len: number): Verdict {
     const ctx = this.ctx;
     const reason = ctx.reason;
-    const own = this.cfg.ownIpv4;
+    const own = this.cfg.errorSource4;
     const fragOffset = ((pkt[IN + V4.OFF_FRAG]! << 8) | pkt[IN + V4.OFF_FRAG + 1]!) & V4.FRAG_OFFSET_MASK;
     if (ctx.flow.icmpError || own === null || fragOffset !== 0) return this.fail(reason);
     const ilen = Math.min(len, (pkt[IN + 2]! << 8) | pkt[IN + 3]!);

@@ -25,6 +25,7 @@ import { bumpHopLimit6, bumpTtl4, Nat64Translator } from "../nat64/translator.ts
 import { copyBytes } from "../siit/bytes.ts";
 import type { XlatContext } from "../siit/context.ts";
 import { gsoKeepsWhole } from "../siit/fastpath.ts";
+import { hostPicksSource } from "../siit/icmpErrors.ts";
 import { SiitTranslator, Verdict } from "../siit/index.ts";
 import type { SessionRow, WorkerInput, WorkerMessage } from "./contract.ts";
 import { META_BYTES, Ring } from "./handoff.ts";
@@ -48,6 +49,10 @@ import { NAT64_DROP_BASE, S, SIIT_DROP_BASE } from "./stats.ts";
 export const READ_AGAIN = -1;
 export const READ_INTERRUPTED = -2;
 export const READ_FAILED = -3;
+/** LoopIo.originate's answers: sent, no route (or no source address) back, failed otherwise. */
+export const ORIGINATE_SENT = 0;
+export const ORIGINATE_NO_ROUTE = -1;
+export const ORIGINATE_FAILED = -2;
 
 /** Everything the packet loop does outside its own memory. */
 export interface LoopIo {
@@ -68,6 +73,12 @@ export interface LoopIo {
   poll(ms: number): void;
   /** Wakes worker `i` from its poll (writes its eventfd). */
   wake(i: number): void;
+  /**
+   * Sends b[off, off+len), an ICMP error the translator originated with the unspecified source
+   * (SiitConfig.hostErrorSource), as the host's own packet: the kernel picks the source address
+   * on its route back (util/sys/originate.ts). ORIGINATE_SENT, _NO_ROUTE or _FAILED.
+   */
+  originate(b: Uint8Array, off: number, len: number): number;
   /** The clock, in milliseconds. */
   now(): number;
   /** A message to the main thread. */
@@ -200,7 +211,7 @@ export class PacketLoop {
         if (Atomics.load(this.control, 0) !== 0) break;
         if (now - lastTick >= 250) {
           lastTick = now;
-          if (this.nat) for (const o of this.nat.tick(now)) this.writeOut(o.pkt, 0, o.pkt.length, false);
+          if (this.nat) for (const o of this.nat.tick(now)) this.reply(o.pkt, 0, o.pkt.length);
           this.publishStats();
           if (now - lastSnap >= 1000) {
             lastSnap = now;
@@ -309,6 +320,20 @@ export class PacketLoop {
       } else writeVnetHdr(view, 0, 0, VNET_GSO_NONE, 0, 0, 0, 0);
     }
     if (this.io.writeAt(addr, len + H) < 0) this.stats[S.writeErrors]!++;
+  }
+
+  /**
+   * Writes an ICMP error back towards its destination: one the host must source (unspecified
+   * source, see SiitConfig.hostErrorSource) through the host's stack, any other into the device.
+   */
+  private reply(buf: Uint8Array, off: number, len: number): void {
+    if (!hostPicksSource(buf, off)) {
+      this.writeOut(buf, off, len, false);
+      return;
+    }
+    const r = this.io.originate(buf, off, len);
+    if (r === ORIGINATE_NO_ROUTE) this.stats[S.icmpErrorsNoRoute]!++;
+    else if (r !== ORIGINATE_SENT) this.stats[S.icmpErrorsSendFailed]!++;
   }
 
   /** Whether the packet just read is the blocking loop's wake datagram (WorkerInput.wake). */
@@ -480,7 +505,11 @@ export class PacketLoop {
     if (nat) {
       const v = nat.translate(pkt, n, now);
       if (v === Verdict.Drop) return;
-      const partial = v === Verdict.Translated && xctx.csumPartial;
+      if (v === Verdict.IcmpReply) {
+        this.reply(nat.outBuf, nat.outOffset[0]!, nat.outLength[0]!);
+        return;
+      }
+      const partial = xctx.csumPartial;
       for (let i = 0; i < nat.outCount; i++)
         this.writeOut(nat.outBuf, nat.outOffset[i]!, nat.outLength[i]!, partial);
       return;
@@ -492,22 +521,22 @@ export class PacketLoop {
     else if (n >= 20) bumpTtl4(pkt, 0);
     const v = s.translate(pkt, n);
     if (v === Verdict.Drop) return;
-    if (v === Verdict.Translated) {
-      if (v6) {
-        this.p64++;
-        this.b64 += n;
-      } else {
-        this.p46++;
-        this.b46 += n;
-      }
+    if (v === Verdict.IcmpReply) {
+      this.reply(s.buf, s.outOffset[0]!, s.outLength[0]!);
+      return;
     }
-    const partial = v === Verdict.Translated && xctx.csumPartial;
+    if (v6) {
+      this.p64++;
+      this.b64 += n;
+    } else {
+      this.p46++;
+      this.b46 += n;
+    }
+    const partial = xctx.csumPartial;
     for (let i = 0; i < s.outCount; i++) {
       const o = s.outOffset[i]!;
-      if (v === Verdict.Translated) {
-        if (s.outSide === 6) bumpHopLimit6(s.buf, o);
-        else bumpTtl4(s.buf, o);
-      }
+      if (s.outSide === 6) bumpHopLimit6(s.buf, o);
+      else bumpTtl4(s.buf, o);
       this.writeOut(s.buf, o, s.outLength[i]!, partial);
     }
     const stats = this.stats;

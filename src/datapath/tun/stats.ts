@@ -29,6 +29,11 @@ const FAMILIES = {
     kind: "counter",
     help: "ICMP errors the translator did not send: over its rate limit (RFC 4443 §2.4 f)",
   },
+  icmp_errors_unsent_total: {
+    kind: "counter",
+    help: "ICMP errors the translator generated that the host could not send back: no route or no address toward their destination, or the send failed",
+    label: "reason",
+  },
   sessions: { kind: "gauge", help: "NAT64 sessions (RFC 6146 §3.2) by protocol", label: "proto" },
   bib_entries: { kind: "gauge", help: "NAT64 BIB entries by protocol", label: "proto" },
   pool4_ports_used: { kind: "gauge", help: "pool4 ports (identifiers) in use by protocol", label: "proto" },
@@ -79,6 +84,9 @@ const COUNTERS = {
   bytes4to6: { metric: "bytes_total", label: "4to6" },
   icmpErrorsSent: { metric: "icmp_errors_total" },
   icmpErrorsSuppressed: { metric: "icmp_errors_suppressed_total" },
+  /** Errors for the host to send (SiitConfig.hostErrorSource) with no route or address back. */
+  icmpErrorsNoRoute: { metric: "icmp_errors_unsent_total", label: "no-route" },
+  icmpErrorsSendFailed: { metric: "icmp_errors_unsent_total", label: "send-failed" },
   sessionsTcp: { metric: "sessions", label: "tcp" },
   sessionsUdp: { metric: "sessions", label: "udp" },
   sessionsIcmp: { metric: "sessions", label: "icmp" },

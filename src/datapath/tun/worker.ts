@@ -5,8 +5,19 @@
  * other modules import nothing from here (the contract is contract.ts).
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { HostSender, isNoRoute } from "../../util/sys/originate.ts";
+import { ERROR_TTL } from "../siit/icmpErrors.ts";
 import type { WorkerInput, WorkerMessage } from "./contract.ts";
-import { type LoopIo, PacketLoop, READ_AGAIN, READ_FAILED, READ_INTERRUPTED } from "./loop.ts";
+import {
+  type LoopIo,
+  ORIGINATE_FAILED,
+  ORIGINATE_NO_ROUTE,
+  ORIGINATE_SENT,
+  PacketLoop,
+  READ_AGAIN,
+  READ_FAILED,
+  READ_INTERRUPTED,
+} from "./loop.ts";
 import * as sys from "./sys.ts";
 
 /** The loop's I/O on a TUN queue fd and, with several workers, their eventfds. */
@@ -19,6 +30,8 @@ class SystemIo implements LoopIo {
   private readonly ownEventfd: number;
   private readonly one = new Uint8Array(8);
   private readonly efdBuf = new Uint8Array(8);
+  /** Sends the errors the host sources (SiitConfig.hostErrorSource): raw sockets, CAP_NET_RAW. */
+  private readonly host: HostSender | null;
 
   constructor(input: WorkerInput) {
     this.fd = input.fd;
@@ -34,6 +47,9 @@ class SystemIo implements LoopIo {
     }
     this.nfds = shard ? 2 : 1;
     this.one[0] = 1;
+    const hostErrors = input.siit?.hostErrorSource ?? input.nat64?.siit?.hostErrorSource ?? false;
+    // A failure here (no CAP_NET_RAW) ends the worker before it starts: the service says why.
+    this.host = hostErrors ? new HostSender(ERROR_TTL) : null;
   }
 
   addressOf(b: Uint8Array): number {
@@ -55,8 +71,16 @@ class SystemIo implements LoopIo {
   wake(i: number): void {
     sys.write(this.eventfds[i]!, this.one, 8);
   }
+  originate(b: Uint8Array, off: number, len: number): number {
+    if (this.host === null) return ORIGINATE_FAILED;
+    const r = this.host.send(b, off, len);
+    return r >= 0 ? ORIGINATE_SENT : isNoRoute(-r) ? ORIGINATE_NO_ROUTE : ORIGINATE_FAILED;
+  }
   now(): number {
     return Date.now();
+  }
+  close(): void {
+    this.host?.close();
   }
   post(m: WorkerMessage): void {
     parentPort?.postMessage(m);
@@ -64,4 +88,7 @@ class SystemIo implements LoopIo {
 }
 
 const input = workerData as WorkerInput;
-new PacketLoop(input, new SystemIo(input)).run();
+const io = new SystemIo(input);
+new PacketLoop(input, io).run();
+// the TUN queue is the main thread's to close (workers.ts); these sockets are the worker's
+io.close();

@@ -8,7 +8,7 @@ import type { IcmpRate } from "../../datapath/siit/icmpRate.ts";
 import { Rfc6052Prefix, type SiitConfig } from "../../datapath/siit/index.ts";
 import type { Nat64Assignment } from "../../planner/plan.ts";
 import { format4, format6 } from "../../util/addrtext.ts";
-import { Address, format, fromBytes, type Prefix, prefixRange, type Range, toBytes } from "../../util/net.ts";
+import { Address, format, type Prefix, prefixRange, type Range, toBytes } from "../../util/net.ts";
 
 export interface GatewayOptions {
   /** Session timers in seconds, overriding spec.timeouts (tests: the schema enforces RFC 6146's minimums). */
@@ -121,11 +121,9 @@ export function planGateway(
   }));
   const eamt4 = stateful ? [] : spec.eamt.map((e) => prefixRange(e.ipv4));
 
-  // The translator's own addresses (sources of the ICMP errors it makes): the first pool4 address
-  // and its IPv6 image through the prefix.
-  const first4 = pool4[0]?.first;
-  const own4 = first4 === undefined ? null : new Address(4, BigInt(first4), format4(first4));
-  const own6 = first4 === undefined ? null : embed4(spec.prefix, first4);
+  // The ICMP errors the translator originates leave from the host's own address on the route back
+  // to their destination, as the kernel picks it (SiitConfig.hostErrorSource): never an address
+  // made up inside the prefix or pool4. No own address, so the RFC 6791 pool has no fallback.
   const siitCommon: SiitConfig = {
     lowestIpv6Mtu: spec.lowestIpv6Mtu,
     amendUdpChecksumZero: spec.amendUdpChecksumZero,
@@ -135,7 +133,9 @@ export function planGateway(
     },
     ipv4LinkMtu: spec.mtu,
     ipv6LinkMtu: spec.mtu,
-    ownIpv4: own4,
+    ownIpv4: null,
+    ownIpv6: null,
+    hostErrorSource: true,
   };
 
   const routes4: string[] = [];
@@ -173,7 +173,7 @@ export function planGateway(
           sessions: spec.limits.sessionsPerClient,
         },
         hopLimitMode: "tun",
-        siit: { ...siitCommon, ownIpv6: own6 && new Address(6, fromBytes(own6.bytes), own6.text) },
+        siit: siitCommon,
       }
     : undefined;
   const siit: SiitConfig | undefined = stateful
@@ -182,7 +182,6 @@ export function planGateway(
         ...siitCommon,
         pool6: spec.prefix,
         eamt: spec.eamt,
-        ownIpv4: null,
         hairpinMode: "intrinsic",
       };
 

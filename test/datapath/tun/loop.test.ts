@@ -9,10 +9,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Nat64Config } from "../../../src/datapath/nat64/translator.ts";
+import type { SiitConfig } from "../../../src/datapath/siit/config.ts";
 import type { SessionRow, WorkerInput, WorkerMessage } from "../../../src/datapath/tun/contract.ts";
 import { Ring } from "../../../src/datapath/tun/handoff.ts";
 import {
   type LoopIo,
+  ORIGINATE_NO_ROUTE,
+  ORIGINATE_SENT,
   PacketLoop,
   READ_AGAIN,
   READ_FAILED,
@@ -31,6 +34,7 @@ import { nat64Config } from "../nat64/packets.ts";
 import { addr6, bytes, ipv4Packet, ipv6Packet } from "../siit/build.ts";
 import {
   fill,
+  fragNeeded,
   hex,
   ipPacket,
   ipv4HeaderOk,
@@ -63,6 +67,9 @@ class FakeIo implements LoopIo {
   readonly writes: Uint8Array[] = [];
   readonly messages: WorkerMessage[] = [];
   readonly wakes: number[] = [];
+  /** The packets handed to the host's stack (LoopIo.originate), and what the host answers. */
+  readonly originated: Uint8Array[] = [];
+  originateAnswer = ORIGINATE_SENT;
   polls = 0;
   private readonly mem: Uint8Array[] = [];
   private idle = 0;
@@ -104,6 +111,10 @@ class FakeIo implements LoopIo {
     this.writes.push(this.at(addr, n).slice());
     return n;
   }
+  originate(b: Uint8Array, off: number, len: number): number {
+    this.originated.push(b.slice(off, off + len));
+    return this.originateAnswer;
+  }
   poll(ms: number): void {
     this.polls++;
     this.clock += ms;
@@ -137,8 +148,13 @@ function workerInput(over: Partial<WorkerInput> = {}): WorkerInput {
 }
 
 /** Runs a loop over `reads` until the script is done; returns its I/O and counters. */
-function run(input: WorkerInput, reads: Script, opts: { idleReads?: number; failLogs?: boolean } = {}) {
+function run(
+  input: WorkerInput,
+  reads: Script,
+  opts: { idleReads?: number; failLogs?: boolean; originateAnswer?: number } = {},
+) {
   const io = new FakeIo(input.control, reads, opts.idleReads, opts.failLogs);
+  if (opts.originateAnswer !== undefined) io.originateAnswer = opts.originateAnswer;
   new PacketLoop(input, io).run();
   return { io, c: counters(new Float64Array(input.stats)) };
 }
@@ -314,6 +330,58 @@ describe("packet loop: reading, translating, writing", () => {
     assert.equal(io.writes.length, 0);
     assert.equal(c.packetsRead, 0);
     assert.equal(io.polls, 0, "a blocking loop never polls");
+  });
+});
+
+describe("packet loop: ICMP errors the host sources (SiitConfig.hostErrorSource)", () => {
+  const hostSourced: SiitConfig = { ...SIIT_CFG, ownIpv4: null, ownIpv6: null, hostErrorSource: true };
+  // IPv4 with DF, 1490 bytes: 1510 as IPv6, over the 1500-byte IPv6 link (RFC 7915 §4: FN back).
+  const udp = { proto: 17, srcPort: 5000, dstPort: 53, payload: bytes(1462) };
+  const big = () => ipv4Packet("198.51.100.2", "192.0.2.2", udp, READ_HOP);
+  // What the translator quotes: the packet as the sender sent it (the loop undid the kernel's decrement).
+  const quoted = ipv4Packet("198.51.100.2", "192.0.2.2", udp, SENT_HOP);
+  // RFC 7915 §4: MTU = IPv6 link MTU - 20; the source left to the host.
+  const fn = fragNeeded("0.0.0.0", "198.51.100.2", 1480, quoted);
+
+  it("an error with the unspecified source goes to the host's stack, not into the device", () => {
+    const { io, c } = run(workerInput({ siit: hostSourced }), [big()]);
+    assert.deepEqual(io.originated.map(hex), [hex(fn)]);
+    assert.equal(io.writes.length, 0);
+    assert.equal(c.icmpErrorsSent, 1);
+    assert.equal(c.icmpErrorsNoRoute, 0);
+  });
+
+  it("no route back is counted, and so is a send that failed otherwise", () => {
+    const noRoute = run(workerInput({ siit: hostSourced }), [big(), big()], {
+      originateAnswer: ORIGINATE_NO_ROUTE,
+    });
+    assert.equal(noRoute.c.icmpErrorsNoRoute, 2);
+    assert.equal(noRoute.c.icmpErrorsSendFailed, 0);
+    const failed = run(workerInput({ siit: hostSourced }), [big()], { originateAnswer: -2 });
+    assert.equal(failed.c.icmpErrorsSendFailed, 1);
+  });
+
+  it("an error with an own source still goes into the device", () => {
+    const { io } = run(workerInput(), [big()]);
+    assert.equal(io.originated.length, 0);
+    assert.equal(io.writes.length, 1);
+    assert.deepEqual([...io.writes[0]!.subarray(12, 20)], [192, 0, 2, 1, 198, 51, 100, 2]);
+  });
+
+  it("stateful: a source outside allowedSources gets ICMPv6 1/1 sourced by the host", () => {
+    const nat64 = nat64Config({ siit: { hostErrorSource: true } });
+    const stranger = ipv6Packet("2001:db8:9::5", "2001:db8:64::cb00:710a", udp, READ_HOP);
+    const { io } = run(workerInput({ mode: "stateful", nat64, siit: undefined }), [stranger]);
+    // RFC 6146 §3.5 / RFC 4443 §3.1 code 1 (administratively prohibited), quoting the packet as read.
+    const err = ipv6Packet("::", "2001:db8:9::5", {
+      proto: 58,
+      icmpType: 1,
+      icmpCode: 1,
+      icmpRest: 0,
+      payload: stranger.subarray(0, 1280 - 48),
+    });
+    assert.deepEqual(io.originated.map(hex), [hex(err)]);
+    assert.equal(io.writes.length, 0);
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import type { SiitConfig } from "../../../src/datapath/siit/index.ts";
 import { addressOf, prefixOf } from "../../../src/util/net.ts";
+import { ipv4Packet } from "../siit/build.ts";
 
 /** A stateless translator for these packets: 64:ff9b::/96, links of 1500 bytes. */
 export const SIIT_CFG: SiitConfig = {
@@ -225,4 +226,21 @@ export function client6(x: number): Uint8Array {
   b.set([0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01], 0);
   w32(b, 12, x >>> 0);
   return b;
+}
+
+/**
+ * The Fragmentation Needed (ICMPv4 3/4, next-hop MTU `mtu`) a translator originates about `quoted`:
+ * TTL 64, TOS 0, DF clear, Identification 0, at most 576 bytes (RFC 1812 §4.3.2.3).
+ */
+export function fragNeeded(src: string, dst: string, mtu: number, quoted: Uint8Array): Uint8Array {
+  const payload = quoted.subarray(0, 576 - 28);
+  return ipv4Packet(
+    src,
+    dst,
+    { proto: 1, icmpType: 3, icmpCode: 4, icmpRest: mtu, payload },
+    64,
+    false,
+    0,
+    0,
+  );
 }
