@@ -78,6 +78,8 @@ export async function startNat64Gateway(
     { mode: spec.mode, prefix: spec.prefix, pool4: assignment.pool4, tun: spec.tunName },
     "translating",
   );
+  // each worker restores its share before it says it runs: the counts are in
+  if (carried) log.info(workers.restored, "handed-over sessions restored");
 
   const stats = workers.stats;
   const handoverCounts = () => (handover ? { ...handover.counts, ...workers.restored } : {});
@@ -104,7 +106,7 @@ export async function startNat64Gateway(
       metrics?.remove();
       await workers.stop();
       queues.close();
-      if (plan.nat64 && handover && workers.handedOver.length > 0) {
+      if (plan.nat64 && handover && workers.handedOver.some((r) => r.length > 0)) {
         try {
           handover.save(plan.nat64.pool6, workers.handedOver);
         } catch (e) {
