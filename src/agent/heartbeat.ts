@@ -2,7 +2,14 @@
 // (as kubelet's node leases). The operator tells a dead agent from a quiet one by it, and a
 // resource placed on a node whose agent stopped renewing is shown as "not reporting" instead of
 // "running" from a report that is no longer true.
-import { CORE, isConflict, type KubeClient, type KubeObject } from "../operator/runtime/client.ts";
+import {
+  CORE,
+  isConflict,
+  type KubeClient,
+  type KubeObject,
+  type Owner,
+  ownedBy,
+} from "../operator/runtime/client.ts";
 import { microTime } from "../operator/runtime/leader.ts";
 import type { Logger } from "../util/log.ts";
 
@@ -29,6 +36,8 @@ export class Heartbeat {
     private readonly node: string,
     private readonly log: Logger,
     private readonly periodMs = 10_000,
+    /** the agent DaemonSet: the Lease goes with it (an uninstall) */
+    private readonly owner?: Owner,
   ) {}
 
   start(): void {
@@ -50,7 +59,10 @@ export class Heartbeat {
     try {
       await this.client.apply(
         CORE.leases,
-        { metadata: { name, namespace: this.namespace, labels: HEARTBEAT_LABEL }, spec },
+        {
+          metadata: { name, namespace: this.namespace, labels: HEARTBEAT_LABEL, ...ownedBy(this.owner) },
+          spec,
+        },
         { fieldManager: "v6mostly-agent" },
       );
     } catch (e) {

@@ -4,7 +4,7 @@
 // RA lifetimes 0, DHCP stopped, TUN removed) and stops the heartbeat.
 import { isDeepStrictEqual } from "node:util";
 import { NODE_CONFIG_RESOURCE, type NodeConfigStatus } from "../api/nodeconfig.ts";
-import { type KubeClient, withoutEmptyStrings } from "../operator/runtime/client.ts";
+import { type KubeClient, type Owner, withoutEmptyStrings } from "../operator/runtime/client.ts";
 import type { Starters } from "../services/contract.ts";
 import type { Logger } from "../util/log.ts";
 import { Heartbeat } from "./heartbeat.ts";
@@ -29,6 +29,11 @@ export interface AgentOptions {
   retry?: { initialMs: number; maxMs: number };
   /** owned assignments (one candidate node at a time serves them): Lease timing, announcements */
   ownership?: Pick<OwnershipOptions, "timing" | "announce" | "retryMs">;
+  /**
+   * the agent DaemonSet: owns the Leases this agent creates (heartbeat, owned assignments), so
+   * that the garbage collector removes them with it on uninstall
+   */
+  owner?: Owner;
 }
 
 export class Agent {
@@ -47,6 +52,7 @@ export class Agent {
       namespace: opts.namespace,
       identity: opts.nodeName,
       log: opts.log,
+      owner: opts.owner,
       ...opts.ownership,
     });
     this.runtime = new NodeRuntime(starters, {
@@ -62,7 +68,14 @@ export class Agent {
       nodeName: opts.nodeName,
       log: opts.log,
     });
-    this.heartbeat = new Heartbeat(opts.client, opts.namespace, opts.nodeName, opts.log, opts.heartbeatMs);
+    this.heartbeat = new Heartbeat(
+      opts.client,
+      opts.namespace,
+      opts.nodeName,
+      opts.log,
+      opts.heartbeatMs,
+      opts.owner,
+    );
   }
 
   async start(): Promise<void> {

@@ -9,7 +9,7 @@ import { DeviceStates, STATE_SELECTOR } from "./devices/state.ts";
 import type { AgentTemplate } from "./manifests/agent.ts";
 import { type DeviceControllerOptions, DeviceReconciler } from "./reconcile/devices.ts";
 import { FIELD_MANAGER, PlanReconciler } from "./reconcile/plan.ts";
-import { CORE, type KubeClient, type KubeObject } from "./runtime/client.ts";
+import { CORE, type KubeClient, type KubeObject, type Owner } from "./runtime/client.ts";
 import { Controller } from "./runtime/controller.ts";
 import { EventRecorder } from "./runtime/events.ts";
 import { Informer } from "./runtime/informer.ts";
@@ -24,7 +24,8 @@ export interface OperatorOptions {
   /** this replica's name in the Lease (default: host name and pid) */
   identity?: string;
   leaderElection?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number } | false;
-  owner?: { apiVersion: string; kind: string; name: string; uid: string };
+  /** the operator's Deployment: owns what the operator creates in its namespace (deleted on uninstall) */
+  owner?: Owner;
   /** informers relist this often (drift of NodeConfigs and statuses is corrected then) */
   resyncMs?: number;
   /** called when this replica loses leadership after having it (it stops reconciling and campaigns again) */
@@ -102,6 +103,7 @@ export class Operator {
         name: LEADER_LEASE,
         identity: opts.identity ?? `${hostname()}_${process.pid}`,
         log,
+        owner: opts.owner,
         ...(opts.leaderElection ?? {}),
         onStartedLeading: () => this.lead(),
         onStoppedLeading: () => {

@@ -21,6 +21,7 @@ import type { LabState } from "../../src/lab/state.ts";
 import {
   down,
   examplesDir,
+  INTERNET,
   missingCapability,
   ns,
   progressOn,
@@ -31,7 +32,7 @@ import { helmRender, type RenderedDocument, renderChart } from "../helm/render.t
 import { type ControlPlane, startControlPlane } from "./controlplane.ts";
 import { type BuiltImage, buildImage } from "./image.ts";
 import { machineState } from "./machine.ts";
-import { listNamespaces, run } from "./netns.ts";
+import { Daemon, listNamespaces, run } from "./netns.ts";
 import { applyManifests, nodeAvailable, startNode, type TestNode } from "./node.ts";
 import { kernelBaseline } from "./node-kernel.ts";
 
@@ -47,6 +48,9 @@ const LAB_FILES = ["nat64.yaml", "dns64.yaml", "ra.yaml", "dhcp.yaml"];
 const NEW_POOL4 = "198.51.100.101-198.51.100.150";
 /** the IPv4-only web server through the NAT64 prefix (RFC 6052 §2.2, /96) */
 const V4ONLY_VIA_NAT64 = `http://[fd00:ff9b::${SERVERS.v4only4}]/`;
+/** a TCP echo server beside it (test/services/nat64/echo.py), for a connection that lives through a roll */
+const ECHO = join(ROOT, "test", "services", "nat64", "echo.py");
+const ECHO_PORT = "7000";
 
 /** Why this cannot run here (printed as the skip reason): the node, helm-render (Go), the lab's peers. */
 const skip = (() => {
@@ -79,6 +83,8 @@ describe("the seed's network through agent pods on a real node (chart, operator,
   let before0: ReturnType<typeof machineState>;
   let installed: RenderedDocument[] = [];
   const labDir = mkdtempSync(join(tmpdir(), "v6m-seed-lab-"));
+  /** processes a test started in the lab's namespaces (ended by after() if a test failed) */
+  const daemons: Daemon[] = [];
 
   const kubectlJson = <T = { items: Obj[] }>(args: string[]): T =>
     JSON.parse(cp.kubectl([...args, "-o", "json"])) as T;
@@ -279,6 +285,7 @@ describe("the seed's network through agent pods on a real node (chart, operator,
   });
 
   after(async () => {
+    for (const d of daemons) await d.stop("SIGTERM", 2000);
     // idempotent: the last test does all of it and checks it; this is for a failure before it
     if (lab) await down(lab.dir, progress, { keepFiles: true }).catch(() => undefined);
     await node?.stop().catch(() => undefined);
@@ -377,8 +384,40 @@ describe("the seed's network through agent pods on a real node (chart, operator,
     await until("the changed Nat64Gateway Programmed 1/1 nodes", 60_000, () => userResources("1/1 nodes"));
   });
 
-  it("helm upgrade with a changed value rolls the agents, which translate again", async () => {
+  /** The echo client's JSON lines so far (echo.py: one per echo, then an error or a summary). */
+  const echoes = (d: Daemon): Record<string, unknown>[] =>
+    readFileSync(d.log, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it("helm upgrade with a changed value rolls the agents, which translate again; an established TCP connection lives through it", async () => {
     const old = agentPods()[0]!;
+    // A long-lived connection from the IPv6-only client to an IPv4-only echo server, a line every
+    // ~200 ms through the roll: the new agent's NAT64 takes the old one's sessions over (the
+    // session handover in the node's state directory, docs/nat64.md).
+    const server = new Daemon(
+      "echo server",
+      ns(lab!, INTERNET),
+      ["python3", ECHO, "server", SERVERS.v4only4, ECHO_PORT],
+      join(labDir, "echo-server.log"),
+    );
+    daemons.push(server);
+    await until("the echo server listening", 20_000, () =>
+      run(ns(lab!, INTERNET), ["ss", "-Htln", `sport = :${ECHO_PORT}`]).includes(ECHO_PORT)
+        ? true
+        : undefined,
+    );
+    const client = new Daemon(
+      "echo client",
+      ns(lab!, "c3"),
+      ["python3", ECHO, "client", `fd00:ff9b::${SERVERS.v4only4}`, ECHO_PORT],
+      join(labDir, "echo-client.log"),
+    );
+    daemons.push(client);
+    await until("5 lines echoed through the NAT64", 30_000, () =>
+      echoes(client).length >= 5 ? true : undefined,
+    );
     const r = await render({ agent: { logLevel: "debug" } });
     const t0 = performance.now();
     applyRendered(r.manifest);
@@ -411,6 +450,31 @@ describe("the seed's network through agent pods on a real node (chart, operator,
       `# helm upgrade → agents rolled and translating: ${ms} ms; NAT64 unreachable for at most ${Math.round(gap)} ms`,
     );
     assert.notEqual(rolled.metadata.name, old.metadata.name);
+    // The same connection echoes through the new agent: 10 more lines once it translates.
+    const seen = echoes(client).length;
+    await until("the connection opened before the upgrade to echo through the new agent", 90_000, () => {
+      const lines = echoes(client);
+      const failed = lines.find((l) => l.error);
+      if (failed) assert.fail(`the connection through the NAT64 died in the roll: ${JSON.stringify(failed)}`);
+      return lines.length >= seen + 10 ? true : undefined;
+    });
+    const counters = Object.values(
+      agentStatus<Record<string, { counters: Record<string, number> }>>("translations") ?? {},
+    )[0]?.counters;
+    await client.stop();
+    await server.stop();
+    const summary = echoes(client).at(-1)!;
+    assert.equal(summary.done, true, JSON.stringify(summary));
+    const peers = new Set(echoes(client).flatMap((l) => (l.peer ? [String(l.peer)] : [])));
+    assert.equal(peers.size, 1, `one pool4 transport address all along: ${[...peers].join(", ")}`);
+    console.log(
+      `# an established TCP connection through the roll: ${summary.echoed} lines echoed, longest gap ` +
+        `${summary.maxGapMs} ms; sessions handed over ${counters?.handoverCarried}, restored ${counters?.handoverRestored}`,
+    );
+    assert.ok(
+      (counters?.handoverRestored ?? 0) >= 1,
+      `the new agent restored the session: ${JSON.stringify(counters)}`,
+    );
     await until("the user's resources Ready again, 1/1 nodes", 60_000, () => userResources("1/1 nodes"));
   });
 
@@ -440,27 +504,22 @@ describe("the seed's network through agent pods on a real node (chart, operator,
     // kept: the CRDs, and with them the user's resources
     for (const c of crds) cp.kubectl(["get", "crd", c.metadata.name]);
     assert.equal(kubectlJson(["get", KINDS.join(","), "-n", USER_NS]).items.length, KINDS.length);
-    // Left in the namespace: no object of the chart's, only the runtime state the operator and
-    // the agents wrote (owned by nothing the uninstall deletes; README "Kubernetes"): the Leases
-    // (leader, heartbeats, owned assignments) and the DHCP lease store of each scope.
-    const left = kubectlJson([
-      "get",
-      "configmaps,secrets,serviceaccounts,roles,rolebindings,leases",
-      "-n",
-      RELEASE_NS,
-    ])
-      .items.map((o) => `${o.kind}/${o.metadata.name}`)
-      .filter(
-        (n) => !/^(ConfigMap\/kube-root-ca\.crt|ServiceAccount\/default|Secret\/default-token-\w+)$/.test(n),
-      );
-    console.log(`# left in ${RELEASE_NS} after the uninstall: ${left.join(", ")}`);
-    const runtimeState =
-      /^(Lease\/v6mostly-operator|Lease\/v6mostly-agent-[a-z0-9.-]+|Lease\/v6mostly-owner-[a-z0-9.-]+|ConfigMap\/v6mostly-dhcp4-leases-[a-z0-9.-]+)$/;
-    assert.deepEqual(
-      left.filter((n) => !runtimeState.test(n)),
-      [],
-      "nothing but the Leases and DHCP lease stores left in the release's namespace",
+    // Nothing of ours left in the namespace: the runtime state the operator and the agents wrote
+    // (the Leases: leader, heartbeats, owned assignments; the DHCP lease store of each scope) is
+    // owned by the operator's Deployment or the agent DaemonSet, so the garbage collector removes it.
+    const leftOver = () =>
+      kubectlJson(["get", "configmaps,secrets,serviceaccounts,roles,rolebindings,leases", "-n", RELEASE_NS])
+        .items.map((o) => `${o.kind}/${o.metadata.name}`)
+        .filter(
+          (n) =>
+            !/^(ConfigMap\/kube-root-ca\.crt|ServiceAccount\/default|Secret\/default-token-\w+)$/.test(n),
+        );
+    console.log(`# left in ${RELEASE_NS} as the pods are gone: ${leftOver().join(", ") || "nothing"}`);
+    const t1 = performance.now();
+    await until("nothing of ours left in the release's namespace (the garbage collector)", 60_000, () =>
+      leftOver().length === 0 ? true : undefined,
     );
+    console.log(`# … and nothing ${Math.round(performance.now() - t1)} ms later`);
   });
 
   it("leaves nothing behind: the lab's namespaces, the node, the control plane; the machine as it was", async () => {

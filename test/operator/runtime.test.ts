@@ -213,6 +213,38 @@ describe("leader election", () => {
     }
   });
 
+  it("with an owner the Lease names it (uninstall deletes it); a Lease written without one gets it at renewal", async () => {
+    const api = await new FakeApi().start();
+    try {
+      const owner = { apiVersion: "apps/v1", kind: "Deployment", name: "v6mostly-operator", uid: "u-1" };
+      const want = [{ ...owner, blockOwnerDeletion: false }];
+      await api.client().create(CORE.leases, { metadata: { name: "old", namespace: "ns" }, spec: {} });
+      const electors = ["op", "old"].map(
+        (name) =>
+          new LeaderElector(api.client(), {
+            namespace: "ns",
+            name,
+            identity: "a",
+            owner,
+            leaseDurationMs: 1000,
+            renewDeadlineMs: 700,
+            retryPeriodMs: 100,
+            onStartedLeading: () => undefined,
+            onStoppedLeading: () => undefined,
+          }),
+      );
+      for (const e of electors) e.start();
+      await until("both lead", () => electors.every((e) => e.isLeader));
+      for (const name of ["op", "old"]) {
+        const lease = await api.client().get(CORE.leases, "ns", name);
+        assert.deepEqual(lease.metadata.ownerReferences, want, name);
+      }
+      for (const e of electors) await e.stop();
+    } finally {
+      await api.stop();
+    }
+  });
+
   it("a leader that cannot renew stops leading before the lease expires", async () => {
     const api = await new FakeApi().start();
     try {

@@ -19,7 +19,7 @@
 // a candidate that cannot reach its Lease, or could not start the service when it won, reports
 // Ready=False with the reason. The operator's "2/2 nodes" then counts healthy candidates.
 
-import type { KubeClient } from "../../operator/runtime/client.ts";
+import type { KubeClient, Owner } from "../../operator/runtime/client.ts";
 import { LeaderElector } from "../../operator/runtime/leader.ts";
 import type { DhcpAssignment, Dns64Assignment, Ownership } from "../../planner/plan.ts";
 import {
@@ -73,6 +73,8 @@ export interface OwnershipOptions {
   announce?: AnnounceSchedule;
   /** first pause before campaigning again after a failed start; doubles up to 60 s */
   retryMs?: number;
+  /** the Leases' owner (the agent DaemonSet): deleted with it on uninstall */
+  owner?: Owner;
 }
 
 /** Starters with owned assignments behind the gate; everything else starts as before. */
@@ -147,6 +149,7 @@ export class OwnedService<A extends OwnedAssignment> implements RunningService<A
       namespace: this.opts.namespace,
       name: this.owner.lease,
       identity: this.opts.identity,
+      owner: this.opts.owner,
       leaseDurationMs: t.leaseDurationMs,
       renewDeadlineMs: t.renewDeadlineMs,
       retryPeriodMs: t.retryPeriodMs,

@@ -8,7 +8,7 @@ import { timingFor } from "../../agent/ownership/gate.ts";
 import { starters } from "../../agent/starters.ts";
 import { startStatusServer } from "../../agent/status.ts";
 import { parseDuration } from "../../api/duration.ts";
-import { KubeClient } from "../../operator/runtime/client.ts";
+import { CORE, KubeClient, type Owner } from "../../operator/runtime/client.ts";
 import { ApiLeaseStore } from "../../services/dhcp4/storeapi.ts";
 import { createLogger } from "../../util/log.ts";
 import { untilSignal } from "../signals.ts";
@@ -38,6 +38,10 @@ export function register(program: Command): void {
       "15s",
     )
     .option(
+      "--owner-daemonset <name>",
+      "the agent DaemonSet (in --namespace): owns the Leases and DHCP lease ConfigMaps this agent creates, so that deleting it (helm uninstall) removes them",
+    )
+    .option(
       "--status-address <addr>",
       "where /metrics, /healthz, /readyz and /translations are served; 'off' for none",
       "127.0.0.1:9464",
@@ -57,6 +61,7 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
         stateDir: string;
         statusAddress: string;
         ownerLease: string;
+        ownerDaemonset?: string;
       }) => {
         const log = createLogger("v6mostly-agent").child({ node: opts.nodeName });
         mkdirSync(opts.stateDir, { recursive: true });
@@ -77,6 +82,16 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
           process.exit(1);
         }
         const client = await KubeClient.load(opts.kubeconfig);
+        let owner: Owner | undefined;
+        if (opts.ownerDaemonset) {
+          const ds = await client.get(CORE.daemonsets, opts.namespace, opts.ownerDaemonset);
+          owner = {
+            apiVersion: "apps/v1",
+            kind: "DaemonSet",
+            name: ds.metadata.name,
+            uid: ds.metadata.uid ?? "",
+          };
+        }
         const server = opts.statusAddress === "off" ? undefined : await startStatusServer(opts.statusAddress);
         const agent = new Agent({
           client,
@@ -95,11 +110,13 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
                       scope: a,
                       identity: opts.nodeName,
                       log,
+                      owner,
                     })
                   : undefined,
             }),
           ),
           ownership: { timing: timingFor(lease.seconds * 1000) },
+          owner,
           server,
           version: program.version() ?? "dev",
         });

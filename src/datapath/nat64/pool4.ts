@@ -188,10 +188,34 @@ export class Pool4 {
     if (!info) return -1;
     const port = this.pickPort(info, pi, proto, port6);
     if (port < 0) return -1;
+    return this.bind(info, pi, port, host);
+  }
+
+  /** Marks the port taken and pairs the host with the address (or counts one more entry of it). */
+  private bind(info: AddrInfo, pi: number, port: number, host: string): number {
     this.set(info, pi).add(port);
+    const pair = this.paired.get(host);
     if (pair) pair.refs++;
     else this.paired.set(host, { addr: info.addr, refs: 1 });
     return info.addr * 65536 + port;
+  }
+
+  /**
+   * Allocates one given transport address (addr * 65536 + port) to `host`, for a BIB entry handed
+   * over from the previous translator: the address in the pool, the port in its range, this
+   * worker's and free, and the host not paired with another address (RFC 4787 REQ-2). Returns
+   * `want`, or -1.
+   */
+  take(proto: number, host: string, want: number): number {
+    const addr = Math.floor(want / 65536) >>> 0;
+    const port = want % 65536;
+    const info = this.byAddr.get(addr);
+    const pair = this.paired.get(host);
+    if (!info || info.size === 0 || port < info.portMin || port > info.portMax || !this.mine(port)) return -1;
+    if (pair && pair.addr !== addr) return -1;
+    const pi = protoIndex(proto);
+    if (this.set(info, pi).has(port)) return -1;
+    return this.bind(info, pi, port, host);
   }
 
   private pickPort(info: AddrInfo, pi: number, proto: number, want: number): number {

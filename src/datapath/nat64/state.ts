@@ -539,9 +539,11 @@ export class Nat64State {
 
   /**
    * RFC 6146 §3.5.1.1: a dynamic BIB entry's slot, or -1 when pool4 is exhausted for this host,
-   * or CLIENT_LIMIT when the client of address a[o..o+16) holds its limit of ports.
+   * or CLIENT_LIMIT when the client of address a[o..o+16) holds its limit of ports. `want`
+   * (address * 65536 + port) takes that pool4 transport address instead: a session handed over
+   * from the previous translator (handover.ts); -1 when it is not this table's to give.
    */
-  createBib(proto: number, a: Uint8Array, o: number, port6: number): number {
+  createBib(proto: number, a: Uint8Array, o: number, port6: number, want = -1): number {
     const m = this.cMask;
     const w0 = (read32(a, o) & m[0]!) >>> 0;
     const w1 = (read32(a, o + 4) & m[1]!) >>> 0;
@@ -551,7 +553,7 @@ export class Nat64State {
     // RFC 6888 §3 REQ-4: a limit of external ports per subscriber.
     if (c !== NONE && this.cPorts[c]! >= this.limits.ports) return CLIENT_LIMIT;
     const host = hostKey(a, o);
-    const r = this.pool.allocate(proto, host, port6);
+    const r = want < 0 ? this.pool.allocate(proto, host, port6) : this.pool.take(proto, host, want);
     if (r < 0) return NONE;
     if (c === NONE) c = this.newClient(w0, w1, w2, w3);
     const b = this.newBib(proto, a, o, port6, Math.floor(r / 65536) >>> 0, r % 65536, false);
@@ -844,6 +846,12 @@ export class Nat64State {
     this.sNext[s] = this.sFree;
     this.sFree = s;
     if (this.bRefs[b] === 0 && this.bStatic[b] === 0) this.removeBib(b);
+  }
+
+  /** A handed-over session's TCP state and expiry (handover.ts), set after createSession. */
+  restoreTimer(s: number, state: number, expires: number): void {
+    this.sState[s] = state;
+    this.sExpires[s] = expires;
   }
 
   /** Holds an unsolicited IPv4 SYN (RFC 6146 §3.5.2.2). False when the hold table is full. */

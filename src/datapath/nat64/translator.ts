@@ -78,7 +78,8 @@ export interface Nat64Config {
   share?: PortShare;
 }
 
-function prefixMatch(a: Uint8Array, o: number, p: { bytes: Uint8Array; len: number }): boolean {
+/** Whether the address at a[o..o+16) lies in prefix p. */
+export function prefixMatch(a: Uint8Array, o: number, p: { bytes: Uint8Array; len: number }): boolean {
   const full = p.len >>> 3;
   for (let i = 0; i < full; i++) if (a[o + i] !== p.bytes[i]) return false;
   const rem = p.len & 7;

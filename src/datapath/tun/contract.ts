@@ -33,6 +33,8 @@ export interface WorkerInput {
   offload: boolean;
   /** Multi-queue stateful NAT64: this worker's place among the workers (see nat64/shard.ts). */
   shard?: ShardInput;
+  /** Stateful: sessions handed over from the previous translator, to restore first (nat64/handover.ts). */
+  handover?: Uint8Array;
 }
 
 export interface ShardInput {
@@ -69,5 +71,9 @@ export type WorkerMessage =
   | { type: "snapshot"; sessions: SessionRow[]; total: number }
   /** A session event, when logEvents is set (at most 100 a second). */
   | { type: "log"; msg: string; proto: number; ipv6: string; ipv4: string; remote?: string; state?: string }
+  /** Stateful, before "ready": what became of the handed-over sessions. */
+  | { type: "restored"; restored: number; refused: number }
+  /** Stateful, before "stopped": the sessions to hand over to the next translator (nat64/handover.ts). */
+  | { type: "handover"; records: Uint8Array }
   /** The loop has ended after the stop flag was raised; the counters are final. */
   | { type: "stopped" };

@@ -18,6 +18,7 @@
  * in the WorkerInput.
  */
 import { format4, format6 } from "../../util/addrtext.ts";
+import { exportSessions, restoreSessions } from "../nat64/handover.ts";
 import { OWNER_FRAGMENT, packetOwner } from "../nat64/shard.ts";
 import { bibV6 } from "../nat64/state.ts";
 import { tcpStateName } from "../nat64/tcp.ts";
@@ -147,6 +148,8 @@ export class PacketLoop {
     if (input.mode === "stateful") {
       const nat = new Nat64Translator({ ...input.nat64!, hopLimitMode: "tun" });
       if (input.logEvents) nat.state.onEvent = (e) => this.logEvent(e);
+      if (input.handover)
+        io.post({ type: "restored", ...restoreSessions(nat.state, input.handover, io.now()) });
       this.nat = nat;
       this.siit = null;
       this.tr = nat.siit;
@@ -226,6 +229,7 @@ export class PacketLoop {
       }
     }
     this.publishStats();
+    if (this.nat) io.post({ type: "handover", records: exportSessions(this.nat.state, io.now()) });
     io.post({ type: "stopped" });
   }
 

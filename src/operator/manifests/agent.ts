@@ -84,7 +84,16 @@ export function agentDaemonSet(
             name: "agent",
             image: t.image,
             imagePullPolicy: t.imagePullPolicy ?? "IfNotPresent",
-            args: ["agent", "--state-dir", stateDir, "--status-address", `0.0.0.0:${port}`],
+            args: [
+              "agent",
+              "--state-dir",
+              stateDir,
+              "--status-address",
+              `0.0.0.0:${port}`,
+              // what the agent creates goes with the DaemonSet (helm uninstall)
+              "--owner-daemonset",
+              AGENT_NAME,
+            ],
             env: [
               { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
               { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },

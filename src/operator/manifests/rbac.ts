@@ -9,12 +9,13 @@
 // Its admission webhook (webhookPolicyRules, separate objects so the chart can leave them out):
 // the certificate Secret and the ValidatingWebhookConfiguration, by name.
 // Agent: nothing cluster-wide; in the operator's namespace it reads NodeConfigs, writes their
-// /status, renews Leases (its heartbeat, and the addresses it owns) and keeps the DHCP leases of
-// the scopes it serves in ConfigMaps.
+// /status, renews Leases (its heartbeat, and the addresses it owns), keeps the DHCP leases of
+// the scopes it serves in ConfigMaps, and reads its own DaemonSet (their owner, for uninstall).
 
 import { NODE_CONFIG } from "../../api/nodeconfig.ts";
 import { GROUP, KIND_NAMES, KINDS } from "../../api/resources.ts";
 import { WEBHOOK_CONFIGURATION, WEBHOOK_SECRET } from "../webhook/configuration.ts";
+import { AGENT_NAME } from "./agent.ts";
 
 export const OPERATOR_ACCOUNT = "v6mostly-operator";
 export const AGENT_ACCOUNT = "v6mostly-agent";
@@ -108,6 +109,8 @@ export function agentNamespaceRules(): Rule[] {
       resources: ["leases"],
       verbs: ["get", "create", "update", "patch"],
     },
+    // its DaemonSet, by name: the owner of the Leases and ConfigMaps it creates (--owner-daemonset)
+    { apiGroups: ["apps"], resources: ["daemonsets"], resourceNames: [AGENT_NAME], verbs: ["get"] },
     // the DHCP lease store of the scopes it serves (services/dhcp4/storeapi.ts: find, create,
     // merge patch, replace); without it no DhcpScope ever served from a pod (403, seen on a node)
     { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update", "patch"] },

@@ -67,6 +67,25 @@ export interface ObjectMeta {
   }[];
 }
 
+/**
+ * The object whose deletion takes another with it (the garbage collector's owner): what an
+ * uninstall removes. It must live in the same namespace as the objects it owns.
+ */
+export interface Owner {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/**
+ * metadata.ownerReferences naming `owner` (none without one). blockOwnerDeletion is false: setting
+ * it true needs the right to update the owner's finalizers, which nobody here has.
+ */
+export function ownedBy(owner: Owner | undefined): Pick<ObjectMeta, "ownerReferences"> {
+  return owner ? { ownerReferences: [{ ...owner, blockOwnerDeletion: false }] } : {};
+}
+
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;

@@ -5,7 +5,15 @@
 // deadline stops leading before anyone else may start. Updates carry the resourceVersion read, so
 // two candidates racing for an expired lease cannot both win (one gets 409 Conflict).
 import type { Logger } from "../../util/log.ts";
-import { CORE, isConflict, isNotFound, type KubeClient, type KubeObject } from "./client.ts";
+import {
+  CORE,
+  isConflict,
+  isNotFound,
+  type KubeClient,
+  type KubeObject,
+  type Owner,
+  ownedBy,
+} from "./client.ts";
 
 export interface LeaseSpec {
   holderIdentity?: string | null;
@@ -30,6 +38,8 @@ export interface ElectionOptions {
   onStoppedLeading(): void;
   /** after each successful renewal while leading, with the time (this clock) the attempt began */
   onRenewed?(at: number): void;
+  /** the Lease's owner: the garbage collector deletes the Lease with it (an uninstall) */
+  owner?: Owner;
 }
 
 /** MicroTime as the API writes it: RFC 3339 with microseconds. */
@@ -159,7 +169,10 @@ export class LeaderElector {
     if (!this.running) return false;
     if (!current) {
       try {
-        await this.client.create<Lease>(CORE.leases, { metadata: { name, namespace }, spec: mine });
+        await this.client.create<Lease>(CORE.leases, {
+          metadata: { name, namespace, ...ownedBy(this.opts.owner) },
+          spec: mine,
+        });
         this.observed = { record: JSON.stringify(mine), at: now };
         this.holder = identity;
         return true;
@@ -180,7 +193,9 @@ export class LeaderElector {
         ? { ...spec, renewTime: microTime(now), leaseDurationSeconds: mine.leaseDurationSeconds }
         : { ...mine, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
     try {
-      await this.client.replace<Lease>(CORE.leases, { ...current, spec: next });
+      // a Lease written before it had an owner (or for an owner since replaced) gets this one
+      const metadata = { ...current.metadata, ...ownedBy(this.opts.owner) };
+      await this.client.replace<Lease>(CORE.leases, { ...current, metadata, spec: next });
     } catch (e) {
       if (isConflict(e)) return false;
       if (isNotFound(e)) return false;

@@ -5,7 +5,14 @@
 // replica within moments; a timer wakes each replica when its certificate is due. The Secret's
 // contents never reach the log: only serial numbers, fingerprints and dates.
 import type { Logger } from "../../util/log.ts";
-import { CORE, isConflict, type KubeClient, type KubeObject } from "../runtime/client.ts";
+import {
+  CORE,
+  isConflict,
+  type KubeClient,
+  type KubeObject,
+  type Owner,
+  ownedBy,
+} from "../runtime/client.ts";
 import { Informer } from "../runtime/informer.ts";
 import {
   type CertificateBundle,
@@ -38,12 +45,8 @@ export interface CertificateSecretOptions {
 
 type SecretObject = KubeObject & { type?: string; data?: Record<string, string> };
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-}
+/** The object whose deletion takes the Secret along (client.ts Owner). */
+export type OwnerReference = Owner;
 
 export function toSecret(
   namespace: string,
@@ -61,7 +64,7 @@ export function toSecret(
       name,
       namespace,
       labels: { "app.kubernetes.io/name": "v6mostly", "app.kubernetes.io/component": "webhook" },
-      ...(owner ? { ownerReferences: [{ ...owner, blockOwnerDeletion: false }] } : {}),
+      ...ownedBy(owner),
     },
     type: "kubernetes.io/tls",
     data,

@@ -29,8 +29,8 @@
 //
 // Writes: group commit, as the file store: one PUT in flight; the records of every decision made
 // meanwhile go out together in the next one.
-import type { KubeClient, KubeObject } from "../../operator/runtime/client.ts";
-import { isConflict, isNotFound } from "../../operator/runtime/client.ts";
+import type { KubeClient, KubeObject, Owner } from "../../operator/runtime/client.ts";
+import { isConflict, isNotFound, ownedBy } from "../../operator/runtime/client.ts";
 import { objectNameOf } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
 import { type Lease, liveBinding } from "./leases.ts";
@@ -73,6 +73,8 @@ export interface ApiLeaseStoreOptions {
   log?: Logger;
   /** how many times load() tries its takeover when the ConfigMap is created or deleted meanwhile (default 10) */
   takeoverAttempts?: number;
+  /** the ConfigMap's owner (the agent DaemonSet): deleted with it on uninstall */
+  owner?: Owner;
 }
 
 interface Waiter {
@@ -130,12 +132,20 @@ export class ApiLeaseStore implements LeaseStore {
           const body: ConfigMap = {
             apiVersion: "v1",
             kind: "ConfigMap",
-            metadata: { name: this.name, namespace, labels: STORE_LABELS, annotations: this.annotations() },
+            metadata: {
+              name: this.name,
+              namespace,
+              labels: STORE_LABELS,
+              annotations: this.annotations(),
+              ...ownedBy(this.opts.owner),
+            },
             data: { holder: identity, term: String(term), leases: "" },
           };
           await client.create<ConfigMap>(CONFIGMAPS, body);
         } else {
           await client.mergePatch<ConfigMap>(CONFIGMAPS, namespace, this.name, {
+            // a store written before it had an owner (or for one since replaced) gets this one
+            ...(this.opts.owner ? { metadata: ownedBy(this.opts.owner) } : {}),
             data: { holder: identity, term: String(term) },
           });
         }

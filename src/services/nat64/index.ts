@@ -11,6 +11,7 @@ import type { SessionRow } from "../../datapath/tun/contract.ts";
 import { counters, dropsByName } from "../../datapath/tun/stats.ts";
 import type { Nat64Assignment } from "../../planner/plan.ts";
 import { type RunningService, type ServiceContext, ServiceError } from "../contract.ts";
+import { SessionHandover } from "./handover.ts";
 import { HostPlumbing, preflight, uplinkSubnets } from "./host.ts";
 import { gatewayMetrics } from "./metrics.ts";
 import { type GatewayOptions, planGateway, proxyArp } from "./plan.ts";
@@ -60,11 +61,14 @@ export async function startNat64Gateway(
     log.info(extra ?? {}, msg),
   );
   await plumbing.cleanStale();
+  // Stateful: the sessions a graceful stop of the previous translator left (handover.ts).
+  const handover = plan.nat64 ? new SessionHandover(ctx.stateDir, assignment.name, log) : undefined;
+  const carried = plan.nat64 && handover?.take({ ...plan.nat64, workers: plan.queues });
   const queues = openQueues(plan, log);
   let workers: PacketWorkers;
   try {
     await plumbing.apply();
-    workers = await PacketWorkers.start(plan, queues, log);
+    workers = await PacketWorkers.start(plan, queues, log, carried);
   } catch (e) {
     queues.close();
     await plumbing.remove().catch(() => undefined);
@@ -74,8 +78,11 @@ export async function startNat64Gateway(
     { mode: spec.mode, prefix: spec.prefix, pool4: assignment.pool4, tun: spec.tunName },
     "translating",
   );
+  // each worker restores its share before it says it runs: the counts are in
+  if (carried) log.info(workers.restored, "handed-over sessions restored");
 
   const stats = workers.stats;
+  const handoverCounts = () => (handover ? { ...handover.counts, ...workers.restored } : {});
   const unpublish = ctx.publish?.("translations", (): TranslationsTopic => {
     const table = workers.sessions();
     return {
@@ -83,7 +90,7 @@ export async function startNat64Gateway(
       tun: spec.tunName,
       prefix: spec.prefix.text,
       pool4: assignment.pool4.map(String),
-      counters: counters(stats),
+      counters: { ...counters(stats), ...handoverCounts() },
       drops: Object.fromEntries(Object.entries(dropsByName(stats)).filter(([, v]) => v > 0)),
       sessions: table.sessions,
       totalSessions: table.total,
@@ -99,12 +106,20 @@ export async function startNat64Gateway(
       metrics?.remove();
       await workers.stop();
       queues.close();
+      if (plan.nat64 && handover && workers.handedOver.some((r) => r.length > 0)) {
+        try {
+          handover.save(plan.nat64.pool6, workers.handedOver);
+        } catch (e) {
+          log.warn({ error: (e as Error).message }, "could not write the sessions for the next translator");
+        }
+      }
       await plumbing.remove();
       log.info({ dev: spec.tunName }, "stopped");
     },
     stats() {
       const c: Record<string, number> = counters(stats);
       if (workers.failure || !workers.alive) c.workerFailed = 1;
+      Object.assign(c, handoverCounts());
       return c;
     },
     // for fate-sharing (src/agent/fatesharing.ts): the RA and DNS64 that send clients here

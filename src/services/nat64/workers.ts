@@ -87,11 +87,16 @@ export class PacketWorkers {
   private running: number;
   private whenStopped: (() => void) | null = null;
   failure: Error | null = null;
+  /** Stateful: each worker's sessions as it stopped, to hand over (nat64/handover.ts). */
+  readonly handedOver: Uint8Array[] = [];
+  /** Stateful: handed-over sessions the workers put back, and those they refused. */
+  readonly restored = { handoverRestored: 0, handoverRefused: 0 };
 
   private constructor(
     private readonly plan: GatewayPlan,
     queues: Queues,
     private readonly log: Logger,
+    handover?: readonly Uint8Array[],
   ) {
     const n = queues.fds.length;
     const buffers = queues.fds.map(() => new SharedArrayBuffer(STATS_LEN * 8));
@@ -125,6 +130,7 @@ export class PacketWorkers {
       loop: plan.loop,
       wake: plan.wake.bytes,
       offload: queues.offload,
+      handover: handover?.[q],
     });
     const entry = siblingModule(import.meta.url, "../../datapath/tun/worker");
     this.workers = queues.fds.map((_, q) => startWorker(entry, inputFor(q)));
@@ -134,9 +140,17 @@ export class PacketWorkers {
     for (const w of this.workers) this.watch(w);
   }
 
-  /** Starts the workers and waits until each has loaded (tens of ms built, about a second under tsx). */
-  static async start(plan: GatewayPlan, queues: Queues, log: Logger): Promise<PacketWorkers> {
-    const pw = new PacketWorkers(plan, queues, log);
+  /**
+   * Starts the workers and waits until each has loaded (tens of ms built, about a second under tsx).
+   * `handover`: the sessions each worker restores first (stateful).
+   */
+  static async start(
+    plan: GatewayPlan,
+    queues: Queues,
+    log: Logger,
+    handover?: readonly Uint8Array[],
+  ): Promise<PacketWorkers> {
+    const pw = new PacketWorkers(plan, queues, log, handover);
     let exited = false;
     await Promise.all(
       pw.workers.map(
@@ -198,6 +212,10 @@ export class PacketWorkers {
       else if (m.type === "log") {
         const { type: _t, msg, ...rest } = m;
         this.log.debug(rest, String(msg));
+      } else if (m.type === "handover") this.handedOver.push(m.records as Uint8Array);
+      else if (m.type === "restored") {
+        this.restored.handoverRestored += m.restored as number;
+        this.restored.handoverRefused += m.refused as number;
       } else if (m.type === "stopped") finished();
     });
     w.on("error", (e) => {

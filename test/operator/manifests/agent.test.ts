@@ -11,6 +11,7 @@ import { agentDaemonSet } from "../../../src/operator/manifests/agent.ts";
 type Pod = {
   hostNetwork: boolean;
   containers: {
+    args: string[];
     volumeMounts: { name: string; mountPath: string }[];
     securityContext: { privileged: boolean; capabilities: { add: string[]; drop: string[] } };
   }[];
@@ -48,5 +49,10 @@ describe("agentDaemonSet", () => {
       drop: ["ALL"],
       add: ["NET_ADMIN", "NET_RAW", "NET_BIND_SERVICE"],
     });
+  });
+
+  it("names the DaemonSet as the owner of what the agent creates (helm uninstall removes it with it)", () => {
+    const args = pod().containers[0]!.args;
+    assert.equal(args[args.indexOf("--owner-daemonset") + 1], "v6mostly-agent");
   });
 });

@@ -22,6 +22,13 @@ describe("agentNamespaceRules", () => {
     });
   }
 
+  it("reads its own DaemonSet by name, nothing else of apps (the owner of what it creates: --owner-daemonset)", () => {
+    const apps = agentNamespaceRules().filter((r) => r.apiGroups.includes("apps"));
+    assert.deepEqual(apps, [
+      { apiGroups: ["apps"], resources: ["daemonsets"], resourceNames: ["v6mostly-agent"], verbs: ["get"] },
+    ]);
+  });
+
   it("allows nothing on Secrets", () => {
     for (const v of ["get", "list", "watch"]) assert.equal(allows("", "secrets", v), false);
   });

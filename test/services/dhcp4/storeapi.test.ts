@@ -174,6 +174,38 @@ after(async () => {
   await fake?.stop();
 });
 
+describe("the store's owner (helm uninstall removes the ConfigMap with the agent DaemonSet)", () => {
+  it("names it from the creation; a store created without one gets it at the next takeover", async () => {
+    const api = await new FakeApi().start();
+    try {
+      const owner = { apiVersion: "apps/v1", kind: "DaemonSet", name: "v6mostly-agent", uid: "u-2" };
+      const owners = async () =>
+        (await api.client().get(CORE.configmaps, NS, leaseStoreName(SCOPE))).metadata.ownerReferences;
+      await new ApiLeaseStore({ client: api.client(), namespace: NS, scope: SCOPE, identity: "a" }).load();
+      assert.equal(await owners(), undefined);
+      await new ApiLeaseStore({
+        client: api.client(),
+        namespace: NS,
+        scope: SCOPE,
+        identity: "b",
+        owner,
+      }).load();
+      assert.deepEqual(await owners(), [{ ...owner, blockOwnerDeletion: false }]);
+      await api.client().delete(CORE.configmaps, NS, leaseStoreName(SCOPE));
+      await new ApiLeaseStore({
+        client: api.client(),
+        namespace: NS,
+        scope: SCOPE,
+        identity: "c",
+        owner,
+      }).load();
+      assert.deepEqual(await owners(), [{ ...owner, blockOwnerDeletion: false }]);
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
 const why = controlPlaneAvailable();
 describe("on a real kube-apiserver", { skip: why }, () => {
   let cp: ControlPlane;
