@@ -1,0 +1,120 @@
+/**
+ * The EdgeTranslation service on a Linux node: the resource's SNAT44/66, DNAT44/66 and policies as
+ * one nftables table of v6mostly's (ruleset.ts, pure), loaded atomically through `nft` (nft.ts),
+ * and its default routes (host.ts). An update replaces the table in one transaction; stop deletes
+ * it and nothing else.
+ */
+
+import { isDeepStrictEqual } from "node:util";
+import type { EdgeAssignment } from "../../planner/plan.ts";
+import { type RunningService, type ServiceContext, ServiceError } from "../contract.ts";
+import { EdgeRoutes, forwardingProblems } from "./host.ts";
+import { NftError, natSupport, nftChainPackets, nftDeleteTable, nftLoad, type ReadText } from "./nft.ts";
+import { edgeRuleset, MappingTooFragmented, type Ruleset } from "./ruleset.ts";
+
+export interface EdgeOptions {
+  /** how the kernel's NAT support is read (tests) */
+  readKernel?: ReadText;
+}
+
+export async function startEdgeTranslation(
+  assignment: EdgeAssignment,
+  ctx: ServiceContext,
+  opts: EdgeOptions = {},
+): Promise<RunningService<EdgeAssignment>> {
+  const log = ctx.log;
+  const label = ctx.resource ?? `EdgeTranslation/${assignment.name}`;
+  const fail = (reason: string, message: string) => new ServiceError(reason, `${label}: ${message}`);
+
+  const problems = forwardingProblems(assignment.spec);
+  if (problems.length) throw fail("ForwardingOff", problems.join("; "));
+  if (natSupport(opts.readKernel) === "no")
+    throw fail(
+      "NoKernelNat",
+      "the kernel has no nf_nat (CONFIG_NF_NAT): nftables cannot translate addresses on this node",
+    );
+
+  const rulesetOf = (a: EdgeAssignment): Ruleset => {
+    try {
+      return edgeRuleset(a);
+    } catch (e) {
+      if (e instanceof MappingTooFragmented) throw fail("MappingTooFragmented", e.message);
+      throw e;
+    }
+  };
+  const load = async (r: Ruleset) => {
+    try {
+      await nftLoad(r.text);
+    } catch (e) {
+      if (!(e instanceof NftError)) throw e;
+      if (e.missing) throw fail("NoNft", e.message);
+      throw fail("RulesetRejected", `nft refused table inet ${r.table}: ${e.message}`);
+    }
+  };
+
+  let current = assignment;
+  let ruleset = rulesetOf(current);
+  const routes = new EdgeRoutes(ctx.stateDir, `edge-${assignment.namespace}-${assignment.name}`);
+  await routes.cleanStale();
+  await load(ruleset);
+  try {
+    await routes.apply(current.spec);
+  } catch (e) {
+    await nftDeleteTable(ruleset.family, ruleset.table).catch(() => undefined);
+    await routes.remove().catch(() => undefined);
+    throw fail("RouteFailed", `default route: ${(e as Error).message}`);
+  }
+  log.info({ table: ruleset.table }, "table loaded");
+  log.debug({ ruleset: ruleset.body }, "ruleset");
+
+  let updates = 0;
+  let packets: Record<string, number> = {};
+  let reading = false;
+  const refresh = () => {
+    if (reading) return;
+    reading = true;
+    nftChainPackets(ruleset.family, ruleset.table)
+      .then((p) => {
+        packets = p;
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        reading = false;
+      });
+  };
+
+  return {
+    async update(next) {
+      const nextRuleset = rulesetOf(next);
+      await load(nextRuleset);
+      if (nextRuleset.table !== ruleset.table) await nftDeleteTable(ruleset.family, ruleset.table);
+      if (
+        !isDeepStrictEqual(next.spec.defaultRoute, current.spec.defaultRoute) ||
+        next.spec.outsideInterface !== current.spec.outsideInterface
+      ) {
+        await routes.remove();
+        await routes.apply(next.spec);
+      }
+      current = next;
+      ruleset = nextRuleset;
+      updates++;
+      log.info({ table: ruleset.table }, "table replaced");
+    },
+    async stop() {
+      await nftDeleteTable(ruleset.family, ruleset.table);
+      await routes.remove();
+      log.info({ table: ruleset.table }, "table removed");
+    },
+    stats() {
+      // the counters of the last read (`nft -j list table` runs in the background)
+      refresh();
+      return {
+        updates,
+        // nat chains see the first packet of each connection only
+        dnatConnections: packets.prerouting ?? 0,
+        snatConnections: packets.postrouting ?? 0,
+        droppedInbound: packets.forward ?? 0,
+      };
+    },
+  };
+}
