@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { responderPlans } from "../../../src/services/edge/neighbours.ts";
 import {
   type Block,
   edgeRuleset,
@@ -149,5 +150,41 @@ describe("edgeRuleset", () => {
       /log prefix "v6mostly-edge-home " counter snat/,
     );
     assert.equal(tableName({ namespace: "site-a", name: "home" }), "v6mostly-edge-site-a.home");
+  });
+});
+
+describe("responderPlans", () => {
+  it("one responder per link-layer address, ranges split by family, on the outside interface", () => {
+    const plans = responderPlans(
+      edge({
+        insideInterfaces: ["l0"],
+        outsideInterface: "w0",
+        snat44: { pool: ["192.0.2.151-192.0.2.154"] },
+        dnat66: [{ external: "2001:db8:1:0:ffff:ffff::/96", internal: "fd00:1::/96" }],
+        proxyNeighbors: [
+          { addresses: "192.0.2.151-192.0.2.152" },
+          { addresses: "2001:db8:1:0:ffff:ffff::/112", linkLayerAddress: "02:00:00:00:00:01" },
+          { addresses: "2001:db8:1:0:ffff:ffff:1:0/112", linkLayerAddress: "02-00-00-00-00-01" },
+          { addresses: "192.0.2.153" },
+        ],
+      }).spec,
+    );
+    assert.deepEqual(
+      plans.map((p) => ({ ...p, ipv4: p.ipv4.map(String), ipv6: p.ipv6.map(String) })),
+      [
+        {
+          interface: "w0",
+          linkLayerAddress: undefined,
+          ipv4: ["192.0.2.151-192.0.2.152", "192.0.2.153"],
+          ipv6: [],
+        },
+        {
+          interface: "w0",
+          linkLayerAddress: "02:00:00:00:00:01",
+          ipv4: [],
+          ipv6: ["2001:db8:1:0:ffff:ffff::/112", "2001:db8:1:0:ffff:ffff:1:0/112"],
+        },
+      ],
+    );
   });
 });

@@ -1,0 +1,30 @@
+/**
+ * proxyNeighbors as neighbour responders (./responder): one per link-layer address answered with
+ * (a responder answers with one), each with its IPv4 ranges (ARP, RFC 826) and IPv6 ranges
+ * (Neighbor Solicitations, RFC 4861 §7.2.4) on the outside interface. Pure.
+ */
+import type { EdgeTranslationSpec } from "../../api/edgetranslation.ts";
+import type { Range } from "../../util/net.ts";
+
+export interface ResponderPlan {
+  interface: string;
+  ipv4: Range[];
+  ipv6: Range[];
+  /** undefined: the outside interface's own */
+  linkLayerAddress?: string;
+}
+
+export function responderPlans(s: EdgeTranslationSpec): ResponderPlan[] {
+  const byMac = new Map<string | undefined, ResponderPlan>();
+  for (const n of s.proxyNeighbors) {
+    // one MAC written two ways (aa:bb / AA-BB) is one link-layer address
+    const mac = n.linkLayerAddress?.toLowerCase().replaceAll("-", ":");
+    let plan = byMac.get(mac);
+    if (!plan) {
+      plan = { interface: s.outsideInterface, ipv4: [], ipv6: [], linkLayerAddress: mac };
+      byMac.set(mac, plan);
+    }
+    (n.addresses.family === 4 ? plan.ipv4 : plan.ipv6).push(n.addresses);
+  }
+  return [...byMac.values()];
+}
