@@ -7,6 +7,8 @@
  *   SNAT44: LAN 198.18.0.10 -> outside 203.0.113.10, leaving from the one-to-one pool
  *   DNAT66: outside 2001:db8:ff::10 -> 2001:db8:1:0:ffff:ffff:0:10, mapped to the LAN's fd00:1::10
  *
+ * The resource is the seed test's (test/services/edge/lab.ts, seedResource).
+ *
  * "kernel": no table at all (the box only routes; the gateway is given routes to the LAN, and the
  * outside host uses the LAN server's own address): no conntrack, no NAT, the floor of what the path
  * costs. "edge": `v6mostly run` with the EdgeTranslation (its nftables table: conntrack, NAT,
@@ -16,23 +18,20 @@
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { ADDR, canRun, EdgeLab, REPO, sh, waitFor } from "../../test/services/edge/lab.ts";
+import {
+  ADDR,
+  canRun,
+  EdgeLab,
+  REPO,
+  SEED,
+  seedResource,
+  sh,
+  waitFor,
+} from "../../test/services/edge/lab.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const DNAT66 = "2001:db8:1:0:ffff:ffff:0:10";
-const POOL4 = ["192.0.2.151", "192.0.2.152", "192.0.2.153", "192.0.2.154"];
-
-const RESOURCE = `apiVersion: v6mostly.dev/v1alpha1
-kind: EdgeTranslation
-metadata: { name: bench }
-spec:
-  insideInterfaces: [l0]
-  outsideInterface: w0
-  snat44: { pool: ["192.0.2.151-192.0.2.154"], mode: oneToOne }
-  snat66: { mode: interface }
-  dnat66: [{ external: "2001:db8:1:0:ffff:ffff::/96", internal: "fd00:1::/96" }]
-`;
+const { dnat66: DNAT66, pool4: POOL4 } = SEED;
 
 type Mode = "kernel" | "edge";
 interface Figures {
@@ -64,7 +63,7 @@ async function round(lab: EdgeLab, mode: Mode, file: string): Promise<Figures> {
   try {
     await waitFor(
       "the table",
-      () => lab.ns(lab.box, ["nft", "list", "tables"]).includes("v6mostly-edge-bench"),
+      () => lab.ns(lab.box, ["nft", "list", "tables"]).includes("v6mostly-edge-home"),
       30_000,
     );
     return { snat44: iperf(lab, lab.lan, ADDR.out4), dnat66: iperf(lab, lab.out, DNAT66) };
@@ -93,7 +92,7 @@ async function main(): Promise<void> {
     lab.spawnIn(lab.out, ["iperf3", "-s"]);
     lab.spawnIn(lab.lan, ["iperf3", "-s"]);
     await new Promise((r) => setTimeout(r, 500));
-    const file = lab.write("edge.yaml", RESOURCE);
+    const file = lab.write("edge.yaml", seedResource());
     console.log(
       `iperf3 TCP, 1 stream, ${SECONDS} s per figure, ${ROUNDS} round(s) alternating; LAN ns -> box ns -> home gateway ns -> outside ns (veth); this machine: 2 cores shared with other engineers`,
     );

@@ -18,6 +18,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assignment } from "../../support/assignments.ts";
 
+export { waitFor } from "../nat64/lab.ts";
+
 export const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 
 export const ADDR = {
@@ -30,6 +32,27 @@ export const ADDR = {
   gw4: "192.0.2.1",
   gw6: "2001:db8:1::1",
 };
+
+/** What the seed-shaped resource maps: DNAT44 to the LAN server, DNAT66 to it, the SNAT44 pool. */
+export const SEED = {
+  dnat44: "192.0.2.110", // -> 198.18.0.10
+  dnat66: "2001:db8:1:0:ffff:ffff:0:10", // -> fd00:1::10
+  pool4: ["192.0.2.151", "192.0.2.152", "192.0.2.153", "192.0.2.154"],
+};
+
+/** The seed's FortiGate translation in the lab's addresses, for `v6mostly run` on the box. */
+export const seedResource = (extra = "") => `apiVersion: v6mostly.dev/v1alpha1
+kind: EdgeTranslation
+metadata: { name: home }
+spec:
+  insideInterfaces: [l0]
+  outsideInterface: w0
+  snat44: { pool: ["192.0.2.151-192.0.2.154"], mode: oneToOne }
+  dnat44: [{ external: "192.0.2.101-192.0.2.110", internal: "198.18.0.1-198.18.0.10" }]
+  snat66: { mode: interface }
+  dnat66: [{ external: "2001:db8:1:0:ffff:ffff::/96", internal: "fd00:1::/96" }]
+  defaultRoute: { ipv4: ${ADDR.gw4} }
+${extra}`;
 
 /** An EdgeTranslation assignment as the planner would hand it to a node. */
 export const edge = (spec: Record<string, unknown>, name = "home") =>
@@ -194,23 +217,4 @@ export class EdgeLab {
     this.made = [];
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-export async function waitFor<T>(
-  what: string,
-  f: () => T | undefined | false | Promise<T | undefined | false>,
-  ms = 15000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }

@@ -8,26 +8,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ADDR, canRun, EdgeLab, REPO, waitFor } from "./lab.ts";
+import { ADDR, canRun, EdgeLab, REPO, SEED, seedResource, waitFor } from "./lab.ts";
 
 const skip = canRun(["python3"]);
 const PEER = join(REPO, "test/services/edge/peer.py");
-const DNAT44 = "192.0.2.110"; // -> 198.18.0.10, the LAN server
-const DNAT66 = "2001:db8:1:0:ffff:ffff:0:10"; // -> fd00:1::10
-const POOL4 = ["192.0.2.151", "192.0.2.152", "192.0.2.153", "192.0.2.154"];
-
-const RESOURCE = `apiVersion: v6mostly.dev/v1alpha1
-kind: EdgeTranslation
-metadata: { name: home }
-spec:
-  insideInterfaces: [l0]
-  outsideInterface: w0
-  snat44: { pool: ["192.0.2.151-192.0.2.154"], mode: oneToOne }
-  dnat44: [{ external: "192.0.2.101-192.0.2.110", internal: "198.18.0.1-198.18.0.10" }]
-  snat66: { mode: interface }
-  dnat66: [{ external: "2001:db8:1:0:ffff:ffff::/96", internal: "fd00:1::/96" }]
-  defaultRoute: { ipv4: ${ADDR.gw4} }
-`;
+const { dnat44: DNAT44, dnat66: DNAT66, pool4: POOL4 } = SEED;
 
 test("the seed's shape: SNAT44/66 out, DNAT44/66 in, behind a gateway that routes nothing", {
   skip: skip ?? undefined,
@@ -48,7 +33,7 @@ test("the seed's shape: SNAT44/66 out, DNAT44/66 in, behind a gateway that route
   };
   await waitFor("the peers", () => ask(lab.out, ADDR.out4) && ask(lab.lan, ADDR.lan4));
 
-  const run = lab.startRun(lab.write("edge.yaml", RESOURCE));
+  const run = lab.startRun(lab.write("edge.yaml", seedResource()));
   await waitFor(
     "the table",
     () => lab.ns(lab.box, ["nft", "list", "tables"]).includes("v6mostly-edge-home"),
