@@ -26,8 +26,11 @@ export async function startEdgeTranslation(
   const label = ctx.resource ?? `EdgeTranslation/${assignment.name}`;
   const fail = (reason: string, message: string) => new ServiceError(reason, `${label}: ${message}`);
 
-  const problems = forwardingProblems(assignment.spec);
-  if (problems.length) throw fail("ForwardingOff", problems.join("; "));
+  const checkForwarding = (a: EdgeAssignment) => {
+    const problems = forwardingProblems(a.spec);
+    if (problems.length) throw fail("ForwardingOff", problems.join("; "));
+  };
+  checkForwarding(assignment);
   if (natSupport(opts.readKernel) === "no")
     throw fail(
       "NoKernelNat",
@@ -85,6 +88,7 @@ export async function startEdgeTranslation(
 
   return {
     async update(next) {
+      checkForwarding(next); // a family added since the start may not be forwarded
       const nextRuleset = rulesetOf(next);
       await load(nextRuleset);
       if (nextRuleset.table !== ruleset.table) await nftDeleteTable(ruleset.family, ruleset.table);
