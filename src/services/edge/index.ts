@@ -1,14 +1,16 @@
 /**
  * The EdgeTranslation service on a Linux node: the resource's SNAT44/66, DNAT44/66 and policies as
  * one nftables table of v6mostly's (ruleset.ts, pure), loaded atomically through `nft` (nft.ts),
- * and its default routes (host.ts). An update replaces the table in one transaction; stop deletes
- * it and nothing else.
+ * its default routes (host.ts), and the neighbour responders that answer ARP / Neighbor
+ * Solicitations for proxyNeighbors on the outside link (neighbours.ts). An update replaces the
+ * table in one transaction; stop deletes it and nothing else.
  */
 
 import { isDeepStrictEqual } from "node:util";
 import type { EdgeAssignment } from "../../planner/plan.ts";
 import { type RunningService, type ServiceContext, ServiceError } from "../contract.ts";
 import { EdgeRoutes, forwardingProblems } from "./host.ts";
+import { type Neighbours, startNeighbours } from "./neighbours.ts";
 import { NftError, natSupport, nftChainPackets, nftDeleteTable, nftLoad, type ReadText } from "./nft.ts";
 import { edgeRuleset, MappingTooFragmented, type Ruleset } from "./ruleset.ts";
 
@@ -60,12 +62,25 @@ export async function startEdgeTranslation(
   const routes = new EdgeRoutes(ctx.stateDir, `edge-${assignment.namespace}-${assignment.name}`);
   await routes.cleanStale();
   await load(ruleset);
+  const answering = async (a: EdgeAssignment): Promise<Neighbours> => {
+    try {
+      return await startNeighbours(a.spec, log);
+    } catch (e) {
+      throw fail("NeighbourResponderFailed", `proxyNeighbors: ${(e as Error).message}`);
+    }
+  };
+  let neighbours: Neighbours;
   try {
-    await routes.apply(current.spec);
+    try {
+      await routes.apply(current.spec);
+    } catch (e) {
+      throw fail("RouteFailed", `default route: ${(e as Error).message}`);
+    }
+    neighbours = await answering(current);
   } catch (e) {
     await nftDeleteTable(ruleset.family, ruleset.table).catch(() => undefined);
     await routes.remove().catch(() => undefined);
-    throw fail("RouteFailed", `default route: ${(e as Error).message}`);
+    throw e;
   }
   log.info({ table: ruleset.table }, "table loaded");
   log.debug({ ruleset: ruleset.body }, "ruleset");
@@ -99,12 +114,20 @@ export async function startEdgeTranslation(
         await routes.remove();
         await routes.apply(next.spec);
       }
+      if (
+        !isDeepStrictEqual(next.spec.proxyNeighbors, current.spec.proxyNeighbors) ||
+        next.spec.outsideInterface !== current.spec.outsideInterface
+      ) {
+        await neighbours.stop();
+        neighbours = await answering(next);
+      }
       current = next;
       ruleset = nextRuleset;
       updates++;
       log.info({ table: ruleset.table }, "table replaced");
     },
     async stop() {
+      await neighbours.stop();
       await nftDeleteTable(ruleset.family, ruleset.table);
       await routes.remove();
       log.info({ table: ruleset.table }, "table removed");
@@ -118,6 +141,7 @@ export async function startEdgeTranslation(
         dnatConnections: packets.prerouting ?? 0,
         snatConnections: packets.postrouting ?? 0,
         droppedInbound: packets.forward ?? 0,
+        ...neighbours.stats(),
       };
     },
   };
