@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { EdgeTranslationSpec } from "../../api/edgetranslation.ts";
+import { inRange, parseAddress, prefixRange, type Span } from "../../util/net.ts";
 
 const exec = promisify(execFile);
 
@@ -55,6 +56,51 @@ export function forwardingProblems(
     }
   }
   return problems;
+}
+
+/** The spec's external address space, by field: what the table translates on the outside link. */
+function externalSpaces(s: EdgeTranslationSpec): { field: string; span: Span }[] {
+  return [
+    ...(s.snat44?.pool ?? []).map((span, i) => ({ field: `snat44.pool[${i}]`, span })),
+    ...s.dnat44.map((m, i) => ({ field: `dnat44[${i}].external`, span: m.external })),
+    ...(s.snat66?.pool ?? []).map((span, i) => ({ field: `snat66.pool[${i}]`, span })),
+    ...(s.snat66?.nptv6
+      ? [{ field: "snat66.nptv6.outside", span: prefixRange(s.snat66.nptv6.outside) }]
+      : []),
+    ...s.dnat66.map((m, i) => ({ field: `dnat66[${i}].external`, span: m.external })),
+  ];
+}
+
+/**
+ * The outside interface's own addresses that fall in the external space: the DNAT maps would take
+ * traffic meant for this node (its SSH, its routing) to the LAN, and a pool would hand the node's
+ * address to inside hosts. One sentence per clash.
+ */
+export function ownAddressClashes(s: EdgeTranslationSpec, own: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const text of own) {
+    const a = parseAddress(text);
+    if (!a.ok) continue;
+    for (const e of externalSpaces(s)) {
+      if (inRange(e.span, a.value.family, a.value.value))
+        problems.push(
+          `${text} on ${s.outsideInterface} is this node's own address and lies in spec.${e.field}: the table would translate traffic meant for the node; take it out of the range`,
+        );
+    }
+  }
+  return problems;
+}
+
+/** The addresses of an interface (none when it does not exist: iifname rules wait for it). */
+export async function interfaceAddresses(dev: string): Promise<string[]> {
+  let out: string;
+  try {
+    out = await ip(["-j", "addr", "show", "dev", dev]);
+  } catch {
+    return [];
+  }
+  const links = (out.trim() ? JSON.parse(out) : []) as { addr_info?: { local: string }[] }[];
+  return links.flatMap((l) => l.addr_info ?? []).map((a) => a.local);
 }
 
 interface RouteJson {

@@ -9,7 +9,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { EdgeAssignment } from "../../planner/plan.ts";
 import { type RunningService, type ServiceContext, ServiceError } from "../contract.ts";
-import { EdgeRoutes, forwardingProblems } from "./host.ts";
+import { EdgeRoutes, forwardingProblems, interfaceAddresses, ownAddressClashes } from "./host.ts";
 import { type Neighbours, startNeighbours } from "./neighbours.ts";
 import { NftError, natSupport, nftChainPackets, nftDeleteTable, nftLoad, type ReadText } from "./nft.ts";
 import { edgeRuleset, MappingTooFragmented, type Ruleset } from "./ruleset.ts";
@@ -28,11 +28,14 @@ export async function startEdgeTranslation(
   const label = ctx.resource ?? `EdgeTranslation/${assignment.name}`;
   const fail = (reason: string, message: string) => new ServiceError(reason, `${label}: ${message}`);
 
-  const checkForwarding = (a: EdgeAssignment) => {
-    const problems = forwardingProblems(a.spec);
-    if (problems.length) throw fail("ForwardingOff", problems.join("; "));
+  /** What the host must offer before the table goes in: forwarding, no own address translated. */
+  const check = async (a: EdgeAssignment) => {
+    const off = forwardingProblems(a.spec);
+    if (off.length) throw fail("ForwardingOff", off.join("; "));
+    const own = ownAddressClashes(a.spec, await interfaceAddresses(a.spec.outsideInterface));
+    if (own.length) throw fail("OwnAddressTranslated", own.join("; "));
   };
-  checkForwarding(assignment);
+  await check(assignment);
   if (natSupport(opts.readKernel) === "no")
     throw fail(
       "NoKernelNat",
@@ -103,7 +106,7 @@ export async function startEdgeTranslation(
 
   return {
     async update(next) {
-      checkForwarding(next); // a family added since the start may not be forwarded
+      await check(next); // a family added since the start may not be forwarded
       const nextRuleset = rulesetOf(next);
       await load(nextRuleset);
       if (nextRuleset.table !== ruleset.table) await nftDeleteTable(ruleset.family, ruleset.table);

@@ -14,7 +14,7 @@
  * pairs.
  */
 import type { AssignmentIdentity, EdgeAssignment } from "../../planner/plan.ts";
-import { type Family, format, type Range, type Span } from "../../util/net.ts";
+import { type Family, format, type Prefix, type Range, type Span } from "../../util/net.ts";
 
 /** More map elements than this for one mapping is refused (the ranges are misaligned). */
 export const MAX_BLOCKS = 65_536;
@@ -25,13 +25,21 @@ export function tableName(a: AssignmentIdentity): string {
   return `v6mostly-edge-${ns}${a.name}`;
 }
 
-/** One element of a netmap: an external prefix and the internal prefix of the same length. */
+/** One element of a netmap: a prefix (the map's key) and the prefix of the same length it becomes. */
 export interface Block {
   family: Family;
-  external: bigint;
-  internal: bigint;
+  from: bigint;
+  to: bigint;
   length: number;
 }
+
+/** A whole prefix onto another of its length (NPTv6, RFC 6296 §3.1: 1:1 in both directions). */
+const prefixBlock = (from: Prefix, to: Prefix): Block => ({
+  family: 6,
+  from: from.network,
+  to: to.network,
+  length: from.length,
+});
 
 /** A mapping whose ranges cannot be cut into at most MAX_BLOCKS aligned pairs. */
 export class MappingTooFragmented extends Error {}
@@ -58,12 +66,7 @@ export function offsetBlocks(external: Span, internal: Span): Block[] {
   while (x <= external.last) {
     let k = Math.min(maxK, trailingZeros(x, bits));
     while (x + (1n << BigInt(k)) - 1n > external.last) k--;
-    blocks.push({
-      family: external.family,
-      external: x,
-      internal: (x + delta) % span,
-      length: bits - k,
-    });
+    blocks.push({ family: external.family, from: x, to: (x + delta) % span, length: bits - k });
     if (blocks.length > MAX_BLOCKS)
       throw new MappingTooFragmented(
         `${formatSpan(external)} -> ${formatSpan(internal)} needs more than ${MAX_BLOCKS} nftables map elements (the two ranges are aligned only to ${2n ** BigInt(maxK)} addresses): start both on the same boundary`,
@@ -85,7 +88,7 @@ const rangeText = (r: Span) =>
 function netmap(kind: "dnat" | "snat", family: Family, blocks: readonly Block[]): string {
   const field = kind === "dnat" ? "daddr" : "saddr";
   const elements = blocks
-    .map((b) => `${cidr(family, b.external, b.length)} : ${cidr(family, b.internal, b.length)}`)
+    .map((b) => `${cidr(family, b.from, b.length)} : ${cidr(family, b.to, b.length)}`)
     .join(", ");
   return `${kind} ${ipKw(family)} prefix to ${ipKw(family)} ${field} map { ${elements} }`;
 }
@@ -128,18 +131,7 @@ export function edgeRuleset(a: EdgeAssignment): Ruleset {
   if (s.dnat44.length) pre.push(`iifname ${out} ${counter} ${netmap("dnat", 4, blocks(s.dnat44))}`);
   if (s.dnat66.length) pre.push(`iifname ${out} ${counter} ${netmap("dnat", 6, blocks(s.dnat66))}`);
   const npt = s.snat66?.mode === "nptv6" ? s.snat66.nptv6 : undefined;
-  if (npt) {
-    // RFC 6296 §3.1: the mapping is 1:1 and works in both directions.
-    const back = [
-      {
-        family: 6 as const,
-        external: npt.outside.network,
-        internal: npt.inside.network,
-        length: npt.inside.length,
-      },
-    ];
-    pre.push(`iifname ${out} ${counter} ${netmap("dnat", 6, back)}`);
-  }
+  if (npt) pre.push(`iifname ${out} ${counter} ${netmap("dnat", 6, [prefixBlock(npt.outside, npt.inside)])}`);
 
   // Senders of inbound DNAT66 traffic, so that replies return through this box even where the
   // LAN's default router is another one (the seed's FortiGate: policy6 wan1 -> lan1 with ippool6).
@@ -164,14 +156,7 @@ export function edgeRuleset(a: EdgeAssignment): Ruleset {
         ? "masquerade"
         : s.snat66.mode === "pool"
           ? snatToPool(6, s.snat66.pool)
-          : netmap("snat", 6, [
-              {
-                family: 6,
-                external: npt!.inside.network,
-                internal: npt!.outside.network,
-                length: npt!.inside.length,
-              },
-            ]);
+          : netmap("snat", 6, [prefixBlock(npt!.inside, npt!.outside)]);
     post.push(`iifname ${inside} oifname ${out} meta nfproto ipv6 ${counter} ${action}`);
   }
 

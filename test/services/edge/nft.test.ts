@@ -167,7 +167,7 @@ spec:
     assert.doesNotMatch(lab.ip(lab.box, "route", "show", "default"), /192\.0\.2\.1 /);
   });
 
-  it("run refuses with the resource and the reason: forwarding off, nft missing", async (t) => {
+  it("run refuses with the resource and the reason: forwarding off, nft missing, its own address translated", async (t) => {
     const lab = new EdgeLab("F");
     t.after(() => lab.cleanup());
     lab.boxOnly(false);
@@ -198,5 +198,28 @@ spec: { insideInterfaces: [l0], outsideInterface: w0, snat44: { mode: overload }
     ).catch((e) => {
       throw new Error(`${e.message}\n${noNft.output()}`);
     });
+    await lab.stop(noNft);
+
+    // the node's own outside address inside the SNAT44 pool
+    lab.ip(lab.box, "link", "add", "w0", "type", "veth", "peer", "name", "w0p");
+    lab.ip(lab.box, "addr", "add", "192.0.2.152/24", "dev", "w0");
+    const own = lab.startRun(
+      lab.write(
+        "own.yaml",
+        `apiVersion: v6mostly.dev/v1alpha1
+kind: EdgeTranslation
+metadata: { name: home }
+spec: { insideInterfaces: [l0], outsideInterface: w0, snat44: { pool: ["192.0.2.151-192.0.2.154"] } }
+`,
+      ),
+    );
+    await waitFor("the refusal", () =>
+      /EdgeTranslation\/home: 192\.0\.2\.152 on w0 is this node's own address and lies in spec\.snat44\.pool\[0\]/.test(
+        own.output(),
+      ),
+    ).catch((e) => {
+      throw new Error(`${e.message}\n${own.output()}`);
+    });
+    assert.equal(readBack(lab), undefined, "nothing was loaded");
   });
 });

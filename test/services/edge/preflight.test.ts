@@ -2,7 +2,7 @@
 // translates, and nf_nat in the kernel, from the files a host offers (read through a fake reader).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { forwardingProblems } from "../../../src/services/edge/host.ts";
+import { forwardingProblems, ownAddressClashes } from "../../../src/services/edge/host.ts";
 import { natSupport } from "../../../src/services/edge/nft.ts";
 import { edge } from "./lab.ts";
 
@@ -30,6 +30,24 @@ describe("forwardingProblems", () => {
       throw new Error("EACCES");
     });
     assert.match(problems.join(), /cannot read \/proc\/sys\/net\/ipv4\/ip_forward: EACCES/);
+  });
+});
+
+describe("ownAddressClashes", () => {
+  it("names the node's own outside address in any external range, and passes the others", () => {
+    const spec = edge({
+      ...base,
+      snat44: { pool: ["192.0.2.151-192.0.2.200"] },
+      dnat66: [{ external: "2001:db8:1::/120", internal: "fd00:1::/120" }],
+      snat66: { mode: "nptv6", nptv6: { inside: "fd00:2::/64", outside: "2001:db8:2::/64" } },
+    }).spec;
+    assert.deepEqual(ownAddressClashes(spec, ["192.0.2.2", "2001:db8:1::200", "fe80::1"]), []);
+    const problems = ownAddressClashes(spec, ["192.0.2.160", "2001:db8:1::2", "2001:db8:2::1"]);
+    assert.deepEqual(
+      problems.map((p) => /lies in spec\.(\S+):/.exec(p)?.[1]),
+      ["snat44.pool[0]", "dnat66[0].external", "snat66.nptv6.outside"],
+    );
+    assert.match(problems[0]!, /^192\.0\.2\.160 on w0 is this node's own address/);
   });
 });
 

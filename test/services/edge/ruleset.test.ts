@@ -18,7 +18,7 @@ import { edge } from "./lab.ts";
 function mapThrough(blocks: readonly Block[], x: bigint, bits: number): bigint | undefined {
   for (const b of blocks) {
     const host = (1n << BigInt(bits - b.length)) - 1n;
-    if ((x & ~host) === b.external) return b.internal | (x & host);
+    if ((x & ~host) === b.from) return b.to | (x & host);
   }
   return undefined;
 }
