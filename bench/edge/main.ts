@@ -18,16 +18,7 @@
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import {
-  ADDR,
-  canRun,
-  EdgeLab,
-  REPO,
-  SEED,
-  seedResource,
-  sh,
-  waitFor,
-} from "../../test/services/edge/lab.ts";
+import { ADDR, canRun, EdgeLab, REPO, SEED, seedResource, sh } from "../../test/services/edge/lab.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -59,13 +50,8 @@ async function round(lab: EdgeLab, mode: Mode, file: string): Promise<Figures> {
       for (const r of gwRoutes) lab.ip(lab.gw, ...r.map((x) => (x === "add" ? "del" : x)));
     }
   }
-  const run = lab.startRun(file);
+  const run = await lab.runWithTable(file);
   try {
-    await waitFor(
-      "the table",
-      () => lab.ns(lab.box, ["nft", "list", "tables"]).includes("v6mostly-edge-home"),
-      30_000,
-    );
     return { snat44: iperf(lab, lab.lan, ADDR.out4), dnat66: iperf(lab, lab.out, DNAT66) };
   } finally {
     await lab.stop(run);

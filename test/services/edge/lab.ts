@@ -18,7 +18,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assignment } from "../../support/assignments.ts";
 
-export { waitFor } from "../nat64/lab.ts";
+import { waitFor } from "../nat64/lab.ts";
+
+export { waitFor };
+
+type Proc = ChildProcess & { output(): string };
+const PEER = join(fileURLToPath(new URL(".", import.meta.url)), "peer.py");
 
 export const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -162,11 +167,11 @@ export class EdgeLab {
   }
 
   /** A long-running process in a namespace; stopped by cleanup() if still running. */
-  spawnIn(n: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess & { output(): string } {
+  spawnIn(n: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
     const p = spawn("ip", ["netns", "exec", n, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: env ?? process.env,
-    }) as ChildProcess & { output(): string };
+    }) as Proc;
     const chunks: Buffer[] = [];
     p.stdout?.on("data", (d: Buffer) => chunks.push(d));
     p.stderr?.on("data", (d: Buffer) => chunks.push(d));
@@ -176,7 +181,7 @@ export class EdgeLab {
   }
 
   /** `v6mostly run -f FILE` in the box namespace. */
-  startRun(file: string, env?: NodeJS.ProcessEnv): ChildProcess & { output(): string } {
+  startRun(file: string, env?: NodeJS.ProcessEnv): Proc {
     return this.spawnIn(
       this.box,
       [
@@ -192,6 +197,35 @@ export class EdgeLab {
       ],
       env,
     );
+  }
+
+  /** peer.py servers on TCP 8080 in the LAN and outside namespaces, once both answer. */
+  async startPeers(): Promise<void> {
+    for (const n of [this.out, this.lan]) this.spawnIn(n, ["python3", PEER, "serve", "8080"]);
+    await waitFor("the peers", () => this.ask(this.out, ADDR.out6) && this.ask(this.lan, ADDR.lan6));
+  }
+
+  /** The source address the peer at `host` saw a connection from `from` come from; undefined: it failed. */
+  ask(from: string, host: string, timeout = "2"): string | undefined {
+    try {
+      return this.ns(from, ["python3", PEER, "ask", host, "8080", timeout]).trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until `ok`, failing with the run's log (what a refusal or a crash said). */
+  async until(run: Proc, what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+    await waitFor(what, ok, ms).catch((e: Error) => {
+      throw new Error(`${e.message}\n${run.output()}`);
+    });
+  }
+
+  /** `v6mostly run -f file` in the box, once its table `name` is loaded. */
+  async runWithTable(file: string, name = "v6mostly-edge-home"): Promise<Proc> {
+    const run = this.startRun(file);
+    await this.until(run, "the table", () => this.ns(this.box, ["nft", "list", "tables"]).includes(name));
+    return run;
   }
 
   async stop(p: ChildProcess, waitMs = 8000): Promise<void> {

@@ -137,9 +137,7 @@ spec:
       const d = rules && (action(rules[0]!) as { dnat: { addr: { map: { data: { set: unknown[][] } } } } });
       return d ? JSON.stringify(d.dnat.addr.map.data.set[0]![0]) : undefined;
     };
-    await waitFor("the table", () => dnatKey() === '"192.0.2.101"', 30_000).catch((e) => {
-      throw new Error(`${e.message}\n${run.output()}`);
-    });
+    await lab.until(run, "the table", () => dnatKey() === '"192.0.2.101"');
     assert.match(lab.ip(lab.box, "route", "show", "default"), /default via 192\.0\.2\.1 dev w0/);
 
     // a poller lists the table as fast as it can while the reload replaces it
@@ -151,9 +149,7 @@ spec:
     await waitFor("the poller", () => poller.output().includes("present"));
     lab.write("edge.yaml", yaml("192.0.2.102"));
     run.kill("SIGHUP");
-    await waitFor("the replaced table", () => dnatKey() === '"192.0.2.102"', 30_000).catch((e) => {
-      throw new Error(`${e.message}\n${run.output()}`);
-    });
+    await lab.until(run, "the replaced table", () => dnatKey() === '"192.0.2.102"');
     await new Promise((r) => setTimeout(r, 300));
     await lab.stop(poller);
     const seen = poller.output().split("\n");
@@ -180,11 +176,9 @@ spec: { insideInterfaces: [l0], outsideInterface: w0, snat44: { mode: overload }
 `,
     );
     const off = lab.startRun(file);
-    await waitFor("the refusal", () =>
+    await lab.until(off, "the refusal", () =>
       /EdgeTranslation\/home: net\.ipv4\.ip_forward is 0: this node must forward IPv4/.test(off.output()),
-    ).catch((e) => {
-      throw new Error(`${e.message}\n${off.output()}`);
-    });
+    );
     assert.doesNotMatch(off.output(), /net\.ipv6/, "IPv6 forwarding is not needed by an IPv4-only spec");
     await lab.stop(off);
 
@@ -193,11 +187,9 @@ spec: { insideInterfaces: [l0], outsideInterface: w0, snat44: { mode: overload }
     mkdirSync(bin);
     symlinkSync(sh(["sh", "-c", "command -v ip"]).trim(), join(bin, "ip"));
     const noNft = lab.startRun(file, { ...process.env, PATH: bin });
-    await waitFor("the refusal", () =>
+    await lab.until(noNft, "the refusal", () =>
       /EdgeTranslation\/home: nft is not installed \(Debian package nftables\)/.test(noNft.output()),
-    ).catch((e) => {
-      throw new Error(`${e.message}\n${noNft.output()}`);
-    });
+    );
     await lab.stop(noNft);
 
     // the node's own outside address inside the SNAT44 pool
@@ -213,13 +205,11 @@ spec: { insideInterfaces: [l0], outsideInterface: w0, snat44: { pool: ["192.0.2.
 `,
       ),
     );
-    await waitFor("the refusal", () =>
+    await lab.until(own, "the refusal", () =>
       /EdgeTranslation\/home: 192\.0\.2\.152 on w0 is this node's own address and lies in spec\.snat44\.pool\[0\]/.test(
         own.output(),
       ),
-    ).catch((e) => {
-      throw new Error(`${e.message}\n${own.output()}`);
-    });
+    );
     assert.equal(readBack(lab), undefined, "nothing was loaded");
   });
 });

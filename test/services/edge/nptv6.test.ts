@@ -3,12 +3,10 @@
 // word: docs/edge.md), and the mapping works inbound too (RFC 6296 §3.1). Here the gateway routes
 // the outside /64 to the box, as an upstream that delegates a prefix would; the seed's cannot.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
-import { ADDR, canRun, EdgeLab, REPO, waitFor } from "./lab.ts";
+import { ADDR, canRun, EdgeLab } from "./lab.ts";
 
 const skip = canRun(["python3"]);
-const PEER = join(REPO, "test/services/edge/peer.py");
 
 test("NPTv6: fd00:1::/64 <-> 2001:db8:2::/64 both ways, interface identifiers kept", {
   skip: skip ?? undefined,
@@ -18,17 +16,9 @@ test("NPTv6: fd00:1::/64 <-> 2001:db8:2::/64 both ways, interface identifiers ke
   t.after(() => lab.cleanup());
   lab.setup();
   lab.ip(lab.gw, "-6", "route", "add", "2001:db8:2::/64", "via", ADDR.box6);
-  lab.spawnIn(lab.out, ["python3", PEER, "serve", "8080"]);
-  lab.spawnIn(lab.lan, ["python3", PEER, "serve", "8080"]);
-  const ask = (from: string, host: string): string | undefined => {
-    try {
-      return lab.ns(from, ["python3", PEER, "ask", host, "8080", "2"]).trim();
-    } catch {
-      return undefined;
-    }
-  };
-  await waitFor("the peers", () => ask(lab.out, ADDR.out6) && ask(lab.lan, ADDR.lan6));
-  const run = lab.startRun(
+  await lab.startPeers();
+  const ask = (from: string, host: string) => lab.ask(from, host);
+  const run = await lab.runWithTable(
     lab.write(
       "edge.yaml",
       `apiVersion: v6mostly.dev/v1alpha1
@@ -41,13 +31,6 @@ spec:
 `,
     ),
   );
-  await waitFor(
-    "the table",
-    () => lab.ns(lab.box, ["nft", "list", "tables"]).includes("v6mostly-edge-home"),
-    30_000,
-  ).catch((e) => {
-    throw new Error(`${e.message}\n${run.output()}`);
-  });
   assert.equal(
     ask(lab.lan, ADDR.out6),
     "2001:db8:2::10",

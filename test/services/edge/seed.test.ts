@@ -7,12 +7,10 @@
 // gateway (the seed author's workaround), then the neighbour responder started for proxyNeighbors
 // (what the seed could not do), whose answers the gateway's neighbour table shows.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
-import { ADDR, canRun, EdgeLab, REPO, SEED, seedResource, waitFor } from "./lab.ts";
+import { ADDR, canRun, EdgeLab, SEED, seedResource } from "./lab.ts";
 
 const skip = canRun(["python3"]);
-const PEER = join(REPO, "test/services/edge/peer.py");
 const { dnat44: DNAT44, dnat66: DNAT66, pool4: POOL4 } = SEED;
 
 test("the seed's shape: SNAT44/66 out, DNAT44/66 in, behind a gateway that routes nothing", {
@@ -22,26 +20,9 @@ test("the seed's shape: SNAT44/66 out, DNAT44/66 in, behind a gateway that route
   const lab = new EdgeLab("S");
   t.after(() => lab.cleanup());
   lab.setup();
-  lab.spawnIn(lab.out, ["python3", PEER, "serve", "8080"]);
-  lab.spawnIn(lab.lan, ["python3", PEER, "serve", "8080"]);
-  /** The source address the server at host saw, or undefined when the connection failed. */
-  const ask = (from: string, host: string, timeout = "2"): string | undefined => {
-    try {
-      return lab.ns(from, ["python3", PEER, "ask", host, "8080", timeout]).trim();
-    } catch {
-      return undefined;
-    }
-  };
-  await waitFor("the peers", () => ask(lab.out, ADDR.out4) && ask(lab.lan, ADDR.lan4));
-
-  const run = lab.startRun(lab.write("edge.yaml", seedResource()));
-  await waitFor(
-    "the table",
-    () => lab.ns(lab.box, ["nft", "list", "tables"]).includes("v6mostly-edge-home"),
-    30_000,
-  ).catch((e) => {
-    throw new Error(`${e.message}\n${run.output()}`);
-  });
+  await lab.startPeers();
+  const ask = (from: string, host: string, timeout?: string) => lab.ask(from, host, timeout);
+  const run = await lab.runWithTable(lab.write("edge.yaml", seedResource()));
   const neighbour = (addr: string) => lab.ip(lab.gw, "neigh", "show", addr, "dev", "g0").trim();
 
   // Nobody answers for the external addresses: what needs the gateway to find one fails.
@@ -90,13 +71,11 @@ test("the seed's shape: SNAT44/66 out, DNAT44/66 in, behind a gateway that route
 `),
   );
   run.kill("SIGHUP");
-  await waitFor(
+  await lab.until(
+    run,
     "the responders",
     () => (run.output().match(/neighbour responder started/g) ?? []).length === 2,
-    20_000,
-  ).catch((e) => {
-    throw new Error(`${e.message}\n${run.output()}`);
-  });
+  );
   everyPath();
   for (const a of [DNAT44, DNAT66]) {
     const entry = neighbour(a);
