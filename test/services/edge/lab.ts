@@ -17,7 +17,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assignment } from "../../support/assignments.ts";
-
 import { waitFor } from "../nat64/lab.ts";
 
 export { waitFor };
