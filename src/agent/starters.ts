@@ -10,16 +10,18 @@ export interface StarterOptions {
 }
 
 export async function starters(opts: StarterOptions = {}): Promise<Starters> {
-  const [dns64, ra, nat64, dhcp4] = await Promise.all([
+  const [dns64, ra, nat64, dhcp4, edge] = await Promise.all([
     import("../services/dns64/index.ts"),
     import("../services/ra/index.ts"),
     import("../services/nat64/index.ts"),
     import("../services/dhcp4/index.ts"),
+    import("../services/edge/index.ts"),
   ]);
   return {
     Dns64Resolver: dns64.startDns64,
     RouterAdvert: ra.startRouterAdvert,
     Nat64Gateway: nat64.startNat64Gateway,
     DhcpScope: (a, ctx) => dhcp4.startDhcpScope(a, ctx, { store: opts.dhcpStore?.(a) }),
+    EdgeTranslation: (a, ctx) => edge.startEdgeTranslation(a, ctx),
   };
 }

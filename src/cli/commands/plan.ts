@@ -7,6 +7,7 @@ import { describeFsError, parseDocuments } from "../../api/load.ts";
 import { formatProblem, validatePaths } from "../../api/validate.ts";
 import { localNode, type NodeInfo, nodesFrom } from "../../planner/nodes.ts";
 import { type Assignment, type Plan, plan } from "../../planner/plan.ts";
+import { tableName } from "../../services/edge/ruleset.ts";
 import { table } from "../output.ts";
 
 export function register(program: Command): void {
@@ -172,7 +173,8 @@ function describe(a: Assignment, onDevice = false): string {
       return `DHCPv4 on ${s.interface} ${s.subnet} ranges ${s.ranges.join(", ")}, lease ${formatDuration(s.leaseTime)}${v6only}`;
     }
     case "EdgeTranslation":
-      return describeEdge(a.spec);
+      // on a Linux node: nftables through `nft` (src/services/edge)
+      return describeEdge(a.spec) + (onDevice ? "" : `; nftables table inet ${tableName(a)}`);
   }
 }
 

@@ -113,8 +113,12 @@ Example:
             if (!ok) log.error("reload refused: the files have problems; the running services are unchanged");
           });
         });
+        // Signal handlers do not keep Node's event loop alive: a run whose services hold no socket
+        // (an EdgeTranslation is a table in the kernel) and no status server would exit here.
+        const alive = setInterval(() => undefined, 1 << 30);
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
+            clearInterval(alive);
             log.info({ signal }, "stopping");
             void source
               .stop()
