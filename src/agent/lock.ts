@@ -113,11 +113,13 @@ function netnsTag(): string {
   return ns ? `@netns-${ns.ino}` : "";
 }
 
-export type Role = "ra" | "dhcp";
+export type Role = "ra" | "dhcp" | "edge";
 
 const ROLE_WORDS: Record<Role, string> = {
   ra: "sends Router Advertisements",
   dhcp: "serves DHCPv4",
+  // two nftables tables translating one outside link, and two responders answering for its addresses
+  edge: "translates at the edge (EdgeTranslation)",
 };
 
 /** The role lock of one interface; throws ServiceError InterfaceInUse when another holder has it. */
@@ -177,14 +179,19 @@ function holdingRole<A>(role: Role, ifname: (a: A) => string, start: Starter<A>,
       }),
       stats: () => svc.stats(),
       ...(svc.conditions && { conditions: () => svc.conditions!() }),
+      ...(svc.health && { health: () => svc.health!() }),
     };
   };
 }
 
-/** The starters, with RA and DHCP each holding its interface's role lock while it runs. */
+/**
+ * The starters, with RA and DHCP each holding its interface's role lock while it runs, and an
+ * EdgeTranslation its outside interface's.
+ */
 export function withInterfaceRoles(s: Starters, dir?: string): Starters {
   const ra = s.RouterAdvert;
   const dhcp = s.DhcpScope;
+  const edge = s.EdgeTranslation;
   return {
     ...s,
     ...(ra && {
@@ -192,6 +199,14 @@ export function withInterfaceRoles(s: Starters, dir?: string): Starters {
     }),
     ...(dhcp && {
       DhcpScope: holdingRole<AssignmentByKind["DhcpScope"]>("dhcp", (a) => a.spec.interface, dhcp, dir),
+    }),
+    ...(edge && {
+      EdgeTranslation: holdingRole<AssignmentByKind["EdgeTranslation"]>(
+        "edge",
+        (a) => a.spec.outsideInterface,
+        edge,
+        dir,
+      ),
     }),
   };
 }

@@ -16,7 +16,7 @@ import {
   tryLock,
   withInterfaceRoles,
 } from "../../src/agent/lock.ts";
-import type { DhcpAssignment, RaAssignment } from "../../src/planner/plan.ts";
+import type { DhcpAssignment, EdgeAssignment, RaAssignment } from "../../src/planner/plan.ts";
 import { type RunningService, ServiceError, type Starters } from "../../src/services/contract.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -212,5 +212,35 @@ describe("interface role locks", () => {
       "stop ra",
       "stop dhcp",
     ]);
+  });
+
+  it("an EdgeTranslation holds its outside interface: a second one there is refused, and health passes through", async () => {
+    const locks = path.join(dir, "roles-edge");
+    let healthy = true;
+    const start = async (): Promise<RunningService<EdgeAssignment>> => ({
+      stop: async () => {},
+      stats: () => ({}),
+      health: () => (healthy ? { ok: true } : { ok: false, why: "planted" }),
+    });
+    const s: Starters = withInterfaceRoles({ EdgeTranslation: start }, locks);
+    const edge = (outside: string) => ({ spec: { outsideInterface: outside } }) as EdgeAssignment;
+    const ctx = (name: string) => ({
+      resource: `EdgeTranslation/${name}`,
+      stateDir: dir,
+      log: undefined as never,
+    });
+    const one = await s.EdgeTranslation!(edge("wan0"), ctx("one"));
+    await assert.rejects(
+      s.EdgeTranslation!(edge("wan0"), ctx("two")),
+      (e: unknown) =>
+        e instanceof ServiceError &&
+        e.reason === "InterfaceInUse" &&
+        /already translates at the edge \(EdgeTranslation\) on wan0/.test(e.message),
+    );
+    healthy = false;
+    assert.deepEqual(one.health?.(), { ok: false, why: "planted" });
+    await one.stop();
+    const two = await s.EdgeTranslation!(edge("wan0"), ctx("two"));
+    await two.stop();
   });
 });
