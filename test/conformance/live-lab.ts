@@ -6,12 +6,15 @@
  *
  * n6 and n4 have no addresses and never answer: a helper there (pktio.py) writes the suite's input
  * packets straight onto the link, addressed to j's MAC, and prints every packet that arrives.
- * j holds the translator's addresses as /32 and /128 with a default route per family towards
- * the peer namespace (static neighbours, so no ARP or Neighbor Discovery to answer): whatever
- * the translator sends on, and every error the host sends back, leaves through one of the two
- * links and is captured. The kernel of j forwards into the TUN device and out of it, as on a
- * real host. The veths' MTU is 9000: the TUN device's MTU (the resource's `mtu`) is the only
- * limit, as the suite's link MTUs are for Jool.
+ * j holds the translator's addresses as /32 and /128 and no link-local address, with routes for
+ * the documentation ranges towards the peer namespaces (2001:db8::/32 via a ULA next hop on n6's
+ * link; 198.51.100.0/24, 203.0.113.0/24 and 198.18.0.0/15 via n4; static neighbours, so no ARP
+ * or Neighbor Discovery to answer): whatever the translator sends on, and every error the host
+ * sends back, leaves through one of the two links and is captured. Every address on an
+ * interface, route or packet of the lab is a documentation one or a ULA (the suite's others are
+ * rewritten, rewrite.ts), but for loopback's, where the status endpoint listens. The kernel of j
+ * forwards into the TUN device and out of it, as on a real host. The veths' MTU is 9000: the TUN
+ * device's MTU (the resource's `mtu`) is the only limit, as the suite's link MTUs are for Jool.
  *
  * Names carry the process id; cleanup() removes namespaces, processes and files.
  */
@@ -28,9 +31,12 @@ export { canRun, waitFor } from "../services/nat64/lab.ts";
 /** j's addresses on each link: Jool's translator addresses (MANIFEST §3). */
 export const J6 = "2001:db8:1c0:2:1::";
 export const J4 = "198.51.100.1";
-/** The peers' side (n4's address in the suite; n6 is reached through a link-local next hop). */
+/** The peers' side (n4's address in the suite; n6 is reached through a ULA next hop, on-link). */
 export const N4 = "198.51.100.2";
-const GW6 = "fe80::6";
+const GW6 = "fd00:6::6";
+/** What j routes to the peers: the documentation ranges (RFC 3849, RFC 5737, RFC 2544's 198.18.0.0/15). */
+const ROUTES6 = ["2001:db8::/32"];
+const ROUTES4 = ["198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15"];
 /** The IPv6 side's link (MANIFEST §3: n6 = 2001:db8:1c0:2:21::/64). */
 const N6_LINK = "2001:db8:1c0:2::/64";
 
@@ -93,9 +99,11 @@ export class SiitLab {
     return (JSON.parse(this.ip(ns, "-j", "link", "show", "dev", dev)) as { address: string }[])[0]!.address;
   }
 
-  /** Namespaces, links, j's addresses and routes; `ipv4Default` false leaves j without an IPv4 route back. */
-  setup(ipv4Default = true): void {
+  /** Namespaces, links, j's addresses and routes; `ipv4Routes` false leaves j one IPv4 route, to N4. */
+  setup(ipv4Routes = true): void {
     for (const n of [this.n6, this.j, this.n4]) sh(["ip", "netns", "add", n]);
+    // no link-local addresses on j's links or its TUN device (RFC 4862 §5.3 otherwise forms them)
+    for (const c of ["all", "default"]) this.sysctl(this.j, `net.ipv6.conf.${c}.addr_gen_mode`, "1");
     sh(["ip", "link", "add", "v6", "netns", this.n6, "type", "veth", "peer", "name", "j6", "netns", this.j]);
     sh(["ip", "link", "add", "v4", "netns", this.n4, "type", "veth", "peer", "name", "j4", "netns", this.j]);
     for (const [ns, dev] of [
@@ -127,9 +135,9 @@ export class SiitLab {
       "nud",
       "permanent",
     );
-    this.ip(this.j, "-6", "route", "add", "default", "via", GW6, "dev", "j6");
+    for (const r of ROUTES6) this.ip(this.j, "-6", "route", "add", r, "via", GW6, "dev", "j6", "onlink");
     // n6's own /64 lies inside pool6 (it is 192.0.2.0/24's image): on the link, as for Jool
-    this.ip(this.j, "-6", "route", "add", N6_LINK, "via", GW6, "dev", "j6");
+    this.ip(this.j, "-6", "route", "add", N6_LINK, "via", GW6, "dev", "j6", "onlink");
     this.ip(this.j, "addr", "add", `${J4}/32`, "dev", "j4");
     this.ip(
       this.j,
@@ -143,8 +151,8 @@ export class SiitLab {
       "nud",
       "permanent",
     );
-    if (ipv4Default) this.ip(this.j, "route", "add", "default", "via", N4, "dev", "j4", "onlink");
-    else this.ip(this.j, "route", "add", N4, "dev", "j4");
+    this.ip(this.j, "route", "add", N4, "dev", "j4");
+    if (ipv4Routes) for (const r of ROUTES4) this.ip(this.j, "route", "add", r, "via", N4, "dev", "j4");
   }
 
   /** The packet helpers on both peer links. */

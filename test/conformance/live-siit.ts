@@ -5,10 +5,26 @@
  * the same ignored offsets). Cases are grouped by the service configuration they need (one start
  * per configuration); a case that cannot reach the TUN device, or whose configuration a
  * Nat64Gateway cannot express, is not run and says why (`notLive`).
+ *
+ * The live run puts documentation addresses only on the wire: every input and expected packet goes
+ * through rewrite.ts's LIVE_MAP first (livePkt), and so do the service's EAMT and RFC 6791 pool
+ * (specOf). Each foreign prefix of the suite becomes a documentation one of the same length with
+ * the host bits kept: 1.0.0.0/24 → 198.18.1.0/24, 10.0.0.0/24 → 198.18.10.0/24, their images
+ * under pool6 with them, 4000::1 → 2001:db8:4000::1 (LIVE_MAP lists them all). Addresses are
+ * rewritten in the IP header and in the packet quoted by an ICMP error, and every checksum over a
+ * rewritten word is updated incrementally (RFC 1624 eqn. 3), so a deliberately wrong one stays as
+ * wrong. The translator answers the rewritten suite as it answers Jool's (rewrite.test.ts). The
+ * pure runner (jool-suite.ts) keeps Jool's bytes.
  */
 import { format4, format6 } from "../../src/util/addrtext.ts";
 import { compare, type JoolCase, loadCases, readPkt } from "./jool-suite.ts";
 import { type Port, SiitLab } from "./live-lab.ts";
+import { LIVE_MAP, rewritePacket } from "./rewrite.ts";
+
+/** A packet of the suite as the live run sends or expects it: its addresses through LIVE_MAP. */
+export function livePkt(rel: string): Uint8Array {
+  return rewritePacket(readPkt(rel), LIVE_MAP);
+}
 
 /** A Nat64Gateway spec for Jool's SIIT suite (MANIFEST §3) with a case's MTUs and options. */
 interface LiveConfig {
@@ -17,13 +33,16 @@ interface LiveConfig {
   amendUdpChecksumZero: boolean;
 }
 
-function specOf(k: LiveConfig): string {
+/** The resource's spec, with the suite's addresses through LIVE_MAP as its packets' (rewrite.ts). */
+export function specOf(k: LiveConfig): string {
+  const eam = (v6: string, v4: string) =>
+    `{ ipv6: "${LIVE_MAP.prefix(v6)}", ipv4: "${LIVE_MAP.prefix(v4)}" }`;
   return `mode: stateless
-prefix: "2001:db8:100::/40"
+prefix: "${LIVE_MAP.prefix("2001:db8:100::/40")}"
 eamt:
-  - { ipv6: "2001:db8:3::/120", ipv4: "1.0.0.0/24" }
-  - { ipv6: "2001:db8:2::/120", ipv4: "10.0.0.0/24" }
-rfc6791Pool: { ipv4: ["203.0.113.8"] }
+  - ${eam("2001:db8:3::/120", "1.0.0.0/24")}
+  - ${eam("2001:db8:2::/120", "10.0.0.0/24")}
+rfc6791Pool: { ipv4: ["${LIVE_MAP.address("203.0.113.8")}"] }
 mtu: ${k.mtu}
 lowestIpv6Mtu: ${k.lowestIpv6Mtu}
 amendUdpChecksumZero: ${k.amendUdpChecksumZero}`;
@@ -50,7 +69,7 @@ export function liveConfig(c: JoolCase): LiveConfig | { why: string } {
   // the suite raises the entry side's MTU alone only so that a large input arrives (idg, idi, idy)
   const mtu = out ?? ((from6 ? cfg.mtu6 : cfg.mtu4) as number | undefined) ?? 1500;
   for (const f of c.input) {
-    const p = readPkt(f);
+    const p = livePkt(f);
     if (p.length > mtu)
       return {
         why: `the ${p.length}-byte input exceeds the TUN device's MTU (${mtu}): the kernel ${from6 ? "answers Packet Too Big" : "fragments it or answers Fragmentation Needed"} before the device`,
@@ -112,12 +131,12 @@ async function runCase(c: JoolCase, ports: { n6: Port; n4: Port }): Promise<Live
   const res = (pass: boolean, detail: string): LiveResult => ({ name: c.name, group: c.group, pass, detail });
   const from = c.direction.startsWith("6") ? ports.n6 : ports.n4;
   const to = /->\s*6|->6/.test(c.direction) ? ports.n6 : ports.n4;
-  const expected = c.expected.map(readPkt);
+  const expected = c.expected.map(livePkt);
   const pairs = new Set(expected.map(pair));
   const wanted = () => to.got.filter((p) => pairs.has(pair(p)));
   ports.n6.clear();
   ports.n4.clear();
-  for (const f of c.input) from.send(readPkt(f));
+  for (const f of c.input) from.send(livePkt(f));
   const end = Date.now() + WAIT_MS;
   while (wanted().length < expected.length && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
   // packets of another pair (the link's own traffic) pass unnoticed, as upstream (MANIFEST §2)
