@@ -4,7 +4,7 @@
 import type { z } from "zod";
 import { addressClashes } from "./claims.ts";
 import type { RawDocument } from "./load.ts";
-import { readDocuments } from "./load.ts";
+import { eachDocument } from "./load.ts";
 import {
   type AnyResource,
   API_VERSION,
@@ -51,17 +51,20 @@ export function shortQuotes(message: string): string {
 }
 
 export function validatePaths(paths: readonly string[], cwd?: string): Validated {
-  return validateDocuments(readDocuments(paths, cwd));
+  return validateDocuments(eachDocument(paths, cwd));
 }
 
-/** Never throws: anything unexpected becomes a problem on its document. */
-export function validateDocuments(docs: readonly RawDocument[]): Validated {
+/**
+ * Never throws: anything unexpected becomes a problem on its document. Documents are checked as
+ * they come, so that only the resources stay in memory, not the parsed text.
+ */
+export function validateDocuments(docs: Iterable<RawDocument>): Validated {
   const resources: AnyResource[] = [];
   const problems: Problem[] = [];
   for (const doc of docs) {
     const one = validateDocument(doc);
-    resources.push(...one.resources);
-    problems.push(...one.problems);
+    for (const r of one.resources) resources.push(r);
+    for (const p of one.problems) problems.push(p);
   }
   crossCheck(resources, problems);
   return { resources, problems };
