@@ -6,7 +6,7 @@
 import type { Family, Range, Span } from "../util/net.ts";
 import { type AnyResource, objectLabel } from "./resources.ts";
 
-interface Claim {
+export interface Claim {
   what: string;
   /** the field that holds it, for messages */
   path: string;
@@ -27,11 +27,14 @@ export function claims(r: AnyResource): Claim[] {
   return [];
 }
 
-export interface AddressClash {
+/** What a clash needs to know of a resource: how to name it. */
+type Named = Parameters<typeof objectLabel>[0];
+
+export interface AddressClash<T extends Named = AnyResource> {
   /** the later resource, whose claim overlaps */
-  resource: AnyResource;
+  resource: T;
   /** the earlier one, which keeps the addresses */
-  with: AnyResource;
+  with: T;
   /** the later resource's field */
   path: string;
   message: string;
@@ -43,12 +46,18 @@ export interface AddressClash {
  * O(log n) through an `IntervalIndex`: n log n for the whole set (200k resources in a file).
  */
 export function addressClashes(ordered: readonly AnyResource[]): AddressClash[] {
-  const all = ordered.map((r) => ({ r, claims: claims(r) }));
+  return clashesOf(ordered.map((r) => ({ r, claims: claims(r) })));
+}
+
+/** The same, for resources already reduced to their claims (validate keeps no more of them). */
+export function clashesOf<T extends Named>(
+  all: readonly { r: T; claims: readonly Claim[] }[],
+): AddressClash<T>[] {
   const index = new IntervalIndex(all.flatMap((a) => a.claims.flatMap((c) => c.ranges)));
-  const kept: ({ r: AnyResource } & Claim)[] = [];
-  const out: AddressClash[] = [];
+  const kept: ({ r: T } & Claim)[] = [];
+  const out: AddressClash<T>[] = [];
   for (const { r, claims: mine } of all) {
-    let clash: { m: Claim; c: { r: AnyResource } & Claim } | undefined;
+    let clash: { m: Claim; c: { r: T } & Claim } | undefined;
     for (const m of mine) {
       const first = Math.min(...m.ranges.map((a) => index.firstMeeting(a)));
       if (first < kept.length) {

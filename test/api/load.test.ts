@@ -137,3 +137,38 @@ describe("long values in messages (issue 17)", () => {
     assert.ok(p.includes(`"${"a".repeat(80)}…" (5000 characters)`), p);
   });
 });
+
+describe("a large file (issue 17)", () => {
+  it("200k documents: each problem names its document and line, through the fast path and yaml alike", () => {
+    const n = 200_000;
+    const lines = 8; // each document below is 8 lines, its --- first
+    const body = (i: number) =>
+      `---\n${doc("RouterAdvert", `r${i}`, `interface: lan${i}\nprefixes: [{ prefix: "2001:db8:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::/64" }]`)}`;
+    const kindTypo = 123_457; // 1-based document numbers
+    const unclosed = 187_001;
+    const parts: string[] = [];
+    for (let i = 1; i <= n; i++) {
+      let d = body(i);
+      if (i === kindTypo) d = d.replace("kind: RouterAdvert", "kind: RouterAdvrt");
+      if (i === unclosed) d = d.replace(`interface: lan${i}`, `interface: [lan${i}`);
+      parts.push(d);
+    }
+    const text = parts.join("");
+    assert.equal(text.split("\n").length - 1, n * lines);
+    const v = validateText(text, "big.yaml");
+    const lineOf = (i: number) => (i - 1) * lines + 1;
+    assert.deepEqual(
+      v.problems.map((p) => [p.source.doc, p.source.line]),
+      [
+        [kindTypo, lineOf(kindTypo)],
+        [unclosed, lineOf(unclosed)],
+      ],
+    );
+    assert.deepEqual(v.errors, [
+      `big.yaml#${kindTypo} kind: "RouterAdvrt" is not a v6mostly kind (Nat64Gateway, Dns64Resolver, RouterAdvert, DhcpScope, ExternalDevice, EdgeTranslation); did you mean RouterAdvert?`,
+      // the bracket opened on the document's 7th line meets the 8th, less indented
+      `big.yaml#${unclosed} not valid YAML (line ${lineOf(unclosed) + 7}, column 3): Flow sequence in block collection must be sufficiently indented and end with a ]`,
+    ]);
+    assert.equal(v.resources.length, n - 2);
+  });
+});
