@@ -42,12 +42,28 @@ export function formatProblem(p: Problem): string {
   return `${head} ${p.path ? `${p.path}: ` : ""}${tag}${p.message}`;
 }
 
-/** A value quoted in a message is cut to its first 80 characters: a 50 MB scalar is not echoed. */
+/** Characters of a quoted value kept in a message. */
+const QUOTED_MAX = 80;
+
+/**
+ * A value quoted in a message is cut to its first 80 characters: a 50 MB scalar is not echoed.
+ * A scan, not a regular expression: a backtracking match over a 50 MB quote overflows the stack.
+ */
 export function shortQuotes(message: string): string {
-  return message.replace(
-    /"((?:[^"\\]|\\.){80})(?:[^"\\]|\\.)+"/g,
-    (quoted: string, head: string) => `"${head}…" (${quoted.length - 2} characters)`,
-  );
+  let out = "";
+  let from = 0;
+  for (let open = message.indexOf('"'); open !== -1; open = message.indexOf('"', from)) {
+    let close = open + 1;
+    while (close < message.length && message[close] !== '"') close += message[close] === "\\" ? 2 : 1;
+    if (close >= message.length) break; // no closing quote: left as it is
+    const inner = close - open - 1;
+    out +=
+      inner > QUOTED_MAX
+        ? `${message.slice(from, open + 1 + QUOTED_MAX)}…" (${inner} characters)`
+        : message.slice(from, close + 1);
+    from = close + 1;
+  }
+  return out + message.slice(from);
 }
 
 export function validatePaths(paths: readonly string[], cwd?: string): Validated {

@@ -69,11 +69,14 @@ const SIMPLE_LINE = new RegExp(
   String.raw`^(?: *(?:#.*)?|---${COMMENT}| *(?:- )?${KEY}:(?: +${VALUE})?${COMMENT}| *- ${VALUE}${COMMENT}) *\r?$`,
 );
 
+/** Longer lines go to `yaml`: a backtracking match over a 50 MB line would overflow the stack. */
+const MAX_LINE = 4096;
+
 function inSubset(text: string): boolean {
   for (let from = 0; from <= text.length; ) {
     let to = text.indexOf("\n", from);
     if (to === -1) to = text.length;
-    if (!SIMPLE_LINE.test(text.slice(from, to))) return false;
+    if (to - from > MAX_LINE || !SIMPLE_LINE.test(text.slice(from, to))) return false;
     from = to + 1;
   }
   return true;
@@ -86,9 +89,9 @@ function inSubset(text: string): boolean {
  * none at all look alike to js-yaml).
  */
 export function fastLoad(text: string): { value: unknown } | undefined {
-  if (!inSubset(text)) return undefined;
   let value: unknown;
   try {
+    if (!inSubset(text)) return undefined;
     value = jsyaml.load(text, { schema: CORE });
   } catch {
     return undefined;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseDocuments, readDocuments } from "../../src/api/load.ts";
-import { formatProblem, validatePaths } from "../../src/api/validate.ts";
+import { formatProblem, shortQuotes, validatePaths } from "../../src/api/validate.ts";
 import { doc, NAT64_OK, validateText } from "../support/validate.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "v6m-load-"));
@@ -135,6 +135,24 @@ describe("long values in messages (issue 17)", () => {
     const p = v.errors.find((e) => e.includes("spec.prefix"))!;
     assert.ok(p.length < 300, p);
     assert.ok(p.includes(`"${"a".repeat(80)}…" (5000 characters)`), p);
+  });
+
+  it("a 50 MB scalar, plain or quoted, is quoted the same way (no internal error)", () => {
+    const big = "a".repeat(50_000_000);
+    for (const value of [big, `"${big}"`]) {
+      const v = validateText(doc("Nat64Gateway", "x", NAT64_OK.replace(/prefix: .*/, `prefix: ${value}`)));
+      assert.deepEqual(v.errors, [
+        `home.yaml#1 Nat64Gateway/x spec.prefix: "${"a".repeat(80)}…" (50000000 characters) has no prefix length (write it as address/length, e.g. 2001:db8::/64)`,
+      ]);
+    }
+  });
+
+  it("quotes are cut one by one; short ones, escapes and an unclosed quote are left alone", () => {
+    const long = "b".repeat(100);
+    assert.equal(
+      shortQuotes(`"x" and "${long}" then "a\\"b" and "${long}`),
+      `"x" and "${"b".repeat(80)}…" (100 characters) then "a\\"b" and "${long}`,
+    );
   });
 });
 
