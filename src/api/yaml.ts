@@ -61,8 +61,8 @@ const FPAIR = `${KEY}: *${FSCALAR}`;
 const list = (item: string, open: string, close: string) =>
   `${open} *(?:${item} *(?:, *${item} *)*,? *)?${close}`;
 const FMAP = list(FPAIR, "\\{", "\\}");
-const FSEQ = list(String.raw`(?:${FSCALAR}|${FMAP})`, "\\[", "\\]");
-const FMAP2 = list(String.raw`${KEY}: *(?:${FSCALAR}|${FMAP}|${FSEQ})`, "\\{", "\\}");
+const FSEQ = list(`(?:${FSCALAR}|${FMAP})`, "\\[", "\\]");
+const FMAP2 = list(`${KEY}: *(?:${FSCALAR}|${FMAP}|${FSEQ})`, "\\{", "\\}");
 const VALUE = `(?:${PLAIN}|${DQ}|${SQ}|${FSEQ}|${FMAP2})`;
 const COMMENT = `(?: +#.*)?`;
 const SIMPLE_LINE = new RegExp(

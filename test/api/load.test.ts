@@ -189,4 +189,32 @@ describe("a large file (issue 17)", () => {
     ]);
     assert.equal(v.resources.length, n - 2);
   });
+
+  it("a name missing among many: ten of the names listed, for each resource that names it", () => {
+    const gateways = Array.from({ length: 12 }, (_, i) =>
+      doc(
+        "Nat64Gateway",
+        `gw${i}`,
+        NAT64_OK.replace("198.51.100.1-198.51.100.10", `198.51.100.${i + 1}`).replace(
+          "64:ff9b::/96",
+          `2001:db8:64:${i}::/96`,
+        ),
+      ),
+    );
+    const resolver = (i: number) =>
+      doc(
+        "Dns64Resolver",
+        `r${i}`,
+        `listen: ["[2001:db8::${i + 1}]:53"]\nnat64GatewayRef: { name: nope }\nupstreams: ["192.0.2.53"]\nallowClients: ["2001:db8::/64"]`,
+      );
+    const v = validateText([...gateways, resolver(0), resolver(1)].join("---\n"));
+    const names = Array.from({ length: 10 }, (_, i) => `gw${i}`).join(", ");
+    assert.deepEqual(
+      v.errors,
+      [13, 14].map(
+        (d) =>
+          `home.yaml#${d} Dns64Resolver/r${d - 13} spec.nat64GatewayRef.name: no Nat64Gateway named "nope" in these files (there is ${names} and 2 more)`,
+      ),
+    );
+  });
 });
