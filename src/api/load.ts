@@ -1,7 +1,8 @@
 // Reading resource files: YAML (several documents per file) or JSON, given as files or folders.
 // I/O lives here; everything after `readDocuments` is pure.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { parseAllDocuments } from "yaml";
 import type { Source } from "./resources.ts";
 import { fastLoad } from "./yaml.ts";
@@ -58,18 +59,20 @@ export function parseDocuments(file: string, text: string): RawDocument[] {
 
 /**
  * One file's documents, one at a time: a caller that validates each as it comes keeps none of
- * the parsed text. Never throws.
+ * the parsed text. A YAML file may come as blocks of text (`readBlocks`): only the document being
+ * read is then in memory. Never throws (but for a read error from `blocks`).
  */
-export function* documentsOf(file: string, text: string): Generator<RawDocument> {
+export function* documentsOf(file: string, text: string | Iterable<string>): Generator<RawDocument> {
   // (a caller that is not typed may hand anything: never throw)
-  if (typeof text !== "string") {
+  if (typeof text !== "string" && !isBlocks(text)) {
     yield { source: { file, doc: 1 }, error: "not text" };
     return;
   }
   if (/\.json$/i.test(file)) {
+    const whole = typeof text === "string" ? text : [...text].join("");
     let items: unknown[];
     try {
-      const value: unknown = JSON.parse(text);
+      const value: unknown = JSON.parse(whole);
       // A JSON file may hold one object, an array of them, or a Kubernetes List.
       items = Array.isArray(value) ? value : isList(value) ? value.items : [value];
     } catch (e) {
@@ -82,7 +85,7 @@ export function* documentsOf(file: string, text: string): Generator<RawDocument>
   // Parsed one document at a time (cut at the `---` lines), so that no parser's tree of a large
   // file ever exists whole: time and memory stay linear in the number of documents.
   let index = 0;
-  for (const chunk of documentChunks(text)) {
+  for (const chunk of documentChunks(typeof text === "string" ? [text] : text)) {
     const fast = fastLoad(chunk.text);
     if (fast) {
       index++;
@@ -136,32 +139,57 @@ function* itemsOf(source: Source, value: unknown): Generator<RawDocument> {
 /**
  * The text cut before each line that starts a document (`---` at column 0, alone or followed by
  * white space). YAML forbids such a line inside a document's content, so every cut falls between
- * documents; `line` is where each piece starts in the file (1-based). One pass over the text.
+ * documents; `line` is where each piece starts in the file (1-based). The text comes in blocks;
+ * only the document being cut is kept.
  */
-function* documentChunks(text: string): Generator<{ text: string; line: number }> {
-  let from = 0;
-  let fromLine = 1;
-  let line = 1; // the line `at` is on
-  let counted = 0; // newlines before this offset are in `line`
-  for (
-    let at = text.startsWith("---") ? 0 : text.indexOf("\n---");
-    at !== -1;
-    at = text.indexOf("\n---", at + 1)
-  ) {
-    const start = text[at] === "\n" ? at + 1 : at;
-    const after = text[start + 3];
-    if (after !== undefined && !/[ \t\r\n]/.test(after)) continue;
-    line += newlines(text, counted, start);
-    counted = start;
-    if (start === 0) continue;
-    const piece = text.slice(from, start);
-    // comments or directives alone before a `---` belong to the document it starts
-    if (/^(?:[ \t]*(?:[#%].*)?\r?\n)*$/.test(piece)) continue;
-    yield { text: piece, line: fromLine };
-    from = start;
-    fromLine = line;
+function* documentChunks(blocks: Iterable<string>): Generator<{ text: string; line: number }> {
+  let text = "";
+  let from = 0; // where the document being cut starts in `text`
+  let line = 1; // the line `from` is on
+  let search = 0; // no cut starts before this offset
+  let cut = false;
+  function* cuts(final: boolean): Generator<{ text: string; line: number }> {
+    for (let at = text.indexOf("\n---", search); at !== -1; at = text.indexOf("\n---", search)) {
+      const start = at + 1;
+      const after = text[start + 3];
+      if (after === undefined && !final) break; // the next block says whether this is a cut
+      search = start;
+      if (after !== undefined && !/[ \t\r\n]/.test(after)) continue;
+      const piece = text.slice(from, start);
+      // comments or directives alone before a `---` belong to the document it starts
+      if (/^(?:[ \t]*(?:[#%].*)?\r?\n)*$/.test(piece)) continue;
+      yield { text: piece, line };
+      cut = true;
+      line += newlines(piece, 0, piece.length);
+      from = start;
+    }
+    // a "\n--" at the end may be the start of a cut the next block completes
+    search = Math.max(search, text.length - 3, from);
   }
-  if (from < text.length || from === 0) yield { text: text.slice(from), line: fromLine };
+  for (const block of blocks) {
+    text = text.slice(from) + block;
+    search -= from;
+    from = 0;
+    yield* cuts(false);
+  }
+  yield* cuts(true);
+  if (from < text.length || !cut) yield { text: text.slice(from), line };
+}
+
+/** An open file's text, a block at a time (UTF-8 sequences split between blocks are joined). */
+export function* readBlocks(fd: number, size = 1 << 20): Generator<string> {
+  const buffer = Buffer.allocUnsafe(size);
+  const decoder = new StringDecoder("utf8");
+  for (;;) {
+    const n = readSync(fd, buffer, 0, size, null);
+    if (n === 0) break;
+    yield decoder.write(buffer.subarray(0, n));
+  }
+  yield decoder.end();
+}
+
+function isBlocks(v: unknown): v is Iterable<string> {
+  return typeof v === "object" && v !== null && Symbol.iterator in v;
 }
 
 function newlines(text: string, from: number, to: number): number {
@@ -196,25 +224,33 @@ export function readDocuments(paths: readonly string[], cwd = process.cwd()): Ra
 }
 
 /**
- * Every document under the paths, one at a time: each file is read once, and a document's value
- * can be dropped as soon as it has been checked.
+ * Every document under the paths, one at a time: each file is read once, in blocks, and a
+ * document's value can be dropped as soon as it has been checked.
  */
 export function* eachDocument(paths: readonly string[], cwd = process.cwd()): Generator<RawDocument> {
   const { files, errors } = listFiles(paths);
   yield* errors;
   for (const file of files) {
     const name = relative(cwd, file) || file;
-    let text: string;
+    let fd: number;
     try {
-      text = readFileSync(file, "utf8");
+      fd = openSync(file, "r");
     } catch (e) {
       yield { source: { file: name, doc: 0 }, error: describeFsError(e) };
       continue;
     }
     let count = 0;
-    for (const d of documentsOf(name, text)) {
+    try {
+      for (const d of documentsOf(name, readBlocks(fd))) {
+        count++;
+        yield d;
+      }
+    } catch (e) {
+      // a read that fails half way (EIO, a file that is a folder after all)
       count++;
-      yield d;
+      yield { source: { file: name, doc: 0 }, error: describeFsError(e) };
+    } finally {
+      closeSync(fd);
     }
     // an empty file is a mistake (a wrong path, a truncated copy), not "valid: no resources"
     if (count === 0)

@@ -1,10 +1,11 @@
 // Reading files and folders: several documents, JSON, Lists, and the errors of each.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { parseDocuments, readDocuments } from "../../src/api/load.ts";
+import fc from "fast-check";
+import { documentsOf, parseDocuments, readBlocks, readDocuments } from "../../src/api/load.ts";
 import { formatProblem, shortQuotes, validatePaths } from "../../src/api/validate.ts";
 import { doc, NAT64_OK, validateText } from "../support/validate.ts";
 
@@ -102,6 +103,48 @@ describe("loading", () => {
         [4, okLines + 5, undefined],
       ],
     );
+  });
+
+  it("a file read in blocks, cut anywhere, gives the documents of the whole text", () => {
+    const piece = fc.constantFrom(
+      doc("Nat64Gateway", "a", NAT64_OK),
+      "---\n",
+      "--- \n",
+      "---x: 1\n",
+      "----\n",
+      "# c\n",
+      "\r\n",
+      "é: ü\n",
+      "%YAML 1.2\n",
+      "---",
+      "kind: [\n",
+      "\n",
+      "a: 1\n",
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 6 }), (pieces, at) => {
+        const text = pieces.join("");
+        const cuts = [...new Set(at.map((n) => n % (text.length + 1)))].sort((a, b) => a - b);
+        const blocks = [0, ...cuts].map((c, i) => text.slice(c, [...cuts, text.length][i]));
+        assert.deepEqual([...documentsOf("f.yaml", blocks)], parseDocuments("f.yaml", text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("readBlocks: UTF-8 split between blocks is joined; the file's documents are the text's", () => {
+    const text = `# é\n${doc("Nat64Gateway", "é", NAT64_OK)}---\n${doc("Nat64Gateway", "b", NAT64_OK)}`;
+    const file = join(dir, "blocks.yaml");
+    writeFileSync(file, text);
+    for (const size of [1, 2, 3, 7, 64]) {
+      const fd = openSync(file, "r");
+      try {
+        assert.equal([...readBlocks(fd, size)].join(""), text, `blocks of ${size}`);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    assert.deepEqual(readDocuments([file], dir), parseDocuments("blocks.yaml", text));
   });
 
   it("says which path is missing, and which folder is empty", () => {
