@@ -2,9 +2,9 @@
 // document, kind/name and the field, in words a network engineer reads without a schema at hand.
 
 import type { z } from "zod";
-import { addressClashes } from "./claims.ts";
+import { type Claim, claims, clashesOf } from "./claims.ts";
 import type { RawDocument } from "./load.ts";
-import { readDocuments } from "./load.ts";
+import { eachDocument } from "./load.ts";
 import {
   type AnyResource,
   API_VERSION,
@@ -42,29 +42,98 @@ export function formatProblem(p: Problem): string {
   return `${head} ${p.path ? `${p.path}: ` : ""}${tag}${p.message}`;
 }
 
-/** A value quoted in a message is cut to its first 80 characters: a 50 MB scalar is not echoed. */
+/** Characters of a quoted value kept in a message. */
+const QUOTED_MAX = 80;
+
+/**
+ * A value quoted in a message is cut to its first 80 characters: a 50 MB scalar is not echoed.
+ * A scan, not a regular expression: a backtracking match over a 50 MB quote overflows the stack.
+ */
 export function shortQuotes(message: string): string {
-  return message.replace(
-    /"((?:[^"\\]|\\.){80})(?:[^"\\]|\\.)+"/g,
-    (quoted: string, head: string) => `"${head}…" (${quoted.length - 2} characters)`,
-  );
+  let out = "";
+  let from = 0;
+  for (let open = message.indexOf('"'); open !== -1; open = message.indexOf('"', from)) {
+    let close = open + 1;
+    while (close < message.length && message[close] !== '"') close += message[close] === "\\" ? 2 : 1;
+    if (close >= message.length) break; // no closing quote: left as it is
+    const inner = close - open - 1;
+    out +=
+      inner > QUOTED_MAX
+        ? `${message.slice(from, open + 1 + QUOTED_MAX)}…" (${inner} characters)`
+        : message.slice(from, close + 1);
+    from = close + 1;
+  }
+  return out + message.slice(from);
 }
 
 export function validatePaths(paths: readonly string[], cwd?: string): Validated {
-  return validateDocuments(readDocuments(paths, cwd));
+  return validateDocuments(eachDocument(paths, cwd));
+}
+
+/** Every problem of the files; each valid resource goes to `each` (see `checkDocuments`). */
+export function checkPaths(
+  paths: readonly string[],
+  each?: (r: AnyResource) => void,
+  cwd?: string,
+): Problem[] {
+  return checkDocuments(eachDocument(paths, cwd), each);
 }
 
 /** Never throws: anything unexpected becomes a problem on its document. */
-export function validateDocuments(docs: readonly RawDocument[]): Validated {
+export function validateDocuments(docs: Iterable<RawDocument>): Validated {
   const resources: AnyResource[] = [];
+  const problems = checkDocuments(docs, (r) => resources.push(r));
+  return { resources, problems };
+}
+
+/**
+ * Every problem of the documents, checked as they come: each valid resource is handed to `each`
+ * and then dropped, and memory keeps only what the checks between resources need of it (an
+ * `Entry`), so that 200k documents need no more. Never throws.
+ */
+export function checkDocuments(docs: Iterable<RawDocument>, each?: (r: AnyResource) => void): Problem[] {
+  const entries: Entry[] = [];
   const problems: Problem[] = [];
   for (const doc of docs) {
     const one = validateDocument(doc);
-    resources.push(...one.resources);
-    problems.push(...one.problems);
+    for (const r of one.resources) {
+      entries.push(entryOf(r));
+      each?.(r);
+    }
+    for (const p of one.problems) problems.push(p);
   }
-  crossCheck(resources, problems);
-  return { resources, problems };
+  crossCheck(entries, problems);
+  return problems;
+}
+
+/** What the checks between resources need of one: who it is, where it is written, what it names and claims. */
+interface Entry {
+  kind: Kind;
+  name: string;
+  namespace: string;
+  source: Source;
+  refs: { path: string; kind: Kind; name: string }[];
+  claims: Claim[];
+}
+
+function entryOf(r: AnyResource): Entry {
+  const spec = r.spec as {
+    deviceRef?: { name: string };
+    nat64GatewayRef?: { name: string };
+    pref64?: { nat64GatewayRef?: { name: string } };
+  };
+  const refs: Entry["refs"] = [];
+  if (spec.deviceRef)
+    refs.push({ path: "spec.deviceRef.name", kind: "ExternalDevice", name: spec.deviceRef.name });
+  if (spec.nat64GatewayRef)
+    refs.push({ path: "spec.nat64GatewayRef.name", kind: "Nat64Gateway", name: spec.nat64GatewayRef.name });
+  if (spec.pref64?.nat64GatewayRef)
+    refs.push({
+      path: "spec.pref64.nat64GatewayRef.name",
+      kind: "Nat64Gateway",
+      name: spec.pref64.nat64GatewayRef.name,
+    });
+  return { kind: r.kind, name: r.name, namespace: r.namespace, source: r.source, refs, claims: claims(r) };
 }
 
 /**
@@ -160,10 +229,15 @@ function validateOne(doc: RawDocument, resources: AnyResource[], problems: Probl
   } as AnyResource);
 }
 
-/** References between resources, and names used twice. */
-function crossCheck(resources: AnyResource[], problems: Problem[]) {
-  const byKey = new Map<string, AnyResource>();
-  const err = (r: AnyResource, path: string, message: string) =>
+/** At most this many names are listed in a "no X named" problem. */
+const LISTED_NAMES = 10;
+
+/** References between resources, names used twice, and addresses claimed twice. */
+function crossCheck(entries: readonly Entry[], problems: Problem[]) {
+  const byKey = new Map<string, Entry>();
+  /** the names of each kind in each namespace, for "there is ..." */
+  const namesOf = new Map<string, string[]>();
+  const err = (r: Entry, path: string, message: string) =>
     problems.push({
       source: r.source,
       severity: "error",
@@ -171,7 +245,7 @@ function crossCheck(resources: AnyResource[], problems: Problem[]) {
       path,
       message: shortQuotes(message),
     });
-  for (const r of resources) {
+  for (const r of entries) {
     const key = `${r.kind}/${r.namespace}/${r.name}`;
     const first = byKey.get(key);
     if (first)
@@ -180,39 +254,38 @@ function crossCheck(resources: AnyResource[], problems: Problem[]) {
         "metadata.name",
         `${r.kind}/${r.name} is defined twice (first in ${first.source.file}#${first.source.doc})`,
       );
-    else byKey.set(key, r);
+    else {
+      byKey.set(key, r);
+      const names = namesOf.get(`${r.kind}/${r.namespace}`);
+      if (names) names.push(r.name);
+      else namesOf.set(`${r.kind}/${r.namespace}`, [r.name]);
+    }
   }
   // overlapping pool4, DHCP and edge ranges: `plan` leaves the later resource out; say it here too
-  for (const c of addressClashes(resources)) err(c.resource, c.path, c.message);
-  const find = (kind: Kind, r: AnyResource, name: string) => byKey.get(`${kind}/${r.namespace}/${name}`);
-  const names = (kind: Kind, namespace: string) =>
-    resources.filter((x) => x.kind === kind && x.namespace === namespace).map((x) => x.name);
-  const missing = (kind: Kind, r: AnyResource, name: string) => {
-    const known = names(kind, r.namespace);
-    const hint = suggest(name, known);
-    const where = r.namespace === DEFAULT_NAMESPACE ? "in these files" : `in namespace ${r.namespace}`;
-    return `no ${kind} named "${name}" ${where}${known.length ? ` (there is ${known.join(", ")})` : ""}${hint ? `; did you mean ${hint}?` : ""}`;
+  for (const c of clashesOf(entries.map((r) => ({ r, claims: r.claims }))))
+    err(c.resource, c.path, c.message);
+  // one message per missing name: many resources may name the same one
+  const said = new Map<string, string>();
+  const missing = (kind: Kind, namespace: string, name: string) => {
+    const key = `${kind}/${namespace}/${name}`;
+    let message = said.get(key);
+    if (message === undefined) {
+      const known = namesOf.get(`${kind}/${namespace}`) ?? [];
+      const hint = suggest(name, known);
+      const where = namespace === DEFAULT_NAMESPACE ? "in these files" : `in namespace ${namespace}`;
+      const listed =
+        known.length > LISTED_NAMES
+          ? `${known.slice(0, LISTED_NAMES).join(", ")} and ${known.length - LISTED_NAMES} more`
+          : known.join(", ");
+      message = `no ${kind} named "${name}" ${where}${known.length ? ` (there is ${listed})` : ""}${hint ? `; did you mean ${hint}?` : ""}`;
+      said.set(key, message);
+    }
+    return message;
   };
-  for (const r of resources) {
-    const spec = r.spec as {
-      deviceRef?: { name: string };
-      nat64GatewayRef?: { name: string };
-      pref64?: { nat64GatewayRef?: { name: string } };
-    };
-    if (spec.deviceRef && !find("ExternalDevice", r, spec.deviceRef.name)) {
-      err(r, "spec.deviceRef.name", missing("ExternalDevice", r, spec.deviceRef.name));
-    }
-    if (spec.nat64GatewayRef && !find("Nat64Gateway", r, spec.nat64GatewayRef.name)) {
-      err(r, "spec.nat64GatewayRef.name", missing("Nat64Gateway", r, spec.nat64GatewayRef.name));
-    }
-    if (spec.pref64?.nat64GatewayRef && !find("Nat64Gateway", r, spec.pref64.nat64GatewayRef.name)) {
-      err(
-        r,
-        "spec.pref64.nat64GatewayRef.name",
-        missing("Nat64Gateway", r, spec.pref64.nat64GatewayRef.name),
-      );
-    }
-  }
+  for (const r of entries)
+    for (const ref of r.refs)
+      if (!byKey.has(`${ref.kind}/${r.namespace}/${ref.name}`))
+        err(r, ref.path, missing(ref.kind, r.namespace, ref.name));
 }
 
 const TYPE_WORDS: Record<string, string> = {

@@ -1,6 +1,6 @@
 // `v6mostly validate -f PATH...`
 import type { Command } from "commander";
-import { formatProblem, validatePaths } from "../../api/validate.ts";
+import { checkPaths, formatProblem } from "../../api/validate.ts";
 
 export function register(program: Command): void {
   program
@@ -26,7 +26,9 @@ Output names the file, the document number inside it, the resource and the field
   home.yaml#2 Nat64Gateway/home spec.prefix: /72 is not a NAT64 prefix length (RFC 6052 allows /32, /40, /48, /56, /64, /96)`,
     )
     .action((opts: { filename: string[]; quiet?: boolean }) => {
-      const { resources, problems } = validatePaths(opts.filename);
+      // resources are counted, not kept: a large file needs memory only for the checks between them
+      const byKind = new Map<string, number>();
+      const problems = checkPaths(opts.filename, (r) => byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + 1));
       for (const p of problems)
         (p.severity === "error" ? process.stdout : process.stderr).write(`${formatProblem(p)}\n`);
       const errors = problems.filter((p) => p.severity === "error").length;
@@ -34,8 +36,6 @@ Output names the file, the document number inside it, the resource and the field
         process.stderr.write(`${errors} problem${errors === 1 ? "" : "s"} found\n`);
         process.exitCode = 1;
       } else if (!opts.quiet) {
-        const byKind = new Map<string, number>();
-        for (const r of resources) byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + 1);
         const summary = [...byKind].map(([k, n]) => `${n} ${k}`).join(", ") || "no resources";
         process.stdout.write(`valid: ${summary}\n`);
       }
