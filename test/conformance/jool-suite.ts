@@ -14,9 +14,15 @@ import { dropReasonName, SiitTranslator, Verdict } from "../../src/datapath/siit
 import { addressOf, prefixOf } from "../../src/util/net.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const suiteDir = path.resolve(
-  process.env.V6MOSTLY_JOOL_SUITE ?? path.join(repoRoot, "../shared/peer/jool"),
-);
+const given = path.resolve(process.env.V6MOSTLY_JOOL_SUITE ?? path.join(repoRoot, "../shared/peer/jool"));
+/**
+ * Where siit/ and nat64/ are: the directory given, or its client/ (some Jool revisions keep the
+ * packets one level down, test/graybox/test-suite/client/siit/...).
+ */
+export const suiteDir =
+  !existsSync(path.join(given, "siit")) && existsSync(path.join(given, "client", "siit"))
+    ? path.join(given, "client")
+    : given;
 export const JOOL_COMMIT = "eddd73af5c42f428529443478c9be436c6414694";
 const casesFile = path.join(path.dirname(fileURLToPath(import.meta.url)), "cases.json");
 
