@@ -26,7 +26,6 @@ import {
   socket,
 } from "./libc.ts";
 import { DatagramBatch } from "./mmsg.ts";
-import { MessageBuffer } from "./msghdr.ts";
 import { sockaddrLl } from "./udp4.ts";
 
 /** <linux/if_ether.h> */
@@ -96,7 +95,6 @@ const FRAME = 2048;
 
 export class PacketSocket {
   private fd: number;
-  private readonly buffer = new MessageBuffer(FRAME);
   private rx: DatagramBatch | undefined;
   private tx: DatagramBatch | undefined;
   private queued = 0;
@@ -140,21 +138,6 @@ export class PacketSocket {
 
   get closed(): boolean {
     return this.fd < 0;
-  }
-
-  /** One queued frame, or undefined. Never blocks. */
-  receive(): Frame | undefined {
-    if (this.fd < 0) return undefined;
-    const r = this.buffer.receive(this.fd);
-    if (!r) return undefined;
-    // struct sockaddr_ll: family 0, protocol 2, ifindex 4, hatype 8, pkttype 10, halen 11, addr 12
-    const halen = Math.min(r.name[11] ?? 0, 8);
-    return {
-      data: r.data,
-      packetType: r.name[10] ?? PacketType.otherHost,
-      source: r.name.slice(12, 12 + halen),
-      truncated: (r.flags & 0x20) !== 0,
-    };
   }
 
   /**
@@ -209,7 +192,6 @@ export class PacketSocket {
     if (this.fd >= 0) {
       close(this.fd);
       this.fd = -1;
-      this.buffer.free();
       this.rx?.free();
       this.tx?.free();
     }
