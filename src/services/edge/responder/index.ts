@@ -9,12 +9,11 @@
 // nd.ts), as are the address sets (targets.ts) and the rate limits (ratelimit.ts).
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../../util/log.ts";
-import { formatRange, type Range } from "../../../util/net.ts";
+import { addressOf, formatRange, type Range, toBytes } from "../../../util/net.ts";
 import { ETH_P_ARP } from "../../../util/sys/arp.ts";
 import { MulticastGroups6 } from "../../../util/sys/mcast6.ts";
 import { BPF, ETH_P_IPV6, type Frame, PacketSocket, PacketType } from "../../../util/sys/packet.ts";
 import { readLink } from "../../ra/link.ts";
-import { ipv6Bytes } from "../../ra/wire.ts";
 import { arpReply, readArpRequest } from "./arp.ts";
 import { answerSolicitation, ICMP6_NEIGHBOR_SOLICIT, multicastMac, readNeighborSolicitation } from "./nd.ts";
 import { AnswerLimiter } from "./ratelimit.ts";
@@ -121,7 +120,7 @@ export async function startNeighbourResponder(o: NeighbourResponderOptions): Pro
     if (o.ipv6.length > 0) {
       // Advertisements come from our link-local address (RFC 4861 §7.2.4 "an address assigned to
       // the interface"); wait for it to leave DAD.
-      linkLocal = ipv6Bytes((await readLink(o.interface)).linkLocal);
+      linkLocal = toBytes(6, addressOf((await readLink(o.interface)).linkLocal, 6).value);
       const plan = groupPlan(o.ipv6);
       nd = PacketSocket.open({
         ifname: o.interface,
@@ -163,6 +162,8 @@ export async function startNeighbourResponder(o: NeighbourResponderOptions): Pro
   function onSolicitation(f: Frame): string {
     if (f.packetType === PacketType.otherHost) return "ns.drop.notForUs";
     if (f.truncated) return "ns.drop.malformed";
+    // unicast to our MAC: a neighbour's reachability probe (§7.3.3), when we answer with our own
+    if (f.packetType === PacketType.host) count("ns.unicast");
     const r = readNeighborSolicitation(f.data);
     if (!r.ok) return `ns.drop.${r.drop}`;
     const ns = r.ns;
