@@ -12,6 +12,7 @@ import {
   check,
   close,
   errno,
+  int32,
   interfaceIndex,
   SO_RCVBUF,
   SOCK_CLOEXEC,
@@ -24,12 +25,14 @@ import {
   setsockopt,
   socket,
 } from "./libc.ts";
-import { MessageBuffer } from "./msghdr.ts";
+import { DatagramBatch } from "./mmsg.ts";
 import { sockaddrLl } from "./udp4.ts";
 
 /** <linux/if_ether.h> */
 export const ETH_P_IPV6 = 0x86dd;
 const SO_ATTACH_FILTER = 26;
+/** SO_RCVBUF beyond net.core.rmem_max (needs CAP_NET_ADMIN) */
+const SO_RCVBUFFORCE = 33;
 /** <linux/if_packet.h> */
 const SOL_PACKET = 263;
 const PACKET_ADD_MEMBERSHIP = 1;
@@ -81,13 +84,20 @@ export interface PacketSocketOptions {
   filter?: readonly BpfInstruction[];
   /** receive every multicast frame on the link (PACKET_MR_ALLMULTI), released on close */
   allMulticast?: boolean;
-  /** receive buffer in bytes (default 1 MiB; the kernel caps it at net.core.rmem_max) */
+  /** receive buffer in bytes (default 4 MiB; beyond net.core.rmem_max only with CAP_NET_ADMIN) */
   receiveBuffer?: number;
 }
 
+/** Frames per recvmmsg / sendmmsg call (receiveMany, enqueue / flush). */
+const BATCH = 64;
+/** Bytes kept of a frame's payload: Neighbor Discovery and ARP fit, and far longer frames are cut (truncated). */
+const FRAME = 2048;
+
 export class PacketSocket {
   private fd: number;
-  private readonly buffer = new MessageBuffer(2048);
+  private rx: DatagramBatch | undefined;
+  private tx: DatagramBatch | undefined;
+  private queued = 0;
 
   private constructor(
     fd: number,
@@ -103,7 +113,9 @@ export class PacketSocket {
     // so no unfiltered frame slips in between.
     const fd = check(socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket(AF_PACKET)");
     try {
-      setIntOption(fd, SOL_SOCKET, SO_RCVBUF, o.receiveBuffer ?? 1 << 20, "SO_RCVBUF");
+      const rcvbuf = o.receiveBuffer ?? 4 << 20;
+      if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, int32(rcvbuf), 4) < 0)
+        setIntOption(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf, "SO_RCVBUF");
       // Our own transmissions are not solicitations to answer (Linux 4.20+).
       setIntOption(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING");
       if (o.filter) attachFilter(fd, o.filter);
@@ -128,19 +140,44 @@ export class PacketSocket {
     return this.fd < 0;
   }
 
-  /** One queued frame, or undefined. Never blocks. */
-  receive(): Frame | undefined {
-    if (this.fd < 0) return undefined;
-    const r = this.buffer.receive(this.fd);
-    if (!r) return undefined;
-    // struct sockaddr_ll: family 0, protocol 2, ifindex 4, hatype 8, pkttype 10, halen 11, addr 12
-    const halen = Math.min(r.name[11] ?? 0, 8);
+  /**
+   * Up to 64 queued frames with one recvmmsg call; read them with frame(i) before the next call.
+   * 0 when nothing is queued. Never blocks.
+   */
+  receiveMany(): number {
+    if (this.fd < 0) return 0;
+    this.rx ??= new DatagramBatch(BATCH, FRAME);
+    return this.rx.receive(this.fd);
+  }
+
+  /** Frame i of the last receiveMany(): views into the batch, valid until the next receiveMany(). */
+  frame(i: number): Frame {
+    const rx = this.rx!;
+    const name = rx.name(i);
     return {
-      data: r.data,
-      packetType: r.name[10] ?? PacketType.otherHost,
-      source: r.name.slice(12, 12 + halen),
-      truncated: (r.flags & 0x20) !== 0,
+      data: rx.data(i),
+      packetType: name[10] ?? PacketType.otherHost,
+      source: name.subarray(12, 12 + Math.min(name[11] ?? 0, 8)),
+      truncated: rx.truncated(i),
     };
+  }
+
+  /** Queue a payload for `hwaddr`; sent by flush() (or here, when the batch is full). Returns how many earlier ones the kernel refused. */
+  enqueue(payload: Uint8Array, hwaddr: Uint8Array): number {
+    this.tx ??= new DatagramBatch(BATCH, FRAME);
+    const refused = this.queued === BATCH ? this.flush() : 0;
+    if (!this.tx.set(this.queued, payload, sockaddrLl(this.ifindex, this.protocol, hwaddr)))
+      return refused + 1;
+    this.queued++;
+    return refused;
+  }
+
+  /** Send what enqueue() queued with sendmmsg; returns how many the kernel refused (a full device queue). */
+  flush(): number {
+    if (this.queued === 0 || !this.tx || this.fd < 0) return 0;
+    const n = this.queued;
+    this.queued = 0;
+    return n - this.tx.send(this.fd, n);
   }
 
   /** Send a payload to `hwaddr`; the kernel writes the Ethernet header with our interface's address as source. */
@@ -155,7 +192,8 @@ export class PacketSocket {
     if (this.fd >= 0) {
       close(this.fd);
       this.fd = -1;
-      this.buffer.free();
+      this.rx?.free();
+      this.tx?.free();
     }
   }
 }

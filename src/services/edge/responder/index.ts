@@ -9,16 +9,15 @@
 // nd.ts), as are the address sets (targets.ts) and the rate limits (ratelimit.ts).
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../../util/log.ts";
-import { formatRange, type Range } from "../../../util/net.ts";
+import { addressOf, formatRange, type Range, toBytes } from "../../../util/net.ts";
 import { ETH_P_ARP } from "../../../util/sys/arp.ts";
 import { MulticastGroups6 } from "../../../util/sys/mcast6.ts";
 import { BPF, ETH_P_IPV6, type Frame, PacketSocket, PacketType } from "../../../util/sys/packet.ts";
 import { readLink } from "../../ra/link.ts";
-import { ipv6Bytes } from "../../ra/wire.ts";
 import { arpReply, readArpRequest } from "./arp.ts";
 import { answerSolicitation, ICMP6_NEIGHBOR_SOLICIT, multicastMac, readNeighborSolicitation } from "./nd.ts";
 import { AnswerLimiter } from "./ratelimit.ts";
-import { groupPlan, inRanges4, inRanges6, MAX_GROUPS } from "./targets.ts";
+import { groupPlan, inRanges4, MAX_GROUPS, Ranges6 } from "./targets.ts";
 
 export interface NeighbourResponderOptions {
   interface: string;
@@ -43,7 +42,7 @@ export interface NeighbourResponder {
 export const DEFAULT_RATE = 1000;
 /** How often the sockets are drained, and how much per drain (see raw6.ts for why a timer). */
 const POLL_MS = 10;
-const BURST = 4096;
+const BURST = 1024;
 
 /**
  * Only IPv6 packets whose Next Header is ICMPv6 and whose ICMPv6 type is Neighbor Solicitation
@@ -68,6 +67,12 @@ export function parseMac(text: string, what: string): Uint8Array {
   return mac;
 }
 
+/** A MAC as one number (48 bits fit a double exactly): the rate limiter's key, built without a string. */
+const macKey = (m: Uint8Array): number => {
+  let k = 0;
+  for (let i = 0; i < m.length && i < 6; i++) k = k * 256 + m[i]!;
+  return k;
+};
 const macText = (m: Uint8Array): string => [...m].map((b) => b.toString(16).padStart(2, "0")).join(":");
 
 function interfaceMac(ifname: string): Uint8Array {
@@ -95,6 +100,7 @@ export async function startNeighbourResponder(o: NeighbourResponderOptions): Pro
     counters[name] = (counters[name] ?? 0) + n;
   };
   const limiter = new AnswerLimiter(rate, Date.now());
+  const ranges6 = new Ranges6(o.ipv6);
   const log = o.log.child({ service: "neighbour-responder", interface: o.interface });
 
   const sockets: PacketSocket[] = [];
@@ -114,7 +120,7 @@ export async function startNeighbourResponder(o: NeighbourResponderOptions): Pro
     if (o.ipv6.length > 0) {
       // Advertisements come from our link-local address (RFC 4861 §7.2.4 "an address assigned to
       // the interface"); wait for it to leave DAD.
-      linkLocal = ipv6Bytes((await readLink(o.interface)).linkLocal);
+      linkLocal = toBytes(6, addressOf((await readLink(o.interface)).linkLocal, 6).value);
       const plan = groupPlan(o.ipv6);
       nd = PacketSocket.open({
         ifname: o.interface,
@@ -147,60 +153,61 @@ export async function startNeighbourResponder(o: NeighbourResponderOptions): Pro
     // An announcement (RFC 5227 §3, sender = target address): someone else claims an address we
     // answer for. Not a question; counted so that the conflict shows.
     if (q.senderProtocol === q.targetProtocol) return "arp.drop.announcement";
-    if (!limiter.allow(macText(f.source), Date.now())) return "arp.drop.rateLimited";
-    try {
-      arp!.send(arpReply(q, mac), q.senderHardware);
-      return "arp.answered";
-    } catch (e) {
-      log.debug({ err: (e as Error).message }, "ARP reply not sent");
-      return "arp.sendErrors";
-    }
+    if (!limiter.allow(macKey(f.source), Date.now())) return "arp.drop.rateLimited";
+    count("arp.sendErrors", arp!.enqueue(arpReply(q, mac), q.senderHardware));
+    return "arp.answered";
   }
 
   /** What became of a Neighbor Solicitation: the name of the counter it goes to. */
   function onSolicitation(f: Frame): string {
     if (f.packetType === PacketType.otherHost) return "ns.drop.notForUs";
     if (f.truncated) return "ns.drop.malformed";
+    // unicast to our MAC: a neighbour's reachability probe (§7.3.3), when we answer with our own
+    if (f.packetType === PacketType.host) count("ns.unicast");
     const r = readNeighborSolicitation(f.data);
     if (!r.ok) return `ns.drop.${r.drop}`;
     const ns = r.ns;
     // §7.2.3: only targets this node answers for; the rest are someone else's.
-    if (!inRanges6(o.ipv6, ns.target)) return "ns.drop.outOfRange";
-    if (!limiter.allow(macText(f.source), Date.now())) return "ns.drop.rateLimited";
+    if (!ranges6.has(ns.target)) return "ns.drop.outOfRange";
+    if (!limiter.allow(macKey(f.source), Date.now())) return "ns.drop.rateLimited";
     const a = answerSolicitation(ns, linkLocal, mac);
     // Straight to the solicitor's hardware address (its Source Link-Layer Address option, else the
     // frame's source), so the kernel never has to resolve it first; all-nodes for DAD.
     const to = a.dad ? multicastMac(a.destination) : (ns.sourceLinkLayer ?? f.source);
-    try {
-      nd!.send(a.packet, to);
-      return a.dad ? "ns.answeredDad" : "ns.answered";
-    } catch (e) {
-      log.debug({ err: (e as Error).message }, "Neighbor Advertisement not sent");
-      return "ns.sendErrors";
-    }
+    count("ns.sendErrors", nd!.enqueue(a.packet, to));
+    return a.dad ? "ns.answeredDad" : "ns.answered";
   }
 
-  function drain(sock: PacketSocket | undefined, handle: (f: Frame) => string, what: string): void {
-    if (!sock) return;
-    for (let i = 0; i < BURST; i++) {
-      let f: Frame | undefined;
+  /** Up to BURST frames from the socket, answers sent a batch at a time; true when it may hold more. */
+  function drain(sock: PacketSocket | undefined, handle: (f: Frame) => string, what: string): boolean {
+    if (!sock) return false;
+    for (let done = 0; done < BURST; ) {
+      let n: number;
       try {
-        f = sock.receive();
+        n = sock.receiveMany();
       } catch (e) {
         count(`${what}.receiveErrors`);
         log.debug({ err: (e as Error).message }, "receive failed");
-        return;
+        return false;
       }
-      if (!f) return;
-      count(`${what}.received`);
-      count(handle(f));
+      for (let i = 0; i < n; i++) count(handle(sock.frame(i)));
+      count(`${what}.received`, n);
+      count(`${what}.sendErrors`, sock.flush());
+      if (n === 0) return false;
+      done += n;
     }
+    return true;
   }
 
-  const timer = setInterval(() => {
-    drain(arp, onArp, "arp");
-    drain(nd, onSolicitation, "ns");
-  }, POLL_MS);
+  // Every POLL_MS; while a socket still holds frames, again at once (setImmediate lets timers and
+  // I/O run in between), so a flood is read as fast as it comes instead of overflowing the buffer.
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    const more = drain(arp, onArp, "arp");
+    if (drain(nd, onSolicitation, "ns") || more) setImmediate(tick);
+  };
+  const timer = setInterval(tick, POLL_MS);
 
   log.info(
     {
@@ -215,7 +222,6 @@ export async function startNeighbourResponder(o: NeighbourResponderOptions): Pro
     "neighbour responder started",
   );
 
-  let stopped = false;
   return {
     async stop() {
       if (stopped) return;

@@ -44,7 +44,7 @@ export class TokenBucket {
  */
 export class AnswerLimiter {
   private readonly global: TokenBucket;
-  private readonly solicitors = new Map<string, TokenBucket>();
+  private readonly solicitors = new Map<string | number, TokenBucket>();
   readonly perSolicitor: number;
 
   constructor(
@@ -58,7 +58,7 @@ export class AnswerLimiter {
   }
 
   /** True when an answer to `solicitor` may go out at `now`; takes the tokens. */
-  allow(solicitor: string, now: number): boolean {
+  allow(solicitor: string | number, now: number): boolean {
     let b = this.solicitors.get(solicitor);
     if (!b) {
       if (this.solicitors.size >= this.maxSolicitors) {

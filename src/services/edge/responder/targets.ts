@@ -1,6 +1,6 @@
 // Which addresses the responder answers for, and which solicited-node groups (RFC 4291 §2.7.1)
 // it must join to hear the solicitations for them. Pure.
-import { fromBytes, type Range, toBytes } from "../../../util/net.ts";
+import { type Range, toBytes } from "../../../util/net.ts";
 import { solicitedNode } from "./nd.ts";
 
 /**
@@ -10,15 +10,32 @@ import { solicitedNode } from "./nd.ts";
  */
 export const MAX_GROUPS = 1024;
 
-/** True when `value` (IPv4 as a number, IPv6 as 16 bytes) lies in one of the ranges. */
+/** True when `value` (an IPv4 address as a number) lies in one of the ranges. */
 export function inRanges4(ranges: readonly Range[], value: number): boolean {
   const v = BigInt(value);
   return ranges.some((r) => r.first <= v && v <= r.last);
 }
 
-export function inRanges6(ranges: readonly Range[], address: Uint8Array): boolean {
-  const v = fromBytes(address);
-  return ranges.some((r) => r.first <= v && v <= r.last);
+/**
+ * IPv6 ranges as their ends in bytes, so that a lookup per solicitation compares 16 bytes instead
+ * of building a bigint.
+ */
+export class Ranges6 {
+  private readonly ends: { first: Uint8Array; last: Uint8Array }[];
+
+  constructor(ranges: readonly Range[]) {
+    this.ends = ranges.map((r) => ({ first: toBytes(6, r.first), last: toBytes(6, r.last) }));
+  }
+
+  has(address: Uint8Array): boolean {
+    return this.ends.some((e) => compare(e.first, address) <= 0 && compare(address, e.last) <= 0);
+  }
+}
+
+/** Network byte order comparison of two 16-byte addresses. */
+function compare(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
 }
 
 export type GroupPlan = { kind: "groups"; groups: Uint8Array[] } | { kind: "allMulticast"; needed: number };

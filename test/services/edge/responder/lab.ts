@@ -143,6 +143,19 @@ export function neighbour(
   return j[0];
 }
 
+/** The MAC the gateway's kernel has learnt for `address`, waiting up to 5 s for it (a loaded machine answers late). */
+export async function learnt(ns: string, ifname: string, address: string): Promise<string | undefined> {
+  try {
+    return await waitFor(
+      () => neighbour(ns, ifname, address)?.lladdr,
+      5000,
+      `a link-layer address for ${address}`,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 /** One ping (IPv4 or IPv6 by the address): nothing answers it, but it makes the kernel resolve the address. */
 export function resolve(ns: string, address: string): void {
   sh(ns, ["ping", "-c1", "-W1", address], { allowFail: true });

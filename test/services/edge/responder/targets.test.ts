@@ -4,8 +4,8 @@ import fc from "fast-check";
 import {
   groupPlan,
   inRanges4,
-  inRanges6,
   MAX_GROUPS,
+  Ranges6,
 } from "../../../../src/services/edge/responder/targets.ts";
 import { ipv6Text } from "../../../../src/services/ra/wire.ts";
 import { rangeFrom, toBytes } from "../../../../src/util/net.ts";
@@ -15,9 +15,14 @@ test("membership: IPv4 as a number, IPv6 as bytes, inclusive ends", () => {
   assert.ok(inRanges4(v4, 0xc6336464));
   assert.ok(inRanges4(v4, 0xc6336496));
   assert.ok(!inRanges4(v4, 0xc6336497));
-  const v6 = [rangeFrom("2001:db8:5::/120")];
-  assert.ok(inRanges6(v6, toBytes(6, rangeFrom("2001:db8:5::ff").first)));
-  assert.ok(!inRanges6(v6, toBytes(6, rangeFrom("2001:db8:5::100").first)));
+  const v6 = new Ranges6([rangeFrom("2001:db8:5::/120"), rangeFrom("2001:db8:7::1")]);
+  const has = (t: string) => v6.has(toBytes(6, rangeFrom(t).first));
+  assert.ok(has("2001:db8:5::"));
+  assert.ok(has("2001:db8:5::ff"));
+  assert.ok(!has("2001:db8:5::100"));
+  assert.ok(!has("2001:db8:4:ffff:ffff:ffff:ffff:ffff"));
+  assert.ok(has("2001:db8:7::1"));
+  assert.ok(!has("2001:db8:7::2"));
 });
 
 test("groups: one per distinct low 24 bits; overlapping ranges and equal low bits share one", () => {
@@ -37,6 +42,18 @@ test("wider than the limit: all-multicast, with the number of groups it would ne
   assert.equal(groupPlan([rangeFrom("2001:db8:5::/118")]).kind, "groups"); // 1024: at the limit
   assert.equal(groupPlan([rangeFrom("2001:db8:5::/118")], 1023).kind, "allMulticast");
   assert.equal(MAX_GROUPS, 1024);
+});
+
+test("property: Ranges6 agrees with bigint comparison", () => {
+  const big = fc.bigInt({ min: 0n, max: (1n << 128n) - 1n });
+  fc.assert(
+    fc.property(big, big, big, (a, b, x) => {
+      const [first, last] = a <= b ? [a, b] : [b, a];
+      const r = rangeFrom(`${ipv6Text(toBytes(6, first))}-${ipv6Text(toBytes(6, last))}`);
+      return new Ranges6([r]).has(toBytes(6, x)) === (first <= x && x <= last);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test("property: every address of the ranges has its group in the plan", () => {
