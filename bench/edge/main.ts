@@ -13,12 +13,11 @@
  * outside host uses the LAN server's own address): no conntrack, no NAT, the floor of what the path
  * costs. "edge": `v6mostly run` with the EdgeTranslation (its nftables table: conntrack, NAT,
  * the inbound policy); the gateway finds the external addresses through static neighbour entries
- * (the responder's own figures come from bench/edge/responder.ts when it exists).
+ * (the responder's own figures follow: bench/edge/responder.ts, against Linux's proxy NDP).
  */
-import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join } from "node:path";
-import { ADDR, canRun, EdgeLab, REPO, SEED, seedResource, sh } from "../../test/services/edge/lab.ts";
+import { ADDR, canRun, EdgeLab, SEED, seedResource, sh } from "../../test/services/edge/lab.ts";
+import { benchResponder } from "./responder.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -108,13 +107,7 @@ async function main(): Promise<void> {
     await lab.cleanup();
   }
 
-  const responder = join(REPO, "bench/edge/responder.ts");
-  if (existsSync(responder)) {
-    const { benchResponder } = (await import(responder)) as { benchResponder: () => Promise<void> };
-    await benchResponder();
-  } else {
-    console.log("\n(bench/edge/responder.ts is not here: no neighbour responder figures)");
-  }
+  await benchResponder();
 }
 
 await main();
