@@ -4,12 +4,15 @@
 import { createSocket, type Socket } from "node:dgram";
 import type { Worker } from "node:worker_threads";
 import type { Nat64Config } from "../../datapath/nat64/translator.ts";
+import { Rfc6052Prefix } from "../../datapath/siit/index.ts";
 import type { SessionRow, ShardInput, WorkerInput } from "../../datapath/tun/contract.ts";
 import { Ring } from "../../datapath/tun/handoff.ts";
-import { STATS_LEN } from "../../datapath/tun/stats.ts";
+import { sessionRows } from "../../datapath/tun/snapshot.ts";
+import { S, STATS_LEN } from "../../datapath/tun/stats.ts";
 import * as sys from "../../datapath/tun/sys.ts";
 import { closeTun, openTun, TunError } from "../../datapath/tun/tun.ts";
 import type { Logger } from "../../util/log.ts";
+import { toBytes } from "../../util/net.ts";
 import { siblingModule, startWorker } from "../../util/worker.ts";
 import type { GatewayPlan } from "./plan.ts";
 
@@ -73,13 +76,22 @@ export interface SessionTable {
   at?: number;
 }
 
+/** A worker's latest table as it sent it (tun/snapshot.ts). */
+interface Snapshot {
+  records: Uint32Array;
+  total: number;
+  at: number;
+}
+
 /** The running workers of one gateway. */
 export class PacketWorkers {
   /** the counters of stats.ts: one worker's own, or the sum of several refreshed 4 times a second */
   readonly stats: Float64Array;
   private readonly workers: Worker[];
   private readonly control = new SharedArrayBuffer(4);
-  private readonly latest = new Map<Worker, SessionTable>();
+  private readonly latest = new Map<Worker, Snapshot>();
+  /** pool6, to show each remote's IPv6 address in the rows (stateful) */
+  private readonly pool6: Rfc6052Prefix | null;
   /** when each worker was last heard from (any message) */
   private readonly heard = new Map<Worker, number>();
   private readonly summer: NodeJS.Timeout | null;
@@ -94,6 +106,8 @@ export class PacketWorkers {
     private readonly log: Logger,
   ) {
     const n = queues.fds.length;
+    const p6 = plan.nat64?.pool6;
+    this.pool6 = p6 ? new Rfc6052Prefix(toBytes(6, p6.network), p6.length) : null;
     const buffers = queues.fds.map(() => new SharedArrayBuffer(STATS_LEN * 8));
     const perWorker = buffers.map((b) => new Float64Array(b));
     this.stats = n === 1 ? perWorker[0]! : new Float64Array(STATS_LEN);
@@ -103,7 +117,9 @@ export class PacketWorkers {
         : setInterval(() => {
             for (let i = 0; i < STATS_LEN; i++) {
               let v = 0;
-              for (const w of perWorker) v += w[i]!;
+              // Totals add up; the longest pause is the longest of any worker.
+              if (i === S.loopLongestPause) for (const w of perWorker) v = Math.max(v, w[i]!);
+              else for (const w of perWorker) v += w[i]!;
               this.stats[i] = v;
             }
           }, 250);
@@ -194,8 +210,10 @@ export class PacketWorkers {
     this.heard.set(w, Date.now());
     w.on("message", (m: { type: string } & Record<string, unknown>) => {
       this.heard.set(w, Date.now());
-      if (m.type === "snapshot") this.latest.set(w, { ...(m as unknown as SessionTable), at: Date.now() });
-      else if (m.type === "log") {
+      if (m.type === "snapshot") {
+        const { records, total } = m as unknown as Snapshot;
+        this.latest.set(w, { records, total, at: Date.now() });
+      } else if (m.type === "log") {
         const { type: _t, msg, ...rest } = m;
         this.log.debug(rest, String(msg));
       } else if (m.type === "stopped") finished();
@@ -232,8 +250,9 @@ export class PacketWorkers {
     let at: number | undefined;
     for (const l of this.latest.values()) {
       total += l.total;
-      at = Math.min(at ?? Number.POSITIVE_INFINITY, l.at ?? 0);
-      for (const r of l.sessions) if (sessions.length < this.plan.snapshotLimit) sessions.push(r);
+      at = Math.min(at ?? Number.POSITIVE_INFINITY, l.at);
+      const room = this.plan.snapshotLimit - sessions.length;
+      if (this.pool6 && room > 0) sessions.push(...sessionRows(l.records, this.pool6, room));
     }
     return { sessions, total, at };
   }
