@@ -26,6 +26,7 @@ import { join } from "node:path";
 import { Nat64Translator } from "../src/datapath/nat64/translator.ts";
 import { prefixOf } from "../src/util/net.ts";
 import { canRun, Lab, PREFIX, SERVER4, SERVER6, sh, waitFor } from "../test/services/nat64/lab.ts";
+import { startTayga, stopTayga } from "./tayga.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 
@@ -120,25 +121,11 @@ async function ours(
 }
 
 async function tayga(lab: Lab): Promise<Figures> {
-  const conf = join(lab.dir, "tayga.conf");
-  writeFileSync(
-    conf,
-    `tun-device tayga0\nipv4-addr 198.51.100.254\nprefix ${PREFIX}\ndynamic-pool 198.51.100.0/25\ndata-dir ${lab.dir}\n`,
-  );
-  lab.ns(lab.t, ["tayga", "-c", conf, "--mktun"]);
-  // Same queue length as ours (host.ts), so the comparison is of the translators.
-  lab.ns(lab.t, ["ip", "link", "set", "tayga0", "txqueuelen", "4096", "up"]);
-  lab.ns(lab.t, ["ip", "route", "add", "198.51.100.0/24", "dev", "tayga0"]);
-  lab.ns(lab.t, ["ip", "-6", "route", "add", PREFIX, "dev", "tayga0"]);
-  lab.ns(lab.t, ["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
-  lab.ns(lab.s, ["ip", "route", "replace", "198.51.100.0/24", "via", "203.0.113.1"]);
-  const p: ChildProcess = lab.spawnIn(lab.t, ["tayga", "-c", conf, "--nodetach"], "tayga.log");
+  const p = await startTayga(lab);
   try {
-    await waitFor("TAYGA", () => /1 received/.test(lab.ns(lab.c, ["ping", "-c", "1", "-W", "1", SERVER6])));
     return await measure(lab, p.pid!);
   } finally {
-    await lab.stop(p);
-    lab.ns(lab.t, ["ip", "link", "del", "tayga0"]);
+    await stopTayga(lab, p);
   }
 }
 
