@@ -27,7 +27,7 @@ import {
   offerSessions,
   serverCounter,
 } from "../test/services/nat64/load.ts";
-import { startTayga, stopTayga, TAYGA_TUN } from "./tayga.ts";
+import { cleanupOnSignals, startTayga, stopTayga, TAYGA_TUN } from "./nat64-lab.ts";
 
 const STATUS = "127.0.0.1:9471";
 const MiB = 2 ** 20;
@@ -165,12 +165,7 @@ for (const tool of ["tayga", "nft"]) {
   }
 }
 const lab = new Lab("mem");
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.log(`${signal}: cleaning up`);
-    lab.cleanup().finally(() => process.exit(130));
-  });
-}
+cleanupOnSignals(lab);
 try {
   lab.setup();
   const received = serverCounter(lab);

@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { Nat64Translator } from "../src/datapath/nat64/translator.ts";
 import { prefixOf } from "../src/util/net.ts";
 import { canRun, Lab, PREFIX, SERVER4, SERVER6, sh, waitFor } from "../test/services/nat64/lab.ts";
-import { startTayga, stopTayga } from "./tayga.ts";
+import { cleanupOnSignals, startTayga, stopTayga } from "./nat64-lab.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 
@@ -51,8 +51,22 @@ function rssMiB(pid: number): number {
 }
 
 function iperf(lab: Lab, args: string[]): Record<string, any> {
-  const out = lab.ns(lab.c, ["iperf3", "-c", SERVER6, "-t", String(SECONDS), "-J", ...args]);
-  return JSON.parse(out);
+  // iperf3 fails now and then on a loaded machine (the JSON then has `error` and no totals): once
+  // more, then a clear error instead of a TypeError.
+  for (let attempt = 1; ; attempt++) {
+    let out: string;
+    try {
+      out = lab.ns(lab.c, ["iperf3", "-c", SERVER6, "-t", String(SECONDS), "-J", ...args]);
+    } catch (e) {
+      out = (e as { stdout?: string }).stdout ?? "{}";
+    }
+    const r = JSON.parse(out || "{}");
+    if (!r.error && r.end) return r;
+    if (attempt === 2) throw new Error(`iperf3 ${args.join(" ")}: ${r.error ?? "no result"}`);
+    console.log(`iperf3 ${args.join(" ")} failed (${r.error ?? "no result"}); once more in 3 s`);
+    // "the server is busy running a test": the server ends the previous test late under load
+    sh(["sleep", "3"]);
+  }
 }
 
 async function measure(lab: Lab, pid: number): Promise<Figures> {
@@ -185,13 +199,7 @@ for (const tool of ["iperf3", "tayga"]) {
 }
 const lab = new Lab("bench");
 let iperfServer: ChildProcess | undefined;
-// Ctrl-C or a timeout's SIGTERM still removes the namespaces and ends what the bench started.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.log(`${signal}: cleaning up`);
-    lab.cleanup().finally(() => process.exit(130));
-  });
-}
+cleanupOnSignals(lab);
 try {
   lab.setup();
   iperfServer = lab.spawnIn(lab.s, ["iperf3", "-s", "-B", SERVER4], "iperf3.log");

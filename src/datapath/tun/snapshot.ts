@@ -11,6 +11,7 @@
 import { format4, format6 } from "../../util/addrtext.ts";
 import type { Nat64State } from "../nat64/state.ts";
 import { tcpStateName } from "../nat64/tcp.ts";
+import { write32 } from "../siit/checksum.ts";
 import type { Rfc6052Prefix } from "../siit/index.ts";
 import type { SessionRow } from "./contract.ts";
 
@@ -43,13 +44,6 @@ function protoName(p: number): "tcp" | "udp" | "icmp" {
   return p === 6 ? "tcp" : p === 17 ? "udp" : "icmp";
 }
 
-function bytes4(v: number, out: Uint8Array, o: number): void {
-  out[o] = v >>> 24;
-  out[o + 1] = (v >>> 16) & 0xff;
-  out[o + 2] = (v >>> 8) & 0xff;
-  out[o + 3] = v & 0xff;
-}
-
 /** Records of sessionRecords as rows, at most `limit`; the remote's IPv6 address embeds it in `pool6`. */
 export function sessionRows(
   r: Uint32Array,
@@ -62,9 +56,9 @@ export function sessionRows(
   const r6 = new Uint8Array(16);
   for (let o = 0; o + SESSION_WORDS <= r.length && rows.length < limit; o += SESSION_WORDS) {
     const proto = r[o]!;
-    for (let k = 0; k < 4; k++) bytes4(r[o + 1 + k]!, v6, 4 * k);
+    for (let k = 0; k < 4; k++) write32(v6, 4 * k, r[o + 1 + k]!);
     const remote4 = r[o + 8]!;
-    bytes4(remote4, v4, 0);
+    write32(v4, 0, remote4);
     pool6.embed(v4, 0, r6, 0);
     rows.push({
       proto: protoName(proto),

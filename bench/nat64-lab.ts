@@ -1,8 +1,8 @@
 /**
- * TAYGA (Debian's) as the peer translator in the namespace lab (test/services/nat64/lab.ts), set
- * up the way bench/nat64.ts and bench/nat64-memory.ts compare it with ours: its own TUN device
- * with the same queue length as ours (host.ts), a dynamic 1:1 pool the server routes back
- * through the translator.
+ * What the NAT64 benches (bench/nat64.ts, bench/nat64-memory.ts) share around the namespace lab
+ * (test/services/nat64/lab.ts): TAYGA (Debian's) as the peer translator, set up with its own TUN
+ * device with the same queue length as ours (host.ts) and a dynamic 1:1 pool the server routes
+ * back through the translator; and the lab's removal on Ctrl-C or a timeout's SIGTERM.
  */
 import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -34,4 +34,14 @@ export async function startTayga(lab: Lab): Promise<ChildProcess> {
 export async function stopTayga(lab: Lab, p: ChildProcess): Promise<void> {
   await lab.stop(p);
   lab.ns(lab.t, ["ip", "link", "del", TAYGA_TUN]);
+}
+
+/** Ctrl-C or a timeout's SIGTERM still removes the namespaces and ends what the bench started. */
+export function cleanupOnSignals(lab: Lab): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      console.log(`${signal}: cleaning up`);
+      lab.cleanup().finally(() => process.exit(130));
+    });
+  }
 }
