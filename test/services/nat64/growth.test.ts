@@ -28,7 +28,9 @@ test("65,535 new sessions at 10 kpps: nothing the kernel queued for the TUN is l
   lab.setup();
   const received = serverCounter(lab);
   const status = "127.0.0.1:9469";
-  const run = lab.startRun(lab.writeResource(), status);
+  // One client opens all of them, beyond the default 65,536 sessions a client (the warm-up's pings
+  // take a few): this test is about the table growing, limits.test.ts about the limits.
+  const run = lab.startRun(lab.writeResource("  limits: { sessionsPerClient: 131072 }\n"), status);
   const gateway = (): Translations => lab.translations(status)["Nat64Gateway/lab"]!;
   await waitFor("v6mostly run", () => gateway()?.counters, 30_000);
   // Neighbours resolved on both sides before the count starts (the first datagrams would wait on them).
@@ -64,16 +66,13 @@ test("65,535 new sessions at 10 kpps: nothing the kernel queued for the TUN is l
   const atServer = received() - server0;
   const mem = memoryOf(run.pid!);
   console.log(
-    `offered ${offered.sent} new sessions in ${offered.seconds} s (${(offered.sent / offered.seconds / 1000).toFixed(1)} kpps): client sent ${c1.tx - c0.tx}, kernel queued for the TUN ${queued}, kernel dropped from the TUN queue ${tun.txDropped - tun0.txDropped}, softnet drops ${softnetDrops() - softnet0}; translator read ${read}, translated ${translated}, notOurs ${notOurs}, drops ${JSON.stringify(x.drops)}; server received ${atServer}; sessions ${x.totalSessions}; loop's longest pause ${(x.counters.loopLongestPause! * 1000).toFixed(1)} ms; worker heap ${(x.counters.workerHeapCommittedBytes! / 2 ** 20).toFixed(1)} MiB; RSS ${mem.rss.toFixed(0)} MiB (peak ${mem.peak.toFixed(0)})`,
+    `offered ${offered.sent} new sessions in ${offered.seconds} s (${(offered.sent / offered.seconds / 1000).toFixed(1)} kpps): client sent ${c1.tx - c0.tx}, kernel queued for the TUN ${queued}, kernel dropped from the TUN queue ${tun.txDropped - tun0.txDropped}, softnet drops ${softnetDrops() - softnet0}; translator read ${read}, translated ${translated}, notOurs ${notOurs}, drops ${JSON.stringify(x.drops)}; server received ${atServer}; UDP sessions ${x.counters.sessionsUdp}; loop's longest pause ${(x.counters.loopLongestPause! * 1000).toFixed(1)} ms; worker heap ${(x.counters.workerHeapCommittedBytes! / 2 ** 20).toFixed(1)} MiB; RSS ${mem.rss.toFixed(0)} MiB (peak ${mem.peak.toFixed(0)})`,
   );
   assert.equal(offered.sent, FLOWS);
   assert.equal(read, queued, "every packet the kernel queued for the TUN was read");
   assert.equal(translated + notOurs, read, "every packet read was translated (or is the kernel's own)");
   assert.equal(x.counters.writeErrors, 0);
   assert.equal(atServer, translated, "every translated packet reached the server");
-  assert.ok(
-    x.totalSessions >= translated - 1,
-    `one session per datagram (${x.totalSessions} for ${translated})`,
-  );
+  assert.equal(d("sessionsUdp"), translated, "one new session per datagram");
   await lab.stop(run);
 });
