@@ -9,10 +9,19 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { canRun, Lab, SERVER6, type Translations, waitFor } from "./lab.ts";
+import { canRun, Lab, SERVER6, sh, type Translations, waitFor } from "./lab.ts";
 import { linkCounters, memoryOf, offerSessions, serverCounter, softnetDrops } from "./load.ts";
 
-const skip = canRun();
+const skip = canRun() ?? missing("nft", "the server counts what it receives with nftables");
+
+function missing(tool: string, why: string): string | null {
+  try {
+    sh(["sh", "-c", `command -v ${tool}`]);
+    return null;
+  } catch {
+    return `${tool} missing (${why})`;
+  }
+}
 const FLOWS = 65_535;
 const RATE = 10_000;
 
