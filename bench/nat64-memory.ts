@@ -52,7 +52,8 @@ interface Growth {
 
 interface Translator {
   name: string;
-  tun: string;
+  /** its TUN device */
+  tun(lab: Lab): string;
   start(lab: Lab): Promise<ChildProcess>;
   stop(lab: Lab, p: ChildProcess): Promise<void>;
   parts?(lab: Lab): Record<string, number>;
@@ -71,7 +72,7 @@ function metrics(lab: Lab): Record<string, number> {
 
 const ours: Translator = {
   name: "v6mostly",
-  tun: "",
+  tun: (lab) => lab.tun,
   async start(lab) {
     // One client opens them all: more than the default 65,536 sessions a client (limits.test.ts).
     const run = lab.startRun(lab.writeResource("  limits: { sessionsPerClient: 131072 }\n"), STATUS);
@@ -97,7 +98,7 @@ const ours: Translator = {
   pauseMs: (lab) => (metrics(lab).nat64_loop_longest_pause_seconds ?? Number.NaN) * 1000,
 };
 
-const tayga: Translator = { name: "TAYGA", tun: TAYGA_TUN, start: startTayga, stop: stopTayga };
+const tayga: Translator = { name: "TAYGA", tun: () => TAYGA_TUN, start: startTayga, stop: stopTayga };
 
 async function memory(lab: Lab, tr: Translator): Promise<[starting: Memory, idle: Memory, loaded: Memory]> {
   const p = await tr.start(lab);
@@ -119,7 +120,7 @@ async function memory(lab: Lab, tr: Translator): Promise<[starting: Memory, idle
 async function growth(lab: Lab, tr: Translator, received: () => number): Promise<Growth> {
   const p = await tr.start(lab);
   try {
-    const tun = tr.tun || lab.tun;
+    const tun = tr.tun(lab);
     const t0: LinkCounters = linkCounters(lab, lab.t, tun);
     const s0 = received();
     offerSessions(lab, 65_535, 10_000);
