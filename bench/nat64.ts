@@ -51,8 +51,9 @@ function rssMiB(pid: number): number {
 }
 
 function iperf(lab: Lab, args: string[]): Record<string, any> {
-  // iperf3 fails now and then on a loaded machine (the JSON then has `error` and no totals): once
-  // more, then a clear error instead of a TypeError.
+  // iperf3 fails now and then on a loaded machine (the JSON then has `error` and no totals), most
+  // often "the server is busy running a test": it ends the previous test late. A few more tries
+  // 3 s apart, then a clear error instead of a TypeError.
   for (let attempt = 1; ; attempt++) {
     let out: string;
     try {
@@ -62,9 +63,8 @@ function iperf(lab: Lab, args: string[]): Record<string, any> {
     }
     const r = JSON.parse(out || "{}");
     if (!r.error && r.end) return r;
-    if (attempt === 2) throw new Error(`iperf3 ${args.join(" ")}: ${r.error ?? "no result"}`);
-    console.log(`iperf3 ${args.join(" ")} failed (${r.error ?? "no result"}); once more in 3 s`);
-    // "the server is busy running a test": the server ends the previous test late under load
+    if (attempt === 5) throw new Error(`iperf3 ${args.join(" ")}: ${r.error ?? "no result"}`);
+    console.log(`iperf3 ${args.join(" ")} failed (${r.error ?? "no result"}); again in 3 s`);
     sh(["sleep", "3"]);
   }
 }
