@@ -22,6 +22,7 @@ function missing(tool: string, why: string): string | null {
     return `${tool} missing (${why})`;
   }
 }
+
 const FLOWS = 65_535;
 const RATE = 10_000;
 
