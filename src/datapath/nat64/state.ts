@@ -352,6 +352,10 @@ export class Nat64State {
   bibIsStatic(b: number): boolean {
     return this.bStatic[b] === 1;
   }
+  /** Word k (0-3, big-endian) of BIB slot b's IPv6 address. */
+  bibV6Word(b: number, k: number): number {
+    return this.bV6[4 * b + k]!;
+  }
   bibSessions(b: number): number {
     return this.bRefs[b]!;
   }

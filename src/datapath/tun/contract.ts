@@ -67,8 +67,11 @@ export interface SessionRow {
 export type WorkerMessage =
   /** The loop runs: translating has started. */
   | { type: "ready" }
-  /** The session table (at most snapshotLimit rows of `total`), once a second. */
-  | { type: "snapshot"; sessions: SessionRow[]; total: number }
+  /**
+   * The session table, once a second: at most snapshotLimit sessions of `total` as numbers
+   * (snapshot.ts: sessionRecords, read with sessionRows).
+   */
+  | { type: "snapshot"; records: Uint32Array; total: number }
   /** A session event, when logEvents is set (at most 100 a second). */
   | { type: "log"; msg: string; proto: number; ipv6: string; ipv4: string; remote?: string; state?: string }
   /** Stateful, before "ready": what became of the handed-over sessions. */

@@ -21,14 +21,13 @@ import { format4, format6 } from "../../util/addrtext.ts";
 import { exportSessions, restoreSessions } from "../nat64/handover.ts";
 import { OWNER_FRAGMENT, packetOwner } from "../nat64/shard.ts";
 import { bibV6 } from "../nat64/state.ts";
-import { tcpStateName } from "../nat64/tcp.ts";
 import { bumpHopLimit6, bumpTtl4, Nat64Translator } from "../nat64/translator.ts";
 import { copyBytes } from "../siit/bytes.ts";
 import type { XlatContext } from "../siit/context.ts";
 import { gsoKeepsWhole } from "../siit/fastpath.ts";
 import { hostPicksSource } from "../siit/icmpErrors.ts";
 import { SiitTranslator, Verdict } from "../siit/index.ts";
-import type { SessionRow, WorkerInput, WorkerMessage } from "./contract.ts";
+import type { WorkerInput, WorkerMessage } from "./contract.ts";
 import { META_BYTES, Ring } from "./handoff.ts";
 import {
   hdr16,
@@ -44,6 +43,7 @@ import {
   VNET_HDR_LEN,
   writeVnetHdr,
 } from "./offload.ts";
+import { sessionRecords } from "./snapshot.ts";
 import { NAT64_DROP_BASE, S, SIIT_DROP_BASE } from "./stats.ts";
 
 /** LoopIo.readAt's answers instead of a length: nothing to read now (EAGAIN), interrupted (EINTR), failed. */
@@ -137,6 +137,8 @@ export class PacketLoop {
   private b64 = 0;
   private b46 = 0;
   private logBudget = LOG_BUDGET;
+  /** The longest stretch away from the TUN queue, in ms (stretchEnds). */
+  private longestPause = 0;
   private logSince = 0;
 
   constructor(input: WorkerInput, io: LoopIo) {
@@ -193,21 +195,28 @@ export class PacketLoop {
     // in seconds); the blocking loop reads it every time (a read may have waited).
     let now = io.now();
     let reads = 0;
+    // The poll loop's stretches away from the queue end at the same points (loopLongestPause).
+    let mark = performance.now();
     for (;;) {
       if (multi) this.drainRings(now);
       const n = io.readAt(this.rxAddr, this.rx.length);
-      if (blocking || n <= 0 || (++reads & 31) === 0) now = io.now();
+      if (blocking || n <= 0 || (++reads & 31) === 0) {
+        now = io.now();
+        if (!blocking) mark = this.stretchEnds(mark);
+      }
       if (n > 0) this.handle(n, now, 0);
       else if (n < 0) {
         if (n === READ_AGAIN) {
           if (!blocking) {
             this.sleep();
             now = io.now();
+            mark = performance.now();
           }
         } else if (n !== READ_INTERRUPTED) {
           this.stats[S.readErrors]!++;
           this.sleep();
           now = io.now();
+          mark = performance.now();
         }
       }
       if (now - lastTick >= 250 || n <= 0) {
@@ -218,11 +227,11 @@ export class PacketLoop {
           this.publishStats();
           if (now - lastSnap >= 1000) {
             lastSnap = now;
-            const nat = this.nat;
+            const st = this.nat?.state;
             io.post({
               type: "snapshot",
-              sessions: nat ? sessionRows(nat, this.snapshotLimit, now) : [],
-              total: nat ? nat.state.sessions.size : 0,
+              records: st ? sessionRecords(st, this.snapshotLimit, now) : new Uint32Array(0),
+              total: st ? st.totalSessions() : 0,
             });
           }
         }
@@ -231,6 +240,16 @@ export class PacketLoop {
     this.publishStats();
     if (this.nat) io.post({ type: "handover", records: exportSessions(this.nat.state, io.now()) });
     io.post({ type: "stopped" });
+  }
+
+  /**
+   * Ends a stretch of work that began at `since` (performance.now()): 32 packets, or fewer and a
+   * timer tick, between two looks at the clock; keeps the longest. Returns the new stretch's start.
+   */
+  private stretchEnds(since: number): number {
+    const t = performance.now();
+    if (t - since > this.longestPause) this.longestPause = t - since;
+    return t;
   }
 
   /** The translator's counters into the shared array (the per-packet ones are written as they change). */
@@ -262,7 +281,10 @@ export class PacketLoop {
     // One bucket per translator: a NAT64's SIIT core takes from the NAT64's.
     stats[S.icmpErrorsSuppressed] = (nat ? nat.icmpRate : this.tr.icmpRate).suppressed;
     stats.set(this.tr.dropCounters, SIIT_DROP_BASE);
-    stats[S.workerHeapBytes] = process.memoryUsage().heapUsed;
+    const mem = process.memoryUsage();
+    stats[S.workerHeapBytes] = mem.heapUsed;
+    stats[S.workerHeapCommittedBytes] = mem.heapTotal;
+    stats[S.loopLongestPause] = this.longestPause / 1000;
   }
 
   /** A NAT64 state event as a log message (debug level), LOG_BUDGET a second at most. */
@@ -549,39 +571,4 @@ export class PacketLoop {
     stats[S.bytes6to4] = this.b64;
     stats[S.bytes4to6] = this.b46;
   }
-}
-
-function protoName(p: number): "tcp" | "udp" | "icmp" {
-  return p === 6 ? "tcp" : p === 17 ? "udp" : "icmp";
-}
-
-/** The NAT64's sessions as published rows (oldest first, `limit` at most), expiry counted from `now`. */
-export function sessionRows(nat: Nat64Translator, limit: number, now: number): SessionRow[] {
-  const rows: SessionRow[] = [];
-  const p6 = nat.pool6;
-  const tmp = new Uint8Array(4);
-  const r6 = new Uint8Array(16);
-  for (const s of nat.state.sessions.values()) {
-    if (rows.length >= limit) break;
-    tmp[0] = s.remote4 >>> 24;
-    tmp[1] = (s.remote4 >>> 16) & 0xff;
-    tmp[2] = (s.remote4 >>> 8) & 0xff;
-    tmp[3] = s.remote4 & 0xff;
-    p6.embed(tmp, 0, r6, 0);
-    const b = s.bib;
-    rows.push({
-      proto: protoName(b.proto),
-      ipv6: format6(bibV6(b)),
-      port6: b.port6,
-      ipv4: format4(b.v4),
-      port4: b.port4,
-      remote4: format4(s.remote4),
-      remotePort: b.proto === 1 ? b.port4 : s.rport,
-      remote6: format6(r6),
-      state: b.proto === 6 ? tcpStateName[s.state]! : "",
-      expiresIn: Math.max(0, Math.round((s.expires - now) / 1000)),
-      static: b.isStatic,
-    });
-  }
-  return rows;
 }

@@ -40,6 +40,14 @@ const FAMILIES = {
   pool4_ports: { kind: "gauge", help: "pool4 ports per protocol (capacity)" },
   table_bytes: { kind: "gauge", help: "estimated memory of the BIB and session tables" },
   worker_heap_bytes: { kind: "gauge", help: "heap used by the packet worker" },
+  worker_heap_committed_bytes: {
+    kind: "gauge",
+    help: "heap the packet worker's V8 isolate holds from the system (used or not)",
+  },
+  loop_longest_pause_seconds: {
+    kind: "gauge",
+    help: "the packet loop's longest stretch between two reads of the TUN queue since start (timers, table growth, GC)",
+  },
   held_syns: {
     kind: "gauge",
     help: "unsolicited IPv4 SYNs held for a simultaneous open (RFC 6146 §3.5.2.2)",
@@ -99,6 +107,13 @@ const COUNTERS = {
   poolCapacity: { metric: "pool4_ports" },
   tableBytes: { metric: "table_bytes" },
   workerHeapBytes: { metric: "worker_heap_bytes" },
+  workerHeapCommittedBytes: { metric: "worker_heap_committed_bytes" },
+  /**
+   * The longest time, in seconds, the loop spent away from the TUN queue while it had packets or
+   * timers to serve: a batch of 32 packets or a timer tick (expiry sweep, table snapshot), GC and
+   * table growth included. Packets arriving meanwhile wait in the device's queue (txqueuelen).
+   */
+  loopLongestPause: { metric: "loop_longest_pause_seconds" },
   heldSyns: { metric: "held_syns" },
   packetsRead: { metric: "tun_packets_read_total" },
   readErrors: { metric: "tun_errors_total", label: "read" },

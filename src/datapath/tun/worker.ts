@@ -83,7 +83,8 @@ class SystemIo implements LoopIo {
     this.host?.close();
   }
   post(m: WorkerMessage): void {
-    parentPort?.postMessage(m);
+    // The session records are handed over, not copied.
+    parentPort?.postMessage(m, m.type === "snapshot" ? [m.records.buffer as ArrayBuffer] : []);
   }
 }
 

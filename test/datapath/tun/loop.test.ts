@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Nat64Config } from "../../../src/datapath/nat64/translator.ts";
 import type { SiitConfig } from "../../../src/datapath/siit/config.ts";
+import { Rfc6052Prefix } from "../../../src/datapath/siit/index.ts";
 import type { SessionRow, WorkerInput, WorkerMessage } from "../../../src/datapath/tun/contract.ts";
 import { Ring } from "../../../src/datapath/tun/handoff.ts";
 import {
@@ -29,7 +30,9 @@ import {
   VNET_HDR_LEN,
   writeVnetHdr,
 } from "../../../src/datapath/tun/offload.ts";
+import { sessionRows } from "../../../src/datapath/tun/snapshot.ts";
 import { counters, STATS_LEN } from "../../../src/datapath/tun/stats.ts";
+import { toBytes } from "../../../src/util/net.ts";
 import { nat64Config } from "../nat64/packets.ts";
 import { addr6, bytes, ipv4Packet, ipv6Packet } from "../siit/build.ts";
 import {
@@ -238,7 +241,11 @@ describe("packet loop: reading, translating, writing", () => {
     assert.ok(snaps.length >= 1, "a snapshot within the first second");
     const last = snaps[snaps.length - 1]!;
     assert.equal(last.total, 1);
-    const row: SessionRow = last.sessions[0]!;
+    const p6 = input.nat64!.pool6;
+    const row: SessionRow = sessionRows(
+      last.records,
+      new Rfc6052Prefix(toBytes(6, p6.network), p6.length),
+    )[0]!;
     const o = io.writes[0]!;
     assert.deepEqual(
       { ...row, expiresIn: 0 },
