@@ -64,8 +64,7 @@ export class UdpBatch {
     if (!this.limiter.take(rinfo.address, Date.now())) {
       stats.rateLimited++;
     } else {
-      const q = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
-      const r = this.handler.handleSync(q, rinfo.address, false);
+      const r = this.handler.handleSync(msg, rinfo.address, false);
       if (r instanceof Uint8Array) {
         // its answer goes out with the drained ones, in the same sendmmsg
         const sa = this.sockaddrOf(rinfo);
