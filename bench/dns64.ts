@@ -11,9 +11,9 @@
 // (dnsperf -Q 5000 -v: one latency per query; TAIL_ROUNDS alternating rounds of TAIL_SECONDS, the
 // median of each percentile kept) give p50/p90/p99/p99.9 and the CPU time per query, with what our
 // main event loop went through meanwhile (bench/dns64-serve.ts, SIGUSR2: loop delay, scavenges and
-// their pauses); a run at a fixed rate gives uncached latency percentiles; a run of uncached queries at a fixed rate below saturation gives the CPU time each
-// resolver process spent per query (/proc/PID/stat), which other load on the machine disturbs far
-// less than it disturbs QPS. v6mostly runs with 1 and 2 event loops (startDns64 { workers }: worker threads on
+// their pauses); a run at a fixed rate gives uncached latency percentiles; a run of uncached
+// queries at a fixed rate below saturation gives the CPU time each resolver process spent per query
+// (/proc/PID/stat), which other load on the machine disturbs far less than it disturbs QPS. v6mostly runs with 1 and 2 event loops (startDns64 { workers }: worker threads on
 // SO_REUSEPORT sockets), Unbound with num-threads 1 and 2. Every dnsperf run is bounded (-l seconds).
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
