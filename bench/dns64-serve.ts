@@ -1,11 +1,14 @@
 // Runs v6mostly's DNS64 for bench/dns64.ts in its own process, with N event loops
 // (startDns64 { workers: N }: the main thread plus N-1 worker threads, each with its own
 // SO_REUSEPORT UDP socket and cache). Prints "ready" once serving; on SIGTERM prints its stats
-// ("stats {json}") and ends.
+// ("stats {json}") and ends; on SIGUSR2 prints what the main thread's event loop went through since
+// the previous SIGUSR2 ("diag {json}": event-loop delay percentiles, garbage collections by kind
+// with their pauses), then starts counting again.
 //   node --import tsx bench/dns64-serve.ts <workers> <port> <upstream host:port> <prefix>
 // BENCH_QUERIES_PER_PORT and BENCH_PORT_WINDOW_MS override the upstream source-port policy
 // (src/services/dns64/ports.ts; queriesPerPort 1: a fresh port per query).
 
+import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { startDns64 } from "../src/services/dns64/index.ts";
 import { createLogger } from "../src/util/log.ts";
 import { dns64Assignment } from "../test/support/assignments.ts";
@@ -37,7 +40,42 @@ const svc = await startDns64(
     },
   },
 );
+
+// the main thread's event loop: how late a 10 ms timer ran (Node's default resolution: a finer one
+// would add its own wake-ups to what is measured) and what the collector paused
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+const gc = { scavenges: 0, scavengeMs: 0, scavengeMaxMs: 0, other: 0, otherMs: 0, otherMaxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+    const minor = kind === constants.NODE_PERFORMANCE_GC_MINOR;
+    if (minor) {
+      gc.scavenges++;
+      gc.scavengeMs += e.duration;
+      gc.scavengeMaxMs = Math.max(gc.scavengeMaxMs, e.duration);
+    } else {
+      gc.other++;
+      gc.otherMs += e.duration;
+      gc.otherMaxMs = Math.max(gc.otherMaxMs, e.duration);
+    }
+  }
+}).observe({ entryTypes: ["gc"] });
+
 process.stdout.write("ready\n");
+process.on("SIGUSR2", () => {
+  // the histogram holds the intervals between the timer's runs: the lateness is what exceeds 10 ms
+  const ms = (ns: number) => Math.max(0, ns / 1e6 - 10);
+  const diag = {
+    loopDelayP50Ms: ms(delay.percentile(50)),
+    loopDelayP99Ms: ms(delay.percentile(99)),
+    loopDelayMaxMs: ms(delay.max),
+    ...gc,
+  };
+  process.stdout.write(`diag ${JSON.stringify(diag)}\n`);
+  delay.reset();
+  for (const k of Object.keys(gc) as (keyof typeof gc)[]) gc[k] = 0;
+});
 process.on("SIGTERM", async () => {
   process.stdout.write(`stats ${JSON.stringify(svc.stats())}\n`);
   await svc.stop();

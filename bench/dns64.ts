@@ -7,10 +7,13 @@
 //   uncached — AAAA queries for names never asked before (a wildcard in the zone): every query
 //              costs the resolver an AAAA and an A query upstream, then synthesis.
 // Throughput runs (dnsperf -q 100 outstanding, no rate limit; the two targets alternate three times
-// and the median is kept) give QPS; separate runs at a fixed rate with dnsperf -v give latency
-// percentiles; a run of uncached queries at a fixed rate below saturation gives the CPU time each
-// resolver process spent per query (/proc/PID/stat), which other load on the machine disturbs far
-// less than it disturbs QPS. v6mostly runs with 1 and 2 event loops (startDns64 { workers }: worker threads on
+// and the median is kept) give QPS; tail runs at a fixed offered 5,000 QPS of cached queries
+// (dnsperf -Q 5000 -v: one latency per query; TAIL_ROUNDS alternating rounds of TAIL_SECONDS, the
+// median of each percentile kept) give p50/p90/p99/p99.9 and the CPU time per query, with what our
+// main event loop went through meanwhile (bench/dns64-serve.ts, SIGUSR2: loop delay, scavenges and
+// their pauses); a run at a fixed rate gives uncached latency percentiles; a run of uncached
+// queries at a fixed rate below saturation gives the CPU time each resolver process spent per query
+// (/proc/PID/stat), which other load on the machine disturbs far less than it disturbs QPS. v6mostly runs with 1 and 2 event loops (startDns64 { workers }: worker threads on
 // SO_REUSEPORT sockets), Unbound with num-threads 1 and 2. Every dnsperf run is bounded (-l seconds).
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -22,6 +25,10 @@ const PREFIX = "64:ff9b::/96";
 const NAMES = 2000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = 3;
+/** the tail runs: offered rate, rounds and their length (each round ~TAIL_QPS*TAIL_SECONDS samples) */
+const TAIL_QPS = 5000;
+const TAIL_ROUNDS = Number(process.env.BENCH_TAIL_ROUNDS ?? 5);
+const TAIL_SECONDS = Number(process.env.BENCH_TAIL_SECONDS ?? 3);
 /** BENCH_WORKERS=1 measures one event loop / one Unbound thread only (a shorter run) */
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? "1,2").split(",").map(Number);
 /** BENCH_ONLY=ports measures the source-port policies only (bench/dns64-ports.ts) */
@@ -36,6 +43,7 @@ interface Perf {
   p50?: number;
   p90?: number;
   p99?: number;
+  p999?: number;
   rcodes: string;
 }
 
@@ -117,6 +125,7 @@ async function dnsperf(
     perf.p50 = percentile(lat, 50) * 1000;
     perf.p90 = percentile(lat, 90) * 1000;
     perf.p99 = percentile(lat, 99) * 1000;
+    perf.p999 = percentile(lat, 99.9) * 1000;
   }
   return perf;
 }
@@ -147,6 +156,18 @@ function startOurs(workers: number, port: number, upstream: string): Promise<Chi
 /** What each of our server processes printed (its stats come last, on SIGTERM). */
 const ourOutput = new Map<ChildProcess, string>();
 
+/** What our server's main event loop went through since the previous call (SIGUSR2, dns64-serve.ts). */
+async function diagOf(p: ChildProcess): Promise<Record<string, number>> {
+  const seen = (ourOutput.get(p) ?? "").length;
+  p.kill("SIGUSR2");
+  for (let i = 0; i < 100; i++) {
+    const line = /^diag (.*)$/m.exec((ourOutput.get(p) ?? "").slice(seen));
+    if (line) return JSON.parse(line[1]!) as Record<string, number>;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {};
+}
+
 /** Stops our server; its stats over the whole run. */
 async function stopOurs(p: ChildProcess): Promise<Record<string, number>> {
   if (p.exitCode === null) {
@@ -162,11 +183,24 @@ async function stopOurs(p: ChildProcess): Promise<Record<string, number>> {
 
 const fmt = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
 
+/** Medians over the tail rounds of one target. */
+interface Tail {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  /** CPU µs per query of the resolver process during the tail runs */
+  cpuUs: number;
+  lost: number;
+  /** ours only: the main event loop during the tail runs (medians over rounds, max of maxima) */
+  diag?: Record<string, number>;
+}
+
 interface Row {
   target: string;
   workers: number;
   cached: Perf;
-  cachedLat: Perf;
+  tail: Tail;
   uncached: Perf;
   uncachedLat: Perf;
   /** CPU µs per uncached query at CPU_QPS */
@@ -182,6 +216,44 @@ interface Files {
 }
 
 const median = (xs: Perf[]): Perf => [...xs].sort((a, b) => a.qps - b.qps)[Math.floor(xs.length / 2)]!;
+const medianOf = (xs: number[]): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+interface TailRound {
+  perf: Perf;
+  cpuUs: number;
+  diag?: Record<string, number>;
+}
+
+/** One tail round: cached queries offered at TAIL_QPS, one latency per query. */
+async function tailRound(port: number, pid: number, file: string, ours?: ChildProcess): Promise<TailRound> {
+  if (ours) await diagOf(ours); // starts its counting afresh
+  const before = cpuSeconds(pid);
+  const perf = await dnsperf(port, file, { seconds: TAIL_SECONDS, qps: TAIL_QPS, verbose: true });
+  const cpuUs = ((cpuSeconds(pid) - before) * 1e6) / perf.completed;
+  return { perf, cpuUs, diag: ours ? await diagOf(ours) : undefined };
+}
+
+function tailOf(rounds: TailRound[]): Tail {
+  const m = (f: (p: Perf) => number | undefined) => medianOf(rounds.map((r) => f(r.perf) ?? Number.NaN));
+  const tail: Tail = {
+    p50: m((p) => p.p50),
+    p90: m((p) => p.p90),
+    p99: m((p) => p.p99),
+    p999: m((p) => p.p999),
+    cpuUs: medianOf(rounds.map((r) => r.cpuUs)),
+    lost: rounds.reduce((n, r) => n + r.perf.lost, 0),
+  };
+  const diags = rounds.flatMap((r) => (r.diag ? [r.diag] : []));
+  if (diags.length > 0) {
+    tail.diag = {};
+    for (const k of Object.keys(diags[0]!))
+      tail.diag[k] = k.endsWith("MaxMs")
+        ? Math.max(...diags.map((d) => d[k] ?? 0))
+        : medianOf(diags.map((d) => d[k] ?? Number.NaN));
+  }
+  return tail;
+}
 
 /**
  * Alternates the two targets ROUNDS times for each figure and keeps the median, so that load from
@@ -189,13 +261,18 @@ const median = (xs: Perf[]): Perf => [...xs].sort((a, b) => a.qps - b.qps)[Math.
  */
 async function measurePair(
   ports: { ours: number; unbound: number },
-  pids: { ours: number; unbound: number },
+  procs: { ours: ChildProcess; unbound: number },
   workers: number,
   files: Files,
 ): Promise<Row[]> {
   const targets = [
-    { target: "v6mostly", port: ports.ours, pid: pids.ours },
-    { target: "unbound", port: ports.unbound, pid: pids.unbound },
+    {
+      target: "v6mostly",
+      port: ports.ours,
+      pid: procs.ours.pid!,
+      proc: procs.ours as ChildProcess | undefined,
+    },
+    { target: "unbound", port: ports.unbound, pid: procs.unbound, proc: undefined },
   ];
   // warm the caches with every cached name (each of our workers has its own cache: several passes)
   for (const t of targets) await dnsperf(t.port, files.cached, { seconds: 10, runs: workers + 1 });
@@ -212,9 +289,15 @@ async function measurePair(
       );
     }
   }
+  // the tail at a light, fixed load of cached queries, after the throughput runs (a full cache, a
+  // heap that has worked), alternating
+  const tails: TailRound[][] = [[], []];
+  for (let round = 0; round < TAIL_ROUNDS; round++) {
+    for (const [i, t] of targets.entries())
+      tails[i]!.push(await tailRound(t.port, t.pid, files.cached, t.proc));
+  }
   const rows: Row[] = [];
   for (const [i, t] of targets.entries()) {
-    const cachedLat = await dnsperf(t.port, files.cached, { seconds: 1, qps: 5000, verbose: true });
     const uncachedLat = await dnsperf(t.port, files.uncached(`${t.target[0]}${workers}lat`), {
       seconds: 2,
       qps: 1000,
@@ -225,7 +308,7 @@ async function measurePair(
       target: t.target,
       workers,
       cached: median(cached[i]!),
-      cachedLat,
+      tail: tailOf(tails[i]!),
       uncached: median(uncached[i]!),
       uncachedLat,
       cpuUs,
@@ -241,6 +324,8 @@ async function main(): Promise<void> {
     console.log(`bench:dns64 skipped: ${missing === true ? "dnsperf is not installed" : missing}`);
     return;
   }
+  const loadBefore = (await run("uptime", [])).trim().replace(/.*load/, "load");
+  console.log(`uptime: ${loadBefore}`);
   const dir = (await run("mktemp", ["-d", "/tmp/v6m-dns64-bench-XXXXXX"])).trim();
   const cachedFile = join(dir, "cached.txt");
   writeFileSync(
@@ -285,7 +370,7 @@ async function main(): Promise<void> {
       rows.push(
         ...(await measurePair(
           { ours: port, unbound: lab.unbound64!.port },
-          { ours: ours.pid!, unbound: lab.unbound64!.proc.pid! },
+          { ours, unbound: lab.unbound64!.proc.pid! },
           threads,
           files,
         )),
@@ -314,13 +399,11 @@ async function main(): Promise<void> {
     "all run on them, so absolute figures are low and noisy; ratios from the same run are what to read.\n",
   );
   console.log(
-    `target     workers | cached QPS  p50/p90/p99 ms (@5k qps) | uncached QPS  p50/p90/p99 ms (@1k qps) | CPU µs/uncached (@${CPU_QPS / 1000}k qps) | lost`,
+    `target     workers | cached QPS | uncached QPS  p50/p90/p99 ms (@1k qps) | CPU µs/uncached (@${CPU_QPS / 1000}k qps) | lost`,
   );
   for (const r of rows) {
     console.log(
-      `${r.target.padEnd(10)} ${String(r.workers).padStart(7)} | ${fmt(r.cached.qps).padStart(10)}  ${fmt(r.cachedLat.p50, 2)}/${fmt(r.cachedLat.p90, 2)}/${fmt(r.cachedLat.p99, 2)}`.padEnd(
-        62,
-      ) +
+      `${r.target.padEnd(10)} ${String(r.workers).padStart(7)} | ${fmt(r.cached.qps).padStart(10)} ` +
         `| ${fmt(r.uncached.qps).padStart(12)}  ${fmt(r.uncachedLat.p50, 2)}/${fmt(r.uncachedLat.p90, 2)}/${fmt(r.uncachedLat.p99, 2)}`.padEnd(
           43,
         ) +
@@ -335,6 +418,41 @@ async function main(): Promise<void> {
       `ratio v6mostly/unbound at ${w} worker(s)/thread(s): cached ${(o.cached.qps / u.cached.qps).toFixed(2)}x, uncached ${(o.uncached.qps / u.uncached.qps).toFixed(2)}x, CPU per uncached query ${(o.cpuUs / u.cpuUs).toFixed(2)}x`,
     );
   }
+
+  console.log(
+    `\nTail at a fixed offered ${TAIL_QPS} QPS, cached (dnsperf -Q ${TAIL_QPS} -v): medians of ${TAIL_ROUNDS} alternating ${TAIL_SECONDS} s rounds`,
+  );
+  console.log(
+    "target     workers | p50    p90    p99    p99.9 ms | CPU µs/query | lost | main loop: delay p99/max ms, scavenges (total/max ms), other GCs (max ms)",
+  );
+  for (const r of rows) {
+    const t = r.tail;
+    const d = t.diag;
+    console.log(
+      `${r.target.padEnd(10)} ${String(r.workers).padStart(7)} | ${[t.p50, t.p90, t.p99, t.p999].map((x) => fmt(x, 2).padStart(5)).join("  ")}    | ${fmt(t.cpuUs, 1).padStart(12)} | ${String(t.lost).padStart(4)} |` +
+        (d
+          ? ` ${fmt(d.loopDelayP99Ms, 1)}/${fmt(d.loopDelayMaxMs, 1)}, ${fmt(d.scavenges)} (${fmt(d.scavengeMs, 1)}/${fmt(d.scavengeMaxMs, 1)}), ${fmt(d.other)} (${fmt(d.otherMaxMs, 1)})`
+          : ""),
+    );
+  }
+  for (const w of WORKER_COUNTS) {
+    const o = rows.find((r) => r.target === "v6mostly" && r.workers === w)!.tail;
+    const u = rows.find((r) => r.target === "unbound" && r.workers === w)!.tail;
+    console.log(
+      `tail ratio v6mostly/unbound at ${w} worker(s)/thread(s): p50 ${(o.p50 / u.p50).toFixed(2)}x, p90 ${(o.p90 / u.p90).toFixed(2)}x, p99 ${(o.p99 / u.p99).toFixed(2)}x, p99.9 ${(o.p999 / u.p999).toFixed(2)}x, CPU per query ${(o.cpuUs / u.cpuUs).toFixed(2)}x`,
+    );
+  }
+  for (const target of ["v6mostly", "unbound"]) {
+    const one = rows.find((r) => r.target === target && r.workers === 1)?.tail;
+    const two = rows.find((r) => r.target === target && r.workers === 2)?.tail;
+    if (one && two)
+      console.log(
+        `${target} tail 1 → 2 ${target === "unbound" ? "threads" : "workers"} (below 1: faster): p99 ${(two.p99 / one.p99).toFixed(2)}x, p99.9 ${(two.p999 / one.p999).toFixed(2)}x`,
+      );
+  }
+  console.log(
+    `load: ${loadBefore} before, ${(await run("uptime", [])).trim().replace(/.*load/, "load")} after`,
+  );
   const o1 = rows.find((r) => r.target === "v6mostly" && r.workers === 1);
   const o2 = rows.find((r) => r.target === "v6mostly" && r.workers === 2);
   if (o1 && o2)

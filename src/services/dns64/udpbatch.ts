@@ -9,6 +9,7 @@
 // Every datagram goes through the same steps as a single one (server.ts onUdp): the rate limit
 // (dropped and counted), then QueryHandler (ACL → REFUSED, FORMERR, the cache, the resolver).
 import type { RemoteInfo, Socket } from "node:dgram";
+import { performance } from "node:perf_hooks";
 import { parseAddress } from "../../util/net.ts";
 import { DatagramBatch, sockaddrPort, sockaddrText } from "../../util/sys/mmsg.ts";
 import type { RateLimiter } from "./access.ts";
@@ -40,6 +41,8 @@ export class UdpBatch {
   private readonly v6 = new Map<string, string>();
   /** sockaddr (port to fill in) by address text, for the datagram dgram delivered */
   private readonly addrs = new Map<string, Uint8Array>();
+  /** the event loop's idle time (ms) when the previous datagram was delivered (see onMessage) */
+  private lastIdle = -1;
   private pending: Pending[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -57,20 +60,33 @@ export class UdpBatch {
     return { socket, fd };
   }
 
-  /** A datagram dgram received: serve it as server.ts does, then drain the socket. */
+  /**
+   * A datagram dgram received: serve it as server.ts does, then drain the socket, unless this
+   * datagram woke an idle event loop. libuv counts idle time only while its poll blocks, so a
+   * change since the previous datagram means the loop slept until this one came: at a light load
+   * nothing else is queued (at 5,000 QPS 80-95% of the drains found nothing) and the drain is a
+   * wasted system call. If something is queued all the same, libuv's read loop delivers the next
+   * datagram at once, the idle time has not moved, and that one drains the socket.
+   */
   onMessage(l: BatchListener, msg: Buffer, rinfo: RemoteInfo): void {
+    const idle = performance.nodeTiming.idleTime;
+    const woke = idle !== this.lastIdle;
+    this.lastIdle = idle;
+    this.serve(l, msg, rinfo, !woke);
+  }
+
+  private serve(l: BatchListener, msg: Buffer, rinfo: RemoteInfo, drain: boolean): void {
     const stats = this.handler.stats;
     stats.udpQueries++;
     if (!this.limiter.take(rinfo.address, Date.now())) {
       stats.rateLimited++;
     } else {
-      const q = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
-      const r = this.handler.handleSync(q, rinfo.address, false);
+      const r = this.handler.handleSync(msg, rinfo.address, false);
       if (r instanceof Uint8Array) {
         // its answer goes out with the drained ones, in the same sendmmsg
         const sa = this.sockaddrOf(rinfo);
         if (sa && this.tx.set(0, r, sa)) {
-          this.safeDrain(l, 1);
+          this.safeDrain(l, 1, drain);
           return;
         }
         l.socket.send(r, rinfo.port, rinfo.address);
@@ -84,13 +100,17 @@ export class UdpBatch {
           },
         );
     }
-    this.safeDrain(l, 0);
+    if (drain) this.safeDrain(l, 0, true);
   }
 
-  /** A fault here is counted, never thrown into dgram's event (it would end the process). */
-  private safeDrain(l: BatchListener, first: number): void {
+  /**
+   * Sends the `first` answers already in tx slots and, when `receive`, drains the socket first. A
+   * fault here is counted, never thrown into dgram's event (it would end the process).
+   */
+  private safeDrain(l: BatchListener, first: number, receive: boolean): void {
     try {
-      this.drain(l, first);
+      if (receive) this.drain(l, first);
+      else this.tx.send(l.fd, first);
     } catch {
       this.handler.stats.errors++;
     }

@@ -8,9 +8,11 @@ import { test } from "node:test";
 import fc from "fast-check";
 import type { Dns64Assignment } from "../../../src/planner/plan.ts";
 import { startDns64 } from "../../../src/services/dns64/index.ts";
+import { udpFd } from "../../../src/services/dns64/reuseport.ts";
 import { createLogger } from "../../../src/util/log.ts";
 import { parseAddress } from "../../../src/util/net.ts";
-import { sockaddrPort, sockaddrText } from "../../../src/util/sys/mmsg.ts";
+import { close } from "../../../src/util/sys/libc.ts";
+import { DatagramBatch, sockaddrPort, sockaddrText } from "../../../src/util/sys/mmsg.ts";
 import { dns64Assignment } from "../../support/assignments.ts";
 import { decode, queryWire } from "./helpers.ts";
 import { portBase } from "./lab.ts";
@@ -66,6 +68,74 @@ test("sockaddrText: IPv4 and IPv6 (RFC 5952) text as dgram reports it; never thr
       assert.ok(!/(^|:)0:0(:|$)/.test(text) || text.includes("::"), text);
     }),
   );
+});
+
+/** Receives into `batch` from `fd` until `n` datagrams arrived in one call or 2 s passed. */
+async function receiveAll(batch: DatagramBatch, fd: number, n: number): Promise<number> {
+  let got = 0;
+  for (let i = 0; i < 200 && got < n; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    got = batch.receive(fd);
+  }
+  return got;
+}
+
+test("DatagramBatch: a slot reused for sending, or by a smaller datagram or address, receives whole ones", async (t) => {
+  // receive() resets only the slots written since the previous call: a send's lengths (set) and a
+  // receive's address lengths must not cut the next datagrams short
+  const base = portBase() + 26;
+  const batch = new DatagramBatch(4, 4096);
+  const fds: number[] = [];
+  const sockets: ReturnType<typeof createSocket>[] = [];
+  t.after(() => {
+    for (const fd of fds) close(fd);
+    for (const s of sockets) s.close();
+    batch.free();
+  });
+  const send = async (family: 4 | 6, port: number, sizes: number[]) => {
+    const s = createSocket(family === 4 ? "udp4" : "udp6");
+    sockets.push(s);
+    const host = family === 4 ? "127.0.0.1" : "::1";
+    for (const [i, n] of sizes.entries()) {
+      await new Promise<void>((r) => s.send(new Uint8Array(n).fill(i + 1), port, host, () => r()));
+    }
+  };
+  const v4 = udpFd(4, "127.0.0.1", base, false);
+  fds.push(v4);
+  assert.equal(batch.receive(v4), 0, "nothing sent yet");
+  // a send leaves small lengths in slots 0 and 1
+  assert.ok(batch.set(0, new Uint8Array(10), new Uint8Array(16)));
+  assert.ok(batch.set(1, new Uint8Array(3), new Uint8Array(16)));
+  await send(4, base, [3000, 4096, 5]);
+  assert.equal(await receiveAll(batch, v4, 3), 3);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => batch.length(i)),
+    [3000, 4096, 5],
+  );
+  assert.deepEqual(
+    [0, 1, 2].map((i) => batch.truncated(i)),
+    [false, false, false],
+  );
+  assert.equal(batch.data(1)[4095], 2);
+  assert.equal(sockaddrText(batch.name(0)), "127.0.0.1");
+  // an empty receive in between, then an IPv6 sender (28-byte address after 16-byte ones) and a
+  // datagram longer than the slot
+  assert.equal(batch.receive(v4), 0);
+  let v6: number;
+  try {
+    v6 = udpFd(6, "::1", base + 1, false);
+  } catch (e) {
+    t.skip(`no IPv6 loopback here: ${(e as Error).message}`);
+    return;
+  }
+  fds.push(v6);
+  await send(6, base + 1, [4000, 5000]);
+  assert.equal(await receiveAll(batch, v6, 2), 2);
+  assert.equal(batch.length(0), 4000);
+  assert.equal(batch.truncated(0), false);
+  assert.equal(batch.truncated(1), true, "5000 bytes do not fit a 4096-byte slot");
+  assert.equal(sockaddrText(batch.name(0)), "::1");
+  assert.equal(batch.name(0).length, 28);
 });
 
 function assignment(listen: string, upstream: string, extra: Record<string, unknown> = {}): Dns64Assignment {
