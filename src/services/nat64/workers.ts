@@ -2,10 +2,16 @@
 // queue (src/datapath/tun/worker.ts, running the loop of tun/loop.ts), their shared counters, the
 // session tables they publish, and an orderly stop.
 import { createSocket, type Socket } from "node:dgram";
+import { readFileSync } from "node:fs";
 import type { Worker } from "node:worker_threads";
 import type { Nat64Config } from "../../datapath/nat64/translator.ts";
 import { Rfc6052Prefix } from "../../datapath/siit/index.ts";
-import type { SessionRow, ShardInput, WorkerInput } from "../../datapath/tun/contract.ts";
+import {
+  CONTROL_WORDS,
+  type SessionRow,
+  type ShardInput,
+  type WorkerInput,
+} from "../../datapath/tun/contract.ts";
 import { Ring } from "../../datapath/tun/handoff.ts";
 import { sessionRows } from "../../datapath/tun/snapshot.ts";
 import { S, STATS_LEN } from "../../datapath/tun/stats.ts";
@@ -91,17 +97,40 @@ interface Snapshot {
   at: number;
 }
 
+/**
+ * What the main thread knows of one worker's health, from its heartbeats (the "snapshot" message
+ * its loop sends once a second with the outcome of the translator's probe; tun/loop.ts).
+ */
+interface Pulse {
+  /** when the last heartbeat came (Date.now()); the worker's start before the first */
+  at: number;
+  /** what the last probe found wrong (siit/probe.ts); null when it passed */
+  probe: string | null;
+  exited: boolean;
+  /** the worker's own failure (an uncaught exception ended it) */
+  failure: Error | null;
+  /** since when every heartbeat's window had its writes (reads) failing; null while they do not */
+  writesFailing: number | null;
+  readsFailing: number | null;
+  /** the counters at the last heartbeat: write errors, read errors, packets read, packets translated */
+  last: [number, number, number, number];
+}
+
 /** The running workers of one gateway. */
 export class PacketWorkers {
   /** the counters of stats.ts: one worker's own, or the sum of several refreshed 4 times a second */
   readonly stats: Float64Array;
   private readonly workers: Worker[];
-  private readonly control = new SharedArrayBuffer(4);
+  private readonly control = new SharedArrayBuffer(4 * CONTROL_WORDS);
   private readonly latest = new Map<Worker, Snapshot>();
   /** pool6, to show each remote's IPv6 address in the rows (stateful) */
   private readonly pool6: Rfc6052Prefix | null;
-  /** when each worker was last heard from (any message) */
-  private readonly heard = new Map<Worker, number>();
+  /** each worker's own counters (stats.ts) */
+  private readonly perWorker: Float64Array[];
+  /** each worker's health as its heartbeats tell it, by worker index */
+  private readonly pulses: Pulse[];
+  /** the test hook's poll (V6MOSTLY_TEST_BREAK_PROBE), when set */
+  private readonly breaker: NodeJS.Timeout | null;
   private readonly summer: NodeJS.Timeout | null;
   private readonly waker: { socket: Socket; poke(): void; timer: NodeJS.Timeout } | null;
   private running: number;
@@ -123,6 +152,7 @@ export class PacketWorkers {
     this.pool6 = p6 ? new Rfc6052Prefix(toBytes(6, p6.network), p6.length) : null;
     const buffers = queues.fds.map(() => new SharedArrayBuffer(STATS_LEN * 8));
     const perWorker = buffers.map((b) => new Float64Array(b));
+    this.perWorker = perWorker;
     this.stats = n === 1 ? perWorker[0]! : new Float64Array(STATS_LEN);
     this.summer =
       n === 1
@@ -141,6 +171,7 @@ export class PacketWorkers {
     const nat64 = plan.nat64;
     const inputFor = (q: number): WorkerInput => ({
       fd: queues.fds[q]!,
+      worker: q,
       mode: plan.mode,
       // The limits are the gateway's: each worker takes its share (by default its table is sized from
       // its share of pool4).
@@ -161,9 +192,43 @@ export class PacketWorkers {
       startWorker(entry, inputFor(q), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } }),
     );
     this.running = this.workers.length;
+    const started = Date.now();
+    this.pulses = this.workers.map(() => ({
+      at: started,
+      probe: null,
+      exited: false,
+      failure: null,
+      writesFailing: null,
+      readsFailing: null,
+      last: [0, 0, 0, 0],
+    }));
+    this.breaker = this.testBreakProbe();
     // Blocking loop: a datagram into the device now and then lets the worker run its timers and stop.
     this.waker = plan.loop === "blocking" ? this.startWaker() : null;
-    for (const w of this.workers) this.watch(w);
+    for (const [q, w] of this.workers.entries()) this.watch(w, q);
+  }
+
+  /**
+   * Test hook: with V6MOSTLY_TEST_BREAK_PROBE naming a file, the probes of the workers listed in
+   * it ("0 2"; empty: all) fail on purpose while it exists (tun/contract.ts WorkerInput.control).
+   * Only tests set it: it is how a namespace test makes a running gateway unhealthy, and healthy again.
+   */
+  private testBreakProbe(): NodeJS.Timeout | null {
+    const file = process.env.V6MOSTLY_TEST_BREAK_PROBE;
+    if (!file) return null;
+    const control = new Int32Array(this.control);
+    const t = setInterval(() => {
+      let mask = 0;
+      try {
+        const listed = readFileSync(file, "utf8").split(/\s+/).filter(Boolean);
+        mask = listed.length === 0 ? -1 : listed.reduce((m, q) => m | (1 << Number(q)), 0);
+      } catch {
+        // no file: nothing broken
+      }
+      Atomics.store(control, 1, mask);
+    }, 250);
+    t.unref();
+    return t;
   }
 
   /**
@@ -224,19 +289,21 @@ export class PacketWorkers {
     return { socket, poke, timer };
   }
 
-  private watch(w: Worker): void {
+  private watch(w: Worker, q: number): void {
+    const pulse = this.pulses[q]!;
     let done = false;
     const finished = () => {
       if (done) return;
       done = true;
+      pulse.exited = true;
       if (--this.running === 0) this.whenStopped?.();
     };
-    this.heard.set(w, Date.now());
     w.on("message", (m: { type: string } & Record<string, unknown>) => {
-      this.heard.set(w, Date.now());
       if (m.type === "snapshot") {
         const { records, total } = m as unknown as Snapshot;
-        this.latest.set(w, { records, total, at: Date.now() });
+        const now = Date.now();
+        this.latest.set(w, { records, total, at: now });
+        this.beat(q, now, m.probe as string | null);
       } else if (m.type === "log") {
         const { type: _t, msg, ...rest } = m;
         this.log.debug(rest, String(msg));
@@ -248,6 +315,7 @@ export class PacketWorkers {
     });
     w.on("error", (e) => {
       this.failure = e;
+      pulse.failure = e;
       this.log.error({ error: e.message }, "packet worker failed");
     });
     w.on("exit", finished);
@@ -259,16 +327,53 @@ export class PacketWorkers {
   }
 
   /**
-   * Whether every worker's loop still turns: each sends its session table once a second from the
-   * loop itself (tun/worker.ts), so one not heard from for `silentMs` is dead or stuck.
+   * A heartbeat of worker q: its probe's outcome, and whether its TUN I/O failed through the
+   * window since the last one (the loop's counters, stats.ts): every read failing while none
+   * succeeded (the device is gone), or as many write errors as packets translated.
+   */
+  private beat(q: number, now: number, probe: string | null): void {
+    const p = this.pulses[q]!;
+    const st = this.perWorker[q]!;
+    const counts: Pulse["last"] = [
+      st[S.writeErrors]!,
+      st[S.readErrors]!,
+      st[S.packetsRead]!,
+      st[S.packets6to4]! + st[S.packets4to6]!,
+    ];
+    const [writeErrors, readErrors, read, translated] = counts.map((v, i) => v - p.last[i]!) as Pulse["last"];
+    p.writesFailing = writeErrors > 0 && writeErrors >= translated ? (p.writesFailing ?? p.at) : null;
+    p.readsFailing = readErrors > 0 && read === 0 ? (p.readsFailing ?? p.at) : null;
+    p.last = counts;
+    p.at = now;
+    p.probe = probe;
+  }
+
+  /**
+   * Whether every worker still translates, for fate-sharing (agent/fatesharing.ts): alive, its loop
+   * turning (a heartbeat within `silentMs`), its last probe passed (siit/probe.ts: the translator
+   * turns a packet into the right one), and its TUN I/O not failing throughout the last `silentMs`.
+   * `why` names the worker and what is wrong.
    */
   health(now = Date.now(), silentMs = 5000): { ok: true } | { ok: false; why: string } {
-    if (this.failure) return { ok: false, why: `a packet worker failed: ${this.failure.message}` };
-    if (!this.alive) return { ok: false, why: "a packet worker exited" };
-    const quiet = this.workers.filter((w) => now - (this.heard.get(w) ?? 0) > silentMs).length;
-    if (quiet)
-      return { ok: false, why: `${quiet} packet worker(s) silent for more than ${silentMs / 1000} s` };
+    const n = this.pulses.length;
+    for (let q = 0; q < n; q++) {
+      const why = this.trouble(this.pulses[q]!, now, silentMs);
+      if (why) return { ok: false, why: `packet worker ${q}${n > 1 ? ` of ${n}` : ""} ${why}` };
+    }
     return { ok: true };
+  }
+
+  private trouble(p: Pulse, now: number, silentMs: number): string | null {
+    const secs = (since: number) => `${Math.round((now - since) / 1000)} s`;
+    if (p.failure) return `failed: ${p.failure.message}`;
+    if (p.exited) return "exited";
+    if (now - p.at > silentMs) return `sent no heartbeat for ${secs(p.at)}: its loop is stuck`;
+    if (p.probe) return `failed its probe: ${p.probe}`;
+    if (p.readsFailing !== null && now - p.readsFailing >= silentMs)
+      return `cannot read its TUN queue (every read failed for ${secs(p.readsFailing)})`;
+    if (p.writesFailing !== null && now - p.writesFailing >= silentMs)
+      return `cannot write to its TUN queue (write errors for ${secs(p.writesFailing)})`;
+    return null;
   }
 
   /** The latest session tables of the workers (sent once a second), merged, at most `snapshotLimit` rows. */
@@ -304,6 +409,7 @@ export class PacketWorkers {
     this.waker?.socket.close();
     if (this.waker) clearInterval(this.waker.timer);
     if (this.summer) clearInterval(this.summer);
+    if (this.breaker) clearInterval(this.breaker);
     for (const w of this.workers) await w.terminate();
   }
 }
