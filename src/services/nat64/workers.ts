@@ -21,6 +21,7 @@ import type { Logger } from "../../util/log.ts";
 import { toBytes } from "../../util/net.ts";
 import { siblingModule, startWorker } from "../../util/worker.ts";
 import type { GatewayPlan } from "./plan.ts";
+import { beat, newPulse, type Pulse, trouble } from "./pulse.ts";
 
 /**
  * The packet worker's young generation, in MiB (V8's default lets it grow to 16 MiB a semi-space,
@@ -95,25 +96,6 @@ interface Snapshot {
   records: Uint32Array;
   total: number;
   at: number;
-}
-
-/**
- * What the main thread knows of one worker's health, from its heartbeats (the "snapshot" message
- * its loop sends once a second with the outcome of the translator's probe; tun/loop.ts).
- */
-interface Pulse {
-  /** when the last heartbeat came (Date.now()); the worker's start before the first */
-  at: number;
-  /** what the last probe found wrong (siit/probe.ts); null when it passed */
-  probe: string | null;
-  exited: boolean;
-  /** the worker's own failure (an uncaught exception ended it) */
-  failure: Error | null;
-  /** since when every heartbeat's window had its writes (reads) failing; null while they do not */
-  writesFailing: number | null;
-  readsFailing: number | null;
-  /** the counters at the last heartbeat: write errors, read errors, packets read, packets translated */
-  last: [number, number, number, number];
 }
 
 /** The running workers of one gateway. */
@@ -193,15 +175,7 @@ export class PacketWorkers {
     );
     this.running = this.workers.length;
     const started = Date.now();
-    this.pulses = this.workers.map(() => ({
-      at: started,
-      probe: null,
-      exited: false,
-      failure: null,
-      writesFailing: null,
-      readsFailing: null,
-      last: [0, 0, 0, 0],
-    }));
+    this.pulses = this.workers.map(() => newPulse(started));
     this.breaker = this.testBreakProbe();
     // Blocking loop: a datagram into the device now and then lets the worker run its timers and stop.
     this.waker = plan.loop === "blocking" ? this.startWaker() : null;
@@ -326,26 +300,15 @@ export class PacketWorkers {
     return this.running === this.workers.length;
   }
 
-  /**
-   * A heartbeat of worker q: its probe's outcome, and whether its TUN I/O failed through the
-   * window since the last one (the loop's counters, stats.ts): every read failing while none
-   * succeeded (the device is gone), or as many write errors as packets translated.
-   */
+  /** A heartbeat of worker q, with its counters as they are now. */
   private beat(q: number, now: number, probe: string | null): void {
-    const p = this.pulses[q]!;
     const st = this.perWorker[q]!;
-    const counts: Pulse["last"] = [
-      st[S.writeErrors]!,
-      st[S.readErrors]!,
-      st[S.packetsRead]!,
-      st[S.packets6to4]! + st[S.packets4to6]!,
-    ];
-    const [writeErrors, readErrors, read, translated] = counts.map((v, i) => v - p.last[i]!) as Pulse["last"];
-    p.writesFailing = writeErrors > 0 && writeErrors >= translated ? (p.writesFailing ?? p.at) : null;
-    p.readsFailing = readErrors > 0 && read === 0 ? (p.readsFailing ?? p.at) : null;
-    p.last = counts;
-    p.at = now;
-    p.probe = probe;
+    beat(this.pulses[q]!, now, probe, {
+      writeErrors: st[S.writeErrors]!,
+      readErrors: st[S.readErrors]!,
+      packetsRead: st[S.packetsRead]!,
+      translated: st[S.packets6to4]! + st[S.packets4to6]!,
+    });
   }
 
   /**
@@ -357,23 +320,10 @@ export class PacketWorkers {
   health(now = Date.now(), silentMs = 5000): { ok: true } | { ok: false; why: string } {
     const n = this.pulses.length;
     for (let q = 0; q < n; q++) {
-      const why = this.trouble(this.pulses[q]!, now, silentMs);
+      const why = trouble(this.pulses[q]!, now, silentMs);
       if (why) return { ok: false, why: `packet worker ${q}${n > 1 ? ` of ${n}` : ""} ${why}` };
     }
     return { ok: true };
-  }
-
-  private trouble(p: Pulse, now: number, silentMs: number): string | null {
-    const secs = (since: number) => `${Math.round((now - since) / 1000)} s`;
-    if (p.failure) return `failed: ${p.failure.message}`;
-    if (p.exited) return "exited";
-    if (now - p.at > silentMs) return `sent no heartbeat for ${secs(p.at)}: its loop is stuck`;
-    if (p.probe) return `failed its probe: ${p.probe}`;
-    if (p.readsFailing !== null && now - p.readsFailing >= silentMs)
-      return `cannot read its TUN queue (every read failed for ${secs(p.readsFailing)})`;
-    if (p.writesFailing !== null && now - p.writesFailing >= silentMs)
-      return `cannot write to its TUN queue (write errors for ${secs(p.writesFailing)})`;
-    return null;
   }
 
   /** The latest session tables of the workers (sent once a second), merged, at most `snapshotLimit` rows. */
