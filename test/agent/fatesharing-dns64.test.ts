@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { canRun, Lab, POOL4, PREFIX, SERVER4, SERVER6, waitFor } from "../services/nat64/lab.ts";
+import { canRun, Lab, SERVER4, SERVER6, waitFor } from "../services/nat64/lab.ts";
 
 const skip =
   canRun() ??
@@ -66,19 +66,7 @@ zone "v4.example" { type primary; file "${lab.dir}/v4.db"; };
       : undefined,
   );
 
-  const file = join(lab.dir, "site.yaml");
-  writeFileSync(
-    file,
-    `apiVersion: v6mostly.dev/v1alpha1
-kind: Nat64Gateway
-metadata: { name: lab }
-spec:
-  prefix: ${PREFIX}
-  pool4: ["${POOL4}"]
-  allowedSources: ["2001:db8:1::/48"]
-  uplinkInterface: u0
-  tunName: ${lab.tun}
----
+  const file = lab.writeResource(`---
 apiVersion: v6mostly.dev/v1alpha1
 kind: Dns64Resolver
 metadata: { name: lan }
@@ -87,8 +75,7 @@ spec:
   nat64GatewayRef: { name: lab }
   upstreams: ["${SERVER4}"]
   allowClients: ["2001:db8:1::/48"]
-`,
-  );
+`);
   const breakFile = join(lab.dir, "break-probe");
   process.env.V6MOSTLY_TEST_BREAK_PROBE = breakFile;
   const run = lab.startRun(file, "off");
