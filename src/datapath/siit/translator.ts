@@ -13,6 +13,7 @@ import { fast46, fast64, NOT_FAST } from "./fastpath.ts";
 import { fragment4, fragment6 } from "./fragment.ts";
 import { buildIcmp4Error, buildIcmp6Error } from "./icmpErrors.ts";
 import { IcmpRateLimit } from "./icmpRate.ts";
+import { TranslatorProbe } from "./probe.ts";
 import { DROP_REASON_COUNT, DropReason, Verdict } from "./result.ts";
 import { translate46 } from "./translate46.ts";
 import { translate64 } from "./translate64.ts";
@@ -84,6 +85,7 @@ export class SiitTranslator {
   /** RFC 4443 §2.4 (f): the token bucket every error this translator originates takes from. */
   readonly icmpRate: IcmpRateLimit;
   private readonly clock: () => number;
+  private selfTest: TranslatorProbe | null = null;
 
   /** @param config user configuration (validated here: throws on bad configuration, never on packets) */
   constructor(config: SiitConfig, opts: TranslatorOptions = {}) {
@@ -120,6 +122,15 @@ export class SiitTranslator {
     if (v === 6) return this.from6(this.buf, len);
     if (v === 4) return this.from4(this.buf, len);
     return this.fail(DropReason.BadVersion);
+  }
+
+  /**
+   * The self-test of probe.ts through this translator's own code and configuration, off the live
+   * buffers and counters: null when it passed, else what failed. `fault` (tests only) breaks it.
+   */
+  probe(fault = false): string | null {
+    this.selfTest ??= new TranslatorProbe();
+    return this.selfTest.run(this.ctx, fault);
   }
 
   /** Whether the HEADROOM bytes before buf[off] are free to write a prefix into (the main output). */

@@ -8,14 +8,22 @@
 import type { Nat64Config } from "../nat64/translator.ts";
 import type { SiitConfig } from "../siit/index.ts";
 
+/** Int32 words of WorkerInput.control. */
+export const CONTROL_WORDS = 2;
+
 export interface WorkerInput {
   fd: number;
+  /** This worker's place among its gateway's workers (its TUN queue): how health and logs name it. */
+  worker: number;
   mode: "stateful" | "stateless";
   nat64?: Nat64Config;
   siit?: SiitConfig;
   /** Float64Array layout of stats.ts. */
   stats: SharedArrayBuffer;
-  /** Int32Array: [0] stop flag. */
+  /**
+   * Int32Array: [0] stop flag; [1] a test hook, one bit per worker (1 << index): while set, that
+   * worker's probe is broken on purpose (siit/probe.ts). Only tests set it (services/nat64/workers.ts).
+   */
   control: SharedArrayBuffer;
   /** Largest number of sessions in a published snapshot. */
   snapshotLimit: number;
@@ -68,10 +76,11 @@ export type WorkerMessage =
   /** The loop runs: translating has started. */
   | { type: "ready" }
   /**
-   * The session table, once a second: at most snapshotLimit sessions of `total` as numbers
-   * (snapshot.ts: sessionRecords, read with sessionRows).
+   * The heartbeat, once a second from inside the loop: the session table (at most snapshotLimit
+   * sessions of `total` as numbers; snapshot.ts: sessionRecords, read with sessionRows) and the
+   * outcome of the translator's probe just run (siit/probe.ts): null when it passed, else what failed.
    */
-  | { type: "snapshot"; records: Uint32Array; total: number }
+  | { type: "snapshot"; records: Uint32Array; total: number; probe: string | null }
   /** A session event, when logEvents is set (at most 100 a second). */
   | { type: "log"; msg: string; proto: number; ipv6: string; ipv4: string; remote?: string; state?: string }
   /** Stateful, before "ready": what became of the handed-over sessions. */

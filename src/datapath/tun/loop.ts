@@ -125,6 +125,8 @@ export class PacketLoop {
   private readonly wbufAddr: number;
   /** Multi-queue stateful: who owns what (nat64/shard.ts) and the rings between the workers (handoff.ts). */
   private readonly me: number;
+  /** This worker's place among all (WorkerInput.worker; `me` counts the stateful shards only). */
+  private readonly worker: number;
   private readonly workers: number;
   private readonly inRings: (Ring | null)[];
   private readonly outRings: (Ring | null)[];
@@ -176,6 +178,7 @@ export class PacketLoop {
     const shard = input.shard;
     const me = shard?.index ?? 0;
     this.me = me;
+    this.worker = input.worker;
     this.workers = shard?.count ?? 1;
     this.inRings = shard ? shard.rings.map((row, j) => (j === me ? null : new Ring(row[me]!))) : [];
     this.outRings = shard ? shard.rings[me]!.map((sab, j) => (j === me ? null : new Ring(sab!))) : [];
@@ -232,6 +235,7 @@ export class PacketLoop {
               type: "snapshot",
               records: st ? sessionRecords(st, this.snapshotLimit, now) : new Uint32Array(0),
               total: st ? st.totalSessions() : 0,
+              probe: this.probe(),
             });
           }
         }
@@ -240,6 +244,15 @@ export class PacketLoop {
     this.publishStats();
     if (this.nat) io.post({ type: "handover", records: exportSessions(this.nat.state, io.now()) });
     io.post({ type: "stopped" });
+  }
+
+  /**
+   * The probe hook: once a second, between packets, the translator's self-test (siit/probe.ts) on
+   * this worker's own translator, sent with the heartbeat. Microseconds, nothing allocated.
+   */
+  private probe(): string | null {
+    const broken = (Atomics.load(this.control, 1) >>> this.worker) & 1;
+    return this.tr.probe(broken === 1);
   }
 
   /**

@@ -2,10 +2,16 @@
 // queue (src/datapath/tun/worker.ts, running the loop of tun/loop.ts), their shared counters, the
 // session tables they publish, and an orderly stop.
 import { createSocket, type Socket } from "node:dgram";
+import { readFileSync } from "node:fs";
 import type { Worker } from "node:worker_threads";
 import type { Nat64Config } from "../../datapath/nat64/translator.ts";
 import { Rfc6052Prefix } from "../../datapath/siit/index.ts";
-import type { SessionRow, ShardInput, WorkerInput } from "../../datapath/tun/contract.ts";
+import {
+  CONTROL_WORDS,
+  type SessionRow,
+  type ShardInput,
+  type WorkerInput,
+} from "../../datapath/tun/contract.ts";
 import { Ring } from "../../datapath/tun/handoff.ts";
 import { sessionRows } from "../../datapath/tun/snapshot.ts";
 import { S, STATS_LEN } from "../../datapath/tun/stats.ts";
@@ -15,6 +21,7 @@ import type { Logger } from "../../util/log.ts";
 import { toBytes } from "../../util/net.ts";
 import { siblingModule, startWorker } from "../../util/worker.ts";
 import type { GatewayPlan } from "./plan.ts";
+import { beat, newPulse, type Pulse, trouble } from "./pulse.ts";
 
 /**
  * The packet worker's young generation, in MiB (V8's default lets it grow to 16 MiB a semi-space,
@@ -96,12 +103,16 @@ export class PacketWorkers {
   /** the counters of stats.ts: one worker's own, or the sum of several refreshed 4 times a second */
   readonly stats: Float64Array;
   private readonly workers: Worker[];
-  private readonly control = new SharedArrayBuffer(4);
+  private readonly control = new SharedArrayBuffer(4 * CONTROL_WORDS);
   private readonly latest = new Map<Worker, Snapshot>();
   /** pool6, to show each remote's IPv6 address in the rows (stateful) */
   private readonly pool6: Rfc6052Prefix | null;
-  /** when each worker was last heard from (any message) */
-  private readonly heard = new Map<Worker, number>();
+  /** each worker's own counters (stats.ts) */
+  private readonly perWorker: Float64Array[];
+  /** each worker's health as its heartbeats tell it, by worker index */
+  private readonly pulses: Pulse[];
+  /** the test hook's poll (V6MOSTLY_TEST_BREAK_PROBE), when set */
+  private readonly breaker: NodeJS.Timeout | null;
   private readonly summer: NodeJS.Timeout | null;
   private readonly waker: { socket: Socket; poke(): void; timer: NodeJS.Timeout } | null;
   private running: number;
@@ -123,6 +134,7 @@ export class PacketWorkers {
     this.pool6 = p6 ? new Rfc6052Prefix(toBytes(6, p6.network), p6.length) : null;
     const buffers = queues.fds.map(() => new SharedArrayBuffer(STATS_LEN * 8));
     const perWorker = buffers.map((b) => new Float64Array(b));
+    this.perWorker = perWorker;
     this.stats = n === 1 ? perWorker[0]! : new Float64Array(STATS_LEN);
     this.summer =
       n === 1
@@ -141,6 +153,7 @@ export class PacketWorkers {
     const nat64 = plan.nat64;
     const inputFor = (q: number): WorkerInput => ({
       fd: queues.fds[q]!,
+      worker: q,
       mode: plan.mode,
       // The limits are the gateway's: each worker takes its share (by default its table is sized from
       // its share of pool4).
@@ -161,9 +174,35 @@ export class PacketWorkers {
       startWorker(entry, inputFor(q), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } }),
     );
     this.running = this.workers.length;
+    const started = Date.now();
+    this.pulses = this.workers.map(() => newPulse(started));
+    this.breaker = this.testBreakProbe();
     // Blocking loop: a datagram into the device now and then lets the worker run its timers and stop.
     this.waker = plan.loop === "blocking" ? this.startWaker() : null;
-    for (const w of this.workers) this.watch(w);
+    for (const [q, w] of this.workers.entries()) this.watch(w, q);
+  }
+
+  /**
+   * Test hook: with V6MOSTLY_TEST_BREAK_PROBE naming a file, the probes of the workers listed in
+   * it ("0 2"; empty: all) fail on purpose while it exists (tun/contract.ts WorkerInput.control).
+   * Only tests set it: it is how a namespace test makes a running gateway unhealthy, and healthy again.
+   */
+  private testBreakProbe(): NodeJS.Timeout | null {
+    const file = process.env.V6MOSTLY_TEST_BREAK_PROBE;
+    if (!file) return null;
+    const control = new Int32Array(this.control);
+    const t = setInterval(() => {
+      let mask = 0;
+      try {
+        const listed = readFileSync(file, "utf8").split(/\s+/).filter(Boolean);
+        mask = listed.length === 0 ? -1 : listed.reduce((m, q) => m | (1 << Number(q)), 0);
+      } catch {
+        // no file: nothing broken
+      }
+      Atomics.store(control, 1, mask);
+    }, 250);
+    t.unref();
+    return t;
   }
 
   /**
@@ -224,19 +263,21 @@ export class PacketWorkers {
     return { socket, poke, timer };
   }
 
-  private watch(w: Worker): void {
+  private watch(w: Worker, q: number): void {
+    const pulse = this.pulses[q]!;
     let done = false;
     const finished = () => {
       if (done) return;
       done = true;
+      pulse.exited = true;
       if (--this.running === 0) this.whenStopped?.();
     };
-    this.heard.set(w, Date.now());
     w.on("message", (m: { type: string } & Record<string, unknown>) => {
-      this.heard.set(w, Date.now());
       if (m.type === "snapshot") {
         const { records, total } = m as unknown as Snapshot;
-        this.latest.set(w, { records, total, at: Date.now() });
+        const now = Date.now();
+        this.latest.set(w, { records, total, at: now });
+        this.beat(q, now, m.probe as string | null);
       } else if (m.type === "log") {
         const { type: _t, msg, ...rest } = m;
         this.log.debug(rest, String(msg));
@@ -248,6 +289,7 @@ export class PacketWorkers {
     });
     w.on("error", (e) => {
       this.failure = e;
+      pulse.failure = e;
       this.log.error({ error: e.message }, "packet worker failed");
     });
     w.on("exit", finished);
@@ -258,16 +300,29 @@ export class PacketWorkers {
     return this.running === this.workers.length;
   }
 
+  /** A heartbeat of worker q, with its counters as they are now. */
+  private beat(q: number, now: number, probe: string | null): void {
+    const st = this.perWorker[q]!;
+    beat(this.pulses[q]!, now, probe, {
+      writeErrors: st[S.writeErrors]!,
+      readErrors: st[S.readErrors]!,
+      packetsRead: st[S.packetsRead]!,
+      translated: st[S.packets6to4]! + st[S.packets4to6]!,
+    });
+  }
+
   /**
-   * Whether every worker's loop still turns: each sends its session table once a second from the
-   * loop itself (tun/worker.ts), so one not heard from for `silentMs` is dead or stuck.
+   * Whether every worker still translates, for fate-sharing (agent/fatesharing.ts): alive, its loop
+   * turning (a heartbeat within `silentMs`), its last probe passed (siit/probe.ts: the translator
+   * turns a packet into the right one), and its TUN I/O not failing throughout the last `silentMs`.
+   * `why` names the worker and what is wrong.
    */
   health(now = Date.now(), silentMs = 5000): { ok: true } | { ok: false; why: string } {
-    if (this.failure) return { ok: false, why: `a packet worker failed: ${this.failure.message}` };
-    if (!this.alive) return { ok: false, why: "a packet worker exited" };
-    const quiet = this.workers.filter((w) => now - (this.heard.get(w) ?? 0) > silentMs).length;
-    if (quiet)
-      return { ok: false, why: `${quiet} packet worker(s) silent for more than ${silentMs / 1000} s` };
+    const n = this.pulses.length;
+    for (let q = 0; q < n; q++) {
+      const why = trouble(this.pulses[q]!, now, silentMs);
+      if (why) return { ok: false, why: `packet worker ${q}${n > 1 ? ` of ${n}` : ""} ${why}` };
+    }
     return { ok: true };
   }
 
@@ -304,6 +359,7 @@ export class PacketWorkers {
     this.waker?.socket.close();
     if (this.waker) clearInterval(this.waker.timer);
     if (this.summer) clearInterval(this.summer);
+    if (this.breaker) clearInterval(this.breaker);
     for (const w of this.workers) await w.terminate();
   }
 }

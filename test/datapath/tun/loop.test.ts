@@ -11,7 +11,12 @@ import { describe, it } from "node:test";
 import type { Nat64Config } from "../../../src/datapath/nat64/translator.ts";
 import type { SiitConfig } from "../../../src/datapath/siit/config.ts";
 import { Rfc6052Prefix } from "../../../src/datapath/siit/index.ts";
-import type { SessionRow, WorkerInput, WorkerMessage } from "../../../src/datapath/tun/contract.ts";
+import {
+  CONTROL_WORDS,
+  type SessionRow,
+  type WorkerInput,
+  type WorkerMessage,
+} from "../../../src/datapath/tun/contract.ts";
 import { Ring } from "../../../src/datapath/tun/handoff.ts";
 import {
   type LoopIo,
@@ -137,10 +142,11 @@ class FakeIo implements LoopIo {
 function workerInput(over: Partial<WorkerInput> = {}): WorkerInput {
   return {
     fd: -1,
+    worker: 0,
     mode: "stateless",
     siit: SIIT_CFG,
     stats: new SharedArrayBuffer(STATS_LEN * 8),
-    control: new SharedArrayBuffer(4),
+    control: new SharedArrayBuffer(4 * CONTROL_WORDS),
     snapshotLimit: 100,
     logEvents: false,
     loop: "poll",
@@ -328,6 +334,33 @@ describe("packet loop: reading, translating, writing", () => {
     assert.ok(c.poolCapacity > 0);
     assert.deepEqual(io.messages.at(-1), { type: "stopped" });
     assert.equal(io.messages.filter((m) => m.type === "stopped").length, 1);
+  });
+
+  it("the heartbeat carries the probe's outcome; the probe writes nothing and moves no counter", () => {
+    for (const mode of ["stateless", "stateful"] as const) {
+      const input = workerInput(mode === "stateful" ? { mode, siit: undefined, nat64: nat64Config() } : {});
+      // 16 idle polls of 200 ms: three seconds, three heartbeats
+      const { io, c } = run(input, [], { idleReads: 16 });
+      const beats = io.messages.filter((m) => m.type === "snapshot");
+      assert.ok(beats.length >= 3, `${mode}: ${beats.length} heartbeats`);
+      for (const b of beats) assert.equal(b.probe, null, `${mode}: the probe passed`);
+      assert.equal(io.writes.length, 0, `${mode}: nothing written into the device`);
+      const moved = Object.entries(c).filter(
+        ([k, v]) => v !== 0 && !/^(workerHeap|poolCapacity|loopLongestPause|tableBytes)/.test(k),
+      );
+      assert.deepEqual(moved, [], `${mode}: no counter moved`);
+    }
+  });
+
+  it("the test hook breaks the probe of the workers it names, and only theirs", () => {
+    for (const worker of [0, 1]) {
+      const input = workerInput({ worker });
+      Atomics.store(new Int32Array(input.control), 1, 1 << 1);
+      const { io } = run(input, [], { idleReads: 8 });
+      const beat = io.messages.find((m) => m.type === "snapshot")!;
+      if (worker === 1) assert.match(beat.probe ?? "", /^4→6 \(general path\): not the datagram/);
+      else assert.equal(beat.probe, null);
+    }
   });
 
   it("blocking loop: the wake datagram runs the timers and is not translated", () => {
