@@ -184,7 +184,7 @@ export class NodeRuntime {
       if (next.withdrawn)
         this.log.warn(
           { resource: label, gateway: next.withdrawn.gateway, why: next.withdrawn.why },
-          `fate-sharing: ${next.withdrawn.gateway} is not running here; withdrawing ${next.withdrawn.what}`,
+          `fate-sharing: ${next.withdrawn.gateway} is not doing its job here (${next.withdrawn.why}); withdrawing ${next.withdrawn.what}`,
         );
       else this.log.info({ resource: label }, "fate-sharing: the Nat64Gateway runs again; restoring");
       await this.deliver(key, entry, next);
@@ -288,7 +288,7 @@ export class NodeRuntime {
     if (gated.withdrawn)
       this.log.warn(
         { resource: label, gateway: gated.withdrawn.gateway, why: gated.withdrawn.why },
-        `fate-sharing: ${gated.withdrawn.gateway} is not running here; starting without ${gated.withdrawn.what}`,
+        `fate-sharing: ${gated.withdrawn.gateway} is not doing its job here (${gated.withdrawn.why}); starting without ${gated.withdrawn.what}`,
       );
     const started = await startWith(this.starters, a.kind, gated.assignment, ctx);
     if (started.ok) {

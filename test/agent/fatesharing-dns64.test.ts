@@ -107,7 +107,7 @@ spec:
   assert.deepEqual(dig("A"), [SERVER4], "still a forwarder for what exists");
   assert.match(
     log(),
-    /"why":"packet worker 0 failed its probe: [^"]+".*fate-sharing: Nat64Gateway\/lab is not running here; withdrawing synthesis with 2001:db8:64::\/96/,
+    /"why":"packet worker 0 failed its probe: [^"]+".*fate-sharing: Nat64Gateway\/lab is not doing its job here \(packet worker 0 failed its probe: .+?\); withdrawing synthesis with 2001:db8:64::\/96/,
   );
 
   // 3. repaired: synthesis returns
