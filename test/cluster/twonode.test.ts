@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { selfCommand } from "../../src/lab/exec.ts";
+import { LEADER_LEASE } from "../../src/operator/index.ts";
 import { splitPool4 } from "../../src/planner/pool4.ts";
 import { format, parseRange } from "../../src/util/net.ts";
 import { helmRender } from "../helm/render.ts";
@@ -275,12 +276,20 @@ describe("a stateful Nat64Gateway on two real nodes: the pool4 split, and a node
   });
 
   it("a node lost: the survivor's share grows to the whole pool, and connections leave from the lost share", async () => {
-    // The node without the operator's pod dies: a node that runs the operator would add the
-    // operator's own rescheduling to the figure.
-    const operator = rel.readyPods("operator")[0];
-    assert.ok(operator, "the operator's pod");
-    const operatorOn = (operator.spec as { nodeName: string }).nodeName;
-    const lostIndex = nodes.findIndex((n) => n.name !== operatorOn);
+    // The node without the leading operator dies (the chart runs two replicas, one leading through
+    // a Lease): losing the leader's node would add the Lease's expiry (15 s) to the figure.
+    const holder = rel.kubectlJson<{ spec: { holderIdentity?: string } }>([
+      "get",
+      "lease",
+      "-n",
+      RELEASE_NS,
+      LEADER_LEASE,
+    ]).spec.holderIdentity;
+    // the operator's identity is hostname_pid, and a pod's hostname is its name
+    const leader = rel.readyPods("operator").find((p) => holder?.startsWith(`${p.metadata.name}_`));
+    assert.ok(leader, `the leading operator's pod (Lease holder ${holder})`);
+    const leaderOn = (leader.spec as { nodeName: string }).nodeName;
+    const lostIndex = nodes.findIndex((n) => n.name !== leaderOn);
     const lost = nodes[lostIndex]!;
     const si = 1 - lostIndex;
     const survivor = nodes[si]!;
@@ -296,7 +305,10 @@ describe("a stateful Nat64Gateway on two real nodes: the pool4 split, and a node
     cp.kubectl(["delete", "node", lost.name, "--wait=false"]);
 
     const whole = addresses([POOL4]);
+    let planMs = 0; // the operator's part: the survivor's NodeConfig with the whole pool
     const table = await rel.until(`${survivor.name}'s agent translating with the whole pool`, 120_000, () => {
+      if (!planMs && nodeConfigPool(survivor.name)?.length === whole.length)
+        planMs = Math.round(performance.now() - t0);
       const p = agentPool(survivor);
       return p && p.length === whole.length ? p : undefined;
     });
@@ -326,7 +338,7 @@ describe("a stateful Nat64Gateway on two real nodes: the pool4 split, and a node
     const datapathMs = Math.round(performance.now() - t0);
     console.log(
       `# ${lost.name} lost (killed, Node deleted) → ${survivor.name}'s agent translating with all ` +
-        `${whole.length} addresses: ${tableMs} ms; first connection from the lost share (${from}): ` +
+        `${whole.length} addresses: ${tableMs} ms (its NodeConfig at ${planMs || tableMs} ms); first connection from the lost share (${from}): ` +
         `${datapathMs} ms (when the survivor had them, the server's ARP cache still gave the lost ` +
         `node's MAC for ${stale} of the ${moved.length} moved addresses); sources seen ${sorted(seen).join(" ")}`,
     );
