@@ -94,7 +94,7 @@ describe("a stateful Nat64Gateway on two real nodes: the pool4 split, and a node
   /** each node's share as the planner computes it (the expectation) */
   const expected = new Map<string, string[]>();
 
-  /** A client's host address number `n` on node i's LAN (fd00:64:1::i:n). */
+  /** Host address `n` of node i's client (fd00:64:1::a:n on node 0, ::b:n on node 1). */
   const host = (i: number, n: number) => `${LAN}${(i + 10).toString(16)}:${n.toString(16)}`;
 
   /** One HTTP request from host `src` of node i's client through the NAT64: the source the server saw. */
@@ -165,7 +165,10 @@ describe("a stateful Nat64Gateway on two real nodes: the pool4 split, and a node
     // The links: a client per node on its lan0, every node's wan on the internet's bridge.
     const inet = names.internet;
     addNamespace(inet);
-    ip(inet, ["link", "add", "br0", "type", "bridge"]);
+    // A fixed MAC: a bridge takes the lowest of its ports' otherwise, and losing a node's port
+    // would change it, flush the server's ARP cache and leave the survivor's entry for the server
+    // stale (seen: no connection at all for 31 s), which no real upstream router does.
+    ip(inet, ["link", "add", "br0", "address", "02:00:c6:33:64:0a", "type", "bridge"]);
     ip(inet, ["addr", "add", `${SERVER4}/24`, "dev", "br0"]);
     ip(inet, ["link", "set", "br0", "up"]);
     nodes.forEach((node, i) => {
@@ -293,7 +296,6 @@ describe("a stateful Nat64Gateway on two real nodes: the pool4 split, and a node
     const lost = nodes[lostIndex]!;
     const si = 1 - lostIndex;
     const survivor = nodes[si]!;
-    const before = expected.get(survivor.name)!;
     const moved = expected.get(lost.name)!;
     // The machine dies: its daemons and pods killed (kubelet, containerd, the agent: SIGKILL), its
     // uplink gone. Then the Node is deleted, as an administrator or a cloud's node controller does.
@@ -321,11 +323,9 @@ describe("a stateful Nat64Gateway on two real nodes: the pool4 split, and a node
         lladdr?: string;
       }[]
     ).filter((e) => moved.includes(e.dst) && e.lladdr === lostMac).length;
+    // With two nodes the survivor keeps its own addresses whatever the hashing: rendezvous's "only
+    // the lost node's share moves" is a property of any node list (fast-check) in test/planner/pool4.test.ts.
     assert.deepEqual(table, whole);
-    assert.ok(
-      before.every((x) => table.includes(x)),
-      "the survivor kept its own addresses (rendezvous: only the lost node's move)",
-    );
     // New hosts (never paired with an address) until one leaves from an address the lost node had.
     const seen = new Set<string>();
     let n = HOSTS;
