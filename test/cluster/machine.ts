@@ -2,10 +2,11 @@
 // forwarding, kubelet's machine-wide kernel settings and the paths kubelet and containerd write by
 // default. A test takes it before its node starts and compares after stop(): equal, or something
 // leaked out of the node's namespaces.
+import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ip } from "./netns.ts";
-import { readKernelSettings } from "./node-kernel.ts";
+import { kernelBaseline, readKernelSettings } from "./node-kernel.ts";
 
 const MACHINE_PATHS = [
   "/run/containerd",
@@ -41,4 +42,29 @@ export function machineState() {
     paths: Object.fromEntries(MACHINE_PATHS.map((p) => [p, existsSync(p)])),
     cniNetns: existsSync("/run/netns") ? readdirSync("/run/netns").filter((n) => n.startsWith("cni-")) : [],
   };
+}
+
+export type MachineState = ReturnType<typeof machineState>;
+
+/**
+ * The machine's state before a test's first node starts, with kubelet's kernel settings as they were
+ * before any node of the machine (another engineer's test may run one already).
+ */
+export function machineBefore(): MachineState {
+  return { ...machineState(), kernel: kernelBaseline().settings };
+}
+
+/**
+ * After the test's nodes have stopped: the machine as `before`. kubelet's kernel settings are
+ * written back by the last node of the machine to stop, so they are compared only when no other
+ * node holds them.
+ */
+export function assertMachineAsBefore(before: MachineState): void {
+  const kernel = kernelBaseline();
+  if (kernel.held) console.log("# kubelet's kernel settings: another node on this machine still holds them");
+  const now = machineState();
+  assert.deepEqual(
+    { ...now, kernel: kernel.held ? undefined : now.kernel },
+    { ...before, kernel: kernel.held ? undefined : before.kernel },
+  );
 }

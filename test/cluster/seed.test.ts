@@ -13,7 +13,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { CLIENTS, SERVERS } from "../../src/lab/addressing.ts";
 import { type CheckReport, check } from "../../src/lab/check.ts";
 import { renderMatrix } from "../../src/lab/matrix.ts";
@@ -25,20 +24,17 @@ import {
   missingCapability,
   ns,
   progressOn,
-  STATUS_ADDRESS,
   up,
 } from "../../src/lab/topology.ts";
-import { helmRender, type RenderedDocument, renderChart } from "../helm/render.ts";
+import { helmRender, type RenderedDocument } from "../helm/render.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane.ts";
 import { type BuiltImage, buildImage } from "./image.ts";
-import { machineState } from "./machine.ts";
+import { assertMachineAsBefore, type MachineState, machineBefore } from "./machine.ts";
 import { Daemon, listNamespaces, run } from "./netns.ts";
 import { applyManifests, nodeAvailable, startNode, type TestNode } from "./node.ts";
-import { kernelBaseline } from "./node-kernel.ts";
+import { agentStatus, describeImage, type Obj, RELEASE_NS, Release } from "./release.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const CHART = join(ROOT, "charts", "v6mostly");
-const RELEASE_NS = "v6mostly-system";
 /** the user's resources: `kubectl apply -f` without a namespace puts them here */
 const USER_NS = "default";
 const KINDS = ["nat64gateways", "dns64resolvers", "routeradverts", "dhcpscopes"] as const;
@@ -58,20 +54,6 @@ const skip = (() => {
   return nodeAvailable() ?? ("skip" in helm ? helm.skip : undefined) ?? missingCapability();
 })();
 
-type Obj = {
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid: string;
-    generation?: number;
-    deletionTimestamp?: string;
-    annotations?: Record<string, string>;
-  };
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown>;
-};
-
 /** One progress line per lab step, as `v6mostly lab` prints them. */
 const progress = progressOn(process.stdout);
 
@@ -79,68 +61,13 @@ describe("the seed's network through agent pods on a real node (chart, operator,
   let image: BuiltImage;
   let cp: ControlPlane;
   let node: TestNode;
+  let rel: Release;
   let lab: LabState | undefined;
-  let before0: ReturnType<typeof machineState>;
+  let before0: MachineState;
   let installed: RenderedDocument[] = [];
   const labDir = mkdtempSync(join(tmpdir(), "v6m-seed-lab-"));
   /** processes a test started in the lab's namespaces (ended by after() if a test failed) */
   const daemons: Daemon[] = [];
-
-  const kubectlJson = <T = { items: Obj[] }>(args: string[]): T =>
-    JSON.parse(cp.kubectl([...args, "-o", "json"])) as T;
-
-  /** Diagnostics for a failed wait: the pods, the operator's and agent's logs, the node's daemons. */
-  function diagnostics(): string {
-    const parts: string[] = [];
-    const tryRun = (label: string, f: () => string) => {
-      try {
-        parts.push(`--- ${label}\n${f()}`);
-      } catch (e) {
-        parts.push(`--- ${label}: ${(e as Error).message}`);
-      }
-    };
-    tryRun("pods", () => cp.kubectl(["get", "pods", "-A", "-o", "wide"]));
-    tryRun("describe pods", () => cp.kubectl(["describe", "pods", "-n", RELEASE_NS]).slice(-6000));
-    for (const c of ["operator", "agent"])
-      tryRun(`${c} logs`, () =>
-        cp.kubectl(["logs", "-n", RELEASE_NS, "-l", `app.kubernetes.io/component=${c}`, "--tail=40"]),
-      );
-    tryRun("node", () => node.logTails(20));
-    return parts.join("\n");
-  }
-
-  /** Poll `f` until it returns something other than undefined; errors count as "not yet". */
-  async function until<T>(what: string, timeoutMs: number, f: () => T | undefined): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last = "";
-    for (;;) {
-      try {
-        const v = f();
-        if (v !== undefined) return v;
-      } catch (e) {
-        last = (e as Error).message;
-      }
-      if (Date.now() > deadline)
-        assert.fail(
-          `${what}: not within ${timeoutMs} ms${last ? ` (last error: ${last})` : ""}\n${diagnostics()}`,
-        );
-      await sleep(200);
-    }
-  }
-
-  /** The chart as `helm template v6mostly charts/v6mostly -n v6mostly-system` with the imported image. */
-  async function render(extra: object = {}): Promise<{ manifest: string; documents: RenderedDocument[] }> {
-    const at = image.ref.lastIndexOf(":");
-    const values = {
-      image: { repository: image.ref.slice(0, at), tag: image.ref.slice(at + 1), pullPolicy: "Never" },
-    };
-    return renderChart(CHART, { release: "v6mostly", namespace: RELEASE_NS, values: [values, extra] });
-  }
-
-  /** `helm upgrade --install`'s apply: every rendered object, server-side, one field manager. */
-  function applyRendered(manifest: string): void {
-    applyManifests(cp, manifest, ["--server-side", "--force-conflicts", "--field-manager=helm"]);
-  }
 
   const identity = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? RELEASE_NS}/${o.metadata.name}`;
   const kept = (o: Obj) => o.metadata.annotations?.["helm.sh/resource-policy"] === "keep";
@@ -165,81 +92,6 @@ describe("the seed's network through agent pods on a real node (chart, operator,
   const objectsOf = (docs: RenderedDocument[]) =>
     docs.map((d) => d.object as Obj | null).filter((o): o is Obj => o !== null);
 
-  /** The operator Deployment rolled out: every replica updated and Ready. */
-  function operatorReady(): Obj | undefined {
-    const d = kubectlJson<Obj & { spec: { replicas: number } }>([
-      "get",
-      "deployment",
-      "-n",
-      RELEASE_NS,
-      "v6mostly-operator",
-    ]);
-    const s = d.status as {
-      observedGeneration?: number;
-      replicas?: number;
-      updatedReplicas?: number;
-      readyReplicas?: number;
-    };
-    const n = d.spec.replicas;
-    return s.observedGeneration === d.metadata.generation &&
-      s.updatedReplicas === n &&
-      s.readyReplicas === n &&
-      s.replicas === n
-      ? d
-      : undefined;
-  }
-
-  /** The agent DaemonSet (the operator's) rolled out on every node it selects, every pod Ready. */
-  function agentsReady():
-    | (Obj & { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } })
-    | undefined {
-    const d = kubectlJson<
-      Obj & { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } }
-    >(["get", "daemonset", "-n", RELEASE_NS, "v6mostly-agent"]);
-    const s = d.status as {
-      observedGeneration?: number;
-      desiredNumberScheduled?: number;
-      updatedNumberScheduled?: number;
-      numberReady?: number;
-      numberAvailable?: number;
-    };
-    const n = s.desiredNumberScheduled ?? 0;
-    return s.observedGeneration === d.metadata.generation &&
-      n >= 1 &&
-      s.updatedNumberScheduled === n &&
-      s.numberReady === n &&
-      s.numberAvailable === n
-      ? d
-      : undefined;
-  }
-
-  /** The agent pods, Running and Ready. */
-  function agentPods(): Obj[] {
-    return kubectlJson([
-      "get",
-      "pods",
-      "-n",
-      RELEASE_NS,
-      "-l",
-      "app.kubernetes.io/component=agent",
-    ]).items.filter(
-      (p) =>
-        !p.metadata.deletionTimestamp &&
-        (p.status as { conditions?: { type: string; status: string }[] }).conditions?.some(
-          (c) => c.type === "Ready" && c.status === "True",
-        ),
-    );
-  }
-
-  /** What the agent's status server publishes in the node's namespace (its port is on 0.0.0.0). */
-  function agentStatus<T>(topic: string): T | undefined {
-    try {
-      return JSON.parse(node.exec(["curl", "-s", "-m", "2", `http://${STATUS_ADDRESS}/${topic}`])) as T;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** A connection from the IPv6-only client through the NAT64: the source the server saw, or undefined. */
   function throughNat64(): string | undefined {
     try {
@@ -252,7 +104,7 @@ describe("the seed's network through agent pods on a real node (chart, operator,
 
   /** The user's resources (the lab's four), each Ready with `programmed` as given. */
   function userResources(programmed: string): Obj[] | undefined {
-    const items = kubectlJson(["get", KINDS.join(","), "-n", USER_NS]).items;
+    const items = rel.kubectlJson(["get", KINDS.join(","), "-n", USER_NS]).items;
     if (items.length !== KINDS.length) return undefined;
     const ok = items.every((o) => {
       const s = o.status as
@@ -272,14 +124,11 @@ describe("the seed's network through agent pods on a real node (chart, operator,
   }
 
   before(async () => {
-    before0 = { ...machineState(), kernel: kernelBaseline().settings };
+    before0 = machineBefore();
     image = buildImage();
-    console.log(
-      `# image ${image.ref}: ${(image.compressedBytes / 1e6).toFixed(1)} MB compressed, ` +
-        `${(image.uncompressedBytes / 1e6).toFixed(1)} MB uncompressed` +
-        (image.cached ? " (cached)" : `; built in ${image.buildSeconds} s`),
-    );
+    console.log(describeImage(image));
     cp = await startControlPlane({ name: "seed" });
+    rel = new Release(cp, image, () => (node ? [node] : []));
     node = await startNode(cp, { name: "router", images: [image.archive] });
     console.log(`# node ${node.name} Ready in ${node.timings.readyMs} ms`);
   });
@@ -294,13 +143,13 @@ describe("the seed's network through agent pods on a real node (chart, operator,
   });
 
   it("installs the chart (rendered, applied): the operator Deployment and every agent Ready", async () => {
-    const r = await render();
+    const r = await rel.render();
     installed = r.documents;
     cp.kubectl(["create", "namespace", RELEASE_NS]); // helm install --create-namespace
     const t0 = performance.now();
-    applyRendered(r.manifest);
-    await until("the operator Deployment rolled out", 180_000, operatorReady);
-    const ds = await until("the agent DaemonSet Ready", 180_000, agentsReady);
+    rel.applyRendered(r.manifest);
+    await rel.until("the operator Deployment rolled out", 180_000, () => rel.operatorReady());
+    const ds = await rel.until("the agent DaemonSet Ready", 180_000, () => rel.agentsReady());
     const ms = Math.round(performance.now() - t0);
     console.log(`# chart applied → every agent Ready: ${ms} ms`);
     // the operator made it, from the chart's agent configuration and image
@@ -308,7 +157,7 @@ describe("the seed's network through agent pods on a real node (chart, operator,
       (ds.metadata as { ownerReferences?: { kind: string; name: string }[] }).ownerReferences?.[0]?.name,
       "v6mostly-operator",
     );
-    const pods = agentPods();
+    const pods = rel.readyPods();
     assert.equal(pods.length, 1);
     assert.equal((pods[0]!.spec as { nodeName: string }).nodeName, node.name);
     assert.equal((pods[0]!.spec as { containers: { image: string }[] }).containers[0]!.image, image.ref);
@@ -326,27 +175,27 @@ describe("the seed's network through agent pods on a real node (chart, operator,
               // The lab made br0 and wan inside the node: the names examples/lab uses.
               applyManifests(cp, resources);
               const t0 = performance.now();
-              const items = await until("the lab's resources Ready, Programmed 1/1 nodes", 120_000, () =>
+              const items = await rel.until("the lab's resources Ready, Programmed 1/1 nodes", 120_000, () =>
                 userResources("1/1 nodes"),
               );
               p.note(
                 `${items.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}: Ready, 1/1 nodes in ${Math.round(performance.now() - t0)} ms`,
               );
-              await until("the agent's /readyz", 60_000, () =>
-                agentStatus<{ ready: boolean }>("readyz")?.ready ? true : undefined,
+              await rel.until("the agent's /readyz", 60_000, () =>
+                agentStatus<{ ready: boolean }>(node, "readyz")?.ready ? true : undefined,
               );
             },
           ),
       },
     });
     // check reads the router's log for errors: the agent pod's
-    const pod = agentPods()[0]!;
+    const pod = rel.readyPods()[0]!;
     writeFileSync(join(lab.dir, "router.log"), cp.kubectl(["logs", "-n", RELEASE_NS, pod.metadata.name]));
     const report: CheckReport = await check(lab, progress);
     const matrix = renderMatrix(report.cells, report.findings);
     console.log(matrix.replace(/^/gm, "# "));
     assert.equal(report.cells.length, CLIENTS.length * 2 * 4);
-    assert.ok(report.ok, `the matrix differs from the seed's:\n${matrix}\n${diagnostics()}`);
+    assert.ok(report.ok, `the matrix differs from the seed's:\n${matrix}\n${rel.diagnostics()}`);
   });
 
   it("runs a changed Nat64Gateway: the new pool4 in the agent's table and in traffic", async () => {
@@ -365,11 +214,11 @@ describe("the seed's network through agent pods on a real node (chart, operator,
     ]);
     let tableMs = 0;
     const tableHasIt = () => {
-      const t = agentStatus<Record<string, { pool4?: string[] }>>("translations");
+      const t = agentStatus<Record<string, { pool4?: string[] }>>(node, "translations");
       if (!tableMs && t && Object.values(t).some((x) => x.pool4?.includes(NEW_POOL4)))
         tableMs = Math.round(performance.now() - t0);
     };
-    const source = await until("a connection through the NAT64 from the new pool4", 60_000, () => {
+    const source = await rel.until("a connection through the NAT64 from the new pool4", 60_000, () => {
       tableHasIt();
       const f = throughNat64();
       tableHasIt();
@@ -381,7 +230,9 @@ describe("the seed's network through agent pods on a real node (chart, operator,
         `pool4 in the agent's /translations at ${tableMs} ms)`,
     );
     assert.ok(tableMs > 0, "the new pool4 in the agent's /translations");
-    await until("the changed Nat64Gateway Programmed 1/1 nodes", 60_000, () => userResources("1/1 nodes"));
+    await rel.until("the changed Nat64Gateway Programmed 1/1 nodes", 60_000, () =>
+      userResources("1/1 nodes"),
+    );
   });
 
   /** The echo client's JSON lines so far (echo.py: one per echo, then an error or a summary). */
@@ -392,7 +243,7 @@ describe("the seed's network through agent pods on a real node (chart, operator,
       .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   it("helm upgrade with a changed value rolls the agents, which translate again; an established TCP connection lives through it", async () => {
-    const old = agentPods()[0]!;
+    const old = rel.readyPods()[0]!;
     // A long-lived connection from the IPv6-only client to an IPv4-only echo server, a line every
     // ~200 ms through the roll: the new agent's NAT64 takes the old one's sessions over (the
     // session handover in the node's state directory, docs/nat64.md).
@@ -403,7 +254,7 @@ describe("the seed's network through agent pods on a real node (chart, operator,
       join(labDir, "echo-server.log"),
     );
     daemons.push(server);
-    await until("the echo server listening", 20_000, () =>
+    await rel.until("the echo server listening", 20_000, () =>
       run(ns(lab!, INTERNET), ["ss", "-Htln", `sport = :${ECHO_PORT}`]).includes(ECHO_PORT)
         ? true
         : undefined,
@@ -415,12 +266,12 @@ describe("the seed's network through agent pods on a real node (chart, operator,
       join(labDir, "echo-client.log"),
     );
     daemons.push(client);
-    await until("5 lines echoed through the NAT64", 30_000, () =>
+    await rel.until("5 lines echoed through the NAT64", 30_000, () =>
       echoes(client).length >= 5 ? true : undefined,
     );
-    const r = await render({ agent: { logLevel: "debug" } });
+    const r = await rel.render({ agent: { logLevel: "debug" } });
     const t0 = performance.now();
-    applyRendered(r.manifest);
+    rel.applyRendered(r.manifest);
     // what the release dropped: none with this value, but an upgrade prunes it as helm does
     const now = new Set(objectsOf(r.documents).map(identity));
     deleteObjects(objectsOf(installed).filter((o) => !now.has(identity(o))));
@@ -428,19 +279,19 @@ describe("the seed's network through agent pods on a real node (chart, operator,
     // NAT64 availability during the roll: connections every ~200 ms, the longest gap between two
     let lastOk = performance.now();
     let gap = 0;
-    const rolled = await until("the agents rolled with the new value", 240_000, () => {
+    const rolled = await rel.until("the agents rolled with the new value", 240_000, () => {
       if (throughNat64()) {
         gap = Math.max(gap, performance.now() - lastOk);
         lastOk = performance.now();
       }
-      const ds = agentsReady();
+      const ds = rel.agentsReady();
       const env = ds?.spec.template.spec.containers[0]?.env ?? [];
       if (env.find((e) => e.name === "V6MOSTLY_LOG_LEVEL")?.value !== "debug") return undefined;
-      const pods = agentPods();
+      const pods = rel.readyPods();
       return pods.length === 1 && pods[0]!.metadata.uid !== old.metadata.uid ? pods[0] : undefined;
     });
-    await until("the operator Deployment rolled out", 120_000, operatorReady);
-    await until("a connection through the NAT64 after the roll", 60_000, () => {
+    await rel.until("the operator Deployment rolled out", 120_000, () => rel.operatorReady());
+    await rel.until("a connection through the NAT64 after the roll", 60_000, () => {
       const ok = throughNat64();
       if (ok) gap = Math.max(gap, performance.now() - lastOk);
       return ok;
@@ -452,14 +303,14 @@ describe("the seed's network through agent pods on a real node (chart, operator,
     assert.notEqual(rolled.metadata.name, old.metadata.name);
     // The same connection echoes through the new agent: 10 more lines once it translates.
     const seen = echoes(client).length;
-    await until("the connection opened before the upgrade to echo through the new agent", 90_000, () => {
+    await rel.until("the connection opened before the upgrade to echo through the new agent", 90_000, () => {
       const lines = echoes(client);
       const failed = lines.find((l) => l.error);
       if (failed) assert.fail(`the connection through the NAT64 died in the roll: ${JSON.stringify(failed)}`);
       return lines.length >= seen + 10 ? true : undefined;
     });
     const counters = Object.values(
-      agentStatus<Record<string, { counters: Record<string, number> }>>("translations") ?? {},
+      agentStatus<Record<string, { counters: Record<string, number> }>>(node, "translations") ?? {},
     )[0]?.counters;
     await client.stop();
     await server.stop();
@@ -475,7 +326,7 @@ describe("the seed's network through agent pods on a real node (chart, operator,
       (counters?.handoverRestored ?? 0) >= 1,
       `the new agent restored the session: ${JSON.stringify(counters)}`,
     );
-    await until("the user's resources Ready again, 1/1 nodes", 60_000, () => userResources("1/1 nodes"));
+    await rel.until("the user's resources Ready again, 1/1 nodes", 60_000, () => userResources("1/1 nodes"));
   });
 
   it("helm uninstall removes everything but the CRDs (kept) and the user's resources", async () => {
@@ -484,13 +335,15 @@ describe("the seed's network through agent pods on a real node (chart, operator,
     assert.ok(crds.length >= 5 && crds.every(kept), "the chart's CRDs carry helm.sh/resource-policy: keep");
     const t0 = performance.now();
     deleteObjects(objects);
-    await until("every pod of the release gone", 120_000, () =>
-      kubectlJson(["get", "pods", "-n", RELEASE_NS]).items.length === 0 ? true : undefined,
+    await rel.until("every pod of the release gone", 120_000, () =>
+      rel.kubectlJson(["get", "pods", "-n", RELEASE_NS]).items.length === 0 ? true : undefined,
     );
     console.log(`# helm uninstall → every pod gone: ${Math.round(performance.now() - t0)} ms`);
     // what the operator made goes with its Deployment (owner references; the garbage collector)
-    await until("the DaemonSet and the NodeConfigs gone", 60_000, () =>
-      kubectlJson(["get", "daemonsets,nodeconfigs", "-n", RELEASE_NS]).items.length === 0 ? true : undefined,
+    await rel.until("the DaemonSet and the NodeConfigs gone", 60_000, () =>
+      rel.kubectlJson(["get", "daemonsets,nodeconfigs", "-n", RELEASE_NS]).items.length === 0
+        ? true
+        : undefined,
     );
     // the agent withdrew what it set up on the node: no TUN device left
     assert.throws(() => node.exec(["ip", "link", "show", "nat64"]), /does not exist/);
@@ -503,12 +356,18 @@ describe("the seed's network through agent pods on a real node (chart, operator,
     }
     // kept: the CRDs, and with them the user's resources
     for (const c of crds) cp.kubectl(["get", "crd", c.metadata.name]);
-    assert.equal(kubectlJson(["get", KINDS.join(","), "-n", USER_NS]).items.length, KINDS.length);
+    assert.equal(rel.kubectlJson(["get", KINDS.join(","), "-n", USER_NS]).items.length, KINDS.length);
     // Nothing of ours left in the namespace: the runtime state the operator and the agents wrote
     // (the Leases: leader, heartbeats, owned assignments; the DHCP lease store of each scope) is
     // owned by the operator's Deployment or the agent DaemonSet, so the garbage collector removes it.
     const leftOver = () =>
-      kubectlJson(["get", "configmaps,secrets,serviceaccounts,roles,rolebindings,leases", "-n", RELEASE_NS])
+      rel
+        .kubectlJson([
+          "get",
+          "configmaps,secrets,serviceaccounts,roles,rolebindings,leases",
+          "-n",
+          RELEASE_NS,
+        ])
         .items.map((o) => `${o.kind}/${o.metadata.name}`)
         .filter(
           (n) =>
@@ -516,7 +375,7 @@ describe("the seed's network through agent pods on a real node (chart, operator,
         );
     console.log(`# left in ${RELEASE_NS} as the pods are gone: ${leftOver().join(", ") || "nothing"}`);
     const t1 = performance.now();
-    await until("nothing of ours left in the release's namespace (the garbage collector)", 60_000, () =>
+    await rel.until("nothing of ours left in the release's namespace (the garbage collector)", 60_000, () =>
       leftOver().length === 0 ? true : undefined,
     );
     console.log(`# … and nothing ${Math.round(performance.now() - t1)} ms later`);
@@ -532,15 +391,6 @@ describe("the seed's network through agent pods on a real node (chart, operator,
       listNamespaces().filter((n) => n.startsWith(cp.netns) || n.startsWith(`v6m-lab-${process.pid}-`)),
       [],
     );
-    // kubelet's kernel settings are written back by the last node of the machine to stop: another
-    // engineer's test may still run one
-    const kernel = kernelBaseline();
-    if (kernel.held)
-      console.log("# kubelet's kernel settings: another node on this machine still holds them");
-    const now = machineState();
-    assert.deepEqual(
-      { ...now, kernel: kernel.held ? undefined : now.kernel },
-      { ...before0, kernel: kernel.held ? undefined : before0.kernel },
-    );
+    assertMachineAsBefore(before0);
   });
 });
