@@ -12,8 +12,8 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { placeAddresses } from "../../src/agent/ownership/addresses.ts";
-import { addressBytes, unsolicitedAdvert } from "../../src/agent/ownership/announce.ts";
 import { addressOf } from "../../src/util/net.ts";
+import { addressBytes, unsolicitedAdvert } from "../../src/util/sys/announce.ts";
 import { arpAnnouncement, parseArp } from "../../src/util/sys/arp.ts";
 import { Lan, sh } from "./support/lan.ts";
 

@@ -14,7 +14,8 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type Address, type Family, format, inRange, parsePrefix, prefixRange } from "../../util/net.ts";
+import { type Address, format, inRange, parsePrefix, prefixRange } from "../../util/net.ts";
+import type { HostAddress } from "../../util/sys/announce.ts";
 
 const exec = promisify(execFile);
 
@@ -31,11 +32,7 @@ export interface IpLink {
 }
 
 /** An owned address placed on an interface. */
-export interface HostAddress {
-  address: string;
-  family: Family;
-  dev: string;
-}
+export type { HostAddress };
 
 /** `ip` prints this valid lifetime for an address that never expires. */
 const FOREVER = 4294967295;
@@ -77,16 +74,6 @@ export function placeAddresses(
     out.push({ address: format(family, value), family, dev: link.ifname });
   }
   return { ok: true, value: out };
-}
-
-/** The hardware address of an interface (from `ip -j link`, which sees this network namespace). */
-export async function interfaceMac(dev: string): Promise<Uint8Array> {
-  const links = JSON.parse(await ip(["-j", "link", "show", "dev", dev])) as IpLink[];
-  const text = links[0]?.address ?? "";
-  const bytes = text.split(":").map((h) => Number.parseInt(h, 16));
-  if (bytes.length !== 6 || bytes.some((b) => !Number.isInteger(b)))
-    throw new Error(`interface ${dev} has no Ethernet address (${text || "none"})`);
-  return Uint8Array.from(bytes);
 }
 
 interface Ledger {

@@ -31,8 +31,14 @@ import {
   type Starters,
 } from "../../services/contract.ts";
 import type { Logger } from "../../util/log.ts";
-import { interfaceMac, OwnedAddresses, placeAddresses, readLinks } from "./addresses.ts";
-import { type Announcement, type AnnounceSchedule, announce, RFC_SCHEDULE } from "./announce.ts";
+import {
+  type Announcement,
+  type AnnounceSchedule,
+  announce,
+  interfaceMac,
+  RFC_SCHEDULE,
+} from "../../util/sys/announce.ts";
+import { OwnedAddresses, placeAddresses, readLinks } from "./addresses.ts";
 
 /** The assignments that can be owned. */
 export type OwnedAssignment = Dns64Assignment | DhcpAssignment;

@@ -7,11 +7,19 @@
 //   socket bound to the address itself (src/util/sys/raw6.ts).
 // Neighbours that hold no entry for the address create none (RFC 4861 §7.2.5, Linux's arp_accept
 // default): they resolve it when they next need it, and then only the new owner answers.
-import { parseAddress } from "../../util/net.ts";
-import { ArpSender, arpAnnouncement } from "../../util/sys/arp.ts";
-import { interfaceIndex } from "../../util/sys/libc.ts";
-import { Icmp6Socket } from "../../util/sys/raw6.ts";
-import type { HostAddress } from "./addresses.ts";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { type Family, parseAddress } from "../net.ts";
+import { ArpSender, arpAnnouncement } from "./arp.ts";
+import { interfaceIndex } from "./libc.ts";
+import { Icmp6Socket } from "./raw6.ts";
+
+/** An address of this host to announce, and the interface it is on. */
+export interface HostAddress {
+  address: string;
+  family: Family;
+  dev: string;
+}
 
 /** RFC 5227 §1.1 */
 export const ANNOUNCE_NUM = 2;
@@ -52,6 +60,17 @@ export function unsolicitedAdvert(target: Uint8Array, mac: Uint8Array): Uint8Arr
   m[25] = 1; // length in units of 8 bytes
   m.set(mac, 26);
   return m;
+}
+
+/** The hardware address of an interface (from `ip -j link`, which sees this network namespace). */
+export async function interfaceMac(dev: string): Promise<Uint8Array> {
+  const { stdout } = await promisify(execFile)("ip", ["-j", "link", "show", "dev", dev]);
+  const links = JSON.parse(stdout) as { address?: string }[];
+  const text = links[0]?.address ?? "";
+  const bytes = text.split(":").map((h) => Number.parseInt(h, 16));
+  if (bytes.length !== 6 || bytes.some((b) => !Number.isInteger(b)))
+    throw new Error(`interface ${dev} has no Ethernet address (${text || "none"})`);
+  return Uint8Array.from(bytes);
 }
 
 export interface AnnounceSchedule {
