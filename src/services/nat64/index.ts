@@ -120,6 +120,8 @@ export async function startNat64Gateway(
       const c: Record<string, number> = counters(stats);
       if (workers.failure || !workers.alive) c.workerFailed = 1;
       Object.assign(c, handoverCounts());
+      const a = plumbing.announcements;
+      if (a.sent || a.errors) Object.assign(c, { pool4Announced: a.sent, pool4AnnounceErrors: a.errors });
       return c;
     },
     // for fate-sharing (src/agent/fatesharing.ts): the RA and DNS64 that send clients here
