@@ -104,9 +104,14 @@ function serverUdp(lab: Lab): { delivered: number; csumErrors: number } {
  * then offers about 250 kpps, less than either translator carries (measured: nobody dropped).
  */
 function flood(lab: Lab, pid: number): { sentPps: number; pps: number; usPerPacket: number } {
+  // One core each: the sender on CPU 0, the translator (every thread) on CPU 1, so that neither
+  // takes the other's core and the offered load depends less on who runs (BENCH_FLOOD_PIN=0: not).
+  const pin = process.env.BENCH_FLOOD_PIN !== "0";
+  if (pin) sh(["taskset", "-a", "-p", "-c", "1", String(pid)]);
   const c0 = cpuTicks(pid);
   const u0 = serverUdp(lab);
   const out = lab.ns(lab.t, [
+    ...(pin ? ["taskset", "-c", "0"] : []),
     process.execPath,
     "--import",
     "tsx",
@@ -120,6 +125,7 @@ function flood(lab: Lab, pid: number): { sentPps: number; pps: number; usPerPack
   sh(["sleep", "0.2"]);
   const c1 = cpuTicks(pid);
   const u1 = serverUdp(lab);
+  if (pin) sh(["taskset", "-a", "-p", "-c", "0,1", String(pid)]);
   const r = JSON.parse(out) as { sent: number; seconds: number };
   const delivered = u1.delivered - u0.delivered;
   if (u1.csumErrors > u0.csumErrors)
