@@ -18,6 +18,11 @@
  * neighbour's burst hits whoever runs at that moment. Also printed: the
  * translator's CPU time per UDP packet, which such bursts barely move.
  *
+ * Then the saturating phase (issue 18): iperf3's UDP tops out near the translators' capacity, so
+ * nat64-flood.ts offers 64-byte UDP with sendmmsg above what either carries (flood() says where
+ * and how), and the server's kernel counts what arrives: delivered kpps and translator CPU per
+ * delivered packet, i.e. packets per translator core, the figure to compare on this machine.
+ *
  * Also measured, in process: memory per session with 100k UDP flows.
  */
 import type { ChildProcess } from "node:child_process";
