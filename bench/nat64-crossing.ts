@@ -8,7 +8,9 @@
  * - the same reads through io_uring (src/util/sys/uring.ts), BATCH per io_uring_enter;
  * - write() of a packet into the device, one per call, and BATCH per io_uring_enter (the kernel
  *   routes each into a blackhole route: the same kernel work either way);
- * - the translation itself: Nat64Translator.translate of the same packet (64 B UDP, one flow).
+ * - the translation itself: Nat64Translator.translate of the same packet (64 B UDP, one flow);
+ * - the whole pipeline, read -> translate -> write, both ways: today's loop, and io_uring with
+ *   BATCH reads per enter and the writes going with the next batch (docs/nat64.md has figures).
  *
  * Wall time and this process's CPU time per packet (CPU shows work handed to io_uring's worker
  * threads, which wall time on an idle core would hide). Medians of ROUNDS rounds.
@@ -45,7 +47,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const TUN = "xing0";
 
 function run(args: string[]): string {
-  return execFileSync(args[0]!, args.slice(1), { encoding: "utf8" });
+  // a wait that never ends (an io_uring read without RWF_NOWAIT) ends the bench, not the machine
+  return execFileSync(args[0]!, args.slice(1), { encoding: "utf8", timeout: 120_000 });
 }
 
 if (process.argv[2] !== "--inside") {

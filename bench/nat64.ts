@@ -18,7 +18,7 @@
  * neighbour's burst hits whoever runs at that moment. Also printed: the
  * translator's CPU time per UDP packet, which such bursts barely move.
  *
- * Then the saturating phase (issue 18): iperf3's UDP tops out near the translators' capacity, so
+ * Each measurement starts with a saturating phase (issue 18): iperf3's UDP tops out near the translators' capacity, so
  * nat64-flood.ts offers 64-byte UDP with sendmmsg above what either carries (flood() says where
  * and how), and the server's kernel counts what arrives: delivered kpps and translator CPU per
  * delivered packet, i.e. packets per translator core, the figure to compare on this machine.
@@ -27,6 +27,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Nat64Translator } from "../src/datapath/nat64/translator.ts";
 import { prefixOf } from "../src/util/net.ts";
@@ -111,7 +112,7 @@ function serverUdp(lab: Lab): { delivered: number; csumErrors: number } {
 function flood(lab: Lab, pid: number): { sentPps: number; pps: number; usPerPacket: number } {
   // One core each: the sender on CPU 0, the translator (every thread) on CPU 1, so that neither
   // takes the other's core and the offered load depends less on who runs (BENCH_FLOOD_PIN=0: not).
-  const pin = process.env.BENCH_FLOOD_PIN !== "0";
+  const pin = process.env.BENCH_FLOOD_PIN !== "0" && availableParallelism() >= 2;
   if (pin) sh(["taskset", "-a", "-p", "-c", "1", String(pid)]);
   const c0 = cpuTicks(pid);
   const u0 = serverUdp(lab);
@@ -135,7 +136,7 @@ function flood(lab: Lab, pid: number): { sentPps: number; pps: number; usPerPack
   const delivered = u1.delivered - u0.delivered;
   if (u1.csumErrors > u0.csumErrors)
     console.log(`flood: ${u1.csumErrors - u0.csumErrors} checksum errors at the server`);
-  // Translator CPU over the sender's whole life (it idles in poll() while the sender starts).
+  // Translator CPU over the sender's whole life (the translator idles while the sender starts).
   return {
     sentPps: r.sent / r.seconds,
     pps: delivered / r.seconds,
