@@ -7,9 +7,9 @@
 // I/O lives here only: two packet sockets (src/util/sys/packet.ts) drained by one timer, the
 // solicited-node memberships (src/util/sys/mcast6.ts). Parsing and building are pure (arp.ts,
 // nd.ts), as are the address sets (targets.ts) and the rate limits (ratelimit.ts).
-import { readFileSync } from "node:fs";
 import type { Logger } from "../../../util/log.ts";
 import { addressOf, formatRange, type Range, toBytes } from "../../../util/net.ts";
+import { interfaceMac } from "../../../util/sys/announce.ts";
 import { ETH_P_ARP } from "../../../util/sys/arp.ts";
 import { MulticastGroups6 } from "../../../util/sys/mcast6.ts";
 import { BPF, ETH_P_IPV6, type Frame, PacketSocket, PacketType } from "../../../util/sys/packet.ts";
@@ -75,16 +75,6 @@ const macKey = (m: Uint8Array): number => {
 };
 const macText = (m: Uint8Array): string => [...m].map((b) => b.toString(16).padStart(2, "0")).join(":");
 
-function interfaceMac(ifname: string): Uint8Array {
-  let text: string;
-  try {
-    text = readFileSync(`/sys/class/net/${ifname}/address`, "utf8").trim();
-  } catch {
-    throw new Error(`interface ${ifname} does not exist`);
-  }
-  return parseMac(text, `interface ${ifname} (not Ethernet?)`);
-}
-
 export async function startNeighbourResponder(o: NeighbourResponderOptions): Promise<NeighbourResponder> {
   for (const [family, ranges] of [[4, o.ipv4] as const, [6, o.ipv6] as const]) {
     const wrong = ranges.find((r) => r.family !== family);
@@ -92,7 +82,7 @@ export async function startNeighbourResponder(o: NeighbourResponderOptions): Pro
   }
   const rate = o.ratePerSecond ?? DEFAULT_RATE;
   if (!(rate > 0)) throw new Error(`neighbour responder: ratePerSecond ${rate} must be above 0`);
-  const ownMac = interfaceMac(o.interface);
+  const ownMac = await interfaceMac(o.interface);
   const mac = o.linkLayerAddress === undefined ? ownMac : parseMac(o.linkLayerAddress, "linkLayerAddress");
 
   const counters: Record<string, number> = {};
