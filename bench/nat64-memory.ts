@@ -16,7 +16,7 @@
  * Ours runs from the build when it is fresh (bin/v6mostly.js decides; `npm run build` first), as
  * users run it. BENCH_ROUNDS (default 1) alternates the two.
  */
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { canRun, Lab, REPO, SERVER6, sh, waitFor } from "../test/services/nat64/lab.ts";
@@ -151,6 +151,26 @@ function showMemory(name: string, when: string, m: Memory): void {
   );
 }
 
+/**
+ * The runtime's own floor, measured on this host in the same run: the node binary idle on its own,
+ * and with one idle worker thread (the shape of ours: a main thread and a packet worker), before
+ * any of our code. What a NAT64 written for Node can reach lies above the second figure.
+ */
+async function runtimeFloor(): Promise<{ bare: Memory; worker: Memory }> {
+  const script = (withWorker: boolean) =>
+    `${withWorker ? 'new (require("node:worker_threads").Worker)("setInterval(() => {}, 1000)", { eval: true });' : ""} setInterval(() => {}, 1000);`;
+  const look = async (withWorker: boolean): Promise<Memory> => {
+    const p = spawn(process.execPath, ["-e", script(withWorker)], { stdio: "ignore" });
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+      return memoryOf(p.pid!);
+    } finally {
+      p.kill();
+    }
+  };
+  return { bare: await look(false), worker: await look(true) };
+}
+
 function fresh(): string {
   const built = join(REPO, "dist/cli/main.js");
   if (!existsSync(built)) return "from the TypeScript sources (no build: npm run build)";
@@ -178,6 +198,9 @@ try {
   lab.setup();
   const received = serverCounter(lab);
   console.log(`v6mostly run ${fresh()}; this machine: 2 cores shared with other engineers`);
+  const floor = await runtimeFloor();
+  showMemory("node", "bare, 3 s", floor.bare);
+  showMemory("node", "+1 worker", floor.worker);
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
   for (let i = 1; i <= rounds; i++) {
     console.log(`round ${i}/${rounds}`);
