@@ -17,9 +17,14 @@ import type { XlatContext } from "./context.ts";
 
 export const NOT_FAST = -3;
 
+/** Length of the TCP (its data offset) or UDP (8) header at b[l4...]. */
+function l4HeaderLen(b: Uint8Array, l4: number, proto: number): number {
+  return proto === 6 ? (b[l4 + 12]! >>> 4) << 2 : 8;
+}
+
 /** Network-layer size of one segment of a super-packet: header + TCP or UDP header + gso payload. */
 function segmentSize(b: Uint8Array, l4: number, proto: number, ipHdr: number, gso: number): number {
-  return ipHdr + (proto === 6 ? (b[l4 + 12]! >>> 4) << 2 : 8) + gso;
+  return ipHdr + l4HeaderLen(b, l4, proto) + gso;
 }
 
 /**
@@ -43,7 +48,7 @@ function gso64Whole(
 ): boolean {
   if (l4len + 20 > 0xffff) return false;
   if (size <= 1260) return true;
-  const thl = proto === 6 ? (b[l4 + 12]! >>> 4) << 2 : 8;
+  const thl = l4HeaderLen(b, l4, proto);
   const payload = l4len - thl;
   const last = payload <= 0 ? 0 : payload - (Math.ceil(payload / gso) - 1) * gso;
   return 20 + thl + last > 1260;
@@ -207,7 +212,7 @@ export function fast64(
   const id = df ? 0 : ctx.nextIpv4Id() & 0xffff;
   // The segmenter numbers a super-packet's segments id, id+1, ... (inet_gso_segment): skip theirs.
   if (!df && ctx.gsoSize > 0) {
-    const segs = Math.ceil((plen - (nh === 6 ? (b[l4 + 12]! >>> 4) << 2 : 8)) / ctx.gsoSize);
+    const segs = Math.ceil((plen - l4HeaderLen(b, l4, nh)) / ctx.gsoSize);
     for (let k = 1; k < segs; k++) ctx.nextIpv4Id();
   }
   b[oo + 4] = id >>> 8;
