@@ -195,6 +195,44 @@ function checkIcmpError(e: Uint8Array, quoted: Uint8Array): void {
 
 // ------------------------------------------------------------------ 1. segmentTcp
 
+/**
+ * A segmenter (proto 6: l4Offset and segmentTcp; 17: segmentUdp) on arbitrary bytes, lengths,
+ * offsets and output sizes: -1 or segments inside `out`, never a throw.
+ */
+function fuzzSegmenter(proto: 6 | 17): void {
+  const cut = proto === 6 ? segmentTcp : segmentUdp;
+  const min = proto === 6 ? 20 : 8;
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 300 }),
+      fc.integer({ min: 0, max: 8 }),
+      fc.integer({ min: 0, max: 320 }),
+      fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
+      fc.integer({ min: -3, max: 400 }),
+      fc.integer({ min: 0, max: 600 }),
+      fc.integer({ min: 0, max: 8 }),
+      fc.constantFrom(0, 4, 6),
+      (bytes, at, lenRaw, l4Raw, mss, outLen, slots, force) => {
+        const b = new Uint8Array(bytes);
+        if (force !== 0 && b.length > at) b[at] = (force << 4) | (b[at]! & 0x0f);
+        const len = Math.min(lenRaw, Math.max(0, b.length - at));
+        const found = l4Offset(b, at, len, proto);
+        assert.ok(found === -1 || (found >= 20 && found + min <= len), `l4Offset ${found}`);
+        const l4 = l4Raw ?? found;
+        if (l4 < 0) return;
+        const out = new Uint8Array(outLen);
+        const offs = new Int32Array(slots);
+        const lens = new Int32Array(slots);
+        const k = cut(b, at, len, l4, mss, out, offs, lens);
+        assert.ok(k === -1 || (k >= 1 && k <= slots), `segments ${k}`);
+        for (let i = 0; i < k; i++)
+          assert.ok(offs[i]! >= 0 && offs[i]! + lens[i]! <= outLen, "segment inside out");
+      },
+    ),
+    { numRuns: 1500 },
+  );
+}
+
 describe("segmentTcp (software GSO, as the kernel's tcp_gso_segment)", () => {
   const spec = fc.record({
     v: fc.constantFrom<4 | 6>(4, 6),
@@ -296,35 +334,7 @@ describe("segmentTcp (software GSO, as the kernel's tcp_gso_segment)", () => {
   });
 
   it("never throws on arbitrary bytes, lengths and offsets (tcpOffset and segmentTcp)", () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 0, maxLength: 300 }),
-        fc.integer({ min: 0, max: 8 }),
-        fc.integer({ min: 0, max: 320 }),
-        fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
-        fc.integer({ min: -3, max: 400 }),
-        fc.integer({ min: 0, max: 600 }),
-        fc.integer({ min: 0, max: 8 }),
-        fc.constantFrom(0, 4, 6),
-        (bytes, at, lenRaw, l4Raw, mss, outLen, slots, force) => {
-          const b = new Uint8Array(bytes);
-          if (force !== 0 && b.length > at) b[at] = (force << 4) | (b[at]! & 0x0f);
-          const len = Math.min(lenRaw, Math.max(0, b.length - at));
-          const found = tcpOffset(b, at, len);
-          assert.ok(found === -1 || (found >= 20 && found + 20 <= len), `tcpOffset ${found}`);
-          const l4 = l4Raw ?? found;
-          if (l4 < 0) return;
-          const out = new Uint8Array(outLen);
-          const offs = new Int32Array(slots);
-          const lens = new Int32Array(slots);
-          const k = segmentTcp(b, at, len, l4, mss, out, offs, lens);
-          assert.ok(k === -1 || (k >= 1 && k <= slots), `segmentTcp ${k}`);
-          for (let i = 0; i < k; i++)
-            assert.ok(offs[i]! >= 0 && offs[i]! + lens[i]! <= outLen, "segment inside out");
-        },
-      ),
-      { numRuns: 1500 },
-    );
+    fuzzSegmenter(6);
   });
 });
 
@@ -658,14 +668,15 @@ const gsoSpec = fc.record({
 });
 type GsoSpec = Arb<typeof gsoSpec>;
 
-function segmentsOf(p: Uint8Array, mss: number): Uint8Array[] {
-  const l4 = tcpOffset(p, 0, p.length);
-  assert.ok(l4 > 0, "tcpOffset");
+/** p cut by segmentTcp (or, proto 17, segmentUdp) into segments of mss payload bytes. */
+function segmentsOf(p: Uint8Array, mss: number, proto: 6 | 17 = 6): Uint8Array[] {
+  const l4 = l4Offset(p, 0, p.length, proto);
+  assert.ok(l4 > 0, "l4Offset");
   const out = new Uint8Array(p.length + 256 * 128);
   const offs = new Int32Array(256);
   const lens = new Int32Array(256);
-  const n = segmentTcp(p, 0, p.length, l4, mss, out, offs, lens);
-  assert.ok(n > 0, "segmentTcp");
+  const n = (proto === 6 ? segmentTcp : segmentUdp)(p, 0, p.length, l4, mss, out, offs, lens);
+  assert.ok(n > 0, "segmented");
   const r: Uint8Array[] = [];
   for (let i = 0; i < n; i++) r.push(out.slice(offs[i]!, offs[i]! + lens[i]!));
   return r;
@@ -704,8 +715,15 @@ function checkGso(whole: Xl, single: Xl, p: Uint8Array, mss: number): boolean {
   deviceComplete(done, w.start, 16, 6);
   assert.ok(l4Ok(done), "completed super-packet verifies");
 
-  const got = segmentsOf(o, mss);
-  const inSegs = segmentsOf(p, mss);
+  sameAsAlone(single, segmentsOf(o, mss), segmentsOf(p, mss));
+  return true;
+}
+
+/**
+ * The segments of a super-packet translated whole (`got`) against the input's segments
+ * translated one by one on `single`.
+ */
+function sameAsAlone(single: Xl, got: Uint8Array[], inSegs: Uint8Array[]): void {
   assert.equal(got.length, inSegs.length);
   for (let i = 0; i < inSegs.length; i++) {
     const e = single.run(inSegs[i]!);
@@ -724,7 +742,6 @@ function checkGso(whole: Xl, single: Xl, p: Uint8Array, mss: number): boolean {
       assert.equal(maskId(g), maskId(want), `segment ${i}/${inSegs.length}`);
     } else assert.equal(hex(g), hex(want), `segment ${i}/${inSegs.length}`);
   }
-  return true;
 }
 
 function superPacket(s: GsoSpec, ip: Ip, sport: number, dport: number): Uint8Array {
@@ -1231,19 +1248,6 @@ function udpSuper(ip: Ip, sport: number, dport: number, payloads: Uint8Array[]):
   return ipPacket(ip, 17, udpBytes(sport, dport, Buffer.concat(payloads)));
 }
 
-function udpSegmentsOf(p: Uint8Array, gso: number): Uint8Array[] {
-  const l4 = l4Offset(p, 0, p.length, 17);
-  assert.ok(l4 > 0, "l4Offset");
-  const out = new Uint8Array(p.length + 256 * 128);
-  const offs = new Int32Array(256);
-  const lens = new Int32Array(256);
-  const n = segmentUdp(p, 0, p.length, l4, gso, out, offs, lens);
-  assert.ok(n > 0, "segmentUdp");
-  const r: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) r.push(out.slice(offs[i]!, offs[i]! + lens[i]!));
-  return r;
-}
-
 describe("segmentUdp (software USO, as the kernel's __udp_gso_segment)", () => {
   it("equals the datagrams built one by one (IPv4 with options, IPv6 with a Destination Options header)", () => {
     fc.assert(
@@ -1255,7 +1259,7 @@ describe("segmentUdp (software USO, as the kernel's __udp_gso_segment)", () => {
             : { v: 4, src: v4(192, 0, 2, s.host), dst: v4(198, 51, 100, 2), tos: s.tos, opt: s.opt, id };
         // The input's checksum field is a partial seed: not read.
         const whole = partialOf(udpSuper(ip(s.id), 4000, 9, ds));
-        const got = udpSegmentsOf(whole, s.gso);
+        const got = segmentsOf(whole, s.gso, 17);
         assert.equal(got.length, ds.length);
         ds.forEach((d, i) => {
           const want = ipPacket(ip((s.id + i) & 0xffff), 17, udpBytes(4000, 9, d));
@@ -1267,35 +1271,7 @@ describe("segmentUdp (software USO, as the kernel's __udp_gso_segment)", () => {
   });
 
   it("never throws on arbitrary bytes, lengths and offsets (l4Offset and segmentUdp)", () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 0, maxLength: 300 }),
-        fc.integer({ min: 0, max: 8 }),
-        fc.integer({ min: 0, max: 320 }),
-        fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
-        fc.integer({ min: -3, max: 400 }),
-        fc.integer({ min: 0, max: 600 }),
-        fc.integer({ min: 0, max: 8 }),
-        fc.constantFrom(0, 4, 6),
-        (bytes, at, lenRaw, l4Raw, gso, outLen, slots, force) => {
-          const b = new Uint8Array(bytes);
-          if (force !== 0 && b.length > at) b[at] = (force << 4) | (b[at]! & 0x0f);
-          const len = Math.min(lenRaw, Math.max(0, b.length - at));
-          const found = l4Offset(b, at, len, 17);
-          assert.ok(found === -1 || (found >= 20 && found + 8 <= len), `l4Offset ${found}`);
-          const l4 = l4Raw ?? found;
-          if (l4 < 0) return;
-          const out = new Uint8Array(outLen);
-          const offs = new Int32Array(slots);
-          const lens = new Int32Array(slots);
-          const k = segmentUdp(b, at, len, l4, gso, out, offs, lens);
-          assert.ok(k === -1 || (k >= 1 && k <= slots), `segmentUdp ${k}`);
-          for (let i = 0; i < k; i++)
-            assert.ok(offs[i]! >= 0 && offs[i]! + lens[i]! <= outLen, "datagram inside out");
-        },
-      ),
-      { numRuns: 1500 },
-    );
+    fuzzSegmenter(17);
   });
 });
 
@@ -1322,21 +1298,7 @@ function checkUso(whole: Xl, single: Xl, p: Uint8Array, gso: number): boolean {
   // The super-packet's UDP length and seed cover it all (what __udp_gso_segment adjusts per datagram).
   assert.equal(r16(o, w.start + 4), o.length - w.start, "UDP length of the super-packet");
   assert.equal(r16(o, w.start + 6), seedOf(o));
-  const got = udpSegmentsOf(o, gso);
-  const inSegs = udpSegmentsOf(p, gso);
-  assert.equal(got.length, inSegs.length);
-  for (let i = 0; i < inSegs.length; i++) {
-    const e = single.run(inSegs[i]!);
-    assert.equal(e.v, Verdict.Translated, `datagram ${i}: reason ${e.reason}`);
-    const want = e.outs[0]!;
-    const g = got[i]!;
-    if (g[0]! >>> 4 === 4) {
-      // Identification: whole, ID, ID+1, ... (inet_gso_segment); alone, the translator's next each.
-      assert.ok(ipv4HeaderOk(g) && ipv4HeaderOk(want), `datagram ${i} header checksum`);
-      assert.equal(r16(g, 4), (r16(got[0]!, 4) + i) & 0xffff);
-      assert.equal(maskId(g), maskId(want), `datagram ${i}/${inSegs.length}`);
-    } else assert.equal(hex(g), hex(want), `datagram ${i}/${inSegs.length}`);
-  }
+  sameAsAlone(single, segmentsOf(o, gso, 17), segmentsOf(p, gso, 17));
   return true;
 }
 
@@ -1363,7 +1325,7 @@ describe("UDP segmentation offload (gsoSize, UDP): whole super-packet == its dat
     assert.ok(kept > 50 && refused > 0, `kept ${kept}, refused ${refused}`);
   });
 
-  it("NAT64 6→4 and 4→6: one session lookup per super-packet", () => {
+  it("NAT64 6→4 and 4→6, on the session the first super-packet opened", () => {
     const mk = () => {
       let id = 0;
       return wrapNat(new Nat64Translator(nat64Cfg({ nextIpv4Id: () => (id = (id + 1) & 0xffff) })));
