@@ -107,9 +107,10 @@ function iperf(lab: Lab, args: string[]): Record<string, any> {
 
 /**
  * The server's UDP counters (its namespace's /proc/net/snmp): a datagram the translator delivered
- * is either queued on the bound discard socket (InDatagrams) or dropped there because nobody reads
- * it (RcvbufErrors): the server spends no user-space CPU per packet. InCsumErrors would count
- * translations with a wrong checksum (reported, not counted as delivered).
+ * is dropped at the bound discard socket, whose tiny buffer nobody reads (RcvbufErrors; InDatagrams
+ * counts the few ever read, and the kernel counts a datagram left in a buffer nowhere): the server
+ * spends no user-space CPU per packet. InCsumErrors would count translations with a wrong checksum
+ * (reported, not counted as delivered; a super-packet's partial checksum is not verified on a veth).
  */
 function serverUdp(lab: Lab): { delivered: number; csumErrors: number } {
   const lines = lab
