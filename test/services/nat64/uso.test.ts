@@ -123,7 +123,12 @@ test("UDP super-packets (USO) through the NAT64: every datagram arrives, checksu
       )
       .join("\n");
   await waitFor("translations endpoint", counters);
-  assert.match((run as unknown as { output: () => string }).output(), /"udpOffload":true/);
+  const log = (run as unknown as { output: () => string }).output();
+  if (/"udpOffload":false/.test(log)) {
+    t.skip("this kernel refuses TUN_F_USO4/USO6 (before Linux 6.2): TCP super-packets only");
+    return;
+  }
+  assert.match(log, /"udpOffload":true/);
 
   await t.test("IPv6 → IPv4: a sendmmsg sender's 64-byte datagrams, coalesced, all delivered", async () => {
     const s0 = udpCounters(lab, lab.s, false);
