@@ -23,6 +23,12 @@
  * and how), and the server's kernel counts what arrives: delivered kpps and translator CPU per
  * delivered packet, i.e. packets per translator core, the figure to compare on this machine.
  *
+ * Then the same sender from the client namespace, over the veth (issue 18, UDP super-packets):
+ * GRO forwarding on the translator's ingress t0 (`rx-udp-gro-forwarding on`, `rx-gro-list off`,
+ * threaded NAPI so that a veth hands GRO a batch), the same settings for both translators, with
+ * one flow (what GRO coalesces: ours reads super-packets through TUN_F_USO, TAYGA gets them cut
+ * before its read) and 64 flows in turn (one datagram per flow per batch: nothing coalesces).
+ *
  * Also measured, in process: memory per session with 100k UDP flows.
  */
 import type { ChildProcess } from "node:child_process";
@@ -31,7 +37,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Nat64Translator } from "../src/datapath/nat64/translator.ts";
 import { prefixOf } from "../src/util/net.ts";
-import { canRun, Lab, PREFIX, SERVER4, SERVER6, sh, waitFor } from "../test/services/nat64/lab.ts";
+import { CLIENT6, canRun, Lab, PREFIX, SERVER4, SERVER6, sh, waitFor } from "../test/services/nat64/lab.ts";
 import { cleanupOnSignals, startTayga, stopTayga } from "./nat64-lab.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -40,6 +46,18 @@ const FLOOD_PPS = Number(process.env.BENCH_FLOOD_PPS ?? 600_000);
 const FLOOD_SECONDS = Number(process.env.BENCH_FLOOD_SECONDS ?? 4);
 /** BENCH_FLOOD_ONLY=1: the saturating phase alone (no iperf3), for quick comparisons. */
 const FLOOD_ONLY = process.env.BENCH_FLOOD_ONLY === "1";
+/** The client-side variants' flow counts (BENCH_FLOWS="1,64"; empty: none). */
+const FLOWS = (process.env.BENCH_FLOWS ?? "1,64")
+  .split(",")
+  .filter((f) => f.trim() !== "")
+  .map(Number);
+
+/** What one saturating run gives: offered and delivered 64 B UDP packets a second, translator CPU per delivered packet. */
+interface Flood {
+  sentPps: number;
+  pps: number;
+  usPerPacket: number;
+}
 
 interface Figures {
   tcp1: number;
@@ -55,6 +73,8 @@ interface Figures {
   floodPps: number;
   /** Translator CPU µs per packet delivered under the flood. */
   floodUsPerPacket: number;
+  /** The client-side sender over the veth with GRO forwarding, one entry per FLOWS. */
+  veth: Flood[];
 }
 
 function cpuTicks(pid: number): number {
@@ -87,9 +107,10 @@ function iperf(lab: Lab, args: string[]): Record<string, any> {
 
 /**
  * The server's UDP counters (its namespace's /proc/net/snmp): a datagram the translator delivered
- * is either queued on the bound discard socket (InDatagrams) or dropped there because nobody reads
- * it (RcvbufErrors): the server spends no user-space CPU per packet. InCsumErrors would count
- * translations with a wrong checksum (reported, not counted as delivered).
+ * is dropped at the bound discard socket, whose tiny buffer nobody reads (RcvbufErrors; InDatagrams
+ * counts the few ever read, and the kernel counts a datagram left in a buffer nowhere): the server
+ * spends no user-space CPU per packet. InCsumErrors would count translations with a wrong checksum
+ * (reported, not counted as delivered; a super-packet's partial checksum is not verified on a veth).
  */
 function serverUdp(lab: Lab): { delivered: number; csumErrors: number } {
   const lines = lab
@@ -109,14 +130,14 @@ function serverUdp(lab: Lab): { delivered: number; csumErrors: number } {
  * every packet also costs a veth crossing and a forwarding on the sender's core, and one core
  * then offers about 250 kpps, less than either translator carries (measured: nobody dropped).
  */
-function flood(lab: Lab, pid: number): { sentPps: number; pps: number; usPerPacket: number } {
+function flood(lab: Lab, pid: number, flows = 0): Flood {
   // One core each: the sender on CPU 0, the translator (every thread) on CPU 1, so that neither
   // takes the other's core and the offered load depends less on who runs (BENCH_FLOOD_PIN=0: not).
   const pin = process.env.BENCH_FLOOD_PIN !== "0" && availableParallelism() >= 2;
   if (pin) sh(["taskset", "-a", "-p", "-c", "1", String(pid)]);
   const c0 = cpuTicks(pid);
   const u0 = serverUdp(lab);
-  const out = lab.ns(lab.t, [
+  const out = lab.ns(flows > 0 ? lab.c : lab.t, [
     ...(pin ? ["taskset", "-c", "0"] : []),
     process.execPath,
     "--import",
@@ -126,6 +147,7 @@ function flood(lab: Lab, pid: number): { sentPps: number; pps: number; usPerPack
     String(FLOOD_PPS),
     String(FLOOD_SECONDS),
     "64",
+    ...(flows > 0 ? [String(flows), CLIENT6] : []),
   ]);
   // the last packets may still be in the translator's queue
   sh(["sleep", "0.2"]);
@@ -144,9 +166,40 @@ function flood(lab: Lab, pid: number): { sentPps: number; pps: number; usPerPack
   };
 }
 
+/**
+ * GRO forwarding on the translator's ingress veth t0, on or back off (the other phases run
+ * without it): NAPI in a thread of its own, so that datagrams queue up and GRO sees a batch (in
+ * the sender's softirq a veth hands it one at a time: measured, nothing coalesced), UDP GRO for
+ * forwarded datagrams, and no frag-list GRO (a TUN takes no SKB_GSO_FRAGLIST).
+ */
+function groForwarding(lab: Lab, on: boolean): void {
+  const v = on ? "on" : "off";
+  // The veth has NAPI (and a `threaded` to set) only while GRO is on.
+  const threaded = () => lab.ns(lab.t, ["sh", "-c", `echo ${on ? 1 : 0} > /sys/class/net/t0/threaded`]);
+  if (!on) threaded();
+  lab.ns(lab.t, ["ethtool", "-K", "t0", "gro", v, "rx-udp-gro-forwarding", v, "rx-gro-list", "off"]);
+  if (on) threaded();
+}
+
+/** The client-side floods, one per FLOWS, with GRO forwarding on t0. */
+function vethFloods(lab: Lab, pid: number): Flood[] {
+  if (FLOWS.length === 0) return [];
+  groForwarding(lab, true);
+  try {
+    return FLOWS.map((n) => flood(lab, pid, n));
+  } finally {
+    groForwarding(lab, false);
+  }
+}
+
 async function measure(lab: Lab, pid: number): Promise<Figures> {
   const f = flood(lab, pid);
-  const floods = { floodSentPps: f.sentPps, floodPps: f.pps, floodUsPerPacket: f.usPerPacket };
+  const floods = {
+    floodSentPps: f.sentPps,
+    floodPps: f.pps,
+    floodUsPerPacket: f.usPerPacket,
+    veth: vethFloods(lab, pid),
+  };
   if (FLOOD_ONLY)
     return {
       ...floods,
@@ -190,6 +243,11 @@ function show(name: string, f: Figures): void {
   );
   console.log(
     `${"".padEnd(10)} saturation: UDP 64 B offered ${(f.floodSentPps / 1000).toFixed(1)} kpps, delivered ${(f.floodPps / 1000).toFixed(1).padStart(6)} kpps, ${f.floodUsPerPacket.toFixed(2)} µs translator CPU each (${(1000 / f.floodUsPerPacket).toFixed(0)} kpps per translator core)`,
+  );
+  f.veth.forEach((v, i) =>
+    console.log(
+      `${"".padEnd(10)} client over veth, GRO forwarding, ${String(FLOWS[i]).padStart(2)} flow(s): offered ${(v.sentPps / 1000).toFixed(1)} kpps, delivered ${(v.pps / 1000).toFixed(1).padStart(6)} kpps, ${v.usPerPacket.toFixed(2)} µs translator CPU each (${(1000 / v.usPerPacket).toFixed(0)} kpps per translator core)`,
+    ),
   );
 }
 
@@ -281,7 +339,7 @@ if (why) {
   console.log(`namespace bench skipped: ${why}`);
   process.exit(0);
 }
-for (const tool of ["iperf3", "tayga"]) {
+for (const tool of ["iperf3", "tayga", ...(FLOWS.length > 0 ? ["ethtool"] : [])]) {
   try {
     sh(["which", tool]);
   } catch {
@@ -302,7 +360,8 @@ try {
     [
       "python3",
       "-c",
-      `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${SERVER4}",9))\ntime.sleep(1e9)`,
+      // A buffer of a few datagrams: one the socket holds unread is counted nowhere (InDatagrams counts reads).
+      `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,1)\ns.bind(("${SERVER4}",9))\ntime.sleep(1e9)`,
     ],
     "discard.log",
   );
@@ -347,6 +406,11 @@ try {
     floodSentPps: med(fs.map((f) => f.floodSentPps)),
     floodPps: med(fs.map((f) => f.floodPps)),
     floodUsPerPacket: med(fs.map((f) => f.floodUsPerPacket)),
+    veth: FLOWS.map((_, i) => ({
+      sentPps: med(fs.map((f) => f.veth[i]!.sentPps)),
+      pps: med(fs.map((f) => f.veth[i]!.pps)),
+      usPerPacket: med(fs.map((f) => f.veth[i]!.usPerPacket)),
+    })),
   });
   console.log(`medians of ${rounds} round(s):`);
   const m1 = median(runs["v6m/1q"]!);
@@ -363,7 +427,12 @@ try {
     ["offload off, one run", plain],
   ] as const) {
     console.log(
-      `ratio v6mostly (${name}) / TAYGA: TCP 1 stream ${r(f.tcp1, mt.tcp1)}, TCP 4 streams ${r(f.tcp4, mt.tcp4)}, UDP 64 B pps ${r(f.udpPps, mt.udpPps)}, UDP packets per CPU second ${r(mt.usPerPacket, f.usPerPacket)}; saturation 64 B: delivered ${r(f.floodPps, mt.floodPps)}, per translator core ${r(mt.floodUsPerPacket, f.floodUsPerPacket)}`,
+      `ratio v6mostly (${name}) / TAYGA: TCP 1 stream ${r(f.tcp1, mt.tcp1)}, TCP 4 streams ${r(f.tcp4, mt.tcp4)}, UDP 64 B pps ${r(f.udpPps, mt.udpPps)}, UDP packets per CPU second ${r(mt.usPerPacket, f.usPerPacket)}; saturation 64 B: delivered ${r(f.floodPps, mt.floodPps)}, per translator core ${r(mt.floodUsPerPacket, f.floodUsPerPacket)}${f.veth
+        .map(
+          (v, i) =>
+            `; over veth with GRO forwarding, ${FLOWS[i]} flow(s): delivered ${r(v.pps, mt.veth[i]!.pps)}, per translator core ${r(mt.veth[i]!.usPerPacket, v.usPerPacket)}`,
+        )
+        .join("")}`,
     );
   }
   const a = m1;

@@ -17,13 +17,18 @@ import type { XlatContext } from "./context.ts";
 
 export const NOT_FAST = -3;
 
-/** Network-layer size of one segment of a TCP super-packet: header + TCP header + gso payload. */
+/** Length of the TCP (its data offset) or UDP (8) header at b[l4...]. */
+function l4HeaderLen(b: Uint8Array, l4: number, proto: number): number {
+  return proto === 6 ? (b[l4 + 12]! >>> 4) << 2 : 8;
+}
+
+/** Network-layer size of one segment of a super-packet: header + TCP or UDP header + gso payload. */
 function segmentSize(b: Uint8Array, l4: number, proto: number, ipHdr: number, gso: number): number {
-  return ipHdr + (proto === 6 ? (b[l4 + 12]! >>> 4) << 2 : 8) + gso;
+  return ipHdr + l4HeaderLen(b, l4, proto) + gso;
 }
 
 /**
- * Whether the IPv4 image of an IPv6 TCP super-packet (transport length l4len,
+ * Whether the IPv4 image of an IPv6 TCP or UDP super-packet (transport length l4len,
  * segments of `gso` payload bytes, the full ones `size` bytes in IPv4) can be
  * kept whole. RFC 7915 §5.1 sets DF on a translated packet of more than 1260
  * bytes only, but one IPv4 header serves every segment (the segmenter copies
@@ -33,10 +38,17 @@ function segmentSize(b: Uint8Array, l4: number, proto: number, ipHdr: number, gs
  * own (tun/offload.ts shortTail), or cuts them in software. The total length must also fit
  * the IPv4 header's 16 bits (an IPv6 payload of up to 65535 bytes does not).
  */
-function gso64Whole(b: Uint8Array, l4: number, l4len: number, gso: number, size: number): boolean {
+function gso64Whole(
+  b: Uint8Array,
+  l4: number,
+  proto: number,
+  l4len: number,
+  gso: number,
+  size: number,
+): boolean {
   if (l4len + 20 > 0xffff) return false;
   if (size <= 1260) return true;
-  const thl = (b[l4 + 12]! >>> 4) << 2;
+  const thl = l4HeaderLen(b, l4, proto);
   const payload = l4len - thl;
   const last = payload <= 0 ? 0 : payload - (Math.ceil(payload / gso) - 1) * gso;
   return 20 + thl + last > 1260;
@@ -96,10 +108,20 @@ function hairpins(cfg: CompiledSiitConfig, b: Uint8Array, io: number): boolean {
 }
 
 /**
- * Whether a TCP super-packet at b[io, io+len) (segments of `gso` payload
- * bytes) takes the fast path whole: the fast path's own conditions, checked
- * before any state is touched. Callers cut the others into segments first
- * (tun/offload.ts); one that slips through is refused (DropReason.Offload).
+ * A UDP super-packet's own length field must be its whole transport length:
+ * the kernel's __udp_gso_segment derives each segment's checksum from the
+ * super-packet's by swapping that field for the segment's length.
+ */
+function udpGsoLenOk(b: Uint8Array, l4: number, l4len: number): boolean {
+  return ((b[l4 + 4]! << 8) | b[l4 + 5]!) === l4len;
+}
+
+/**
+ * Whether a super-packet at b[io, io+len) of protocol `proto` (6 TCP, 17 UDP:
+ * what the virtio_net_hdr's gso_type says; a packet of another protocol is
+ * refused) with segments of `gso` payload bytes takes the fast path whole:
+ * the fast path's own conditions, checked before any state is touched. Callers cut the others into segments
+ * first (tun/offload.ts); one that slips through is refused (DropReason.Offload).
  */
 export function gsoKeepsWhole(
   cfg: CompiledSiitConfig,
@@ -107,19 +129,28 @@ export function gsoKeepsWhole(
   io: number,
   len: number,
   gso: number,
+  proto: number,
 ): boolean {
   if (b[io]! >>> 4 === 6) {
+    const nh = b[io + 6]!;
+    if (nh !== proto) return false;
     const plen = (b[io + 4]! << 8) | b[io + 5]!;
-    if (b[io + 6] !== 6 || b[io + 7]! <= 1 || plen + 40 > len || plen < 20) return false;
-    const size = segmentSize(b, io + 40, 6, 20, gso);
-    return size <= cfg.ipv4LinkMtu && gso64Whole(b, io + 40, plen, gso, size) && !hairpins(cfg, b, io);
+    if ((nh !== 6 && nh !== 17) || b[io + 7]! <= 1 || plen + 40 > len || plen < (nh === 6 ? 20 : 8))
+      return false;
+    if (nh === 17 && !udpGsoLenOk(b, io + 40, plen)) return false;
+    const size = segmentSize(b, io + 40, nh, 20, gso);
+    return size <= cfg.ipv4LinkMtu && gso64Whole(b, io + 40, nh, plen, gso, size) && !hairpins(cfg, b, io);
   }
-  if (b[io] !== 0x45 || b[io + 9] !== 6 || len < 40) return false;
+  if (b[io] !== 0x45 || b[io + 9] !== proto || (proto !== 6 && proto !== 17) || len < 28) return false;
   const total = (b[io + 2]! << 8) | b[io + 3]!;
   const frag = (b[io + 6]! << 8) | b[io + 7]!;
-  if (total > len || total < 40 || b[io + 8]! <= 1 || (frag & 0x3fff) !== 0) return false;
+  if (total > len || total < (proto === 6 ? 40 : 28) || b[io + 8]! <= 1 || (frag & 0x3fff) !== 0)
+    return false;
   if (fold(sum16(b, io, 20, 0)) !== 0xffff) return false;
-  const size = segmentSize(b, io + 20, 6, 40, gso);
+  // An IPv4 UDP super-packet without checksum (0) needs one in IPv6: cut in software.
+  if (proto === 17 && (!udpGsoLenOk(b, io + 20, total - 20) || (b[io + 26]! | b[io + 27]!) === 0))
+    return false;
+  const size = segmentSize(b, io + 20, proto, 40, gso);
   return size <= cfg.ipv6LinkMtu && ((frag & 0x4000) !== 0 || size <= cfg.lowestIpv6Mtu);
 }
 
@@ -145,8 +176,12 @@ export function fast64(
   // A super-packet's size rules are those of its segments (see XlatContext.gsoSize).
   const size = ctx.gsoSize > 0 ? segmentSize(b, l4, nh, 20, ctx.gsoSize) : total;
   if (size > cfg.ipv4LinkMtu) return NOT_FAST;
-  // TCP super-packets only (as gsoKeepsWhole), and only when one IPv4 header fits all their segments.
-  if (ctx.gsoSize > 0 && (nh !== 6 || !gso64Whole(b, l4, plen, ctx.gsoSize, size))) return NOT_FAST;
+  // Super-packets only when one IPv4 header fits all their segments (as gsoKeepsWhole).
+  if (
+    ctx.gsoSize > 0 &&
+    (!gso64Whole(b, l4, nh, plen, ctx.gsoSize, size) || (nh === 17 && !udpGsoLenOk(b, l4, plen)))
+  )
+    return NOT_FAST;
   // A partial checksum kept as such must be this header's own (not, e.g., a tunnelled packet's).
   if (ctx.csumPartial && (ctx.csumStart !== 40 || ctx.csumOffset !== csumOff)) return NOT_FAST;
   const oldCs = (b[l4 + csumOff]! << 8) | b[l4 + csumOff + 1]!;
@@ -175,6 +210,11 @@ export function fast64(
   b[oo + 3] = total & 0xff;
   const df = size > 1260;
   const id = df ? 0 : ctx.nextIpv4Id() & 0xffff;
+  // The segmenter numbers a super-packet's segments id, id+1, ... (inet_gso_segment): skip theirs.
+  if (!df && ctx.gsoSize > 0) {
+    const segs = Math.ceil((plen - l4HeaderLen(b, l4, nh)) / ctx.gsoSize);
+    for (let k = 1; k < segs; k++) ctx.nextIpv4Id();
+  }
   b[oo + 4] = id >>> 8;
   b[oo + 5] = id & 0xff;
   b[oo + 6] = df ? 0x40 : 0;
@@ -242,7 +282,7 @@ export function fast46(
   const cfg = ctx.cfg;
   const outLen = 40 + plen;
   const l4 = io + 20;
-  if (ctx.gsoSize > 0 && proto !== 6) return NOT_FAST; // TCP super-packets only (as gsoKeepsWhole)
+  if (ctx.gsoSize > 0 && proto === 17 && !udpGsoLenOk(b, l4, plen)) return NOT_FAST; // as gsoKeepsWhole
   const size = ctx.gsoSize > 0 ? segmentSize(b, l4, proto, 40, ctx.gsoSize) : outLen;
   if (size > cfg.ipv6LinkMtu || ((frag & 0x4000) === 0 && size > cfg.lowestIpv6Mtu)) return NOT_FAST;
   if (ctx.csumPartial && (ctx.csumStart !== 20 || ctx.csumOffset !== csumOff)) return NOT_FAST; // as in fast64

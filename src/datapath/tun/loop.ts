@@ -6,10 +6,11 @@
  * even when no packet arrives. The main thread's event loop is never blocked.
  *
  * With offload (IFF_VNET_HDR, see offload.ts) each packet carries a
- * virtio_net_hdr: TCP super-packets of up to 64 KiB and partial checksums go
- * through the translator whole and are written back as such, so the kernel
- * (or the next NIC) cuts them into segments after us: one read, one
- * translation and one write per 64 KiB instead of per 1500 bytes.
+ * virtio_net_hdr: TCP and UDP super-packets of up to 64 KiB and partial
+ * checksums go through the translator whole and are written back as such, so
+ * the kernel (or the next NIC) cuts them into segments after us: one read, one
+ * translation and one write per 64 KiB instead of per 1500 bytes, or, for a
+ * flow of small datagrams the kernel's GRO coalesced, per up to 64 of them.
  *
  * Everything outside the loop's own memory goes through a {@link LoopIo}: the
  * system calls on the device and the eventfds (worker.ts, with sys.ts), the
@@ -30,16 +31,19 @@ import { SiitTranslator, Verdict } from "../siit/index.ts";
 import type { WorkerInput, WorkerMessage } from "./contract.ts";
 import { META_BYTES, Ring } from "./handoff.ts";
 import {
+  gsoSegments,
   hdr16,
+  l4Offset,
   segmentTcp,
+  segmentUdp,
   shortTail,
   splitTail,
-  tcpOffset,
   VNET_F_NEEDS_CSUM,
   VNET_GSO_ECN,
   VNET_GSO_NONE,
   VNET_GSO_TCPV4,
   VNET_GSO_TCPV6,
+  VNET_GSO_UDP_L4,
   VNET_HDR_LEN,
   writeVnetHdr,
 } from "./offload.ts";
@@ -138,6 +142,14 @@ export class PacketLoop {
   private p46 = 0;
   private b64 = 0;
   private b46 = 0;
+  /**
+   * How many packets the super-packet being translated stands for (1: a plain packet), and the
+   * segments beyond the first of those the NAT64 translated (it counts one per call): the
+   * packet counters count what goes on the wire.
+   */
+  private segs = 1;
+  private natSegs64 = 0;
+  private natSegs46 = 0;
   private logBudget = LOG_BUDGET;
   /** The longest stretch away from the TUN queue, in ms (stretchEnds). */
   private longestPause = 0;
@@ -270,8 +282,8 @@ export class PacketLoop {
     const stats = this.stats;
     const nat = this.nat;
     if (nat) {
-      stats[S.packets6to4] = nat.packets6to4;
-      stats[S.packets4to6] = nat.packets4to6;
+      stats[S.packets6to4] = nat.packets6to4 + this.natSegs64;
+      stats[S.packets4to6] = nat.packets4to6 + this.natSegs46;
       stats[S.bytes6to4] = nat.bytes6to4;
       stats[S.bytes4to6] = nat.bytes4to6;
       stats[S.icmpErrorsSent] = nat.icmpErrorsSent + nat.siit.icmpErrorsSent;
@@ -353,8 +365,10 @@ export class PacketLoop {
         const cs = xctx.csumStart;
         const gso = xctx.gsoSize;
         const v4 = view[H]! >>> 4 === 4;
-        const hdrLen = gso > 0 ? cs + ((view[H + cs + 12]! >>> 4) << 2) : 0;
-        const type = gso === 0 ? VNET_GSO_NONE : v4 ? VNET_GSO_TCPV4 : VNET_GSO_TCPV6;
+        // The fast path's outputs have no options or extension headers: the protocol is the header's.
+        const udp = view[H + (v4 ? 9 : 6)] === 17;
+        const hdrLen = gso === 0 ? 0 : cs + (udp ? 8 : (view[H + cs + 12]! >>> 4) << 2);
+        const type = gso === 0 ? VNET_GSO_NONE : udp ? VNET_GSO_UDP_L4 : v4 ? VNET_GSO_TCPV4 : VNET_GSO_TCPV6;
         writeVnetHdr(view, 0, VNET_F_NEEDS_CSUM, type, hdrLen, gso, cs, xctx.csumOffset);
       } else writeVnetHdr(view, 0, 0, VNET_GSO_NONE, 0, 0, 0, 0);
     }
@@ -425,36 +439,46 @@ export class PacketLoop {
     xctx.csumStart = hdr16(rx, 6);
     xctx.csumOffset = hdr16(rx, 8);
     xctx.gsoSize = 0;
+    this.segs = 1;
     if (type === VNET_GSO_NONE) return true;
     this.stats[S.gsoPackets]!++;
     const gso = hdr16(rx, 4);
     const tcp = type === VNET_GSO_TCPV4 || type === VNET_GSO_TCPV6;
+    const proto = tcp ? 6 : type === VNET_GSO_UDP_L4 ? 17 : 0;
+    if (proto === 17 && gso > 0 && xctx.csumPartial) {
+      // UDP (USO): no tail to split; a super-packet whose segments differ in DF is cut in software.
+      if (gsoKeepsWhole(this.tr.cfg, rbuf, 0, len, gso, 17)) {
+        this.stats[S.gsoKeptWhole]!++;
+        xctx.gsoSize = gso;
+        this.segs = gsoSegments(rbuf, 0, len, xctx.csumStart, 17, gso);
+        return true;
+      }
+    }
     if (tcp && gso > 0 && xctx.csumPartial) {
       // A short last segment whose DF would differ from the others' (6→4): sent on its own, after.
       const l4 = xctx.csumStart;
       const tail = type === VNET_GSO_TCPV6 && l4 === 40 ? shortTail(rbuf, 0, len, l4, gso) : 0;
       const tailLen = tail > 0 ? splitTail(rbuf, 0, len, l4, tail, this.tailBuf) : -1;
       const headLen = tailLen > 0 ? len - tail : len;
-      if (gsoKeepsWhole(this.tr.cfg, rbuf, 0, headLen, gso)) {
+      if (gsoKeepsWhole(this.tr.cfg, rbuf, 0, headLen, gso, 6)) {
         this.stats[S.gsoKeptWhole]!++;
-        if (tailLen < 0) {
-          xctx.gsoSize = gso;
-          return true;
-        }
-        this.stats[S.gsoTailsSplit]!++;
         xctx.gsoSize = gso;
+        this.segs = gsoSegments(rbuf, 0, headLen, l4, 6, gso);
+        if (tailLen < 0) return true;
+        this.stats[S.gsoTailsSplit]!++;
         this.translateOne(rbuf, headLen, now);
+        this.segs = 1;
         this.sendTail(l4, tailLen, now);
         return false;
       }
       if (tailLen > 0) {
         // Not kept whole after all: cut the head in software, then the tail as it is.
-        this.softwareSegments(headLen, gso, now);
+        this.softwareSegments(headLen, 6, gso, now);
         this.sendTail(l4, tailLen, now);
         return false;
       }
     }
-    return this.softwareSegments(len, tcp ? gso : 0, now);
+    return this.softwareSegments(len, proto, gso, now);
   }
 
   /** Translates the short last segment split off into tailBuf (an IPv6 TCP packet with a partial checksum). */
@@ -467,11 +491,15 @@ export class PacketLoop {
     this.translateOne(this.tailBuf.subarray(0, tailLen), tailLen, now);
   }
 
-  /** Cuts the super-packet in rbuf into segments, each translated as an ordinary packet (false: handled here). */
-  private softwareSegments(len: number, gso: number, now: number): boolean {
+  /**
+   * Cuts the super-packet in rbuf (`proto` 6 TCP, 17 UDP, 0 a type we do not take) into segments,
+   * each translated as an ordinary packet (false: handled here).
+   */
+  private softwareSegments(len: number, proto: number, gso: number, now: number): boolean {
     const rbuf = this.rbuf;
-    const l4 = gso > 0 ? tcpOffset(rbuf, 0, len) : -1;
-    const k = l4 < 0 ? -1 : segmentTcp(rbuf, 0, len, l4, gso, this.segBuf, this.segOffs, this.segLens);
+    const l4 = gso > 0 && proto !== 0 ? l4Offset(rbuf, 0, len, proto) : -1;
+    const cut = proto === 6 ? segmentTcp : segmentUdp;
+    const k = l4 < 0 ? -1 : cut(rbuf, 0, len, l4, gso, this.segBuf, this.segOffs, this.segLens);
     if (k < 0) {
       this.stats[S.offloadDrops]!++;
       return false;
@@ -543,6 +571,10 @@ export class PacketLoop {
     const xctx = this.xctx;
     if (nat) {
       const v = nat.translate(pkt, n, now);
+      if (v === Verdict.Translated && xctx.gsoSize > 0) {
+        if (pkt[0]! >>> 4 === 6) this.natSegs64 += this.segs - 1;
+        else this.natSegs46 += this.segs - 1;
+      }
       if (v === Verdict.Drop) return;
       if (v === Verdict.IcmpReply) {
         this.reply(nat.outBuf, nat.outOffset[0]!, nat.outLength[0]!);
@@ -564,11 +596,12 @@ export class PacketLoop {
       this.reply(s.buf, s.outOffset[0]!, s.outLength[0]!);
       return;
     }
+    const k = xctx.gsoSize > 0 ? this.segs : 1;
     if (v6) {
-      this.p64++;
+      this.p64 += k;
       this.b64 += n;
     } else {
-      this.p46++;
+      this.p46 += k;
       this.b46 += n;
     }
     const partial = xctx.csumPartial;

@@ -12,12 +12,17 @@
  * csum_start + csum_offset. With TUN_F_TSO4/TSO6 a TCP "super-packet" of up
  * to 64 KiB arrives whole (gso_type TCPV4/TCPV6, gso_size = MSS): the kernel
  * cuts it into segments only after we write it back, or never, when the next
- * device takes super-packets too (veth, most NICs).
+ * device takes super-packets too (veth, most NICs). With TUN_F_USO4/USO6
+ * (Linux 6.2+) the same holds for UDP (gso_type UDP_L4, gso_size = datagram
+ * payload): the kernel's GRO, with `rx-udp-gro-forwarding` on the ingress
+ * device, coalesces a flow's forwarded datagrams into one super-packet whose
+ * UDP length and checksum seed cover all of them (udp_gro_complete); the
+ * kernel's __udp_gso_segment gives each segment its own length and checksum.
  *
  * This module holds the pure parts: the header's layout, completing a partial
  * checksum, and software segmentation for the rare super-packet the
  * translator's fast path cannot keep whole (what the kernel's
- * tcp_gso_segment does).
+ * tcp_gso_segment and __udp_gso_segment do).
  */
 import { finish, read16, read32, sum16, write16, write32 } from "../siit/checksum.ts";
 
@@ -41,6 +46,9 @@ export const VNET_GSO_ECN = 0x80;
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
+/** UDP segmentation offload (Linux 6.2+); the kernel takes both or neither. */
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
 
 const TCP_FIN = 0x01;
 const TCP_PSH = 0x08;
@@ -75,17 +83,19 @@ export function hdr16(b: Uint8Array, o: number): number {
 }
 
 /**
- * Where the TCP header of a super-packet starts (offset from pkt), or -1:
- * IPv4 with its options, or IPv6 with TCP right after the fixed header or
- * after Hop-by-Hop / Routing / Destination Options headers.
+ * Where the transport header (`proto`: 6 TCP, 17 UDP) of a super-packet
+ * starts (offset from pkt), or -1: IPv4 with its options, or IPv6 with it
+ * right after the fixed header or after Hop-by-Hop / Routing / Destination
+ * Options headers. The whole minimal header (TCP 20, UDP 8 bytes) must fit.
  */
-export function tcpOffset(b: Uint8Array, pkt: number, len: number): number {
+export function l4Offset(b: Uint8Array, pkt: number, len: number, proto: number): number {
+  const min = proto === 6 ? 20 : 8;
   const v = b[pkt]! >>> 4;
   if (v === 4) {
     const ihl = (b[pkt]! & 0x0f) << 2;
-    return ihl >= 20 && b[pkt + 9] === 6 && ihl + 20 <= len ? ihl : -1;
+    return ihl >= 20 && b[pkt + 9] === proto && ihl + min <= len ? ihl : -1;
   }
-  if (v !== 6 || len < 60) return -1;
+  if (v !== 6 || len < 40 + min) return -1;
   let nh = b[pkt + 6]!;
   let p = 40;
   while (nh === 0 || nh === 43 || nh === 60) {
@@ -93,7 +103,29 @@ export function tcpOffset(b: Uint8Array, pkt: number, len: number): number {
     nh = b[pkt + p]!;
     p += (b[pkt + p + 1]! + 1) << 3;
   }
-  return nh === 6 && p + 20 <= len ? p : -1;
+  return nh === proto && p + min <= len ? p : -1;
+}
+
+/** l4Offset for TCP. */
+export function tcpOffset(b: Uint8Array, pkt: number, len: number): number {
+  return l4Offset(b, pkt, len, 6);
+}
+
+/**
+ * How many segments a super-packet of `len` bytes (transport header `proto`
+ * at pkt+l4, segments of `gso` payload bytes) stands for: the packets the
+ * kernel will cut it into, and those the counters count.
+ */
+export function gsoSegments(
+  b: Uint8Array,
+  pkt: number,
+  len: number,
+  l4: number,
+  proto: number,
+  gso: number,
+): number {
+  const payload = len - l4 - (proto === 6 ? (b[pkt + l4 + 12]! >>> 4) << 2 : 8);
+  return gso > 0 && payload > gso ? Math.ceil(payload / gso) : 1;
 }
 
 /**
@@ -142,18 +174,7 @@ export function segmentTcp(
     if (i > 0) f &= ~TCP_CWR;
     out[t + 13] = f;
     const tcpLen = segLen - l4;
-    let pseudo: number;
-    if (v4) {
-      const ihl = (b[pkt]! & 0x0f) << 2;
-      write16(out, o + 2, segLen);
-      write16(out, o + 4, (id + i) & 0xffff);
-      write16(out, o + 10, 0);
-      write16(out, o + 10, finish(sum16(out, o, ihl, 0)));
-      pseudo = sum16(out, o + 12, 8, 0) + 6 + tcpLen;
-    } else {
-      write16(out, o + 4, segLen - 40);
-      pseudo = sum16(out, o + 8, 32, 0) + 6 + tcpLen;
-    }
+    const pseudo = ipFields(out, o, segLen, v4, id + i) + 6 + tcpLen;
     write16(out, t + 16, 0);
     const c = finish(sum16(out, t, tcpLen, pseudo));
     write16(out, t + 16, c);
@@ -162,6 +183,71 @@ export function segmentTcp(
     o = (o + segLen + 3) & ~3;
   }
   return n;
+}
+
+/**
+ * Software segmentation of a UDP super-packet (VIRTIO_NET_HDR_GSO_UDP_L4), as
+ * the kernel's __udp_gso_segment and inet_gso_segment do: b[pkt, pkt+len)
+ * with its UDP header at pkt+l4 is cut into datagrams of at most `gso`
+ * payload bytes, each a whole packet with its own IP length, IPv4
+ * Identification (+1 each) and header checksum, UDP length, and a complete
+ * UDP checksum (RFC 768: 0 is sent as 0xffff; the input's field is not read).
+ * Placed as segmentTcp places its segments; returns their number, or -1 if
+ * the packet is malformed or they do not fit.
+ */
+export function segmentUdp(
+  b: Uint8Array,
+  pkt: number,
+  len: number,
+  l4: number,
+  gso: number,
+  out: Uint8Array,
+  offs: Int32Array,
+  lens: Int32Array,
+): number {
+  const hdr = l4 + 8;
+  if (gso <= 0 || hdr > len) return -1;
+  const v4 = b[pkt]! >>> 4 === 4;
+  const payload = len - hdr;
+  const n = Math.max(1, Math.ceil(payload / gso));
+  if (n > offs.length) return -1;
+  const id = v4 ? read16(b, pkt + 4) : 0;
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    const chunk = Math.max(0, Math.min(gso, payload - i * gso));
+    const segLen = hdr + chunk;
+    if (o + segLen > out.length) return -1;
+    out.set(b.subarray(pkt, pkt + hdr), o);
+    if (chunk > 0) out.set(b.subarray(pkt + hdr + i * gso, pkt + hdr + i * gso + chunk), o + hdr);
+    const u = o + l4;
+    const udpLen = segLen - l4;
+    write16(out, u + 4, udpLen);
+    const pseudo = ipFields(out, o, segLen, v4, id + i) + 17 + udpLen;
+    write16(out, u + 6, 0);
+    write16(out, u + 6, finish(sum16(out, u, udpLen, pseudo)) || 0xffff);
+    offs[i] = o;
+    lens[i] = segLen;
+    o = (o + segLen + 3) & ~3;
+  }
+  return n;
+}
+
+/**
+ * A segment's IP header at out[o...]: its length (and for IPv4 its
+ * Identification and header checksum); returns the sum of its pseudo-header
+ * addresses.
+ */
+function ipFields(out: Uint8Array, o: number, segLen: number, v4: boolean, id: number): number {
+  if (!v4) {
+    write16(out, o + 4, segLen - 40);
+    return sum16(out, o + 8, 32, 0);
+  }
+  const ihl = (out[o]! & 0x0f) << 2;
+  write16(out, o + 2, segLen);
+  write16(out, o + 4, id & 0xffff);
+  write16(out, o + 10, 0);
+  write16(out, o + 10, finish(sum16(out, o, ihl, 0)));
+  return sum16(out, o + 12, 8, 0);
 }
 
 /**

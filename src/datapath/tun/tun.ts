@@ -6,7 +6,7 @@
  * descriptor, so a crashed process leaves no device (and no routes) behind.
  */
 import { existsSync } from "node:fs";
-import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 } from "./offload.ts";
+import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_USO4, TUN_F_USO6 } from "./offload.ts";
 import * as sys from "./sys.ts";
 
 export const TUN_PATH = "/dev/net/tun";
@@ -15,9 +15,11 @@ export interface TunOptions {
   /** IFF_MULTI_QUEUE: every open with the same name adds a queue. */
   multiQueue?: boolean;
   /**
-   * IFF_VNET_HDR with TUNSETOFFLOAD(CSUM | TSO4 | TSO6): every packet is
-   * preceded by a struct virtio_net_hdr, and the kernel hands over partial
-   * checksums and TCP super-packets (see offload.ts).
+   * IFF_VNET_HDR with TUNSETOFFLOAD(CSUM | TSO4 | TSO6 | USO4 | USO6): every
+   * packet is preceded by a struct virtio_net_hdr, and the kernel hands over
+   * partial checksums and TCP and UDP super-packets (see offload.ts). A
+   * kernel without UDP segmentation offload (before 6.2) refuses USO: the
+   * device then takes TCP super-packets only (TunDevice.uso false).
    */
   offload?: boolean;
   /** Non-blocking file descriptor (for a poll loop). */
@@ -26,8 +28,19 @@ export interface TunOptions {
 
 export class TunError extends Error {}
 
+/** An open TUN queue: its file descriptor, and whether the kernel hands over UDP super-packets. */
+export interface TunDevice {
+  fd: number;
+  uso: boolean;
+}
+
 /** Opens (creating if needed) the TUN device `name`; returns its file descriptor. */
 export function openTun(name: string, opts: TunOptions = {}): number {
+  return openTunDevice(name, opts).fd;
+}
+
+/** openTun, also telling whether UDP segmentation offload was granted. */
+export function openTunDevice(name: string, opts: TunOptions = {}): TunDevice {
   if (!existsSync(TUN_PATH)) throw new TunError(`${TUN_PATH} is missing (load the tun module: modprobe tun)`);
   if (Buffer.byteLength(name) > 15) throw new TunError(`interface name ${name} is longer than 15 bytes`);
   const fd = sys.open(TUN_PATH, sys.O_RDWR | sys.O_CLOEXEC | (opts.nonBlocking ? sys.O_NONBLOCK : 0));
@@ -49,12 +62,16 @@ export function openTun(name: string, opts: TunOptions = {}): number {
       `ioctl(TUNSETIFF ${name}): ${sys.strerror(e)} (errno ${e})${e === 1 ? ": needs CAP_NET_ADMIN" : ""}`,
     );
   }
-  if (opts.offload && sys.ioctlInt(fd, sys.TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
+  if (!opts.offload) return { fd, uso: false };
+  const tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  // TUN_F_USO4/6 since Linux 6.2: an older kernel answers EINVAL, and then gets TCP alone.
+  if (sys.ioctlInt(fd, sys.TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) === 0) return { fd, uso: true };
+  if (sys.ioctlInt(fd, sys.TUNSETOFFLOAD, tcp) < 0) {
     const e = sys.errno();
     sys.close(fd);
     throw new TunError(`ioctl(TUNSETOFFLOAD ${name}): ${sys.strerror(e)} (errno ${e})`);
   }
-  return fd;
+  return { fd, uso: false };
 }
 
 export function closeTun(fd: number): void {

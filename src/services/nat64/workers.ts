@@ -16,7 +16,7 @@ import { Ring } from "../../datapath/tun/handoff.ts";
 import { sessionRows } from "../../datapath/tun/snapshot.ts";
 import { S, STATS_LEN } from "../../datapath/tun/stats.ts";
 import * as sys from "../../datapath/tun/sys.ts";
-import { closeTun, openTun, TunError } from "../../datapath/tun/tun.ts";
+import { closeTun, openTunDevice, TunError } from "../../datapath/tun/tun.ts";
 import type { Logger } from "../../util/log.ts";
 import { toBytes } from "../../util/net.ts";
 import { siblingModule, startWorker } from "../../util/worker.ts";
@@ -52,11 +52,16 @@ export function openQueues(plan: GatewayPlan, log: Logger): Queues {
       for (const f of q.eventfds.splice(0)) sys.close(f);
     },
   };
+  let uso = false;
   const open = () => {
     for (let i = 0; i < plan.queues; i++) {
-      q.fds.push(
-        openTun(name, { nonBlocking: plan.loop === "poll", multiQueue: plan.queues > 1, offload: q.offload }),
-      );
+      const d = openTunDevice(name, {
+        nonBlocking: plan.loop === "poll",
+        multiQueue: plan.queues > 1,
+        offload: q.offload,
+      });
+      q.fds.push(d.fd);
+      uso = d.uso;
     }
   };
   try {
@@ -80,7 +85,8 @@ export function openQueues(plan: GatewayPlan, log: Logger): Queues {
       q.eventfds.push(e);
     }
   }
-  log.info({ dev: name, queues: plan.queues, offload: q.offload }, "TUN device opened");
+  // udpOffload false with offload on: a kernel before 6.2 (no TUN_F_USO), TCP super-packets only.
+  log.info({ dev: name, queues: plan.queues, offload: q.offload, udpOffload: uso }, "TUN device opened");
   return q;
 }
 

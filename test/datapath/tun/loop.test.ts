@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import type { Nat64Config } from "../../../src/datapath/nat64/translator.ts";
 import type { SiitConfig } from "../../../src/datapath/siit/config.ts";
 import { Rfc6052Prefix } from "../../../src/datapath/siit/index.ts";
@@ -32,6 +33,7 @@ import {
   VNET_GSO_NONE,
   VNET_GSO_TCPV4,
   VNET_GSO_TCPV6,
+  VNET_GSO_UDP_L4,
   VNET_HDR_LEN,
   writeVnetHdr,
 } from "../../../src/datapath/tun/offload.ts";
@@ -54,7 +56,9 @@ import {
   TCP_FIN,
   TCP_PSH,
   tcpBytes,
+  udpBytes,
   v4,
+  w16,
   wkp,
 } from "./packets.ts";
 
@@ -473,7 +477,8 @@ describe("packet loop: segmentation offload (virtio_net_hdr)", () => {
     assert.equal(c.gsoPackets, 1);
     assert.equal(c.gsoKeptWhole, 1);
     assert.equal(c.gsoSoftwareSegmented, 0);
-    assert.equal(c.packets6to4, 1);
+    // The packet counters count what goes on the wire: the super-packet's three segments.
+    assert.equal(c.packets6to4, 3);
   });
 
   it("the short last segment is split off and sent on its own, without DF (RFC 7915 §5.1)", () => {
@@ -505,6 +510,124 @@ describe("packet loop: segmentation offload (virtio_net_hdr)", () => {
       assert.equal(p[33]! & (TCP_PSH | TCP_FIN), i === 2 ? TCP_PSH : 0, "PSH on the last segment only");
       assert.equal(hex(p.subarray(40)), hex(payload.subarray(i * MSS, (i + 1) * MSS)));
     });
+  });
+});
+
+describe("packet loop: UDP segmentation offload (USO, VIRTIO_NET_HDR_GSO_UDP_L4)", () => {
+  const src6 = wkp(v4(192, 0, 2, 2));
+  const dst6 = wkp(v4(198, 51, 100, 2));
+  const src4 = v4(192, 0, 2, 2);
+  const dst4 = v4(198, 51, 100, 2);
+  const GSO = 64;
+  const udp = (payload: Uint8Array) => udpBytes(40000, 9, payload);
+  /** A UDP super-packet with a partial checksum as the kernel's GRO hands it over (udp_gro_complete). */
+  const superPacket = (v: 4 | 6, payload: Uint8Array, over: { opt?: number; zeroCsum?: boolean } = {}) => {
+    const p =
+      v === 6
+        ? partialOf(ipPacket({ v: 6, src: src6, dst: dst6, ttl: READ_HOP, opt: over.opt }, 17, udp(payload)))
+        : partialOf(ipPacket({ v: 4, src: dst4, dst: src4, ttl: READ_HOP, id: 7 }, 17, udp(payload)));
+    const l4 = v === 6 ? 40 + (over.opt ?? 0) : 20;
+    if (over.zeroCsum) w16(p, l4 + 6, 0);
+    return vnet(p, {
+      flags: VNET_F_NEEDS_CSUM,
+      type: VNET_GSO_UDP_L4,
+      hdrLen: l4 + 8,
+      gso: GSO,
+      start: l4,
+      offset: 6,
+    });
+  };
+  const offloaded = () => workerInput({ offload: true });
+
+  it("an IPv6 UDP super-packet goes out whole as IPv4: one write, GSO_UDP_L4, segments counted", () => {
+    const payload = fill(10 * GSO, 5);
+    const { io, c } = run(offloaded(), [superPacket(6, payload)]);
+    // Segments of 20 + 8 + 64 bytes: no DF (RFC 7915 §5.1), the translator's first Identification.
+    const out = partialOf(ipPacket({ v: 4, src: src4, dst: dst4, ttl: SENT_HOP, id: 1 }, 17, udp(payload)));
+    const hdr = {
+      flags: VNET_F_NEEDS_CSUM,
+      type: VNET_GSO_UDP_L4,
+      hdrLen: 28,
+      gso: GSO,
+      start: 20,
+      offset: 6,
+    };
+    assert.deepEqual(io.writes.map(hex), [hex(vnet(out, hdr))]);
+    assert.equal(c.gsoPackets, 1);
+    assert.equal(c.gsoKeptWhole, 1);
+    assert.equal(c.gsoSoftwareSegmented, 0);
+    assert.equal(c.packets6to4, 10);
+  });
+
+  it("an IPv4 UDP super-packet goes out whole as IPv6, its short last datagram included", () => {
+    const payload = fill(5 * GSO + 9, 6);
+    const { io, c } = run(offloaded(), [superPacket(4, payload)]);
+    const out = partialOf(ipPacket({ v: 6, src: dst6, dst: src6, ttl: SENT_HOP }, 17, udp(payload)));
+    const hdr = {
+      flags: VNET_F_NEEDS_CSUM,
+      type: VNET_GSO_UDP_L4,
+      hdrLen: 48,
+      gso: GSO,
+      start: 40,
+      offset: 6,
+    };
+    assert.deepEqual(io.writes.map(hex), [hex(vnet(out, hdr))]);
+    assert.equal(c.gsoKeptWhole, 1);
+    assert.equal(c.packets4to6, 6);
+  });
+
+  it("a UDP super-packet the fast path cannot keep whole is cut into complete datagrams in software", () => {
+    // IPv6 with a Destination Options header, and IPv4 without a checksum (IPv6 needs one): 3 each.
+    const payload = fill(2 * GSO + 10, 3);
+    const { io, c } = run(offloaded(), [
+      superPacket(6, payload, { opt: 8 }),
+      superPacket(4, payload, { zeroCsum: true }),
+    ]);
+    assert.equal(c.gsoPackets, 2);
+    assert.equal(c.gsoSoftwareSegmented, 2);
+    assert.equal(c.gsoKeptWhole, 0);
+    assert.equal(c.offloadDrops, 0);
+    assert.equal(io.writes.length, 6);
+    io.writes.forEach((w, i) => {
+      assert.equal(hex(w.subarray(0, VNET_HDR_LEN)), hex(new Uint8Array(VNET_HDR_LEN)), "a plain packet");
+      const p = w.subarray(VNET_HDR_LEN);
+      const l4 = p[0]! >>> 4 === 4 ? 20 : 40;
+      assert.ok((l4 === 40 || ipv4HeaderOk(p)) && l4Ok(p), `datagram ${i}: checksums complete`);
+      const k = i % 3;
+      assert.equal(
+        hex(p.subarray(l4 + 8)),
+        hex(payload.subarray(k * GSO, (k + 1) * GSO)),
+        `datagram ${i} payload`,
+      );
+    });
+  });
+
+  it("hostile virtio_net_hdr fields: never a throw; every super-packet kept whole, cut, or a counted drop", () => {
+    const payload = fill(4 * GSO, 8);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(4, 6) as fc.Arbitrary<4 | 6>,
+        fc.record({
+          flags: fc.integer({ min: 0, max: 255 }),
+          type: fc.oneof(fc.constantFrom(1, 3, 4, 5, 0x85), fc.integer({ min: 0, max: 255 })),
+          hdrLen: fc.integer({ min: 0, max: 0xffff }),
+          gso: fc.integer({ min: 0, max: 0xffff }),
+          start: fc.integer({ min: 0, max: 0xffff }),
+          offset: fc.integer({ min: 0, max: 0xffff }),
+        }),
+        fc.integer({ min: 0, max: 4 * GSO + 47 }),
+        (v, h, cut) => {
+          const good = superPacket(v, payload);
+          const p = good.subarray(VNET_HDR_LEN, VNET_HDR_LEN + cut);
+          const { c } = run(offloaded(), [vnet(p, h)]);
+          if (h.type !== 0 && p.length > 0) {
+            assert.equal(c.gsoPackets, 1);
+            assert.ok(c.gsoKeptWhole + c.gsoSoftwareSegmented + c.offloadDrops >= 1, JSON.stringify(c));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

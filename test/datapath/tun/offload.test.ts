@@ -19,7 +19,9 @@ import { IcmpRateLimit } from "../../../src/datapath/siit/icmpRate.ts";
 import { DropReason, type SiitConfig, SiitTranslator, Verdict } from "../../../src/datapath/siit/index.ts";
 import {
   completeChecksum,
+  l4Offset,
   segmentTcp,
+  segmentUdp,
   shortTail,
   splitTail,
   tcpOffset,
@@ -193,6 +195,44 @@ function checkIcmpError(e: Uint8Array, quoted: Uint8Array): void {
 
 // ------------------------------------------------------------------ 1. segmentTcp
 
+/**
+ * A segmenter (proto 6: l4Offset and segmentTcp; 17: segmentUdp) on arbitrary bytes, lengths,
+ * offsets and output sizes: -1 or segments inside `out`, never a throw.
+ */
+function fuzzSegmenter(proto: 6 | 17): void {
+  const cut = proto === 6 ? segmentTcp : segmentUdp;
+  const min = proto === 6 ? 20 : 8;
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 300 }),
+      fc.integer({ min: 0, max: 8 }),
+      fc.integer({ min: 0, max: 320 }),
+      fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
+      fc.integer({ min: -3, max: 400 }),
+      fc.integer({ min: 0, max: 600 }),
+      fc.integer({ min: 0, max: 8 }),
+      fc.constantFrom(0, 4, 6),
+      (bytes, at, lenRaw, l4Raw, mss, outLen, slots, force) => {
+        const b = new Uint8Array(bytes);
+        if (force !== 0 && b.length > at) b[at] = (force << 4) | (b[at]! & 0x0f);
+        const len = Math.min(lenRaw, Math.max(0, b.length - at));
+        const found = l4Offset(b, at, len, proto);
+        assert.ok(found === -1 || (found >= 20 && found + min <= len), `l4Offset ${found}`);
+        const l4 = l4Raw ?? found;
+        if (l4 < 0) return;
+        const out = new Uint8Array(outLen);
+        const offs = new Int32Array(slots);
+        const lens = new Int32Array(slots);
+        const k = cut(b, at, len, l4, mss, out, offs, lens);
+        assert.ok(k === -1 || (k >= 1 && k <= slots), `segments ${k}`);
+        for (let i = 0; i < k; i++)
+          assert.ok(offs[i]! >= 0 && offs[i]! + lens[i]! <= outLen, "segment inside out");
+      },
+    ),
+    { numRuns: 1500 },
+  );
+}
+
 describe("segmentTcp (software GSO, as the kernel's tcp_gso_segment)", () => {
   const spec = fc.record({
     v: fc.constantFrom<4 | 6>(4, 6),
@@ -294,35 +334,7 @@ describe("segmentTcp (software GSO, as the kernel's tcp_gso_segment)", () => {
   });
 
   it("never throws on arbitrary bytes, lengths and offsets (tcpOffset and segmentTcp)", () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 0, maxLength: 300 }),
-        fc.integer({ min: 0, max: 8 }),
-        fc.integer({ min: 0, max: 320 }),
-        fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
-        fc.integer({ min: -3, max: 400 }),
-        fc.integer({ min: 0, max: 600 }),
-        fc.integer({ min: 0, max: 8 }),
-        fc.constantFrom(0, 4, 6),
-        (bytes, at, lenRaw, l4Raw, mss, outLen, slots, force) => {
-          const b = new Uint8Array(bytes);
-          if (force !== 0 && b.length > at) b[at] = (force << 4) | (b[at]! & 0x0f);
-          const len = Math.min(lenRaw, Math.max(0, b.length - at));
-          const found = tcpOffset(b, at, len);
-          assert.ok(found === -1 || (found >= 20 && found + 20 <= len), `tcpOffset ${found}`);
-          const l4 = l4Raw ?? found;
-          if (l4 < 0) return;
-          const out = new Uint8Array(outLen);
-          const offs = new Int32Array(slots);
-          const lens = new Int32Array(slots);
-          const k = segmentTcp(b, at, len, l4, mss, out, offs, lens);
-          assert.ok(k === -1 || (k >= 1 && k <= slots), `segmentTcp ${k}`);
-          for (let i = 0; i < k; i++)
-            assert.ok(offs[i]! >= 0 && offs[i]! + lens[i]! <= outLen, "segment inside out");
-        },
-      ),
-      { numRuns: 1500 },
-    );
+    fuzzSegmenter(6);
   });
 });
 
@@ -656,14 +668,15 @@ const gsoSpec = fc.record({
 });
 type GsoSpec = Arb<typeof gsoSpec>;
 
-function segmentsOf(p: Uint8Array, mss: number): Uint8Array[] {
-  const l4 = tcpOffset(p, 0, p.length);
-  assert.ok(l4 > 0, "tcpOffset");
+/** p cut by segmentTcp (or, proto 17, segmentUdp) into segments of mss payload bytes. */
+function segmentsOf(p: Uint8Array, mss: number, proto: 6 | 17 = 6): Uint8Array[] {
+  const l4 = l4Offset(p, 0, p.length, proto);
+  assert.ok(l4 > 0, "l4Offset");
   const out = new Uint8Array(p.length + 256 * 128);
   const offs = new Int32Array(256);
   const lens = new Int32Array(256);
-  const n = segmentTcp(p, 0, p.length, l4, mss, out, offs, lens);
-  assert.ok(n > 0, "segmentTcp");
+  const n = (proto === 6 ? segmentTcp : segmentUdp)(p, 0, p.length, l4, mss, out, offs, lens);
+  assert.ok(n > 0, "segmented");
   const r: Uint8Array[] = [];
   for (let i = 0; i < n; i++) r.push(out.slice(offs[i]!, offs[i]! + lens[i]!));
   return r;
@@ -676,7 +689,7 @@ function segmentsOf(p: Uint8Array, mss: number): Uint8Array[] {
  * be gsoKeepsWhole's prediction and counted as Offload).
  */
 function checkGso(whole: Xl, single: Xl, p: Uint8Array, mss: number): boolean {
-  const keeps = gsoKeepsWhole(whole.siit.cfg, p, 0, p.length, mss);
+  const keeps = gsoKeepsWhole(whole.siit.cfg, p, 0, p.length, mss, 6);
   const before = whole.siit.dropCounters[DropReason.Offload]!;
   const w = whole.run(partialOf(p), { partial: true, start: l4Of(p), offset: 16, gso: mss });
   if (!keeps) {
@@ -702,8 +715,15 @@ function checkGso(whole: Xl, single: Xl, p: Uint8Array, mss: number): boolean {
   deviceComplete(done, w.start, 16, 6);
   assert.ok(l4Ok(done), "completed super-packet verifies");
 
-  const got = segmentsOf(o, mss);
-  const inSegs = segmentsOf(p, mss);
+  sameAsAlone(single, segmentsOf(o, mss), segmentsOf(p, mss));
+  return true;
+}
+
+/**
+ * The segments of a super-packet translated whole (`got`) against the input's segments
+ * translated one by one on `single`.
+ */
+function sameAsAlone(single: Xl, got: Uint8Array[], inSegs: Uint8Array[]): void {
   assert.equal(got.length, inSegs.length);
   for (let i = 0; i < inSegs.length; i++) {
     const e = single.run(inSegs[i]!);
@@ -722,7 +742,6 @@ function checkGso(whole: Xl, single: Xl, p: Uint8Array, mss: number): boolean {
       assert.equal(maskId(g), maskId(want), `segment ${i}/${inSegs.length}`);
     } else assert.equal(hex(g), hex(want), `segment ${i}/${inSegs.length}`);
   }
-  return true;
 }
 
 function superPacket(s: GsoSpec, ip: Ip, sport: number, dport: number): Uint8Array {
@@ -851,7 +870,7 @@ describe("segmentation offload (gsoSize): whole super-packet == its segments one
             ? superPacket(s, { v: 6, src: wkp(a4), dst: wkp(b4), ttl: h.ttl, opt: h.opt }, 1, 2)
             : superPacket(s, { v: 4, src: b4, dst: a4, ttl: h.ttl, opt: h.opt ? 4 : 0, df: h.df }, 2, 1);
           const x = xs[ci]!;
-          const keeps = gsoKeepsWhole(c, p, 0, p.length, mss);
+          const keeps = gsoKeepsWhole(c, p, 0, p.length, mss, 6);
           const before = x.siit.dropCounters[DropReason.Offload]!;
           const r = x.run(partialOf(p), { partial: true, start: l4Of(p), offset: 16, gso: mss });
           if (keeps) {
@@ -898,7 +917,7 @@ describe("segmentation offload (gsoSize): whole super-packet == its segments one
       host: 1,
     };
     const p = superPacket(s, { v: 6, src: c6, dst: srv }, 999, 80);
-    assert.equal(gsoKeepsWhole(nat.siit.cfg, p, 0, p.length, s.mss), false);
+    assert.equal(gsoKeepsWhole(nat.siit.cfg, p, 0, p.length, s.mss, 6), false);
     const r = x.run(partialOf(p), { partial: true, start: 40, offset: 16, gso: s.mss });
     assert.equal(r.v, Verdict.Drop);
     assert.equal(r.reason, DropReason.Offload);
@@ -917,7 +936,7 @@ describe("segmentation offload (gsoSize): whole super-packet == its segments one
         tcpBytes({ sport: 1, dport: 2, seq: 3, flags: TCP_ACK, payload }),
       );
       // Segments of 1040 bytes (<= 1260: DF clear on all of them, RFC 7915 §5.1).
-      const keeps = gsoKeepsWhole(x.siit.cfg, p, 0, p.length, 1000);
+      const keeps = gsoKeepsWhole(x.siit.cfg, p, 0, p.length, 1000, 6);
       const r = x.run(partialOf(p), { partial: true, start: 40, offset: 16, gso: 1000 });
       if (plen + 20 <= 65535) {
         assert.equal(keeps, true);
@@ -983,7 +1002,7 @@ describe("hairpins (RFC 7757 Appendix B, RFC 6146 §3.8) with offload", () => {
       [wkp(v4(203, 0, 113, 2)), false],
     ] as const) {
       const p = superPacket(s, { v: 6, src: eam6(1), dst }, 1000, 2000);
-      const keeps = gsoKeepsWhole(x.siit.cfg, p, 0, p.length, s.mss);
+      const keeps = gsoKeepsWhole(x.siit.cfg, p, 0, p.length, s.mss, 6);
       assert.equal(keeps, !hairpin, hex(dst));
       const r = x.run(partialOf(p), { partial: true, start: 40, offset: 16, gso: s.mss });
       // Kept whole and translated, or predicted refused so that the caller cuts it in software
@@ -1200,3 +1219,164 @@ describe("shortTail / splitTail (RFC 7915 §5.1: a short last segment keeps its 
     );
   });
 });
+
+// ------------------------------------------------------------------ 6. UDP segmentation offload (USO)
+
+const usoSpec = fc.record({
+  gso: fc.integer({ min: 1, max: 1452 }),
+  segs: fc.integer({ min: 2, max: 64 }),
+  last: fc.integer({ min: 1, max: 1452 }), // payload of the last datagram (capped at gso)
+  id: fc.integer({ min: 0, max: 0xffff }),
+  tos: fc.integer({ min: 0, max: 255 }),
+  opt: fc.constantFrom(0, 8),
+  seed: fc.integer(),
+  host: fc.integer({ min: 1, max: 254 }),
+});
+type UsoSpec = Arb<typeof usoSpec>;
+
+/** The datagrams' payloads: at most 64 (the kernel's UDP_GRO_CNT_MAX), and 64 KiB in all with the headers. */
+function udpPayloads(s: UsoSpec): Uint8Array[] {
+  const segs = Math.min(s.segs, Math.floor((65535 - 60 - 8 - 8) / s.gso));
+  const all = fill((segs - 1) * s.gso + Math.min(s.last, s.gso), s.seed);
+  const r: Uint8Array[] = [];
+  for (let o = 0; o < all.length; o += s.gso) r.push(all.subarray(o, Math.min(all.length, o + s.gso)));
+  return r;
+}
+
+/** A UDP super-packet: one header whose UDP length covers every datagram (as udp_gro_complete leaves it). */
+function udpSuper(ip: Ip, sport: number, dport: number, payloads: Uint8Array[]): Uint8Array {
+  return ipPacket(ip, 17, udpBytes(sport, dport, Buffer.concat(payloads)));
+}
+
+describe("segmentUdp (software USO, as the kernel's __udp_gso_segment)", () => {
+  it("equals the datagrams built one by one (IPv4 with options, IPv6 with a Destination Options header)", () => {
+    fc.assert(
+      fc.property(usoSpec, fc.boolean(), (s, six) => {
+        const ds = udpPayloads(s);
+        const ip = (id: number): Ip =>
+          six
+            ? { v: 6, src: wkp(v4(192, 0, 2, s.host)), dst: wkp(v4(198, 51, 100, 2)), tos: s.tos, opt: s.opt }
+            : { v: 4, src: v4(192, 0, 2, s.host), dst: v4(198, 51, 100, 2), tos: s.tos, opt: s.opt, id };
+        // The input's checksum field is a partial seed: not read.
+        const whole = partialOf(udpSuper(ip(s.id), 4000, 9, ds));
+        const got = segmentsOf(whole, s.gso, 17);
+        assert.equal(got.length, ds.length);
+        ds.forEach((d, i) => {
+          const want = ipPacket(ip((s.id + i) & 0xffff), 17, udpBytes(4000, 9, d));
+          assert.equal(hex(got[i]!), hex(want), `datagram ${i}/${ds.length}`);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("never throws on arbitrary bytes, lengths and offsets (l4Offset and segmentUdp)", () => {
+    fuzzSegmenter(17);
+  });
+});
+
+/**
+ * The UDP super-packet translated whole (partial checksum, gsoSize) then cut
+ * by segmentUdp, against each datagram translated alone on a twin translator
+ * (as checkGso for TCP). Returns false when the fast path refused (checked to
+ * be gsoKeepsWhole's prediction).
+ */
+function checkUso(whole: Xl, single: Xl, p: Uint8Array, gso: number): boolean {
+  const keeps = gsoKeepsWhole(whole.siit.cfg, p, 0, p.length, gso, 17);
+  const w = whole.run(partialOf(p), { partial: true, start: l4Of(p), offset: 6, gso });
+  if (!keeps) {
+    assert.equal(w.v, Verdict.Drop);
+    assert.equal(w.reason, DropReason.Offload);
+    return false;
+  }
+  assert.equal(w.v, Verdict.Translated, `reason ${w.reason}`);
+  assert.equal(w.outs.length, 1);
+  assert.equal(w.partial, true);
+  const o = w.outs[0]!;
+  assert.equal(w.start, l4Of(o));
+  assert.equal(w.offset, 6);
+  // The super-packet's UDP length and seed cover it all (what __udp_gso_segment adjusts per datagram).
+  assert.equal(r16(o, w.start + 4), o.length - w.start, "UDP length of the super-packet");
+  assert.equal(r16(o, w.start + 6), seedOf(o));
+  sameAsAlone(single, segmentsOf(o, gso, 17), segmentsOf(p, gso, 17));
+  return true;
+}
+
+describe("UDP segmentation offload (gsoSize, UDP): whole super-packet == its datagrams one by one", () => {
+  it("SIIT 6→4 and 4→6", () => {
+    const mk = () => wrapSiit(new SiitTranslator(SIIT_CFG));
+    const whole = mk();
+    const single = mk();
+    let kept = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(usoSpec, fc.boolean(), fc.boolean(), (s, six, df) => {
+        const a4 = v4(198, 51, 100, s.host);
+        const b4 = v4(203, 0, 113, s.host);
+        const ds = udpPayloads(s);
+        const p = six
+          ? udpSuper({ v: 6, src: wkp(a4), dst: wkp(b4), tos: s.tos }, 40001, 9, ds)
+          : udpSuper({ v: 4, src: b4, dst: a4, tos: s.tos, df, id: s.id }, 9, 40001, ds);
+        if (checkUso(whole, single, p, s.gso)) kept++;
+        else refused++;
+      }),
+      { numRuns: 200 },
+    );
+    assert.ok(kept > 50 && refused > 0, `kept ${kept}, refused ${refused}`);
+  });
+
+  it("NAT64 6→4 and 4→6, on the session the first super-packet opened", () => {
+    const mk = () => {
+      let id = 0;
+      return wrapNat(new Nat64Translator(nat64Cfg({ nextIpv4Id: () => (id = (id + 1) & 0xffff) })));
+    };
+    const whole = mk();
+    const single = mk();
+    let k = 0;
+    fc.assert(
+      fc.property(usoSpec, (s) => {
+        k++;
+        const c6 = client6(0x3000 + k);
+        const srv4 = v4(203, 0, 113, s.host);
+        const ds = udpPayloads(s);
+        // The session: opened by the first super-packet, whole, and by its first datagram, alone.
+        const p6 = udpSuper({ v: 6, src: c6, dst: nat64Addr(srv4), tos: s.tos }, 30000 + k, 9, ds);
+        if (!checkUso(whole, single, p6, s.gso)) return;
+        const out = whole.run(udpSuper({ v: 6, src: c6, dst: nat64Addr(srv4) }, 30000 + k, 9, ds.slice(0, 1)))
+          .outs[0]!;
+        const m4 = out.slice(12, 16);
+        const mport = r16(out, 20);
+        const p4 = udpSuper({ v: 4, src: srv4, dst: m4, tos: s.tos, id: s.id }, 9, mport, ds);
+        checkUso(whole, single, p4, s.gso);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("6→4 without DF: the next packet's Identification follows the super-packet's last datagram", () => {
+    const x = wrapSiit(new SiitTranslator(SIIT_CFG));
+    const ds = udpPayloads({ gso: 64, segs: 10, last: 64, id: 0, tos: 0, opt: 0, seed: 1, host: 2 });
+    const p = udpSuper({ v: 6, src: wkp(v4(198, 51, 100, 2)), dst: wkp(v4(203, 0, 113, 2)) }, 40001, 9, ds);
+    const a = x.run(partialOf(p), { partial: true, start: 40, offset: 6, gso: 64 }).outs[0]!;
+    const b = x.run(partialOf(p), { partial: true, start: 40, offset: 6, gso: 64 }).outs[0]!;
+    assert.equal(a[6]! & 0x40, 0, "no DF");
+    assert.equal(r16(b, 4), (r16(a, 4) + 10) & 0xffff);
+  });
+
+  it("a super-packet whose UDP length is not its transport length, or of another protocol, is refused", () => {
+    const ds = udpPayloads({ gso: 64, segs: 4, last: 64, id: 0, tos: 0, opt: 0, seed: 1, host: 2 });
+    const p = udpSuper({ v: 6, src: wkp(v4(198, 51, 100, 2)), dst: wkp(v4(203, 0, 113, 2)) }, 40001, 9, ds);
+    assert.equal(gsoKeepsWhole(SIIT_COMPILED(), p, 0, p.length, 64, 17), true);
+    assert.equal(gsoKeepsWhole(SIIT_COMPILED(), p, 0, p.length, 64, 6), false);
+    const bad = p.slice();
+    w16(bad, 44, 72);
+    assert.equal(gsoKeepsWhole(SIIT_COMPILED(), bad, 0, bad.length, 64, 17), false);
+    const x = wrapSiit(new SiitTranslator(SIIT_CFG));
+    const r = x.run(partialOf(bad), { partial: true, start: 40, offset: 6, gso: 64 });
+    assert.equal(r.reason, DropReason.Offload);
+  });
+});
+
+function SIIT_COMPILED() {
+  return new SiitTranslator(SIIT_CFG).cfg;
+}
