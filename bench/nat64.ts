@@ -4,7 +4,7 @@
  * the same run, alternating, a few seconds per measurement.
  *
  * Both translate on a TUN device in user space. TAYGA reads one packet per
- * read(); ours, by default, takes TCP super-packets of up to 64 KiB from the
+ * read(); ours, by default, takes TCP (and UDP) super-packets of up to 64 KiB from the
  * kernel (segmentation offload, src/datapath/tun/offload.ts), and is also
  * measured without it (one packet per read, like TAYGA: "v6m/no-gso").
  * They differ in what they do per packet: TAYGA is stateless (SIIT

@@ -133,7 +133,7 @@ export const nat64GatewaySpec = z
       .boolean()
       .default(true)
       .describe(
-        "TCP segmentation and checksum offload on the TUN device (64 KiB super-packets; docs/nat64.md)",
+        "segmentation and checksum offload on the TUN device: TCP super-packets, and UDP ones on Linux 6.2+ (up to 64 KiB; docs/nat64.md)",
       ),
     timeouts: timeouts.default({ udp: 300, icmp: 60, tcpEstablished: 7440, tcpTransitory: 240 }),
     limits: limits.default({ clientPrefixLength: 64, portsPerClient: 16384, sessionsPerClient: 65536 }),

@@ -48,7 +48,7 @@ export function renderTranslations(all: Record<string, TranslationsTopic>): stri
       `BIB entries tcp ${c.bibTcp ?? 0} udp ${c.bibUdp ?? 0} icmp ${c.bibIcmp ?? 0}; pool4 ports in use tcp ${c.poolUsedTcp ?? 0} udp ${c.poolUsedUdp ?? 0} icmp ${c.poolUsedIcmp ?? 0} of ${c.poolCapacity ?? 0} each`,
     );
     out.push(
-      `TCP super-packets (offload) ${c.gsoPackets ?? 0}, cut in software ${c.gsoSoftwareSegmented ?? 0}, dropped ${c.offloadDrops ?? 0}; packets passed between workers ${c.handoffs ?? 0}, ring full ${c.handoffDrops ?? 0}`,
+      `TCP/UDP super-packets (offload) ${c.gsoPackets ?? 0}, cut in software ${c.gsoSoftwareSegmented ?? 0}, dropped ${c.offloadDrops ?? 0}; packets passed between workers ${c.handoffs ?? 0}, ring full ${c.handoffDrops ?? 0}`,
     );
     const drops = Object.entries(t.drops);
     out.push(`Drops: ${drops.length ? drops.map(([k, v]) => `${k} ${v}`).join(", ") : "none"}`);

@@ -56,7 +56,7 @@ const FAMILIES = {
   tun_errors_total: { kind: "counter", help: "failed system calls on the TUN device", label: "call" },
   offload_packets_total: {
     kind: "counter",
-    help: "TCP super-packets read from the TUN device (segmentation offload), by how they were translated",
+    help: "TCP and UDP super-packets read from the TUN device (segmentation offload), by how they were translated",
     label: "path",
   },
   offload_tails_split_total: {
@@ -118,7 +118,7 @@ const COUNTERS = {
   packetsRead: { metric: "tun_packets_read_total" },
   readErrors: { metric: "tun_errors_total", label: "read" },
   writeErrors: { metric: "tun_errors_total", label: "write" },
-  /** TCP super-packets read (segmentation offload): the sum of the three below. */
+  /** TCP and UDP super-packets read (segmentation offload): the sum of the three below. */
   gsoPackets: {},
   /** Super-packets translated whole (the fast path kept them so; see offload.ts). */
   gsoKeptWhole: { metric: "offload_packets_total", label: "whole" },

@@ -172,7 +172,7 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
       /Total number of translations: \d+ \(table from \d+\.\d s ago: the workers send it once a second/,
     );
     // The 50 MB download went through as super-packets (offload on by default).
-    assert.match(out, /TCP super-packets \(offload\) [1-9]\d*, cut in software \d+, dropped 0/);
+    assert.match(out, /TCP\/UDP super-packets \(offload\) [1-9]\d*, cut in software \d+, dropped 0/);
     const json = JSON.parse(
       lab.ns(lab.t, [
         process.execPath,
