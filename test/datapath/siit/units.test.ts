@@ -80,7 +80,10 @@ describe("RFC 6052 §2.4 examples (192.0.2.33 under each prefix length)", () => 
           // the number the NAT64 keys its tables with, at an offset as in a packet
           const pkt = new Uint8Array(40);
           pkt.set(a, 24);
-          assert.equal(p.embedded4(pkt, 24), ((v4[0]! << 24) | (v4[1]! << 16) | (v4[2]! << 8) | v4[3]!) >>> 0);
+          assert.equal(
+            p.embedded4(pkt, 24),
+            ((v4[0]! << 24) | (v4[1]! << 16) | (v4[2]! << 8) | v4[3]!) >>> 0,
+          );
         },
       ),
     );
