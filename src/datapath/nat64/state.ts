@@ -5,17 +5,21 @@
  * SYNs held for simultaneous open (§3.5.2.2, TCP_INCOMING_SYN).
  *
  * Memory per flow is a goal (< 200 bytes for a BIB entry + its session +
- * indexes), so the tables are struct-of-arrays: one typed array per field,
- * an entry is an index ("slot") into them, and no JS object exists per entry.
- * The arrays double when full; freed slots go on a free list and are reused.
+ * indexes), so the tables are typed arrays: an entry is an index ("slot")
+ * into them, and no JS object exists per entry. What a per-packet lookup
+ * reads sits together in one record per slot (bRec, sRec: one cache line
+ * per table for a flow whose entry is cold, as with many small flows); the
+ * rest has an array per field. The arrays double when full; freed slots go
+ * on a free list and are reused.
  *
- *   BIB slot b:     proto, IPv6 address (4 words), IPv6 port, IPv4 address,
- *                   IPv4 port, static flag, session count
- *   session slot s: BIB slot, remote IPv4 address, remote port, TCP state,
- *                   expiry time
+ *   BIB slot b:     record: IPv6 address (4 words), IPv4 address, proto and
+ *                   IPv6 port, IPv4 port, IPv6 chain link; static flag,
+ *                   session count, client
+ *   session slot s: record: BIB slot, remote IPv4 address, remote port,
+ *                   chain link; TCP state, expiry time
  *
  * The three lookups of §3.5 are chained hash tables over slots (bucket heads
- * in one Int32Array, the chain link in another), keyed by numbers hashed
+ * in one Int32Array, the chain link in the record or another), keyed by numbers hashed
  * straight from the packet bytes, so a lookup allocates nothing:
  *   BIB by IPv6 transport address:   proto, IPv6 address, port
  *   BIB by IPv4 transport address:   proto, IPv4 address, port
@@ -224,6 +228,28 @@ function grown<T extends Slab>(a: T, n: number): T {
 }
 
 const INITIAL_SLOTS = 256;
+
+/** A session record's words (Nat64State.sRec): BIB slot (-1: free), remote IPv4 address, remote port, chain link. */
+const S_BIB = 0;
+const S_REMOTE4 = 1;
+const S_RPORT = 2;
+const S_NEXT = 3;
+const S_WORDS = 4;
+
+/** A BIB record's words (Nat64State.bRec): IPv6 address (4), IPv4 address, proto << 16 | IPv6 port, IPv4 port, chain link. */
+const B_V6 = 0;
+const B_V4 = 4;
+const B_KEY6 = 5;
+const B_PORT4 = 6;
+const B_NEXT6 = 7;
+const B_WORDS = 8;
+
+/** Session records for n slots, all free. */
+function emptySessions(n: number): Int32Array {
+  const r = new Int32Array(n * S_WORDS);
+  for (let s = 0; s < n; s++) r[S_WORDS * s + S_BIB] = NONE;
+  return r;
+}
 /** The smallest default session limit (a pool4 of a few ports still gets a usable table). */
 const MIN_SESSIONS = 65_536;
 
@@ -241,16 +267,16 @@ export class Nat64State {
 
   // ---- BIB slots (proto 0 = free slot)
   private bCap = INITIAL_SLOTS;
-  private bProto = new Uint8Array(INITIAL_SLOTS);
+  /**
+   * What a lookup by IPv6 transport address reads and answers, one record of B_WORDS per slot
+   * (B_V6 the IPv6 address as 4 big-endian words, B_V4, B_KEY6 = proto << 16 | IPv6 port,
+   * B_PORT4, B_NEXT6): one cache line, where six arrays took six (see sRec). B_NEXT6 chains the
+   * IPv6 index and the free list.
+   */
+  private bRec = new Int32Array(INITIAL_SLOTS * B_WORDS);
   private bStatic = new Uint8Array(INITIAL_SLOTS);
-  private bPort6 = new Uint16Array(INITIAL_SLOTS);
-  private bPort4 = new Uint16Array(INITIAL_SLOTS);
-  private bV4 = new Uint32Array(INITIAL_SLOTS);
-  /** IPv6 address, 4 big-endian 32-bit words per slot. */
-  private bV6 = new Uint32Array(INITIAL_SLOTS * 4);
   private bRefs = new Int32Array(INITIAL_SLOTS);
-  /** Chain links of the two BIB indexes; next6 also links the free list. */
-  private bNext6 = new Int32Array(INITIAL_SLOTS);
+  /** Chain link of the IPv4 index (the IPv6 index's is in the record). */
   private bNext4 = new Int32Array(INITIAL_SLOTS);
   private bHead6 = new Int32Array(INITIAL_SLOTS).fill(NONE);
   private bHead4 = new Int32Array(INITIAL_SLOTS).fill(NONE);
@@ -262,13 +288,14 @@ export class Nat64State {
 
   // ---- session slots (bib -1 = free slot)
   private sCap = INITIAL_SLOTS;
-  private sBib = new Int32Array(INITIAL_SLOTS).fill(NONE);
-  private sRemote4 = new Uint32Array(INITIAL_SLOTS);
-  private sRport = new Uint16Array(INITIAL_SLOTS);
+  /**
+   * What a lookup reads, one record of S_WORDS per slot (S_BIB, S_REMOTE4, S_RPORT, S_NEXT): one
+   * cache line, where four arrays took four, for a flow whose record another flow's packets left
+   * cold (bench:translate's many-flows rows). S_NEXT chains the session index and the free list.
+   */
+  private sRec = emptySessions(INITIAL_SLOTS);
   private sState = new Uint8Array(INITIAL_SLOTS);
   private sExpires = new Float64Array(INITIAL_SLOTS);
-  /** Chain link of the session index; also links the free list. */
-  private sNext = new Int32Array(INITIAL_SLOTS);
   private sHead = new Int32Array(INITIAL_SLOTS).fill(NONE);
   /** Creation-order list. */
   private sOlder = new Int32Array(INITIAL_SLOTS);
@@ -338,35 +365,35 @@ export class Nat64State {
   // ---------------------------------------------------------------- slot readers
 
   bibProto(b: number): number {
-    return this.bProto[b]!;
+    return this.bRec[B_WORDS * b + B_KEY6]! >>> 16;
   }
   bibPort6(b: number): number {
-    return this.bPort6[b]!;
+    return this.bRec[B_WORDS * b + B_KEY6]! & 0xffff;
   }
   bibV4(b: number): number {
-    return this.bV4[b]!;
+    return this.bRec[B_WORDS * b + B_V4]! >>> 0;
   }
   bibPort4(b: number): number {
-    return this.bPort4[b]!;
+    return this.bRec[B_WORDS * b + B_PORT4]!;
   }
   bibIsStatic(b: number): boolean {
     return this.bStatic[b] === 1;
   }
   /** Word k (0-3, big-endian) of BIB slot b's IPv6 address. */
   bibV6Word(b: number, k: number): number {
-    return this.bV6[4 * b + k]!;
+    return this.bRec[B_WORDS * b + B_V6 + k]! >>> 0;
   }
   bibSessions(b: number): number {
     return this.bRefs[b]!;
   }
   sessionBib(s: number): number {
-    return this.sBib[s]!;
+    return this.sRec[S_WORDS * s + S_BIB]!;
   }
   sessionRemote4(s: number): number {
-    return this.sRemote4[s]!;
+    return this.sRec[S_WORDS * s + S_REMOTE4]! >>> 0;
   }
   sessionRport(s: number): number {
-    return this.sRport[s]!;
+    return this.sRec[S_WORDS * s + S_RPORT]!;
   }
   sessionState(s: number): number {
     return this.sState[s]!;
@@ -391,9 +418,9 @@ export class Nat64State {
 
   /** Writes BIB slot b's IPv6 address (16 bytes) at out[o]. */
   writeV6(b: number, out: Uint8Array, o: number): void {
-    const v = this.bV6;
+    const v = this.bRec;
     for (let i = 0; i < 4; i++) {
-      const w = v[4 * b + i]!;
+      const w = v[B_WORDS * b + B_V6 + i]!;
       out[o + 4 * i] = w >>> 24;
       out[o + 4 * i + 1] = (w >>> 16) & 0xff;
       out[o + 4 * i + 2] = (w >>> 8) & 0xff;
@@ -403,8 +430,8 @@ export class Nat64State {
 
   /** The key pool4 pairs addresses by (RFC 4787 REQ-2): the IPv6 host address (see {@link hostKey}). */
   private hostKeyOf(b: number): string {
-    const v = this.bV6;
-    const i = 4 * b;
+    const v = this.bRec;
+    const i = B_WORDS * b + B_V6;
     return String.fromCharCode(
       0,
       v[i]! >>> 16,
@@ -440,34 +467,37 @@ export class Nat64State {
 
   /** The BIB slot for an IPv6 transport address (address at a[o..o+16)), or -1. */
   findBib6(proto: number, a: Uint8Array, o: number, port: number): number {
-    const w0 = read32(a, o);
-    const w1 = read32(a, o + 4);
-    const w2 = read32(a, o + 8);
-    const w3 = read32(a, o + 12);
-    const v = this.bV6;
+    // As the record holds them: 32-bit words (signed) and proto << 16 | port.
+    const w0 = read32(a, o) | 0;
+    const w1 = read32(a, o + 4) | 0;
+    const w2 = read32(a, o + 8) | 0;
+    const w3 = read32(a, o + 12) | 0;
+    const key = (proto << 16) | port;
+    const r = this.bRec;
     let b = this.bHead6[this.hash6(proto, w0, w1, w2, w3, port) & (this.bCap - 1)]!;
     while (b !== NONE) {
-      const i = 4 * b;
+      const i = B_WORDS * b;
       if (
-        this.bPort6[b] === port &&
-        this.bProto[b] === proto &&
-        v[i] === w0 &&
-        v[i + 1] === w1 &&
-        v[i + 2] === w2 &&
-        v[i + 3] === w3
+        r[i + B_KEY6] === key &&
+        r[i + B_V6] === w0 &&
+        r[i + B_V6 + 1] === w1 &&
+        r[i + B_V6 + 2] === w2 &&
+        r[i + B_V6 + 3] === w3
       )
         return b;
-      b = this.bNext6[b]!;
+      b = r[i + B_NEXT6]!;
     }
     return NONE;
   }
 
   /** The BIB slot for an IPv4 transport address, or -1. */
   findBib4(proto: number, v4: number, port: number): number {
-    v4 >>>= 0;
-    let b = this.bHead4[this.hash4(proto, v4, port) & (this.bCap - 1)]!;
+    const r = this.bRec;
+    const v = v4 | 0;
+    let b = this.bHead4[this.hash4(proto, v4 >>> 0, port) & (this.bCap - 1)]!;
     while (b !== NONE) {
-      if (this.bPort4[b] === port && this.bV4[b] === v4 && this.bProto[b] === proto) return b;
+      const i = B_WORDS * b;
+      if (r[i + B_PORT4] === port && r[i + B_V4] === v && r[i + B_KEY6]! >>> 16 === proto) return b;
       b = this.bNext4[b]!;
     }
     return NONE;
@@ -482,15 +512,10 @@ export class Nat64State {
 
   private growBib(): void {
     const n = this.bCap * 2;
-    this.bProto = grown(this.bProto, n);
+    this.bRec = grown(this.bRec, n * B_WORDS);
     this.bStatic = grown(this.bStatic, n);
-    this.bPort6 = grown(this.bPort6, n);
-    this.bPort4 = grown(this.bPort4, n);
-    this.bV4 = grown(this.bV4, n);
-    this.bV6 = grown(this.bV6, n * 4);
     this.bRefs = grown(this.bRefs, n);
     this.bClient = grown(this.bClient, n);
-    this.bNext6 = new Int32Array(n);
     this.bNext4 = new Int32Array(n);
     this.bHead6 = new Int32Array(n).fill(NONE);
     this.bHead4 = new Int32Array(n).fill(NONE);
@@ -499,16 +524,37 @@ export class Nat64State {
     for (let b = 0; b < this.bTop; b++) this.linkBib(b);
   }
 
+  /** Hashes BIB slot b into both indexes (its chain links are overwritten). */
   private linkBib(b: number): void {
-    const m = this.bCap - 1;
-    const i = 4 * b;
-    const v = this.bV6;
-    const h6 = this.hash6(this.bProto[b]!, v[i]!, v[i + 1]!, v[i + 2]!, v[i + 3]!, this.bPort6[b]!) & m;
-    this.bNext6[b] = this.bHead6[h6]!;
+    const h6 = this.bibHash6(b);
+    this.bRec[B_WORDS * b + B_NEXT6] = this.bHead6[h6]!;
     this.bHead6[h6] = b;
-    const h4 = this.hash4(this.bProto[b]!, this.bV4[b]!, this.bPort4[b]!) & m;
+    const h4 = this.bibHash4(b);
     this.bNext4[b] = this.bHead4[h4]!;
     this.bHead4[h4] = b;
+  }
+
+  /** BIB slot b's bucket in the IPv6 index. */
+  private bibHash6(b: number): number {
+    const r = this.bRec;
+    const i = B_WORDS * b;
+    const key = r[i + B_KEY6]!;
+    return (
+      this.hash6(
+        key >>> 16,
+        r[i + B_V6]!,
+        r[i + B_V6 + 1]!,
+        r[i + B_V6 + 2]!,
+        r[i + B_V6 + 3]!,
+        key & 0xffff,
+      ) &
+      (this.bCap - 1)
+    );
+  }
+
+  /** BIB slot b's bucket in the IPv4 index. */
+  private bibHash4(b: number): number {
+    return this.hash4(this.bibProto(b), this.bibV4(b), this.bibPort4(b)) & (this.bCap - 1);
   }
 
   private newBib(
@@ -521,17 +567,18 @@ export class Nat64State {
     isStatic: boolean,
   ): number {
     let b = this.bFree;
-    if (b !== NONE) this.bFree = this.bNext6[b]!;
+    if (b !== NONE) this.bFree = this.bRec[B_WORDS * b + B_NEXT6]!;
     else {
       if (this.bTop === this.bCap) this.growBib();
       b = this.bTop++;
     }
-    this.bProto[b] = proto;
+    const r = this.bRec;
+    const i = B_WORDS * b;
+    for (let k = 0; k < 4; k++) r[i + B_V6 + k] = read32(a, o + 4 * k);
+    r[i + B_V4] = v4;
+    r[i + B_KEY6] = (proto << 16) | port6;
+    r[i + B_PORT4] = port4;
     this.bStatic[b] = isStatic ? 1 : 0;
-    this.bPort6[b] = port6;
-    this.bPort4[b] = port4;
-    this.bV4[b] = v4;
-    for (let k = 0; k < 4; k++) this.bV6[4 * b + k] = read32(a, o + 4 * k);
     this.bRefs[b] = 0;
     this.bClient[b] = NONE;
     this.linkBib(b);
@@ -568,7 +615,7 @@ export class Nat64State {
 
   /** Removes a dynamic BIB entry left without a session (a new one whose first session was refused). */
   releaseUnused(b: number): void {
-    if (this.bRefs[b] === 0 && this.bStatic[b] === 0 && this.bProto[b] !== 0) this.removeBib(b);
+    if (this.bRefs[b] === 0 && this.bStatic[b] === 0 && this.bibProto(b) !== 0) this.removeBib(b);
   }
 
   // ---------------------------------------------------------------- clients (RFC 6888 §3 REQ-4, REQ-5)
@@ -653,17 +700,15 @@ export class Nat64State {
   }
 
   private unlinkBib(b: number): void {
-    const m = this.bCap - 1;
-    const i = 4 * b;
-    const v = this.bV6;
-    const h6 = this.hash6(this.bProto[b]!, v[i]!, v[i + 1]!, v[i + 2]!, v[i + 3]!, this.bPort6[b]!) & m;
+    const r = this.bRec;
+    const h6 = this.bibHash6(b);
     let p = this.bHead6[h6]!;
-    if (p === b) this.bHead6[h6] = this.bNext6[b]!;
+    if (p === b) this.bHead6[h6] = r[B_WORDS * b + B_NEXT6]!;
     else {
-      while (this.bNext6[p] !== b) p = this.bNext6[p]!;
-      this.bNext6[p] = this.bNext6[b]!;
+      while (r[B_WORDS * p + B_NEXT6] !== b) p = r[B_WORDS * p + B_NEXT6]!;
+      r[B_WORDS * p + B_NEXT6] = r[B_WORDS * b + B_NEXT6]!;
     }
-    const h4 = this.hash4(this.bProto[b]!, this.bV4[b]!, this.bPort4[b]!) & m;
+    const h4 = this.bibHash4(b);
     p = this.bHead4[h4]!;
     if (p === b) this.bHead4[h4] = this.bNext4[b]!;
     else {
@@ -673,17 +718,17 @@ export class Nat64State {
   }
 
   private removeBib(b: number): void {
-    const proto = this.bProto[b]!;
+    const proto = this.bibProto(b);
     this.unlinkBib(b);
     this.nBib--;
     this.bibCount[protoIndex(proto)]!--;
-    this.pool.release(proto, this.hostKeyOf(b), this.bV4[b]!, this.bPort4[b]!);
+    this.pool.release(proto, this.hostKeyOf(b), this.bibV4(b), this.bibPort4(b));
     const c = this.bClient[b]!;
     if (c !== NONE && --this.cPorts[c]! === 0) this.removeClient(c);
     // The event sees the slot intact; it is freed after.
     this.onEvent?.({ type: "bib-remove", bib: new BibEntry(this, b) });
-    this.bProto[b] = 0;
-    this.bNext6[b] = this.bFree;
+    this.bRec[B_WORDS * b + B_KEY6] = 0; // proto 0: a free slot
+    this.bRec[B_WORDS * b + B_NEXT6] = this.bFree;
     this.bFree = b;
   }
 
@@ -701,11 +746,13 @@ export class Nat64State {
 
   /** The session of BIB slot b with (remote4, rport), or -1. */
   findSession(b: number, remote4: number, rport: number): number {
-    remote4 >>>= 0;
-    let s = this.sHead[this.hashS(b, remote4, rport) & (this.sCap - 1)]!;
+    const r = this.sRec;
+    const r4 = remote4 | 0;
+    let s = this.sHead[this.hashS(b, remote4 >>> 0, rport) & (this.sCap - 1)]!;
     while (s !== NONE) {
-      if (this.sBib[s] === b && this.sRemote4[s] === remote4 && this.sRport[s] === rport) return s;
-      s = this.sNext[s]!;
+      const i = S_WORDS * s;
+      if (r[i + S_BIB] === b && r[i + S_REMOTE4] === r4 && r[i + S_RPORT] === rport) return s;
+      s = r[i + S_NEXT]!;
     }
     return NONE;
   }
@@ -721,24 +768,30 @@ export class Nat64State {
 
   private growSessions(): void {
     const n = this.sCap * 2;
-    this.sBib = grown(this.sBib, n);
-    this.sBib.fill(NONE, this.sCap);
-    this.sRemote4 = grown(this.sRemote4, n);
-    this.sRport = grown(this.sRport, n);
+    const rec = emptySessions(n);
+    rec.set(this.sRec);
+    this.sRec = rec;
     this.sState = grown(this.sState, n);
     this.sExpires = grown(this.sExpires, n);
     this.sOlder = grown(this.sOlder, n);
     this.sNewer = grown(this.sNewer, n);
-    this.sNext = new Int32Array(n);
     this.sHead = new Int32Array(n).fill(NONE);
     this.sCap = n;
     for (let s = 0; s < this.sTop; s++) this.linkSession(s);
   }
 
+  /** Hashes session slot s into the index (its S_NEXT is overwritten). */
   private linkSession(s: number): void {
-    const h = this.hashS(this.sBib[s]!, this.sRemote4[s]!, this.sRport[s]!) & (this.sCap - 1);
-    this.sNext[s] = this.sHead[h]!;
+    const h = this.sessionHash(s);
+    this.sRec[S_WORDS * s + S_NEXT] = this.sHead[h]!;
     this.sHead[h] = s;
+  }
+
+  /** Session slot s's bucket in the index. */
+  private sessionHash(s: number): number {
+    const i = S_WORDS * s;
+    const r = this.sRec;
+    return this.hashS(r[i + S_BIB]!, r[i + S_REMOTE4]! >>> 0, r[i + S_RPORT]!) & (this.sCap - 1);
   }
 
   /**
@@ -754,15 +807,16 @@ export class Nat64State {
       this.cSessions[c]!++;
     }
     let s = this.sFree;
-    if (s !== NONE) this.sFree = this.sNext[s]!;
+    if (s !== NONE) this.sFree = this.sRec[S_WORDS * s + S_NEXT]!;
     else {
       if (this.sTop === this.sCap) this.growSessions();
       s = this.sTop++;
     }
-    const proto = this.bProto[b]!;
-    this.sBib[s] = b;
-    this.sRemote4[s] = remote4;
-    this.sRport[s] = rport;
+    const proto = this.bibProto(b);
+    const i = S_WORDS * s;
+    this.sRec[i + S_BIB] = b;
+    this.sRec[i + S_REMOTE4] = remote4;
+    this.sRec[i + S_RPORT] = rport;
     this.sState[s] = TcpState.Closed;
     this.sExpires[s] = now + this.lifetime(TcpTimer.Trans, proto);
     this.linkSession(s);
@@ -788,13 +842,19 @@ export class Nat64State {
 
   /** Key of the held-SYN table for session slot s (same connection, §3.5.2.2). */
   sessionKeyOf(s: number): string {
-    const b = this.sBib[s]!;
-    return sessionKey(this.bProto[b]!, this.bV4[b]!, this.bPort4[b]!, this.sRemote4[s]!, this.sRport[s]!);
+    const b = this.sessionBib(s);
+    return sessionKey(
+      this.bibProto(b),
+      this.bibV4(b),
+      this.bibPort4(b),
+      this.sessionRemote4(s),
+      this.sessionRport(s),
+    );
   }
 
   /** UDP/ICMP: refresh the lifetime (RFC 6146 §3.5.1, §3.5.3). */
   touch(s: number, now: number): void {
-    this.sExpires[s] = now + this.lifetime(0, this.bProto[this.sBib[s]!]!);
+    this.sExpires[s] = now + this.lifetime(0, this.bibProto(this.sessionBib(s)));
   }
 
   /** TCP: runs the §3.5.2.2 state machine for one packet. */
@@ -811,15 +871,17 @@ export class Nat64State {
   }
 
   removeSession(s: number): void {
-    const b = this.sBib[s]!;
+    const r = this.sRec;
+    const i = S_WORDS * s;
+    const b = r[i + S_BIB]!;
     if (b === NONE) return;
     // Out of the index.
-    const h = this.hashS(b, this.sRemote4[s]!, this.sRport[s]!) & (this.sCap - 1);
+    const h = this.sessionHash(s);
     let p = this.sHead[h]!;
-    if (p === s) this.sHead[h] = this.sNext[s]!;
+    if (p === s) this.sHead[h] = r[i + S_NEXT]!;
     else {
-      while (this.sNext[p] !== s) p = this.sNext[p]!;
-      this.sNext[p] = this.sNext[s]!;
+      while (r[S_WORDS * p + S_NEXT] !== s) p = r[S_WORDS * p + S_NEXT]!;
+      r[S_WORDS * p + S_NEXT] = r[i + S_NEXT]!;
     }
     // Out of the creation-order list.
     const older = this.sOlder[s]!;
@@ -829,13 +891,13 @@ export class Nat64State {
     if (newer !== NONE) this.sOlder[newer] = older;
     else this.sNewest = older;
     this.nSess--;
-    const proto = this.bProto[b]!;
+    const proto = this.bibProto(b);
     this.sessionCount[protoIndex(proto)]!--;
     this.bRefs[b]!--;
     const c = this.bClient[b]!;
     if (c !== NONE) this.cSessions[c]!--;
     if (this.remotes) {
-      const rk = this.remoteKey(b, this.sRemote4[s]!);
+      const rk = this.remoteKey(b, this.sessionRemote4(s));
       const n = (this.remotes.get(rk) ?? 1) - 1;
       if (n > 0) this.remotes.set(rk, n);
       else this.remotes.delete(rk);
@@ -846,8 +908,8 @@ export class Nat64State {
       session: new Session(this, s),
       state: proto === 6 ? tcpStateName[this.sState[s]!]! : "",
     });
-    this.sBib[s] = NONE;
-    this.sNext[s] = this.sFree;
+    r[i + S_BIB] = NONE;
+    r[i + S_NEXT] = this.sFree;
     this.sFree = s;
     if (this.bRefs[b] === 0 && this.bStatic[b] === 0) this.removeBib(b);
   }
@@ -891,14 +953,9 @@ export class Nat64State {
   /** Size of the tables: the slot arrays as allocated (including free slots), plus pool4's bitmaps. */
   approxBytes(): number {
     const arrays: Slab[] = [
-      this.bProto,
+      this.bRec,
       this.bStatic,
-      this.bPort6,
-      this.bPort4,
-      this.bV4,
-      this.bV6,
       this.bRefs,
-      this.bNext6,
       this.bNext4,
       this.bHead6,
       this.bHead4,
@@ -908,12 +965,9 @@ export class Nat64State {
       this.cSessions,
       this.cNext,
       this.cHead,
-      this.sBib,
-      this.sRemote4,
-      this.sRport,
+      this.sRec,
       this.sState,
       this.sExpires,
-      this.sNext,
       this.sHead,
       this.sOlder,
       this.sNewer,

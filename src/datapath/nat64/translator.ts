@@ -142,7 +142,6 @@ export class Nat64Translator {
   private readonly errOffset = new Int32Array([0]);
   private readonly errLength = new Int32Array([0]);
   private readonly hairBuf = new Uint8Array(65536 + 64);
-  private readonly tmp4 = new Uint8Array(4);
   private readonly tmp16 = new Uint8Array(16);
   /** Source of the ICMPv6 errors it originates (unspecified: the host picks it; see SiitConfig.hostErrorSource). */
   private errorSource6: Uint8Array | null;
@@ -324,7 +323,7 @@ export class Nat64Translator {
       }
     }
     const l4 = p;
-    const dst4 = this.extract(pkt, 24);
+    const dst4 = this.pool6.embedded4(pkt, 24);
     // RFC 6052 §3.1: the Well-Known Prefix never carries a non-global IPv4 address: drop.
     if (this.pool6.wellKnown && isNonGlobal4(dst4)) return this.drop(Nat64Drop.NonGlobalIpv4);
     if (nh === 6 || nh === 17) {
@@ -347,11 +346,6 @@ export class Nat64Translator {
       return this.drop(Nat64Drop.UnsupportedProtocol);
     }
     return this.drop(Nat64Drop.UnsupportedProtocol);
-  }
-
-  private extract(a: Uint8Array, o: number): number {
-    this.pool6.extract(a, o, this.tmp4, 0);
-    return read32(this.tmp4, 0);
   }
 
   /**
@@ -441,7 +435,7 @@ export class Nat64Translator {
     const st = this.state;
     const bib = st.findBib6(proto, pkt, q + 24, innerDport);
     if (bib < 0) return this.drop(Nat64Drop.NoState);
-    const remote4 = this.extract(pkt, q + 8);
+    const remote4 = this.pool6.embedded4(pkt, q + 8);
     const v4 = st.bibV4(bib);
     const port4 = st.bibPort4(bib);
     const o = this.mapper.outer4;
@@ -490,7 +484,11 @@ export class Nat64Translator {
       nh = pkt[p]!;
       p += (pkt[p + 1]! + 1) << 3;
     }
-    return nh === NH_FRAGMENT && p + 8 <= len && this.fragments.has(fragKey6(pkt, p, this.extract(pkt, 24)));
+    return (
+      nh === NH_FRAGMENT &&
+      p + 8 <= len &&
+      this.fragments.has(fragKey6(pkt, p, this.pool6.embedded4(pkt, 24)))
+    );
   }
 
   /** RFC 6146 §3.8: the IPv4 destination is one of our pool4 addresses: back in, as incoming IPv4. */
@@ -703,7 +701,7 @@ export class Nat64Translator {
   }
 
   private fragment6(pkt: Uint8Array, len: number, fh: number): Verdict {
-    const dst4 = this.extract(pkt, 24);
+    const dst4 = this.pool6.embedded4(pkt, 24);
     const e = this.fragments.get(fragKey6(pkt, fh, dst4));
     if (!e || e.expires < this.now) return this.drop(Nat64Drop.Fragment);
     const m = this.mapper.outer4;

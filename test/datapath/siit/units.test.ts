@@ -56,6 +56,7 @@ describe("RFC 6052 §2.4 examples (192.0.2.33 under each prefix length)", () => 
       const back = new Uint8Array(4);
       assert.equal(p.extract(out, 0, back, 0), true);
       assert.deepEqual(back, addr4("192.0.2.33"));
+      assert.equal(p.embedded4(out, 0), 0xc0000221);
       assert.equal(p.extract(addr6("2001:db9::1"), 0, back, 0), false, "other prefix does not match");
     });
   }
@@ -76,6 +77,13 @@ describe("RFC 6052 §2.4 examples (192.0.2.33 under each prefix length)", () => 
           const b = new Uint8Array(4);
           assert.ok(p.extract(a, 0, b, 0));
           assert.deepEqual(b, v4);
+          // the number the NAT64 keys its tables with, at an offset as in a packet
+          const pkt = new Uint8Array(40);
+          pkt.set(a, 24);
+          assert.equal(
+            p.embedded4(pkt, 24),
+            ((v4[0]! << 24) | (v4[1]! << 16) | (v4[2]! << 8) | v4[3]!) >>> 0,
+          );
         },
       ),
     );

@@ -113,6 +113,21 @@ export class Rfc6052Prefix {
     }
   }
 
+  /**
+   * RFC 6052 §2.3: the IPv4 address embedded in the 16 bytes at a[o], as an unsigned number, for
+   * an address the caller knows {@link matches} (a stateful NAT64's per-packet lookup key).
+   */
+  embedded4(a: Uint8Array, o: number): number {
+    let p = o + this.lenBytes;
+    if (this.len === 96) return ((a[p]! << 24) | (a[p + 1]! << 16) | (a[p + 2]! << 8) | a[p + 3]!) >>> 0;
+    let v = 0;
+    for (let k = 0; k < 4; k++, p++) {
+      if (p - o === 8) p++; // skip the u octet (bits 64-71)
+      v = (v << 8) | a[p]!;
+    }
+    return v >>> 0;
+  }
+
   /** RFC 6052 §2.3: extracts the embedded IPv4 address. Returns false if the prefix does not match. */
   extract(a: Uint8Array, o: number, out: Uint8Array, oo: number): boolean {
     if (!this.matches(a, o)) return false;
