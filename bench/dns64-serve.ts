@@ -6,7 +6,8 @@
 // with their pauses), then starts counting again.
 //   node --import tsx bench/dns64-serve.ts <workers> <port> <upstream host:port> <prefix>
 // BENCH_QUERIES_PER_PORT and BENCH_PORT_WINDOW_MS override the upstream source-port policy
-// (src/services/dns64/ports.ts; queriesPerPort 1: a fresh port per query).
+// (src/services/dns64/ports.ts; queriesPerPort 1: a fresh port per query). BENCH_UDP_THREAD=0 serves
+// UDP from the event loop (dgram wake-ups and recvmmsg drains) instead of a receive thread per socket.
 
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { startDns64 } from "../src/services/dns64/index.ts";
@@ -32,6 +33,7 @@ const svc = await startDns64(
   { log: createLogger("dns64-bench", { level: "warn" }), stateDir: "/tmp" },
   {
     workers: Number(workersText ?? 1),
+    udpThread: process.env.BENCH_UDP_THREAD !== "0",
     upstream: {
       ...(process.env.BENCH_QUERIES_PER_PORT
         ? { queriesPerPort: Number(process.env.BENCH_QUERIES_PER_PORT) }

@@ -5,9 +5,10 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dg
 import type { Logger } from "../../util/log.ts";
 import type { RateLimiter } from "./access.ts";
 import type { QueryHandler } from "./handler.ts";
-import { libcUdp } from "./reuseport.ts";
+import { libcUdp, udpFd } from "./reuseport.ts";
 import type { TcpFront } from "./tcp.ts";
 import { UdpBatch } from "./udpbatch.ts";
+import { UdpThread, type UdpThreadSetup } from "./udpthread.ts";
 
 export interface ListenAddress {
   family: 4 | 6;
@@ -23,17 +24,24 @@ export interface ServerOptions {
    * 0 = one datagram per event through dgram only
    */
   udpBatch: number;
+  /**
+   * each UDP socket served by a thread of its own that waits in recvmmsg and answers cached
+   * queries (udpthread.ts); the others come to this event loop. Needs udpBatch > 0.
+   */
+  udpThread: boolean;
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   reusePort: false,
   udpBatch: 64,
+  udpThread: true,
 };
 
 /** The listening sockets of one resolver; `tcp` absent: UDP only (worker threads). */
 export class Dns64Server {
   private readonly udp: UdpSocket[] = [];
   private batch: UdpBatch | undefined;
+  private readonly threads: UdpThread[] = [];
 
   constructor(
     private readonly handler: QueryHandler,
@@ -41,6 +49,8 @@ export class Dns64Server {
     private readonly log: Logger,
     private readonly opts: ServerOptions,
     readonly tcp: TcpFront | undefined,
+    /** what a UDP thread needs (udpThread) */
+    private readonly threadSetup?: UdpThreadSetup,
   ) {}
 
   async listen(addrs: readonly ListenAddress[]): Promise<void> {
@@ -51,6 +61,13 @@ export class Dns64Server {
   }
 
   private async listenUdp(a: ListenAddress): Promise<void> {
+    if (this.opts.udpThread && this.opts.udpBatch > 0 && this.threadSetup) {
+      const fd = udpFd(a.family, a.host, a.port, this.opts.reusePort, true);
+      this.threads.push(
+        await UdpThread.start(fd, this.handler, this.threadSetup, this.log, this.opts.udpBatch),
+      );
+      return;
+    }
     const warn = (err: Error) =>
       this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "udp socket error");
     if (this.opts.udpBatch > 0 || this.opts.reusePort) {
@@ -103,7 +120,17 @@ export class Dns64Server {
     );
   }
 
+  /** The counters of the UDP threads, added up (ServerStats fields). */
+  threadStats(): Record<string, number> {
+    const total: Record<string, number> = {};
+    for (const t of this.threads)
+      for (const [k, v] of Object.entries(t.stats())) total[k] = (total[k] ?? 0) + v;
+    return total;
+  }
+
   async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.stop()));
+    this.threads.length = 0;
     for (const s of this.udp) s.close();
     this.udp.length = 0;
     this.batch?.close();

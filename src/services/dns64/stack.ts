@@ -3,6 +3,7 @@
 // SO_REUSEPORT sockets shared with the main thread).
 
 import type { Dns64Assignment } from "../../planner/plan.ts";
+import { encodeAssignment } from "../../planner/wire.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Endpoint } from "../../util/net.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
@@ -33,6 +34,11 @@ export interface Dns64Options {
    * with its own SO_REUSEPORT socket per listen address and its own cache
    */
   workers?: number;
+  /**
+   * false: UDP served by the event loop (dgram wake-ups, recvmmsg drains) instead of a thread per
+   * socket waiting in recvmmsg (udpthread.ts); default true
+   */
+  udpThread?: boolean;
 }
 
 /** Default per-client limit when the spec does not say. */
@@ -83,7 +89,19 @@ export class Stack {
     const acl = new ClientAcl(a.spec.allowClients);
     const handler = new QueryHandler(resolver, acl);
     const tcp = role.tcp ? new TcpFront(handler, acl, { ...DEFAULT_TCP_OPTIONS, ...opts.tcp }) : undefined;
-    const srv = new Dns64Server(handler, limiter, log, { ...DEFAULT_SERVER_OPTIONS, ...role }, tcp);
+    const srv = new Dns64Server(
+      handler,
+      limiter,
+      log,
+      { ...DEFAULT_SERVER_OPTIONS, udpThread: opts.udpThread ?? true, ...role },
+      tcp,
+      {
+        assignment: encodeAssignment(a),
+        rate: rateOf(a, opts),
+        cache: { ...DEFAULT_CACHE_LIMITS, ...opts.cache },
+        resolver,
+      },
+    );
     try {
       await srv.listen(endpoints(a.spec.listen));
     } catch (e) {
@@ -105,8 +123,11 @@ export class Stack {
     const r = this.resolver.stats;
     const rejected = udp.stats.rejected;
     const ports = udp.portStats;
+    const thread = this.server.threadStats();
+    const handler: Record<string, number> = { ...this.handler.stats };
+    for (const [k, v] of Object.entries(thread)) handler[k] = (handler[k] ?? 0) + v;
     return {
-      ...this.handler.stats,
+      ...handler,
       ...this.server.tcp?.stats,
       tcpOpen: this.server.tcp?.open ?? 0,
       cacheEntries: this.cache.size,

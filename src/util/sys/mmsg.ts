@@ -26,6 +26,22 @@ const sendmmsgRaw = lib.func("int sendmmsg(int fd, uintptr_t msgvec, unsigned in
   flags: number,
 ) => number;
 
+const shutdownRaw = lib.func("int shutdown(int fd, int how)") as (fd: number, how: number) => number;
+
+/** recvmmsg(2): block for the first datagram only, then take what is queued. */
+export const MSG_WAITFORONE = 0x10000;
+/** shutdown(2) */
+const SHUT_RD = 0;
+
+/**
+ * Wakes a thread blocked in `DatagramBatch.receive(fd, true)` on this socket: Linux sets
+ * RCV_SHUTDOWN and wakes the socket's readers even on an unconnected UDP socket (the call itself
+ * reports ENOTCONN there, which is ignored); from then on every receive returns at once.
+ */
+export function shutdownRead(fd: number): void {
+  shutdownRaw(fd, SHUT_RD);
+}
+
 const HDR = 64;
 const IOV = 16;
 const NAME = 32;
@@ -72,9 +88,11 @@ export class DatagramBatch {
 
   /**
    * One non-blocking recvmmsg into every slot: the number of datagrams received (0 when nothing is
-   * queued). Other errors throw SysError.
+   * queued). Other errors throw SysError. `wait`: block until a datagram comes (MSG_WAITFORONE: then
+   * take whatever else is queued), for a thread that does nothing but serve this socket; 0 then
+   * means the socket was shut down (shutdownRead).
    */
-  receive(fd: number): number {
+  receive(fd: number, wait = false): number {
     if (this.ptr === undefined) throw new Error("DatagramBatch used after free()");
     // Only the slots written since the last reset need it: the kernel writes msg_namelen, msg_flags
     // and msg_len of the datagrams it delivers, set() the lengths of the slots it fills. An empty
@@ -89,14 +107,14 @@ export class DatagramBatch {
     }
     this.dirty = 0;
     for (;;) {
-      const n = recvmmsgRaw(fd, this.base, this.slots, MSG_DONTWAIT, 0);
+      const n = recvmmsgRaw(fd, this.base, this.slots, wait ? MSG_WAITFORONE : MSG_DONTWAIT, 0);
       if (n >= 0) {
         this.dirty = n;
         return n;
       }
       const e = koffi.errno();
       if (e === EINTR) continue;
-      if (e === EAGAIN) return 0;
+      if (e === EAGAIN) return 0; // nothing queued, or (wait) the socket was shut down
       throw new SysError("recvmmsg", e);
     }
   }

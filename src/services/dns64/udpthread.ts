@@ -1,0 +1,222 @@
+// One UDP listen socket served by a thread of its own (recvthread.ts) instead of the event loop.
+// At a light load every query woke the event loop alone: epoll_pwait twice (Node measures the
+// loop's idle time), libuv's recvmsg and a second one that finds the socket empty, a Buffer, an
+// rinfo object and the callback into JavaScript, which made our CPU per cached query twice
+// Unbound's. The thread blocks in recvmmsg(2) and answers cached queries from a copy of the cache
+// with sendmmsg(2): two system calls per quiet query.
+//
+// This side, on the stack's event loop: the queries the thread cannot answer (they need the
+// resolver) come in one message per batch; each is answered through the QueryHandler (sent with
+// sendmmsg on the same socket, all of one event-loop turn at once), and the cache entry it was
+// answered from goes back to the thread, so that the next such query is the thread's.
+import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
+import type { WireAssignment } from "../../planner/wire.ts";
+import type { Logger } from "../../util/log.ts";
+import { check, close, SOL_SOCKET, setsockopt } from "../../util/sys/libc.ts";
+import { DatagramBatch, shutdownRead, sockaddrText } from "../../util/sys/mmsg.ts";
+import { siblingModule, startWorker } from "../../util/worker.ts";
+import type { CacheLimits } from "./cache.ts";
+import { newServerStats, type QueryHandler, queryCacheKey, type ServerStats } from "./handler.ts";
+import type { Reply } from "./reply.ts";
+import type { Resolver } from "./resolver.ts";
+
+/** Control words (Int32 in a SharedArrayBuffer): set before the socket is shut down */
+export const STOP = 0;
+/** ... and the number of entry messages posted, so that the thread reads its port only then */
+export const ENTRIES = 1;
+/** ServerStats fields, in the order of the shared stats array the thread writes after each batch */
+export const STAT_KEYS = Object.keys(newServerStats()) as (keyof ServerStats)[];
+
+export interface RecvThreadData {
+  fd: number;
+  assignment: WireAssignment;
+  /** queries per second per client; 0 = unlimited */
+  rate: number;
+  slots: number;
+  cache: CacheLimits;
+  control: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+  port: MessagePort;
+}
+
+/** thread → stack: queries for the resolver, each with its client's sockaddr */
+export interface Misses {
+  queries: Uint8Array[];
+  names: Uint8Array[];
+}
+
+/** stack → thread: [key, reply, its age in seconds, Date.now() when sent] */
+export type Entries = [string, Reply, number, number][];
+
+/** What the thread needs besides the socket. */
+export interface UdpThreadSetup {
+  assignment: WireAssignment;
+  rate: number;
+  cache: CacheLimits;
+  resolver: Resolver;
+}
+
+const threadUrl = siblingModule(import.meta.url, "./recvthread");
+/** SO_RCVTIMEO: the longest a thread stays in recvmmsg, should the process end without stop() */
+const SO_RCVTIMEO = 20;
+const WAKE_SECONDS = 1;
+
+/** Threads still serving, shut down when the process exits without stopping them. */
+const live = new Set<UdpThread>();
+let exitHook = false;
+
+export class UdpThread {
+  private readonly control = new Int32Array(new SharedArrayBuffer(8));
+  private readonly shared = new Float64Array(new SharedArrayBuffer(8 * STAT_KEYS.length));
+  private readonly tx: DatagramBatch;
+  private readonly out: { bytes: Uint8Array; name: Uint8Array }[] = [];
+  private entries: Entries = [];
+  private flushScheduled = false;
+  private closed = false;
+  private worker: Worker | undefined;
+  private port: MessagePort | undefined;
+
+  private constructor(
+    readonly fd: number,
+    private readonly handler: QueryHandler,
+    private readonly setup: UdpThreadSetup,
+    private readonly log: Logger,
+    private readonly slots: number,
+  ) {
+    this.tx = new DatagramBatch(slots, 4096);
+  }
+
+  /** Starts the thread on `fd` (a blocking UDP socket, bound); it owns the fd from then on. */
+  static async start(
+    fd: number,
+    handler: QueryHandler,
+    setup: UdpThreadSetup,
+    log: Logger,
+    slots: number,
+  ): Promise<UdpThread> {
+    const t = new UdpThread(fd, handler, setup, log, slots);
+    try {
+      await t.run();
+    } catch (e) {
+      await t.stop();
+      throw e;
+    }
+    return t;
+  }
+
+  private async run(): Promise<void> {
+    const timeout = new Uint8Array(16); // struct timeval { tv_sec, tv_usec }
+    new DataView(timeout.buffer).setBigInt64(0, BigInt(WAKE_SECONDS), true);
+    check(setsockopt(this.fd, SOL_SOCKET, SO_RCVTIMEO, timeout, 16), "setsockopt(SO_RCVTIMEO)");
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    port1.on("message", (m: Misses) => this.onMisses(m));
+    const data: RecvThreadData = {
+      fd: this.fd,
+      assignment: this.setup.assignment,
+      rate: this.setup.rate,
+      slots: this.slots,
+      cache: this.setup.cache,
+      control: this.control.buffer as SharedArrayBuffer,
+      stats: this.shared.buffer as SharedArrayBuffer,
+      port: port2,
+    };
+    const worker = startWorker(threadUrl, data, { transferList: [port2] });
+    this.worker = worker;
+    live.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.on("exit", () => {
+        for (const t of live) t.wake();
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      worker.once("message", () => resolve());
+      worker.once("error", reject);
+      worker.once("exit", (code) => reject(new Error(`dns64 receive thread exited (${code})`)));
+    });
+    worker.on("error", (e) => this.log.warn({ err: e.message }, "dns64 receive thread failed"));
+  }
+
+  /** The thread's counters (ServerStats fields). */
+  stats(): ServerStats {
+    const s = newServerStats();
+    for (let k = 0; k < STAT_KEYS.length; k++) s[STAT_KEYS[k]!] = this.shared[k]!;
+    return s;
+  }
+
+  private onMisses(m: Misses): void {
+    for (let i = 0; i < m.queries.length; i++) {
+      const q = m.queries[i]!;
+      const name = m.names[i]!;
+      const client = sockaddrText(name);
+      if (client === undefined) continue;
+      void this.handler.handle(q, client, false).then((bytes) => {
+        if (!bytes || this.closed) return;
+        this.out.push({ bytes, name });
+        const key = queryCacheKey(q);
+        const hit = key === undefined ? undefined : this.setup.resolver.peek(key);
+        if (hit) this.entries.push([key!, hit.reply, hit.age, Date.now()]);
+        this.schedule();
+      });
+    }
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      try {
+        this.flush();
+      } catch {
+        this.handler.stats.errors++;
+      }
+    });
+  }
+
+  /** This turn's answers in sendmmsg batches, and its cache entries to the thread in one message. */
+  private flush(): void {
+    if (this.closed) return;
+    const tx = this.tx;
+    let n = 0;
+    for (const o of this.out) {
+      if (tx.set(n, o.bytes, o.name)) n++;
+      else this.handler.stats.dropped++;
+      if (n === tx.slots) {
+        tx.send(this.fd, n);
+        n = 0;
+      }
+    }
+    if (n > 0) tx.send(this.fd, n);
+    this.out.length = 0;
+    if (this.entries.length > 0) {
+      this.port?.postMessage(this.entries);
+      this.entries = [];
+      Atomics.add(this.control, ENTRIES, 1);
+    }
+  }
+
+  /** Tells the thread to end and wakes it. */
+  private wake(): void {
+    Atomics.store(this.control, STOP, 1);
+    shutdownRead(this.fd);
+  }
+
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    live.delete(this);
+    const w = this.worker;
+    if (w && w.threadId >= 0) {
+      const exited = new Promise<void>((r) => w.once("exit", () => r()));
+      this.wake();
+      const t = setTimeout(() => void w.terminate(), 3000);
+      await exited;
+      clearTimeout(t);
+    }
+    this.port?.close();
+    this.tx.free();
+    close(this.fd);
+  }
+}
