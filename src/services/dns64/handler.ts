@@ -32,7 +32,7 @@ export interface ServerStats {
   truncated: number;
   cacheHits: number;
   errors: number;
-  /** UDP queries received by recvmmsg while draining a socket (udpbatch.ts), part of udpQueries */
+  /** UDP queries received by recvmmsg (the receive thread, or a drain in udpbatch.ts), part of udpQueries */
   udpBatched: number;
 }
 
