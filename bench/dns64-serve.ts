@@ -12,22 +12,10 @@
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { startDns64 } from "../src/services/dns64/index.ts";
 import { createLogger } from "../src/util/log.ts";
-import { dns64Assignment } from "../test/support/assignments.ts";
+import { loopbackAssignment } from "../test/services/dns64/helpers.ts";
 
 const [workersText, portText, upstream, prefix] = process.argv.slice(2);
-const a = dns64Assignment(
-  {
-    listen: [`127.0.0.1:${portText}`],
-    prefix,
-    upstreams: [upstream],
-    alwaysSynthesize: false,
-    exclude: ["::ffff:0:0/96"],
-    allowClients: ["127.0.0.0/8"],
-    rateLimit: 0,
-    nodeSelector: {},
-  },
-  "bench",
-);
+const a = loopbackAssignment(`127.0.0.1:${portText}`, upstream!, { prefix }, "bench");
 const svc = await startDns64(
   a,
   { log: createLogger("dns64-bench", { level: "warn" }), stateDir: "/tmp" },

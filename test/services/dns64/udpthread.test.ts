@@ -8,11 +8,9 @@ import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
-import type { Dns64Assignment } from "../../../src/planner/plan.ts";
 import { startDns64 } from "../../../src/services/dns64/index.ts";
 import { createLogger } from "../../../src/util/log.ts";
-import { dns64Assignment } from "../../support/assignments.ts";
-import { decode, queryWire } from "./helpers.ts";
+import { decode, loopbackAssignment, queryWire } from "./helpers.ts";
 import { portBase } from "./lab.ts";
 import { fakeUpstream } from "./upstream.ts";
 
@@ -20,22 +18,6 @@ const log = createLogger("dns64-test", { level: "silent" });
 const DIG = "/usr/bin/dig";
 /** how long the event loop is held while dig asks */
 const HOLD_MS = 2000;
-
-function assignment(listen: string, upstream: string): Dns64Assignment {
-  return dns64Assignment(
-    {
-      listen: [listen],
-      prefix: "64:ff9b::/96",
-      upstreams: [upstream],
-      alwaysSynthesize: false,
-      exclude: ["::ffff:0:0/96"],
-      allowClients: ["127.0.0.0/8"],
-      rateLimit: 0,
-      nodeSelector: {},
-    },
-    "thread",
-  );
-}
 
 /** One query through this process's event loop (answered by whichever side can). */
 async function ask(port: number, name: string, id: number): Promise<ReturnType<typeof decode>> {
@@ -95,10 +77,13 @@ test("udp thread: cached answers need no event loop; a miss goes to the loop and
   }
   const base = portBase() + 26;
   const up = await fakeUpstream(base);
-  const svc = await startDns64(assignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`), {
-    log,
-    stateDir: "/tmp",
-  });
+  const svc = await startDns64(
+    loopbackAssignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`, {}, "thread"),
+    {
+      log,
+      stateDir: "/tmp",
+    },
+  );
   try {
     // a miss: the thread hands it to this event loop, which asks upstream and answers
     const first = await ask(base + 1, "Held.Example", 7);
@@ -124,9 +109,12 @@ test("udp thread: cached answers need no event loop; a miss goes to the loop and
     await up.close();
   }
   // stopped: the thread has let the port go, a new service binds it again
-  const again = await startDns64(assignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`), {
-    log,
-    stateDir: "/tmp",
-  });
+  const again = await startDns64(
+    loopbackAssignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`, {}, "thread"),
+    {
+      log,
+      stateDir: "/tmp",
+    },
+  );
   await again.stop();
 });
