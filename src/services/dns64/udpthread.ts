@@ -135,7 +135,12 @@ export class UdpThread {
       worker.once("error", reject);
       worker.once("exit", (code) => reject(new Error(`dns64 receive thread exited (${code})`)));
     });
-    worker.on("error", (e) => this.log.warn({ err: e.message }, "dns64 receive thread failed"));
+    worker.on("error", (e) => this.log.error({ err: e.message }, "dns64 receive thread failed"));
+    worker.on("exit", (code) => {
+      // only stop() ends it: until the stack is rebuilt (update) this socket is not served
+      if (!this.closed)
+        this.log.error({ code }, "dns64 receive thread exited: UDP on its socket is not served");
+    });
   }
 
   /** The thread's counters (ServerStats fields). */
