@@ -5,7 +5,6 @@
 // thread of the stack in one message per batch, which answers them on the same socket and sends
 // back the cache entry it answered from. A quiet query costs two system calls and one wake-up
 // (epoll, libuv's reads, a Buffer, an rinfo object and the callback into JavaScript are gone).
-//
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { decodeAssignment } from "../../planner/wire.ts";
 import { DatagramBatch } from "../../util/sys/mmsg.ts";

@@ -37,6 +37,7 @@ const SHUT_RD = 0;
  * Wakes a thread blocked in `DatagramBatch.receive(fd, true)` on this socket: Linux sets
  * RCV_SHUTDOWN and wakes the socket's readers even on an unconnected UDP socket (the call itself
  * reports ENOTCONN there, which is ignored); from then on every receive returns at once.
+ * shutdown(2); Linux net/ipv4/af_inet.c inet_shutdown.
  */
 export function shutdownRead(fd: number): void {
   shutdownRaw(fd, SHUT_RD);
@@ -88,9 +89,10 @@ export class DatagramBatch {
 
   /**
    * One non-blocking recvmmsg into every slot: the number of datagrams received (0 when nothing is
-   * queued). Other errors throw SysError. `wait`: block until a datagram comes (MSG_WAITFORONE: then
-   * take whatever else is queued), for a thread that does nothing but serve this socket; 0 then
-   * means the socket was shut down (shutdownRead).
+   * queued). Other errors throw SysError. `wait` (a blocking socket, a thread that does nothing but
+   * serve it): block until a datagram comes (MSG_WAITFORONE: then take whatever else is queued); 0
+   * when the socket's SO_RCVTIMEO passed. After shutdownRead it returns at once (Linux delivers an
+   * empty datagram, or 0): the caller checks its own stop flag.
    */
   receive(fd: number, wait = false): number {
     if (this.ptr === undefined) throw new Error("DatagramBatch used after free()");
@@ -114,7 +116,7 @@ export class DatagramBatch {
       }
       const e = koffi.errno();
       if (e === EINTR) continue;
-      if (e === EAGAIN) return 0; // nothing queued, or (wait) the socket was shut down
+      if (e === EAGAIN) return 0; // nothing queued, or (wait) SO_RCVTIMEO passed
       throw new SysError("recvmmsg", e);
     }
   }
