@@ -3,8 +3,9 @@
 // transport-independent QueryHandler (handler.ts).
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
 import type { Logger } from "../../util/log.ts";
+import { close } from "../../util/sys/libc.ts";
 import type { RateLimiter } from "./access.ts";
-import type { QueryHandler } from "./handler.ts";
+import type { QueryHandler, ServerStats } from "./handler.ts";
 import { libcUdp, udpFd } from "./reuseport.ts";
 import type { TcpFront } from "./tcp.ts";
 import { UdpBatch } from "./udpbatch.ts";
@@ -25,7 +26,7 @@ export interface ServerOptions {
    */
   udpBatch: number;
   /**
-   * each UDP socket served by a thread of its own that waits in recvmmsg and answers cached
+   * the UDP sockets served by one thread that waits in recvmmsg (or poll) and answers cached
    * queries (udpthread.ts); the others come to this event loop. Needs udpBatch > 0.
    */
   udpThread: boolean;
@@ -41,7 +42,8 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
 export class Dns64Server {
   private readonly udp: UdpSocket[] = [];
   private batch: UdpBatch | undefined;
-  private readonly threads: UdpThread[] = [];
+  /** the receive thread of all UDP sockets (udpThread) */
+  private thread: UdpThread | undefined;
 
   constructor(
     private readonly handler: QueryHandler,
@@ -54,20 +56,24 @@ export class Dns64Server {
   ) {}
 
   async listen(addrs: readonly ListenAddress[]): Promise<void> {
-    for (const a of addrs) {
-      await this.listenUdp(a);
-      await this.tcp?.listen(a, this.log);
+    const setup = this.opts.udpThread && this.opts.udpBatch > 0 ? this.threadSetup : undefined;
+    // with the thread: every UDP socket first, then one thread for all of them
+    const fds: number[] = [];
+    try {
+      for (const a of addrs) {
+        if (setup) fds.push(udpFd(a.family, a.host, a.port, this.opts.reusePort, true));
+        else await this.listenUdp(a);
+        await this.tcp?.listen(a, this.log);
+      }
+    } catch (e) {
+      for (const fd of fds) close(fd);
+      throw e;
     }
+    if (setup && fds.length > 0)
+      this.thread = await UdpThread.start(fds, this.handler, setup, this.log, this.opts.udpBatch);
   }
 
   private async listenUdp(a: ListenAddress): Promise<void> {
-    if (this.opts.udpThread && this.opts.udpBatch > 0 && this.threadSetup) {
-      const fd = udpFd(a.family, a.host, a.port, this.opts.reusePort, true);
-      this.threads.push(
-        await UdpThread.start(fd, this.handler, this.threadSetup, this.log, this.opts.udpBatch),
-      );
-      return;
-    }
     const warn = (err: Error) =>
       this.log.warn({ err: err.message, listen: `${a.host}:${a.port}` }, "udp socket error");
     if (this.opts.udpBatch > 0 || this.opts.reusePort) {
@@ -120,17 +126,14 @@ export class Dns64Server {
     );
   }
 
-  /** The counters of the UDP threads, added up (ServerStats fields). */
-  threadStats(): Record<string, number> {
-    const total: Record<string, number> = {};
-    for (const t of this.threads)
-      for (const [k, v] of Object.entries(t.stats())) total[k] = (total[k] ?? 0) + v;
-    return total;
+  /** The counters of the UDP thread (ServerStats fields); none without one. */
+  threadStats(): Partial<ServerStats> {
+    return this.thread?.stats() ?? {};
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.stop()));
-    this.threads.length = 0;
+    await this.thread?.stop();
+    this.thread = undefined;
     for (const s of this.udp) s.close();
     this.udp.length = 0;
     this.batch?.close();

@@ -3,11 +3,10 @@
 // SO_REUSEPORT sockets shared with the main thread).
 
 import type { Dns64Assignment } from "../../planner/plan.ts";
-import { encodeAssignment } from "../../planner/wire.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Endpoint } from "../../util/net.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
-import { compilePref64, compilePrefix6 } from "./addressing.ts";
+import { compileConfig, type Dns64Policy } from "./addressing.ts";
 import { AnswerCache, type CacheLimits, DEFAULT_CACHE_LIMITS } from "./cache.ts";
 import { QueryHandler } from "./handler.ts";
 import { Resolver } from "./resolver.ts";
@@ -35,8 +34,8 @@ export interface Dns64Options {
    */
   workers?: number;
   /**
-   * false: UDP served by the event loop (dgram wake-ups, recvmmsg drains) instead of a thread per
-   * socket waiting in recvmmsg (udpthread.ts); default true
+   * false: UDP served by the event loop (dgram wake-ups, recvmmsg drains) instead of one thread for
+   * all of the stack's UDP sockets waiting in recvmmsg or poll (udpthread.ts); default true
    */
   udpThread?: boolean;
 }
@@ -44,13 +43,17 @@ export interface Dns64Options {
 /** Default per-client limit when the spec does not say. */
 export const DEFAULT_RATE_LIMIT = 1000;
 
-export function configOf(a: Dns64Assignment): Dns64Config {
+export function policyOf(a: Dns64Assignment): Dns64Policy {
   return {
-    prefix: compilePref64(a.prefix),
-    exclude: a.spec.exclude.map(compilePrefix6),
+    prefix: a.prefix,
+    exclude: a.spec.exclude,
     alwaysSynthesize: a.spec.alwaysSynthesize,
     forwardOnly: a.forwardOnly === true,
   };
+}
+
+export function configOf(a: Dns64Assignment): Dns64Config {
+  return compileConfig(policyOf(a));
 }
 
 export function endpoints(list: readonly Endpoint[]): ListenAddress[] {
@@ -96,7 +99,8 @@ export class Stack {
       { ...DEFAULT_SERVER_OPTIONS, udpThread: opts.udpThread ?? true, ...role },
       tcp,
       {
-        assignment: encodeAssignment(a),
+        policy: policyOf(a),
+        allowClients: a.spec.allowClients,
         rate: rateOf(a, opts),
         cache: { ...DEFAULT_CACHE_LIMITS, ...opts.cache },
         resolver,

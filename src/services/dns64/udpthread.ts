@@ -1,20 +1,25 @@
-// One UDP listen socket served by a thread of its own (recvthread.ts) instead of the event loop.
-// At a light load every query woke the event loop alone: epoll_pwait twice (Node measures the
-// loop's idle time), libuv's recvmsg and a second one that finds the socket empty, a Buffer, an
-// rinfo object and the callback into JavaScript, which made our CPU per cached query twice
-// Unbound's. The thread blocks in recvmmsg(2) and answers cached queries from a copy of the cache
-// with sendmmsg(2): two system calls per quiet query.
+// The UDP listen sockets of one serving stack served by one thread (recvthread.ts) instead of the
+// event loop. At a light load every query woke the event loop alone: epoll_pwait twice (Node
+// measures the loop's idle time), libuv's recvmsg and a second one that finds the socket empty, a
+// Buffer, an rinfo object and the callback into JavaScript, which made our CPU per cached query
+// twice Unbound's. The thread blocks in recvmmsg(2) (one socket) or poll(2) (several) and answers
+// cached queries from a copy of the cache with sendmmsg(2).
+//
+// One thread for all of a stack's sockets, not one per socket: a Node thread costs ~10 MiB of
+// memory however little it runs (its V8 isolate and Node environment), and a thread per socket
+// cost 28 MiB each (README.md, Speed: memory).
 //
 // This side, on the stack's event loop: the queries the thread cannot answer (they need the
 // resolver) come in one message per batch; each is answered through the QueryHandler (sent with
-// sendmmsg on the same socket, all of one event-loop turn at once), and the cache entry it was
-// answered from goes back to the thread, so that the next such query is the thread's.
+// sendmmsg on the socket it came in on, all of one event-loop turn at once), and the cache entry it
+// was answered from goes back to the thread, so that the next such query is the thread's.
 import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
-import type { WireAssignment } from "../../planner/wire.ts";
 import type { Logger } from "../../util/log.ts";
+import type { Prefix } from "../../util/net.ts";
 import { check, close, SOL_SOCKET, setsockopt } from "../../util/sys/libc.ts";
 import { DatagramBatch, shutdownRead, sockaddrText } from "../../util/sys/mmsg.ts";
 import { siblingModule, startWorker } from "../../util/worker.ts";
+import type { Dns64Policy } from "./addressing.ts";
 import type { CacheLimits } from "./cache.ts";
 import { newServerStats, type QueryHandler, queryCacheKey, type ServerStats } from "./handler.ts";
 import type { Reply } from "./reply.ts";
@@ -27,9 +32,18 @@ export const ENTRIES = 1;
 /** ServerStats fields, in the order of the shared stats array the thread writes after each batch */
 export const STAT_KEYS = Object.keys(newServerStats()) as (keyof ServerStats)[];
 
+/** A Prefix's fields (structured clone keeps them, not the class): the thread makes it again. */
+export type PrefixFields = Pick<Prefix, "family" | "network" | "length" | "text">;
+
+/**
+ * Plain data only: the thread imports what the hit path needs and nothing else (decoding an
+ * assignment would pull in zod and every API schema: ~6 MiB of the thread's heap).
+ */
 export interface RecvThreadData {
-  fd: number;
-  assignment: WireAssignment;
+  /** blocking UDP sockets, bound */
+  fds: number[];
+  policy: Dns64Policy;
+  allowClients: PrefixFields[];
   /** queries per second per client; 0 = unlimited */
   rate: number;
   slots: number;
@@ -39,18 +53,20 @@ export interface RecvThreadData {
   port: MessagePort;
 }
 
-/** thread → stack: queries for the resolver, each with its client's sockaddr */
+/** thread → stack: queries for the resolver, each with its client's sockaddr and its socket (index in fds) */
 export interface Misses {
   queries: Uint8Array[];
   names: Uint8Array[];
+  socks: number[];
 }
 
 /** stack → thread: [key, reply, its age in seconds, Date.now() when sent] */
 export type Entries = [string, Reply, number, number][];
 
-/** What the thread needs besides the socket. */
+/** What the thread needs besides the sockets. */
 export interface UdpThreadSetup {
-  assignment: WireAssignment;
+  policy: Dns64Policy;
+  allowClients: readonly PrefixFields[];
   rate: number;
   cache: CacheLimits;
   resolver: Resolver;
@@ -60,6 +76,12 @@ const threadUrl = siblingModule(import.meta.url, "./recvthread");
 /** SO_RCVTIMEO: the longest a thread stays in recvmmsg, should the process end without stop() */
 const SO_RCVTIMEO = 20;
 const WAKE_SECONDS = 1;
+/**
+ * The thread's young generation (MiB; V8's default lets it grow to 16 MiB per semi-space, most of
+ * which ends up resident): the hit path makes little garbage (a key string, the answer's bytes), so
+ * a small one is scavenged more often in shorter pauses (README.md, Speed: memory).
+ */
+const YOUNG_MB = 2;
 
 /** Threads still serving, shut down when the process exits without stopping them. */
 const live = new Set<UdpThread>();
@@ -69,7 +91,7 @@ export class UdpThread {
   private readonly control = new Int32Array(new SharedArrayBuffer(8));
   private readonly shared = new Float64Array(new SharedArrayBuffer(8 * STAT_KEYS.length));
   private readonly tx: DatagramBatch;
-  private readonly out: { bytes: Uint8Array; name: Uint8Array }[] = [];
+  private readonly out: { bytes: Uint8Array; name: Uint8Array; fd: number }[] = [];
   private entries: Entries = [];
   private flushScheduled = false;
   private closed = false;
@@ -77,7 +99,7 @@ export class UdpThread {
   private port: MessagePort | undefined;
 
   private constructor(
-    readonly fd: number,
+    readonly fds: readonly number[],
     private readonly handler: QueryHandler,
     private readonly setup: UdpThreadSetup,
     private readonly log: Logger,
@@ -86,15 +108,15 @@ export class UdpThread {
     this.tx = new DatagramBatch(slots, 4096);
   }
 
-  /** Starts the thread on `fd` (a blocking UDP socket, bound); it owns the fd from then on. */
+  /** Starts the thread on `fds` (blocking UDP sockets, bound); it owns them from then on. */
   static async start(
-    fd: number,
+    fds: readonly number[],
     handler: QueryHandler,
     setup: UdpThreadSetup,
     log: Logger,
     slots: number,
   ): Promise<UdpThread> {
-    const t = new UdpThread(fd, handler, setup, log, slots);
+    const t = new UdpThread(fds, handler, setup, log, slots);
     try {
       await t.run();
     } catch (e) {
@@ -107,13 +129,15 @@ export class UdpThread {
   private async run(): Promise<void> {
     const timeout = new Uint8Array(16); // struct timeval { tv_sec, tv_usec }
     new DataView(timeout.buffer).setBigInt64(0, BigInt(WAKE_SECONDS), true);
-    check(setsockopt(this.fd, SOL_SOCKET, SO_RCVTIMEO, timeout, 16), "setsockopt(SO_RCVTIMEO)");
+    for (const fd of this.fds)
+      check(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout, 16), "setsockopt(SO_RCVTIMEO)");
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     port1.on("message", (m: Misses) => this.onMisses(m));
     const data: RecvThreadData = {
-      fd: this.fd,
-      assignment: this.setup.assignment,
+      fds: [...this.fds],
+      policy: this.setup.policy,
+      allowClients: [...this.setup.allowClients],
       rate: this.setup.rate,
       slots: this.slots,
       cache: this.setup.cache,
@@ -121,7 +145,10 @@ export class UdpThread {
       stats: this.shared.buffer as SharedArrayBuffer,
       port: port2,
     };
-    const worker = startWorker(threadUrl, data, { transferList: [port2] });
+    const worker = startWorker(threadUrl, data, {
+      transferList: [port2],
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB },
+    });
     this.worker = worker;
     live.add(this);
     if (!exitHook) {
@@ -154,11 +181,12 @@ export class UdpThread {
     for (let i = 0; i < m.queries.length; i++) {
       const q = m.queries[i]!;
       const name = m.names[i]!;
+      const fd = this.fds[m.socks[i]!];
       const client = sockaddrText(name);
-      if (client === undefined) continue;
+      if (client === undefined || fd === undefined) continue;
       void this.handler.handle(q, client, false).then((bytes) => {
         if (!bytes || this.closed) return;
-        this.out.push({ bytes, name });
+        this.out.push({ bytes, name, fd });
         const key = queryCacheKey(q);
         const hit = key === undefined ? undefined : this.setup.resolver.peek(key);
         if (hit) this.entries.push([key!, hit.reply, hit.age, Date.now()]);
@@ -180,20 +208,25 @@ export class UdpThread {
     });
   }
 
-  /** This turn's answers in sendmmsg batches, and its cache entries to the thread in one message. */
+  /**
+   * This turn's answers in sendmmsg batches (one per run of answers on the same socket), and its
+   * cache entries to the thread in one message.
+   */
   private flush(): void {
     if (this.closed) return;
     const tx = this.tx;
     let n = 0;
+    let fd = -1;
     for (const o of this.out) {
-      if (tx.set(n, o.bytes, o.name)) n++;
-      else this.handler.stats.dropped++;
-      if (n === tx.slots) {
-        tx.send(this.fd, n);
+      if (n > 0 && (o.fd !== fd || n === tx.slots)) {
+        tx.send(fd, n);
         n = 0;
       }
+      fd = o.fd;
+      if (tx.set(n, o.bytes, o.name)) n++;
+      else this.handler.stats.dropped++;
     }
-    if (n > 0) tx.send(this.fd, n);
+    if (n > 0) tx.send(fd, n);
     this.out.length = 0;
     if (this.entries.length > 0) {
       this.port?.postMessage(this.entries);
@@ -202,10 +235,10 @@ export class UdpThread {
     }
   }
 
-  /** Tells the thread to end and wakes it. */
+  /** Tells the thread to end and wakes it (out of recvmmsg or poll: see shutdownRead). */
   private wake(): void {
     Atomics.store(this.control, STOP, 1);
-    shutdownRead(this.fd);
+    for (const fd of this.fds) shutdownRead(fd);
   }
 
   async stop(): Promise<void> {
@@ -222,6 +255,6 @@ export class UdpThread {
     }
     this.port?.close();
     this.tx.free();
-    close(this.fd);
+    for (const fd of this.fds) close(fd);
   }
 }

@@ -27,6 +27,11 @@ const sendmmsgRaw = lib.func("int sendmmsg(int fd, uintptr_t msgvec, unsigned in
 ) => number;
 
 const shutdownRaw = lib.func("int shutdown(int fd, int how)") as (fd: number, how: number) => number;
+const pollRaw = lib.func("int poll(uintptr_t fds, unsigned long nfds, int timeout)") as (
+  fds: number,
+  nfds: number,
+  timeout: number,
+) => number;
 
 /** recvmmsg(2): block for the first datagram only, then take what is queued. */
 export const MSG_WAITFORONE = 0x10000;
@@ -41,6 +46,57 @@ const SHUT_RD = 0;
  */
 export function shutdownRead(fd: number): void {
   shutdownRaw(fd, SHUT_RD);
+}
+
+/** poll(2) */
+const POLLIN = 0x1;
+/** sizeof(struct pollfd { int fd; short events; short revents; }) */
+const POLLFD = 8;
+
+/**
+ * poll(2) for readability over a fixed set of descriptors, the pollfd array in native memory (set
+ * up once: a wait allocates nothing). A socket after shutdownRead is readable (Linux
+ * datagram_poll: RCV_SHUTDOWN sets EPOLLIN), so shutdownRead wakes a thread waiting here too.
+ */
+export class PollSet {
+  private ptr: unknown;
+  private readonly view: DataView;
+  private readonly base: number;
+
+  constructor(readonly fds: readonly number[]) {
+    this.ptr = koffi.alloc("uint8_t", fds.length * POLLFD);
+    this.view = new DataView(koffi.view(this.ptr, fds.length * POLLFD));
+    this.base = Number(koffi.address(this.ptr));
+    fds.forEach((fd, i) => {
+      this.view.setInt32(i * POLLFD, fd, true);
+      this.view.setInt16(i * POLLFD + 4, POLLIN, true);
+    });
+  }
+
+  /**
+   * Blocks until a descriptor is readable, in error or hung up (its next receive tells which), or
+   * `timeoutMs` passed (-1: no limit): the number of such descriptors, 0 on timeout or a signal.
+   */
+  wait(timeoutMs: number): number {
+    if (this.ptr === undefined) throw new Error("PollSet used after free()");
+    const n = pollRaw(this.base, this.fds.length, timeoutMs);
+    if (n >= 0) return n;
+    const e = koffi.errno();
+    if (e === EINTR) return 0;
+    throw new SysError("poll", e);
+  }
+
+  /** After wait: whether descriptor i has something to report (revents ≠ 0). */
+  ready(i: number): boolean {
+    return this.view.getInt16(i * POLLFD + 6, true) !== 0;
+  }
+
+  free(): void {
+    if (this.ptr !== undefined) {
+      koffi.free(this.ptr);
+      this.ptr = undefined;
+    }
+  }
 }
 
 const HDR = 64;

@@ -21,13 +21,22 @@ const HOLD_MS = 2000;
 
 /** One query through this process's event loop (answered by whichever side can). */
 async function ask(port: number, name: string, id: number): Promise<ReturnType<typeof decode>> {
+  return (await askFrom(port, name, id)).answer;
+}
+
+/** The same, with the port the answer came from. */
+async function askFrom(
+  port: number,
+  name: string,
+  id: number,
+): Promise<{ answer: ReturnType<typeof decode>; from: number }> {
   const s = createSocket("udp4");
   try {
     return await new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no answer for ${name}`)), 3000);
-      s.on("message", (m) => {
+      s.on("message", (m, rinfo) => {
         clearTimeout(t);
-        resolve(decode(new Uint8Array(m)));
+        resolve({ answer: decode(new Uint8Array(m)), from: rinfo.port });
       });
       s.send(queryWire(name, "AAAA", { id }), port, "127.0.0.1");
     });
@@ -117,4 +126,39 @@ test("udp thread: cached answers need no event loop; a miss goes to the loop and
     },
   );
   await again.stop();
+});
+
+test("udp thread: one thread serves every listen socket; a miss is answered from the socket it came to", async (t) => {
+  if (!existsSync(DIG)) {
+    t.skip(`${DIG} is not installed (bind9-dnsutils)`);
+    return;
+  }
+  const base = portBase() + 26;
+  const up = await fakeUpstream(base);
+  const listen = [`127.0.0.1:${base + 1}`, `127.0.0.1:${base + 2}`];
+  const svc = await startDns64(loopbackAssignment(listen[0]!, `127.0.0.1:${base}`, { listen }, "thread2"), {
+    log,
+    stateDir: "/tmp",
+  });
+  try {
+    // misses on either socket: the event loop answers each from the socket it was asked on
+    for (const port of [base + 2, base + 1]) {
+      const { answer, from } = await askFrom(port, `p${port}.example`, port & 0xffff);
+      assert.equal(from, port, "answered from the socket asked");
+      assert.deepEqual(
+        answer.answers.map((r) => r.data),
+        ["64:ff9b::c000:201"],
+      );
+    }
+    // the entry of a miss on the second socket serves the first one too, with the loop held
+    const d = await digWhileHeld(base + 1, `p${base + 2}.example`);
+    assert.equal(d.answer, "64:ff9b::c000:201");
+    assert.ok(d.ms < HOLD_MS / 3, `answered while the event loop was held: dig waited ${d.ms} ms`);
+    const s = svc.stats();
+    assert.equal(s.cacheHits, 1, "a hit in the thread");
+    assert.equal(s.udpQueries, 3);
+  } finally {
+    await svc.stop();
+    await up.close();
+  }
 });
