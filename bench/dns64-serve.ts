@@ -6,25 +6,23 @@
 // with their pauses), then starts counting again.
 //   node --import tsx bench/dns64-serve.ts <workers> <port> <upstream host:port> <prefix>
 // BENCH_QUERIES_PER_PORT and BENCH_PORT_WINDOW_MS override the upstream source-port policy
-// (src/services/dns64/ports.ts; queriesPerPort 1: a fresh port per query).
+// (src/services/dns64/ports.ts; queriesPerPort 1: a fresh port per query). BENCH_UDP_THREAD=0 serves
+// UDP from the event loop (dgram wake-ups and recvmmsg drains) instead of the receive thread.
+// BENCH_SOCKETS=2 listens on [::1]:<port> too (dnsperf asks 127.0.0.1 only): the receive thread then
+// waits in poll(2) over both sockets, as it does with the usual IPv4 + IPv6 listen addresses.
 
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { startDns64 } from "../src/services/dns64/index.ts";
 import { createLogger } from "../src/util/log.ts";
-import { dns64Assignment } from "../test/support/assignments.ts";
+import { loopbackAssignment } from "../test/services/dns64/helpers.ts";
 
 const [workersText, portText, upstream, prefix] = process.argv.slice(2);
-const a = dns64Assignment(
-  {
-    listen: [`127.0.0.1:${portText}`],
-    prefix,
-    upstreams: [upstream],
-    alwaysSynthesize: false,
-    exclude: ["::ffff:0:0/96"],
-    allowClients: ["127.0.0.0/8"],
-    rateLimit: 0,
-    nodeSelector: {},
-  },
+const listen = [`127.0.0.1:${portText}`];
+if (process.env.BENCH_SOCKETS === "2") listen.push(`[::1]:${portText}`);
+const a = loopbackAssignment(
+  listen[0]!,
+  upstream!,
+  { prefix, listen, allowClients: ["127.0.0.0/8", "::1/128"] },
   "bench",
 );
 const svc = await startDns64(
@@ -32,6 +30,7 @@ const svc = await startDns64(
   { log: createLogger("dns64-bench", { level: "warn" }), stateDir: "/tmp" },
   {
     workers: Number(workersText ?? 1),
+    udpThread: process.env.BENCH_UDP_THREAD !== "0",
     upstream: {
       ...(process.env.BENCH_QUERIES_PER_PORT
         ? { queriesPerPort: Number(process.env.BENCH_QUERIES_PER_PORT) }

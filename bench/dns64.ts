@@ -69,6 +69,14 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // clock ticks (CLK_TCK 100 on Linux)
 }
 
+/** Resident memory of a process (MiB): now (VmRSS) and its peak (VmHWM), from /proc/PID/status. */
+function memoryMiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+  return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+}
+
 /** CPU time per uncached query (µs) at a fixed rate of `qps`, for the process `pid`. */
 async function cpuPerQuery(port: number, pid: number, file: string, qps: number): Promise<number> {
   const before = cpuSeconds(pid);
@@ -205,6 +213,8 @@ interface Row {
   uncachedLat: Perf;
   /** CPU µs per uncached query at CPU_QPS */
   cpuUs: number;
+  /** after all of its runs (caches full): MiB resident, and the peak */
+  memory: { rss: number; peak: number };
 }
 
 /** The fixed rate of the CPU-per-query runs: below saturation for both, at 1 and 2 threads. */
@@ -312,6 +322,7 @@ async function measurePair(
       uncached: median(uncached[i]!),
       uncachedLat,
       cpuUs,
+      memory: memoryMiB(t.pid),
     });
   }
   return rows;
@@ -460,6 +471,10 @@ async function main(): Promise<void> {
       `v6mostly scaling 1 → 2 workers: cached ${(o2.cached.qps / o1.cached.qps).toFixed(2)}x, uncached ${(o2.uncached.qps / o1.uncached.qps).toFixed(2)}x`,
     );
   if (o1) console.log(`response codes (v6mostly, 1 worker, cached): ${o1.cached.rcodes}`);
+  for (const r of rows)
+    console.log(
+      `memory after the runs, ${r.target} ${r.workers} worker(s)/thread(s): RSS ${fmt(r.memory.rss, 1)} MiB, peak ${fmt(r.memory.peak, 1)} MiB${r.target === "v6mostly" ? " (under tsx)" : ""}`,
+    );
   for (const [w, n] of perPort)
     console.log(`v6mostly upstream UDP queries per source port over the run, ${w} worker(s): ${fmt(n, 1)}`);
   for (const l of portPolicies) console.log(l);

@@ -2,7 +2,8 @@
 // RFC 6147 §5.1.4, and the reverse names (ip6.arpa / in-addr.arpa) of RFC 6147 §5.3.1.
 
 import { Rfc6052Prefix } from "../../datapath/siit/addr/rfc6052.ts";
-import type { Prefix } from "../../util/net.ts";
+import type { PrefixData } from "../../util/net.ts";
+import type { Dns64Config } from "./synth.ts";
 import { concat, lowerName, nameEquals, textToName } from "./wire.ts";
 
 export { Rfc6052Prefix };
@@ -17,8 +18,28 @@ function bigintToBytes(v: bigint): Uint8Array {
 }
 
 /** Compiles a PREF64 ("64:ff9b::/96", any RFC 6052 length) or throws with the reason. */
-export function compilePref64(p: Prefix): Rfc6052Prefix {
+export function compilePref64(p: PrefixData): Rfc6052Prefix {
   return new Rfc6052Prefix(bigintToBytes(p.network), p.length);
+}
+
+/**
+ * What a resolver's answers depend on besides its cache, as plain data (it crosses to the UDP
+ * receive thread by structured clone, which keeps a Prefix's fields but not its class).
+ */
+export interface Dns64Policy {
+  prefix: PrefixData;
+  exclude: readonly PrefixData[];
+  alwaysSynthesize: boolean;
+  forwardOnly: boolean;
+}
+
+export function compileConfig(p: Dns64Policy): Dns64Config {
+  return {
+    prefix: compilePref64(p.prefix),
+    exclude: p.exclude.map(compilePrefix6),
+    alwaysSynthesize: p.alwaysSynthesize,
+    forwardOnly: p.forwardOnly,
+  };
 }
 
 /** RFC 6052 §2.3: the IPv6 address embedding `v4` (4 bytes) under `prefix`. */
@@ -34,7 +55,7 @@ export interface Prefix6 {
   length: number;
 }
 
-export function compilePrefix6(p: Prefix): Prefix6 {
+export function compilePrefix6(p: PrefixData): Prefix6 {
   return { bytes: bigintToBytes(p.network), length: p.length };
 }
 

@@ -65,6 +65,12 @@ export class AnswerCache {
     return e;
   }
 
+  /** The live entry for `key`, if any, as it stands: not counted, not moved in the LRU order. */
+  peek(key: string, now: number): CacheEntry | undefined {
+    const e = this.map.get(key);
+    return e && now < e.expires ? e : undefined;
+  }
+
   set(key: string, reply: Reply, now: number): void {
     if (reply.ttl <= 0) return;
     const old = this.map.get(key);

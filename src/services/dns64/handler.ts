@@ -32,7 +32,7 @@ export interface ServerStats {
   truncated: number;
   cacheHits: number;
   errors: number;
-  /** UDP queries received by recvmmsg while draining a socket (udpbatch.ts), part of udpQueries */
+  /** UDP queries received by recvmmsg (the receive thread, or a drain in udpbatch.ts), part of udpQueries */
   udpBatched: number;
 }
 
@@ -51,6 +51,65 @@ export const newServerStats = (): ServerStats => ({
 });
 
 const keyScratch = Buffer.allocUnsafe(256 + 5);
+
+/** handleLocal: the answer needs the resolver (upstream work or its cache), which is elsewhere. */
+export const UPSTREAM = Symbol("upstream");
+
+/**
+ * The fast path's reading of a query (one uncompressed question, at most an EDNS(0) OPT, opcode
+ * QUERY, `flags` its header flags): writes the cache key into keyScratch and returns the end of the
+ * question, or -1 for anything else (the full path handles every other case). The key is
+ * keyScratch[0 .. qend - HEADER_LEN + 1): the name, type, class and the DO/CD byte.
+ */
+function fastQuestion(query: Uint8Array, flags: number): number {
+  const len = query.length;
+  if (flags & 0x7800 || readU16(query, 4) !== 1 || readU16(query, 6) !== 0 || readU16(query, 8) !== 0)
+    return -1;
+  const arcount = readU16(query, 10);
+  if (arcount > 1) return -1;
+  const key = keyScratch;
+  let pos = HEADER_LEN;
+  for (;;) {
+    if (pos >= len) return -1;
+    const l = query[pos]!;
+    if (l > 63 || pos - HEADER_LEN + l + 1 > 255) return -1;
+    key[pos - HEADER_LEN] = l;
+    pos++;
+    if (l === 0) break;
+    if (pos + l > len) return -1;
+    for (let i = 0; i < l; i++) {
+      const c = query[pos + i]!;
+      key[pos - HEADER_LEN + i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+    }
+    pos += l;
+  }
+  if (pos + 4 > len) return -1;
+  const qend = pos + 4;
+  let dnssecOk = false;
+  if (arcount === 1) {
+    // OPT: root owner, type 41, class = UDP size, TTL = ext-RCODE/version/flags, RDLENGTH
+    if (qend + 11 > len || query[qend] !== 0 || readU16(query, qend + 1) !== TYPE.OPT) return -1;
+    if (query[qend + 6] !== 0) return -1; // EDNS version > 0: BADVERS on the full path
+    if (qend + 11 + readU16(query, qend + 9) > len) return -1;
+    dnssecOk = (query[qend + 7]! & 0x80) !== 0;
+  }
+  keyTail(
+    key,
+    pos - HEADER_LEN,
+    readU16(query, pos),
+    readU16(query, pos + 2),
+    dnssecOk,
+    (flags & FLAG.CD) !== 0,
+  );
+  return qend;
+}
+
+/** The cache key of a query the fast path can read (cacheKey's form), or undefined. */
+export function queryCacheKey(query: Uint8Array): string | undefined {
+  if (query.length < HEADER_LEN) return undefined;
+  const qend = fastQuestion(query, readU16(query, 2));
+  return qend < 0 ? undefined : keyScratch.toString("latin1", 0, qend - HEADER_LEN + 1);
+}
 
 /** A header-only answer (QDCOUNT 0) for a query whose question could not be read. */
 function headerOnly(id: number, flags: number, rcode: number): Uint8Array {
@@ -99,12 +158,40 @@ export class QueryHandler {
     }
   }
 
+  /**
+   * What this thread can answer without the resolver (a thread with a copy of the cache,
+   * recvthread.ts): the checks, the errors and cached answers; UPSTREAM when the query needs the
+   * resolver. `query` is not kept.
+   */
+  handleLocal(query: Uint8Array, client: string): Uint8Array | undefined | typeof UPSTREAM {
+    try {
+      return this.handleUnsafe(query, client, false, false, true);
+    } catch {
+      this.stats.errors++;
+      return undefined;
+    }
+  }
+
+  private handleUnsafe(
+    query: Uint8Array,
+    client: string,
+    tcp: boolean,
+    borrowed: boolean,
+    local: true,
+  ): Uint8Array | undefined | typeof UPSTREAM;
+  private handleUnsafe(
+    query: Uint8Array,
+    client: string,
+    tcp: boolean,
+    borrowed?: boolean,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   private handleUnsafe(
     query: Uint8Array,
     client: string,
     tcp: boolean,
     borrowed = false,
-  ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    local = false,
+  ): Uint8Array | undefined | typeof UPSTREAM | Promise<Uint8Array | undefined> {
     if (query.length < HEADER_LEN) {
       this.stats.dropped++;
       return undefined;
@@ -169,6 +256,7 @@ export class QueryHandler {
       this.stats.notimp++;
       return render(errorReply(name, q.type, q.class, RCODE.NOTIMP), cq, 0, limit);
     }
+    if (local) return UPSTREAM;
     const dnssecOk = m.edns?.do ?? false;
     const cd = (flags & FLAG.CD) !== 0;
     return this.resolver
@@ -182,43 +270,16 @@ export class QueryHandler {
    * else returns undefined and takes the full path, which handles every error case.
    */
   private fromCache(query: Uint8Array, id: number, flags: number, tcp: boolean): Uint8Array | undefined {
-    const len = query.length;
-    if (flags & 0x7800 || readU16(query, 4) !== 1 || readU16(query, 6) !== 0 || readU16(query, 8) !== 0)
-      return undefined;
-    const arcount = readU16(query, 10);
-    if (arcount > 1) return undefined;
-    const key = keyScratch;
-    let pos = HEADER_LEN;
-    for (;;) {
-      if (pos >= len) return undefined;
-      const l = query[pos]!;
-      if (l > 63 || pos - HEADER_LEN + l + 1 > 255) return undefined;
-      key[pos - HEADER_LEN] = l;
-      pos++;
-      if (l === 0) break;
-      if (pos + l > len) return undefined;
-      for (let i = 0; i < l; i++) {
-        const c = query[pos + i]!;
-        key[pos - HEADER_LEN + i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-      }
-      pos += l;
-    }
-    if (pos + 4 > len) return undefined;
-    const qend = pos + 4;
-    const qtype = readU16(query, pos);
-    const qclass = readU16(query, pos + 2);
-    let edns: ClientQuery["edns"];
-    if (arcount === 1) {
-      // OPT: root owner, type 41, class = UDP size, TTL = ext-RCODE/version/flags, RDLENGTH
-      if (qend + 11 > len || query[qend] !== 0 || readU16(query, qend + 1) !== TYPE.OPT) return undefined;
-      if (query[qend + 6] !== 0) return undefined; // EDNS version > 0: BADVERS on the full path
-      if (qend + 11 + readU16(query, qend + 9) > len) return undefined;
-      edns = { udpSize: readU16(query, qend + 3), do: (query[qend + 7]! & 0x80) !== 0 };
-    }
-    const n = keyTail(key, qend - 4 - HEADER_LEN, qtype, qclass, edns?.do ?? false, (flags & FLAG.CD) !== 0);
-    const hit = this.resolver.cached(key.toString("latin1", 0, n));
+    const qend = fastQuestion(query, flags);
+    if (qend < 0) return undefined;
+    const hit = this.resolver.cached(keyScratch.toString("latin1", 0, qend - HEADER_LEN + 1));
     if (!hit) return undefined;
     this.stats.cacheHits++;
+    // fastQuestion checked the OPT record, if there is one
+    const edns: ClientQuery["edns"] =
+      readU16(query, 10) === 1
+        ? { udpSize: readU16(query, qend + 3), do: (query[qend + 7]! & 0x80) !== 0 }
+        : undefined;
     const cq: ClientQuery = { id, flags, question: query.subarray(HEADER_LEN, qend), edns };
     return this.out(render(hit.reply, cq, hit.age, tcp ? 65535 : udpLimit(cq)));
   }

@@ -1,5 +1,6 @@
 // The DNS64 service (RFC 6147, with RFC 8880 ipv4only.arpa) as the standalone `run` command and the
 // agent host it: startDns64(assignment, ctx, opts?) → { stop, update, stats }.
+import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import type { Dns64Assignment } from "../../planner/plan.ts";
 import { encodeAssignment } from "../../planner/wire.ts";
@@ -54,6 +55,11 @@ export async function startDns64(
   const log = ctx.log.child({ service: "dns64", resource: assignment.name });
   const cache = new AnswerCache({ ...DEFAULT_CACHE_LIMITS, ...opts.cache });
   const workers = Math.max(1, Math.floor(opts.workers ?? 1));
+  const cores = availableParallelism();
+  if (workers > 1 && cores < 3)
+    // src/services/dns64/README.md, Speed: one worker is already two busy threads (the receive
+    // thread and the event loop); on 2 cores a second worker measured slower, not faster
+    log.warn({ workers, cores }, "dns64: more than one worker below 3 cores was measured slower than one");
 
   const build = async (a: Dns64Assignment): Promise<{ main: Stack; extra: WorkerHandle[] }> => {
     const main = await Stack.start(a, opts, { reusePort: workers > 1, tcp: true }, log, cache);

@@ -83,6 +83,13 @@ export class Resolver {
     return e ? { reply: e.reply, age: now - e.stored } : undefined;
   }
 
+  /** The same without counting a hit or moving the entry (a copy for another thread's cache). */
+  peek(key: string): Answer | undefined {
+    const now = this.now();
+    const e = this.cache.peek(key, now);
+    return e ? { reply: e.reply, age: now - e.stored } : undefined;
+  }
+
   /** The answer to a client's question (`lowerName` is the case-folded wire name). */
   answer(
     lowerName: Uint8Array,

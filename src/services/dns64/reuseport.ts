@@ -44,18 +44,27 @@ export async function reusePortUdp(family: 4 | 6, host: string, port: number): P
   return (await libcUdp(family, host, port, true)).socket;
 }
 
-/** A non-blocking UDP socket descriptor bound to host:port (port 0: any free port). */
-export function udpFd(family: 4 | 6, host: string, port: number, reusePort: boolean): number {
+/**
+ * A non-blocking UDP socket descriptor bound to host:port (port 0: any free port); `blocking` for
+ * a thread that waits in recvmmsg on it (recvthread.ts).
+ */
+export function udpFd(
+  family: 4 | 6,
+  host: string,
+  port: number,
+  reusePort: boolean,
+  blocking = false,
+): number {
   const sa =
     family === 4 ? sockaddrIn(addressBytes(host, 4), port) : sockaddrIn6(addressBytes(host, 6), 0, port);
-  return udpFdAt(sa, reusePort);
+  return udpFdAt(sa, reusePort, blocking);
 }
 
 /** The same for a sockaddr_in / sockaddr_in6 already built (no address text to parse). */
-export function udpFdAt(sa: Uint8Array, reusePort: boolean): number {
+export function udpFdAt(sa: Uint8Array, reusePort: boolean, blocking = false): number {
   const v4 = sa[0] === AF_INET;
   const fd = check(
-    socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+    socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | (blocking ? 0 : SOCK_NONBLOCK) | SOCK_CLOEXEC, 0),
     "socket(SOCK_DGRAM)",
   );
   try {

@@ -3,11 +3,13 @@
 // transport-independent QueryHandler (handler.ts).
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
 import type { Logger } from "../../util/log.ts";
+import { close } from "../../util/sys/libc.ts";
 import type { RateLimiter } from "./access.ts";
-import type { QueryHandler } from "./handler.ts";
-import { libcUdp } from "./reuseport.ts";
+import type { QueryHandler, ServerStats } from "./handler.ts";
+import { libcUdp, udpFd } from "./reuseport.ts";
 import type { TcpFront } from "./tcp.ts";
 import { UdpBatch } from "./udpbatch.ts";
+import { UdpThread, type UdpThreadSetup } from "./udpthread.ts";
 
 export interface ListenAddress {
   family: 4 | 6;
@@ -23,17 +25,25 @@ export interface ServerOptions {
    * 0 = one datagram per event through dgram only
    */
   udpBatch: number;
+  /**
+   * the UDP sockets served by one thread that waits in recvmmsg (or poll) and answers cached
+   * queries (udpthread.ts); the others come to this event loop. Needs udpBatch > 0.
+   */
+  udpThread: boolean;
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   reusePort: false,
   udpBatch: 64,
+  udpThread: true,
 };
 
 /** The listening sockets of one resolver; `tcp` absent: UDP only (worker threads). */
 export class Dns64Server {
   private readonly udp: UdpSocket[] = [];
   private batch: UdpBatch | undefined;
+  /** the receive thread of all UDP sockets (udpThread) */
+  private thread: UdpThread | undefined;
 
   constructor(
     private readonly handler: QueryHandler,
@@ -41,13 +51,26 @@ export class Dns64Server {
     private readonly log: Logger,
     private readonly opts: ServerOptions,
     readonly tcp: TcpFront | undefined,
+    /** what a UDP thread needs (udpThread) */
+    private readonly threadSetup?: UdpThreadSetup,
   ) {}
 
   async listen(addrs: readonly ListenAddress[]): Promise<void> {
-    for (const a of addrs) {
-      await this.listenUdp(a);
-      await this.tcp?.listen(a, this.log);
+    const setup = this.opts.udpThread && this.opts.udpBatch > 0 ? this.threadSetup : undefined;
+    // with the thread: every UDP socket first, then one thread for all of them
+    const fds: number[] = [];
+    try {
+      for (const a of addrs) {
+        if (setup) fds.push(udpFd(a.family, a.host, a.port, this.opts.reusePort, true));
+        else await this.listenUdp(a);
+        await this.tcp?.listen(a, this.log);
+      }
+    } catch (e) {
+      for (const fd of fds) close(fd);
+      throw e;
     }
+    if (setup && fds.length > 0)
+      this.thread = await UdpThread.start(fds, this.handler, setup, this.log, this.opts.udpBatch);
   }
 
   private async listenUdp(a: ListenAddress): Promise<void> {
@@ -103,7 +126,14 @@ export class Dns64Server {
     );
   }
 
+  /** The counters of the UDP thread (ServerStats fields); none without one. */
+  threadStats(): Partial<ServerStats> {
+    return this.thread?.stats() ?? {};
+  }
+
   async close(): Promise<void> {
+    await this.thread?.stop();
+    this.thread = undefined;
     for (const s of this.udp) s.close();
     this.udp.length = 0;
     this.batch?.close();

@@ -6,7 +6,7 @@ import type { Dns64Assignment } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Endpoint } from "../../util/net.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
-import { compilePref64, compilePrefix6 } from "./addressing.ts";
+import { compileConfig, type Dns64Policy } from "./addressing.ts";
 import { AnswerCache, type CacheLimits, DEFAULT_CACHE_LIMITS } from "./cache.ts";
 import { QueryHandler } from "./handler.ts";
 import { Resolver } from "./resolver.ts";
@@ -33,18 +33,27 @@ export interface Dns64Options {
    * with its own SO_REUSEPORT socket per listen address and its own cache
    */
   workers?: number;
+  /**
+   * false: UDP served by the event loop (dgram wake-ups, recvmmsg drains) instead of one thread for
+   * all of the stack's UDP sockets waiting in recvmmsg or poll (udpthread.ts); default true
+   */
+  udpThread?: boolean;
 }
 
 /** Default per-client limit when the spec does not say. */
 export const DEFAULT_RATE_LIMIT = 1000;
 
-export function configOf(a: Dns64Assignment): Dns64Config {
+export function policyOf(a: Dns64Assignment): Dns64Policy {
   return {
-    prefix: compilePref64(a.prefix),
-    exclude: a.spec.exclude.map(compilePrefix6),
+    prefix: a.prefix,
+    exclude: a.spec.exclude,
     alwaysSynthesize: a.spec.alwaysSynthesize,
     forwardOnly: a.forwardOnly === true,
   };
+}
+
+export function configOf(a: Dns64Assignment): Dns64Config {
+  return compileConfig(policyOf(a));
 }
 
 export function endpoints(list: readonly Endpoint[]): ListenAddress[] {
@@ -83,7 +92,20 @@ export class Stack {
     const acl = new ClientAcl(a.spec.allowClients);
     const handler = new QueryHandler(resolver, acl);
     const tcp = role.tcp ? new TcpFront(handler, acl, { ...DEFAULT_TCP_OPTIONS, ...opts.tcp }) : undefined;
-    const srv = new Dns64Server(handler, limiter, log, { ...DEFAULT_SERVER_OPTIONS, ...role }, tcp);
+    const srv = new Dns64Server(
+      handler,
+      limiter,
+      log,
+      { ...DEFAULT_SERVER_OPTIONS, udpThread: opts.udpThread ?? true, ...role },
+      tcp,
+      {
+        policy: policyOf(a),
+        allowClients: a.spec.allowClients,
+        rate: rateOf(a, opts),
+        cache: { ...DEFAULT_CACHE_LIMITS, ...opts.cache },
+        resolver,
+      },
+    );
     try {
       await srv.listen(endpoints(a.spec.listen));
     } catch (e) {
@@ -105,8 +127,11 @@ export class Stack {
     const r = this.resolver.stats;
     const rejected = udp.stats.rejected;
     const ports = udp.portStats;
+    const thread = this.server.threadStats();
+    const handler: Record<string, number> = { ...this.handler.stats };
+    for (const [k, v] of Object.entries(thread)) handler[k] = (handler[k] ?? 0) + v;
     return {
-      ...this.handler.stats,
+      ...handler,
       ...this.server.tcp?.stats,
       tcpOpen: this.server.tcp?.open ?? 0,
       cacheEntries: this.cache.size,

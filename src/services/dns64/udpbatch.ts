@@ -28,6 +28,36 @@ interface Pending {
   name: Uint8Array;
 }
 
+/** Client address text by sockaddr (the ACL and the rate limit key on the text), memoized. */
+export class ClientNames {
+  private readonly v4 = new Map<number, string>();
+  private readonly v6 = new Map<string, string>();
+
+  /** The address text of a sockaddr_in/_in6; undefined for any other sender. */
+  of(name: Uint8Array): string | undefined {
+    if (name.length >= 8 && name[0] === 2 && name[1] === 0) {
+      const k = ((name[4]! << 24) | (name[5]! << 16) | (name[6]! << 8) | name[7]!) >>> 0;
+      let t = this.v4.get(k);
+      if (t === undefined) {
+        t = sockaddrText(name)!;
+        if (this.v4.size >= MEMO_MAX) this.v4.clear();
+        this.v4.set(k, t);
+      }
+      return t;
+    }
+    if (name.length < 24) return undefined;
+    const k = String.fromCharCode(...name.subarray(8, 24));
+    let t = this.v6.get(k);
+    if (t === undefined) {
+      t = sockaddrText(name);
+      if (t === undefined) return undefined;
+      if (this.v6.size >= MEMO_MAX) this.v6.clear();
+      this.v6.set(k, t);
+    }
+    return t;
+  }
+}
+
 /** Receive rounds per wake-up at most, so that one busy socket cannot starve the event loop. */
 const MAX_ROUNDS = 8;
 const MEMO_MAX = 10_000;
@@ -36,9 +66,7 @@ const MEMO_MAX = 10_000;
 export class UdpBatch {
   private readonly rx: DatagramBatch;
   private readonly tx: DatagramBatch;
-  /** client address text by sockaddr address bytes (the ACL and the rate limit key on the text) */
-  private readonly v4 = new Map<number, string>();
-  private readonly v6 = new Map<string, string>();
+  private readonly clients = new ClientNames();
   /** sockaddr (port to fill in) by address text, for the datagram dgram delivered */
   private readonly addrs = new Map<string, Uint8Array>();
   /** the event loop's idle time (ms) when the previous datagram was delivered (see onMessage) */
@@ -135,7 +163,7 @@ export class UdpBatch {
       for (let i = 0; i < n; i++) {
         stats.udpQueries++;
         const name = rx.name(i);
-        const client = this.clientOf(name);
+        const client = this.clients.of(name);
         if (client === undefined || rx.truncated(i)) {
           // not an IP sender, or a datagram longer than any query we answer (4096 bytes)
           stats.dropped++;
@@ -230,29 +258,6 @@ export class UdpBatch {
       }
       if (out > 0) tx.send(l.fd, out);
     }
-  }
-
-  private clientOf(name: Uint8Array): string | undefined {
-    if (name.length >= 8 && name[0] === 2 && name[1] === 0) {
-      const k = ((name[4]! << 24) | (name[5]! << 16) | (name[6]! << 8) | name[7]!) >>> 0;
-      let t = this.v4.get(k);
-      if (t === undefined) {
-        t = sockaddrText(name)!;
-        if (this.v4.size >= MEMO_MAX) this.v4.clear();
-        this.v4.set(k, t);
-      }
-      return t;
-    }
-    if (name.length < 24) return undefined;
-    const k = String.fromCharCode(...name.subarray(8, 24));
-    let t = this.v6.get(k);
-    if (t === undefined) {
-      t = sockaddrText(name);
-      if (t === undefined) return undefined;
-      if (this.v6.size >= MEMO_MAX) this.v6.clear();
-      this.v6.set(k, t);
-    }
-    return t;
   }
 
   /** After the sockets are closed: frees the native buffers. */

@@ -26,6 +26,79 @@ const sendmmsgRaw = lib.func("int sendmmsg(int fd, uintptr_t msgvec, unsigned in
   flags: number,
 ) => number;
 
+const shutdownRaw = lib.func("int shutdown(int fd, int how)") as (fd: number, how: number) => number;
+const pollRaw = lib.func("int poll(uintptr_t fds, unsigned long nfds, int timeout)") as (
+  fds: number,
+  nfds: number,
+  timeout: number,
+) => number;
+
+/** recvmmsg(2): block for the first datagram only, then take what is queued. */
+export const MSG_WAITFORONE = 0x10000;
+/** shutdown(2) */
+const SHUT_RD = 0;
+
+/**
+ * Wakes a thread blocked in `DatagramBatch.receive(fd, true)` on this socket: Linux sets
+ * RCV_SHUTDOWN and wakes the socket's readers even on an unconnected UDP socket (the call itself
+ * reports ENOTCONN there, which is ignored); from then on every receive returns at once.
+ * shutdown(2); Linux net/ipv4/af_inet.c inet_shutdown.
+ */
+export function shutdownRead(fd: number): void {
+  shutdownRaw(fd, SHUT_RD);
+}
+
+/** poll(2) */
+const POLLIN = 0x1;
+/** sizeof(struct pollfd { int fd; short events; short revents; }) */
+const POLLFD = 8;
+
+/**
+ * poll(2) for readability over a fixed set of descriptors, the pollfd array in native memory (set
+ * up once: a wait allocates nothing). A socket after shutdownRead is readable (Linux
+ * datagram_poll: RCV_SHUTDOWN sets EPOLLIN), so shutdownRead wakes a thread waiting here too.
+ */
+export class PollSet {
+  private ptr: unknown;
+  private readonly view: DataView;
+  private readonly base: number;
+
+  constructor(readonly fds: readonly number[]) {
+    this.ptr = koffi.alloc("uint8_t", fds.length * POLLFD);
+    this.view = new DataView(koffi.view(this.ptr, fds.length * POLLFD));
+    this.base = Number(koffi.address(this.ptr));
+    fds.forEach((fd, i) => {
+      this.view.setInt32(i * POLLFD, fd, true);
+      this.view.setInt16(i * POLLFD + 4, POLLIN, true);
+    });
+  }
+
+  /**
+   * Blocks until a descriptor is readable, in error or hung up (its next receive tells which), or
+   * `timeoutMs` passed (-1: no limit): the number of such descriptors, 0 on timeout or a signal.
+   */
+  wait(timeoutMs: number): number {
+    if (this.ptr === undefined) throw new Error("PollSet used after free()");
+    const n = pollRaw(this.base, this.fds.length, timeoutMs);
+    if (n >= 0) return n;
+    const e = koffi.errno();
+    if (e === EINTR) return 0;
+    throw new SysError("poll", e);
+  }
+
+  /** After wait: whether descriptor i has something to report (revents ≠ 0). */
+  ready(i: number): boolean {
+    return this.view.getInt16(i * POLLFD + 6, true) !== 0;
+  }
+
+  free(): void {
+    if (this.ptr !== undefined) {
+      koffi.free(this.ptr);
+      this.ptr = undefined;
+    }
+  }
+}
+
 const HDR = 64;
 const IOV = 16;
 const NAME = 32;
@@ -72,9 +145,12 @@ export class DatagramBatch {
 
   /**
    * One non-blocking recvmmsg into every slot: the number of datagrams received (0 when nothing is
-   * queued). Other errors throw SysError.
+   * queued). Other errors throw SysError. `wait` (a blocking socket, a thread that does nothing but
+   * serve it): block until a datagram comes (MSG_WAITFORONE: then take whatever else is queued); 0
+   * when the socket's SO_RCVTIMEO passed. After shutdownRead it returns at once (Linux delivers an
+   * empty datagram, or 0): the caller checks its own stop flag.
    */
-  receive(fd: number): number {
+  receive(fd: number, wait = false): number {
     if (this.ptr === undefined) throw new Error("DatagramBatch used after free()");
     // Only the slots written since the last reset need it: the kernel writes msg_namelen, msg_flags
     // and msg_len of the datagrams it delivers, set() the lengths of the slots it fills. An empty
@@ -89,14 +165,14 @@ export class DatagramBatch {
     }
     this.dirty = 0;
     for (;;) {
-      const n = recvmmsgRaw(fd, this.base, this.slots, MSG_DONTWAIT, 0);
+      const n = recvmmsgRaw(fd, this.base, this.slots, wait ? MSG_WAITFORONE : MSG_DONTWAIT, 0);
       if (n >= 0) {
         this.dirty = n;
         return n;
       }
       const e = koffi.errno();
       if (e === EINTR) continue;
-      if (e === EAGAIN) return 0;
+      if (e === EAGAIN) return 0; // nothing queued, or (wait) SO_RCVTIMEO passed
       throw new SysError("recvmmsg", e);
     }
   }

@@ -7,8 +7,8 @@ import dnsPacket from "dns-packet";
 import fc from "fast-check";
 import { ClientAcl, RateLimiter } from "../../../src/services/dns64/access.ts";
 import { compilePrefix6 } from "../../../src/services/dns64/addressing.ts";
-import { AnswerCache } from "../../../src/services/dns64/cache.ts";
-import { QueryHandler } from "../../../src/services/dns64/handler.ts";
+import { AnswerCache, cacheKey } from "../../../src/services/dns64/cache.ts";
+import { QueryHandler, queryCacheKey, UPSTREAM } from "../../../src/services/dns64/handler.ts";
 import { type Fetcher, Resolver } from "../../../src/services/dns64/resolver.ts";
 import type { UpstreamAnswer, UpstreamQuestion } from "../../../src/services/dns64/upstream.ts";
 import { nameToText, parseMessage } from "../../../src/services/dns64/wire.ts";
@@ -256,6 +256,58 @@ test("fuzz: any bytes from an allowed client → nothing or a well-formed answer
         assert.equal(m.id, (bytes[0]! << 8) | bytes[1]!);
         assert.ok(m.flags & 0x8000, "QR set");
         assert.ok(r.length <= 1232);
+      },
+    ),
+    { numRuns: 1500 },
+  );
+  assert.equal(handler.stats.errors, 0, "no exception reached the handler's boundary");
+});
+
+test("handleLocal (the receive thread): cached answers as handle() gives them, UPSTREAM for the resolver, errors locally; fuzzed", async () => {
+  const { handler, up } = setup();
+  const warm = queryWire("a-only.example", "AAAA", { id: 5 });
+  const full = await ask(handler, warm);
+  const asked = up.asked.length;
+  // the same question in another case and ID: answered here, byte for byte as handle() does
+  const q = queryWire("A-ONLY.example", "AAAA", { id: 6 });
+  const local = handler.handleLocal(q, "127.0.0.1");
+  assert.ok(local instanceof Uint8Array, "a cached question is answered without the resolver");
+  assert.deepEqual(local, await ask(handler, q));
+  assert.equal(local.length, full.length);
+  assert.equal(handler.handleLocal(queryWire("fresh.example", "AAAA"), "127.0.0.1"), UPSTREAM);
+  assert.equal(up.asked.length, asked, "handleLocal never asks upstream");
+  const refused = handler.handleLocal(q, "192.0.2.9");
+  assert.ok(refused instanceof Uint8Array && (refused[3]! & 0x0f) === 5, "REFUSED outside allowClients");
+  const two = q.slice();
+  two[5] = 2;
+  const formerr = handler.handleLocal(two, "127.0.0.1");
+  assert.ok(formerr instanceof Uint8Array && (formerr[3]! & 0x0f) === 1, "FORMERR");
+  // the key the event loop sends an entry back under is the resolver's key for that question
+  assert.equal(
+    queryCacheKey(q),
+    cacheKey(new TextEncoder().encode("\x06a-only\x07example\x00"), 28, 1, false, false),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc
+          .array(fc.tuple(fc.nat(warm.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 })
+          .map((edits) => {
+            const b = warm.slice();
+            for (const [i, v] of edits) b[i] = v;
+            return b;
+          }),
+      ),
+      async (bytes) => {
+        queryCacheKey(bytes);
+        const r = handler.handleLocal(bytes, "127.0.0.1");
+        if (r === undefined || r === UPSTREAM) return;
+        const m = parseMessage(r);
+        assert.ok(m, "our answer parses");
+        assert.equal(m.id, (bytes[0]! << 8) | bytes[1]!);
+        assert.ok(m.flags & 0x8000, "QR set");
+        assert.deepEqual(r, await handler.handle(bytes, "127.0.0.1", false), "as handle() answers");
       },
     ),
     { numRuns: 1500 },

@@ -2,11 +2,13 @@
 // resolver's Replies, and answers decoded back with dns-packet for the assertions.
 
 import dnsPacket from "dns-packet";
+import type { Dns64Assignment } from "../../../src/planner/plan.ts";
 import { compilePref64, compilePrefix6 } from "../../../src/services/dns64/addressing.ts";
 import { type Reply, replyFromUpstream } from "../../../src/services/dns64/reply.ts";
 import type { Dns64Config } from "../../../src/services/dns64/synth.ts";
 import { parseMessage } from "../../../src/services/dns64/wire.ts";
 import { prefixOf } from "../../../src/util/net.ts";
+import { dns64Assignment } from "../../support/assignments.ts";
 
 export type Packet = dnsPacket.Packet;
 export type Answer = dnsPacket.Answer;
@@ -170,4 +172,27 @@ export function expand6(ip: string): string {
   const t = tail !== undefined ? (tail ? tail.split(":") : []) : [];
   const fill = tail !== undefined ? new Array(8 - h.length - t.length).fill("0") : [];
   return [...h, ...fill, ...t].map((g) => Number.parseInt(g, 16).toString(16)).join(":");
+}
+
+/** A resolver on 127.0.0.1 for loopback tests: PREF64 64:ff9b::/96, one upstream, no rate limit. */
+export function loopbackAssignment(
+  listen: string,
+  upstream: string,
+  extra: Record<string, unknown> = {},
+  name = "batch",
+): Dns64Assignment {
+  return dns64Assignment(
+    {
+      listen: [listen],
+      prefix: "64:ff9b::/96",
+      upstreams: [upstream],
+      alwaysSynthesize: false,
+      exclude: ["::ffff:0:0/96"],
+      allowClients: ["127.0.0.0/8"],
+      rateLimit: 0,
+      nodeSelector: {},
+      ...extra,
+    },
+    name,
+  );
 }

@@ -6,15 +6,13 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { test } from "node:test";
 import fc from "fast-check";
-import type { Dns64Assignment } from "../../../src/planner/plan.ts";
 import { startDns64 } from "../../../src/services/dns64/index.ts";
 import { udpFd } from "../../../src/services/dns64/reuseport.ts";
 import { createLogger } from "../../../src/util/log.ts";
 import { parseAddress } from "../../../src/util/net.ts";
 import { close } from "../../../src/util/sys/libc.ts";
 import { DatagramBatch, sockaddrPort, sockaddrText } from "../../../src/util/sys/mmsg.ts";
-import { dns64Assignment } from "../../support/assignments.ts";
-import { decode, queryWire } from "./helpers.ts";
+import { decode, loopbackAssignment, queryWire } from "./helpers.ts";
 import { portBase } from "./lab.ts";
 import { fakeUpstream } from "./upstream.ts";
 
@@ -138,23 +136,6 @@ test("DatagramBatch: a slot reused for sending, or by a smaller datagram or addr
   assert.equal(batch.name(0).length, 28);
 });
 
-function assignment(listen: string, upstream: string, extra: Record<string, unknown> = {}): Dns64Assignment {
-  return dns64Assignment(
-    {
-      listen: [listen],
-      prefix: "64:ff9b::/96",
-      upstreams: [upstream],
-      alwaysSynthesize: false,
-      exclude: ["::ffff:0:0/96"],
-      allowClients: ["127.0.0.0/8"],
-      rateLimit: 0,
-      nodeSelector: {},
-      ...extra,
-    },
-    "batch",
-  );
-}
-
 /**
  * Sends every datagram in one synchronous loop (the server, in this process, cannot run meanwhile,
  * so they queue on its socket), then collects answers until `expect` arrived or `ms` passed.
@@ -186,7 +167,7 @@ const mixed = (name: string, i: number) =>
 test("udp batch: a burst of cached and uncached queries, each answered with its ID, question case and answer", async () => {
   const base = portBase() + 20;
   const up = await fakeUpstream(base);
-  const svc = await startDns64(assignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`), {
+  const svc = await startDns64(loopbackAssignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`), {
     log,
     stateDir: "/tmp",
   });
@@ -254,7 +235,7 @@ test("udp batch: the ACL, the rate limit and FORMERR apply to drained datagrams 
 async function aclRateFormerr(base: number, up: { seen: { udp: number } }): Promise<void> {
   // 127.0.0.1 is not allowed: every query of the burst is REFUSED, nothing goes upstream
   const refusing = await startDns64(
-    assignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`, { allowClients: ["192.0.2.0/24"] }),
+    loopbackAssignment(`127.0.0.1:${base + 1}`, `127.0.0.1:${base}`, { allowClients: ["192.0.2.0/24"] }),
     { log, stateDir: "/tmp" },
   );
   try {
@@ -270,7 +251,7 @@ async function aclRateFormerr(base: number, up: { seen: { udp: number } }): Prom
     await refusing.stop();
   }
   const limited = await startDns64(
-    assignment(`127.0.0.1:${base + 2}`, `127.0.0.1:${base}`, { rateLimit: 5 }),
+    loopbackAssignment(`127.0.0.1:${base + 2}`, `127.0.0.1:${base}`, { rateLimit: 5 }),
     { log, stateDir: "/tmp" },
   );
   try {
@@ -285,7 +266,7 @@ async function aclRateFormerr(base: number, up: { seen: { udp: number } }): Prom
   } finally {
     await limited.stop();
   }
-  const plain = await startDns64(assignment(`127.0.0.1:${base + 2}`, `127.0.0.1:${base}`), {
+  const plain = await startDns64(loopbackAssignment(`127.0.0.1:${base + 2}`, `127.0.0.1:${base}`), {
     log,
     stateDir: "/tmp",
   });

@@ -1,0 +1,134 @@
+// The thread that does nothing but serve the UDP sockets of one stack from a copy of the cache
+// (udpthread.ts starts it). It waits itself: in recvmmsg(2) when there is one socket (MSG_WAITFORONE
+// on a blocking socket), in poll(2) when there are several, then recvmmsg on each readable one. It
+// answers what it can without the resolver (the rate limit, the ACL, FORMERR and the other errors,
+// cached answers) and sends the answers with one sendmmsg(2) per socket; the queries that need the
+// resolver go to the event-loop thread of the stack in one message per wake-up, which answers them
+// on the same socket and sends back the cache entry it answered from. A quiet query costs two
+// system calls (three with several sockets: the poll) and one wake-up.
+//
+// It imports only the hit path (no assignment decoder, hence no zod and no API schema): each module
+// here costs memory in every such thread (README.md, Speed: memory).
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { Prefix } from "../../util/net.ts";
+import { DatagramBatch, PollSet } from "../../util/sys/mmsg.ts";
+import { ClientAcl, RateLimiter } from "./access.ts";
+import { compileConfig } from "./addressing.ts";
+import { AnswerCache } from "./cache.ts";
+import { newServerStats, QueryHandler, UPSTREAM } from "./handler.ts";
+import { monotonicSeconds, Resolver } from "./resolver.ts";
+import { ClientNames } from "./udpbatch.ts";
+import { ENTRIES, type Entries, type Misses, type RecvThreadData, STAT_KEYS, STOP } from "./udpthread.ts";
+
+const SWEEP_MS = 60_000;
+/** poll's longest wait (ms), should the process end without stop() (SO_RCVTIMEO bounds recvmmsg's) */
+const WAKE_MS = 1000;
+
+function serve(d: RecvThreadData): void {
+  const cache = new AnswerCache(d.cache);
+  // answers from the cache only: handleLocal never asks the resolver's fetcher
+  const resolver = new Resolver(
+    compileConfig(d.policy),
+    { query: () => Promise.reject(new Error("no upstream here")) },
+    cache,
+  );
+  const acl = new ClientAcl(d.allowClients.map((p) => new Prefix(p.family, p.network, p.length, p.text)));
+  const handler = new QueryHandler(resolver, acl, newServerStats());
+  const limiter = new RateLimiter(d.rate);
+  const clients = new ClientNames();
+  const control = new Int32Array(d.control);
+  const shared = new Float64Array(d.stats);
+  const fds = d.fds;
+  const poll = fds.length > 1 ? new PollSet(fds) : undefined;
+  const rx = new DatagramBatch(d.slots, 4096);
+  const tx = new DatagramBatch(d.slots, 4096);
+  const stats = handler.stats;
+  let entriesSeen = 0;
+  let nextSweep = Date.now() + SWEEP_MS;
+  let misses: Misses | undefined;
+
+  /** rx.receive, counting a failure as an error (the socket is served again on the next wake-up) */
+  const receive = (fd: number, wait: boolean): number => {
+    try {
+      return rx.receive(fd, wait);
+    } catch {
+      stats.errors++;
+      return 0;
+    }
+  };
+
+  /** Answers the n datagrams in rx, which came in on socket s. */
+  const answer = (s: number, n: number, now: number): void => {
+    let out = 0;
+    for (let i = 0; i < n; i++) {
+      stats.udpQueries++;
+      const name = rx.name(i);
+      const client = clients.of(name);
+      if (client === undefined || rx.truncated(i)) {
+        stats.dropped++;
+        continue;
+      }
+      if (!limiter.take(client, now)) {
+        stats.rateLimited++;
+        continue;
+      }
+      const r = handler.handleLocal(rx.data(i), client);
+      if (r === undefined) continue;
+      if (r === UPSTREAM) {
+        misses ??= { queries: [], names: [], socks: [] };
+        misses.queries.push(rx.data(i).slice());
+        misses.names.push(name.slice());
+        misses.socks.push(s);
+      } else if (tx.set(out, r, name)) out++;
+      else stats.dropped++; // longer than a slot: no UDP answer is (udpLimit caps them at 1232)
+    }
+    stats.udpBatched += n;
+    // before the answers go out: whoever got one reads figures that count it
+    for (let k = 0; k < STAT_KEYS.length; k++) shared[k] = stats[STAT_KEYS[k]!];
+    if (out > 0) tx.send(fds[s]!, out);
+  };
+
+  parentPort?.postMessage("ready");
+  try {
+    for (;;) {
+      // one socket: recvmmsg is the wait; several: poll, then recvmmsg on each readable one
+      let first = 0;
+      if (poll) {
+        try {
+          poll.wait(WAKE_MS);
+        } catch {
+          stats.errors++;
+        }
+      } else first = receive(fds[0]!, true);
+      if (Atomics.load(control, STOP) !== 0) break;
+      const posted = Atomics.load(control, ENTRIES);
+      if (posted !== entriesSeen) {
+        entriesSeen = posted;
+        for (let m = receiveMessageOnPort(d.port); m; m = receiveMessageOnPort(d.port)) {
+          const now = monotonicSeconds();
+          const wall = Date.now();
+          for (const [key, reply, age, sent] of m.message as Entries)
+            cache.set(key, reply, now - age - Math.floor((wall - sent) / 1000));
+        }
+      }
+      const now = Date.now();
+      if (now >= nextSweep) {
+        limiter.sweep(now);
+        nextSweep = now + SWEEP_MS;
+      }
+      if (!poll) answer(0, first, now);
+      else for (let s = 0; s < fds.length; s++) if (poll.ready(s)) answer(s, receive(fds[s]!, false), now);
+      if (misses) {
+        d.port.postMessage(misses);
+        misses = undefined;
+      }
+    }
+  } finally {
+    rx.free();
+    tx.free();
+    poll?.free();
+    d.port.close();
+  }
+}
+
+serve(workerData as RecvThreadData);
