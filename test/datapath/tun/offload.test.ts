@@ -119,6 +119,11 @@ function wrapSiit(t: SiitTranslator): Xl {
     },
   };
 }
+/** A stateful translator whose IPv4 IDs count 1, 2, 3, ... (two of them translate the same packets alike). */
+function natWithIds(): Xl {
+  let id = 0;
+  return wrapNat(new Nat64Translator(nat64Cfg({ nextIpv4Id: () => (id = (id + 1) & 0xffff) })));
+}
 function wrapNat(t: Nat64Translator): Xl {
   return {
     get siit() {
@@ -773,12 +778,8 @@ describe("segmentation offload (gsoSize): whole super-packet == its segments one
   });
 
   it("NAT64 6→4 and 4→6 (DF) on an established session", () => {
-    const mk = () => {
-      let id = 0;
-      return wrapNat(new Nat64Translator(nat64Cfg({ nextIpv4Id: () => (id = (id + 1) & 0xffff) })));
-    };
-    const whole = mk();
-    const single = mk();
+    const whole = natWithIds();
+    const single = natWithIds();
     let k = 0;
     fc.assert(
       fc.property(gsoSpec, fc.boolean(), (s, six) => {
@@ -1326,12 +1327,8 @@ describe("UDP segmentation offload (gsoSize, UDP): whole super-packet == its dat
   });
 
   it("NAT64 6→4 and 4→6, on the session the first super-packet opened", () => {
-    const mk = () => {
-      let id = 0;
-      return wrapNat(new Nat64Translator(nat64Cfg({ nextIpv4Id: () => (id = (id + 1) & 0xffff) })));
-    };
-    const whole = mk();
-    const single = mk();
+    const whole = natWithIds();
+    const single = natWithIds();
     let k = 0;
     fc.assert(
       fc.property(usoSpec, (s) => {
