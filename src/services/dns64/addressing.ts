@@ -3,7 +3,6 @@
 
 import { Rfc6052Prefix } from "../../datapath/siit/addr/rfc6052.ts";
 import type { PrefixData } from "../../util/net.ts";
-import type { Dns64Config } from "./synth.ts";
 import { concat, lowerName, nameEquals, textToName } from "./wire.ts";
 
 export { Rfc6052Prefix };
@@ -20,26 +19,6 @@ function bigintToBytes(v: bigint): Uint8Array {
 /** Compiles a PREF64 ("64:ff9b::/96", any RFC 6052 length) or throws with the reason. */
 export function compilePref64(p: PrefixData): Rfc6052Prefix {
   return new Rfc6052Prefix(bigintToBytes(p.network), p.length);
-}
-
-/**
- * What a resolver's answers depend on besides its cache, as plain data (it crosses to the UDP
- * receive thread by structured clone, which keeps a Prefix's fields but not its class).
- */
-export interface Dns64Policy {
-  prefix: PrefixData;
-  exclude: readonly PrefixData[];
-  alwaysSynthesize: boolean;
-  forwardOnly: boolean;
-}
-
-export function compileConfig(p: Dns64Policy): Dns64Config {
-  return {
-    prefix: compilePref64(p.prefix),
-    exclude: p.exclude.map(compilePrefix6),
-    alwaysSynthesize: p.alwaysSynthesize,
-    forwardOnly: p.forwardOnly,
-  };
 }
 
 /** RFC 6052 §2.3: the IPv6 address embedding `v4` (4 bytes) under `prefix`. */

@@ -13,10 +13,10 @@ import { parentPort, receiveMessageOnPort, workerData } from "node:worker_thread
 import { Prefix } from "../../util/net.ts";
 import { DatagramBatch, PollSet } from "../../util/sys/mmsg.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
-import { compileConfig } from "./addressing.ts";
 import { AnswerCache } from "./cache.ts";
 import { newServerStats, QueryHandler, UPSTREAM } from "./handler.ts";
 import { monotonicSeconds, Resolver } from "./resolver.ts";
+import { compileConfig } from "./synth.ts";
 import { ClientNames } from "./udpbatch.ts";
 import { ENTRIES, type Entries, type Misses, type RecvThreadData, STAT_KEYS, STOP } from "./udpthread.ts";
 

@@ -6,12 +6,12 @@ import type { Dns64Assignment } from "../../planner/plan.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Endpoint } from "../../util/net.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
-import { compileConfig, type Dns64Policy } from "./addressing.ts";
 import { AnswerCache, type CacheLimits, DEFAULT_CACHE_LIMITS } from "./cache.ts";
 import { QueryHandler } from "./handler.ts";
 import { Resolver } from "./resolver.ts";
 import { DEFAULT_SERVER_OPTIONS, Dns64Server, type ListenAddress, type ServerOptions } from "./server.ts";
 import type { Dns64Config } from "./synth.ts";
+import { compileConfig, type Dns64Policy } from "./synth.ts";
 import { DEFAULT_TCP_OPTIONS, TcpFront, type TcpOptions } from "./tcp.ts";
 import {
   DEFAULT_UPSTREAM_OPTIONS,

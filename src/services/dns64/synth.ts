@@ -1,7 +1,11 @@
 // RFC 6147 §5: the DNS64 decisions, as pure functions from the query and the upstream replies to
 // the reply a client gets. No I/O here: the resolver fetches what these functions ask for.
+
+import type { PrefixData } from "../../util/net.ts";
 import {
   addressOfIp6Arpa,
+  compilePref64,
+  compilePrefix6,
   inAddrArpaName,
   inPrefix6,
   isPartialIp6Arpa,
@@ -37,6 +41,26 @@ export interface Dns64Config {
    * synthesis, no ipv4only.arpa answer, no PTR mapping
    */
   forwardOnly?: boolean;
+}
+
+/**
+ * What a resolver's answers depend on besides its cache, as plain data (it crosses to the UDP
+ * receive thread by structured clone, which keeps a Prefix's fields but not its class).
+ */
+export interface Dns64Policy {
+  prefix: PrefixData;
+  exclude: readonly PrefixData[];
+  alwaysSynthesize: boolean;
+  forwardOnly: boolean;
+}
+
+export function compileConfig(p: Dns64Policy): Dns64Config {
+  return {
+    prefix: compilePref64(p.prefix),
+    exclude: p.exclude.map(compilePrefix6),
+    alwaysSynthesize: p.alwaysSynthesize,
+    forwardOnly: p.forwardOnly,
+  };
 }
 
 /** RFC 6147 §5.1.7: TTL bound for synthesized records when the AAAA answer carried no SOA. */

@@ -19,11 +19,11 @@ import type { Prefix } from "../../util/net.ts";
 import { check, close, SOL_SOCKET, setsockopt } from "../../util/sys/libc.ts";
 import { DatagramBatch, shutdownRead, sockaddrText } from "../../util/sys/mmsg.ts";
 import { siblingModule, startWorker } from "../../util/worker.ts";
-import type { Dns64Policy } from "./addressing.ts";
 import type { CacheLimits } from "./cache.ts";
 import { newServerStats, type QueryHandler, queryCacheKey, type ServerStats } from "./handler.ts";
 import type { Reply } from "./reply.ts";
 import type { Resolver } from "./resolver.ts";
+import type { Dns64Policy } from "./synth.ts";
 
 /** Control words (Int32 in a SharedArrayBuffer): set before the socket is shut down */
 export const STOP = 0;
