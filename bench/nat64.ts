@@ -244,11 +244,10 @@ function show(name: string, f: Figures): void {
   console.log(
     `${"".padEnd(10)} saturation: UDP 64 B offered ${(f.floodSentPps / 1000).toFixed(1)} kpps, delivered ${(f.floodPps / 1000).toFixed(1).padStart(6)} kpps, ${f.floodUsPerPacket.toFixed(2)} µs translator CPU each (${(1000 / f.floodUsPerPacket).toFixed(0)} kpps per translator core)`,
   );
-  f.veth.forEach((v, i) =>
+  for (const [i, v] of f.veth.entries())
     console.log(
       `${"".padEnd(10)} client over veth, GRO forwarding, ${String(FLOWS[i]).padStart(2)} flow(s): offered ${(v.sentPps / 1000).toFixed(1)} kpps, delivered ${(v.pps / 1000).toFixed(1).padStart(6)} kpps, ${v.usPerPacket.toFixed(2)} µs translator CPU each (${(1000 / v.usPerPacket).toFixed(0)} kpps per translator core)`,
-    ),
-  );
+    );
 }
 
 async function ours(
