@@ -20,7 +20,10 @@ const ioctlRaw = lib.func("int ioctl(int fd, unsigned long request, uintptr_t ar
   request: number,
   arg: number,
 ) => number;
-const clockGettimeRaw = lib.func("int clock_gettime(int clk, uintptr_t ts)") as (clk: number, ts: number) => number;
+const clockGettimeRaw = lib.func("int clock_gettime(int clk, uintptr_t ts)") as (
+  clk: number,
+  ts: number,
+) => number;
 /** linux/sockios.h: the receive time of the last datagram read (struct timespec) */
 const SIOCGSTAMPNS = 0x8907;
 const CLOCK_REALTIME = 0;
@@ -89,7 +92,9 @@ export class ThreadTrace {
   }
 
   private realtimeNs(offset: number): number {
-    return Number(this.tsView.getBigInt64(offset, true)) * 1e9 + Number(this.tsView.getBigInt64(offset + 8, true));
+    return (
+      Number(this.tsView.getBigInt64(offset, true)) * 1e9 + Number(this.tsView.getBigInt64(offset + 8, true))
+    );
   }
 
   /** Right after recvmmsg returned n datagrams from fd. */

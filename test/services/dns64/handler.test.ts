@@ -315,6 +315,55 @@ test("handleLocal (the receive thread): cached answers as handle() gives them, U
   assert.equal(handler.stats.errors, 0, "no exception reached the handler's boundary");
 });
 
+test("cachedInto (the receive thread's hit path): into a slot full of garbage, byte for byte what handleLocal answers, or -1; fuzzed", async () => {
+  const { handler } = setup();
+  const warm = queryWire("a-only.example", "AAAA", { id: 5 });
+  await ask(handler, warm);
+  await ask(handler, queryWire("a-only.example", "AAAA", { id: 5, edns: false }));
+  const slot = new Uint8Array(4096);
+  const into = (bytes: Uint8Array, client = "127.0.0.1", out = slot): Uint8Array | undefined => {
+    out.fill(0xaa);
+    const n = handler.cachedInto(bytes, client, out);
+    return n < 0 ? undefined : out.slice(0, n);
+  };
+  /** handleLocal's answer as plain bytes (it may be a Buffer) */
+  const local = (bytes: Uint8Array) => {
+    const r = handler.handleLocal(bytes, "127.0.0.1");
+    return r instanceof Uint8Array ? new Uint8Array(r) : r;
+  };
+  const q = queryWire("A-ONLY.example", "AAAA", { id: 6 });
+  const hits = handler.stats.cacheHits;
+  assert.deepEqual(into(q), local(q), "a cached answer, as handleLocal gives it");
+  assert.equal(handler.stats.cacheHits, hits + 2, "counted once per answer");
+  assert.equal(into(q, "192.0.2.9"), undefined, "outside allowClients: handleLocal refuses it");
+  assert.equal(into(q, "127.0.0.1", new Uint8Array(20)), undefined, "longer than the slot");
+  assert.equal(into(queryWire("fresh.example", "AAAA")), undefined, "not cached");
+  let answered = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc
+          .array(fc.tuple(fc.nat(warm.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 })
+          .map((edits) => {
+            const b = warm.slice();
+            for (const [i, v] of edits) b[i] = v;
+            return b;
+          }),
+      ),
+      async (bytes) => {
+        const r = into(bytes);
+        if (r === undefined) return;
+        answered++;
+        assert.deepEqual(r, local(bytes), "as handleLocal answers");
+      },
+    ),
+    { numRuns: 1500 },
+  );
+  assert.ok(answered > 0, "the fuzzed queries include cache hits");
+  assert.equal(handler.stats.errors, 0, "no exception reached the handler's boundary");
+});
+
 test("fuzz: hostile upstream answers (mutated after the question) never break the resolver", async () => {
   const AAAA_ANSWERS = {
     "x.example AAAA": {
