@@ -198,27 +198,28 @@ export function render(reply: Reply, q: ClientQuery, ageSeconds: number, limit: 
   const optLen = q.edns ? 11 : 0;
   const total = reply.wire.length + optLen;
   const dnssecOk = q.edns?.do ?? false;
-  const flags = answerFlags(reply, q.flags, dnssecOk);
   if (total > limit) {
+    const flags = answerFlags(reply, q.flags, dnssecOk);
     const w = new Writer(HEADER_LEN + q.question.length + optLen);
     writeHeader(w, q.id, flags | FLAG.TC, 1, 0, 0, q.edns ? 1 : 0);
     w.bytes(q.question);
     if (q.edns) writeOpt(w, EDNS_UDP_SIZE, 0, q.edns.do);
     return w.finish();
   }
-  // every byte is written below; allocUnsafe takes small buffers from a pool (no zeroing, no malloc)
+  // every byte is written by renderInto; allocUnsafe takes small buffers from a pool (no zeroing, no malloc)
   const out = Buffer.allocUnsafe(total);
-  writeAnswer(
+  renderInto(
     out,
     reply,
     q.id,
-    flags,
+    q.flags,
     q.question,
     0,
     q.question.length,
     q.edns !== undefined,
     dnssecOk,
     ageSeconds,
+    limit,
   );
   return out;
 }
@@ -253,23 +254,6 @@ export function renderInto(
   const total = reply.wire.length + (opt ? 11 : 0);
   if (total > limit || total > out.length) return -1;
   const flags = answerFlags(reply, clientFlags, dnssecOk);
-  writeAnswer(out, reply, id, flags, src, start, end, opt, dnssecOk, ageSeconds);
-  return total;
-}
-
-/** The reply's bytes into out (room checked), stamped with ID, flags, question, age and OPT. */
-function writeAnswer(
-  out: Uint8Array,
-  reply: Reply,
-  id: number,
-  flags: number,
-  src: Uint8Array,
-  start: number,
-  end: number,
-  opt: boolean,
-  dnssecOk: boolean,
-  ageSeconds: number,
-): void {
   out.set(reply.wire, 0);
   writeU16(out, 0, id);
   writeU16(out, 2, flags);
@@ -290,6 +274,7 @@ function writeAnswer(
     writeU32(out, o + 5, dnssecOk ? 0x8000 : 0);
     writeU16(out, o + 9, 0);
   }
+  return total;
 }
 
 /** A header-and-question answer with an RCODE and no records (errors, REFUSED, local NODATA). */
