@@ -88,6 +88,7 @@ function serve(d: RecvThreadData): void {
       const r = handler.handleLocal(query, client);
       if (r === undefined) continue;
       if (r === UPSTREAM) {
+        trace?.missed();
         misses ??= { queries: [], names: [], socks: [] };
         misses.queries.push(query.slice());
         misses.names.push(name.slice());

@@ -5,7 +5,7 @@
 //     receive timestamp of the batch's last datagram, SIOCGSTAMPNS, against CLOCK_REALTIME: a lower
 //     bound for the batch's other datagrams): the thread's wake-up, or its being busy;
 //   - serve: recvmmsg's return to the end of sendmmsg, for every query of the batch;
-//   - batch sizes, the entry messages from the event loop read on the way, and the thread's garbage
+//   - batch sizes, the queries handed to the event loop, the entry messages from the event loop read on the way, and the thread's garbage
 //     collections (v8.GCProfiler: count and pause).
 // Each of these costs system calls of its own (an ioctl and a clock_gettime per batch): figures for
 // finding the tail, not for the CPU per query.
@@ -74,6 +74,7 @@ export class ThreadTrace {
   private readonly serve = new Histogram();
   private readonly sizes = new Float64Array(65);
   private entryMessages = 0;
+  private misses = 0;
   private entryUs = 0;
   private sweeps = 0;
   private gc = new GCProfiler();
@@ -109,6 +110,11 @@ export class ThreadTrace {
   entries(messages: number, us: number): void {
     this.entryMessages += messages;
     this.entryUs += us;
+  }
+
+  /** A query handed to the event loop (it needs the resolver). */
+  missed(): void {
+    this.misses++;
   }
 
   swept(): void {
@@ -147,6 +153,7 @@ export class ThreadTrace {
       serveUs: this.serve.summary(),
       waitUs: this.wait.summary(),
       batches: sizes,
+      misses: this.misses,
       entryMessages: this.entryMessages,
       entryUs: Math.round(this.entryUs),
       sweeps: this.sweeps,
@@ -157,6 +164,7 @@ export class ThreadTrace {
     this.wait.reset();
     this.sizes.fill(0);
     this.entryMessages = 0;
+    this.misses = 0;
     this.entryUs = 0;
     this.sweeps = 0;
   }
