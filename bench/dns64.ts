@@ -29,6 +29,10 @@ const ROUNDS = 3;
 const TAIL_QPS = 5000;
 const TAIL_ROUNDS = Number(process.env.BENCH_TAIL_ROUNDS ?? 5);
 const TAIL_SECONDS = Number(process.env.BENCH_TAIL_SECONDS ?? 3);
+/** BENCH_TAIL_DETAIL=1 prints every tail round (p99, p99.9, CPU, our main loop's collections) */
+const TAIL_DETAIL = process.env.BENCH_TAIL_DETAIL === "1";
+/** BENCH_NODE_ARGS: node options for our server process (e.g. V8 flags NODE_OPTIONS refuses) */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 /** BENCH_WORKERS=1 measures one event loop / one Unbound thread only (a shorter run) */
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? "1,2").split(",").map(Number);
 /** BENCH_ONLY=ports measures the source-port policies only (bench/dns64-ports.ts) */
@@ -142,7 +146,16 @@ function startOurs(workers: number, port: number, upstream: string): Promise<Chi
   return new Promise((resolve, reject) => {
     const p = spawn(
       process.execPath,
-      ["--import", "tsx", join(here, "dns64-serve.ts"), String(workers), String(port), upstream, PREFIX],
+      [
+        ...NODE_ARGS,
+        "--import",
+        "tsx",
+        join(here, "dns64-serve.ts"),
+        String(workers),
+        String(port),
+        upstream,
+        PREFIX,
+      ],
       {
         stdio: ["ignore", "pipe", "inherit"],
       },
@@ -306,6 +319,15 @@ async function measurePair(
     for (const [i, t] of targets.entries())
       tails[i]!.push(await tailRound(t.port, t.pid, files.cached, t.proc));
   }
+  if (TAIL_DETAIL)
+    for (let round = 0; round < TAIL_ROUNDS; round++)
+      for (const [i, t] of targets.entries()) {
+        const r = tails[i]![round]!;
+        const d = r.diag ? ` main loop ${JSON.stringify(r.diag)}` : "";
+        console.log(
+          `tail round ${round} ${t.target}: p99 ${fmt(r.perf.p99, 2)} p99.9 ${fmt(r.perf.p999, 2)} ms, CPU ${fmt(r.cpuUs, 1)} µs/query${d}`,
+        );
+      }
   const rows: Row[] = [];
   for (const [i, t] of targets.entries()) {
     const uncachedLat = await dnsperf(t.port, files.uncached(`${t.target[0]}${workers}lat`), {

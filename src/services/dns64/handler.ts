@@ -4,7 +4,15 @@
 // client sends ends the process. The listeners (server.ts, udpbatch.ts, tcp.ts) feed it.
 import type { ClientAcl } from "./access.ts";
 import { keyTail } from "./cache.ts";
-import { type ClientQuery, errorReply, MIN_UDP, render, udpLimit } from "./reply.ts";
+import {
+  type ClientQuery,
+  ednsUdpLimit,
+  errorReply,
+  MIN_UDP,
+  render,
+  renderInto,
+  udpLimit,
+} from "./reply.ts";
 import type { Resolver } from "./resolver.ts";
 import {
   BADVERS_EXT,
@@ -169,6 +177,45 @@ export class QueryHandler {
     } catch {
       this.stats.errors++;
       return undefined;
+    }
+  }
+
+  /**
+   * The receive thread's hit path without allocating an answer (recvthread.ts): a UDP query the
+   * fast path can read, from a client the ACL allows, whose answer is cached and fits, written into
+   * `out` at 0; returns its length. -1 for everything else, which handleLocal then answers as
+   * before (the checks here are the first ones of handleUnsafe, in its order).
+   */
+  cachedInto(query: Uint8Array, client: string, out: Uint8Array): number {
+    try {
+      if (query.length < HEADER_LEN) return -1;
+      const flags = readU16(query, 2);
+      if (flags & FLAG.QR || !this.acl.allows(client)) return -1;
+      const qend = fastQuestion(query, flags);
+      if (qend < 0) return -1;
+      const hit = this.resolver.cached(keyScratch.toString("latin1", 0, qend - HEADER_LEN + 1));
+      if (!hit) return -1;
+      // fastQuestion checked the OPT record, if there is one
+      const opt = readU16(query, 10) === 1;
+      const limit = opt ? ednsUdpLimit(readU16(query, qend + 3)) : MIN_UDP;
+      const dnssecOk = opt && (query[qend + 7]! & 0x80) !== 0;
+      const n = renderInto(
+        out,
+        hit.reply,
+        readU16(query, 0),
+        flags,
+        query,
+        HEADER_LEN,
+        qend,
+        opt,
+        dnssecOk,
+        hit.age,
+        limit,
+      );
+      if (n >= 0) this.stats.cacheHits++;
+      return n;
+    } catch {
+      return -1; // handleLocal answers it, and counts the error if there is one
     }
   }
 

@@ -17,6 +17,7 @@ import { AnswerCache } from "./cache.ts";
 import { newServerStats, QueryHandler, UPSTREAM } from "./handler.ts";
 import { monotonicSeconds, Resolver } from "./resolver.ts";
 import { compileConfig } from "./synth.ts";
+import { ThreadTrace } from "./threadtrace.ts";
 import { ClientNames } from "./udpbatch.ts";
 import { ENTRIES, type Entries, type Misses, type RecvThreadData, STAT_KEYS, STOP } from "./udpthread.ts";
 
@@ -46,11 +47,15 @@ function serve(d: RecvThreadData): void {
   let entriesSeen = 0;
   let nextSweep = Date.now() + SWEEP_MS;
   let misses: Misses | undefined;
+  /** debug-only timing (threadtrace.ts), off by default */
+  const trace = ThreadTrace.fromEnv();
 
   /** rx.receive, counting a failure as an error (the socket is served again on the next wake-up) */
   const receive = (fd: number, wait: boolean): number => {
     try {
-      return rx.receive(fd, wait);
+      const n = rx.receive(fd, wait);
+      trace?.received(fd, n);
+      return n;
     } catch {
       stats.errors++;
       return 0;
@@ -72,11 +77,20 @@ function serve(d: RecvThreadData): void {
         stats.rateLimited++;
         continue;
       }
-      const r = handler.handleLocal(rx.data(i), client);
+      const query = rx.data(i);
+      // the common case, a cached answer, straight into the send slot; anything else as before
+      const len = handler.cachedInto(query, client, tx.slot(out));
+      if (len >= 0) {
+        if (tx.written(out, len, name)) out++;
+        else stats.dropped++;
+        continue;
+      }
+      const r = handler.handleLocal(query, client);
       if (r === undefined) continue;
       if (r === UPSTREAM) {
+        trace?.missed();
         misses ??= { queries: [], names: [], socks: [] };
-        misses.queries.push(rx.data(i).slice());
+        misses.queries.push(query.slice());
         misses.names.push(name.slice());
         misses.socks.push(s);
       } else if (tx.set(out, r, name)) out++;
@@ -86,6 +100,7 @@ function serve(d: RecvThreadData): void {
     // before the answers go out: whoever got one reads figures that count it
     for (let k = 0; k < STAT_KEYS.length; k++) shared[k] = stats[STAT_KEYS[k]!];
     if (out > 0) tx.send(fds[s]!, out);
+    trace?.sent(out);
   };
 
   parentPort?.postMessage("ready");
@@ -104,17 +119,22 @@ function serve(d: RecvThreadData): void {
       const posted = Atomics.load(control, ENTRIES);
       if (posted !== entriesSeen) {
         entriesSeen = posted;
+        const t0 = trace ? performance.now() : 0;
+        let messages = 0;
         for (let m = receiveMessageOnPort(d.port); m; m = receiveMessageOnPort(d.port)) {
           const now = monotonicSeconds();
           const wall = Date.now();
           for (const [key, reply, age, sent] of m.message as Entries)
             cache.set(key, reply, now - age - Math.floor((wall - sent) / 1000));
+          messages++;
         }
+        trace?.entries(messages, (performance.now() - t0) * 1000);
       }
       const now = Date.now();
       if (now >= nextSweep) {
         limiter.sweep(now);
         nextSweep = now + SWEEP_MS;
+        trace?.swept();
       }
       if (!poll) answer(0, first, now);
       else for (let s = 0; s < fds.length; s++) if (poll.ready(s)) answer(s, receive(fds[s]!, false), now);
@@ -127,6 +147,7 @@ function serve(d: RecvThreadData): void {
     rx.free();
     tx.free();
     poll?.free();
+    trace?.free();
     d.port.close();
   }
 }

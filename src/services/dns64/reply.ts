@@ -181,8 +181,12 @@ export const MIN_UDP = 512;
 
 /** Largest UDP answer for this client: RFC 6891 §6.2.5, clamped to [512, 1232] (no fragments). */
 export function udpLimit(q: ClientQuery): number {
-  if (!q.edns) return MIN_UDP;
-  return Math.max(MIN_UDP, Math.min(q.edns.udpSize, EDNS_UDP_SIZE));
+  return q.edns ? ednsUdpLimit(q.edns.udpSize) : MIN_UDP;
+}
+
+/** udpLimit for a client that sent an OPT record with this UDP payload size. */
+export function ednsUdpLimit(udpSize: number): number {
+  return Math.max(MIN_UDP, Math.min(udpSize, EDNS_UDP_SIZE));
 }
 
 /**
@@ -193,39 +197,84 @@ export function udpLimit(q: ClientQuery): number {
 export function render(reply: Reply, q: ClientQuery, ageSeconds: number, limit: number): Uint8Array {
   const optLen = q.edns ? 11 : 0;
   const total = reply.wire.length + optLen;
-  let flags = readU16(reply.wire, 2) | (q.flags & (FLAG.RD | FLAG.CD));
-  // RFC 6840 §5.8: AD only for clients that asked for it with DO or AD
-  if (!(q.edns?.do || q.flags & FLAG.AD)) flags &= ~FLAG.AD;
+  const dnssecOk = q.edns?.do ?? false;
   if (total > limit) {
+    const flags = answerFlags(reply, q.flags, dnssecOk);
     const w = new Writer(HEADER_LEN + q.question.length + optLen);
     writeHeader(w, q.id, flags | FLAG.TC, 1, 0, 0, q.edns ? 1 : 0);
     w.bytes(q.question);
     if (q.edns) writeOpt(w, EDNS_UDP_SIZE, 0, q.edns.do);
     return w.finish();
   }
-  // every byte is written below; allocUnsafe takes small buffers from a pool (no zeroing, no malloc)
+  // every byte is written by renderInto; allocUnsafe takes small buffers from a pool (no zeroing, no malloc)
   const out = Buffer.allocUnsafe(total);
+  renderInto(
+    out,
+    reply,
+    q.id,
+    q.flags,
+    q.question,
+    0,
+    q.question.length,
+    q.edns !== undefined,
+    dnssecOk,
+    ageSeconds,
+    limit,
+  );
+  return out;
+}
+
+/** The answer's header flags: the reply's, the client's RD and CD, AD only if asked for. */
+function answerFlags(reply: Reply, clientFlags: number, dnssecOk: boolean): number {
+  const flags = readU16(reply.wire, 2) | (clientFlags & (FLAG.RD | FLAG.CD));
+  // RFC 6840 §5.8: AD only for clients that asked for it with DO or AD
+  return dnssecOk || clientFlags & FLAG.AD ? flags : flags & ~FLAG.AD;
+}
+
+/**
+ * render's answer when it fits, written into `out` at 0 instead of a new buffer (the receive
+ * thread writes into its send slot: recvthread.ts): the client's question is src[start..end) and
+ * `clientFlags` its header flags, `opt` whether it sent an OPT record (`dnssecOk` its DO bit).
+ * Returns the length, or -1 when the answer is longer than `limit` or `out` (render answers that
+ * case with TC).
+ */
+export function renderInto(
+  out: Uint8Array,
+  reply: Reply,
+  id: number,
+  clientFlags: number,
+  src: Uint8Array,
+  start: number,
+  end: number,
+  opt: boolean,
+  dnssecOk: boolean,
+  ageSeconds: number,
+  limit: number,
+): number {
+  const total = reply.wire.length + (opt ? 11 : 0);
+  if (total > limit || total > out.length) return -1;
+  const flags = answerFlags(reply, clientFlags, dnssecOk);
   out.set(reply.wire, 0);
-  writeU16(out, 0, q.id);
+  writeU16(out, 0, id);
   writeU16(out, 2, flags);
   // the question is the same name in another letter case (the cache key is case-folded)
-  out.set(q.question, HEADER_LEN);
+  for (let i = start; i < end; i++) out[HEADER_LEN + i - start] = src[i]!;
   if (ageSeconds > 0) {
     for (const o of reply.ttlOffsets) {
       const t = ((out[o]! << 24) | (out[o + 1]! << 16) | (out[o + 2]! << 8) | out[o + 3]!) >>> 0;
       writeU32(out, o, t > ageSeconds ? t - ageSeconds : 0);
     }
   }
-  if (q.edns) {
+  if (opt) {
     writeU16(out, 10, readU16(out, 10) + 1);
     const o = reply.wire.length;
     out[o] = 0;
     writeU16(out, o + 1, TYPE.OPT);
     writeU16(out, o + 3, EDNS_UDP_SIZE);
-    writeU32(out, o + 5, q.edns.do ? 0x8000 : 0);
+    writeU32(out, o + 5, dnssecOk ? 0x8000 : 0);
     writeU16(out, o + 9, 0);
   }
-  return out;
+  return total;
 }
 
 /** A header-and-question answer with an RCODE and no records (errors, REFUSED, local NODATA). */

@@ -115,6 +115,8 @@ export class DatagramBatch {
   private readonly dataAt: number;
   /** slots 0..dirty-1 may hold lengths other than a fresh receive's (see receive) */
   private dirty: number;
+  /** each slot's data buffer, made once (slot()) */
+  private readonly slotViews: Uint8Array[] = [];
 
   constructor(
     readonly slots = 64,
@@ -139,6 +141,7 @@ export class DatagramBatch {
       v.setBigUint64(h + 32, 0n, true);
       v.setBigUint64(h + 40, 0n, true);
       v.setBigUint64(iov, BigInt(this.base + this.dataAt + i * dataSize), true);
+      this.slotViews.push(this.bytes.subarray(this.dataAt + i * dataSize, this.dataAt + (i + 1) * dataSize));
     }
     this.dirty = slots;
   }
@@ -213,11 +216,22 @@ export class DatagramBatch {
   set(i: number, data: Uint8Array, name: Uint8Array): boolean {
     if (data.length > this.dataSize || name.length > NAME) return false;
     this.bytes.set(data, this.dataAt + i * this.dataSize);
+    return this.written(i, data.length, name);
+  }
+
+  /** Slot i's whole data buffer (dataSize bytes), to write a datagram into in place; then written(). */
+  slot(i: number): Uint8Array {
+    return this.slotViews[i]!;
+  }
+
+  /** The datagram written into slot(i) is `length` bytes long, for `name`; false when name is too long. */
+  written(i: number, length: number, name: Uint8Array): boolean {
+    if (name.length > NAME || length > this.dataSize) return false;
     this.bytes.set(name, this.nameAt + i * NAME);
     const h = i * HDR;
     this.view.setUint32(h + 8, name.length, true);
     this.view.setInt32(h + 48, 0, true);
-    this.setIovLen(i, data.length);
+    this.setIovLen(i, length);
     if (i >= this.dirty) this.dirty = i + 1;
     return true;
   }

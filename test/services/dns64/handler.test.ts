@@ -94,6 +94,19 @@ const table = {
   "aaaa-servfail.example A": { rcode: "NXDOMAIN", authorities: [soa("example")] },
 };
 
+/** Fuzz input: any bytes, or `base` with up to six bytes changed. */
+const queryBytes = (base: Uint8Array) =>
+  fc.oneof(
+    fc.uint8Array({ maxLength: 300 }),
+    fc
+      .array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 })
+      .map((edits) => {
+        const b = base.slice();
+        for (const [i, v] of edits) b[i] = v;
+        return b;
+      }),
+  );
+
 function setup(clientNets = ["127.0.0.0/8", "2001:db8:1::/64"], cfg = config()) {
   let now = 1000;
   const up = new TableUpstream(table);
@@ -237,27 +250,15 @@ test("fuzz: any bytes from an allowed client → nothing or a well-formed answer
   const { handler } = setup();
   const base = queryWire("a-only.example", "AAAA");
   await fc.assert(
-    fc.asyncProperty(
-      fc.oneof(
-        fc.uint8Array({ maxLength: 300 }),
-        fc
-          .array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 })
-          .map((edits) => {
-            const b = base.slice();
-            for (const [i, v] of edits) b[i] = v;
-            return b;
-          }),
-      ),
-      async (bytes) => {
-        const r = await handler.handle(bytes, "127.0.0.1", false);
-        if (r === undefined) return;
-        const m = parseMessage(r);
-        assert.ok(m, "our answer parses");
-        assert.equal(m.id, (bytes[0]! << 8) | bytes[1]!);
-        assert.ok(m.flags & 0x8000, "QR set");
-        assert.ok(r.length <= 1232);
-      },
-    ),
+    fc.asyncProperty(queryBytes(base), async (bytes) => {
+      const r = await handler.handle(bytes, "127.0.0.1", false);
+      if (r === undefined) return;
+      const m = parseMessage(r);
+      assert.ok(m, "our answer parses");
+      assert.equal(m.id, (bytes[0]! << 8) | bytes[1]!);
+      assert.ok(m.flags & 0x8000, "QR set");
+      assert.ok(r.length <= 1232);
+    }),
     { numRuns: 1500 },
   );
   assert.equal(handler.stats.errors, 0, "no exception reached the handler's boundary");
@@ -288,30 +289,55 @@ test("handleLocal (the receive thread): cached answers as handle() gives them, U
     cacheKey(new TextEncoder().encode("\x06a-only\x07example\x00"), 28, 1, false, false),
   );
   await fc.assert(
-    fc.asyncProperty(
-      fc.oneof(
-        fc.uint8Array({ maxLength: 300 }),
-        fc
-          .array(fc.tuple(fc.nat(warm.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 })
-          .map((edits) => {
-            const b = warm.slice();
-            for (const [i, v] of edits) b[i] = v;
-            return b;
-          }),
-      ),
-      async (bytes) => {
-        queryCacheKey(bytes);
-        const r = handler.handleLocal(bytes, "127.0.0.1");
-        if (r === undefined || r === UPSTREAM) return;
-        const m = parseMessage(r);
-        assert.ok(m, "our answer parses");
-        assert.equal(m.id, (bytes[0]! << 8) | bytes[1]!);
-        assert.ok(m.flags & 0x8000, "QR set");
-        assert.deepEqual(r, await handler.handle(bytes, "127.0.0.1", false), "as handle() answers");
-      },
-    ),
+    fc.asyncProperty(queryBytes(warm), async (bytes) => {
+      queryCacheKey(bytes);
+      const r = handler.handleLocal(bytes, "127.0.0.1");
+      if (r === undefined || r === UPSTREAM) return;
+      const m = parseMessage(r);
+      assert.ok(m, "our answer parses");
+      assert.equal(m.id, (bytes[0]! << 8) | bytes[1]!);
+      assert.ok(m.flags & 0x8000, "QR set");
+      assert.deepEqual(r, await handler.handle(bytes, "127.0.0.1", false), "as handle() answers");
+    }),
     { numRuns: 1500 },
   );
+  assert.equal(handler.stats.errors, 0, "no exception reached the handler's boundary");
+});
+
+test("cachedInto (the receive thread's hit path): into a slot full of garbage, byte for byte what handleLocal answers, or -1; fuzzed", async () => {
+  const { handler } = setup();
+  const warm = queryWire("a-only.example", "AAAA", { id: 5 });
+  await ask(handler, warm);
+  await ask(handler, queryWire("a-only.example", "AAAA", { id: 5, edns: false }));
+  const slot = new Uint8Array(4096);
+  const into = (bytes: Uint8Array, client = "127.0.0.1", out = slot): Uint8Array | undefined => {
+    out.fill(0xaa);
+    const n = handler.cachedInto(bytes, client, out);
+    return n < 0 ? undefined : out.slice(0, n);
+  };
+  /** handleLocal's answer as plain bytes (it may be a Buffer) */
+  const local = (bytes: Uint8Array) => {
+    const r = handler.handleLocal(bytes, "127.0.0.1");
+    return r instanceof Uint8Array ? new Uint8Array(r) : r;
+  };
+  const q = queryWire("A-ONLY.example", "AAAA", { id: 6 });
+  const hits = handler.stats.cacheHits;
+  assert.deepEqual(into(q), local(q), "a cached answer, as handleLocal gives it");
+  assert.equal(handler.stats.cacheHits, hits + 2, "counted once per answer");
+  assert.equal(into(q, "192.0.2.9"), undefined, "outside allowClients: handleLocal refuses it");
+  assert.equal(into(q, "127.0.0.1", new Uint8Array(20)), undefined, "longer than the slot");
+  assert.equal(into(queryWire("fresh.example", "AAAA")), undefined, "not cached");
+  let answered = 0;
+  await fc.assert(
+    fc.asyncProperty(queryBytes(warm), async (bytes) => {
+      const r = into(bytes);
+      if (r === undefined) return;
+      answered++;
+      assert.deepEqual(r, local(bytes), "as handleLocal answers");
+    }),
+    { numRuns: 1500 },
+  );
+  assert.ok(answered > 0, "the fuzzed queries include cache hits");
   assert.equal(handler.stats.errors, 0, "no exception reached the handler's boundary");
 });
 
