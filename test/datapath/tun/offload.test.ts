@@ -120,6 +120,16 @@ function wrapSiit(t: SiitTranslator): Xl {
   };
 }
 /** A stateful translator whose IPv4 IDs count 1, 2, 3, ... (two of them translate the same packets alike). */
+/** The one output of a super-packet translated whole, its partial checksum at `offset` of its own transport header. */
+function keptWhole(w: ReturnType<Xl["run"]>, offset: number): Uint8Array {
+  assert.equal(w.v, Verdict.Translated, `reason ${w.reason}`);
+  assert.equal(w.outs.length, 1);
+  assert.equal(w.partial, true);
+  const o = w.outs[0]!;
+  assert.equal(w.start, l4Of(o));
+  assert.equal(w.offset, offset);
+  return o;
+}
 function natWithIds(): Xl {
   let id = 0;
   return wrapNat(new Nat64Translator(nat64Cfg({ nextIpv4Id: () => (id = (id + 1) & 0xffff) })));
@@ -703,12 +713,7 @@ function checkGso(whole: Xl, single: Xl, p: Uint8Array, mss: number): boolean {
     assert.equal(whole.siit.dropCounters[DropReason.Offload], before + 1);
     return false;
   }
-  assert.equal(w.v, Verdict.Translated, `reason ${w.reason}`);
-  assert.equal(w.outs.length, 1);
-  assert.equal(w.partial, true);
-  const o = w.outs[0]!;
-  assert.equal(w.start, l4Of(o));
-  assert.equal(w.offset, 16);
+  const o = keptWhole(w, 16);
   // The whole output: its lengths are right and its field holds its own seed (full TCP length).
   if (o[0]! >>> 4 === 4) {
     assert.equal(r16(o, 2), o.length, "IPv4 total length of the super-packet");
@@ -1290,12 +1295,7 @@ function checkUso(whole: Xl, single: Xl, p: Uint8Array, gso: number): boolean {
     assert.equal(w.reason, DropReason.Offload);
     return false;
   }
-  assert.equal(w.v, Verdict.Translated, `reason ${w.reason}`);
-  assert.equal(w.outs.length, 1);
-  assert.equal(w.partial, true);
-  const o = w.outs[0]!;
-  assert.equal(w.start, l4Of(o));
-  assert.equal(w.offset, 6);
+  const o = keptWhole(w, 6);
   // The super-packet's UDP length and seed cover it all (what __udp_gso_segment adjusts per datagram).
   assert.equal(r16(o, w.start + 4), o.length - w.start, "UDP length of the super-packet");
   assert.equal(r16(o, w.start + 6), seedOf(o));
