@@ -129,8 +129,10 @@ test("NAT64 in namespaces through `v6mostly run -f`", { timeout: 240_000 }, asyn
     });
     assert.equal(c.counters.offloadDrops, 0);
     assert.equal(c.drops["siit.Offload"], undefined, JSON.stringify(c.drops));
-    // Each super-packet carries many segments: far fewer packets than 58 MB / 1500 B.
-    assert.ok(c.counters.packets6to4! + c.counters.packets4to6! < 40_000, JSON.stringify(c.counters));
+    // Each super-packet carries many segments: far fewer reads than packets (the packet counters
+    // count segments, what goes on the wire).
+    const packets = c.counters.packets6to4! + c.counters.packets4to6!;
+    assert.ok(c.counters.packetsRead! * 4 < packets, JSON.stringify(c.counters));
   });
 
   await t.test("UDP echo; the answer comes back from the server", () => {
