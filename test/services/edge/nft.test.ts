@@ -137,8 +137,15 @@ spec:
       const d = rules && (action(rules[0]!) as { dnat: { addr: { map: { data: { set: unknown[][] } } } } });
       return d ? JSON.stringify(d.dnat.addr.map.data.set[0]![0]) : undefined;
     };
-    await lab.until(run, "the table", () => dnatKey() === '"192.0.2.101"');
-    assert.match(lab.ip(lab.box, "route", "show", "default"), /default via 192\.0\.2\.1 dev w0/);
+    // the table is loaded before the default route is set: wait for both, then check the route
+    const ourRoute = () =>
+      /default via 192\.0\.2\.1 dev w0/.test(lab.ip(lab.box, "route", "show", "default"));
+    await lab.until(
+      run,
+      "the table and the default route",
+      () => dnatKey() === '"192.0.2.101"' && ourRoute(),
+    );
+    assert.match(lab.ip(lab.box, "route", "show", "default"), /^default via 192\.0\.2\.1 dev w0 *\n?$/);
 
     // a poller lists the table as fast as it can while the reload replaces it
     const poller = lab.spawnIn(lab.box, [
