@@ -193,7 +193,7 @@ export class QueryHandler {
       if (flags & FLAG.QR || !this.acl.allows(client)) return -1;
       const qend = fastQuestion(query, flags);
       if (qend < 0) return -1;
-      const hit = this.resolver.cached(keyScratch.toString("latin1", 0, qend - HEADER_LEN + 1));
+      const hit = this.resolver.cachedBytes(keyScratch, qend - HEADER_LEN + 1);
       if (!hit) return -1;
       // fastQuestion checked the OPT record, if there is one
       const opt = readU16(query, 10) === 1;
@@ -319,7 +319,7 @@ export class QueryHandler {
   private fromCache(query: Uint8Array, id: number, flags: number, tcp: boolean): Uint8Array | undefined {
     const qend = fastQuestion(query, flags);
     if (qend < 0) return undefined;
-    const hit = this.resolver.cached(keyScratch.toString("latin1", 0, qend - HEADER_LEN + 1));
+    const hit = this.resolver.cachedBytes(keyScratch, qend - HEADER_LEN + 1);
     if (!hit) return undefined;
     this.stats.cacheHits++;
     // fastQuestion checked the OPT record, if there is one

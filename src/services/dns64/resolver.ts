@@ -76,14 +76,18 @@ export class Resolver {
     private readonly now: () => number = monotonicSeconds,
   ) {}
 
-  /** The cached answer for a key made by cacheKey(), if there is one (the fast path: no promise). */
-  cached(key: string): Answer | undefined {
+  /**
+   * The cached answer for a key in cacheKey()'s form, as bytes key[0..len), if there is one (the
+   * fast path: no promise, no key string). The reply is borrowed from the cache: render it before
+   * anything else calls the cache.
+   */
+  cachedBytes(key: Uint8Array, len: number): Answer | undefined {
     const now = this.now();
-    const e = this.cache.get(key, now);
-    return e ? { reply: e.reply, age: now - e.stored } : undefined;
+    const row = this.cache.lookup(key, len, now);
+    return row < 0 ? undefined : { reply: this.cache.borrow(row), age: now - this.cache.storedTime(row) };
   }
 
-  /** The same without counting a hit or moving the entry (a copy for another thread's cache). */
+  /** The answer for a key made by cacheKey(), not counted as a hit, not moved (a copy to keep). */
   peek(key: string): Answer | undefined {
     const now = this.now();
     const e = this.cache.peek(key, now);
