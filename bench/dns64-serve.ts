@@ -3,7 +3,7 @@
 // SO_REUSEPORT UDP socket and cache). Prints "ready" once serving; on SIGTERM prints its stats
 // ("stats {json}") and ends; on SIGUSR2 prints what the main thread's event loop went through since
 // the previous SIGUSR2 ("diag {json}": event-loop delay percentiles, garbage collections by kind
-// with their pauses, the queries handed to it and its heap), then starts counting again.
+// with their pauses, cache misses and its heap), then starts counting again.
 //   node --import tsx bench/dns64-serve.ts <workers> <port> <upstream host:port> <prefix>
 // BENCH_QUERIES_PER_PORT and BENCH_PORT_WINDOW_MS override the upstream source-port policy
 // (src/services/dns64/ports.ts; queriesPerPort 1: a fresh port per query). BENCH_UDP_THREAD=0 serves
@@ -62,13 +62,10 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ["gc"] });
 
-// the queries the receive thread handed to this event loop since the last SIGUSR2 (each is looked up
-// in this thread's cache: a hit or a miss), the misses among them, and this isolate's heap
-const handed = () => {
-  const st = svc.stats() as { cacheHitsTotal?: number; cacheMisses?: number };
-  return { lookups: (st.cacheHitsTotal ?? 0) + (st.cacheMisses ?? 0), misses: st.cacheMisses ?? 0 };
-};
-let last = handed();
+// cache lookups that missed since the last SIGUSR2 (in any thread: a query the receive thread
+// cannot answer misses there and again here), and this isolate's heap
+const misses = () => (svc.stats() as { cacheMisses?: number }).cacheMisses ?? 0;
+let last = misses();
 process.stdout.write("ready\n");
 process.on("SIGUSR2", () => {
   // the histogram holds the intervals between the timer's runs: the lateness is what exceeds 10 ms
@@ -78,11 +75,10 @@ process.on("SIGUSR2", () => {
     loopDelayP99Ms: ms(delay.percentile(99)),
     loopDelayMaxMs: ms(delay.max),
     ...gc,
-    toLoop: handed().lookups - last.lookups,
-    loopMisses: handed().misses - last.misses,
+    cacheMisses: misses() - last,
     heapMiB: getHeapStatistics().used_heap_size / 2 ** 20,
   };
-  last = handed();
+  last = misses();
   process.stdout.write(`diag ${JSON.stringify(diag)}\n`);
   delay.reset();
   for (const k of Object.keys(gc) as (keyof typeof gc)[]) gc[k] = 0;

@@ -1,20 +1,28 @@
 // The answer cache: Replies keyed by question (case-folded) and the DNSSEC bits that change the
 // answer, each kept for its TTL (RFC 1035 §7.4) or its negative TTL (RFC 2308 §5), bounded in entries
-// and bytes with least-recently-used eviction.
+// and bytes with least-recently-used eviction. One cache per resolver, shared by every thread that
+// serves it: the event loops of all workers and their receive threads.
 //
-// Outside the JavaScript heap. A cache of Map entries, key strings, objects and one Uint8Array per
-// answer made 100,000 entries about 520 bytes each of V8 heap, and every major collection of the
-// event loop's thread walked all of them: up to 334 ms on the other core while the receive thread
-// served, the tail of the cached p99 (issue 18). Here an entry is a row of typed arrays (its hash,
-// TTLs, LRU links, lengths) and its bytes live in a chain of 128-byte blocks in 1 MiB pages, so
-// the collector sees a few dozen objects whatever the cache holds, and memory is the bytes stored.
+// Outside the JavaScript heap, in shared memory. A cache of Map entries, key strings, objects and
+// one Uint8Array per answer made 100,000 entries about 520 bytes each of V8 heap, and every major
+// collection of the event loop's thread walked all of them: up to 334 ms on the other core while
+// the receive thread served, the tail of the cached p99 (issue 18). And each thread had its own: a
+// receive thread held a copy of 1/8 of the limits, fed by messages, and each worker warmed a cache
+// of its own. Here an entry is a row of typed-array columns (its hash, TTLs, LRU links, lengths) and
+// its bytes live in a chain of 128-byte blocks, all in SharedArrayBuffers that other threads attach
+// to (AnswerCache.attach), so the collector sees a few objects whatever the cache holds, and a
+// name one thread resolved is a hit in every other.
 //
-// - Index: open addressing with linear probing over entry ids (FNV-1a of the key bytes), at most
-//   half full; a deletion shifts the probe run back instead of leaving a tombstone.
+// - Index: open addressing with linear probing over rows (FNV-1a of the key bytes), at most half
+//   full; a deletion shifts the probe run back instead of leaving a tombstone.
 // - An entry's blocks hold its key, its TTL offsets (16 bits each) and its wire form, in that order.
 // - LRU: a doubly linked list through the rows; a hit moves its row to the newest end.
-// - Pages are taken as blocks are needed, so a small cache touches little memory; blocks and rows
-//   freed by eviction or expiry are reused before new ones are taken.
+// - Everything is sized for the limits at creation, and touched only as it is used (untouched pages
+//   of a large zeroed allocation are not resident); freed blocks and rows are reused first.
+// - One lock (a futex-style mutex on an Int32 word, Atomics.wait when contended) around every call:
+//   each call is a few hundred nanoseconds and never waits on anything else while holding it.
+//   recover() releases it for a thread that was terminated while holding it.
+import { threadId } from "node:worker_threads";
 import type { Reply } from "./reply.ts";
 
 export interface CacheEntry {
@@ -31,19 +39,69 @@ export interface CacheLimits {
 
 export const DEFAULT_CACHE_LIMITS: CacheLimits = { maxEntries: 100_000, maxBytes: 64 * 1024 * 1024 };
 
+/** The cache's memory: plain data another thread receives (workerData) and attaches to. */
+export interface CacheMemory {
+  limits: CacheLimits;
+  state: SharedArrayBuffer;
+  rows: SharedArrayBuffer;
+  slots: SharedArrayBuffer;
+  links: SharedArrayBuffer;
+  blocks: SharedArrayBuffer;
+}
+
 const BLOCK = 128;
 const BLOCK_SHIFT = 7;
-/** blocks per 1 MiB page */
-const PAGE_BLOCKS = 8192;
-const PAGE_SHIFT = 13;
 /**
  * What a row costs besides its blocks: the typed-array columns (hash 4, first block 4, lengths
- * 2+2+2, rcode 1, TTL 4, stored 8, expires 8, LRU links 4+4) and two index slots (4 each).
+ * 2+2+2, rcode 1, TTL 4, stored 8, expires 8, LRU links 4+4, free list 4) and two index slots.
  */
-const ROW_BYTES = 56;
+const ROW_BYTES = 60;
 const NONE = -1;
 /** the longest wire form a row records (16-bit length; a DNS message over TCP is at most this) */
 const MAX_WIRE = 0xffff;
+
+// state: Int32 words, then Float64 counters
+const LOCK = 0; // 0 free, 1 held, 2 held with waiters
+const OWNER = 1; // threadId + 1 of the holder
+const COUNT = 2;
+const OLDEST = 3;
+const NEWEST = 4;
+const FREE_BLOCK = 5;
+const FRESH_BLOCK = 6;
+const NEXT_ROW = 7;
+const FREE_ROWS = 8; // how many rows are on the free stack
+const INT_WORDS = 10;
+const BYTES = 0;
+const HITS = 1;
+const MISSES = 2;
+const EVICTIONS = 3;
+const FLOAT_WORDS = 4;
+const SPINS = 100;
+
+/** rows: one column per field, each a run of `rows` values in one buffer (8-byte ones first) */
+function columns(buf: SharedArrayBuffer, rows: number) {
+  let at = 0;
+  const take = <T>(make: (b: SharedArrayBuffer, o: number, n: number) => T, size: number): T => {
+    const a = make(buf, at, rows);
+    at += size * rows;
+    return a;
+  };
+  return {
+    storedAt: take((b, o, n) => new Float64Array(b, o, n), 8),
+    expiresAt: take((b, o, n) => new Float64Array(b, o, n), 8),
+    hash: take((b, o, n) => new Uint32Array(b, o, n), 4),
+    head: take((b, o, n) => new Int32Array(b, o, n), 4),
+    ttl: take((b, o, n) => new Uint32Array(b, o, n), 4),
+    prev: take((b, o, n) => new Int32Array(b, o, n), 4),
+    next: take((b, o, n) => new Int32Array(b, o, n), 4),
+    freeRows: take((b, o, n) => new Int32Array(b, o, n), 4),
+    keyLen: take((b, o, n) => new Uint16Array(b, o, n), 2),
+    nTtl: take((b, o, n) => new Uint16Array(b, o, n), 2),
+    wireLen: take((b, o, n) => new Uint16Array(b, o, n), 2),
+    rcode: take((b, o, n) => new Uint8Array(b, o, n), 1),
+  };
+}
+const COLUMN_BYTES = 8 + 8 + 4 * 6 + 2 * 3 + 1;
 
 /** What an entry of this key length and reply costs against maxBytes: its blocks and its row. */
 export function entryBytes(keyLength: number, reply: Reply): number {
@@ -54,41 +112,21 @@ function rowBytes(len: number): number {
   return Math.ceil(len / BLOCK) * BLOCK + ROW_BYTES;
 }
 
+/** this thread's id + 1, for the lock's owner word (0: no owner) */
+const me = threadId + 1;
+
 export class AnswerCache {
-  hits = 0;
-  misses = 0;
-  evictions = 0;
-  private count = 0;
-  private bytes = 0;
-
-  // rows (entry ids), grown by doubling up to maxEntries
-  private capacity = 0;
-  private nextRow = 0;
-  private freeRows: number[] = [];
-  private hash = new Uint32Array(0);
-  private head = new Int32Array(0);
-  private keyLen = new Uint16Array(0);
-  private nTtl = new Uint16Array(0);
-  private wireLen = new Uint16Array(0);
-  private rcode = new Uint8Array(0);
-  private ttl = new Uint32Array(0);
-  private storedAt = new Float64Array(0);
-  private expiresAt = new Float64Array(0);
-  private prev = new Int32Array(0);
-  private next = new Int32Array(0);
-  /** least recently used row, most recently used row */
-  private oldest = NONE;
-  private newest = NONE;
-
-  // index: slot -> row, NONE when empty
-  private slots = new Int32Array(0);
-  private mask = 0;
-
-  // blocks: pages of PAGE_BLOCKS blocks; nextBlock chains an entry's blocks and the free list
-  private pages: Uint8Array[] = [];
-  private nextBlock = new Int32Array(0);
-  private freeBlock = NONE;
-  private freshBlock = 0;
+  readonly memory: CacheMemory;
+  private readonly limits: CacheLimits;
+  private readonly ints: Int32Array;
+  private readonly floats: Float64Array;
+  private readonly c: ReturnType<typeof columns>;
+  /** index: slot -> row + 1 (0: empty, so that fresh zeroed memory is an empty index) */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  /** block -> next block + 1 (0: the end of a chain), for entries and for the free list */
+  private readonly links: Int32Array;
+  private readonly blocks: Uint8Array;
 
   /** one entry's bytes in a row (set and read assemble here) */
   private scratch = new Uint8Array(4096);
@@ -96,154 +134,258 @@ export class AnswerCache {
   /** borrow()'s answer, reused */
   private readonly lent: Reply = { wire: new Uint8Array(0), ttlOffsets: [], rcode: 0, ttl: 0 };
 
-  constructor(private readonly limits: CacheLimits = DEFAULT_CACHE_LIMITS) {
-    this.reset();
+  /**
+   * A new, empty cache with these limits; or, given another cache's `memory` (made in another
+   * thread, received as workerData), this thread's view of that cache.
+   */
+  constructor(from: CacheLimits | CacheMemory = DEFAULT_CACHE_LIMITS) {
+    const fresh = !("state" in from);
+    const memory = "state" in from ? from : allocate(from);
+    this.memory = memory;
+    this.limits = memory.limits;
+    this.ints = new Int32Array(memory.state, 0, INT_WORDS);
+    this.floats = new Float64Array(memory.state, INT_WORDS * 4, FLOAT_WORDS);
+    this.c = columns(memory.rows, memory.rows.byteLength / COLUMN_BYTES);
+    this.slots = new Int32Array(memory.slots);
+    this.mask = this.slots.length - 1;
+    this.links = new Int32Array(memory.links);
+    this.blocks = new Uint8Array(memory.blocks);
+    if (fresh) this.initialize();
   }
 
   get size(): number {
-    return this.count;
+    return Atomics.load(this.ints, COUNT);
   }
 
   /** Bytes held: the blocks of every entry and its row. */
   get usedBytes(): number {
-    return this.bytes;
+    return this.read(BYTES);
+  }
+
+  get hits(): number {
+    return this.read(HITS);
+  }
+
+  get misses(): number {
+    return this.read(MISSES);
+  }
+
+  get evictions(): number {
+    return this.read(EVICTIONS);
   }
 
   /** The live entry for `key` at time `now` (seconds), or undefined (expired entries are dropped). */
   get(key: string, now: number): CacheEntry | undefined {
     const k = this.keyBytes(key);
-    const row = this.lookup(k, key.length, now);
-    return row === NONE ? undefined : this.entry(row);
+    this.lock();
+    try {
+      const row = this.lookupLocked(k, key.length, now);
+      return row === NONE ? undefined : this.entry(row);
+    } finally {
+      this.unlock();
+    }
   }
 
   /** The live entry for `key`, if any, as it stands: not counted, not moved in the LRU order. */
   peek(key: string, now: number): CacheEntry | undefined {
     const k = this.keyBytes(key);
-    const row = this.find(k, key.length, this.hashOf(k, key.length));
-    return row === NONE || now >= this.expiresAt[row]! ? undefined : this.entry(row);
+    this.lock();
+    try {
+      const row = this.find(k, key.length, hashOf(k, key.length));
+      return row === NONE || now >= this.c.expiresAt[row]! ? undefined : this.entry(row);
+    } finally {
+      this.unlock();
+    }
   }
 
   /**
-   * The hot path's get: the row of the live entry whose key is key[0..len), counted and moved to
-   * the newest end, or -1. Read it with borrow() and storedTime().
+   * The hot path's get: the reply of the live entry whose key is key[0..len), counted and moved to
+   * the newest end, or undefined. The reply is this thread's copy in this object's own buffers,
+   * valid only until the next call on this object (render it, or copy it, before anything else
+   * touches the cache); `storedAt` says when it was stored.
    */
-  lookup(key: Uint8Array, len: number, now: number): number {
-    const row = this.find(key, len, this.hashOf(key, len));
-    if (row === NONE) {
-      this.misses++;
-      return NONE;
+  borrow(key: Uint8Array, len: number, now: number): Reply | undefined {
+    this.lock();
+    try {
+      const row = this.lookupLocked(key, len, now);
+      if (row === NONE) return undefined;
+      this.borrowedStored = this.c.storedAt[row]!;
+      return this.copyOut(row);
+    } finally {
+      this.unlock();
     }
-    if (now >= this.expiresAt[row]!) {
-      this.remove(row);
-      this.misses++;
-      return NONE;
-    }
-    this.unlink(row);
-    this.append(row);
-    this.hits++;
-    return row;
   }
 
-  /** When the entry of `row` was stored (monotonic seconds). */
-  storedTime(row: number): number {
-    return this.storedAt[row]!;
+  /** When the entry borrow() last returned was stored (monotonic seconds). */
+  get storedAt(): number {
+    return this.borrowedStored;
   }
 
-  /**
-   * The reply of `row` in this cache's own buffers, without a copy: valid only until the next call
-   * on this cache (render it, or copy it, before anything else touches the cache).
-   */
-  borrow(row: number): Reply {
-    const lent = this.lent;
-    const kl = this.keyLen[row]!;
-    const n = this.nTtl[row]!;
-    const wl = this.wireLen[row]!;
-    const b = this.gather(row, kl + 2 * n + wl);
-    const offsets = lent.ttlOffsets;
-    offsets.length = n;
-    for (let i = 0, o = kl; i < n; i++, o += 2) offsets[i] = (b[o]! << 8) | b[o + 1]!;
-    lent.wire = b.subarray(kl + 2 * n, kl + 2 * n + wl);
-    lent.rcode = this.rcode[row]!;
-    lent.ttl = this.ttl[row]!;
-    return lent;
-  }
+  private borrowedStored = 0;
 
   set(key: string, reply: Reply, now: number): void {
     if (reply.ttl <= 0) return;
     const k = this.keyBytes(key);
     const kl = key.length;
-    const h = this.hashOf(k, kl);
-    const old = this.find(k, kl, h);
-    if (old !== NONE) this.remove(old);
     const n = reply.ttlOffsets.length;
     const wl = reply.wire.length;
     const len = kl + 2 * n + wl;
-    if (wl > MAX_WIRE || n > MAX_WIRE || kl > MAX_WIRE) return;
     const cost = entryBytes(kl, reply);
-    if (cost > this.limits.maxBytes || this.limits.maxEntries < 1) return;
-    while (
-      this.oldest !== NONE &&
-      (this.count + 1 > this.limits.maxEntries || this.bytes + cost > this.limits.maxBytes)
-    ) {
-      this.remove(this.oldest);
-      this.evictions++;
-    }
-    // the bytes, assembled once: key, TTL offsets, wire
+    const fits =
+      wl <= MAX_WIRE &&
+      n <= MAX_WIRE &&
+      kl <= MAX_WIRE &&
+      cost <= this.limits.maxBytes &&
+      this.limits.maxEntries >= 1;
+    // the bytes, assembled before the lock: key, TTL offsets, wire
     const s = this.scratchOf(len);
-    s.set(k.subarray(0, kl), 0);
-    for (let i = 0, o = kl; i < n; i++, o += 2) {
-      const t = reply.ttlOffsets[i]!;
-      s[o] = t >>> 8;
-      s[o + 1] = t & 0xff;
+    if (fits) {
+      s.set(k.subarray(0, kl), 0);
+      for (let i = 0, o = kl; i < n; i++, o += 2) {
+        const t = reply.ttlOffsets[i]!;
+        s[o] = t >>> 8;
+        s[o + 1] = t & 0xff;
+      }
+      s.set(reply.wire, kl + 2 * n);
     }
-    s.set(reply.wire, kl + 2 * n);
-    const row = this.takeRow();
-    this.head[row] = this.scatter(s, len);
-    this.hash[row] = h;
-    this.keyLen[row] = kl;
-    this.nTtl[row] = n;
-    this.wireLen[row] = wl;
-    this.rcode[row] = reply.rcode;
-    this.ttl[row] = reply.ttl;
-    this.storedAt[row] = now;
-    this.expiresAt[row] = now + reply.ttl;
-    this.insert(row);
-    this.append(row);
-    this.count++;
-    this.bytes += cost;
+    const h = hashOf(k, kl);
+    this.lock();
+    try {
+      const old = this.find(k, kl, h);
+      if (old !== NONE) this.remove(old);
+      if (!fits) return;
+      const ints = this.ints;
+      // within these two bounds there are always blocks enough (allocate sizes them so)
+      while (
+        ints[OLDEST] !== NONE &&
+        (ints[COUNT]! + 1 > this.limits.maxEntries || this.floats[BYTES]! + cost > this.limits.maxBytes)
+      ) {
+        this.remove(ints[OLDEST]!);
+        this.floats[EVICTIONS]!++;
+      }
+      const c = this.c;
+      const row = this.takeRow();
+      c.head[row] = this.scatter(s, len);
+      c.hash[row] = h;
+      c.keyLen[row] = kl;
+      c.nTtl[row] = n;
+      c.wireLen[row] = wl;
+      c.rcode[row] = reply.rcode;
+      c.ttl[row] = reply.ttl;
+      c.storedAt[row] = now;
+      c.expiresAt[row] = now + reply.ttl;
+      this.insert(row);
+      this.append(row);
+      ints[COUNT]!++;
+      this.floats[BYTES]! += cost;
+    } finally {
+      this.unlock();
+    }
   }
 
-  /** Empties the cache and gives its memory back. */
+  /** Empties the cache (for every thread attached to it). */
   clear(): void {
-    this.reset();
+    this.lock();
+    try {
+      this.initialize();
+      this.slots.fill(0);
+    } finally {
+      this.unlock();
+    }
   }
 
-  private reset(): void {
-    this.count = 0;
-    this.bytes = 0;
-    this.capacity = 0;
-    this.nextRow = 0;
-    this.freeRows = [];
-    this.oldest = this.newest = NONE;
-    this.pages = [];
-    this.nextBlock = new Int32Array(0);
-    this.freeBlock = NONE;
-    this.freshBlock = 0;
-    this.growRows(64, false);
-    this.slots = new Int32Array(128).fill(NONE);
-    this.mask = 127;
+  /**
+   * After a thread attached to this cache was terminated: if it held the lock, the cache may be
+   * half-changed, so it is emptied and the lock released. False when it did not hold it.
+   */
+  recover(deadThreadId: number): boolean {
+    if (Atomics.load(this.ints, OWNER) !== deadThreadId + 1) return false;
+    this.initialize();
+    this.slots.fill(0);
+    Atomics.store(this.ints, OWNER, 0);
+    if (Atomics.exchange(this.ints, LOCK, 0) === 2) Atomics.notify(this.ints, LOCK);
+    return true;
+  }
+
+  private initialize(): void {
+    const ints = this.ints;
+    ints[COUNT] = 0;
+    ints[OLDEST] = NONE;
+    ints[NEWEST] = NONE;
+    ints[FREE_BLOCK] = NONE;
+    ints[FRESH_BLOCK] = 0;
+    ints[NEXT_ROW] = 0;
+    ints[FREE_ROWS] = 0;
+    this.floats[BYTES] = 0;
+  }
+
+  private read(i: number): number {
+    this.lock();
+    const v = this.floats[i]!;
+    this.unlock();
+    return v;
+  }
+
+  private lock(): void {
+    const ints = this.ints;
+    if (Atomics.compareExchange(ints, LOCK, 0, 1) !== 0) {
+      let got = false;
+      for (let i = 0; i < SPINS && !got; i++) got = Atomics.compareExchange(ints, LOCK, 0, 1) === 0;
+      // contended: mark it (2) and sleep until the holder's unlock wakes us
+      if (!got) while (Atomics.exchange(ints, LOCK, 2) !== 0) Atomics.wait(ints, LOCK, 2, 50);
+    }
+    ints[OWNER] = me;
+  }
+
+  private unlock(): void {
+    this.ints[OWNER] = 0;
+    if (Atomics.exchange(this.ints, LOCK, 0) === 2) Atomics.notify(this.ints, LOCK, 1);
+  }
+
+  private lookupLocked(key: Uint8Array, len: number, now: number): number {
+    const row = this.find(key, len, hashOf(key, len));
+    if (row === NONE) {
+      this.floats[MISSES]!++;
+      return NONE;
+    }
+    if (now >= this.c.expiresAt[row]!) {
+      this.remove(row);
+      this.floats[MISSES]!++;
+      return NONE;
+    }
+    this.unlink(row);
+    this.append(row);
+    this.floats[HITS]!++;
+    return row;
   }
 
   /** A copy of the entry of `row`, to keep. */
   private entry(row: number): CacheEntry {
-    const r = this.borrow(row);
+    const r = this.copyOut(row);
     const reply: Reply = {
       wire: r.wire.slice(),
       ttlOffsets: r.ttlOffsets.slice(),
       rcode: r.rcode,
       ttl: r.ttl,
     };
-    return { reply, stored: this.storedAt[row]!, expires: this.expiresAt[row]! };
+    return { reply, stored: this.c.storedAt[row]!, expires: this.c.expiresAt[row]! };
+  }
+
+  /** The reply of `row` in this object's scratch buffer and lent Reply. */
+  private copyOut(row: number): Reply {
+    const c = this.c;
+    const lent = this.lent;
+    const kl = c.keyLen[row]!;
+    const n = c.nTtl[row]!;
+    const wl = c.wireLen[row]!;
+    const b = this.gather(row, kl + 2 * n + wl);
+    const offsets = lent.ttlOffsets;
+    offsets.length = n;
+    for (let i = 0, o = kl; i < n; i++, o += 2) offsets[i] = (b[o]! << 8) | b[o + 1]!;
+    lent.wire = b.subarray(kl + 2 * n, kl + 2 * n + wl);
+    lent.rcode = c.rcode[row]!;
+    lent.ttl = c.ttl[row]!;
+    return lent;
   }
 
   private keyBytes(key: string): Uint8Array {
@@ -254,153 +396,100 @@ export class AnswerCache {
     return Buffer.from(key, "latin1");
   }
 
-  /** FNV-1a, 32 bits */
-  private hashOf(key: Uint8Array, len: number): number {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < len; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
-    return h >>> 0;
-  }
-
   private find(key: Uint8Array, len: number, h: number): number {
     const slots = this.slots;
     const mask = this.mask;
+    const c = this.c;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const row = slots[i]!;
+      const row = slots[i]! - 1;
       if (row === NONE) return NONE;
-      if (this.hash[row] === h && this.keyLen[row] === len && this.keyIs(row, key, len)) return row;
+      if (c.hash[row] === h && c.keyLen[row] === len && this.keyIs(row, key, len)) return row;
     }
   }
 
   /** Whether the key stored in `row` is key[0..len) (the lengths are equal). */
   private keyIs(row: number, key: Uint8Array, len: number): boolean {
-    let b = this.head[row]!;
-    for (let i = 0; i < len; b = this.nextBlock[b]!) {
-      const page = this.pages[b >>> PAGE_SHIFT]!;
-      const at = (b & (PAGE_BLOCKS - 1)) << BLOCK_SHIFT;
-      const n = Math.min(BLOCK, len - i);
-      for (let j = 0; j < n; j++) if (page[at + j] !== key[i + j]) return false;
-      i += n;
+    const blocks = this.blocks;
+    let b = this.c.head[row]!;
+    for (let i = 0; i < len; b = this.links[b]! - 1) {
+      const at = (b << BLOCK_SHIFT) - i;
+      for (const end = Math.min(len, i + BLOCK); i < end; i++) if (blocks[at + i] !== key[i]) return false;
     }
     return true;
   }
 
   private insert(row: number): void {
-    if ((this.count + 1) * 2 > this.slots.length) this.rehash(this.slots.length * 2);
     const slots = this.slots;
-    let i = this.hash[row]! & this.mask;
-    while (slots[i] !== NONE) i = (i + 1) & this.mask;
-    slots[i] = row;
-  }
-
-  private rehash(size: number): void {
-    const old = this.slots;
-    this.slots = new Int32Array(size).fill(NONE);
-    this.mask = size - 1;
-    for (const row of old) {
-      if (row === NONE) continue;
-      let i = this.hash[row]! & this.mask;
-      while (this.slots[i] !== NONE) i = (i + 1) & this.mask;
-      this.slots[i] = row;
-    }
+    let i = this.c.hash[row]! & this.mask;
+    while (slots[i] !== 0) i = (i + 1) & this.mask;
+    slots[i] = row + 1;
   }
 
   /** Takes `row` out of the index, the LRU list and the blocks, and frees it. */
   private remove(row: number): void {
     const slots = this.slots;
     const mask = this.mask;
-    let i = this.hash[row]! & mask;
-    while (slots[i] !== row) i = (i + 1) & mask;
+    const c = this.c;
+    let i = c.hash[row]! & mask;
+    while (slots[i] !== row + 1) i = (i + 1) & mask;
     // backward-shift deletion (Knuth 6.4, Algorithm R): move up each later entry of the run whose
     // home slot is not between the hole and itself
-    for (let j = (i + 1) & mask; slots[j] !== NONE; j = (j + 1) & mask) {
-      const home = this.hash[slots[j]!]! & mask;
+    for (let j = (i + 1) & mask; slots[j] !== 0; j = (j + 1) & mask) {
+      const home = c.hash[slots[j]! - 1]! & mask;
       const stays = i <= j ? i < home && home <= j : i < home || home <= j;
       if (stays) continue;
       slots[i] = slots[j]!;
       i = j;
     }
-    slots[i] = NONE;
+    slots[i] = 0;
     this.unlink(row);
-    this.bytes -= rowBytes(this.keyLen[row]! + 2 * this.nTtl[row]! + this.wireLen[row]!);
-    this.freeChain(this.head[row]!);
-    this.freeRows.push(row);
-    this.count--;
+    this.floats[BYTES]! -= rowBytes(c.keyLen[row]! + 2 * c.nTtl[row]! + c.wireLen[row]!);
+    this.freeChain(c.head[row]!);
+    c.freeRows[this.ints[FREE_ROWS]!++] = row;
+    this.ints[COUNT]!--;
   }
 
   private append(row: number): void {
-    this.prev[row] = this.newest;
-    this.next[row] = NONE;
-    if (this.newest === NONE) this.oldest = row;
-    else this.next[this.newest] = row;
-    this.newest = row;
+    const ints = this.ints;
+    const c = this.c;
+    c.prev[row] = ints[NEWEST]!;
+    c.next[row] = NONE;
+    if (ints[NEWEST] === NONE) ints[OLDEST] = row;
+    else c.next[ints[NEWEST]!] = row;
+    ints[NEWEST] = row;
   }
 
   private unlink(row: number): void {
-    const p = this.prev[row]!;
-    const n = this.next[row]!;
-    if (p === NONE) this.oldest = n;
-    else this.next[p] = n;
-    if (n === NONE) this.newest = p;
-    else this.prev[n] = p;
+    const ints = this.ints;
+    const c = this.c;
+    const p = c.prev[row]!;
+    const n = c.next[row]!;
+    if (p === NONE) ints[OLDEST] = n;
+    else c.next[p] = n;
+    if (n === NONE) ints[NEWEST] = p;
+    else c.prev[n] = p;
   }
 
   private takeRow(): number {
-    const free = this.freeRows.pop();
-    if (free !== undefined) return free;
-    if (this.nextRow === this.capacity) this.growRows(this.capacity * 2);
-    return this.nextRow++;
-  }
-
-  /** Makes room for `want` rows (at most maxEntries), keeping the rows there are unless `keep` is false. */
-  private growRows(want: number, keep = true): void {
-    const cap = Math.min(Math.max(want, 1), Math.max(1, this.limits.maxEntries));
-    const grow = <T extends Uint32Array | Int32Array | Uint16Array | Uint8Array | Float64Array>(
-      a: T,
-      make: (n: number) => T,
-    ): T => {
-      const b = make(cap);
-      if (keep) b.set(a);
-      return b;
-    };
-    this.hash = grow(this.hash, (n) => new Uint32Array(n));
-    this.head = grow(this.head, (n) => new Int32Array(n));
-    this.keyLen = grow(this.keyLen, (n) => new Uint16Array(n));
-    this.nTtl = grow(this.nTtl, (n) => new Uint16Array(n));
-    this.wireLen = grow(this.wireLen, (n) => new Uint16Array(n));
-    this.rcode = grow(this.rcode, (n) => new Uint8Array(n));
-    this.ttl = grow(this.ttl, (n) => new Uint32Array(n));
-    this.storedAt = grow(this.storedAt, (n) => new Float64Array(n));
-    this.expiresAt = grow(this.expiresAt, (n) => new Float64Array(n));
-    this.prev = grow(this.prev, (n) => new Int32Array(n));
-    this.next = grow(this.next, (n) => new Int32Array(n));
-    this.capacity = cap;
+    const ints = this.ints;
+    if (ints[FREE_ROWS]! > 0) return this.c.freeRows[--ints[FREE_ROWS]!]!;
+    return ints[NEXT_ROW]!++;
   }
 
   private takeBlock(): number {
-    const b = this.freeBlock;
+    const b = this.ints[FREE_BLOCK]!;
     if (b !== NONE) {
-      this.freeBlock = this.nextBlock[b]!;
+      this.ints[FREE_BLOCK] = this.links[b]! - 1;
       return b;
     }
-    const fresh = this.freshBlock++;
-    if (fresh >>> PAGE_SHIFT === this.pages.length) {
-      this.pages.push(new Uint8Array(PAGE_BLOCKS * BLOCK));
-      if (this.nextBlock.length < this.pages.length * PAGE_BLOCKS) {
-        const links = new Int32Array(
-          Math.max(this.pages.length, 2 * (this.nextBlock.length / PAGE_BLOCKS)) * PAGE_BLOCKS,
-        );
-        links.set(this.nextBlock);
-        this.nextBlock = links;
-      }
-    }
-    return fresh;
+    return this.ints[FRESH_BLOCK]!++;
   }
 
   private freeChain(b: number): void {
     while (b !== NONE) {
-      const n = this.nextBlock[b]!;
-      this.nextBlock[b] = this.freeBlock;
-      this.freeBlock = b;
+      const n = this.links[b]! - 1;
+      this.links[b] = this.ints[FREE_BLOCK]! + 1;
+      this.ints[FREE_BLOCK] = b;
       b = n;
     }
   }
@@ -409,14 +498,15 @@ export class AnswerCache {
   private scatter(s: Uint8Array, len: number): number {
     let first = NONE;
     let last = NONE;
-    for (let i = 0; i < len; i += BLOCK) {
+    const blocks = this.blocks;
+    for (let i = 0; i < len; ) {
       const b = this.takeBlock();
-      this.nextBlock[b] = NONE;
+      this.links[b] = 0;
       if (last === NONE) first = b;
-      else this.nextBlock[last] = b;
+      else this.links[last] = b + 1;
       last = b;
-      const at = (b & (PAGE_BLOCKS - 1)) << BLOCK_SHIFT;
-      this.pages[b >>> PAGE_SHIFT]!.set(s.subarray(i, Math.min(len, i + BLOCK)), at);
+      const at = (b << BLOCK_SHIFT) - i;
+      for (const end = Math.min(len, i + BLOCK); i < end; i++) blocks[at + i] = s[i]!;
     }
     return first;
   }
@@ -424,12 +514,10 @@ export class AnswerCache {
   /** The first `len` bytes of `row`'s chain, contiguous in the scratch buffer. */
   private gather(row: number, len: number): Uint8Array {
     const s = this.scratchOf(len);
-    let b = this.head[row]!;
-    for (let i = 0; i < len; b = this.nextBlock[b]!) {
-      // a loop, not set(subarray): no view object per block on the hit path
-      const page = this.pages[b >>> PAGE_SHIFT]!;
-      const at = ((b & (PAGE_BLOCKS - 1)) << BLOCK_SHIFT) - i;
-      for (const end = Math.min(len, i + BLOCK); i < end; i++) s[i] = page[at + i]!;
+    const blocks = this.blocks;
+    for (let i = 0, b = this.c.head[row]!; i < len; b = this.links[b]! - 1) {
+      const at = (b << BLOCK_SHIFT) - i;
+      for (const end = Math.min(len, i + BLOCK); i < end; i++) s[i] = blocks[at + i]!;
     }
     return s;
   }
@@ -438,6 +526,34 @@ export class AnswerCache {
     if (this.scratch.length < len) this.scratch = new Uint8Array(Math.max(len, this.scratch.length * 2));
     return this.scratch;
   }
+}
+
+/** The shared memory of a cache with these limits, zeroed (an empty index). */
+function allocate(limits: CacheLimits): CacheMemory {
+  const rows = Math.max(1, Math.floor(limits.maxEntries));
+  // the blocks maxBytes allows, or fewer when even maxEntries of the largest entries would not fill
+  // them (a test's "no byte limit" must not reserve a gigabyte)
+  const blocks = Math.max(
+    1,
+    Math.min(Math.floor(limits.maxBytes / BLOCK), rows * Math.ceil((3 * MAX_WIRE) / BLOCK)),
+  );
+  let slots = 2;
+  while (slots < rows * 2) slots *= 2;
+  return {
+    limits: { ...limits },
+    state: new SharedArrayBuffer(INT_WORDS * 4 + FLOAT_WORDS * 8),
+    rows: new SharedArrayBuffer(rows * COLUMN_BYTES),
+    slots: new SharedArrayBuffer(slots * 4),
+    links: new SharedArrayBuffer(blocks * 4),
+    blocks: new SharedArrayBuffer(blocks * BLOCK),
+  };
+}
+
+/** FNV-1a, 32 bits */
+function hashOf(key: Uint8Array, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  return h >>> 0;
 }
 
 const keyScratch = Buffer.allocUnsafe(256 + 5);

@@ -23,28 +23,44 @@ const workerUrl = siblingModule(import.meta.url, "./worker");
 interface WorkerHandle {
   worker: Worker;
   stats: Record<string, number>;
+  /** the worker's thread and its receive thread: what may hold the cache's lock */
+  threads: number[];
 }
 
-function startWorker(a: Dns64Assignment, opts: Dns64Options, log: Logger): Promise<WorkerHandle> {
-  const worker = newWorker(workerUrl, { assignment: encodeAssignment(a), opts, level: log.level });
-  const h: WorkerHandle = { worker, stats: {} };
+function startWorker(
+  a: Dns64Assignment,
+  opts: Dns64Options,
+  log: Logger,
+  cache: AnswerCache,
+): Promise<WorkerHandle> {
+  const worker = newWorker(workerUrl, {
+    assignment: encodeAssignment(a),
+    opts,
+    level: log.level,
+    cache: cache.memory,
+  });
+  const h: WorkerHandle = { worker, stats: {}, threads: [worker.threadId] };
   return new Promise((resolve, reject) => {
     worker.on("message", (m) => {
       if (m === "ready") resolve(h);
       else if (m?.error) reject(new Error(`dns64 worker: ${m.error}`));
       else if (m?.stats) h.stats = m.stats;
+      else if (m?.threads) h.threads.push(...(m.threads as number[]));
     });
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`dns64 worker exited (${code})`)));
   });
 }
 
-async function stopWorker(h: WorkerHandle): Promise<void> {
+async function stopWorker(h: WorkerHandle, cache: AnswerCache, log: Logger): Promise<void> {
   const exited = new Promise<void>((r) => h.worker.once("exit", () => r()));
   h.worker.postMessage("stop");
   const t = setTimeout(() => void h.worker.terminate(), 3000);
   await exited;
   clearTimeout(t);
+  // terminated in the middle of a cache call, it would leave the shared cache locked
+  for (const id of h.threads)
+    if (cache.recover(id)) log.warn("dns64 worker ended holding the cache lock: cache emptied");
 }
 
 export async function startDns64(
@@ -65,16 +81,16 @@ export async function startDns64(
     const main = await Stack.start(a, opts, { reusePort: workers > 1, tcp: true }, log, cache);
     const extra: WorkerHandle[] = [];
     try {
-      for (let i = 1; i < workers; i++) extra.push(await startWorker(a, opts, log));
+      for (let i = 1; i < workers; i++) extra.push(await startWorker(a, opts, log, cache));
     } catch (e) {
-      await Promise.all(extra.map(stopWorker));
+      await Promise.all(extra.map((w) => stopWorker(w, cache, log)));
       await main.close();
       throw e;
     }
     return { main, extra };
   };
   const close = async (r: { main: Stack; extra: WorkerHandle[] }) => {
-    await Promise.all(r.extra.map(stopWorker));
+    await Promise.all(r.extra.map((w) => stopWorker(w, cache, log)));
     await r.main.close();
   };
 
@@ -118,8 +134,8 @@ export async function startDns64(
       const total = current.main.stats();
       for (const w of current.extra) {
         for (const [k, v] of Object.entries(w.stats)) {
-          // cache figures are per thread; everything else adds up
-          total[k] = (total[k] ?? 0) + v;
+          // the cache is one for all (its figures are the main stack's); everything else adds up
+          if (!k.startsWith("cache")) total[k] = (total[k] ?? 0) + v;
         }
       }
       total.workers = workers;

@@ -1,25 +1,25 @@
-// The thread that does nothing but serve the UDP sockets of one stack from a copy of the cache
-// (udpthread.ts starts it). It waits itself: in recvmmsg(2) when there is one socket (MSG_WAITFORONE
+// The thread that does nothing but serve the UDP sockets of one stack from the stack's cache, which
+// it shares (cache.ts: shared memory) (udpthread.ts starts it). It waits itself: in recvmmsg(2) when there is one socket (MSG_WAITFORONE
 // on a blocking socket), in poll(2) when there are several, then recvmmsg on each readable one. It
 // answers what it can without the resolver (the rate limit, the ACL, FORMERR and the other errors,
 // cached answers) and sends the answers with one sendmmsg(2) per socket; the queries that need the
 // resolver go to the event-loop thread of the stack in one message per wake-up, which answers them
-// on the same socket and sends back the cache entry it answered from. A quiet query costs two
+// on the same socket and stores the answer in the cache they share. A quiet query costs two
 // system calls (three with several sockets: the poll) and one wake-up.
 //
 // It imports only the hit path (no assignment decoder, hence no zod and no API schema): each module
 // here costs memory in every such thread (README.md, Speed: memory).
-import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { Prefix } from "../../util/net.ts";
 import { DatagramBatch, PollSet } from "../../util/sys/mmsg.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
 import { AnswerCache } from "./cache.ts";
 import { newServerStats, QueryHandler, UPSTREAM } from "./handler.ts";
-import { monotonicSeconds, Resolver } from "./resolver.ts";
+import { Resolver } from "./resolver.ts";
 import { compileConfig } from "./synth.ts";
 import { ThreadTrace } from "./threadtrace.ts";
 import { ClientNames } from "./udpbatch.ts";
-import { ENTRIES, type Entries, type Misses, type RecvThreadData, STAT_KEYS, STOP } from "./udpthread.ts";
+import { type Misses, type RecvThreadData, STAT_KEYS, STOP } from "./udpthread.ts";
 
 const SWEEP_MS = 60_000;
 /** poll's longest wait (ms), should the process end without stop() (SO_RCVTIMEO bounds recvmmsg's) */
@@ -44,7 +44,6 @@ function serve(d: RecvThreadData): void {
   const rx = new DatagramBatch(d.slots, 4096);
   const tx = new DatagramBatch(d.slots, 4096);
   const stats = handler.stats;
-  let entriesSeen = 0;
   let nextSweep = Date.now() + SWEEP_MS;
   let misses: Misses | undefined;
   /** debug-only timing (threadtrace.ts), off by default */
@@ -116,20 +115,6 @@ function serve(d: RecvThreadData): void {
         }
       } else first = receive(fds[0]!, true);
       if (Atomics.load(control, STOP) !== 0) break;
-      const posted = Atomics.load(control, ENTRIES);
-      if (posted !== entriesSeen) {
-        entriesSeen = posted;
-        const t0 = trace ? performance.now() : 0;
-        let messages = 0;
-        for (let m = receiveMessageOnPort(d.port); m; m = receiveMessageOnPort(d.port)) {
-          const now = monotonicSeconds();
-          const wall = Date.now();
-          for (const [key, reply, age, sent] of m.message as Entries)
-            cache.set(key, reply, now - age - Math.floor((wall - sent) / 1000));
-          messages++;
-        }
-        trace?.entries(messages, (performance.now() - t0) * 1000);
-      }
       const now = Date.now();
       if (now >= nextSweep) {
         limiter.sweep(now);

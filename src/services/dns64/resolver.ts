@@ -43,8 +43,12 @@ export interface ResolverStats {
   coalesced: number;
 }
 
-/** Monotonic seconds (cache expiry must not follow wall-clock jumps). */
-export const monotonicSeconds = (): number => Math.floor(performance.now() / 1000);
+/**
+ * Monotonic seconds (cache expiry must not follow wall-clock jumps), the same in every thread of the
+ * process (CLOCK_MONOTONIC; performance.now() counts from each thread's own start), since the
+ * cache is shared between threads.
+ */
+export const monotonicSeconds = (): number => process.hrtime()[0];
 
 /** A copy of `reply` with every TTL lowered by `age` seconds. */
 export function aged(reply: Reply, age: number): Reply {
@@ -83,15 +87,8 @@ export class Resolver {
    */
   cachedBytes(key: Uint8Array, len: number): Answer | undefined {
     const now = this.now();
-    const row = this.cache.lookup(key, len, now);
-    return row < 0 ? undefined : { reply: this.cache.borrow(row), age: now - this.cache.storedTime(row) };
-  }
-
-  /** The answer for a key made by cacheKey(), not counted as a hit, not moved (a copy to keep). */
-  peek(key: string): Answer | undefined {
-    const now = this.now();
-    const e = this.cache.peek(key, now);
-    return e ? { reply: e.reply, age: now - e.stored } : undefined;
+    const reply = this.cache.borrow(key, len, now);
+    return reply && { reply, age: now - this.cache.storedAt };
   }
 
   /** The answer to a client's question (`lowerName` is the case-folded wire name). */

@@ -126,6 +126,12 @@ export class Dns64Server {
     );
   }
 
+  /** The ids of this server's threads (the receive thread), for AnswerCache.recover. */
+  threadIds(): number[] {
+    const id = this.thread?.threadId;
+    return id === undefined || id < 0 ? [] : [id];
+  }
+
   /** The counters of the UDP thread (ServerStats fields); none without one. */
   threadStats(): Partial<ServerStats> {
     return this.thread?.stats() ?? {};

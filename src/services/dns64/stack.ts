@@ -30,7 +30,7 @@ export interface Dns64Options {
   rateLimit?: number;
   /**
    * event loops serving UDP: 1 (default) = this thread only; N > 1 adds N-1 worker threads, each
-   * with its own SO_REUSEPORT socket per listen address and its own cache
+   * with its own SO_REUSEPORT socket per listen address; all share one cache (cache.ts)
    */
   workers?: number;
   /**
@@ -102,7 +102,7 @@ export class Stack {
         policy: policyOf(a),
         allowClients: a.spec.allowClients,
         rate: rateOf(a, opts),
-        cache: { ...DEFAULT_CACHE_LIMITS, ...opts.cache },
+        cache: cache.memory,
         resolver,
       },
     );

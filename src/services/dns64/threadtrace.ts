@@ -73,9 +73,7 @@ export class ThreadTrace {
   private readonly wait = new Histogram();
   private readonly serve = new Histogram();
   private readonly sizes = new Float64Array(65);
-  private entryMessages = 0;
   private misses = 0;
-  private entryUs = 0;
   private sweeps = 0;
   private gc = new GCProfiler();
   private nextDump = performance.now() + 1000;
@@ -105,11 +103,6 @@ export class ThreadTrace {
     if (n === 0) return;
     if (ioctlRaw(fd, SIOCGSTAMPNS, this.tsAt) === 0 && clockGettimeRaw(CLOCK_REALTIME, this.tsAt + 16) === 0)
       this.waitUs = (this.realtimeNs(16) - this.realtimeNs(0)) / 1000;
-  }
-
-  entries(messages: number, us: number): void {
-    this.entryMessages += messages;
-    this.entryUs += us;
   }
 
   /** A query handed to the event loop (it needs the resolver). */
@@ -154,8 +147,6 @@ export class ThreadTrace {
       waitUs: this.wait.summary(),
       batches: sizes,
       misses: this.misses,
-      entryMessages: this.entryMessages,
-      entryUs: Math.round(this.entryUs),
       sweeps: this.sweeps,
       gc: { count: gcCount, us: Math.round(gcUs), maxUs: Math.round(gcMaxUs) },
     };
@@ -163,9 +154,7 @@ export class ThreadTrace {
     this.serve.reset();
     this.wait.reset();
     this.sizes.fill(0);
-    this.entryMessages = 0;
     this.misses = 0;
-    this.entryUs = 0;
     this.sweeps = 0;
   }
 

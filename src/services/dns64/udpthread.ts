@@ -3,7 +3,7 @@
 // measures the loop's idle time), libuv's recvmsg and a second one that finds the socket empty, a
 // Buffer, an rinfo object and the callback into JavaScript, which made our CPU per cached query
 // twice Unbound's. The thread blocks in recvmmsg(2) (one socket) or poll(2) (several) and answers
-// cached queries from a copy of the cache with sendmmsg(2).
+// cached queries from the stack's cache (shared memory: cache.ts) with sendmmsg(2).
 //
 // One thread for all of a stack's sockets, not one per socket: a Node thread costs ~10 MiB of
 // memory however little it runs (its V8 isolate and Node environment), and a thread per socket
@@ -11,24 +11,21 @@
 //
 // This side, on the stack's event loop: the queries the thread cannot answer (they need the
 // resolver) come in one message per batch; each is answered through the QueryHandler (sent with
-// sendmmsg on the socket it came in on, all of one event-loop turn at once), and the cache entry it
-// was answered from goes back to the thread, so that the next such query is the thread's.
+// sendmmsg on the socket it came in on, all of one event-loop turn at once); the answer it stores
+// in the cache makes the next such query the thread's.
 import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import type { Logger } from "../../util/log.ts";
 import type { Prefix } from "../../util/net.ts";
 import { check, close, SOL_SOCKET, setsockopt } from "../../util/sys/libc.ts";
 import { DatagramBatch, shutdownRead, sockaddrText } from "../../util/sys/mmsg.ts";
 import { siblingModule, startWorker } from "../../util/worker.ts";
-import type { CacheLimits } from "./cache.ts";
-import { newServerStats, type QueryHandler, queryCacheKey, type ServerStats } from "./handler.ts";
-import type { Reply } from "./reply.ts";
+import type { CacheMemory } from "./cache.ts";
+import { newServerStats, type QueryHandler, type ServerStats } from "./handler.ts";
 import type { Resolver } from "./resolver.ts";
 import type { Dns64Policy } from "./synth.ts";
 
-/** Control words (Int32 in a SharedArrayBuffer): set before the socket is shut down */
+/** Control word (Int32 in a SharedArrayBuffer): set before the socket is shut down */
 export const STOP = 0;
-/** ... and the number of entry messages posted, so that the thread reads its port only then */
-export const ENTRIES = 1;
 /** ServerStats fields, in the order of the shared stats array the thread writes after each batch */
 export const STAT_KEYS = Object.keys(newServerStats()) as (keyof ServerStats)[];
 
@@ -47,7 +44,8 @@ export interface RecvThreadData {
   /** queries per second per client; 0 = unlimited */
   rate: number;
   slots: number;
-  cache: CacheLimits;
+  /** the stack's cache, which the thread attaches to (one cache in shared memory) */
+  cache: CacheMemory;
   control: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   port: MessagePort;
@@ -60,15 +58,12 @@ export interface Misses {
   socks: number[];
 }
 
-/** stack → thread: [key, reply, its age in seconds, Date.now() when sent] */
-export type Entries = [string, Reply, number, number][];
-
 /** What the thread needs besides the sockets. */
 export interface UdpThreadSetup {
   policy: Dns64Policy;
   allowClients: readonly PrefixFields[];
   rate: number;
-  cache: CacheLimits;
+  cache: CacheMemory;
   resolver: Resolver;
 }
 
@@ -82,24 +77,16 @@ const WAKE_SECONDS = 1;
  * is scavenged more often in shorter pauses, 0.2 µs a query more (README.md, Speed: memory).
  */
 const YOUNG_MB = 2;
-/**
- * The thread's copy of the cache is this share of the cache's limits. It holds the entries the event
- * loop answered from, least recently used out first: the hot set. A copy as large as the cache
- * doubled the cache's memory under a stream of uncached queries (+60 MiB RSS in bench:dns64); an
- * entry it evicts is still in the stack's cache, one crossing away.
- */
-const THREAD_CACHE_SHARE = 8;
 
 /** Threads still serving, shut down when the process exits without stopping them. */
 const live = new Set<UdpThread>();
 let exitHook = false;
 
 export class UdpThread {
-  private readonly control = new Int32Array(new SharedArrayBuffer(8));
+  private readonly control = new Int32Array(new SharedArrayBuffer(4));
   private readonly shared = new Float64Array(new SharedArrayBuffer(8 * STAT_KEYS.length));
   private readonly tx: DatagramBatch;
   private readonly out: { bytes: Uint8Array; name: Uint8Array; fd: number }[] = [];
-  private entries: Entries = [];
   private flushScheduled = false;
   private closed = false;
   private worker: Worker | undefined;
@@ -147,10 +134,7 @@ export class UdpThread {
       allowClients: [...this.setup.allowClients],
       rate: this.setup.rate,
       slots: this.slots,
-      cache: {
-        maxEntries: Math.ceil(this.setup.cache.maxEntries / THREAD_CACHE_SHARE),
-        maxBytes: Math.ceil(this.setup.cache.maxBytes / THREAD_CACHE_SHARE),
-      },
+      cache: this.setup.cache,
       control: this.control.buffer as SharedArrayBuffer,
       stats: this.shared.buffer as SharedArrayBuffer,
       port: port2,
@@ -180,6 +164,11 @@ export class UdpThread {
     });
   }
 
+  /** The thread's id (worker_threads), while it runs. */
+  get threadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+
   /** The thread's counters (ServerStats fields). */
   stats(): ServerStats {
     const s = newServerStats();
@@ -197,9 +186,6 @@ export class UdpThread {
       void this.handler.handle(q, client, false).then((bytes) => {
         if (!bytes || this.closed) return;
         this.out.push({ bytes, name, fd });
-        const key = queryCacheKey(q);
-        const hit = key === undefined ? undefined : this.setup.resolver.peek(key);
-        if (hit) this.entries.push([key!, hit.reply, hit.age, Date.now()]);
         this.schedule();
       });
     }
@@ -218,10 +204,7 @@ export class UdpThread {
     });
   }
 
-  /**
-   * This turn's answers in sendmmsg batches (one per run of answers on the same socket), and its
-   * cache entries to the thread in one message.
-   */
+  /** This turn's answers in sendmmsg batches (one per run of answers on the same socket). */
   private flush(): void {
     if (this.closed) return;
     const tx = this.tx;
@@ -238,11 +221,6 @@ export class UdpThread {
     }
     if (n > 0) tx.send(fd, n);
     this.out.length = 0;
-    if (this.entries.length > 0) {
-      this.port?.postMessage(this.entries);
-      this.entries = [];
-      Atomics.add(this.control, ENTRIES, 1);
-    }
   }
 
   /** Tells the thread to end and wakes it (out of recvmmsg or poll: see shutdownRead). */
@@ -257,11 +235,15 @@ export class UdpThread {
     live.delete(this);
     const w = this.worker;
     if (w && w.threadId >= 0) {
+      const id = w.threadId;
       const exited = new Promise<void>((r) => w.once("exit", () => r()));
       this.wake();
       const t = setTimeout(() => void w.terminate(), 3000);
       await exited;
       clearTimeout(t);
+      // terminated in the middle of a cache call, it would leave the shared cache locked
+      if (this.setup.resolver.cache.recover(id))
+        this.log.warn("dns64 receive thread ended holding the cache lock: cache emptied");
     }
     this.port?.close();
     this.tx.free();

@@ -115,7 +115,7 @@ test("service: REFUSED outside allowClients, rate limit drops the excess", async
   }
 });
 
-test("service: workers: 2 adds a worker thread on SO_REUSEPORT sockets; both answer", async () => {
+test("service: workers: 2 adds a worker thread on SO_REUSEPORT sockets; both answer, from one cache", async () => {
   const base = portBase() + 16;
   const up = await fakeUpstream(base);
   const svc = await startDns64(
@@ -136,6 +136,14 @@ test("service: workers: 2 adds a worker thread on SO_REUSEPORT sockets; both ans
     assert.equal(s.workers, 2);
     assert.equal(s.udpQueries, 40);
     assert.ok(s.synthesized! >= 40, JSON.stringify(s));
+    // one cache for both (shared memory): the same names again, from 40 new client sockets (both
+    // workers again), ask nothing more upstream
+    const upstream = up.seen.udp;
+    const again = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => askServer("127.0.0.1", base + 1, `w${i}.example`, "AAAA")),
+    );
+    for (const r of again) assert.equal(r.answers.length, 1);
+    assert.equal(up.seen.udp, upstream, "every answer from the cache the workers share");
   } finally {
     await svc.stop();
     await up.close();
