@@ -34,9 +34,11 @@ async function reexecLean(argv) {
   if (process.execArgv.some((a) => a.startsWith("--v8-pool-size"))) return;
   try {
     const { default: koffi } = await import("koffi");
-    const execve = koffi
-      .load("libc.so.6")
-      .func("int execve(const char *path, const char **argv, const char **envp)");
+    const libc = koffi.load("libc.so.6");
+    const fcntl = libc.func("int fcntl(int fd, int cmd, int arg)");
+    const execve = libc.func("int execve(const char *path, const char **argv, const char **envp)");
+    // node marks its standard input, output and error close-on-exec: the same ones for the new image
+    for (const fd of [0, 1, 2]) fcntl(fd, 2 /* F_SETFD */, 0);
     const env = { MALLOC_ARENA_MAX: "1", ...process.env };
     execve(
       process.execPath,
