@@ -3,11 +3,13 @@
  * and what it loses while its session table grows, against TAYGA (Debian's) in the same run and
  * the same three-namespace lab (test/services/nat64/lab.ts, load.ts).
  *
- * Phase 1, memory: the translator 2 s after start, idle 15 s after start (BENCH_IDLE_SECONDS),
- * then after 10,000 new UDP sessions (10 kpps). Ours is broken down from its own /metrics: the main isolate's V8 heap, the packet
- * worker's heap, the session tables' typed arrays, the rest of its anonymous memory (threads'
- * stacks, malloc, V8's code and zones), and the file-backed pages (the node binary's code and
- * data, shared with every node process on the host).
+ * Phase 1, memory: the translator 2 s after start, idle 15 s after start (BENCH_IDLE_SECONDS; ours
+ * has given back its start-up pages 10 s after its services started, src/cli/resident.ts), then
+ * after 10,000 new UDP sessions (10 kpps). Ours is broken down from its own /metrics: the main
+ * isolate's V8 heap, the packet worker's heap, the session tables' typed arrays, the rest of its
+ * anonymous memory (threads' stacks, malloc, V8's code and zones); for both, the file-backed pages
+ * (the executable's code and data, shared with every process that runs it, and the libraries')
+ * and the thread count.
  *
  * Phase 2, growth (issue 19): 65,535 new sessions at 10 kpps through a fresh translator. Printed:
  * what the kernel queued for the TUN and dropped from its queue (txqueuelen 4096 for both), what
@@ -17,7 +19,7 @@
  * users run it. BENCH_ROUNDS (default 1) alternates the two.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { canRun, Lab, REPO, SERVER6, sh, waitFor } from "../test/services/nat64/lab.ts";
 import {
@@ -38,8 +40,25 @@ interface Memory {
   rss: number;
   anon: number;
   file: number;
+  /** of `file`, the executable's pages (node's binary, TAYGA's) and the libraries' (MiB), and its thread count */
+  split: { exe: number; libs: number; threads: number };
   /** ours only, from /metrics (MiB) */
   parts?: Record<string, number>;
+}
+
+/** The process's memory (/proc/PID/status) and its file-backed pages split by file (smaps). */
+function lookAt(pid: number): Omit<Memory, "parts"> {
+  const exe = realpathSync(`/proc/${pid}/exe`);
+  const split = { exe: 0, libs: 0, threads: 0 };
+  let file = "";
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) file = head[1]!;
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss && file.startsWith("/")) split[file === exe ? "exe" : "libs"] += Number(rss[1]) / 1024;
+  }
+  split.threads = Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+  return { ...memoryOf(pid), split };
 }
 
 interface Growth {
@@ -74,6 +93,9 @@ const ours: Translator = {
   name: "v6mostly",
   tun: (lab) => lab.tun,
   async start(lab) {
+    // Each start from empty tables: the previous translator's graceful stop handed its sessions
+    // over to the next start (src/services/nat64/handover.ts), which made round 2 start with 65,535.
+    rmSync(join(lab.dir, "state", "nat64-lab.sessions"), { force: true });
     // One client opens them all: more than the default 65,536 sessions a client (limits.test.ts).
     const run = lab.startRun(lab.writeResource("  limits: { sessionsPerClient: 131072 }\n"), STATUS);
     await waitFor("v6mostly run", () => metrics(lab).nat64_worker_heap_bytes, 30_000);
@@ -103,7 +125,7 @@ const tayga: Translator = { name: "TAYGA", tun: () => TAYGA_TUN, start: startTay
 async function memory(lab: Lab, tr: Translator): Promise<[starting: Memory, idle: Memory, loaded: Memory]> {
   const p = await tr.start(lab);
   try {
-    const look = (): Memory => ({ ...memoryOf(p.pid!), parts: tr.parts?.(lab) });
+    const look = (): Memory => ({ ...lookAt(p.pid!), parts: tr.parts?.(lab) });
     await new Promise((r) => setTimeout(r, 2000));
     const starting = look();
     // V8's memory reducer gives back what start-up took after some seconds of quiet.
@@ -146,29 +168,35 @@ function showMemory(name: string, when: string, m: Memory): void {
     : "";
   const heaps = m.parts ? m.parts["main heap"]! + m.parts["worker heap"]! + m.parts.tables! : 0;
   const rest = m.parts ? `, rest of anonymous ${(m.anon - heaps).toFixed(1)}` : "";
+  const { exe, libs, threads } = m.split;
   console.log(
-    `${name.padEnd(9)} ${when.padEnd(13)} RSS ${m.rss.toFixed(1).padStart(5)} MiB = anonymous ${m.anon.toFixed(1)} + file-backed ${m.file.toFixed(1)}${parts ? ` | MiB: ${parts}${rest}` : ""}`,
+    `${name.padEnd(9)} ${when.padEnd(13)} RSS ${m.rss.toFixed(1).padStart(5)} MiB = anonymous ${m.anon.toFixed(1)} + file-backed ${m.file.toFixed(1)} (binary ${exe.toFixed(1)}, libraries ${libs.toFixed(1)}), ${threads} threads${parts ? ` | MiB: ${parts}${rest}` : ""}`,
   );
 }
 
 /**
  * The runtime's own floor, measured on this host in the same run: the node binary idle on its own,
  * and with one idle worker thread (the shape of ours: a main thread and a packet worker), before
- * any of our code. What a NAT64 written for Node can reach lies above the second figure.
+ * any of our code; then the latter with the options `v6mostly run` re-executes itself with
+ * (bin/v6mostly.js). Ours gives back start-up's pages of the binary besides (src/cli/resident.ts),
+ * so it can be below these.
  */
-async function runtimeFloor(): Promise<{ bare: Memory; worker: Memory }> {
+async function runtimeFloor(): Promise<{ bare: Memory; worker: Memory; lean: Memory }> {
   const script = (withWorker: boolean) =>
     `${withWorker ? 'new (require("node:worker_threads").Worker)("setInterval(() => {}, 1000)", { eval: true });' : ""} setInterval(() => {}, 1000);`;
-  const look = async (withWorker: boolean): Promise<Memory> => {
-    const p = spawn(process.execPath, ["-e", script(withWorker)], { stdio: "ignore" });
+  const look = async (withWorker: boolean, lean = false): Promise<Memory> => {
+    const p = spawn(process.execPath, [...(lean ? ["--v8-pool-size=1"] : []), "-e", script(withWorker)], {
+      stdio: "ignore",
+      env: lean ? { ...process.env, MALLOC_ARENA_MAX: "1" } : process.env,
+    });
     try {
       await new Promise((r) => setTimeout(r, 3000));
-      return memoryOf(p.pid!);
+      return lookAt(p.pid!);
     } finally {
       p.kill();
     }
   };
-  return { bare: await look(false), worker: await look(true) };
+  return { bare: await look(false), worker: await look(true), lean: await look(true, true) };
 }
 
 function fresh(): string {
@@ -201,6 +229,7 @@ try {
   const floor = await runtimeFloor();
   showMemory("node", "bare, 3 s", floor.bare);
   showMemory("node", "+1 worker", floor.worker);
+  showMemory("node", "+1w, lean", floor.lean);
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
   for (let i = 1; i <= rounds; i++) {
     console.log(`round ${i}/${rounds}`);

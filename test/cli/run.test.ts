@@ -1,14 +1,17 @@
 // `v6mostly run` as a user runs it: a real process serving DNS64 on loopback, reloaded with
-// SIGHUP and stopped with SIGTERM.
+// SIGHUP and stopped with SIGTERM; and its lean start (bin/v6mostly.js, src/agent/starters.ts,
+// src/cli/resident.ts).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import dnsPacket from "dns-packet";
 import { repoRoot } from "../../src/api/gen.ts";
+import { SETTLE_AFTER_S } from "../../src/cli/resident.ts";
 import { doc } from "../support/validate.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "v6m-run-"));
@@ -66,8 +69,8 @@ async function until<T>(f: () => Promise<T | undefined>, ms: number): Promise<T 
   return undefined;
 }
 
-/** `v6mostly run -f file` as a child process, its standard error collected. */
-function startRun(file: string) {
+/** `v6mostly run -f file` as a child process (with `env` if given), its standard error collected. */
+function startRun(file: string, env?: NodeJS.ProcessEnv) {
   const child = spawn(
     process.execPath,
     [
@@ -80,7 +83,7 @@ function startRun(file: string) {
       "--status-address",
       `${host}:0`,
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: ["ignore", "ignore", "pipe"], env },
   );
   children.push(child);
   let log = "";
@@ -150,5 +153,72 @@ describe("v6mostly run (standalone)", () => {
       /bad\.yaml#1 Dns64Resolver\/lo spec\.allowClients\[0\]: ::\/0 lets the whole internet query/,
     );
     assert.match(err, /nothing started/);
+  });
+});
+
+/**
+ * A module for `--import` that records every module URL the process resolves, one a line in
+ * `modules` (hooks run in their own thread).
+ */
+function moduleRecorder(modules: string): string {
+  const hooks = join(dir, "hooks.mjs");
+  writeFileSync(
+    hooks,
+    `import { appendFileSync } from "node:fs";
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(${JSON.stringify(modules)}, r.url + "\\n");
+  return r;
+}`,
+  );
+  const register = join(dir, "register.mjs");
+  writeFileSync(
+    register,
+    `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
+  );
+  return register;
+}
+
+describe("v6mostly run starts lean", () => {
+  it("re-executes itself lean, loads only its services, and gives back its start-up pages", async () => {
+    const file = join(dir, "lean.yaml");
+    writeFileSync(file, resolver(`${host}:${port + 3}`));
+    const modules = join(dir, "modules.txt");
+    writeFileSync(modules, "");
+    const { MALLOC_ARENA_MAX: _, ...env } = process.env;
+    const run = startRun(file, {
+      ...env,
+      NODE_OPTIONS: `--import=${moduleRecorder(modules)}`,
+      V6MOSTLY_LOG_LEVEL: "debug",
+    });
+    const pid = run.child.pid!;
+    const running = await until(async () => (/"msg":"running;/.test(run.log()) ? true : undefined), 30_000);
+    assert.ok(running, run.log());
+
+    // the same process (execve), now with one V8 helper thread and one malloc arena
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    assert.equal(
+      argv.filter((a) => a.startsWith("--v8-pool-size")).join(),
+      "--v8-pool-size=1",
+      argv.join(" "),
+    );
+    assert.ok(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes("MALLOC_ARENA_MAX=1"));
+
+    // the DNS64 service's module, and no other service's
+    const loaded = readFileSync(modules, "utf8").split("\n");
+    const services = (kind: string) =>
+      loaded.filter((u) => new RegExp(`/services/${kind}/index\\.[jt]s$`).test(u));
+    assert.notDeepEqual(services("dns64"), [], "the recorder saw no DNS64 module");
+    for (const kind of ["nat64", "ra", "dhcp4", "edge"]) assert.deepEqual(services(kind), [], kind);
+
+    // some seconds after start, the start-up pages go back
+    const settled = await until(
+      async () => /"fileKiB":(\d+),"trimmed":\w+,"msg":"start-up memory given back"/.exec(run.log())?.[1],
+      (SETTLE_AFTER_S + 10) * 1000,
+    );
+    assert.ok(Number(settled) > 10 * 1024, run.log());
+
+    run.child.kill("SIGTERM");
+    assert.equal(await run.exited, 0, run.log());
   });
 });

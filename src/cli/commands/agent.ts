@@ -11,6 +11,7 @@ import { parseDuration } from "../../api/duration.ts";
 import { CORE, KubeClient, type Owner } from "../../operator/runtime/client.ts";
 import { ApiLeaseStore } from "../../services/dhcp4/storeapi.ts";
 import { createLogger } from "../../util/log.ts";
+import { settleLater } from "../resident.ts";
 import { untilSignal } from "../signals.ts";
 
 export function register(program: Command): void {
@@ -122,7 +123,10 @@ A service that cannot start is reported (NodeCapable=False on the resource) and 
         });
         await agent.start();
         log.info({ namespace: opts.namespace, server: client.server }, "agent running");
+        // once started, give back the pages start-up touched (src/cli/resident.ts), as `run` does
+        const settling = settleLater((s) => log.debug(s, "start-up memory given back"));
         const signal = await untilSignal();
+        settling.stop();
         log.info({ signal }, "withdrawing and stopping");
         await agent.stop();
         await server?.close();

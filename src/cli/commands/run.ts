@@ -10,6 +10,7 @@ import { starters } from "../../agent/starters.ts";
 import { DEFAULT_STATUS_ADDRESS, type StatusServer, startStatusServer } from "../../agent/status.ts";
 import { localNode } from "../../planner/nodes.ts";
 import { createLogger } from "../../util/log.ts";
+import { settleLater } from "../resident.ts";
 
 export function defaultStateDir(): string {
   return process.getuid?.() === 0 ? "/var/lib/v6mostly" : join(homedir(), ".local", "state", "v6mostly");
@@ -99,6 +100,8 @@ Example:
         // ready while every service of the plan runs; follows reloads, failures and retries
         server?.setReadiness(() => readiness(runtime.status()));
         await source.start((assignments) => runtime.apply(assignments));
+        // once started, give back the pages start-up touched (src/cli/resident.ts)
+        const settling = settleLater((s) => log.debug(s, "start-up memory given back"));
         const status = runtime.status();
         log.info(
           {
@@ -110,6 +113,7 @@ Example:
         process.on("SIGHUP", () => {
           log.info("SIGHUP: reloading");
           void source.reload().then((ok) => {
+            settling.again();
             if (!ok) log.error("reload refused: the files have problems; the running services are unchanged");
           });
         });
@@ -119,6 +123,7 @@ Example:
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
             clearInterval(alive);
+            settling.stop();
             log.info({ signal }, "stopping");
             void source
               .stop()
