@@ -70,6 +70,7 @@ const FREE_BLOCK = 5;
 const FRESH_BLOCK = 6;
 const NEXT_ROW = 7;
 const FREE_ROWS = 8; // how many rows are on the free stack
+const LOCK_FAILURES = 9; // calls made without the cache, every thread (Atomics.add: no lock)
 const INT_WORDS = 10;
 const BYTES = 0;
 const HITS = 1;
@@ -77,6 +78,8 @@ const MISSES = 2;
 const EVICTIONS = 3;
 const FLOAT_WORDS = 4;
 const SPINS = 100;
+/** the longest a call waits for the lock; each call holds it for microseconds */
+const LOCK_WAIT_MS = 1000;
 
 /** rows: one column per field, each a run of `rows` values in one buffer (8-byte ones first) */
 function columns(buf: SharedArrayBuffer, rows: number) {
@@ -174,10 +177,15 @@ export class AnswerCache {
     return this.read(EVICTIONS);
   }
 
+  /** Calls made without the cache, by every thread, because its lock was held too long (lock()). */
+  get lockFailures(): number {
+    return Atomics.load(this.ints, LOCK_FAILURES);
+  }
+
   /** The live entry for `key` at time `now` (seconds), or undefined (expired entries are dropped). */
   get(key: string, now: number): CacheEntry | undefined {
     const k = this.keyBytes(key);
-    this.lock();
+    if (!this.lock()) return undefined;
     try {
       const row = this.lookupLocked(k, key.length, now);
       return row === NONE ? undefined : this.entry(row);
@@ -189,7 +197,7 @@ export class AnswerCache {
   /** The live entry for `key`, if any, as it stands: not counted, not moved in the LRU order. */
   peek(key: string, now: number): CacheEntry | undefined {
     const k = this.keyBytes(key);
-    this.lock();
+    if (!this.lock()) return undefined;
     try {
       const row = this.find(k, key.length, hashOf(k, key.length));
       return row === NONE || now >= this.c.expiresAt[row]! ? undefined : this.entry(row);
@@ -205,7 +213,7 @@ export class AnswerCache {
    * touches the cache); `storedAt` says when it was stored.
    */
   borrow(key: Uint8Array, len: number, now: number): Reply | undefined {
-    this.lock();
+    if (!this.lock()) return undefined;
     try {
       const row = this.lookupLocked(key, len, now);
       if (row === NONE) return undefined;
@@ -238,8 +246,8 @@ export class AnswerCache {
       cost <= this.limits.maxBytes &&
       this.limits.maxEntries >= 1;
     // the bytes, assembled before the lock: key, TTL offsets, wire
-    const s = this.scratchOf(len);
     if (fits) {
+      const s = this.scratchOf(len);
       s.set(k.subarray(0, kl), 0);
       for (let i = 0, o = kl; i < n; i++, o += 2) {
         const t = reply.ttlOffsets[i]!;
@@ -249,7 +257,7 @@ export class AnswerCache {
       s.set(reply.wire, kl + 2 * n);
     }
     const h = hashOf(k, kl);
-    this.lock();
+    if (!this.lock()) return;
     try {
       const old = this.find(k, kl, h);
       if (old !== NONE) this.remove(old);
@@ -265,7 +273,7 @@ export class AnswerCache {
       }
       const c = this.c;
       const row = this.takeRow();
-      c.head[row] = this.scatter(s, len);
+      c.head[row] = this.scatter(this.scratch, len);
       c.hash[row] = h;
       c.keyLen[row] = kl;
       c.nTtl[row] = n;
@@ -285,7 +293,7 @@ export class AnswerCache {
 
   /** Empties the cache (for every thread attached to it). */
   clear(): void {
-    this.lock();
+    if (!this.lock()) return;
     try {
       this.initialize();
       this.slots.fill(0);
@@ -319,23 +327,45 @@ export class AnswerCache {
     this.floats[BYTES] = 0;
   }
 
+  /** A counter as it stands (a figure for stats: read without the lock). */
   private read(i: number): number {
-    this.lock();
-    const v = this.floats[i]!;
-    this.unlock();
-    return v;
+    return this.floats[i]!;
   }
 
-  private lock(): void {
+  /**
+   * Takes the lock; false when it was not free within LOCK_WAIT_MS (a thread died holding it, until
+   * recover()): the call then acts as if the cache were empty and counts a lock failure, so that a
+   * dead thread costs answers from upstream, not a thread blocked for ever. After one such wait,
+   * this thread does not wait again until it finds the lock free.
+   */
+  private lock(): boolean {
     const ints = this.ints;
     if (Atomics.compareExchange(ints, LOCK, 0, 1) !== 0) {
       let got = false;
       for (let i = 0; i < SPINS && !got; i++) got = Atomics.compareExchange(ints, LOCK, 0, 1) === 0;
-      // contended: mark it (2) and sleep until the holder's unlock wakes us
-      if (!got) while (Atomics.exchange(ints, LOCK, 2) !== 0) Atomics.wait(ints, LOCK, 2, 50);
+      if (!got) {
+        if (this.stuck) {
+          Atomics.add(ints, LOCK_FAILURES, 1);
+          return false;
+        }
+        // contended: mark it (2) and sleep until the holder's unlock wakes us
+        const deadline = Date.now() + LOCK_WAIT_MS;
+        while (Atomics.exchange(ints, LOCK, 2) !== 0) {
+          if (Date.now() >= deadline) {
+            this.stuck = true;
+            Atomics.add(ints, LOCK_FAILURES, 1);
+            return false;
+          }
+          Atomics.wait(ints, LOCK, 2, 50);
+        }
+      }
     }
+    this.stuck = false;
     ints[OWNER] = me;
+    return true;
   }
+
+  private stuck = false;
 
   private unlock(): void {
     this.ints[OWNER] = 0;

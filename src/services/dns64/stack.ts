@@ -139,6 +139,8 @@ export class Stack {
       cacheHitsTotal: this.cache.hits,
       cacheMisses: this.cache.misses,
       cacheEvictions: this.cache.evictions,
+      // a thread died holding the cache's lock (cache.ts): until recovered, answers from upstream
+      cacheLockFailures: this.cache.lockFailures,
       synthesized: r.synthesized,
       excludedFiltered: r.excludedFiltered,
       ptrSynthesized: r.ptrSynthesized,
