@@ -1,11 +1,11 @@
-// The thread that does nothing but serve the UDP sockets of one stack from the stack's cache, which
-// it shares (cache.ts: shared memory) (udpthread.ts starts it). It waits itself: in recvmmsg(2) when there is one socket (MSG_WAITFORONE
-// on a blocking socket), in poll(2) when there are several, then recvmmsg on each readable one. It
-// answers what it can without the resolver (the rate limit, the ACL, FORMERR and the other errors,
-// cached answers) and sends the answers with one sendmmsg(2) per socket; the queries that need the
-// resolver go to the event-loop thread of the stack in one message per wake-up, which answers them
-// on the same socket and stores the answer in the cache they share. A quiet query costs two
-// system calls (three with several sockets: the poll) and one wake-up.
+// The thread that does nothing but serve the UDP sockets of one stack, from the cache it shares with
+// the stack (cache.ts: shared memory); udpthread.ts starts it. It waits itself: in recvmmsg(2) when
+// there is one socket (MSG_WAITFORONE on a blocking socket), in poll(2) when there are several, then
+// recvmmsg on each readable one. It answers what it can without the resolver (the rate limit, the
+// ACL, FORMERR and the other errors, cached answers) and sends the answers with one sendmmsg(2) per
+// socket; the queries that need the resolver go to the event-loop thread of the stack in one message
+// per wake-up, which answers them on the same socket and stores the answer in the cache they share.
+// A quiet query costs two system calls (three with several sockets: the poll) and one wake-up.
 //
 // It imports only the hit path (no assignment decoder, hence no zod and no API schema): each module
 // here costs memory in every such thread (README.md, Speed: memory).

@@ -102,7 +102,6 @@ export class Stack {
         policy: policyOf(a),
         allowClients: a.spec.allowClients,
         rate: rateOf(a, opts),
-        cache: cache.memory,
         resolver,
       },
     );

@@ -63,7 +63,7 @@ export interface UdpThreadSetup {
   policy: Dns64Policy;
   allowClients: readonly PrefixFields[];
   rate: number;
-  cache: CacheMemory;
+  /** the stack's resolver: the thread attaches to its cache */
   resolver: Resolver;
 }
 
@@ -134,7 +134,7 @@ export class UdpThread {
       allowClients: [...this.setup.allowClients],
       rate: this.setup.rate,
       slots: this.slots,
-      cache: this.setup.cache,
+      cache: this.setup.resolver.cache.memory,
       control: this.control.buffer as SharedArrayBuffer,
       stats: this.shared.buffer as SharedArrayBuffer,
       port: port2,
