@@ -185,7 +185,7 @@ async function runtimeFloor(): Promise<{ bare: Memory; worker: Memory; lean: Mem
   const script = (withWorker: boolean) =>
     `${withWorker ? 'new (require("node:worker_threads").Worker)("setInterval(() => {}, 1000)", { eval: true });' : ""} setInterval(() => {}, 1000);`;
   const look = async (withWorker: boolean, lean = false): Promise<Memory> => {
-    const p = spawn(process.execPath, [...(lean ? ["--v8-pool-size=1"] : []), "-e", script(withWorker)], {
+    const p = spawn(process.execPath, ["-e", script(withWorker)], {
       stdio: "ignore",
       env: lean ? { ...process.env, MALLOC_ARENA_MAX: "1" } : process.env,
     });
@@ -229,7 +229,7 @@ try {
   const floor = await runtimeFloor();
   showMemory("node", "bare, 3 s", floor.bare);
   showMemory("node", "+1 worker", floor.worker);
-  showMemory("node", "+1w, lean", floor.lean);
+  showMemory("node", "+1w, 1 arena", floor.lean);
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
   for (let i = 1; i <= rounds; i++) {
     console.log(`round ${i}/${rounds}`);
