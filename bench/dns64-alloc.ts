@@ -8,7 +8,7 @@ import { ClientAcl, RateLimiter } from "../src/services/dns64/access.ts";
 import { AnswerCache, cacheKey } from "../src/services/dns64/cache.ts";
 import { QueryHandler } from "../src/services/dns64/handler.ts";
 import { buildReply } from "../src/services/dns64/reply.ts";
-import { Resolver } from "../src/services/dns64/resolver.ts";
+import { monotonicSeconds, Resolver } from "../src/services/dns64/resolver.ts";
 import { ClientNames } from "../src/services/dns64/udpbatch.ts";
 import { textToName } from "../src/services/dns64/wire.ts";
 import { prefixOf } from "../src/util/net.ts";
@@ -35,7 +35,7 @@ const reply = buildReply(
   [[{ name: qname, type: 28, class: 1, ttl: 3600, rdata: aaaa }], [], []],
   3600,
 );
-cache.set(cacheKey(qname, 28, 1, false, false), reply, Math.floor(performance.now() / 1000));
+cache.set(cacheKey(qname, 28, 1, false, false), reply, monotonicSeconds());
 
 // a query with an EDNS OPT, as dnsperf sends: header, question, OPT
 const q = new Uint8Array(12 + qname.length + 4 + 11);
