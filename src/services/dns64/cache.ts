@@ -53,7 +53,9 @@ const BLOCK = 128;
 const BLOCK_SHIFT = 7;
 /**
  * What a row costs besides its blocks: the typed-array columns (hash 4, first block 4, lengths
- * 2+2+2, rcode 1, TTL 4, stored 8, expires 8, LRU links 4+4, free list 4) and two index slots.
+ * 2+2+2, rcode 1, TTL 4, stored 8, expires 8, LRU links 4+4, free list 4: 47 bytes, COLUMN_BYTES)
+ * and two to four 4-byte index slots (the index has the power of two at or above twice the rows),
+ * counted as 60.
  */
 const ROW_BYTES = 60;
 const NONE = -1;
@@ -104,6 +106,7 @@ function columns(buf: SharedArrayBuffer, rows: number) {
     rcode: take((b, o, n) => new Uint8Array(b, o, n), 1),
   };
 }
+/** the bytes of one row across the columns above */
 const COLUMN_BYTES = 8 + 8 + 4 * 6 + 2 * 3 + 1;
 
 /** What an entry of this key length and reply costs against maxBytes: its blocks and its row. */
