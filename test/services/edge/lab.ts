@@ -200,14 +200,27 @@ export class EdgeLab {
 
   /** peer.py servers on TCP 8080 in the LAN and outside namespaces, once both answer. */
   async startPeers(): Promise<void> {
+    await this.linksSettled();
     for (const n of [this.out, this.lan]) this.spawnIn(n, ["python3", PEER, "serve", "8080"]);
     await waitFor("the peers", () => this.ask(this.out, ADDR.out6) && this.ask(this.lan, ADDR.lan6));
-    // The box learns its gateway before the first translated packet: in a fresh namespace on Linux
-    // 6.18 the first SNAT66'd SYN left no Neighbor Solicitation behind it and was lost, the next
-    // came with TCP's retransmission a second later (tshark, 2026-12-06), which an ask with a 2 s
-    // limit could miss. The box's and the gateway's own addresses only: the ranges a test expects
-    // to be unanswered stay unknown to the gateway.
-    for (const gw of [ADDR.gw4, ADDR.gw6]) this.ns(this.box, ["ping", "-c", "1", "-W", "2", gw]);
+  }
+
+  /**
+   * Until no namespace holds a tentative address: the links' link-locals run Duplicate Address
+   * Detection for a second or two after they come up (RFC 4862 §5.4). Meanwhile a router that
+   * forwards a packet cannot solicit its next hop: Linux sends a Neighbor Solicitation for a
+   * forwarded packet from the link-local, and sends none while it is tentative, so the packet
+   * waits for the next solicitation a second later. tshark showed this on the gateway's both
+   * links (2026-12-06): the first SYN or its SYN-ACK held up to 2 s, past an ask's limit.
+   */
+  private async linksSettled(): Promise<void> {
+    const tentative = () =>
+      [this.lan, this.box, this.gw, this.out].filter((n) => this.ip(n, "-6", "addr", "show", "tentative").trim());
+    await waitFor("duplicate address detection on the lab's links", () => tentative().length === 0).catch(
+      (e: Error) => {
+        throw new Error(`${e.message}: still tentative in ${tentative().join(", ")}`);
+      },
+    );
   }
 
   /** The source address the peer at `host` saw a connection from `from` come from; undefined: it failed. */
