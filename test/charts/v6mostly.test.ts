@@ -417,7 +417,11 @@ describe("charts/v6mostly on a real API server", { skip: helmSkip ?? controlPlan
       }
       // An RBAC refusal is an ApiError logged with status 403 and reason Forbidden. A bare /403/
       // matched the hex of a certificate's serial number in CI.
-      assert.doesNotMatch(readFileSync(op.log, "utf8"), /"status":403\b|forbidden/i, "no request refused by RBAC");
+      assert.doesNotMatch(
+        readFileSync(op.log, "utf8"),
+        /"status":403\b|forbidden/i,
+        "no request refused by RBAC",
+      );
     } finally {
       await op.stop();
     }

@@ -215,7 +215,9 @@ export class EdgeLab {
    */
   private async linksSettled(): Promise<void> {
     const tentative = () =>
-      [this.lan, this.box, this.gw, this.out].filter((n) => this.ip(n, "-6", "addr", "show", "tentative").trim());
+      [this.lan, this.box, this.gw, this.out].filter((n) =>
+        this.ip(n, "-6", "addr", "show", "tentative").trim(),
+      );
     await waitFor("duplicate address detection on the lab's links", () => tentative().length === 0).catch(
       (e: Error) => {
         throw new Error(`${e.message}: still tentative in ${tentative().join(", ")}`);
