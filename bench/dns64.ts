@@ -15,10 +15,15 @@
 // queries at a fixed rate below saturation gives the CPU time each resolver process spent per query
 // (/proc/PID/stat), which other load on the machine disturbs far less than it disturbs QPS. v6mostly runs with 1 and 2 event loops (startDns64 { workers }: worker threads on
 // SO_REUSEPORT sockets), Unbound with num-threads 1 and 2. Every dnsperf run is bounded (-l seconds).
+// For the tail rounds and the uncached CPU run it also prints where the CPU went, per query, by
+// thread (their names: src/util/sys/libc.ts nameThisThread): receive threads, event loops and the
+// helpers (V8's collector and compiler, libuv), with each one's context switches per query.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BENCH_WILDCARD, type Lab, missingTools, portBase, startLab } from "../test/services/dns64/lab.ts";
+import { LOOP_THREAD_NAME } from "../src/services/dns64/stack.ts";
+import { RECV_THREAD_NAME } from "../src/services/dns64/udpthread.ts";
 import { measurePortPolicies } from "./dns64-ports.ts";
 
 const PREFIX = "64:ff9b::/96";
@@ -81,11 +86,91 @@ function memoryMiB(pid: number): { rss: number; peak: number } {
   return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
 }
 
+/** Where a process's CPU went, by thread role: µs of CPU and context switches, per query. */
+interface Use {
+  cpuUs: number;
+  voluntary: number;
+  involuntary: number;
+}
+type Roles = Record<string, Use>;
+
+/**
+ * A thread's role from its name (src/util/sys/libc.ts nameThisThread): our receive threads, our
+ * event loops (the main thread and the workers), and the rest, V8's helpers (collector, compiler)
+ * and libuv's; every thread of Unbound is one of its event loops.
+ */
+function roleOf(pid: number, tid: number, comm: string): string {
+  if (comm === RECV_THREAD_NAME) return "receive";
+  if (tid === pid || comm === LOOP_THREAD_NAME || comm === "unbound") return "loop";
+  return "helpers";
+}
+
+/** Per thread: role, CPU ticks (user + system), voluntary and involuntary context switches. */
+function threadsOf(pid: number): Map<number, { role: string; ticks: number; vol: number; invol: number }> {
+  const m = new Map<number, { role: string; ticks: number; vol: number; invol: number }>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const dir = `/proc/${pid}/task/${t}`;
+      const stat = readFileSync(`${dir}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const status = readFileSync(`${dir}/status`, "utf8");
+      const n = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+      m.set(Number(t), {
+        role: roleOf(pid, Number(t), readFileSync(`${dir}/comm`, "utf8").trim()),
+        ticks: Number(f[11]) + Number(f[12]),
+        vol: n("voluntary_ctxt_switches"),
+        invol: n("nonvoluntary_ctxt_switches"),
+      });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return m;
+}
+
+/** What each role used between two threadsOf() of one process, per query. */
+function rolesBetween(
+  before: ReturnType<typeof threadsOf>,
+  after: ReturnType<typeof threadsOf>,
+  queries: number,
+): Roles {
+  const roles: Roles = {};
+  for (const [tid, a] of after) {
+    const b = before.get(tid) ?? { ticks: 0, vol: 0, invol: 0 };
+    const r = (roles[a.role] ??= { cpuUs: 0, voluntary: 0, involuntary: 0 });
+    r.cpuUs += ((a.ticks - b.ticks) * 1e4) / queries; // clock ticks of 10 ms (CLK_TCK 100)
+    r.voluntary += (a.vol - b.vol) / queries;
+    r.involuntary += (a.invol - b.invol) / queries;
+  }
+  return roles;
+}
+
+/** Medians over rounds, role by role. */
+function medianRoles(rounds: Roles[]): Roles {
+  const out: Roles = {};
+  for (const role of new Set(rounds.flatMap((r) => Object.keys(r))))
+    out[role] = {
+      cpuUs: medianOf(rounds.map((r) => r[role]?.cpuUs ?? 0)),
+      voluntary: medianOf(rounds.map((r) => r[role]?.voluntary ?? 0)),
+      involuntary: medianOf(rounds.map((r) => r[role]?.involuntary ?? 0)),
+    };
+  return out;
+}
+
 /** CPU time per uncached query (µs) at a fixed rate of `qps`, for the process `pid`. */
-async function cpuPerQuery(port: number, pid: number, file: string, qps: number): Promise<number> {
+async function cpuPerQuery(
+  port: number,
+  pid: number,
+  file: string,
+  qps: number,
+): Promise<{ cpuUs: number; roles: Roles }> {
   const before = cpuSeconds(pid);
+  const threads = threadsOf(pid);
   const p = await dnsperf(port, file, { seconds: 4, qps });
-  return ((cpuSeconds(pid) - before) * 1e6) / p.completed;
+  return {
+    cpuUs: ((cpuSeconds(pid) - before) * 1e6) / p.completed,
+    roles: rolesBetween(threads, threadsOf(pid), p.completed),
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -212,6 +297,8 @@ interface Tail {
   p999: number;
   /** CPU µs per query of the resolver process during the tail runs */
   cpuUs: number;
+  /** the same and the context switches per query, by thread role (medians over rounds) */
+  roles: Roles;
   lost: number;
   /** ours only: the main event loop during the tail runs (medians over rounds, max of maxima) */
   diag?: Record<string, number>;
@@ -226,6 +313,8 @@ interface Row {
   uncachedLat: Perf;
   /** CPU µs per uncached query at CPU_QPS */
   cpuUs: number;
+  /** the same and the context switches per uncached query, by thread role */
+  cpuRoles: Roles;
   /** after all of its runs (caches full): MiB resident, and the peak */
   memory: { rss: number; peak: number };
 }
@@ -245,6 +334,8 @@ const medianOf = (xs: number[]): number =>
 interface TailRound {
   perf: Perf;
   cpuUs: number;
+  /** the CPU and the context switches per query, by thread role */
+  roles: Roles;
   diag?: Record<string, number>;
 }
 
@@ -252,9 +343,11 @@ interface TailRound {
 async function tailRound(port: number, pid: number, file: string, ours?: ChildProcess): Promise<TailRound> {
   if (ours) await diagOf(ours); // starts its counting afresh
   const before = cpuSeconds(pid);
+  const threads = threadsOf(pid);
   const perf = await dnsperf(port, file, { seconds: TAIL_SECONDS, qps: TAIL_QPS, verbose: true });
   const cpuUs = ((cpuSeconds(pid) - before) * 1e6) / perf.completed;
-  return { perf, cpuUs, diag: ours ? await diagOf(ours) : undefined };
+  const roles = rolesBetween(threads, threadsOf(pid), perf.completed);
+  return { perf, cpuUs, roles, diag: ours ? await diagOf(ours) : undefined };
 }
 
 function tailOf(rounds: TailRound[]): Tail {
@@ -265,6 +358,7 @@ function tailOf(rounds: TailRound[]): Tail {
     p99: m((p) => p.p99),
     p999: m((p) => p.p999),
     cpuUs: medianOf(rounds.map((r) => r.cpuUs)),
+    roles: medianRoles(rounds.map((r) => r.roles)),
     lost: rounds.reduce((n, r) => n + r.perf.lost, 0),
   };
   const diags = rounds.flatMap((r) => (r.diag ? [r.diag] : []));
@@ -339,7 +433,12 @@ async function measurePair(
       qps: 1000,
       verbose: true,
     });
-    const cpuUs = await cpuPerQuery(t.port, t.pid, files.uncached(`${t.target[0]}${workers}cpu`), CPU_QPS);
+    const { cpuUs, roles: cpuRoles } = await cpuPerQuery(
+      t.port,
+      t.pid,
+      files.uncached(`${t.target[0]}${workers}cpu`),
+      CPU_QPS,
+    );
     rows.push({
       target: t.target,
       workers,
@@ -348,6 +447,7 @@ async function measurePair(
       uncached: median(uncached[i]!),
       uncachedLat,
       cpuUs,
+      cpuRoles,
       memory: memoryMiB(t.pid),
     });
   }
@@ -487,6 +587,24 @@ async function main(): Promise<void> {
         `${target} tail 1 → 2 ${target === "unbound" ? "threads" : "workers"} (below 1: faster): p99 ${(two.p99 / one.p99).toFixed(2)}x, p99.9 ${(two.p999 / one.p999).toFixed(2)}x`,
       );
   }
+  console.log(
+    "\nWhere the CPU went, per query (µs; context switches: voluntary = the thread slept and was woken, involuntary = preempted):",
+  );
+  console.log(
+    "target     workers | run                | receive thread(s)  | event loop(s)      | helpers (V8, libuv) | total",
+  );
+  const roleCell = (u: Use | undefined) =>
+    u ? `${fmt(u.cpuUs, 1)} µs ${fmt(u.voluntary, 2)}/${fmt(u.involuntary, 2)}`.padEnd(19) : "-".padEnd(19);
+  for (const r of rows)
+    for (const [run, roles] of [
+      [`cached @${TAIL_QPS / 1000}k (tail)`, r.tail.roles],
+      [`uncached @${CPU_QPS / 1000}k`, r.cpuRoles],
+    ] as const) {
+      const total = Object.values(roles).reduce((n, u) => n + u.cpuUs, 0);
+      console.log(
+        `${r.target.padEnd(10)} ${String(r.workers).padStart(7)} | ${run.padEnd(18)} | ${roleCell(roles.receive)}| ${roleCell(roles.loop)}| ${roleCell(roles.helpers)} | ${fmt(total, 1)}`,
+      );
+    }
   console.log(
     `load: ${loadBefore} before, ${(await run("uptime", [])).trim().replace(/.*load/, "load")} after`,
   );

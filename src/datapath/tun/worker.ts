@@ -5,6 +5,7 @@
  * other modules import nothing from here (the contract is contract.ts).
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { nameThisThread } from "../../util/sys/libc.ts";
 import { HostSender, isNoRoute } from "../../util/sys/originate.ts";
 import { ERROR_TTL } from "../siit/icmpErrors.ts";
 import type { WorkerInput, WorkerMessage } from "./contract.ts";
@@ -89,6 +90,7 @@ class SystemIo implements LoopIo {
 }
 
 const input = workerData as WorkerInput;
+nameThisThread(`v6m-packet-${input.worker}`);
 const io = new SystemIo(input);
 new PacketLoop(input, io).run();
 // the TUN queue is the main thread's to close (workers.ts); these sockets are the worker's

@@ -11,6 +11,7 @@
 // here costs memory in every such thread (README.md, Speed: memory).
 import { parentPort, workerData } from "node:worker_threads";
 import { Prefix } from "../../util/net.ts";
+import { nameThisThread } from "../../util/sys/libc.ts";
 import { DatagramBatch, PollSet } from "../../util/sys/mmsg.ts";
 import { ClientAcl, RateLimiter } from "./access.ts";
 import { AnswerCache } from "./cache.ts";
@@ -19,13 +20,14 @@ import { Resolver } from "./resolver.ts";
 import { compileConfig } from "./synth.ts";
 import { ThreadTrace } from "./threadtrace.ts";
 import { ClientNames } from "./udpbatch.ts";
-import { type Misses, type RecvThreadData, STAT_KEYS, STOP } from "./udpthread.ts";
+import { type Misses, RECV_THREAD_NAME, type RecvThreadData, STAT_KEYS, STOP } from "./udpthread.ts";
 
 const SWEEP_MS = 60_000;
 /** poll's longest wait (ms), should the process end without stop() (SO_RCVTIMEO bounds recvmmsg's) */
 const WAKE_MS = 1000;
 
 function serve(d: RecvThreadData): void {
+  nameThisThread(RECV_THREAD_NAME);
   const cache = new AnswerCache(d.cache);
   // answers from the cache only: handleLocal never asks the resolver's fetcher
   const resolver = new Resolver(

@@ -43,6 +43,9 @@ export interface Dns64Options {
 /** Default per-client limit when the spec does not say. */
 export const DEFAULT_RATE_LIMIT = 1000;
 
+/** A worker thread's name (startDns64 { workers }) in `top -H`, `ps -L` and /proc/PID/task/TID/comm */
+export const LOOP_THREAD_NAME = "v6m-dns64-loop";
+
 export function policyOf(a: Dns64Assignment): Dns64Policy {
   return {
     prefix: a.prefix,

@@ -24,6 +24,8 @@ import { newServerStats, type QueryHandler, type ServerStats } from "./handler.t
 import type { Resolver } from "./resolver.ts";
 import type { Dns64Policy } from "./synth.ts";
 
+/** The receive thread's name in `top -H`, `ps -L` and /proc/PID/task/TID/comm */
+export const RECV_THREAD_NAME = "v6m-dns64-rx";
 /** Control word (Int32 in a SharedArrayBuffer): set before the socket is shut down */
 export const STOP = 0;
 /** ServerStats fields, in the order of the shared stats array the thread writes after each batch */

@@ -4,8 +4,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { decodeAssignment, type WireAssignment } from "../../planner/wire.ts";
 import { createLogger } from "../../util/log.ts";
+import { nameThisThread } from "../../util/sys/libc.ts";
 import { AnswerCache, type CacheMemory } from "./cache.ts";
-import { type Dns64Options, Stack } from "./stack.ts";
+import { type Dns64Options, LOOP_THREAD_NAME, Stack } from "./stack.ts";
 
 // The assignment crosses the thread boundary in its wire form (JSON) and is parsed here again:
 // structured cloning would keep the data of parsed addresses but not what they are.
@@ -21,6 +22,7 @@ const {
   cache: CacheMemory;
 };
 const port = parentPort!;
+nameThisThread(LOOP_THREAD_NAME);
 const log = createLogger("dns64-worker", { level });
 try {
   const decoded = decodeAssignment(wire);

@@ -9,7 +9,9 @@ import { createSocket } from "node:dgram";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { startDns64 } from "../../../src/services/dns64/index.ts";
+import { RECV_THREAD_NAME } from "../../../src/services/dns64/udpthread.ts";
 import { createLogger } from "../../../src/util/log.ts";
+import { threadNames } from "../../support/threads.ts";
 import { decode, loopbackAssignment, queryWire } from "./helpers.ts";
 import { portBase } from "./lab.ts";
 import { fakeUpstream } from "./upstream.ts";
@@ -107,6 +109,7 @@ test("udp thread: cached answers need no event loop; a miss goes to the loop, an
     },
   );
   try {
+    assert.ok(threadNames().includes(RECV_THREAD_NAME), "the receive thread carries its name");
     // a miss: the thread hands it to this event loop, which asks upstream and answers
     const first = await ask(base + 1, "Held.Example", 7);
     assert.equal(first.id, 7);

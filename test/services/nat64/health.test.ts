@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
+import { threadNames } from "../../support/threads.ts";
 import { canRun, PREFIX, REPO, sh, waitFor } from "./lab.ts";
 
 const skip = canRun();
@@ -23,6 +24,11 @@ class Host {
   readonly breakFile: string;
   private readonly dir = mkdtempSync(join(tmpdir(), "v6m-health-"));
   private proc: ChildProcess | null = null;
+
+  /** the workers' host process */
+  get pid(): number {
+    return this.proc!.pid!;
+  }
   private readonly lines: string[] = [];
   private readonly waiting: ((l: string) => void)[] = [];
   private stderr = "";
@@ -136,6 +142,10 @@ test("workers.health(): a failing probe names its worker, recovers, and an exite
   t.after(() => host.cleanup());
   await host.start({ queues: 2 }, {});
   await host.until(true);
+  // each packet worker's thread carries its name (top -H, ps -L, perf)
+  const names = threadNames(host.pid);
+  for (const w of ["v6m-packet-0", "v6m-packet-1"])
+    assert.ok(names.includes(w), `${w} in ${names.join(", ")}`);
 
   // worker 1's translator goes wrong (the test hook): unhealthy, naming worker 1 and the probe
   writeFileSync(host.breakFile, "1");
