@@ -17,9 +17,12 @@
 // SO_REUSEPORT sockets), Unbound with num-threads 1 and 2. Every dnsperf run is bounded (-l seconds).
 // For the tail rounds and the uncached CPU run it also prints where the CPU went, per query, by
 // thread (their names: src/util/sys/libc.ts nameThisThread): receive threads, event loops and the
-// helpers (V8's collector and compiler, libuv), with each one's context switches per query.
+// helpers (V8's collector and compiler, libuv), with each one's context switches per query. With
+// one worker the tail rounds run again with the CPUs fixed (taskset): the resolver and dnsperf on
+// one CPU, then each on its own (PLACEMENTS).
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { BENCH_WILDCARD, type Lab, missingTools, portBase, startLab } from "../test/services/dns64/lab.ts";
 import { LOOP_THREAD_NAME } from "../src/services/dns64/stack.ts";
@@ -40,6 +43,22 @@ const TAIL_DETAIL = process.env.BENCH_TAIL_DETAIL === "1";
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 /** BENCH_WORKERS=1 measures one event loop / one Unbound thread only (a shorter run) */
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? "1,2").split(",").map(Number);
+/**
+ * The tail's placements besides the scheduler's own (1 worker): the resolver's threads and
+ * dnsperf on one CPU ("together"), or each on its own ("apart"). On this machine's VM a wake-up
+ * that crosses CPUs costs tens of µs, so which CPU the scheduler picks for the woken thread shows
+ * in the p50 and the tail; with the CPUs fixed, both resolvers meet the same placement.
+ * BENCH_PLACEMENTS=free skips them.
+ */
+const PLACEMENTS = (process.env.BENCH_PLACEMENTS ?? "together,apart")
+  .split(",")
+  .filter((p): p is "together" | "apart" => p === "together" || p === "apart");
+const CPUS_OF = { together: { server: 1, client: 1 }, apart: { server: 1, client: 0 } } as const;
+
+/** Every thread of `pid` onto `cpus` (taskset -a: the threads it starts later inherit it). */
+async function pin(pid: number, cpus: string): Promise<void> {
+  await run("taskset", ["-a", "-p", "-c", cpus, String(pid)]);
+}
 /** BENCH_ONLY=ports measures the source-port policies only (bench/dns64-ports.ts) */
 const PORTS_ONLY = process.env.BENCH_ONLY === "ports";
 const here = new URL(".", import.meta.url).pathname;
@@ -181,7 +200,7 @@ function percentile(sorted: number[], p: number): number {
 async function dnsperf(
   port: number,
   file: string,
-  opts: { seconds: number; qps?: number; verbose?: boolean; runs?: number },
+  opts: { seconds: number; qps?: number; verbose?: boolean; runs?: number; cpu?: number },
 ): Promise<Perf> {
   const args = [
     "-s",
@@ -202,7 +221,10 @@ async function dnsperf(
   if (opts.qps) args.push("-Q", String(opts.qps));
   if (opts.verbose) args.push("-v");
   if (opts.runs) args.push("-n", String(opts.runs));
-  const out = await run("dnsperf", args);
+  const out =
+    opts.cpu === undefined
+      ? await run("dnsperf", args)
+      : await run("taskset", ["-c", String(opts.cpu), "dnsperf", ...args]);
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
   const perf: Perf = {
     qps: num(/Queries per second:\s+([\d.]+)/),
@@ -315,6 +337,8 @@ interface Row {
   cpuUs: number;
   /** the same and the context switches per uncached query, by thread role */
   cpuRoles: Roles;
+  /** 1 worker: the tail rounds again with the resolver's and dnsperf's CPUs fixed, by placement */
+  placed: Record<string, Tail>;
   /** after all of its runs (caches full): MiB resident, and the peak */
   memory: { rss: number; peak: number };
 }
@@ -340,11 +364,17 @@ interface TailRound {
 }
 
 /** One tail round: cached queries offered at TAIL_QPS, one latency per query. */
-async function tailRound(port: number, pid: number, file: string, ours?: ChildProcess): Promise<TailRound> {
+async function tailRound(
+  port: number,
+  pid: number,
+  file: string,
+  ours?: ChildProcess,
+  cpu?: number,
+): Promise<TailRound> {
   if (ours) await diagOf(ours); // starts its counting afresh
   const before = cpuSeconds(pid);
   const threads = threadsOf(pid);
-  const perf = await dnsperf(port, file, { seconds: TAIL_SECONDS, qps: TAIL_QPS, verbose: true });
+  const perf = await dnsperf(port, file, { seconds: TAIL_SECONDS, qps: TAIL_QPS, verbose: true, cpu });
   const cpuUs = ((cpuSeconds(pid) - before) * 1e6) / perf.completed;
   const roles = rolesBetween(threads, threadsOf(pid), perf.completed);
   return { perf, cpuUs, roles, diag: ours ? await diagOf(ours) : undefined };
@@ -426,6 +456,23 @@ async function measurePair(
           `tail round ${round} ${t.target}: p99 ${fmt(r.perf.p99, 2)} p99.9 ${fmt(r.perf.p999, 2)} ms, CPU ${fmt(r.cpuUs, 1)} µs/query${d}`,
         );
       }
+  // the same rounds with the CPUs fixed (one event loop / one Unbound thread only): where the tail
+  // comes from when neither the resolver nor dnsperf chooses its CPU
+  const placed: Record<string, Tail[]> = {};
+  if (workers === 1 && availableParallelism() >= 2)
+    for (const placement of PLACEMENTS) {
+      const { server, client } = CPUS_OF[placement];
+      const rounds: TailRound[][] = [[], []];
+      try {
+        for (const t of targets) await pin(t.pid, String(server));
+        for (let round = 0; round < TAIL_ROUNDS; round++)
+          for (const [i, t] of targets.entries())
+            rounds[i]!.push(await tailRound(t.port, t.pid, files.cached, t.proc, client));
+      } finally {
+        for (const t of targets) await pin(t.pid, `0-${availableParallelism() - 1}`);
+      }
+      placed[placement] = rounds.map(tailOf);
+    }
   const rows: Row[] = [];
   for (const [i, t] of targets.entries()) {
     const uncachedLat = await dnsperf(t.port, files.uncached(`${t.target[0]}${workers}lat`), {
@@ -448,6 +495,7 @@ async function measurePair(
       uncachedLat,
       cpuUs,
       cpuRoles,
+      placed: Object.fromEntries(Object.entries(placed).map(([k, v]) => [k, v[i]!])),
       memory: memoryMiB(t.pid),
     });
   }
@@ -586,6 +634,29 @@ async function main(): Promise<void> {
       console.log(
         `${target} tail 1 → 2 ${target === "unbound" ? "threads" : "workers"} (below 1: faster): p99 ${(two.p99 / one.p99).toFixed(2)}x, p99.9 ${(two.p999 / one.p999).toFixed(2)}x`,
       );
+  }
+  const placedRows = rows.filter((r) => Object.keys(r.placed).length > 0);
+  if (placedRows.length > 0) {
+    console.log(
+      `\nThe same tail with the CPUs fixed (1 worker / 1 thread; "together": resolver and dnsperf on CPU 1, "apart": resolver on CPU 1, dnsperf on CPU 0; medians of ${TAIL_ROUNDS} alternating rounds)`,
+    );
+    console.log("target     placement | p50    p90    p99    p99.9 ms | CPU µs/query");
+    for (const placement of PLACEMENTS)
+      for (const r of placedRows) {
+        const t = r.placed[placement];
+        if (t)
+          console.log(
+            `${r.target.padEnd(10)} ${placement.padStart(9)} | ${[t.p50, t.p90, t.p99, t.p999].map((x) => fmt(x, 3).padStart(5)).join("  ")} | ${fmt(t.cpuUs, 1).padStart(12)}`,
+          );
+      }
+    for (const placement of PLACEMENTS) {
+      const o = placedRows.find((r) => r.target === "v6mostly")?.placed[placement];
+      const u = placedRows.find((r) => r.target === "unbound")?.placed[placement];
+      if (o && u)
+        console.log(
+          `tail ratio v6mostly/unbound, ${placement}: p50 ${(o.p50 / u.p50).toFixed(2)}x, p90 ${(o.p90 / u.p90).toFixed(2)}x, p99 ${(o.p99 / u.p99).toFixed(2)}x, p99.9 ${(o.p999 / u.p999).toFixed(2)}x, CPU per query ${(o.cpuUs / u.cpuUs).toFixed(2)}x`,
+        );
+    }
   }
   console.log(
     "\nWhere the CPU went, per query (µs; context switches: voluntary = the thread slept and was woken, involuntary = preempted):",
