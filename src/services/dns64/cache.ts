@@ -413,7 +413,8 @@ export class AnswerCache {
     const wl = c.wireLen[row]!;
     const b = this.gather(row, kl + 2 * n + wl);
     const offsets = lent.ttlOffsets;
-    offsets.length = n;
+    // setting an array's length is a runtime call even when it does not change
+    if (offsets.length !== n) offsets.length = n;
     for (let i = 0, o = kl; i < n; i++, o += 2) offsets[i] = (b[o]! << 8) | b[o + 1]!;
     lent.wire = b.subarray(kl + 2 * n, kl + 2 * n + wl);
     lent.rcode = c.rcode[row]!;
