@@ -57,7 +57,9 @@ const CPUS_OF = { together: { server: 1, client: 1 }, apart: { server: 1, client
 
 /** Every thread of `pid` onto `cpus` (taskset -a: the threads it starts later inherit it). */
 async function pin(pid: number, cpus: string): Promise<void> {
-  await run("taskset", ["-a", "-p", "-c", cpus, String(pid)]);
+  const out = await run("taskset", ["-a", "-p", "-c", cpus, String(pid)]);
+  // a CPU this process may not use (a cpuset) would leave the placement unfixed under its name
+  if (/failed|invalid/i.test(out)) throw new Error(`taskset -a -p -c ${cpus} ${pid}: ${out.trim()}`);
 }
 /** BENCH_ONLY=ports measures the source-port policies only (bench/dns64-ports.ts) */
 const PORTS_ONLY = process.env.BENCH_ONLY === "ports";
