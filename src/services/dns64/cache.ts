@@ -91,7 +91,7 @@ function columns(buf: SharedArrayBuffer, rows: number) {
     at += size * rows;
     return a;
   };
-  return {
+  const c = {
     storedAt: take((b, o, n) => new Float64Array(b, o, n), 8),
     expiresAt: take((b, o, n) => new Float64Array(b, o, n), 8),
     hash: take((b, o, n) => new Uint32Array(b, o, n), 4),
@@ -105,6 +105,10 @@ function columns(buf: SharedArrayBuffer, rows: number) {
     wireLen: take((b, o, n) => new Uint16Array(b, o, n), 2),
     rcode: take((b, o, n) => new Uint8Array(b, o, n), 1),
   };
+  // a column added above and not to COLUMN_BYTES would overrun the buffer: caught here, once
+  if (at !== COLUMN_BYTES * rows)
+    throw new Error(`cache columns take ${at} bytes, not ${COLUMN_BYTES * rows}`);
+  return c;
 }
 /** the bytes of one row across the columns above */
 const COLUMN_BYTES = 8 + 8 + 4 * 6 + 2 * 3 + 1;
