@@ -163,8 +163,9 @@ function* documentChunks(blocks: Iterable<string>): Generator<{ text: string; li
       line += newlines(piece, 0, piece.length);
       from = start;
     }
-    // a "\n--" at the end may be the start of a cut the next block completes
-    search = Math.max(search, text.length - 3, from);
+    // a "\n---" at the very end (what follows it decides) or a "\n", "\n-", "\n--" there may be a
+    // cut the next block completes: the search must start again at or before its "\n"
+    search = Math.max(search, text.length - 4, from);
   }
   for (const block of blocks) {
     text = text.slice(from) + block;

@@ -117,6 +117,8 @@ describe("loading", () => {
       "é: ü\n",
       "%YAML 1.2\n",
       "---",
+      "--",
+      "-",
       "kind: [\n",
       "\n",
       "a: 1\n",
@@ -130,6 +132,16 @@ describe("loading", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("a `---` that ends a block is a cut once the next block brings its line end", () => {
+    // fast-check's counterexample (seed -1724286030): the cut before line 6 was lost when a block
+    // ended right after its `---`, and the duplicate key on line 8 was reported on line 7
+    const text = "------ \n# c\na: 1\n----\n----\n---\n---x: 1\n---x: 1\na: 1\n";
+    const end = text.indexOf("\n---\n") + 4;
+    const docs = [...documentsOf("f.yaml", [text.slice(0, end), text.slice(end)])];
+    assert.deepEqual(docs, parseDocuments("f.yaml", text));
+    assert.match(docs[1]?.error ?? "", /^not valid YAML \(line 8, column 1\): Map keys must be unique/);
   });
 
   it("readBlocks: UTF-8 split between blocks is joined; the file's documents are the text's", () => {
