@@ -15,6 +15,9 @@
 // queries at a fixed rate below saturation gives the CPU time each resolver process spent per query
 // (/proc/PID/stat), which other load on the machine disturbs far less than it disturbs QPS. v6mostly runs with 1 and 2 event loops (startDns64 { workers }: worker threads on
 // SO_REUSEPORT sockets), Unbound with num-threads 1 and 2. Every dnsperf run is bounded (-l seconds).
+// Each throughput figure comes with the share of the whole machine's CPU time left idle during its
+// run (/proc/stat): near 0, the machine (dnsperf, BIND and the resolver on the same cores), not the
+// resolver, sets the QPS, and a second worker or thread has no core of its own to run on.
 // For the tail rounds and the uncached CPU run it also prints where the CPU went, per query, by
 // thread (their names: src/util/sys/libc.ts nameThisThread): receive threads, event loops and the
 // helpers (V8's collector and compiler, libuv), with each one's context switches per query. With
@@ -75,6 +78,8 @@ interface Perf {
   p99?: number;
   p999?: number;
   rcodes: string;
+  /** % of the whole machine's CPU time idle during the run (/proc/stat): 0 = every core was busy */
+  idle: number;
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
@@ -97,6 +102,12 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(f[11]) + Number(f[12])) / 100; // clock ticks (CLK_TCK 100 on Linux)
+}
+
+/** The machine's CPU time so far, idle (idle + iowait) and in all, in clock ticks: /proc/stat "cpu". */
+function machineTicks(): { idle: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3]! + f[4]!, total: f.reduce((a, b) => a + b, 0) };
 }
 
 /** Resident memory of a process (MiB): now (VmRSS) and its peak (VmHWM), from /proc/PID/status. */
@@ -223,12 +234,15 @@ async function dnsperf(
   if (opts.qps) args.push("-Q", String(opts.qps));
   if (opts.verbose) args.push("-v");
   if (opts.runs) args.push("-n", String(opts.runs));
+  const before = machineTicks();
   const out =
     opts.cpu === undefined
       ? await run("dnsperf", args)
       : await run("taskset", ["-c", String(opts.cpu), "dnsperf", ...args]);
+  const after = machineTicks();
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
   const perf: Perf = {
+    idle: (100 * (after.idle - before.idle)) / Math.max(1, after.total - before.total),
     qps: num(/Queries per second:\s+([\d.]+)/),
     completed: num(/Queries completed:\s+(\d+)/),
     lost: num(/Queries lost:\s+(\d+)/),
@@ -586,7 +600,7 @@ async function main(): Promise<void> {
     "all run on them, so absolute figures are low and noisy; ratios from the same run are what to read.\n",
   );
   console.log(
-    `target     workers | cached QPS | uncached QPS  p50/p90/p99 ms (@1k qps) | CPU µs/uncached (@${CPU_QPS / 1000}k qps) | lost`,
+    `target     workers | cached QPS | uncached QPS  p50/p90/p99 ms (@1k qps) | CPU µs/uncached (@${CPU_QPS / 1000}k qps) | lost | machine idle % cached/uncached`,
   );
   for (const r of rows) {
     console.log(
@@ -595,7 +609,8 @@ async function main(): Promise<void> {
           43,
         ) +
         `| ${fmt(r.cpuUs).padStart(8)}`.padEnd(28) +
-        `| ${r.cached.lost + r.uncached.lost}`,
+        `| ${r.cached.lost + r.uncached.lost}`.padEnd(7) +
+        `| ${fmt(r.cached.idle, 1)} / ${fmt(r.uncached.idle, 1)}`,
     );
   }
   for (const w of WORKER_COUNTS) {
