@@ -56,6 +56,7 @@ export function splitPool4(pool: readonly Range[], nodes: readonly string[]): Sh
   for (const r of pool) {
     // blocks are aligned to the address, so a block's identity does not depend on the range list
     for (let start = r.first - (r.first % size); start <= r.last; start += size) {
+      // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max throws on them)
       const first = start < r.first ? r.first : start;
       const last = start + size - 1n > r.last ? r.last : start + size - 1n;
       let best = nodes[0]!;
