@@ -97,11 +97,19 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-/** CPU seconds (user + system, all threads) a process has used: /proc/PID/stat fields 14 and 15. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/**
+ * Clock ticks of CPU (user + system, CLK_TCK 100 on Linux) from a stat file: /proc/PID/stat (the
+ * whole process) or /proc/PID/task/TID/stat (one thread), fields 14 and 15.
+ */
+function cpuTicks(statFile: string): number {
+  const stat = readFileSync(statFile, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100; // clock ticks (CLK_TCK 100 on Linux)
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** CPU seconds (user + system, all threads) a process has used. */
+function cpuSeconds(pid: number): number {
+  return cpuTicks(`/proc/${pid}/stat`) / 100;
 }
 
 /** The machine's CPU time so far, idle (idle + iowait) and in all, in clock ticks: /proc/stat "cpu". */
@@ -143,13 +151,11 @@ function threadsOf(pid: number): Map<number, { role: string; ticks: number; vol:
   for (const t of readdirSync(`/proc/${pid}/task`)) {
     try {
       const dir = `/proc/${pid}/task/${t}`;
-      const stat = readFileSync(`${dir}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const status = readFileSync(`${dir}/status`, "utf8");
       const n = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
       m.set(Number(t), {
         role: roleOf(pid, Number(t), readFileSync(`${dir}/comm`, "utf8").trim()),
-        ticks: Number(f[11]) + Number(f[12]),
+        ticks: cpuTicks(`${dir}/stat`),
         vol: n("voluntary_ctxt_switches"),
         invol: n("nonvoluntary_ctxt_switches"),
       });
